@@ -1,0 +1,1 @@
+//! lexgen (in progress)

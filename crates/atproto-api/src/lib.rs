@@ -1,0 +1,1 @@
+//! atproto-api (in progress)

@@ -1,0 +1,1 @@
+//! atproto-client (in progress)
