@@ -1,1 +1,53 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `lexicons --version X`: refresh `lexicons/` from the npm package `@atproto/api@X`.
+//! - `codegen [--check]`: regenerate `crates/atproto-api` (or check it is current).
+//! - `test`: install the reference PDS, run every test (unit, snapshot, end-to-end).
+//! - `demo`: the whole session lifecycle against a local or a real PDS.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod codegen;
+mod lexicons;
+mod test;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(command) = args.next() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_str() {
+        "lexicons" => lexicons::run(&rest),
+        "codegen" => codegen::run(&rest),
+        "test" => test::run(&rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask {command}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+  lexicons --version X   refresh lexicons/ from @atproto/api@X (needs node + npm)
+  codegen [--check]      regenerate crates/atproto-api, or fail if it is stale
+  test                   install the reference PDS and run every test
+  demo                   run the session lifecycle against a local PDS";
+
+/// The workspace root (the parent of this crate's folder).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

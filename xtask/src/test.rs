@@ -1,0 +1,94 @@
+//! `cargo xtask test`: the one command that runs every test.
+//!
+//! 1. installs the reference PDS (Node 22 and the npm packages) when missing;
+//! 2. checks the generated crate is current (`cargo xtask codegen --check`);
+//! 3. runs all unit, snapshot and integration tests of the workspace;
+//! 4. runs the end-to-end suite, which starts and stops the PDS itself, with
+//!    `ATPROTO_E2E=required` so that a PDS that cannot start fails the run
+//!    instead of skipping, and fails unless the suite actually ran tests.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::workspace_root;
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let skip_install = args.iter().any(|a| a == "--no-install");
+    let root = workspace_root();
+
+    if !skip_install {
+        step("installing the reference PDS (tests/pds/install.sh)");
+        status(Command::new("bash").arg(root.join("tests/pds/install.sh")))?;
+    }
+
+    step("checking generated code is current");
+    crate::codegen::run(&["--check".to_owned()])?;
+
+    step("unit, snapshot and integration tests");
+    status(
+        Command::new(cargo())
+            .current_dir(&root)
+            .args(["test", "--workspace", "--exclude", "atproto-tests"]),
+    )?;
+
+    step("end-to-end tests against the reference PDS");
+    let passed = run_counting(
+        Command::new(cargo())
+            .current_dir(&root)
+            .args(["test", "-p", "atproto-tests"])
+            .env("ATPROTO_E2E", "required"),
+    )?;
+    if passed == 0 {
+        return Err("the end-to-end suite ran no test".into());
+    }
+    step(&format!("all tests passed ({passed} end-to-end)"));
+    Ok(())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn step(what: &str) {
+    eprintln!("\n==> xtask test: {what}");
+}
+
+fn status(cmd: &mut Command) -> Result<(), String> {
+    let st = cmd
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {st}"))
+    }
+}
+
+/// Runs a `cargo test`, passing its output through, and sums the `passed`
+/// counts of its `test result:` lines.
+fn run_counting(cmd: &mut Command) -> Result<u64, String> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    let mut passed = 0;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                passed += rest
+                    .split(';')
+                    .find_map(|part| part.trim().strip_suffix(" passed"))
+                    .and_then(|n| n.rsplit(' ').next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    let st = child.wait().map_err(|e| e.to_string())?;
+    if st.success() {
+        Ok(passed)
+    } else {
+        Err(format!("{cmd:?} failed: {st}"))
+    }
+}
