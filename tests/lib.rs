@@ -1,1 +1,181 @@
-//! Shared test support.
+//! Support for the end-to-end tests: starting the reference PDS.
+//!
+//! Each test binary starts the real `@atproto/pds` (with a local PLC
+//! directory) through `tests/pds/run.sh`, reads its `PDS_READY {json}` line
+//! and talks to it on 127.0.0.1. The harness exits when our end of its stdin
+//! closes, so a crashed or killed test run cannot leave it running.
+//!
+//! When the PDS is not installed, a plain `cargo test` prints a notice and
+//! skips the end-to-end tests; `cargo xtask test` sets `ATPROTO_E2E=required`
+//! and then a PDS that cannot start fails the test instead.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// How the PDS is configured for one run.
+#[derive(Clone, Debug, Default)]
+pub struct PdsOptions {
+    /// Require invite codes for createAccount.
+    pub invites: bool,
+    /// Turn the PDS's rate limits on.
+    pub rate_limits: bool,
+    /// TEST-ONLY: make issued access tokens expire after this many seconds.
+    pub access_ttl_secs: Option<u64>,
+}
+
+/// A running reference PDS.
+pub struct Pds {
+    /// Base URL of the PDS, e.g. `http://localhost:41234`.
+    pub url: String,
+    /// Base URL of the PLC directory.
+    pub plc: String,
+    /// Password of the `admin` user for Basic auth on admin endpoints.
+    pub admin_password: String,
+    /// The JWT secret the PDS signs tokens with.
+    pub jwt_secret: String,
+    /// Base URL of the harness's own test endpoints.
+    pub harness: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+/// True when `cargo xtask test` demands the end-to-end suite run.
+pub fn e2e_required() -> bool {
+    std::env::var("ATPROTO_E2E").is_ok_and(|v| v == "required")
+}
+
+fn pds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pds")
+}
+
+impl Pds {
+    /// Starts a PDS with the given options and waits until it is ready.
+    pub fn start(options: &PdsOptions) -> Result<Pds, String> {
+        let dir = pds_dir();
+        if !dir.join(".node/bin/node").exists() || !dir.join("node_modules/@atproto/pds").exists() {
+            return Err("the reference PDS is not installed (run tests/pds/install.sh, or cargo xtask test)".into());
+        }
+        let mut cmd = Command::new("bash");
+        cmd.arg(dir.join("run.sh"));
+        if options.invites {
+            cmd.arg("--invites");
+        }
+        if options.rate_limits {
+            cmd.arg("--rate-limits");
+        }
+        if let Some(ttl) = options.access_ttl_secs {
+            cmd.args(["--access-ttl", &ttl.to_string()]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start tests/pds/run.sh: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut stderr = child.stderr.take().ok_or("no stderr")?;
+
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(json) = line.strip_prefix("PDS_READY ") {
+                    let _ = tx.send(json.to_owned());
+                    return;
+                }
+            }
+        });
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            let _ = err_tx.send(text);
+        });
+        let json = match rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(json) => json,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = err_rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .unwrap_or_default();
+                let tail: String = log
+                    .lines()
+                    .rev()
+                    .take(30)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                return Err(format!("the PDS did not become ready:\n{tail}"));
+            }
+        };
+        let ready: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| format!("bad PDS_READY line {json:?}: {e}"))?;
+        let field = |k: &str| {
+            ready[k]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("PDS_READY line lacks {k}: {json}"))
+        };
+        Ok(Pds {
+            url: field("pds")?,
+            plc: field("plc")?,
+            admin_password: field("adminPassword")?,
+            jwt_secret: field("jwtSecret")?,
+            harness: field("harness")?,
+            child,
+            stdin,
+        })
+    }
+
+    /// Starts a PDS, or returns `None` after printing why the test is
+    /// skipped. Panics instead of skipping when the suite is required.
+    pub fn start_or_skip(options: &PdsOptions) -> Option<Pds> {
+        match Pds::start(options) {
+            Ok(pds) => Some(pds),
+            Err(e) if !e2e_required() => {
+                eprintln!("NOTICE: skipping end-to-end test: {e}");
+                None
+            }
+            Err(e) => panic!("ATPROTO_E2E=required but the PDS could not start: {e}"),
+        }
+    }
+
+    /// One PDS with default options shared by the tests of a binary.
+    pub fn shared() -> Option<&'static Pds> {
+        static SHARED: OnceLock<Option<Pds>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| Pds::start_or_skip(&PdsOptions::default()))
+            .as_ref()
+    }
+}
+
+impl Drop for Pds {
+    fn drop(&mut self) {
+        // Closing stdin asks the harness to shut down cleanly.
+        drop(self.stdin.take());
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A unique, valid handle under the PDS's `.test` domain.
+pub fn unique_handle(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id() % 10000;
+    format!("{prefix}{pid}x{n}.test")
+}
