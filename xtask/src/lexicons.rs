@@ -19,7 +19,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         [flag, v] if flag == "--version" => v.clone(),
         _ => return Err("usage: cargo xtask lexicons --version X (e.g. 0.21.0)".into()),
     };
-    if !version.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+    if !version
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
         return Err(format!("{version:?} is not a package version"));
     }
     let root = workspace_root();
@@ -28,14 +31,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
     fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
 
     let spec = format!("@atproto/api@{version}");
-    run_cmd(Command::new("npm").args(["pack", &spec, "--silent"]).current_dir(&work))?;
+    run_cmd(
+        Command::new("npm")
+            .args(["pack", &spec, "--silent"])
+            .current_dir(&work),
+    )?;
     let tarball = fs::read_dir(&work)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "tgz"))
         .ok_or("npm pack produced no tarball")?;
-    run_cmd(Command::new("tar").arg("xzf").arg(&tarball).current_dir(&work))?;
+    run_cmd(
+        Command::new("tar")
+            .arg("xzf")
+            .arg(&tarball)
+            .current_dir(&work),
+    )?;
 
     let script = work.join("extract_lexicons.js");
     fs::write(&script, EXTRACT_JS).map_err(|e| e.to_string())?;

@@ -25,11 +25,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     crate::codegen::run(&["--check".to_owned()])?;
 
     step("unit, snapshot and integration tests");
-    status(
-        Command::new(cargo())
-            .current_dir(&root)
-            .args(["test", "--workspace", "--exclude", "atproto-tests"]),
-    )?;
+    status(Command::new(cargo()).current_dir(&root).args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "atproto-tests",
+    ]))?;
 
     step("end-to-end tests against the reference PDS");
     let passed = run_counting(

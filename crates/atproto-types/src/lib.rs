@@ -17,6 +17,7 @@
 pub mod data;
 pub mod object;
 pub mod syntax;
+pub mod validate;
 pub mod xrpc;
 
 pub use data::{Blob, Bytes, CidLink};

@@ -47,7 +47,9 @@ impl Extra {
 
     /// Sets an unknown property; returns the value it replaces.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
-        self.0.get_or_insert_with(Default::default).insert(key.into(), value)
+        self.0
+            .get_or_insert_with(Default::default)
+            .insert(key.into(), value)
     }
 
     /// Removes an unknown property.
@@ -166,8 +168,11 @@ pub fn set_once<T, E: de::Error>(
 /// or record write `$type` first and the member's fields after it in one map.
 pub trait ObjectFields {
     /// Writes the properties. `type_written` tells whether `$type` is already in the map.
-    fn serialize_fields<M: SerializeMap>(&self, map: &mut M, type_written: bool)
-        -> Result<(), M::Error>;
+    fn serialize_fields<M: SerializeMap>(
+        &self,
+        map: &mut M,
+        type_written: bool,
+    ) -> Result<(), M::Error>;
 }
 
 /// Serializes an object as a plain map.
@@ -200,7 +205,8 @@ pub trait Union: Sized {
     /// Decodes the member whose `$type` is `type_name` from the rest of the
     /// object. Open unions turn an unlisted `$type` into their `Unknown`
     /// variant; closed unions refuse it.
-    fn decode_member<'de, D: Deserializer<'de>>(type_name: &str, rest: D) -> Result<Self, D::Error>;
+    fn decode_member<'de, D: Deserializer<'de>>(type_name: &str, rest: D)
+        -> Result<Self, D::Error>;
 }
 
 /// The `Deserialize` body of every generated union.
@@ -527,7 +533,10 @@ mod tests {
     #[test]
     fn union_with_type_first_round_trips_with_extras() {
         let json = r#"{"$type":"test.point","x":3,"later":[1,2]}"#;
-        assert_eq!(round_trip(json), serde_json::from_str::<Value>(json).unwrap());
+        assert_eq!(
+            round_trip(json),
+            serde_json::from_str::<Value>(json).unwrap()
+        );
     }
 
     #[test]
@@ -536,14 +545,26 @@ mod tests {
         let shape: Shape = serde_json::from_str(json).unwrap();
         assert!(matches!(&shape, Shape::Point(p) if p.x == 3));
         assert_eq!(serde_json::to_value(&shape).unwrap()["$type"], "test.point");
-        assert_eq!(serde_json::to_string(&shape).unwrap().matches("$type").count(), 1);
+        assert_eq!(
+            serde_json::to_string(&shape)
+                .unwrap()
+                .matches("$type")
+                .count(),
+            1
+        );
     }
 
     #[test]
     fn unknown_member_is_kept_verbatim() {
         let json = r#"{"$type":"test.circle","r":2.5,"nested":{"a":null}}"#;
-        assert!(matches!(serde_json::from_str::<Shape>(json).unwrap(), Shape::Unknown(_)));
-        assert_eq!(round_trip(json), serde_json::from_str::<Value>(json).unwrap());
+        assert!(matches!(
+            serde_json::from_str::<Shape>(json).unwrap(),
+            Shape::Unknown(_)
+        ));
+        assert_eq!(
+            round_trip(json),
+            serde_json::from_str::<Value>(json).unwrap()
+        );
     }
 
     #[test]

@@ -188,7 +188,11 @@ pub struct EncodeError {
 
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot encode the input of {}: {}", self.nsid, self.message)
+        write!(
+            f,
+            "cannot encode the input of {}: {}",
+            self.nsid, self.message
+        )
     }
 }
 
