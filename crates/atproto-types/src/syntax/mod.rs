@@ -196,3 +196,261 @@ impl From<Handle> for AtIdentifier {
         AtIdentifier(h.0)
     }
 }
+
+impl Did {
+    /// The method, e.g. `plc` in `did:plc:z72i7hdynmk6r22z27h6tvur`.
+    pub fn method(&self) -> &str {
+        let rest = self.0.get(4..).unwrap_or("");
+        rest.split(':').next().unwrap_or("")
+    }
+
+    /// The method-specific identifier, after the second `:`.
+    pub fn identifier(&self) -> &str {
+        let rest = self.0.get(4..).unwrap_or("");
+        rest.split_once(':').map_or("", |(_, id)| id)
+    }
+}
+
+impl Handle {
+    /// The handle in lowercase, the form to compare and store (handles are
+    /// case-insensitive).
+    pub fn normalized(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+impl Nsid {
+    /// The domain authority as written, e.g. `app.bsky.feed` in
+    /// `app.bsky.feed.post`.
+    pub fn authority(&self) -> &str {
+        checks::split_nsid(&self.0).0.unwrap_or("")
+    }
+
+    /// The name segment, e.g. `post` in `app.bsky.feed.post`.
+    pub fn name(&self) -> &str {
+        checks::split_nsid(&self.0).1
+    }
+}
+
+impl AtUri {
+    /// The authority: a DID or a handle.
+    pub fn authority(&self) -> &str {
+        checks::split_at_uri(&self.0).0
+    }
+
+    /// The collection NSID, when the URI has one.
+    pub fn collection(&self) -> Option<&str> {
+        checks::split_at_uri(&self.0).1
+    }
+
+    /// The record key, when the URI has one.
+    pub fn rkey(&self) -> Option<&str> {
+        checks::split_at_uri(&self.0).2
+    }
+}
+
+impl Tid {
+    /// Builds the TID of a timestamp (microseconds since the Unix epoch; only
+    /// the low 53 bits are used) and a clock identifier (low 10 bits used).
+    pub fn from_parts(timestamp_micros: u64, clock_id: u16) -> Tid {
+        let v = ((timestamp_micros & ((1 << 53) - 1)) << 10) | u64::from(clock_id & 0x3ff);
+        let mut s = String::with_capacity(13);
+        for i in (0..13).rev() {
+            let digit = (v >> (i * 5)) & 0x1f;
+            s.push(char::from(checks::TID_ALPHABET[digit as usize]));
+        }
+        Tid(s)
+    }
+
+    /// A TID for the current time with the given clock identifier.
+    pub fn now(clock_id: u16) -> Tid {
+        Tid::from_parts(datetime::now_micros(), clock_id)
+    }
+
+    fn value(&self) -> u64 {
+        self.0.bytes().fold(0u64, |acc, b| {
+            (acc << 5) | u64::from(checks::tid_value(b).unwrap_or(0))
+        })
+    }
+
+    /// The timestamp: microseconds since the Unix epoch.
+    pub fn timestamp_micros(&self) -> u64 {
+        self.value() >> 10
+    }
+
+    /// The clock identifier (0..1024).
+    pub fn clock_id(&self) -> u16 {
+        (self.value() & 0x3ff) as u16
+    }
+}
+
+mod datetime {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    /// Microseconds since the Unix epoch (0 if the clock is before it).
+    pub(super) fn now_micros() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+    pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The civil date (year, month, day) of a day count since 1970-01-01.
+    pub(super) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+        let z = z + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        (yoe + era * 400 + i64::from(m <= 2), m, d)
+    }
+}
+
+impl Datetime {
+    /// The current time in the preferred form, e.g. `2024-05-01T12:34:56.789Z`
+    /// (UTC, millisecond precision).
+    pub fn now() -> Datetime {
+        Datetime::from_unix_micros(datetime::now_micros() as i64)
+    }
+
+    /// The time `micros` microseconds after the Unix epoch, in the preferred
+    /// form with millisecond precision (clamped to years 0000..=9999).
+    pub fn from_unix_micros(micros: i64) -> Datetime {
+        const MIN: i64 = -62_167_219_200_000_000; // 0000-01-01T00:00:00Z
+        const MAX: i64 = 253_402_300_799_999_999; // 9999-12-31T23:59:59.999999Z
+        let micros = micros.clamp(MIN, MAX);
+        let secs = micros.div_euclid(1_000_000);
+        let millis = micros.rem_euclid(1_000_000) / 1000;
+        let (y, m, d) = datetime::civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400);
+        Datetime(format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            sod / 3600,
+            sod / 60 % 60,
+            sod % 60
+        ))
+    }
+
+    /// Microseconds since the Unix epoch (negative before 1970), after
+    /// applying the timezone offset. Digits past microseconds are truncated.
+    pub fn unix_micros(&self) -> i64 {
+        let Ok(p) = checks::parse_datetime(&self.0) else {
+            return 0; // unreachable: the string was checked on construction
+        };
+        let days =
+            datetime::days_from_civil(i64::from(p.year), i64::from(p.month), i64::from(p.day));
+        let secs = days * 86_400
+            + i64::from(p.hour) * 3600
+            + i64::from(p.minute) * 60
+            + i64::from(p.second)
+            - i64::from(p.offset_minutes) * 60;
+        secs * 1_000_000 + i64::from(p.nanos / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors() {
+        let d = Did::new("did:plc:abc:def").unwrap();
+        assert_eq!((d.method(), d.identifier()), ("plc", "abc:def"));
+        let n = Nsid::new("app.bsky.feed.post").unwrap();
+        assert_eq!((n.authority(), n.name()), ("app.bsky.feed", "post"));
+        let u = AtUri::new("at://alice.test/app.bsky.feed.post/3jzfcijpj2z2a").unwrap();
+        assert_eq!(u.authority(), "alice.test");
+        assert_eq!(u.collection(), Some("app.bsky.feed.post"));
+        assert_eq!(u.rkey(), Some("3jzfcijpj2z2a"));
+        let u = AtUri::new("at://did:plc:x").unwrap();
+        assert_eq!(
+            (u.authority(), u.collection(), u.rkey()),
+            ("did:plc:x", None, None)
+        );
+    }
+
+    #[test]
+    fn tid_round_trip() {
+        let t = Tid::from_parts(1_700_000_000_123_456, 777);
+        assert!(Tid::new(t.as_str()).is_ok(), "{t:?}");
+        assert_eq!(t.timestamp_micros(), 1_700_000_000_123_456);
+        assert_eq!(t.clock_id(), 777);
+        assert_eq!(Tid::from_parts(0, 0).as_str(), "2222222222222");
+        let a = Tid::from_parts(5, 0);
+        let b = Tid::from_parts(6, 0);
+        assert!(a < b, "TIDs sort by time");
+        assert!(Tid::new(Tid::now(0).as_str()).is_ok());
+    }
+
+    #[test]
+    fn datetime_conversions() {
+        let d = Datetime::from_unix_micros(482_196_050_123_000);
+        assert_eq!(d.as_str(), "1985-04-12T23:20:50.123Z");
+        assert_eq!(d.unix_micros(), 482_196_050_123_000);
+        let d = Datetime::new("1985-04-12T16:20:50.123-07:00").unwrap();
+        assert_eq!(d.unix_micros(), 482_196_050_123_000);
+        assert!(Datetime::new(Datetime::now().as_str()).is_ok());
+        assert!(Datetime::new(Datetime::from_unix_micros(i64::MIN).as_str()).is_ok());
+        assert!(Datetime::new(Datetime::from_unix_micros(i64::MAX).as_str()).is_ok());
+        assert!(Datetime::new("2023-02-29T00:00:00Z").is_err());
+        assert!(Datetime::new("2024-02-29T00:00:00Z").is_ok());
+    }
+
+    #[test]
+    fn error_reasons_are_specific() {
+        let e = Handle::new("x-.test").unwrap_err();
+        assert_eq!(e.reason, "handle segment 'x-' ends with a hyphen");
+        let e = Did::new(format!("did:plc:{}", "a".repeat(3000))).unwrap_err();
+        assert!(
+            e.reason.starts_with("DID longer than 2048 characters"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn no_panic_on_odd_input() {
+        let inputs = [
+            "",
+            "\u{0}",
+            "é",
+            "at://",
+            "at://é/é/é",
+            "did:",
+            "did::",
+            "-",
+            "x-",
+            "i-",
+            "1985-04-12T23:20:50.é",
+        ];
+        for s in inputs {
+            let _ = (
+                Did::new(s),
+                Handle::new(s),
+                Nsid::new(s),
+                AtUri::new(s),
+                AtIdentifier::new(s),
+            );
+            let _ = (
+                Datetime::new(s),
+                Cid::new(s),
+                Tid::new(s),
+                RecordKey::new(s),
+                Uri::new(s),
+                Language::new(s),
+            );
+        }
+    }
+}
