@@ -20,7 +20,7 @@ pub mod syntax;
 pub mod validate;
 pub mod xrpc;
 
-pub use data::{Blob, Bytes, CidLink};
+pub use data::{check_data_model, Blob, Bytes, CidLink, DataModelError};
 pub use object::{Extra, UnknownObject};
 pub use syntax::{
     AtIdentifier, AtUri, Cid, Datetime, Did, Handle, Language, Nsid, RecordKey, SyntaxError, Tid,
