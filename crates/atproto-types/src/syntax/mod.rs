@@ -421,6 +421,56 @@ mod tests {
     }
 
     #[test]
+    fn no_panic_on_random_input() {
+        // Deterministic xorshift over an alphabet of syntax-relevant characters.
+        let alphabet: Vec<char> = "aZ09.-_:%~/#?@+= Tzé💩x".chars().collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let prefixes = [
+            "",
+            "did:",
+            "at://",
+            "at://did:a:b/",
+            "1985-04-12T",
+            "en-",
+            "x-",
+        ];
+        for _ in 0..20_000 {
+            let mut s = String::from(prefixes[(next() % prefixes.len() as u64) as usize]);
+            for _ in 0..(next() % 24) {
+                s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            if let Ok(d) = Did::new(s.as_str()) {
+                let _ = (d.method(), d.identifier());
+            }
+            if let Ok(u) = AtUri::new(s.as_str()) {
+                let _ = (u.authority(), u.collection(), u.rkey());
+            }
+            if let Ok(d) = Datetime::new(s.as_str()) {
+                let _ = d.unix_micros();
+            }
+            if let Ok(t) = Tid::new(s.as_str()) {
+                let _ = (t.timestamp_micros(), t.clock_id());
+            }
+            let _ = (
+                Handle::new(s.as_str()),
+                Nsid::new(s.as_str()),
+                Cid::new(s.as_str()),
+            );
+            let _ = (
+                RecordKey::new(s.as_str()),
+                Uri::new(s.as_str()),
+                Language::new(s.as_str()),
+            );
+        }
+    }
+
+    #[test]
     fn no_panic_on_odd_input() {
         let inputs = [
             "",
