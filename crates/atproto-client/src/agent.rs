@@ -1,0 +1,509 @@
+//! The agent: typed calls over any session manager.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use atproto_types::xrpc::{
+    Endpoint, EndpointError, Method, QueryParams, QueryWriter, RawBody, XrpcCaller,
+};
+use atproto_types::Did;
+
+use crate::error::Error;
+use crate::manager::{
+    check_url, CredentialSession, Hook, SessionConfig, SessionManager, DEFAULT_REFRESH_MARGIN,
+};
+use crate::retry::RetryPolicy;
+use crate::session::{SessionData, SessionEvent};
+use crate::store::SessionStore;
+use crate::transport::{Transport, TransportConfig, XrpcRequest};
+
+/// NSIDs whose lexicon declares `ExpiredToken` for an expired email token.
+/// Used for raw calls, which have no declared error type to ask.
+const EMAIL_TOKEN_NSIDS: [&str; 4] = [
+    "com.atproto.server.confirmEmail",
+    "com.atproto.server.updateEmail",
+    "com.atproto.server.resetPassword",
+    "com.atproto.server.deleteAccount",
+];
+
+/// Options of one call, or defaults of an agent ([`Agent::with_options`]).
+/// Per-call values override the agent's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// `atproto-proxy`: `<did>#<service id>`, asks the PDS to forward the call
+    /// to that service (e.g. `did:web:api.bsky.chat#bsky_chat`).
+    pub proxy: Option<String>,
+    /// `atproto-accept-labelers`: labeler DIDs, each optionally with `;redact`.
+    pub accept_labelers: Option<Vec<String>>,
+    /// More headers. An `authorization` here is sent as is and disables the
+    /// session's authentication and refresh for the call.
+    pub headers: Vec<(String, String)>,
+    /// Timeout of the whole call.
+    pub timeout: Option<Duration>,
+    /// Retry policy (off unless set).
+    pub retry: Option<RetryPolicy>,
+}
+
+impl CallOptions {
+    /// No options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Proxies the call to service `service_id` (e.g. `bsky_chat`, `atproto_labeler`)
+    /// of `did`.
+    pub fn proxy(mut self, did: &str, service_id: &str) -> Self {
+        let id = service_id.trim_start_matches('#');
+        self.proxy = Some(format!("{did}#{id}"));
+        self
+    }
+
+    /// The labelers whose labels to apply (`did` or `did;redact`).
+    pub fn accept_labelers<S: Into<String>>(
+        mut self,
+        labelers: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.accept_labelers = Some(labelers.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// `self` with `over`'s values where set.
+    fn merged(&self, over: &CallOptions) -> CallOptions {
+        let mut headers = self.headers.clone();
+        for (n, v) in &over.headers {
+            headers.retain(|(m, _)| !m.eq_ignore_ascii_case(n));
+            headers.push((n.clone(), v.clone()));
+        }
+        CallOptions {
+            proxy: over.proxy.clone().or_else(|| self.proxy.clone()),
+            accept_labelers: over
+                .accept_labelers
+                .clone()
+                .or_else(|| self.accept_labelers.clone()),
+            headers,
+            timeout: over.timeout.or(self.timeout),
+            retry: over.retry.or(self.retry),
+        }
+    }
+
+    fn apply(&self, req: &mut XrpcRequest) {
+        for (n, v) in &self.headers {
+            req.set_header(n.clone(), v.clone());
+        }
+        if let Some(p) = &self.proxy {
+            req.set_header("atproto-proxy", p.clone());
+        }
+        if let Some(l) = &self.accept_labelers {
+            req.set_header("atproto-accept-labelers", l.join(", "));
+        }
+        req.timeout = self.timeout;
+        req.retry = self.retry;
+    }
+}
+
+/// Typed XRPC calls over a [`SessionManager`]. Knows nothing of HTTP or
+/// tokens: it prepares requests and decodes answers.
+///
+/// Cheap to clone; clones share the session. [`Agent::with_options`] and
+/// friends give a clone with other default headers (e.g. a chat proxy) over
+/// the same session.
+pub struct Agent<M> {
+    manager: Arc<M>,
+    options: Arc<CallOptions>,
+}
+
+impl<M> Clone for Agent<M> {
+    fn clone(&self) -> Self {
+        Agent {
+            manager: self.manager.clone(),
+            options: self.options.clone(),
+        }
+    }
+}
+
+impl<M: std::fmt::Debug> std::fmt::Debug for Agent<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("manager", &self.manager)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// The password-session agent: TypeScript's `AtpAgent`.
+pub type AtpAgent = Agent<CredentialSession>;
+
+impl<M: SessionManager> Agent<M> {
+    /// An agent over a session manager.
+    pub fn new(manager: M) -> Self {
+        Agent {
+            manager: Arc::new(manager),
+            options: Arc::new(CallOptions::default()),
+        }
+    }
+
+    /// The session manager.
+    pub fn manager(&self) -> &M {
+        &self.manager
+    }
+
+    /// The signed-in account's DID.
+    pub fn did(&self) -> Option<Did> {
+        self.manager.did()
+    }
+
+    /// The agent's default call options.
+    pub fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
+    /// A clone sharing the session, with these default options merged over
+    /// the current ones.
+    pub fn with_options(&self, options: CallOptions) -> Self {
+        Agent {
+            manager: self.manager.clone(),
+            options: Arc::new(self.options.merged(&options)),
+        }
+    }
+
+    /// A clone whose calls are proxied to `did#service_id`
+    /// (TypeScript's `withProxy`).
+    pub fn with_proxy(&self, did: &str, service_id: &str) -> Self {
+        self.with_options(CallOptions::new().proxy(did, service_id))
+    }
+
+    /// A clone that asks for these labelers' labels (`did` or `did;redact`).
+    pub fn with_labelers<S: Into<String>>(&self, labelers: impl IntoIterator<Item = S>) -> Self {
+        self.with_options(CallOptions::new().accept_labelers(labelers))
+    }
+
+    /// Calls any endpoint with the agent's options.
+    pub async fn call<E: Endpoint>(
+        &self,
+        params: E::Params,
+        input: E::Input,
+    ) -> Result<E::Output, Error<E::Error>> {
+        self.call_with::<E>(&params, &input, &CallOptions::default())
+            .await
+    }
+
+    /// Calls any endpoint with per-call options.
+    pub async fn call_with<E: Endpoint>(
+        &self,
+        params: &E::Params,
+        input: &E::Input,
+        options: &CallOptions,
+    ) -> Result<E::Output, Error<E::Error>> {
+        let mut req = XrpcRequest::new(E::NSID, E::METHOD);
+        let mut q = QueryWriter::new();
+        params.write_query(&mut q);
+        req.query = q
+            .pairs()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        req.body = E::encode_input(input)?;
+        req.accept = E::OUTPUT_ENCODING.map(str::to_owned);
+        req.declares_expired_token = E::Error::from_xrpc("ExpiredToken", None).is_some();
+        self.options.merged(options).apply(&mut req);
+        let body = self.manager.send(req).await.map_err(|e| e.typed(E::NSID))?;
+        Ok(E::decode_output(body)?)
+    }
+
+    /// Calls an endpoint by NSID without generated types (TypeScript's
+    /// `XrpcClient.call`): query pairs, an optional raw body, the raw answer.
+    pub async fn call_raw(
+        &self,
+        nsid: &str,
+        method: Method,
+        query: &[(&str, &str)],
+        body: Option<RawBody>,
+        options: &CallOptions,
+    ) -> Result<RawBody, Error> {
+        let mut req = XrpcRequest::new(nsid, method);
+        req.query = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        req.body = body;
+        req.declares_expired_token = EMAIL_TOKEN_NSIDS.contains(&nsid);
+        self.options.merged(options).apply(&mut req);
+        self.manager.send(req).await
+    }
+
+    /// A query by NSID with JSON output (`Value::Null` for an empty body).
+    pub async fn query_json(
+        &self,
+        nsid: &str,
+        query: &[(&str, &str)],
+    ) -> Result<serde_json::Value, Error> {
+        let body = self
+            .call_raw(nsid, Method::Query, query, None, &CallOptions::default())
+            .await?;
+        json_answer(nsid, body)
+    }
+
+    /// A procedure by NSID with a JSON body and JSON output
+    /// (`Value::Null` for an empty answer).
+    pub async fn procedure_json(
+        &self,
+        nsid: &str,
+        query: &[(&str, &str)],
+        input: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        let body = match input {
+            Some(v) => Some(RawBody::new(
+                "application/json",
+                serde_json::to_vec(v).map_err(|e| Error::Invalid(e.to_string()))?,
+            )),
+            None => None,
+        };
+        let answer = self
+            .call_raw(
+                nsid,
+                Method::Procedure,
+                query,
+                body,
+                &CallOptions::default(),
+            )
+            .await?;
+        json_answer(nsid, answer)
+    }
+}
+
+fn json_answer(nsid: &str, body: RawBody) -> Result<serde_json::Value, Error> {
+    if body.bytes.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(&body.bytes).map_err(|e| Error::UnexpectedResponse {
+        nsid: nsid.to_owned(),
+        status: 200,
+        reason: format!("the answer is not JSON: {e}"),
+    })
+}
+
+impl<M: SessionManager> XrpcCaller for Agent<M> {
+    type Error<E: EndpointError> = Error<E>;
+
+    fn call<E: Endpoint>(
+        &self,
+        params: E::Params,
+        input: E::Input,
+    ) -> impl Future<Output = Result<E::Output, Error<E::Error>>> + Send {
+        Agent::call::<E>(self, params, input)
+    }
+}
+
+/// Builds an [`AtpAgent`].
+pub struct AgentBuilder {
+    service: String,
+    allow_insecure_http: bool,
+    transport: TransportConfig,
+    client: Option<reqwest::Client>,
+    store: Option<Arc<dyn SessionStore>>,
+    hook: Option<Hook>,
+    refresh_margin: Duration,
+    options: CallOptions,
+}
+
+impl AtpAgent {
+    /// Starts building an agent for `service`: the server to log in with
+    /// (a PDS or an entryway such as `https://bsky.social`).
+    pub fn builder(service: impl Into<String>) -> AgentBuilder {
+        AgentBuilder {
+            service: service.into(),
+            allow_insecure_http: false,
+            transport: TransportConfig::default(),
+            client: None,
+            store: None,
+            hook: None,
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
+            options: CallOptions::default(),
+        }
+    }
+}
+
+impl AgentBuilder {
+    /// Called after every session event, with the session (`None` for
+    /// `Expired` and `CreateFailed`). Events arrive one at a time, in order.
+    /// The hook must not call the agent (it runs while the session is locked).
+    pub fn persist_session<F>(self, hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<&SessionData>) + Send + Sync + 'static,
+    {
+        self.persist_session_async(move |event, session| {
+            hook(event, session.as_ref());
+            async {}
+        })
+    }
+
+    /// Like [`AgentBuilder::persist_session`] with an async hook; each call is
+    /// awaited before the next event is delivered and before the operation
+    /// that caused it returns.
+    pub fn persist_session_async<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<SessionData>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hook = Some(Arc::new(move |event, session| {
+            Box::pin(hook(event, session))
+        }));
+        self
+    }
+
+    /// Saves the session to `store` on `Create`/`Update` and clears it on
+    /// `Expired` (before the hook runs); [`AtpAgent::resume_from_store`]
+    /// loads it back.
+    pub fn session_store(self, store: impl SessionStore + 'static) -> Self {
+        self.session_store_arc(Arc::new(store))
+    }
+
+    /// [`AgentBuilder::session_store`] with a shared store.
+    pub fn session_store_arc(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Allows `http://` to hosts other than loopback (the service and a
+    /// discovered PDS). Off by default: tokens would travel in clear text.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Default per-call timeout (default [`crate::transport::DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.transport.timeout = timeout;
+        self
+    }
+
+    /// Largest accepted response body
+    /// (default [`crate::transport::DEFAULT_MAX_RESPONSE_SIZE`]).
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.transport.max_response_size = bytes;
+        self
+    }
+
+    /// Uses this HTTP client (e.g. shared with the rest of the application).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Refresh proactively when the access JWT expires within `margin`
+    /// (default [`DEFAULT_REFRESH_MARGIN`]). Zero refreshes only tokens
+    /// already expired.
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// Proxies every call to `did#service_id` by default.
+    pub fn proxy(mut self, did: &str, service_id: &str) -> Self {
+        self.options = self.options.proxy(did, service_id);
+        self
+    }
+
+    /// Asks for these labelers' labels on every call.
+    pub fn accept_labelers<S: Into<String>>(
+        mut self,
+        labelers: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.options = self.options.accept_labelers(labelers);
+        self
+    }
+
+    /// Retries idempotent queries by default (see [`RetryPolicy`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.options.retry = Some(policy);
+        self
+    }
+
+    /// Builds the agent. Fails on an invalid URL, or a plain-http URL to a
+    /// non-loopback host unless allowed.
+    pub fn build(self) -> Result<AtpAgent, Error> {
+        let service = check_url(&self.service, self.allow_insecure_http)?;
+        if service.cannot_be_a_base() || service.host_str().is_none_or(str::is_empty) {
+            return Err(Error::InvalidUrl(self.service));
+        }
+        let transport = match self.client {
+            Some(c) => Transport::with_client(c, self.transport),
+            None => Transport::new(self.transport)?,
+        };
+        let manager = CredentialSession::new(SessionConfig {
+            transport,
+            service,
+            allow_insecure_http: self.allow_insecure_http,
+            refresh_margin: self.refresh_margin,
+            store: self.store,
+            hook: self.hook,
+        });
+        Ok(Agent {
+            manager: Arc::new(manager),
+            options: Arc::new(self.options),
+        })
+    }
+}
+
+/// Session operations of the password agent.
+impl AtpAgent {
+    /// The current session (a copy), if signed in.
+    pub fn session(&self) -> Option<SessionData> {
+        self.manager.session()
+    }
+
+    /// True when signed in.
+    pub fn has_session(&self) -> bool {
+        self.manager.has_session()
+    }
+
+    /// The URL the agent was built with.
+    pub fn service_url(&self) -> &reqwest::Url {
+        self.manager.service_url()
+    }
+
+    /// The discovered PDS, where requests go (`None`: the service URL).
+    pub fn pds_url(&self) -> Option<reqwest::Url> {
+        self.manager.pds_url()
+    }
+
+    /// Resumes a saved session after a restart; see [`CredentialSession::resume`].
+    pub async fn resume_session(&self, saved: SessionData) -> Result<SessionData, Error> {
+        self.manager.resume(saved).await
+    }
+
+    /// Resumes the session saved in the store, if any.
+    pub async fn resume_from_store(&self) -> Result<Option<SessionData>, Error> {
+        self.manager.resume_from_store().await
+    }
+
+    /// Refreshes the tokens now (normally automatic).
+    pub async fn refresh_session(&self) -> Result<SessionData, Error> {
+        self.manager.refresh().await
+    }
+
+    /// Revokes the session server-side and forgets it locally; see
+    /// [`CredentialSession::logout`].
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.manager.logout().await
+    }
+}

@@ -1,0 +1,331 @@
+//! Where sessions are kept between runs.
+
+use std::fmt;
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use crate::session::SessionData;
+
+/// A boxed `Send` future, the return type of [`SessionStore`] methods. Boxing
+/// keeps the trait object-safe so an agent can hold any store without a type
+/// parameter (stores are called once per login or refresh, so the allocation
+/// does not matter).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Persistent storage for one session.
+///
+/// The agent saves the session on `Create` and `Update`, clears it on
+/// `Expired`, and leaves it alone on `NetworkError` (see the crate docs).
+///
+/// Several processes sharing one stored session burn each other's refresh
+/// token: the server rotates it on every refresh. A store shared between
+/// processes should implement [`SessionStore::lock`]; the agent holds the
+/// lock around each refresh and re-reads the store under it, so a session
+/// another process refreshed meanwhile is adopted instead of refreshed again.
+/// It also re-reads the store before declaring a session expired.
+pub trait SessionStore: Send + Sync {
+    /// The saved session, `None` when there is none. A corrupt or unreadable
+    /// store is an error, not `None`.
+    fn load(&self) -> BoxFuture<'_, Result<Option<SessionData>, StoreError>>;
+    /// Replaces the saved session.
+    fn save<'a>(&'a self, session: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Deletes the saved session.
+    fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Takes an exclusive lock held while the agent refreshes (dropping the
+    /// guard releases it). The default takes none, which is right for a store
+    /// used by one process.
+    fn lock(&self) -> BoxFuture<'_, Result<StoreLock, StoreError>> {
+        Box::pin(async { Ok(StoreLock::none()) })
+    }
+}
+
+/// A held store lock; dropping it releases the lock.
+pub struct StoreLock(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+
+impl StoreLock {
+    /// A guard that holds nothing.
+    pub fn none() -> Self {
+        StoreLock(None)
+    }
+    /// A guard that releases when `guard` is dropped.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        StoreLock(Some(Box::new(guard)))
+    }
+}
+
+impl fmt::Debug for StoreLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoreLock")
+    }
+}
+
+/// A session store failure.
+#[derive(Debug)]
+pub struct StoreError {
+    /// The file concerned, for file stores.
+    pub path: Option<PathBuf>,
+    /// What kind of failure.
+    pub kind: StoreErrorKind,
+    /// Description.
+    pub message: String,
+}
+
+/// Kinds of [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// Reading, writing or locking failed.
+    Io,
+    /// The stored data is not a valid session. It is left in place.
+    Corrupt,
+    /// The lock could not be taken in time.
+    LockTimeout,
+}
+
+impl StoreError {
+    /// A custom store's error.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        StoreError {
+            path: None,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    fn at(path: &Path, kind: StoreErrorKind, message: impl fmt::Display) -> Self {
+        StoreError {
+            path: Some(path.to_owned()),
+            kind,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            StoreErrorKind::Io => "I/O error",
+            StoreErrorKind::Corrupt => "not a valid saved session (left untouched)",
+            StoreErrorKind::LockTimeout => "timed out waiting for the lock",
+        };
+        match &self.path {
+            Some(p) => write!(f, "{}: {what}: {}", p.display(), self.message),
+            None => write!(f, "{what}: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A store in memory: the session survives the agent but not the process.
+#[derive(Debug, Default)]
+pub struct MemoryStore(Mutex<Option<SessionData>>);
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store holding a session.
+    pub fn with(session: SessionData) -> Self {
+        MemoryStore(Mutex::new(Some(session)))
+    }
+
+    /// The stored session, read synchronously.
+    pub fn get(&self) -> Option<SessionData> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, s: Option<SessionData>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<SessionData>, StoreError>> {
+        let s = self.get();
+        Box::pin(async move { Ok(s) })
+    }
+    fn save<'a>(&'a self, session: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.set(Some(session.clone()));
+        Box::pin(async { Ok(()) })
+    }
+    fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.set(None);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A store in one JSON file (the TypeScript `AtpSessionData` format).
+///
+/// Writes are atomic: a temporary file in the same directory is written,
+/// flushed to disk, made readable by the owner only (0600 on Unix) and renamed
+/// over the old file, so a crash leaves either the old or the new session,
+/// never half of one. A file that cannot be parsed is reported as
+/// [`StoreErrorKind::Corrupt`] and left as it is.
+///
+/// [`SessionStore::lock`] uses a `<file>.lock` file created exclusively, so
+/// processes sharing the file do not refresh the same token concurrently. A
+/// lock file older than the stale timeout (30 s) is taken over, which covers
+/// a process that died holding it.
+///
+/// File operations are small and synchronous.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    path: PathBuf,
+    lock_timeout: Duration,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+const STALE_LOCK: Duration = Duration::from_secs(30);
+
+impl FileStore {
+    /// A store in the file at `path` (created on first save).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FileStore {
+            path: path.into(),
+            lock_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// How long [`SessionStore::lock`] waits (default 10 s).
+    pub fn lock_timeout(mut self, t: Duration) -> Self {
+        self.lock_timeout = t;
+        self
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn load_sync(&self) -> Result<Option<SessionData>, StoreError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::at(&self.path, StoreErrorKind::Io, e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::at(&self.path, StoreErrorKind::Corrupt, e))
+    }
+
+    fn save_sync(&self, session: &SessionData) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| StoreError::at(&self.path, StoreErrorKind::Io, e);
+        let json = serde_json::to_vec_pretty(session)
+            .map_err(|e| StoreError::at(&self.path, StoreErrorKind::Io, e))?;
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "session".into());
+        let tmp = dir.join(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+            drop(f);
+            std::fs::rename(&tmp, &self.path)?;
+            // Make the rename itself durable (best effort: not every
+            // platform can open a directory).
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(io)
+    }
+
+    fn clear_sync(&self) -> Result<(), StoreError> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::at(&self.path, StoreErrorKind::Io, e)),
+        }
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
+    }
+
+    async fn lock_async(&self) -> Result<StoreLock, StoreError> {
+        let path = self.lock_path();
+        let deadline = tokio::time::Instant::now() + self.lock_timeout;
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return Ok(StoreLock::new(LockFile(path))),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .is_some_and(|age| age > STALE_LOCK);
+                    if stale {
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(StoreError::at(
+                            &path,
+                            StoreErrorKind::LockTimeout,
+                            "another process holds the session lock",
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                Err(e) => return Err(StoreError::at(&path, StoreErrorKind::Io, e)),
+            }
+        }
+    }
+}
+
+struct LockFile(PathBuf);
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl SessionStore for FileStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<SessionData>, StoreError>> {
+        Box::pin(async move { self.load_sync() })
+    }
+    fn save<'a>(&'a self, session: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.save_sync(session) })
+    }
+    fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { self.clear_sync() })
+    }
+    fn lock(&self) -> BoxFuture<'_, Result<StoreLock, StoreError>> {
+        Box::pin(self.lock_async())
+    }
+}
