@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
 mod codegen;
 mod lexicons;
 mod test;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     };
     let rest: Vec<String> = args.collect();
     let result = match command.as_str() {
+        "bench" => bench::run(&rest),
         "lexicons" => lexicons::run(&rest),
         "codegen" => codegen::run(&rest),
         "test" => test::run(&rest),
