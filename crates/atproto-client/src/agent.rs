@@ -29,7 +29,7 @@ const EMAIL_TOKEN_NSIDS: [&str; 4] = [
 
 /// Options of one call, or defaults of an agent ([`Agent::with_options`]).
 /// Per-call values override the agent's.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct CallOptions {
     /// `atproto-proxy`: `<did>#<service id>`, asks the PDS to forward the call
     /// to that service (e.g. `did:web:api.bsky.chat#bsky_chat`).
@@ -43,6 +43,20 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// Retry policy (off unless set).
     pub retry: Option<RetryPolicy>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values may hold credentials: names only.
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("CallOptions")
+            .field("proxy", &self.proxy)
+            .field("accept_labelers", &self.accept_labelers)
+            .field("headers", &names)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish()
+    }
 }
 
 impl CallOptions {

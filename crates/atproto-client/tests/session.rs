@@ -26,7 +26,9 @@ fn agent_for(mock: &Mock, events: &Events) -> AtpAgent {
 async fn login(agent: &AtpAgent) -> SessionData {
     agent
         .manager()
-        .start_session::<ep::CreateSession>(&json!({"identifier": "alice.test", "password": PASSWORD}))
+        .start_session::<ep::CreateSession>(
+            &json!({"identifier": "alice.test", "password": PASSWORD}),
+        )
         .await
         .unwrap()
 }
@@ -53,16 +55,27 @@ async fn login_creates_session_and_authenticates_calls() {
     // No didDoc: everything stays on the service.
     assert_eq!(agent.pds_url(), None);
     let out = agent
-        .call::<Echo>(EchoParams { limit: Some(5), tags: vec!["a b".into(), "c&d".into()] }, ())
+        .call::<Echo>(
+            EchoParams {
+                limit: Some(5),
+                tags: vec!["a b".into(), "c&d".into()],
+            },
+            (),
+        )
         .await
         .unwrap();
-    assert_eq!(out["query"], json!([["limit", "5"], ["tag", "a b"], ["tag", "c&d"]]));
+    assert_eq!(
+        out["query"],
+        json!([["limit", "5"], ["tag", "a b"], ["tag", "c&d"]])
+    );
     let req = mock.of("com.example.echo").pop().unwrap();
     assert_eq!(req.method, "GET");
     assert_eq!(req.bearer(), fake.current_access().as_deref());
     assert_eq!(req.header("accept"), Some("application/json"));
     // The login itself carried no Authorization.
-    assert!(mock.of("com.atproto.server.createSession")[0].auth().is_none());
+    assert!(mock.of("com.atproto.server.createSession")[0]
+        .auth()
+        .is_none());
 }
 
 #[tokio::test]
@@ -74,10 +87,17 @@ async fn login_failure_fires_create_failed_and_is_typed() {
     let m = agent.manager();
     // Wrong password: undeclared name, with status.
     match m
-        .start_session::<ep::CreateSession>(&json!({"identifier": "alice.test", "password": "nope"}))
+        .start_session::<ep::CreateSession>(
+            &json!({"identifier": "alice.test", "password": "nope"}),
+        )
         .await
     {
-        Err(Error::Xrpc { status: 401, error, message, nsid }) => {
+        Err(Error::Xrpc {
+            status: 401,
+            error,
+            message,
+            nsid,
+        }) => {
             assert_eq!(error, "AuthenticationRequired");
             assert_eq!(nsid, "com.atproto.server.createSession");
             assert!(message.unwrap().contains("Invalid identifier"));
@@ -86,7 +106,9 @@ async fn login_failure_fires_create_failed_and_is_typed() {
     }
     // 2FA: 401 AuthFactorTokenRequired as the entryway answers; typed.
     let r = m
-        .start_session::<ep::CreateSession>(&json!({"identifier": "alice.test", "password": PASSWORD}))
+        .start_session::<ep::CreateSession>(
+            &json!({"identifier": "alice.test", "password": PASSWORD}),
+        )
         .await;
     assert!(
         matches!(r, Err(Error::Api(CreateSessionError::AuthFactorTokenRequired(Some(ref msg)))) if msg.contains("sign in code")),
@@ -139,7 +161,12 @@ async fn any_401_refreshes_too() {
     let f = fake.clone();
     let mock = Mock::start(move |r| {
         if r.nsid == "com.example.echo" && r.bearer() == Some("ACCESS-TOKEN-1") {
-            return Reply::Raw { status: 401, content_type: "text/plain", body: b"Unauthorized".to_vec(), headers: vec![] };
+            return Reply::Raw {
+                status: 401,
+                content_type: "text/plain",
+                body: b"Unauthorized".to_vec(),
+                headers: vec![],
+            };
         }
         f.handle(r)
     })
@@ -187,7 +214,13 @@ async fn two_hundred_concurrent_calls_share_one_refresh() {
         let agent = agent.clone();
         tasks.push(tokio::spawn(async move {
             agent
-                .call::<Echo>(EchoParams { limit: Some(i), tags: vec![] }, ())
+                .call::<Echo>(
+                    EchoParams {
+                        limit: Some(i),
+                        tags: vec![],
+                    },
+                    (),
+                )
                 .await
         }));
     }
@@ -203,7 +236,10 @@ async fn two_hundred_concurrent_calls_share_one_refresh() {
     // Every success used the refreshed token.
     let fresh = fake.current_access().unwrap();
     let echoes = mock.of("com.example.echo");
-    let with_fresh = echoes.iter().filter(|r| r.bearer() == Some(fresh.as_str())).count();
+    let with_fresh = echoes
+        .iter()
+        .filter(|r| r.bearer() == Some(fresh.as_str()))
+        .count();
     assert_eq!(with_fresh, 200);
 }
 
@@ -433,18 +469,33 @@ async fn insecure_pds_is_not_followed() {
 
 #[tokio::test]
 async fn http_is_refused_except_loopback() {
-    for url in ["http://bsky.social", "http://10.0.0.1:2583", "http://example.com/"] {
+    for url in [
+        "http://bsky.social",
+        "http://10.0.0.1:2583",
+        "http://example.com/",
+    ] {
         match AtpAgent::builder(url).build() {
             Err(e @ Error::InsecureUrl(_)) => assert!(e.to_string().contains("refusing")),
             other => panic!("{url}: {other:?}"),
         }
-        assert!(AtpAgent::builder(url).allow_insecure_http(true).build().is_ok());
+        assert!(AtpAgent::builder(url)
+            .allow_insecure_http(true)
+            .build()
+            .is_ok());
     }
-    for url in ["http://localhost:2583", "http://127.0.0.1", "http://[::1]:80", "https://bsky.social"] {
+    for url in [
+        "http://localhost:2583",
+        "http://127.0.0.1",
+        "http://[::1]:80",
+        "https://bsky.social",
+    ] {
         assert!(AtpAgent::builder(url).build().is_ok(), "{url}");
     }
     for url in ["ftp://x", "not a url", "mailto:a@b.c", ""] {
-        assert!(matches!(AtpAgent::builder(url).build(), Err(Error::InvalidUrl(_))), "{url}");
+        assert!(
+            matches!(AtpAgent::builder(url).build(), Err(Error::InvalidUrl(_))),
+            "{url}"
+        );
     }
 }
 
@@ -470,7 +521,10 @@ async fn resume_session_validates_and_updates() {
     assert_eq!(other.pds_url().unwrap().as_str(), format!("{}/", pds.url));
     assert_eq!(events.take(), vec![Update]);
     let get = mock.of("com.atproto.server.getSession");
-    assert_eq!(get.last().unwrap().bearer(), Some(saved.access_jwt.expose()));
+    assert_eq!(
+        get.last().unwrap().bearer(),
+        Some(saved.access_jwt.expose())
+    );
     assert_eq!(mock.count(REFRESH), 0);
 }
 
@@ -517,7 +571,10 @@ async fn resume_failures_fire_expired_or_network_error() {
     fake.expire_access();
     *fake.mode.lock().unwrap() = RefreshMode::Abort;
     events.take();
-    assert!(matches!(agent.resume_session(saved.clone()).await, Err(Error::Transport(_))));
+    assert!(matches!(
+        agent.resume_session(saved.clone()).await,
+        Err(Error::Transport(_))
+    ));
     assert_eq!(events.take(), vec![NetworkError]);
     assert_eq!(agent.session().unwrap(), saved);
     *fake.mode.lock().unwrap() = RefreshMode::Reject;
@@ -528,8 +585,14 @@ async fn resume_failures_fire_expired_or_network_error() {
     assert_eq!(events.take(), vec![Expired]);
     assert!(!agent.has_session());
     // Transport failure of getSession itself.
-    let dead = AtpAgent::builder("http://127.0.0.1:9").persist_session(events.hook()).build().unwrap();
-    assert!(matches!(dead.resume_session(saved.clone()).await, Err(Error::Transport(_))));
+    let dead = AtpAgent::builder("http://127.0.0.1:9")
+        .persist_session(events.hook())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        dead.resume_session(saved.clone()).await,
+        Err(Error::Transport(_))
+    ));
     assert_eq!(events.take(), vec![NetworkError]);
     assert_eq!(dead.session().unwrap(), saved);
 }
@@ -594,10 +657,14 @@ async fn async_hook_events_are_ordered_and_awaited() {
         .persist_session_async(move |event, session| {
             let log = l2.clone();
             async move {
-                log.lock().unwrap().push(format!("start {}", event.as_str()));
+                log.lock()
+                    .unwrap()
+                    .push(format!("start {}", event.as_str()));
                 tokio::time::sleep(Duration::from_millis(30)).await;
                 let has = session.is_some();
-                log.lock().unwrap().push(format!("end {} {has}", event.as_str()));
+                log.lock()
+                    .unwrap()
+                    .push(format!("end {} {has}", event.as_str()));
             }
         })
         .build()
@@ -631,14 +698,23 @@ async fn proxy_and_labeler_headers_per_agent_and_per_call() {
     login(&agent).await;
     echo(&agent).await.unwrap();
     let r = mock.of("com.example.echo").pop().unwrap();
-    assert_eq!(r.header("atproto-accept-labelers"), Some("did:plc:labeler;redact, did:plc:other"));
+    assert_eq!(
+        r.header("atproto-accept-labelers"),
+        Some("did:plc:labeler;redact, did:plc:other")
+    );
     assert_eq!(r.header("atproto-proxy"), None);
 
     let chat = agent.with_proxy("did:web:api.bsky.chat", "bsky_chat");
     echo(&chat).await.unwrap();
     let r = mock.of("com.example.echo").pop().unwrap();
-    assert_eq!(r.header("atproto-proxy"), Some("did:web:api.bsky.chat#bsky_chat"));
-    assert_eq!(r.header("atproto-accept-labelers"), Some("did:plc:labeler;redact, did:plc:other"));
+    assert_eq!(
+        r.header("atproto-proxy"),
+        Some("did:web:api.bsky.chat#bsky_chat")
+    );
+    assert_eq!(
+        r.header("atproto-accept-labelers"),
+        Some("did:plc:labeler;redact, did:plc:other")
+    );
     // The clone shares the session.
     assert_eq!(r.bearer(), fake.current_access().as_deref());
 
@@ -650,11 +726,20 @@ async fn proxy_and_labeler_headers_per_agent_and_per_call() {
         .await
         .unwrap();
     let r = mock.of("com.example.echo").pop().unwrap();
-    assert_eq!(r.header("atproto-proxy"), Some("did:web:labeler.test#atproto_labeler"));
+    assert_eq!(
+        r.header("atproto-proxy"),
+        Some("did:web:labeler.test#atproto_labeler")
+    );
     assert_eq!(r.header("atproto-accept-labelers"), Some("did:plc:x"));
     // And the agent's own defaults are untouched.
     echo(&agent).await.unwrap();
-    assert_eq!(mock.of("com.example.echo").pop().unwrap().header("atproto-proxy"), None);
+    assert_eq!(
+        mock.of("com.example.echo")
+            .pop()
+            .unwrap()
+            .header("atproto-proxy"),
+        None
+    );
 }
 
 #[tokio::test]
@@ -695,7 +780,10 @@ struct LateStore {
 }
 
 impl SessionStore for LateStore {
-    fn load(&self) -> atproto_client::store::BoxFuture<'_, Result<Option<SessionData>, atproto_client::StoreError>> {
+    fn load(
+        &self,
+    ) -> atproto_client::store::BoxFuture<'_, Result<Option<SessionData>, atproto_client::StoreError>>
+    {
         let n = self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if n >= 1 {
             if let Some(s) = self.later.lock().unwrap().take() {
@@ -704,10 +792,15 @@ impl SessionStore for LateStore {
         }
         self.inner.load()
     }
-    fn save<'a>(&'a self, s: &'a SessionData) -> atproto_client::store::BoxFuture<'a, Result<(), atproto_client::StoreError>> {
+    fn save<'a>(
+        &'a self,
+        s: &'a SessionData,
+    ) -> atproto_client::store::BoxFuture<'a, Result<(), atproto_client::StoreError>> {
         self.inner.save(s)
     }
-    fn clear(&self) -> atproto_client::store::BoxFuture<'_, Result<(), atproto_client::StoreError>> {
+    fn clear(
+        &self,
+    ) -> atproto_client::store::BoxFuture<'_, Result<(), atproto_client::StoreError>> {
         self.inner.clear()
     }
 }
@@ -753,7 +846,10 @@ async fn revoked_refresh_rereads_the_store_before_expiring() {
     // The other process resumes the same session and refreshes it: our
     // refresh token is now revoked; it saves the new one "just after" our
     // first look at the store.
-    other.resume_session(agent.session().unwrap()).await.unwrap();
+    other
+        .resume_session(agent.session().unwrap())
+        .await
+        .unwrap();
     let theirs = other.refresh_session().await.unwrap();
     *store.later.lock().unwrap() = Some(theirs.clone());
     fake.expire_access();

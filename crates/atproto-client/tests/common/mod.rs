@@ -113,7 +113,12 @@ impl Mock {
     }
 
     pub fn count(&self, nsid: &str) -> usize {
-        self.log.lock().unwrap().iter().filter(|r| r.nsid == nsid).count()
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.nsid == nsid)
+            .count()
     }
 
     pub fn of(&self, nsid: &str) -> Vec<Req> {
@@ -158,7 +163,12 @@ async fn serve(
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    let body = r.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+    let body = r
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
     let req = Req {
         method,
         nsid: path.trim_start_matches("/xrpc/").to_owned(),
@@ -176,7 +186,12 @@ async fn serve(
             }
             Reply::Abort => return Err(Aborted),
             Reply::Json(status, v) => {
-                return Ok(build(status, "application/json", serde_json::to_vec(&v).unwrap(), vec![]))
+                return Ok(build(
+                    status,
+                    "application/json",
+                    serde_json::to_vec(&v).unwrap(),
+                    vec![],
+                ))
             }
             Reply::Raw {
                 status,
@@ -323,7 +338,11 @@ impl Fake {
             "com.atproto.server.createSession" | "com.atproto.server.createAccount" => {
                 let body = r.json();
                 if r.nsid.ends_with("createSession") && body["password"] != PASSWORD {
-                    return Reply::err(401, "AuthenticationRequired", "Invalid identifier or password");
+                    return Reply::err(
+                        401,
+                        "AuthenticationRequired",
+                        "Invalid identifier or password",
+                    );
                 }
                 if self.two_factor && r.nsid.ends_with("createSession") {
                     match body.get("authFactorToken").and_then(Value::as_str) {
@@ -334,7 +353,9 @@ impl Fake {
                                 "A sign in code has been sent to your email address",
                             )
                         }
-                        Some(c) if c != CODE => return Reply::err(400, "InvalidToken", "Token is invalid"),
+                        Some(c) if c != CODE => {
+                            return Reply::err(400, "InvalidToken", "Token is invalid")
+                        }
                         Some(_) => {}
                     }
                 }
@@ -362,13 +383,20 @@ impl Fake {
                 }
                 *self.refresh.lock().unwrap() = None;
                 *self.access.lock().unwrap() = None;
-                Reply::Raw { status: 200, content_type: "", body: vec![], headers: vec![] }
+                Reply::Raw {
+                    status: 200,
+                    content_type: "",
+                    body: vec![],
+                    headers: vec![],
+                }
             }
             _ => {
                 if r.bearer().is_none() || r.bearer().map(str::to_owned) != self.current_access() {
                     return Reply::err(400, "ExpiredToken", "Token has expired");
                 }
-                Reply::ok(json!({"nsid": r.nsid, "query": r.query.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(), "body": r.json()}))
+                Reply::ok(
+                    json!({"nsid": r.nsid, "query": r.query.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(), "body": r.json()}),
+                )
             }
         }
     }
@@ -377,7 +405,9 @@ impl Fake {
         match self.mode.lock().unwrap().clone() {
             RefreshMode::Abort => return Reply::Abort,
             RefreshMode::ServerError => return Reply::err(500, "InternalServerError", "boom"),
-            RefreshMode::Reject => return Reply::err(400, "ExpiredToken", "Token has been revoked"),
+            RefreshMode::Reject => {
+                return Reply::err(400, "ExpiredToken", "Token has been revoked")
+            }
             RefreshMode::Ok => {}
         }
         if r.bearer().map(str::to_owned) != *self.refresh.lock().unwrap() {
@@ -398,7 +428,10 @@ pub fn jwt(offset: i64, n: u64) -> String {
     format!(
         "{}.{}.SIGNATURE{n}",
         enc(r#"{"alg":"ES256K","typ":"at+jwt"}"#),
-        enc(&format!(r#"{{"scope":"com.atproto.access","sub":"{DID}","exp":{},"n":{n}}}"#, now + offset))
+        enc(&format!(
+            r#"{{"scope":"com.atproto.access","sub":"{DID}","exp":{},"n":{n}}}"#,
+            now + offset
+        ))
     )
 }
 
@@ -406,7 +439,11 @@ fn b64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -429,7 +466,12 @@ impl Events {
     pub fn take(&self) -> Vec<atproto_client::SessionEvent> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
-    pub fn hook(&self) -> impl Fn(atproto_client::SessionEvent, Option<&atproto_client::SessionData>) + Send + Sync + 'static {
+    pub fn hook(
+        &self,
+    ) -> impl Fn(atproto_client::SessionEvent, Option<&atproto_client::SessionData>)
+           + Send
+           + Sync
+           + 'static {
         let me = self.clone();
         move |e, _| me.0.lock().unwrap().push(e)
     }
@@ -470,8 +512,16 @@ pub mod ep {
     }
 
     errors!(EchoError { Specific });
-    errors!(ConfirmEmailError { AccountNotFound, ExpiredToken, InvalidToken, InvalidEmail });
-    errors!(CreateSessionError { AccountTakedown, AuthFactorTokenRequired });
+    errors!(ConfirmEmailError {
+        AccountNotFound,
+        ExpiredToken,
+        InvalidToken,
+        InvalidEmail
+    });
+    errors!(CreateSessionError {
+        AccountTakedown,
+        AuthFactorTokenRequired
+    });
 
     #[derive(Default)]
     pub struct EchoParams {
