@@ -446,6 +446,51 @@ pub trait Record: Serialize + for<'de> Deserialize<'de> {
     const KEY: &'static str;
 }
 
+/// Implemented by every generated object: reads its properties from a map.
+/// [`deserialize_object`] wraps it into a `Deserialize` body, so generated
+/// code needs no visitor type of its own.
+pub trait DecodeObject<'de>: Sized {
+    /// What the value is, for "invalid type" messages, e.g. `app.bsky.feed.post#main`.
+    const EXPECTING: &'static str;
+    /// Reads the object's properties (loop over `next_key::<Key>()`, `set_once`,
+    /// `Extra::read_entry`, `required`).
+    fn decode_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+/// The `Deserialize` body of every generated object.
+pub fn deserialize_object<'de, T: DecodeObject<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    d.deserialize_map(ObjectVisitor(PhantomData))
+}
+
+struct ObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: DecodeObject<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an object ({})", T::EXPECTING)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::decode_map(map)
+    }
+}
+
+/// Reads the value of a record's `$type` property and checks that it names
+/// the record's own NSID. Generated record decoders call it for `$type`; the
+/// value is not kept, since serializing a record always writes its own `$type`.
+pub fn expect_type<'de, A: MapAccess<'de>>(map: &mut A, expected: &str) -> Result<(), A::Error> {
+    let found: Key<'de> = map.next_value()?;
+    if found.as_str() == expected {
+        Ok(())
+    } else {
+        Err(de::Error::custom(format_args!(
+            "$type is {:?}, expected {expected:?}",
+            found.as_str()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

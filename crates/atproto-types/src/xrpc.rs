@@ -285,3 +285,50 @@ pub trait XrpcCaller: Sync {
         input: E::Input,
     ) -> impl Future<Output = Result<E::Output, Self::Error<E::Error>>> + Send;
 }
+
+/// A lexicon `permission-set`, as generated constants describe it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PermissionSet {
+    /// The permission set's NSID.
+    pub nsid: &'static str,
+    /// `title`, if any.
+    pub title: Option<&'static str>,
+    /// `title:lang`: (language tag, title).
+    pub title_lang: &'static [(&'static str, &'static str)],
+    /// `detail`, if any.
+    pub detail: Option<&'static str>,
+    /// `detail:lang`: (language tag, detail).
+    pub detail_lang: &'static [(&'static str, &'static str)],
+    /// The permissions granted.
+    pub permissions: &'static [Permission],
+}
+
+/// One `permission` of a permission set: a resource (`repo`, `rpc`, `blob`...)
+/// and its parameters in lexicon order (`collection`, `action`, `lxm`, `aud`...).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Permission {
+    /// `resource`
+    pub resource: &'static str,
+    /// The other properties, in lexicon order.
+    pub fields: &'static [(&'static str, PermissionValue)],
+}
+
+impl Permission {
+    /// The value of a property.
+    pub fn get(&self, name: &str) -> Option<&PermissionValue> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// A permission property value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PermissionValue {
+    /// A string, e.g. `aud`.
+    String(&'static str),
+    /// A boolean, e.g. `inheritAud`.
+    Bool(bool),
+    /// An integer.
+    Integer(i64),
+    /// A list of strings, e.g. `collection`, `action`, `lxm`.
+    List(&'static [&'static str]),
+}
