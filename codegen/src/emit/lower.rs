@@ -1,0 +1,717 @@
+//! Lowering: resolved documents → [`ir::Module`]s, with inline types named
+//! `{Parent}{Field}` (array items `{Parent}{Field}Item`), and recursive
+//! containment broken by boxing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::ir::*;
+use crate::model::{Body, ErrorDef, ObjectDef, Schema, StringDef, UnionDef};
+use crate::names;
+use crate::resolve::{parse_ref, Entry, Origin, Set, Target};
+use crate::Error;
+
+/// Lowers every local document of `set`.
+pub fn lower(set: &Set) -> Result<Vec<Module>, Vec<Error>> {
+    let mut errors = Vec::new();
+    let mut modules = Vec::new();
+    for entry in set.docs.values().filter(|e| e.origin == Origin::Local) {
+        let mut l = Lower {
+            set,
+            entry,
+            items: Vec::new(),
+            taken: BTreeMap::new(),
+            errors: &mut errors,
+        };
+        l.document();
+        let items = l.items;
+        modules.push(Module {
+            nsid: entry.doc.id.clone(),
+            path: entry.module.clone(),
+            doc: entry.doc.description.clone(),
+            items,
+        });
+    }
+    if !errors.is_empty() {
+        errors.sort();
+        return Err(errors);
+    }
+    break_cycles(&mut modules);
+    Ok(modules)
+}
+
+/// The path of a def's type.
+pub fn def_path(e: &Entry, def: &str) -> Option<TyPath> {
+    Some(TyPath {
+        krate: match &e.origin {
+            Origin::Local => None,
+            Origin::External(k) => Some(k.clone()),
+        },
+        module: e.module.clone(),
+        name: e.type_names.get(def)?.clone(),
+    })
+}
+
+fn format_type(f: &str) -> Ty {
+    Ty::Format(match f {
+        "did" => "Did",
+        "handle" => "Handle",
+        "nsid" => "Nsid",
+        "at-uri" => "AtUri",
+        "at-identifier" => "AtIdentifier",
+        "datetime" => "Datetime",
+        "cid" => "Cid",
+        "tid" => "Tid",
+        "record-key" => "RecordKey",
+        "uri" => "Uri",
+        "language" => "Language",
+        _ => return Ty::String,
+    })
+}
+
+/// Variant names for string values: the part after `#` for token refs,
+/// PascalCase, duplicates numbered in order.
+fn value_variants(values: &[String]) -> Vec<(String, String)> {
+    let mut used = BTreeSet::new();
+    values
+        .iter()
+        .map(|v| {
+            let base = names::pascal(v.rsplit_once('#').map_or(v.as_str(), |(_, d)| d));
+            let mut name = base.clone();
+            let mut n = 2;
+            while !used.insert(name.clone()) {
+                name = format!("{base}{n}");
+                n += 1;
+            }
+            (name, v.clone())
+        })
+        .collect()
+}
+
+struct Lower<'a> {
+    set: &'a Set,
+    entry: &'a Entry,
+    items: Vec<Item>,
+    /// Type names in this module → the JSON path that made it.
+    taken: BTreeMap<String, String>,
+    errors: &'a mut Vec<Error>,
+}
+
+impl Lower<'_> {
+    fn err(&mut self, path: &str, msg: String) {
+        self.errors
+            .push(Error::new(&self.entry.doc.file, path, msg));
+    }
+
+    fn here(&self, name: &str) -> TyPath {
+        TyPath {
+            krate: None,
+            module: self.entry.module.clone(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// Claims a type name in this module; a clash is an error.
+    fn claim(&mut self, name: &str, path: &str) -> bool {
+        if let Some(prev) = self.taken.get(name) {
+            let prev = prev.clone();
+            self.err(
+                path,
+                format!("generated type name {name} clashes with the one generated for {prev}"),
+            );
+            return false;
+        }
+        self.taken.insert(name.to_owned(), path.to_owned());
+        true
+    }
+
+    fn lexname(&self, def: &str) -> String {
+        format!("{}#{}", self.entry.doc.id, def)
+    }
+
+    fn document(&mut self) {
+        let entry = self.entry;
+        // Def names are claimed first, so that inline names yield to them.
+        for (def, name) in &entry.type_names {
+            self.taken.insert(name.clone(), format!("defs.{def}"));
+        }
+        let mut defs: Vec<&(String, Schema)> = entry.doc.defs.iter().collect();
+        defs.sort_by_key(|(n, _)| (n != "main", n.clone()));
+        for (def, schema) in defs {
+            let path = format!("defs.{def}");
+            // `def` pushes inline items first and its primary item last;
+            // the primary item goes first in the output.
+            let start = self.items.len();
+            self.def(def, schema, &path);
+            self.items[start..].rotate_right(1);
+        }
+    }
+
+    fn def(&mut self, def: &str, schema: &Schema, path: &str) {
+        let entry = self.entry;
+        let tname = entry.type_names.get(def).cloned().unwrap_or_default();
+        let lexname = self.lexname(def);
+        match schema {
+            Schema::Record(r) => {
+                let mut s =
+                    self.object(&tname, &lexname, &r.record, path, &format!("{path}.record"));
+                s.doc = r.description.clone().or(s.doc);
+                s.record = Some((entry.doc.id.clone(), r.key.clone()));
+                self.items.push(Item::Struct(s));
+            }
+            Schema::Query(e) | Schema::Procedure(e) => {
+                let procedure = matches!(schema, Schema::Procedure(_));
+                for n in ["Parameters", "Input", "Output", "Error"] {
+                    self.claim(n, path);
+                }
+                let mut ep = Endpoint {
+                    name: tname.clone(),
+                    doc: e.description.clone(),
+                    nsid: entry.doc.id.clone(),
+                    procedure,
+                    params: e.parameters.is_some(),
+                    input: BodyKind::None,
+                    input_encoding: e.input.as_ref().and_then(|b| b.encoding.clone()),
+                    output: BodyKind::None,
+                    output_encoding: e.output.as_ref().and_then(|b| b.encoding.clone()),
+                };
+                if let Some(p) = &e.parameters {
+                    let mut s = self.object(
+                        "Parameters",
+                        &format!("{lexname} parameters"),
+                        p,
+                        path,
+                        &format!("{path}.parameters"),
+                    );
+                    s.extra = false;
+                    s.params = true;
+                    s.doc = Some(format!("Query parameters of `{}`.", entry.doc.id));
+                    self.items.push(Item::Struct(s));
+                }
+                if let Some(b) = &e.input {
+                    ep.input = self.body("Input", &lexname, b, &format!("{path}.input"));
+                }
+                if let Some(b) = &e.output {
+                    ep.output = self.body("Output", &lexname, b, &format!("{path}.output"));
+                }
+                self.errors_item(&e.errors, path);
+                self.items.push(Item::Endpoint(ep));
+            }
+            Schema::Subscription(s) => {
+                for n in ["Parameters", "Message", "Error"] {
+                    self.claim(n, path);
+                }
+                let nsid_const = Item::Const {
+                    name: "NSID".into(),
+                    doc: Some(format!(
+                        "The NSID of this subscription (event stream `{}`).{}",
+                        entry.doc.id,
+                        s.description
+                            .as_deref()
+                            .map(|d| format!("\n\n{d}"))
+                            .unwrap_or_default()
+                    )),
+                    value: entry.doc.id.clone(),
+                };
+                if let Some(p) = &s.parameters {
+                    let mut st = self.object(
+                        "Parameters",
+                        &format!("{lexname} parameters"),
+                        p,
+                        path,
+                        &format!("{path}.parameters"),
+                    );
+                    st.extra = false;
+                    st.params = true;
+                    st.doc = Some(format!("Query parameters of `{}`.", entry.doc.id));
+                    self.items.push(Item::Struct(st));
+                }
+                if let Some(Body {
+                    schema: Some(m),
+                    description,
+                    ..
+                }) = &s.message
+                {
+                    if let Schema::Union(u) = &**m {
+                        let mpath = format!("{path}.message.schema");
+                        let mut un =
+                            self.union("Message", &format!("{lexname} message"), u, &mpath);
+                        un.doc = description.clone().or(un.doc);
+                        self.items.push(Item::Union(un));
+                    }
+                }
+                self.errors_item(&s.errors, path);
+                self.items.push(nsid_const);
+            }
+            Schema::PermissionSet(p) => {
+                let last = entry.doc.id.rsplit('.').next().unwrap_or_default();
+                self.items.push(Item::PermissionSet {
+                    name: names::shouty(last),
+                    doc: p.description.clone().or_else(|| p.title.clone()),
+                    nsid: entry.doc.id.clone(),
+                    def: p.clone(),
+                });
+            }
+            Schema::Token(t) => {
+                let name = entry.const_names.get(def).cloned().unwrap_or_default();
+                self.items.push(Item::Const {
+                    name,
+                    doc: t.description.clone(),
+                    value: format!("{}#{}", entry.doc.id, def),
+                });
+            }
+            Schema::Object(o) => {
+                let s = self.object(&tname, &lexname, o, path, path);
+                self.items.push(Item::Struct(s));
+            }
+            Schema::String(s) if s.enum_values.is_some() || s.known_values.is_some() => {
+                let closed = s.enum_values.is_some();
+                let values = s
+                    .enum_values
+                    .as_ref()
+                    .or(s.known_values.as_ref())
+                    .cloned()
+                    .unwrap_or_default();
+                self.items.push(Item::Enum(StrEnum {
+                    name: tname,
+                    doc: s.description.clone(),
+                    lexname,
+                    values: value_variants(&values),
+                    serde: closed,
+                }));
+            }
+            Schema::Array(a) => {
+                let ty = self.ty(&a.items, &tname, "Item", &format!("{path}.items"));
+                self.items.push(Item::Alias {
+                    name: tname,
+                    doc: a.description.clone(),
+                    ty: Ty::Vec(Box::new(ty)),
+                });
+            }
+            other => {
+                let ty = self.ty(other, &tname, "", path);
+                self.items.push(Item::Alias {
+                    name: tname,
+                    doc: other.description().map(str::to_owned),
+                    ty,
+                });
+            }
+        }
+    }
+
+    fn errors_item(&mut self, errors: &[ErrorDef], path: &str) {
+        if errors.is_empty() {
+            self.items.push(Item::Errors(Errors { errors: vec![] }));
+            return;
+        }
+        let mut seen = BTreeMap::new();
+        let mut out = Vec::new();
+        for (i, e) in errors.iter().enumerate() {
+            let v = names::pascal(&e.name);
+            if let Some(prev) = seen.insert(v.clone(), e.name.clone()) {
+                self.err(
+                    &format!("{path}.errors[{i}]"),
+                    format!(
+                        "error name {:?} clashes with {prev:?}: both become the variant {v}",
+                        e.name
+                    ),
+                );
+            }
+            out.push((v, e.name.clone(), e.description.clone()));
+        }
+        self.items.push(Item::Errors(Errors { errors: out }));
+    }
+
+    fn body(&mut self, name: &str, lexname: &str, b: &Body, path: &str) -> BodyKind {
+        let json = b.encoding.as_deref() == Some("application/json");
+        if !json {
+            self.items.push(Item::Alias {
+                name: name.into(),
+                doc: Some(format!(
+                    "Raw `{}` body.{}",
+                    b.encoding.as_deref().unwrap_or("*/*"),
+                    b.description
+                        .as_deref()
+                        .map(|d| format!("\n\n{d}"))
+                        .unwrap_or_default()
+                )),
+                ty: Ty::RawBody,
+            });
+            return BodyKind::Raw(b.encoding.clone().unwrap_or_default());
+        }
+        let spath = format!("{path}.schema");
+        match b.schema.as_deref() {
+            Some(Schema::Object(o)) => {
+                let mut s = self.object(
+                    name,
+                    &format!("{lexname} {}", name.to_lowercase()),
+                    o,
+                    &spath,
+                    &spath,
+                );
+                if s.doc.is_none() {
+                    s.doc = b.description.clone();
+                }
+                self.items.push(Item::Struct(s));
+            }
+            Some(Schema::Union(u)) => {
+                let mut un = self.union(
+                    name,
+                    &format!("{lexname} {}", name.to_lowercase()),
+                    u,
+                    &spath,
+                );
+                un.doc = un.doc.or(b.description.clone());
+                self.items.push(Item::Union(un));
+            }
+            Some(other) => {
+                let ty = self.ty(other, name, "", &spath);
+                self.items.push(Item::Alias {
+                    name: name.into(),
+                    doc: b
+                        .description
+                        .clone()
+                        .or(other.description().map(str::to_owned)),
+                    ty,
+                });
+            }
+            None => self.items.push(Item::Alias {
+                name: name.into(),
+                doc: b.description.clone(),
+                ty: Ty::Unknown,
+            }),
+        }
+        BodyKind::Json
+    }
+
+    /// An object struct named `name` (claimed by the caller or by def naming).
+    fn object(
+        &mut self,
+        name: &str,
+        lexname: &str,
+        o: &ObjectDef,
+        _def_path: &str,
+        path: &str,
+    ) -> Struct {
+        let mut fields = Vec::new();
+        let mut field_names: BTreeMap<String, String> = BTreeMap::new();
+        field_names.insert("extra".into(), "(unknown properties)".into());
+        for (prop, schema) in &o.properties {
+            let ppath = format!("{path}.properties.{prop}");
+            let rust = names::snake(prop);
+            if let Some(prev) = field_names.insert(rust.clone(), prop.clone()) {
+                self.err(
+                    &ppath,
+                    format!("property name clashes with {prev:?}: both become the field {rust}"),
+                );
+                continue;
+            }
+            let ty = self.ty(schema, name, &names::pascal(prop), &ppath);
+            let required = o.required.contains(prop);
+            let nullable = o.nullable.contains(prop);
+            let default = if required || nullable {
+                None
+            } else {
+                self.default_value(schema, &ty)
+            };
+            let presence = match (required, nullable, default) {
+                (true, false, _) => Presence::Required,
+                (true, true, _) => Presence::RequiredNullable,
+                (false, true, _) => Presence::OptionalNullable,
+                (false, false, Some(d)) => Presence::Default(d),
+                (false, false, None) => Presence::Optional,
+            };
+            fields.push(Field {
+                json: prop.clone(),
+                rust,
+                ty,
+                presence,
+                doc: schema.description().map(str::to_owned),
+                boxed: false,
+            });
+        }
+        Struct {
+            name: name.to_owned(),
+            doc: o.description.clone(),
+            lexname: lexname.to_owned(),
+            fields,
+            extra: true,
+            record: None,
+            params: false,
+        }
+    }
+
+    fn default_value(&self, schema: &Schema, ty: &Ty) -> Option<DefaultValue> {
+        match (schema, ty) {
+            (Schema::Integer(i), Ty::Int) => i.default.map(DefaultValue::Int),
+            (Schema::Boolean(b), Ty::Bool) => b.default.map(DefaultValue::Bool),
+            (Schema::String(s), Ty::String | Ty::Open(_)) => {
+                s.default.clone().map(DefaultValue::Str)
+            }
+            (
+                Schema::String(StringDef {
+                    default: Some(d),
+                    enum_values: Some(vals),
+                    ..
+                }),
+                Ty::Named(p),
+            ) => {
+                let variants = value_variants(vals);
+                let v = variants.iter().find(|(_, w)| w == d)?;
+                Some(DefaultValue::Variant(p.clone(), v.0.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// `{Parent}{Field}`; when a definition already has that name, the
+    /// kind is appended (`ViewRecord` taken by `#viewRecord` → `ViewRecordUnion`).
+    fn inline_name(&mut self, parent: &str, field: &str, kind: &str, path: &str) -> String {
+        let name = format!("{parent}{field}");
+        if !self.taken.contains_key(&name) {
+            self.claim(&name, path);
+            return name;
+        }
+        let name = format!("{name}{kind}");
+        self.claim(&name, path);
+        name
+    }
+
+    /// The Rust type of a property/items schema; inline types are added as items.
+    fn ty(&mut self, schema: &Schema, parent: &str, field: &str, path: &str) -> Ty {
+        match schema {
+            Schema::String(s) => {
+                if let Some(vals) = s.enum_values.as_ref().or(s.known_values.as_ref()) {
+                    if field.is_empty() {
+                        // A top-level string def with values is an Enum item, not an alias.
+                        return Ty::String;
+                    }
+                    let name = self.inline_name(parent, field, "Value", path);
+                    let closed = s.enum_values.is_some();
+                    self.items.push(Item::Enum(StrEnum {
+                        name: name.clone(),
+                        doc: s.description.clone(),
+                        lexname: format!("{} {}", self.entry.doc.id, path),
+                        values: value_variants(vals),
+                        serde: closed,
+                    }));
+                    let p = self.here(&name);
+                    return if closed { Ty::Named(p) } else { Ty::Open(p) };
+                }
+                match &s.format {
+                    Some(f) => format_type(f),
+                    None => Ty::String,
+                }
+            }
+            Schema::Integer(_) => Ty::Int,
+            Schema::Boolean(_) => Ty::Bool,
+            Schema::Bytes(_) => Ty::Bytes,
+            Schema::CidLink(_) => Ty::CidLink,
+            Schema::Blob(_) => Ty::Blob,
+            Schema::Unknown(_) => Ty::Unknown,
+            Schema::Array(a) => {
+                let item = self.ty(
+                    &a.items,
+                    parent,
+                    &format!("{field}Item"),
+                    &format!("{path}.items"),
+                );
+                Ty::Vec(Box::new(item))
+            }
+            Schema::Object(o) => {
+                let name = self.inline_name(parent, field, "Object", path);
+                let lexname = format!("{} {}", self.entry.doc.id, path);
+                let s = self.object(&name, &lexname, o, path, path);
+                self.items.push(Item::Struct(s));
+                Ty::Named(self.here(&name))
+            }
+            Schema::Union(u) => {
+                let name = self.inline_name(parent, field, "Union", path);
+                let lexname = format!("{} {}", self.entry.doc.id, path);
+                let un = self.union(&name, &lexname, u, path);
+                self.items.push(Item::Union(un));
+                Ty::Named(self.here(&name))
+            }
+            Schema::Ref(r) => self.ref_ty(&r.target, path),
+            other => {
+                self.err(path, format!("a {} cannot be used here", other.kind()));
+                Ty::Unknown
+            }
+        }
+    }
+
+    fn ref_ty(&mut self, raw: &str, path: &str) -> Ty {
+        let t = parse_ref(&self.entry.doc.id, raw);
+        let Some((e, schema)) = self.set.lookup(&t) else {
+            self.err(path, format!("unresolved reference {raw:?}"));
+            return Ty::Unknown;
+        };
+        match schema {
+            Schema::Token(_) => Ty::String,
+            Schema::String(s) if s.known_values.is_some() && s.enum_values.is_none() => {
+                Ty::Open(def_path(e, &t.def).expect("named def"))
+            }
+            _ => match def_path(e, &t.def) {
+                Some(p) => Ty::Named(p),
+                None => {
+                    self.err(
+                        path,
+                        format!("{raw:?} is a {}, which has no type", schema.kind()),
+                    );
+                    Ty::Unknown
+                }
+            },
+        }
+    }
+
+    fn union(&mut self, name: &str, lexname: &str, u: &UnionDef, path: &str) -> Union {
+        let targets: Vec<Target> = u
+            .refs
+            .iter()
+            .map(|r| parse_ref(&self.entry.doc.id, r))
+            .collect();
+        let simple = |t: &Target| {
+            if t.def == "main" {
+                names::pascal(t.nsid.rsplit('.').next().unwrap_or_default())
+            } else {
+                names::pascal(&t.def)
+            }
+        };
+        let qualified = |t: &Target| {
+            let last = names::pascal(t.nsid.rsplit('.').next().unwrap_or_default());
+            if t.def == "main" {
+                last
+            } else {
+                format!("{last}{}", names::pascal(&t.def))
+            }
+        };
+        let full = |t: &Target| names::pascal(&t.type_name().replace(['.', '#'], " "));
+        let count = |f: &dyn Fn(&Target) -> String, v: &str| {
+            targets.iter().filter(|t| f(t) == v).count() + usize::from(!u.closed && v == "Unknown")
+        };
+        let mut members = Vec::new();
+        let mut used = BTreeSet::new();
+        for t in &targets {
+            let mut v = simple(t);
+            if count(&simple, &v) > 1 {
+                v = qualified(t);
+                if count(&qualified, &v) > 1 {
+                    v = full(t);
+                }
+            }
+            if !used.insert(v.clone()) {
+                self.err(
+                    path,
+                    format!("union members clash: two become the variant {v}"),
+                );
+                continue;
+            }
+            let Some((e, _)) = self.set.lookup(t) else {
+                continue;
+            };
+            let Some(ty) = def_path(e, &t.def) else {
+                continue;
+            };
+            members.push(Member {
+                variant: v,
+                type_name: t.type_name(),
+                ty,
+            });
+        }
+        Union {
+            name: name.to_owned(),
+            doc: u.description.clone(),
+            lexname: lexname.to_owned(),
+            members,
+            closed: u.closed,
+        }
+    }
+}
+
+/// Boxes struct fields that would otherwise contain their own type: a field
+/// whose (unboxed, non-`Vec`) type is a struct from which the field's own
+/// struct is reachable through such fields.
+fn break_cycles(modules: &mut [Module]) {
+    type Key = (Vec<String>, String);
+    let mut edges: BTreeMap<Key, BTreeSet<Key>> = BTreeMap::new();
+    let mut structs: BTreeSet<Key> = BTreeSet::new();
+    let mut aliases: BTreeMap<Key, Key> = BTreeMap::new();
+    for m in modules.iter() {
+        for item in &m.items {
+            match item {
+                Item::Struct(s) => {
+                    structs.insert((m.path.clone(), s.name.clone()));
+                }
+                Item::Alias {
+                    name,
+                    ty: Ty::Named(p),
+                    ..
+                } if p.krate.is_none() => {
+                    aliases.insert(
+                        (m.path.clone(), name.clone()),
+                        (p.module.clone(), p.name.clone()),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    let target = |p: &TyPath| -> Option<Key> {
+        if p.krate.is_some() {
+            return None;
+        }
+        let mut k = (p.module.clone(), p.name.clone());
+        for _ in 0..8 {
+            match aliases.get(&k) {
+                Some(next) => k = next.clone(),
+                None => break,
+            }
+        }
+        structs.contains(&k).then_some(k)
+    };
+    for m in modules.iter() {
+        for item in &m.items {
+            if let Item::Struct(s) = item {
+                let from = (m.path.clone(), s.name.clone());
+                for f in &s.fields {
+                    if let Ty::Named(p) = &f.ty {
+                        if let Some(to) = target(p) {
+                            edges.entry(from.clone()).or_default().insert(to);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let reaches = |from: &Key, to: &Key| -> bool {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.clone()];
+        while let Some(k) = stack.pop() {
+            if &k == to {
+                return true;
+            }
+            if seen.insert(k.clone()) {
+                if let Some(next) = edges.get(&k) {
+                    stack.extend(next.iter().cloned());
+                }
+            }
+        }
+        false
+    };
+    for m in modules.iter_mut() {
+        let path = m.path.clone();
+        for item in &mut m.items {
+            if let Item::Struct(s) = item {
+                let me = (path.clone(), s.name.clone());
+                for f in &mut s.fields {
+                    if let Ty::Named(p) = &f.ty {
+                        if let Some(to) = target(p) {
+                            if reaches(&to, &me) {
+                                f.boxed = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,741 @@
+//! Rendering: [`ir::Module`] → Rust tokens with `quote`.
+//!
+//! Generated code names every std and serde item by its full path
+//! (`::std::option::Option`, `::serde::Serialize`), so lexicon names such as
+//! `Option` or `String` can never shadow them, and it imports nothing.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::ir::*;
+use crate::model::PermissionValue;
+use crate::names::ident;
+
+/// `#[doc = ...]` attributes for a description, one per line.
+pub fn docs(text: Option<&str>) -> TokenStream {
+    let Some(text) = text else {
+        return TokenStream::new();
+    };
+    let lines = text.trim_end().lines().map(|l| {
+        let l = format!(" {}", l.trim_end());
+        quote!(#[doc = #l])
+    });
+    quote!(#(#lines)*)
+}
+
+/// Inner `#![doc = ...]` attributes.
+pub fn inner_docs(text: &str) -> TokenStream {
+    let lines = text.trim_end().lines().map(|l| {
+        let l = format!(" {}", l.trim_end());
+        quote!(#![doc = #l])
+    });
+    quote!(#(#lines)*)
+}
+
+fn path_tokens(p: &TyPath, here: &[String]) -> TokenStream {
+    let name = ident(&p.name);
+    match &p.krate {
+        None if p.module == here => quote!(#name),
+        None => {
+            let segs = p.module.iter().map(|s| ident(s));
+            quote!(crate #(::#segs)* :: #name)
+        }
+        Some(k) => {
+            let k = ident(k);
+            let segs = p.module.iter().map(|s| ident(s));
+            quote!(:: #k #(::#segs)* :: #name)
+        }
+    }
+}
+
+/// The tokens of a type.
+pub fn ty_tokens(ty: &Ty, here: &[String]) -> TokenStream {
+    match ty {
+        Ty::String => quote!(::std::string::String),
+        Ty::Format(f) => {
+            let f = format_ident!("{}", f);
+            quote!(::atproto_types::#f)
+        }
+        Ty::Int => quote!(i64),
+        Ty::Bool => quote!(bool),
+        Ty::Bytes => quote!(::atproto_types::Bytes),
+        Ty::CidLink => quote!(::atproto_types::CidLink),
+        Ty::Blob => quote!(::atproto_types::Blob),
+        Ty::Unknown => quote!(::atproto_types::Unknown),
+        Ty::RawBody => quote!(::atproto_types::xrpc::RawBody),
+        Ty::Vec(t) => {
+            let t = ty_tokens(t, here);
+            quote!(::std::vec::Vec<#t>)
+        }
+        Ty::Named(p) => path_tokens(p, here),
+        Ty::Open(p) => {
+            let p = path_tokens(p, here);
+            quote!(::atproto_types::object::Open<#p>)
+        }
+    }
+}
+
+fn field_ty(f: &Field, here: &[String]) -> TokenStream {
+    let mut t = ty_tokens(&f.ty, here);
+    if f.boxed {
+        t = quote!(::std::boxed::Box<#t>);
+    }
+    match f.presence {
+        Presence::Required | Presence::Default(_) => t,
+        Presence::Optional | Presence::RequiredNullable => quote!(::std::option::Option<#t>),
+        Presence::OptionalNullable => {
+            quote!(::std::option::Option<::std::option::Option<#t>>)
+        }
+    }
+}
+
+fn default_expr(d: &DefaultValue, here: &[String]) -> TokenStream {
+    match d {
+        DefaultValue::Int(i) => {
+            let l = Literal::i64_unsuffixed(*i);
+            quote!(#l)
+        }
+        DefaultValue::Bool(b) => quote!(#b),
+        DefaultValue::Str(s) => quote!(::std::convert::From::from(#s)),
+        DefaultValue::Variant(p, v) => {
+            let p = path_tokens(p, here);
+            let v = ident(v);
+            quote!(#p::#v)
+        }
+    }
+}
+
+/// Renders one module's items.
+pub fn module(m: &Module) -> TokenStream {
+    let items = m.items.iter().map(|i| item(i, m));
+    quote!(#(#items)*)
+}
+
+fn item(i: &Item, m: &Module) -> TokenStream {
+    let here = &m.path[..];
+    match i {
+        Item::Struct(s) => structure(s, here),
+        Item::Union(u) => union(u, here),
+        Item::Enum(e) => string_enum(e),
+        Item::Alias { name, doc, ty } => {
+            let d = docs(doc.as_deref());
+            let n = ident(name);
+            let t = ty_tokens(ty, here);
+            quote!(#d pub type #n = #t;)
+        }
+        Item::Const { name, doc, value } => {
+            let d = docs(doc.as_deref());
+            let n = ident(name);
+            quote!(#d pub const #n: &str = #value;)
+        }
+        Item::Endpoint(e) => endpoint(e),
+        Item::Errors(e) => errors(e),
+        Item::PermissionSet {
+            name,
+            doc,
+            nsid,
+            def,
+        } => permission_set(name, doc.as_deref(), nsid, def),
+    }
+}
+
+fn structure(s: &Struct, here: &[String]) -> TokenStream {
+    let name = ident(&s.name);
+    let doc = docs(s.doc.as_deref());
+    let all_default = s
+        .fields
+        .iter()
+        .all(|f| matches!(f.presence, Presence::Optional | Presence::OptionalNullable));
+    let has_lexicon_defaults = s
+        .fields
+        .iter()
+        .any(|f| matches!(f.presence, Presence::Default(_)));
+    let can_default = s.fields.iter().all(|f| {
+        matches!(
+            f.presence,
+            Presence::Optional | Presence::OptionalNullable | Presence::Default(_)
+        )
+    });
+    let derive_default = if all_default {
+        quote!(, Default)
+    } else {
+        quote!()
+    };
+    let fields = s.fields.iter().map(|f| {
+        let d = docs(f.doc.as_deref());
+        let n = ident(&f.rust);
+        let t = field_ty(f, here);
+        quote!(#d pub #n: #t,)
+    });
+    let extra_field = if s.extra {
+        quote!(
+            /// Properties the lexicon does not declare, kept so that they round-trip.
+            pub extra: ::atproto_types::Extra,
+        )
+    } else {
+        quote!()
+    };
+    let default_impl = if can_default && has_lexicon_defaults {
+        let inits = s.fields.iter().map(|f| {
+            let n = ident(&f.rust);
+            match &f.presence {
+                Presence::Default(d) => {
+                    let e = default_expr(d, here);
+                    quote!(#n: #e,)
+                }
+                _ => quote!(#n: ::std::option::Option::None,),
+            }
+        });
+        let extra_init = if s.extra {
+            quote!(extra: ::atproto_types::Extra::new(),)
+        } else {
+            quote!()
+        };
+        quote!(
+            impl ::std::default::Default for #name {
+                fn default() -> Self {
+                    #name { #(#inits)* #extra_init }
+                }
+            }
+        )
+    } else {
+        quote!()
+    };
+
+    // Serialize.
+    let ser = s.fields.iter().map(|f| {
+        let n = ident(&f.rust);
+        let j = &f.json;
+        match f.presence {
+            Presence::Required | Presence::RequiredNullable | Presence::Default(_) => {
+                quote!(map.serialize_entry(#j, &self.#n)?;)
+            }
+            Presence::Optional | Presence::OptionalNullable => quote!(
+                if let ::std::option::Option::Some(v) = &self.#n {
+                    map.serialize_entry(#j, v)?;
+                }
+            ),
+        }
+    });
+    let ser_tail = if s.extra {
+        quote!(self.extra.serialize_into(map, type_written))
+    } else {
+        quote!(::std::result::Result::Ok(()))
+    };
+    let serialize_body = match &s.record {
+        Some(_) => quote!(::atproto_types::object::serialize_typed(
+            <Self as ::atproto_types::object::Record>::NSID,
+            self,
+            s
+        )),
+        None => quote!(::atproto_types::object::serialize_object(self, s)),
+    };
+
+    // Deserialize.
+    let slots = s.fields.iter().map(|f| {
+        let v = format_ident!("f_{}", crate::names::unraw(&f.rust));
+        quote!(let mut #v = ::std::option::Option::None;)
+    });
+    let arms = s.fields.iter().map(|f| {
+        let v = format_ident!("f_{}", crate::names::unraw(&f.rust));
+        let j = &f.json;
+        quote!(#j => ::atproto_types::object::set_once(&mut #v, map.next_value()?, #j)?,)
+    });
+    let type_arm = match &s.record {
+        Some(_) => quote!("$type" => ::atproto_types::object::expect_type(
+            &mut map,
+            <Self as ::atproto_types::object::Record>::NSID
+        )?,),
+        None => quote!(),
+    };
+    let builds = s.fields.iter().map(|f| {
+        let n = ident(&f.rust);
+        let v = format_ident!("f_{}", crate::names::unraw(&f.rust));
+        let j = &f.json;
+        match &f.presence {
+            Presence::Required | Presence::RequiredNullable => {
+                quote!(#n: ::atproto_types::object::required(#v, #j)?,)
+            }
+            Presence::Optional | Presence::OptionalNullable => quote!(#n: #v,),
+            Presence::Default(d @ DefaultValue::Str(_)) => {
+                let e = default_expr(d, here);
+                quote!(#n: #v.unwrap_or_else(|| #e),)
+            }
+            Presence::Default(d) => {
+                let e = default_expr(d, here);
+                quote!(#n: #v.unwrap_or(#e),)
+            }
+        }
+    });
+    let (extra_decl, other_arm, extra_build) = if s.extra {
+        (
+            quote!(let mut extra = ::atproto_types::Extra::new();),
+            quote!(_ => extra.read_entry(key, &mut map)?,),
+            quote!(extra,),
+        )
+    } else {
+        (
+            quote!(),
+            quote!(_ => {
+                map.next_value::<::serde::de::IgnoredAny>()?;
+            }),
+            quote!(),
+        )
+    };
+    let dispatch = if s.fields.is_empty() && s.record.is_none() {
+        // No declared property: every key is extra (or ignored).
+        if s.extra {
+            quote!(extra.read_entry(key, &mut map)?;)
+        } else {
+            quote!(let _ = key; map.next_value::<::serde::de::IgnoredAny>()?;)
+        }
+    } else {
+        quote!(match key.as_str() {
+            #(#arms)*
+            #type_arm
+            #other_arm
+        })
+    };
+    let expecting = &s.lexname;
+    let record_impl = match &s.record {
+        Some((nsid, key)) => quote!(
+            impl ::atproto_types::object::Record for #name {
+                const NSID: &'static str = #nsid;
+                const KEY: &'static str = #key;
+            }
+        ),
+        None => quote!(),
+    };
+    let params_impl = if s.params {
+        let q_unused = if s.fields.is_empty() {
+            quote!(let _ = q;)
+        } else {
+            quote!()
+        };
+        let pushes = s.fields.iter().map(|f| {
+            let n = ident(&f.rust);
+            let j = &f.json;
+            let closed_enum = |t: &Ty| matches!(t, Ty::Named(_));
+            match (&f.ty, &f.presence) {
+                (Ty::Vec(inner), Presence::Optional | Presence::OptionalNullable) if closed_enum(inner) => quote!(
+                    if let ::std::option::Option::Some(v) = &self.#n {
+                        for v in v { q.push(#j, &::atproto_types::object::StringEnum::as_str(v)); }
+                    }
+                ),
+                (Ty::Vec(inner), _) if closed_enum(inner) => {
+                    quote!(for v in &self.#n { q.push(#j, &::atproto_types::object::StringEnum::as_str(v)); })
+                }
+                (Ty::Vec(_), Presence::Optional) => quote!(q.push_all_opt(#j, &self.#n);),
+                (Ty::Vec(_), _) => quote!(q.push_all(#j, &self.#n);),
+                (t, Presence::Optional) if closed_enum(t) => {
+                    quote!(if let ::std::option::Option::Some(v) = &self.#n { q.push(#j, &::atproto_types::object::StringEnum::as_str(v)); })
+                }
+                (t, _) if closed_enum(t) => quote!(q.push(#j, &::atproto_types::object::StringEnum::as_str(&self.#n));),
+                (Ty::Unknown, Presence::Optional) => quote!(q.push_opt(#j, &self.#n);),
+                (_, Presence::Optional) => quote!(q.push_opt(#j, &self.#n);),
+                _ => quote!(q.push(#j, &self.#n);),
+            }
+        });
+        quote!(
+            impl ::atproto_types::xrpc::QueryParams for #name {
+                fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
+                    #q_unused
+                    #(#pushes)*
+                }
+            }
+        )
+    } else {
+        quote!()
+    };
+    let unused = match (s.fields.is_empty(), s.extra) {
+        (true, false) => quote!(let _ = (map, type_written);),
+        (false, false) => quote!(let _ = type_written;),
+        _ => quote!(),
+    };
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq #derive_default)]
+        pub struct #name {
+            #(#fields)*
+            #extra_field
+        }
+        #default_impl
+        #record_impl
+        impl ::atproto_types::object::ObjectFields for #name {
+            fn serialize_fields<M: ::serde::ser::SerializeMap>(
+                &self,
+                map: &mut M,
+                type_written: bool,
+            ) -> ::std::result::Result<(), M::Error> {
+                #unused
+                #(#ser)*
+                #ser_tail
+            }
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                #serialize_body
+            }
+        }
+        impl<'de> ::atproto_types::object::DecodeObject<'de> for #name {
+            const EXPECTING: &'static str = #expecting;
+            fn decode_map<A: ::serde::de::MapAccess<'de>>(mut map: A) -> ::std::result::Result<Self, A::Error> {
+                #(#slots)*
+                #extra_decl
+                while let ::std::option::Option::Some(key) = map.next_key::<::atproto_types::object::Key<'de>>()? {
+#dispatch
+                }
+                ::std::result::Result::Ok(#name {
+                    #(#builds)*
+                    #extra_build
+                })
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                ::atproto_types::object::deserialize_object(d)
+            }
+        }
+        #params_impl
+    }
+}
+
+fn union(u: &Union, here: &[String]) -> TokenStream {
+    let name = ident(&u.name);
+    let doc = docs(u.doc.as_deref());
+    let variants = u.members.iter().map(|m| {
+        let v = ident(&m.variant);
+        let t = path_tokens(&m.ty, here);
+        let d = format!(" `{}`", m.type_name);
+        quote!(#[doc = #d] #v(::std::boxed::Box<#t>),)
+    });
+    let (unknown_variant, unknown_decode, unknown_ser) = if u.closed {
+        (
+            quote!(),
+            quote!(_ => return ::std::result::Result::Err(::atproto_types::object::closed_union_error(Self::NAME, t)),),
+            quote!(),
+        )
+    } else {
+        (
+            quote!(
+                /// A member this build does not know, kept verbatim.
+                Unknown(::atproto_types::UnknownObject),
+            ),
+            quote!(_ => Self::Unknown(::atproto_types::UnknownObject::decode_rest(t, rest)?),),
+            quote!(Self::Unknown(v) => ::serde::Serialize::serialize(v, s),),
+        )
+    };
+    let decodes = u.members.iter().map(|m| {
+        let v = ident(&m.variant);
+        let tn = &m.type_name;
+        quote!(#tn => Self::#v(::std::boxed::Box::new(::serde::Deserialize::deserialize(rest)?)),)
+    });
+    let sers = u.members.iter().map(|m| {
+        let v = ident(&m.variant);
+        let tn = &m.type_name;
+        quote!(Self::#v(v) => ::atproto_types::object::serialize_typed(#tn, &**v, s),)
+    });
+    let decode_body = match (u.members.is_empty(), u.closed) {
+        (true, false) => quote!(::std::result::Result::Ok(Self::Unknown(
+            ::atproto_types::UnknownObject::decode_rest(t, rest)?
+        ))),
+        (true, true) => quote!(let _ = rest; ::std::result::Result::Err(
+            ::atproto_types::object::closed_union_error(Self::NAME, t)
+        )),
+        _ => quote!(::std::result::Result::Ok(match t {
+            #(#decodes)*
+            #unknown_decode
+        })),
+    };
+    let lexname = &u.lexname;
+    let empty_closed = u.closed && u.members.is_empty();
+    let ser_body = if empty_closed {
+        quote!(let _ = s; match *self {})
+    } else {
+        quote!(match self { #(#sers)* #unknown_ser })
+    };
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum #name {
+            #(#variants)*
+            #unknown_variant
+        }
+        impl ::atproto_types::object::Union for #name {
+            const NAME: &'static str = #lexname;
+            fn decode_member<'de, D: ::serde::Deserializer<'de>>(
+                t: &str,
+                rest: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+#decode_body
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                ::atproto_types::object::deserialize_union(d)
+            }
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                #ser_body
+            }
+        }
+    }
+}
+
+fn string_enum(e: &StrEnum) -> TokenStream {
+    let name = ident(&e.name);
+    let doc = docs(e.doc.as_deref());
+    let variants = e.values.iter().map(|(v, w)| {
+        let v = ident(v);
+        let d = format!(" `{w}`");
+        quote!(#[doc = #d] #v,)
+    });
+    let as_str = e.values.iter().map(|(v, w)| {
+        let v = ident(v);
+        quote!(Self::#v => #w,)
+    });
+    let from = e.values.iter().map(|(v, w)| {
+        let v = ident(v);
+        quote!(#w => ::std::option::Option::Some(Self::#v),)
+    });
+    let as_str_body = if e.values.is_empty() {
+        quote!(match *self {})
+    } else {
+        quote!(match self { #(#as_str)* })
+    };
+    let lexname = &e.lexname;
+    let serde_impls = if e.serde {
+        quote! {
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                    ::atproto_types::object::serialize_string_enum(self, s)
+                }
+            }
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                    ::atproto_types::object::deserialize_string_enum(d)
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
+    quote! {
+        #doc
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum #name {
+            #(#variants)*
+        }
+        impl ::atproto_types::object::StringEnum for #name {
+            const NAME: &'static str = #lexname;
+            fn as_str(&self) -> &'static str {
+                #as_str_body
+            }
+            fn from_wire(s: &str) -> ::std::option::Option<Self> {
+                match s {
+                    #(#from)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+        #serde_impls
+    }
+}
+
+fn endpoint(e: &Endpoint) -> TokenStream {
+    let name = ident(&e.name);
+    let kind = if e.procedure { "procedure" } else { "query" };
+    let mut text = format!(
+        "The `{}` {kind} (marker type implementing `Endpoint`).",
+        e.nsid
+    );
+    if let Some(d) = &e.doc {
+        text.push_str("\n\n");
+        text.push_str(d);
+    }
+    let doc = docs(Some(&text));
+    let nsid = &e.nsid;
+    let method = if e.procedure {
+        quote!(Procedure)
+    } else {
+        quote!(Query)
+    };
+    let enc = |k: &BodyKind, declared: &Option<String>| match (k, declared) {
+        (BodyKind::None, _) | (_, None) => quote!(::std::option::Option::None),
+        (_, Some(e)) => quote!(::std::option::Option::Some(#e)),
+    };
+    let in_enc = enc(&e.input, &e.input_encoding);
+    let out_enc = enc(&e.output, &e.output_encoding);
+    let params = if e.params {
+        quote!(Parameters)
+    } else {
+        quote!(())
+    };
+    let input = match e.input {
+        BodyKind::None => quote!(()),
+        _ => quote!(Input),
+    };
+    let output = match e.output {
+        BodyKind::None => quote!(()),
+        _ => quote!(Output),
+    };
+    let encode = match e.input {
+        BodyKind::None => {
+            quote!(let _ = input; ::std::result::Result::Ok(::std::option::Option::None))
+        }
+        BodyKind::Json => quote!(::atproto_types::xrpc::encode_json(Self::NSID, input)),
+        BodyKind::Raw(_) => quote!(::atproto_types::xrpc::encode_raw(input)),
+    };
+    let decode = match e.output {
+        BodyKind::None => quote!(::atproto_types::xrpc::decode_none(body)),
+        BodyKind::Json => quote!(::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)),
+        BodyKind::Raw(_) => quote!(::atproto_types::xrpc::decode_raw(body)),
+    };
+    quote! {
+        #doc
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct #name;
+        impl ::atproto_types::xrpc::Endpoint for #name {
+            const NSID: &'static str = #nsid;
+            const METHOD: ::atproto_types::xrpc::Method = ::atproto_types::xrpc::Method::#method;
+            const INPUT_ENCODING: ::std::option::Option<&'static str> = #in_enc;
+            const OUTPUT_ENCODING: ::std::option::Option<&'static str> = #out_enc;
+            type Params = #params;
+            type Input = #input;
+            type Output = #output;
+            type Error = Error;
+            fn encode_input(
+                input: &Self::Input,
+            ) -> ::std::result::Result<::std::option::Option<::atproto_types::xrpc::RawBody>, ::atproto_types::xrpc::EncodeError> {
+                #encode
+            }
+            fn decode_output(
+                body: ::atproto_types::xrpc::RawBody,
+            ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
+                #decode
+            }
+        }
+    }
+}
+
+fn errors(e: &Errors) -> TokenStream {
+    if e.errors.is_empty() {
+        return quote!(
+            /// This endpoint declares no errors.
+            pub type Error = ::atproto_types::xrpc::NoError;
+        );
+    }
+    let variants = e.errors.iter().map(|(v, n, d)| {
+        let v = ident(v);
+        let mut text = format!("`{n}`");
+        if let Some(d) = d {
+            text.push_str(": ");
+            text.push_str(d);
+        }
+        let d = docs(Some(&text));
+        quote!(#d #v(::std::option::Option<::std::string::String>),)
+    });
+    let from = e.errors.iter().map(|(v, n, _)| {
+        let v = ident(v);
+        quote!(#n => Self::#v(message),)
+    });
+    let names = e.errors.iter().map(|(v, n, _)| {
+        let v = ident(v);
+        quote!(Self::#v(_) => #n,)
+    });
+    let msgs = e.errors.iter().map(|(v, _, _)| {
+        let v = ident(v);
+        quote!(Self::#v(m))
+    });
+    quote! {
+        /// The errors this endpoint declares; each carries the server's message.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Error {
+            #(#variants)*
+        }
+        impl ::atproto_types::xrpc::EndpointError for Error {
+            fn from_xrpc(
+                error: &str,
+                message: ::std::option::Option<::std::string::String>,
+            ) -> ::std::option::Option<Self> {
+                ::std::option::Option::Some(match error {
+                    #(#from)*
+                    _ => return ::std::option::Option::None,
+                })
+            }
+            fn name(&self) -> &'static str {
+                match self { #(#names)* }
+            }
+            fn message(&self) -> ::std::option::Option<&str> {
+                match self { #(#msgs)|* => m.as_deref() }
+            }
+        }
+        impl ::std::fmt::Display for Error {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::atproto_types::xrpc::fmt_endpoint_error(self, f)
+            }
+        }
+        impl ::std::error::Error for Error {}
+    }
+}
+
+fn permission_set(
+    name: &str,
+    doc: Option<&str>,
+    nsid: &str,
+    def: &crate::model::PermissionSetDef,
+) -> TokenStream {
+    let n = ident(name);
+    let mut text = format!("The `{nsid}` permission set.");
+    if let Some(d) = doc {
+        text.push_str("\n\n");
+        text.push_str(d);
+    }
+    let d = docs(Some(&text));
+    let opt = |o: &Option<String>| match o {
+        Some(s) => quote!(::std::option::Option::Some(#s)),
+        None => quote!(::std::option::Option::None),
+    };
+    let langs = |l: &[(String, String)]| {
+        let pairs = l.iter().map(|(a, b)| quote!((#a, #b)));
+        quote!(&[#(#pairs),*])
+    };
+    let title = opt(&def.title);
+    let detail = opt(&def.detail);
+    let title_lang = langs(&def.title_lang);
+    let detail_lang = langs(&def.detail_lang);
+    let perms = def.permissions.iter().map(|p| {
+        let r = &p.resource;
+        let fields = p.fields.iter().map(|(k, v)| {
+            let v = match v {
+                PermissionValue::String(s) => {
+                    quote!(::atproto_types::xrpc::PermissionValue::String(#s))
+                }
+                PermissionValue::Bool(b) => {
+                    quote!(::atproto_types::xrpc::PermissionValue::Bool(#b))
+                }
+                PermissionValue::Integer(i) => {
+                    let l = Literal::i64_unsuffixed(*i);
+                    quote!(::atproto_types::xrpc::PermissionValue::Integer(#l))
+                }
+                PermissionValue::List(l) => {
+                    quote!(::atproto_types::xrpc::PermissionValue::List(&[#(#l),*]))
+                }
+            };
+            quote!((#k, #v))
+        });
+        quote!(::atproto_types::xrpc::Permission { resource: #r, fields: &[#(#fields),*] })
+    });
+    quote! {
+        #d
+        pub const #n: ::atproto_types::xrpc::PermissionSet = ::atproto_types::xrpc::PermissionSet {
+            nsid: #nsid,
+            title: #title,
+            title_lang: #title_lang,
+            detail: #detail,
+            detail_lang: #detail_lang,
+            permissions: &[#(#perms),*],
+        };
+    }
+}

@@ -1,0 +1,170 @@
+//! The `lexgen` command line.
+//!
+//! ```text
+//! lexgen generate --lexicons DIR [--lexicons DIR ...] --out DIR
+//!                 [--external-crate NAME=DIR ...] [--no-external]
+//! lexgen validate ...   (reserved)
+//! ```
+//!
+//! `generate` writes a module tree whose root file `lib.rs` works as the
+//! `lib.rs` of a crate depending on `atproto-types` and `serde`. References
+//! into an external crate's lexicons (by default the official set, `atproto_api`
+//! from the `lexicons/` folder of this repository when it is found) resolve to
+//! `::atproto_api::...` paths and are not generated again.
+//!
+//! Exit codes: 0 done, 1 usage or I/O error, 2 lexicon errors (each printed
+//! as `file: json.path: problem`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  lexgen generate --lexicons DIR [--lexicons DIR ...] --out DIR
+                  [--external-crate NAME=DIR ...] [--no-external]
+  lexgen validate   (reserved; not implemented yet)
+
+--external-crate NAME=DIR  lexicons in DIR are already generated in crate NAME:
+                           refs into them become ::NAME::... paths.
+                           Default: atproto_api=<this repository>/lexicons when found.
+--no-external              do not use the default external crate.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("generate") => generate(&args[1..]),
+        Some("validate") => {
+            eprintln!("lexgen validate: not implemented yet");
+            ExitCode::from(1)
+        }
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn default_official() -> Option<PathBuf> {
+    // The repository this binary was built from.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lexicons");
+    dir.is_dir().then_some(dir)
+}
+
+fn generate(args: &[String]) -> ExitCode {
+    let mut lexicons = Vec::new();
+    let mut out = None;
+    let mut externals: Vec<(String, PathBuf)> = Vec::new();
+    let mut no_external = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| match it.next() {
+            Some(v) => Some(v.clone()),
+            None => {
+                eprintln!("{name} needs a value\n{USAGE}");
+                None
+            }
+        };
+        match a.as_str() {
+            "--lexicons" => match value(a) {
+                Some(v) => lexicons.push(PathBuf::from(v)),
+                None => return ExitCode::from(1),
+            },
+            "--out" => match value(a) {
+                Some(v) => out = Some(PathBuf::from(v)),
+                None => return ExitCode::from(1),
+            },
+            "--external-crate" => match value(a).and_then(|v| {
+                v.split_once('=')
+                    .map(|(n, d)| (n.replace('-', "_"), PathBuf::from(d)))
+            }) {
+                Some(e) => externals.push(e),
+                None => {
+                    eprintln!("--external-crate takes NAME=DIR\n{USAGE}");
+                    return ExitCode::from(1);
+                }
+            },
+            "--no-external" => no_external = true,
+            other => {
+                eprintln!("unknown argument {other:?}\n{USAGE}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let Some(out) = out else {
+        eprintln!("--out is required\n{USAGE}");
+        return ExitCode::from(1);
+    };
+    if lexicons.is_empty() {
+        eprintln!("--lexicons is required\n{USAGE}");
+        return ExitCode::from(1);
+    }
+    if externals.is_empty() && !no_external {
+        if let Some(dir) = default_official() {
+            let canon = |p: &Path| p.canonicalize().ok();
+            // Generating the official set itself: no external crate.
+            if !lexicons.iter().any(|l| canon(l) == canon(&dir)) {
+                externals.push(("atproto_api".into(), dir));
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    let mut local = Vec::new();
+    for dir in &lexicons {
+        match lexgen::load_dir(dir) {
+            Ok(d) => local.extend(d),
+            Err(e) => errors.extend(e),
+        }
+    }
+    let mut external = Vec::new();
+    for (name, dir) in &externals {
+        match lexgen::load_dir(dir) {
+            Ok(d) => external.push((name.clone(), d)),
+            Err(e) => errors.extend(e),
+        }
+    }
+    let result = if errors.is_empty() {
+        lexgen::Set::build(local, external).and_then(|set| {
+            let opts = lexgen::Options {
+                source_label: "lexicons".into(),
+                regenerate_hint: "lexgen generate".into(),
+                features: false,
+                crate_doc: "Types and XRPC endpoints generated by lexgen.".into(),
+            };
+            lexgen::generate(&set, &opts)
+        })
+    } else {
+        Err(errors)
+    };
+    let generated = match result {
+        Ok(g) => g,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("lexgen: {} error(s); nothing written", errors.len());
+            return ExitCode::from(2);
+        }
+    };
+    for (rel, text) in &generated.files {
+        let path = out.join(rel);
+        if let Some(parent) = path.parent() {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                eprintln!("cannot create {}: {e}", parent.display());
+                return ExitCode::from(1);
+            }
+        }
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("cannot write {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    eprintln!(
+        "lexgen: wrote {} files to {}",
+        generated.files.len(),
+        out.display()
+    );
+    ExitCode::SUCCESS
+}
