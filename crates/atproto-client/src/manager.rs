@@ -377,11 +377,15 @@ impl CredentialSession {
     /// The refresh itself. Caller holds `self.lock`. Returns the new session
     /// and the raw answer.
     async fn refresh_locked(&self) -> Result<(SessionData, RawBody), Error> {
-        let current = {
-            let mut st = self.write();
-            st.generation += 1;
-            st.session.clone().ok_or(Error::NoSession)?
-        };
+        let result = self.refresh_attempt().await;
+        // Counted when the attempt is over, so that requests that noted the
+        // generation while it ran see that it happened and share its outcome.
+        self.write().generation += 1;
+        result
+    }
+
+    async fn refresh_attempt(&self) -> Result<(SessionData, RawBody), Error> {
+        let current = self.session().ok_or(Error::NoSession)?;
         let _store_lock = match &self.store {
             Some(store) => Some(store.lock().await?),
             None => None,
@@ -463,13 +467,18 @@ impl CredentialSession {
 
     /// The token to send, waiting for a refresh in progress and refreshing
     /// first when the JWT says the token is (nearly) expired.
+    ///
+    /// The generation returned is the one seen *before* waiting: when a
+    /// refresh runs meanwhile and fails, this request then shares that failure
+    /// instead of starting one more refresh of its own.
     async fn token_for_request(&self) -> Result<(Option<Secret>, u64), Error> {
+        let generation = self.read().generation;
         let _guard = self.lock.lock().await;
-        let (token, generation, stale) = {
+        let (token, stale) = {
             let st = self.read();
             let token = st.session.as_ref().map(|s| s.access_jwt.clone());
             let stale = token.as_ref().is_some_and(|t| self.needs_refresh(&st, t));
-            (token, st.generation, stale)
+            (token, stale)
         };
         if stale {
             let (session, _) = self.refresh_locked().await?;
