@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+mod atproto;
 pub mod error;
 pub mod manager;
 pub mod retry;
@@ -13,6 +14,9 @@ pub mod time;
 pub mod transport;
 
 pub use agent::{Agent, AgentBuilder, AtpAgent, CallOptions};
+pub use atproto::{FetchedRecord, Login, NewAccount, RecordRef};
+pub use atproto_api;
+pub use atproto_types;
 pub use atproto_types::xrpc::{Method, NoError, RawBody};
 pub use error::{Error, RateLimit, TransportError, TransportErrorKind};
 pub use manager::{CredentialSession, SessionManager};
