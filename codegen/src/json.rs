@@ -4,7 +4,7 @@
 //! on, which would leak into every crate of the workspace), but lexicon
 //! property order is meaningful: generated fields follow it. So documents are
 //! parsed with serde into this small tree, which keeps keys in document order
-//! and refuses duplicate keys.
+//! and keeps duplicate keys so the model walk can report them with their path.
 
 use std::fmt;
 
@@ -23,7 +23,7 @@ pub enum Json {
     String(String),
     /// An array.
     Array(Vec<Json>),
-    /// An object, keys in document order, no duplicates.
+    /// An object, keys in document order (duplicates kept, for reporting).
     Object(Vec<(String, Json)>),
 }
 
@@ -96,9 +96,8 @@ impl<'de> Visitor<'de> for JsonVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut entries: Vec<(String, Json)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            if entries.iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
-            }
+            // Duplicate keys are kept here and reported by the model walk,
+            // which knows the JSON path.
             let value = map.next_value()?;
             entries.push((key, value));
         }

@@ -427,7 +427,17 @@ impl Parser<'_> {
 
     fn object<'j>(&mut self, v: &'j Json, path: &str) -> Option<&'j Entries> {
         match v {
-            Json::Object(e) => Some(e),
+            Json::Object(e) => {
+                for (i, (k, _)) in e.iter().enumerate() {
+                    if e[..i].iter().any(|(p, _)| p == k) {
+                        self.err(
+                            &join(path, k),
+                            "duplicate key (defined twice in this object)",
+                        );
+                    }
+                }
+                Some(e)
+            }
             other => {
                 self.err(path, format!("expected an object, found {}", other.kind()));
                 None
@@ -557,14 +567,17 @@ impl Parser<'_> {
         let e = self.object(json, "")?;
         let lexicon = match Self::get(e, "lexicon") {
             Some(Json::Number(n)) if n.as_i64() == Some(1) => 1,
-            Some(other) => {
-                let shown = match other {
-                    Json::Number(n) => n.to_string(),
-                    other => other.kind().to_owned(),
-                };
+            Some(Json::Number(n)) => {
                 self.err(
                     "lexicon",
-                    format!("unsupported lexicon version {shown}, expected 1"),
+                    format!("unsupported lexicon version {n}, expected 1"),
+                );
+                return None;
+            }
+            Some(other) => {
+                self.err(
+                    "lexicon",
+                    format!("expected the number 1, found {}", other.kind()),
                 );
                 return None;
             }

@@ -353,51 +353,51 @@ fn structure(s: &Struct, here: &[String]) -> TokenStream {
         _ => quote!(),
     };
     quote! {
-        #doc
-        #[derive(Debug, Clone, PartialEq #derive_default)]
-        pub struct #name {
-            #(#fields)*
-            #extra_field
-        }
-        #default_impl
-        #record_impl
-        impl ::atproto_types::object::ObjectFields for #name {
-            fn serialize_fields<M: ::serde::ser::SerializeMap>(
-                &self,
-                map: &mut M,
-                type_written: bool,
-            ) -> ::std::result::Result<(), M::Error> {
-                #unused
-                #(#ser)*
-                #ser_tail
+            #doc
+            #[derive(Debug, Clone, PartialEq #derive_default)]
+            pub struct #name {
+                #(#fields)*
+                #extra_field
             }
-        }
-        impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
-                #serialize_body
-            }
-        }
-        impl<'de> ::atproto_types::object::DecodeObject<'de> for #name {
-            const EXPECTING: &'static str = #expecting;
-            fn decode_map<A: ::serde::de::MapAccess<'de>>(mut map: A) -> ::std::result::Result<Self, A::Error> {
-                #(#slots)*
-                #extra_decl
-                while let ::std::option::Option::Some(key) = map.next_key::<::atproto_types::object::Key<'de>>()? {
-#dispatch
+            #default_impl
+            #record_impl
+            impl ::atproto_types::object::ObjectFields for #name {
+                fn serialize_fields<M: ::serde::ser::SerializeMap>(
+                    &self,
+                    map: &mut M,
+                    type_written: bool,
+                ) -> ::std::result::Result<(), M::Error> {
+                    #unused
+                    #(#ser)*
+                    #ser_tail
                 }
-                ::std::result::Result::Ok(#name {
-                    #(#builds)*
-                    #extra_build
-                })
             }
-        }
-        impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
-                ::atproto_types::object::deserialize_object(d)
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                    #serialize_body
+                }
             }
+            impl<'de> ::atproto_types::object::DecodeObject<'de> for #name {
+                const EXPECTING: &'static str = #expecting;
+                fn decode_map<A: ::serde::de::MapAccess<'de>>(mut map: A) -> ::std::result::Result<Self, A::Error> {
+                    #(#slots)*
+                    #extra_decl
+                    while let ::std::option::Option::Some(key) = map.next_key::<::atproto_types::object::Key<'de>>()? {
+    #dispatch
+                    }
+                    ::std::result::Result::Ok(#name {
+                        #(#builds)*
+                        #extra_build
+                    })
+                }
+            }
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                    ::atproto_types::object::deserialize_object(d)
+                }
+            }
+            #params_impl
         }
-        #params_impl
-    }
 }
 
 fn union(u: &Union, here: &[String]) -> TokenStream {
@@ -455,32 +455,32 @@ fn union(u: &Union, here: &[String]) -> TokenStream {
         quote!(match self { #(#sers)* #unknown_ser })
     };
     quote! {
-        #doc
-        #[derive(Debug, Clone, PartialEq)]
-        pub enum #name {
-            #(#variants)*
-            #unknown_variant
-        }
-        impl ::atproto_types::object::Union for #name {
-            const NAME: &'static str = #lexname;
-            fn decode_member<'de, D: ::serde::Deserializer<'de>>(
-                t: &str,
-                rest: D,
-            ) -> ::std::result::Result<Self, D::Error> {
-#decode_body
+            #doc
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum #name {
+                #(#variants)*
+                #unknown_variant
+            }
+            impl ::atproto_types::object::Union for #name {
+                const NAME: &'static str = #lexname;
+                fn decode_member<'de, D: ::serde::Deserializer<'de>>(
+                    t: &str,
+                    rest: D,
+                ) -> ::std::result::Result<Self, D::Error> {
+    #decode_body
+                }
+            }
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                    ::atproto_types::object::deserialize_union(d)
+                }
+            }
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                    #ser_body
+                }
             }
         }
-        impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
-                ::atproto_types::object::deserialize_union(d)
-            }
-        }
-        impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
-                #ser_body
-            }
-        }
-    }
 }
 
 fn string_enum(e: &StrEnum) -> TokenStream {

@@ -1,0 +1,88 @@
+//! Helpers shared by the lexgen integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use lexgen::model::Document;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The official lexicons of this repository.
+pub fn official() -> Vec<Document> {
+    lexgen::load_dir(&workspace().join("lexicons")).expect("official lexicons load")
+}
+
+/// `../shared/atproto-interop-tests` (or `$ATPROTO_SHARED_DIR/atproto-interop-tests`);
+/// `None`, with a notice on stderr, when it is absent.
+pub fn interop_tests(test: &str) -> Option<PathBuf> {
+    let shared = std::env::var_os("ATPROTO_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared"));
+    let dir = shared.join("atproto-interop-tests");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "NOTICE: {test}: skipped, {} is absent (set ATPROTO_SHARED_DIR to the folder holding atproto-interop-tests)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Generates `local` with every official document not in `local` as the
+/// external crate `atproto_api`; returns the generated files.
+pub fn generate_with_official(local: Vec<Document>) -> lexgen::Generated {
+    let ids: Vec<String> = local.iter().map(|d| d.id.clone()).collect();
+    let external: Vec<Document> = official()
+        .into_iter()
+        .filter(|d| !ids.contains(&d.id))
+        .collect();
+    let set = lexgen::Set::build(local, vec![("atproto_api".into(), external)])
+        .unwrap_or_else(|e| panic!("{e:#?}"));
+    lexgen::generate(&set, &lexgen::Options::default()).unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+/// The module file generated for `nsid`.
+pub fn module_file<'g>(g: &'g lexgen::Generated, nsid: &str) -> &'g str {
+    let path: Vec<String> = nsid
+        .split('.')
+        .map(|s| lexgen::names::unraw(&lexgen::names::snake(s)).to_owned())
+        .collect();
+    let file = format!("{}.rs", path.join("/"));
+    g.files
+        .get(&file)
+        .unwrap_or_else(|| panic!("no {file} in {:?}", g.files.keys().collect::<Vec<_>>()))
+}
+
+/// Parses a document from JSON text, panicking with every error.
+pub fn doc(file: &str, text: &str) -> Document {
+    lexgen::model::parse_document(file, text).unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+/// The errors of building a set from JSON texts (parse or resolve).
+pub fn errors_of(texts: &[(&str, &str)]) -> Vec<lexgen::Error> {
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for (file, text) in texts {
+        match lexgen::model::parse_document(file, text) {
+            Ok(d) => docs.push(d),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return errors;
+    }
+    match lexgen::Set::build(docs, vec![])
+        .and_then(|s| lexgen::generate(&s, &lexgen::Options::default()))
+    {
+        Ok(_) => vec![],
+        Err(e) => e,
+    }
+}

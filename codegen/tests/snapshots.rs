@@ -1,0 +1,117 @@
+//! Snapshots of the generated source for a few official endpoints and for
+//! each lexicon of the interop catalog (one per def kind). Reviewed by eye.
+
+mod common;
+
+use common::*;
+
+fn official_snapshot(nsid: &str) -> String {
+    let file = common::workspace()
+        .join("lexicons")
+        .join(nsid.replace('.', "/") + ".json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let d = doc("lexicons/x.json", &text);
+    let g = generate_with_official(vec![d]);
+    module_file(&g, nsid).to_owned()
+}
+
+#[test]
+fn create_session() {
+    insta::assert_snapshot!(official_snapshot("com.atproto.server.createSession"));
+}
+
+#[test]
+fn refresh_session() {
+    insta::assert_snapshot!(official_snapshot("com.atproto.server.refreshSession"));
+}
+
+#[test]
+fn get_session() {
+    insta::assert_snapshot!(official_snapshot("com.atproto.server.getSession"));
+}
+
+#[test]
+fn delete_session() {
+    insta::assert_snapshot!(official_snapshot("com.atproto.server.deleteSession"));
+}
+
+#[test]
+fn create_account() {
+    insta::assert_snapshot!(official_snapshot("com.atproto.server.createAccount"));
+}
+
+#[test]
+fn interop_catalog() {
+    let Some(dir) = interop_tests("interop_catalog") else {
+        return;
+    };
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("lexicon/catalog"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    for path in names {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let d = doc(&format!("catalog/{stem}.json"), &text);
+        let id = d.id.clone();
+        let g = generate_with_official(vec![d]);
+        insta::assert_snapshot!(format!("catalog_{stem}"), module_file(&g, &id));
+    }
+}
+
+#[test]
+fn recursive_containment_is_boxed_only_on_the_cycle() {
+    let d = doc(
+        "tree.json",
+        r##"{"lexicon":1,"id":"com.example.tree","defs":{
+            "node":{"type":"object","required":["value"],"properties":{
+                "value":{"type":"integer"},
+                "next":{"type":"ref","ref":"#node"},
+                "leaf":{"type":"ref","ref":"#leaf"},
+                "children":{"type":"array","items":{"type":"ref","ref":"#node"}}}},
+            "leaf":{"type":"object","properties":{"v":{"type":"string"}}}}}"##,
+    );
+    let g = generate_with_official(vec![d]);
+    let text = module_file(&g, "com.example.tree");
+    assert!(
+        text.contains("pub next: ::std::option::Option<::std::boxed::Box<Node>>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pub leaf: ::std::option::Option<Leaf>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pub children: ::std::option::Option<::std::vec::Vec<Node>>"),
+        "{text}"
+    );
+}
+
+#[test]
+fn refs_into_the_official_set_use_external_paths() {
+    let d = doc(
+        "like.json",
+        r#"{"lexicon":1,"id":"com.example.like","defs":{"main":{"type":"record","key":"tid",
+            "record":{"type":"object","required":["subject"],"properties":{
+                "subject":{"type":"ref","ref":"com.atproto.repo.strongRef"},
+                "facets":{"type":"array","items":{"type":"ref","ref":"app.bsky.richtext.facet"}}}}}}}"#,
+    );
+    let g = generate_with_official(vec![d]);
+    let text = module_file(&g, "com.example.like");
+    assert!(
+        text.contains("pub subject: ::atproto_api::com::atproto::repo::strong_ref::StrongRef"),
+        "{text}"
+    );
+    assert!(
+        text.contains("::atproto_api::app::bsky::richtext::facet::Facet"),
+        "{text}"
+    );
+    assert!(
+        !g.files.keys().any(|f| f.starts_with("app/")),
+        "official docs are not generated again"
+    );
+}
