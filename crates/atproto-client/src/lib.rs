@@ -1,4 +1,91 @@
-//! atproto-client (in progress)
+//! An atproto client: XRPC transport, dual-token session manager and agent.
+//!
+//! The Rust counterpart of `AtpAgent`, `CredentialSession` and `XrpcClient`
+//! from the TypeScript `@atproto/api` / `@atproto/xrpc`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use atproto_client::{AtpAgent, Error, FileStore, Login};
+//! use atproto_client::atproto_api::com::atproto::server::create_session;
+//!
+//! let agent = AtpAgent::builder("https://bsky.social")
+//!     .session_store(FileStore::new("session.json"))
+//!     .persist_session(|event, _session| eprintln!("session: {}", event.as_str()))
+//!     .build()?;
+//! if agent.resume_from_store().await?.is_none() {
+//!     match agent.login(Login::new("alice.bsky.social", "app-password")).await {
+//!         Ok(_) => {}
+//!         Err(Error::Api(create_session::Error::AuthFactorTokenRequired(_))) => {
+//!             // ask for the emailed code, then login again with .auth_factor_token(code)
+//!         }
+//!         Err(e) => return Err(e.into()),
+//!     }
+//! }
+//! agent.post("Hello from Rust").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layers
+//!
+//! - [`transport::Transport`]: one HTTP request in, a 2xx body or a
+//!   classified [`Error`] out (`/xrpc/<nsid>`, query pairs, buffered body,
+//!   per-call timeout, response size limit, 429 parsing, opt-in retries).
+//!   One shared `reqwest::Client` per agent.
+//! - [`SessionManager`]: middleware that sends a prepared [`XrpcRequest`],
+//!   adding authentication and handling its expiry. [`CredentialSession`] is
+//!   the password flavour; OAuth or service auth can implement the same trait.
+//! - [`Agent`]: typed calls (generated endpoints via [`Agent::api`] or
+//!   [`Agent::call`], raw calls by NSID), record helpers. It knows nothing of
+//!   HTTP or tokens. [`AtpAgent`] = `Agent<CredentialSession>`.
+//!
+//! # Session events
+//!
+//! Each change of the session is reported to the store (if any) and then to
+//! the persist hook, one event at a time, in order, each awaited before the
+//! operation that caused it returns.
+//!
+//! | Event | When | Session afterwards | Store |
+//! |---|---|---|---|
+//! | `Create` | login or `create_account` succeeded | the new one | saved |
+//! | `CreateFailed` | login or `create_account` failed (any error) | unchanged | untouched |
+//! | `Update` | a refresh succeeded (on demand, proactive, or manual); `resume_session` succeeded; a session refreshed by another process was adopted from the store | updated tokens / account state | saved |
+//! | `Expired` | `logout` (even when the server call fails); the server rejected the refresh token (`ExpiredToken` / `InvalidToken`) and the store holds no newer session; `resume_session` was rejected | none | cleared |
+//! | `NetworkError` | a refresh or resume failed for transient reasons: transport error, timeout, 5xx, 429, a non-XRPC answer | **kept** (unlike TypeScript), so a later call retries | untouched |
+//!
+//! Other refresh failures (a 4xx that is not a token rejection) fire no event
+//! and keep the session. `resume_session` with a DID other than the saved one
+//! fails with [`Error::DidMismatch`], forgets the session in memory, fires
+//! nothing.
+//!
+//! # Token lifecycle
+//!
+//! - Requests carry `Authorization: Bearer <accessJwt>`; refresh and logout
+//!   the refresh token; an `authorization` header set by the caller is sent as
+//!   is and disables refresh for that call.
+//! - A 400 `ExpiredToken` or any 401 triggers one refresh and one retry of the
+//!   same bytes, only if the token changed. Endpoints that declare
+//!   `ExpiredToken` themselves (confirmEmail, updateEmail, resetPassword,
+//!   deleteAccount: an expired *email* token) get their typed error instead.
+//! - Refresh is single-flight: all requests that failed with the same token
+//!   share one `refreshSession` (and share its failure); requests issued
+//!   during a refresh wait for its result.
+//! - Proactive refresh: when the access token is a JWT whose `exp` is within
+//!   the margin (default 60 s), it is refreshed before sending. Tokens are never
+//!   verified and may be opaque. If a freshly refreshed token already looks
+//!   expired, the local clock is wrong and proactive refresh is switched off.
+//! - A [`SessionStore`] may provide a lock held around each refresh; under it
+//!   the store is re-read and a session refreshed by another process is
+//!   adopted. It is re-read again before a rejected refresh ends the session.
+//! - Session calls (createSession, createAccount, refreshSession, getSession,
+//!   deleteSession) go to the service URL; the rest to the PDS named by the
+//!   DID document (`#atproto_pds`, type `AtprotoPersonalDataServer`), see
+//!   [`AtpAgent::pds_url`].
+//!
+//! # Security
+//!
+//! Tokens and passwords are [`Secret`]s (`***` when printed); no error or
+//! `Debug` output contains one, and this crate does not log. Plain `http://`
+//! is refused except to loopback unless [`AgentBuilder::allow_insecure_http`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
