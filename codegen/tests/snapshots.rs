@@ -115,3 +115,35 @@ fn refs_into_the_official_set_use_external_paths() {
         "official docs are not generated again"
     );
 }
+
+#[test]
+fn keywords_and_prelude_names_still_make_identifiers() {
+    let d = doc(
+        "kw.json",
+        r##"{"lexicon":1,"id":"com.example.kw","defs":{
+            "main":{"type":"query","parameters":{"type":"params","properties":{
+                "self":{"type":"boolean"},"type":{"type":"string","enum":["a","b"]}}},
+              "output":{"encoding":"application/json","schema":{"type":"object","properties":{
+                "match":{"type":"union","refs":["#option","#string"]},
+                "async":{"type":"ref","ref":"#result"}}}}},
+            "option":{"type":"object","properties":{"ref":{"type":"string"}}},
+            "string":{"type":"object","properties":{"crate":{"type":"integer"}}},
+            "result":{"type":"string","knownValues":["ok","!err","18+"]}}}"##,
+    );
+    let g = generate_with_official(vec![d]);
+    let text = module_file(&g, "com.example.kw");
+    for expected in [
+        "pub self_: ::std::option::Option<bool>",
+        "pub r#type: ::std::option::Option<ParametersType>",
+        "pub r#match: ::std::option::Option<OutputMatch>",
+        "pub r#async: ::std::option::Option<::atproto_types::object::Open<Result>>",
+        "Option(::std::boxed::Box<Option>)",
+        "String(::std::boxed::Box<String>)",
+        "pub r#ref: ::std::option::Option<::std::string::String>",
+        "pub crate_: ::std::option::Option<i64>",
+        "Err,",
+        "V18,",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}

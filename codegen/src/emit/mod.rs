@@ -3,7 +3,7 @@
 //! Layout: a module per NSID (`com::atproto::server::create_session` in
 //! `com/atproto/server/create_session.rs`), a `mod.rs` per namespace folder
 //! with that namespace's `Service` (one method per query/procedure, one field
-//! per child namespace), and `lib.rs` at the root with [`Api`-style] entry
+//! per child namespace), and `lib.rs` at the root with the `Api` entry
 //! struct. Output is deterministic: everything is ordered (BTreeMap, sorted
 //! defs), and re-running gives byte-identical files.
 
