@@ -9,6 +9,8 @@
 //! skips the end-to-end tests; `cargo xtask test` sets `ATPROTO_E2E=required`
 //! and then a PDS that cannot start fails the test instead.
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -178,4 +180,69 @@ pub fn unique_handle(prefix: &str) -> String {
     let n = N.fetch_add(1, Ordering::Relaxed);
     let pid = std::process::id() % 10000;
     format!("{prefix}{pid}x{n}.test")
+}
+
+/// Records session events in order, as the persist hook sees them.
+#[derive(Clone, Default)]
+pub struct Events(std::sync::Arc<std::sync::Mutex<Vec<(atproto_client::SessionEvent, bool)>>>);
+
+impl Events {
+    /// A hook for `AgentBuilder::persist_session` that records each event and
+    /// whether it carried a session.
+    pub fn hook(
+        &self,
+    ) -> impl Fn(atproto_client::SessionEvent, Option<&atproto_client::SessionData>)
+           + Send
+           + Sync
+           + 'static {
+        let inner = self.0.clone();
+        move |event, session| inner.lock().unwrap().push((event, session.is_some()))
+    }
+
+    /// The events so far, without the session flags.
+    pub fn names(&self) -> Vec<atproto_client::SessionEvent> {
+        self.0.lock().unwrap().iter().map(|(e, _)| *e).collect()
+    }
+
+    /// The events so far, with whether each carried a session.
+    pub fn all(&self) -> Vec<(atproto_client::SessionEvent, bool)> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Forgets what was recorded.
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear()
+    }
+}
+
+impl Pds {
+    /// `Authorization` header value for the PDS's admin endpoints.
+    pub fn admin_auth(&self) -> String {
+        let creds = format!("admin:{}", self.admin_password);
+        let mut b64 = atproto_types::data::base64_encode(creds.as_bytes());
+        while !b64.len().is_multiple_of(4) {
+            b64.push('=');
+        }
+        format!("Basic {b64}")
+    }
+
+    /// The last emailed token of `purpose` (e.g. `confirm_email`) for `did`,
+    /// read from the harness.
+    pub async fn email_token(&self, did: &str, purpose: &str) -> Result<String, String> {
+        let url = format!(
+            "{}/test/email-token?did={did}&purpose={purpose}",
+            self.harness
+        );
+        let resp = reqwest::get(&url).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{url}: {status} {text}"));
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        v["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no token in {text}"))
+    }
 }

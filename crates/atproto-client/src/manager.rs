@@ -157,8 +157,11 @@ fn is_expiry(e: &Error, req: &XrpcRequest) -> bool {
 }
 
 /// The server rejected the token for good.
+/// `AccountTakedown` counts too: the reference PDS answers a taken-down
+/// account's refresh with 401 `AccountTakedown`, and that session is over.
 fn is_rejected(e: &Error) -> bool {
-    matches!(e, Error::Xrpc { error, .. } if error == "ExpiredToken" || error == "InvalidToken")
+    matches!(e, Error::Xrpc { error, .. }
+        if error == "ExpiredToken" || error == "InvalidToken" || error == "AccountTakedown")
 }
 
 /// A failure that says nothing about the session's validity: worth retrying.
@@ -332,7 +335,21 @@ impl CredentialSession {
         req.body = E::encode_input(input)?;
         req.accept = E::OUTPUT_ENCODING.map(str::to_owned);
         let body = self.transport.send(&self.service, &req, None).await?;
-        let a = decode_answer(E::NSID, &body)?;
+        let mut a = decode_answer(E::NSID, &body)?;
+        if E::NSID == "com.atproto.server.createAccount" {
+            // createAccount answers without the account state; like
+            // TypeScript, take the email from the request and start
+            // unconfirmed, without email 2FA.
+            if a.email.is_none() {
+                a.email = req
+                    .body
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b.bytes).ok())
+                    .and_then(|v| v.get("email")?.as_str().map(str::to_owned));
+            }
+            a.email_confirmed = a.email_confirmed.or(Some(false));
+            a.email_auth_factor = a.email_auth_factor.or(Some(false));
+        }
         let pds = self.pds_from(a.did_doc.as_ref(), &a.did);
         let session = SessionData {
             access_jwt: a.access_jwt.ok_or_else(|| missing(E::NSID, "accessJwt"))?,
