@@ -166,5 +166,12 @@ fn generate(args: &[String]) -> ExitCode {
         generated.files.len(),
         out.display()
     );
+    for (krate, features) in &generated.external_features {
+        let list: Vec<&str> = features.iter().map(String::as_str).collect();
+        eprintln!(
+            "lexgen: the generated code uses {krate} with features: {}",
+            list.join(", ")
+        );
+    }
     ExitCode::SUCCESS
 }

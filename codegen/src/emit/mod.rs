@@ -54,6 +54,9 @@ pub struct Generated {
     pub files: BTreeMap<String, String>,
     /// Feature → features it enables (cross-namespace references).
     pub features: BTreeMap<String, BTreeSet<String>>,
+    /// External crate → the namespace features of it that references need
+    /// (e.g. `atproto_api` → `app-bsky` for `app.bsky.richtext.facet`).
+    pub external_features: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The feature of an NSID: its first two segments, `com.atproto.x.y` → `com-atproto`.
@@ -92,7 +95,18 @@ pub fn generate(set: &Set, opts: &Options) -> Result<Generated, Vec<Error>> {
             item_paths(item, &mut paths);
         }
         for p in paths {
-            if p.krate.is_some() {
+            if let Some(k) = &p.krate {
+                let f = p
+                    .module
+                    .iter()
+                    .take(2)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("-");
+                out.external_features
+                    .entry(k.clone())
+                    .or_default()
+                    .insert(f);
                 continue;
             }
             if let Some(f) = module_feature.get(&p.module) {
