@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod codegen;
+mod demo;
 mod lexicons;
 mod test;
 
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(&rest),
         "lexicons" => lexicons::run(&rest),
         "codegen" => codegen::run(&rest),
+        "demo" => demo::run(&rest),
         "test" => test::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -44,7 +46,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   lexicons --version X   refresh lexicons/ from @atproto/api@X (needs node + npm)
   codegen [--check]      regenerate crates/atproto-api, or fail if it is stale
   test                   install the reference PDS and run every test
-  demo                   run the session lifecycle against a local PDS";
+  demo [--service URL --identifier ID]
+                         the session lifecycle against a local PDS (or a real one)
+  bench [--quick] [--compile]
+                         benchmarks against atrium-api and jacquard";
 
 /// The workspace root (the parent of this crate's folder).
 pub fn workspace_root() -> PathBuf {

@@ -49,7 +49,7 @@
 //! | `Create` | login or `create_account` succeeded | the new one | saved |
 //! | `CreateFailed` | login or `create_account` failed (any error) | unchanged | untouched |
 //! | `Update` | a refresh succeeded (on demand, proactive, or manual); `resume_session` succeeded; a session refreshed by another process was adopted from the store | updated tokens / account state | saved |
-//! | `Expired` | `logout` (even when the server call fails); the server rejected the refresh token (`ExpiredToken` / `InvalidToken`) and the store holds no newer session; `resume_session` was rejected | none | cleared |
+//! | `Expired` | `logout` (even when the server call fails); the server rejected the refresh token (`ExpiredToken` / `InvalidToken`, or `AccountTakedown` for a taken-down account) and the store holds no newer session; `resume_session` was rejected | none | cleared |
 //! | `NetworkError` | a refresh or resume failed for transient reasons: transport error, timeout, 5xx, 429, a non-XRPC answer | **kept** (unlike TypeScript), so a later call retries | untouched |
 //!
 //! Other refresh failures (a 4xx that is not a token rejection) fire no event
