@@ -1,6 +1,9 @@
 //! Logs in, asking on stdin for the emailed code when the server requires one.
 //!
-//! `cargo run -p atproto-client --example login_2fa -- <service> <identifier> <password>`
+//! `cargo run -p atproto-client --example login_2fa -- <service> <identifier>`
+//!
+//! The password is read from `ATPROTO_PASSWORD`, or from stdin when that is
+//! unset: never from the command line.
 
 use std::io::BufRead;
 
@@ -10,12 +13,21 @@ use atproto_client::{AtpAgent, Error, Login};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, service, identifier, password] = args.as_slice() else {
-        eprintln!("usage: login_2fa <service> <identifier> <password>");
+    let [_, service, identifier] = args.as_slice() else {
+        eprintln!("usage: login_2fa <service> <identifier>");
         std::process::exit(2);
     };
     let agent = AtpAgent::builder(service.as_str()).build()?;
-    let login = Login::new(identifier.as_str(), password.as_str());
+    let password = match std::env::var("ATPROTO_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprint!("password: ");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let login = Login::new(identifier.as_str(), password);
     let session = match agent.login(login.clone()).await {
         Ok(s) => s,
         Err(Error::Api(create_session::Error::AuthFactorTokenRequired(message))) => {
