@@ -87,6 +87,20 @@ async fn login_by_handle_did_and_email_and_wrong_password() {
     assert_eq!(events.names(), vec![SessionEvent::CreateFailed]);
 }
 
+/// An agent saving its session to `path`, recording its events.
+fn file_agent(
+    service: &str,
+    path: &std::path::Path,
+) -> (atproto_client::AtpAgent, atproto_tests::Events) {
+    let events = atproto_tests::Events::default();
+    let agent = atproto_client::AtpAgent::builder(service)
+        .session_store(FileStore::new(path))
+        .persist_session(events.hook())
+        .build()
+        .unwrap();
+    (agent, events)
+}
+
 /// Scenario 3: persist to the file store, drop the agent, build a new one on
 /// the same file, resume: the session works, `Update` fires, same DID.
 #[tokio::test(flavor = "multi_thread")]
@@ -98,12 +112,7 @@ async fn file_store_persist_and_resume_in_a_new_agent() {
     let _ = std::fs::remove_file(&path);
 
     let did = {
-        let events = atproto_tests::Events::default();
-        let agent = atproto_client::AtpAgent::builder(&pds.url)
-            .session_store(FileStore::new(&path))
-            .persist_session(events.hook())
-            .build()
-            .unwrap();
+        let (agent, events) = file_agent(&pds.url, &path);
         let (_, session) = new_account(&agent, "carol").await;
         assert_eq!(events.names(), vec![SessionEvent::Create]);
         session.did
@@ -119,12 +128,8 @@ async fn file_store_persist_and_resume_in_a_new_agent() {
         assert_eq!(mode, 0o600, "session file mode");
     }
 
-    let events = atproto_tests::Events::default();
-    let agent = atproto_client::AtpAgent::builder(&pds.url)
-        .session_store(FileStore::new(&path))
-        .persist_session(events.hook())
-        .build()
-        .unwrap();
+    // "Restart": a new agent on the same file.
+    let (agent, events) = file_agent(&pds.url, &path);
     assert!(!agent.has_session());
     let resumed = agent
         .resume_from_store()
