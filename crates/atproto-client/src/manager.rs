@@ -77,6 +77,61 @@ struct State {
     /// A freshly refreshed token already looked expired: the local clock is
     /// off, so proactive refresh is disabled to avoid refreshing every call.
     clock_suspect: bool,
+    /// The failure of the last refresh, with the generation it ended at:
+    /// requests that waited on that refresh get the same error.
+    last_failure: Option<(u64, Error)>,
+}
+
+/// A copy of a refresh failure for each request that shared it.
+fn duplicate(e: &Error) -> Error {
+    match e {
+        Error::Transport(t) => Error::Transport(crate::error::TransportError {
+            nsid: t.nsid.clone(),
+            kind: t.kind,
+            message: t.message.clone(),
+        }),
+        Error::Xrpc {
+            nsid,
+            status,
+            error,
+            message,
+        } => Error::Xrpc {
+            nsid: nsid.clone(),
+            status: *status,
+            error: error.clone(),
+            message: message.clone(),
+        },
+        Error::RateLimited(r) => Error::RateLimited(r.clone()),
+        Error::UnexpectedResponse {
+            nsid,
+            status,
+            reason,
+        } => Error::UnexpectedResponse {
+            nsid: nsid.clone(),
+            status: *status,
+            reason: reason.clone(),
+        },
+        Error::ResponseTooLarge { nsid, limit } => Error::ResponseTooLarge {
+            nsid: nsid.clone(),
+            limit: *limit,
+        },
+        Error::Decode(d) => Error::Decode(d.clone()),
+        Error::SessionExpired { error, message } => Error::SessionExpired {
+            error: error.clone(),
+            message: message.clone(),
+        },
+        Error::DidMismatch { expected, actual } => Error::DidMismatch {
+            expected: expected.clone(),
+            actual: actual.clone(),
+        },
+        Error::Store(s) => Error::Store(crate::store::StoreError {
+            path: s.path.clone(),
+            kind: s.kind,
+            message: s.message.clone(),
+        }),
+        Error::NoSession => Error::NoSession,
+        other => Error::Invalid(other.to_string()),
+    }
 }
 
 /// The password-based session manager: TypeScript's `CredentialSession`.
@@ -132,7 +187,12 @@ struct SessionAnswer {
 }
 
 fn decode_answer(nsid: &'static str, body: &RawBody) -> Result<SessionAnswer, Error> {
-    Ok(decode_json(nsid, &body.bytes)?)
+    decode_json(nsid, &body.bytes).map_err(|mut e: DecodeError| {
+        // serde quotes the offending string value, and in a session answer
+        // that may be a token.
+        e.message = crate::store::redact_quoted(&e.message);
+        Error::Decode(e)
+    })
 }
 
 fn missing(nsid: &'static str, field: &str) -> Error {
@@ -397,7 +457,10 @@ impl CredentialSession {
         let result = self.refresh_attempt().await;
         // Counted when the attempt is over, so that requests that noted the
         // generation while it ran see that it happened and share its outcome.
-        self.write().generation += 1;
+        let mut st = self.write();
+        st.generation += 1;
+        st.last_failure = result.as_ref().err().map(|e| (st.generation, duplicate(e)));
+        drop(st);
         result
     }
 
@@ -493,6 +556,15 @@ impl CredentialSession {
         let _guard = self.lock.lock().await;
         let (token, stale) = {
             let st = self.read();
+            if st.session.is_none() {
+                // The session ended in a refresh this request waited for:
+                // it gets that error rather than going out unauthenticated.
+                if let Some((g, e)) = &st.last_failure {
+                    if *g == st.generation && *g != generation {
+                        return Err(duplicate(e));
+                    }
+                }
+            }
             let token = st.session.as_ref().map(|s| s.access_jwt.clone());
             let stale = token.as_ref().is_some_and(|t| self.needs_refresh(&st, t));
             (token, stale)
@@ -513,20 +585,27 @@ impl CredentialSession {
         generation: u64,
     ) -> Result<Option<Secret>, Error> {
         let _guard = self.lock.lock().await;
-        let (current, current_gen) = {
+        let (current, current_gen, shared) = {
             let st = self.read();
+            let shared = match &st.last_failure {
+                Some((g, e)) if *g == st.generation && *g != generation => Some(duplicate(e)),
+                _ => None,
+            };
             (
                 st.session.as_ref().map(|s| s.access_jwt.clone()),
                 st.generation,
+                shared,
             )
         };
-        match current {
-            None => Ok(None),
-            Some(t) if t != *sent => Ok(Some(t)),
-            // A refresh was tried since this request was sent, and failed:
-            // do not hammer the server with one more per waiting request.
-            Some(_) if current_gen != generation => Ok(None),
-            Some(_) => self.refresh_locked().await.map(|(s, _)| Some(s.access_jwt)),
+        match (current, shared) {
+            (Some(t), _) if t != *sent => Ok(Some(t)),
+            // A refresh was tried since this request was sent, and failed
+            // (transiently, or the session ended): this request shares that
+            // failure rather than sending one more refresh per waiter.
+            (_, Some(e)) => Err(e),
+            (None, None) => Ok(None),
+            (Some(_), None) if current_gen != generation => Ok(None),
+            (Some(_), None) => self.refresh_locked().await.map(|(s, _)| Some(s.access_jwt)),
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -50,6 +51,12 @@ pub enum Reply {
     },
     /// Close the connection without answering.
     Abort,
+    /// A 200 that announces `content-length: declared` and sends only `body`
+    /// before closing the connection.
+    CutOff {
+        declared: usize,
+        body: Vec<u8>,
+    },
     /// Wait, then answer.
     Delay(Duration, Box<Reply>),
 }
@@ -76,6 +83,13 @@ pub type Handler = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
 pub struct Mock {
     pub url: String,
     pub log: Arc<Mutex<Vec<Req>>>,
+    ctl: tokio::sync::mpsc::UnboundedSender<Ctl>,
+}
+
+/// Commands to a mock's accept loop; each is acknowledged once done.
+enum Ctl {
+    Close(tokio::sync::oneshot::Sender<()>),
+    Open(tokio::sync::oneshot::Sender<()>),
 }
 
 impl Mock {
@@ -85,27 +99,79 @@ impl Mock {
         let log: Arc<Mutex<Vec<Req>>> = Arc::default();
         let handler: Handler = Arc::new(handler);
         let log2 = log.clone();
+        let (ctl, mut rx) = tokio::sync::mpsc::unbounded_channel::<Ctl>();
         tokio::spawn(async move {
+            let mut listener = Some(listener);
+            let mut conns: Vec<tokio::task::JoinHandle<()>> = Vec::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
+                let Some(l) = listener.take() else {
+                    // Closed: nothing listens, connecting is refused.
+                    match rx.recv().await {
+                        None => return,
+                        Some(Ctl::Close(ack)) => {
+                            let _ = ack.send(());
+                        }
+                        Some(Ctl::Open(ack)) => {
+                            listener = Some(TcpListener::bind(addr).await.unwrap());
+                            let _ = ack.send(());
+                        }
+                    }
+                    continue;
                 };
-                let (log, handler) = (log2.clone(), handler.clone());
-                tokio::spawn(async move {
-                    let svc = service_fn(move |r: hyper::Request<Incoming>| {
-                        let (log, handler) = (log.clone(), handler.clone());
-                        async move { serve(r, &log, &handler).await }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
+                tokio::select! {
+                    accepted = l.accept() => {
+                        listener = Some(l);
+                        let Ok((stream, _)) = accepted else { continue };
+                        let (log, handler) = (log2.clone(), handler.clone());
+                        conns.retain(|h| !h.is_finished());
+                        conns.push(tokio::spawn(async move {
+                            let svc = service_fn(move |r: hyper::Request<Incoming>| {
+                                let (log, handler) = (log.clone(), handler.clone());
+                                async move { serve(r, &log, &handler).await }
+                            });
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), svc)
+                                .await;
+                        }));
+                    }
+                    cmd = rx.recv() => match cmd {
+                        None => return,
+                        Some(Ctl::Close(ack)) => {
+                            drop(l);
+                            for c in conns.drain(..) {
+                                c.abort();
+                                let _ = c.await;
+                            }
+                            let _ = ack.send(());
+                        }
+                        Some(Ctl::Open(ack)) => {
+                            listener = Some(l);
+                            let _ = ack.send(());
+                        }
+                    },
+                }
             }
         });
         Mock {
             url: format!("http://127.0.0.1:{}", addr.port()),
             log,
+            ctl,
         }
+    }
+
+    /// Stops listening and drops every open connection: from now on,
+    /// connecting is refused (ECONNREFUSED), until [`Mock::open`].
+    pub async fn close(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.ctl.send(Ctl::Close(tx)).unwrap();
+        rx.await.unwrap();
+    }
+
+    /// Listens again on the same port.
+    pub async fn open(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.ctl.send(Ctl::Open(tx)).unwrap();
+        rx.await.unwrap();
     }
 
     pub fn requests(&self) -> Vec<Req> {
@@ -145,7 +211,7 @@ async fn serve(
     r: hyper::Request<Incoming>,
     log: &Mutex<Vec<Req>>,
     handler: &Handler,
-) -> Result<hyper::Response<Full<Bytes>>, Aborted> {
+) -> Result<hyper::Response<BoxBody<Bytes, Aborted>>, Aborted> {
     let method = r.method().to_string();
     let path = r.uri().path().to_owned();
     let query = r
@@ -185,21 +251,72 @@ async fn serve(
                 reply = *inner;
             }
             Reply::Abort => return Err(Aborted),
+            Reply::CutOff { declared, body } => {
+                return Ok(hyper::Response::builder()
+                    .status(200)
+                    .header("content-type", "application/json")
+                    .body(
+                        CutBody {
+                            declared: declared as u64,
+                            data: Some(Bytes::from(body)),
+                            yielded: false,
+                        }
+                        .boxed(),
+                    )
+                    .unwrap());
+            }
             Reply::Json(status, v) => {
                 return Ok(build(
                     status,
                     "application/json",
                     serde_json::to_vec(&v).unwrap(),
                     vec![],
-                ))
+                )
+                .map(|b| b.map_err(|never| match never {}).boxed()))
             }
             Reply::Raw {
                 status,
                 content_type,
                 body,
                 headers,
-            } => return Ok(build(status, content_type, body, headers)),
+            } => {
+                return Ok(build(status, content_type, body, headers)
+                    .map(|b| b.map_err(|never| match never {}).boxed()))
+            }
         }
+    }
+}
+
+/// A body that announces `declared` bytes, sends `data`, then fails, so
+/// the server closes the connection mid-body.
+struct CutBody {
+    declared: u64,
+    data: Option<Bytes>,
+    yielded: bool,
+}
+
+impl hyper::body::Body for CutBody {
+    type Data = Bytes;
+    type Error = Aborted;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Aborted>>> {
+        let me = self.get_mut();
+        if let Some(b) = me.data.take() {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(b))));
+        }
+        if !me.yielded {
+            // Pending once, so that hyper flushes the head and the data
+            // before the failure closes the connection.
+            me.yielded = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Some(Err(Aborted)))
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.declared)
     }
 }
 
@@ -264,6 +381,11 @@ pub struct Fake {
     pub two_factor: bool,
     /// Access tokens are JWTs with this exp offset (seconds from now).
     pub jwt_exp: Mutex<Option<i64>>,
+    /// Expire each access token after this many successful calls with it
+    /// (deterministic expiry for load tests).
+    pub expire_after: Mutex<Option<u64>>,
+    /// Successful calls with the current access token.
+    pub uses: AtomicU64,
 }
 
 impl Fake {
@@ -279,6 +401,8 @@ impl Fake {
             did: Mutex::new(DID.into()),
             two_factor: false,
             jwt_exp: Mutex::new(None),
+            expire_after: Mutex::new(None),
+            uses: AtomicU64::new(0),
         })
     }
 
@@ -304,7 +428,10 @@ impl Fake {
             None => format!("ACCESS-TOKEN-{n}"),
         };
         let refresh = format!("REFRESH-TOKEN-{n}");
-        *self.access.lock().unwrap() = Some(access.clone());
+        let mut a = self.access.lock().unwrap();
+        *a = Some(access.clone());
+        self.uses.store(0, Ordering::SeqCst);
+        drop(a);
         *self.refresh.lock().unwrap() = Some(refresh.clone());
         (access, refresh)
     }
@@ -391,8 +518,17 @@ impl Fake {
                 }
             }
             _ => {
-                if r.bearer().is_none() || r.bearer().map(str::to_owned) != self.current_access() {
-                    return Reply::err(400, "ExpiredToken", "Token has expired");
+                {
+                    // Check and count under one lock: exactly `expire_after`
+                    // calls succeed with each token.
+                    let mut access = self.access.lock().unwrap();
+                    if r.bearer().is_none() || r.bearer().map(str::to_owned) != *access {
+                        return Reply::err(400, "ExpiredToken", "Token has expired");
+                    }
+                    let used = self.uses.fetch_add(1, Ordering::SeqCst) + 1;
+                    if self.expire_after.lock().unwrap().is_some_and(|n| used >= n) {
+                        *access = None;
+                    }
                 }
                 Reply::ok(
                     json!({"nsid": r.nsid, "query": r.query.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(), "body": r.json()}),
@@ -633,4 +769,15 @@ pub mod ep {
             decode_json(Self::NSID, &body.bytes)
         }
     }
+}
+
+/// A client that keeps no idle connections: every request connects anew, so
+/// a closed mock refuses the very next request (a pooled connection would
+/// fail differently, depending on timing).
+pub fn unpooled_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
 }
