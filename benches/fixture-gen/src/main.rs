@@ -655,9 +655,31 @@ fn base58(rng: &mut Rng, n: usize) -> String {
     (0..n).map(|_| A[rng.below(58) as usize] as char).collect()
 }
 
-/// A CIDv1 in base32 (`b`), sha2-256: 59 characters. `bafyrei` = dag-cbor, `bafkrei` = raw.
+/// A valid CIDv1 with a sha2-256 multihash of random bytes, in multibase
+/// base32 (`b`): 59 characters. Prefix `bafyrei` = dag-cbor, `bafkrei` = raw.
 fn cid(rng: &mut Rng, prefix: &str) -> String {
-    format!("{prefix}{}", base32(rng, 52, BASE32))
+    let codec = match prefix {
+        "bafyrei" => 0x71,
+        "bafkrei" => 0x55,
+        other => panic!("unknown CID prefix {other}"),
+    };
+    let mut bytes = vec![0x01, codec, 0x12, 0x20];
+    bytes.extend((0..32).map(|_| rng.next() as u8));
+    let mut out = String::from("b");
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in bytes {
+        acc = acc << 8 | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(BASE32[(acc >> bits & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(BASE32[(acc << (5 - bits) & 31) as usize] as char);
+    }
+    debug_assert!(out.starts_with(prefix));
+    out
 }
 
 fn b64url(bytes: &[u8]) -> String {
@@ -740,6 +762,15 @@ mod tests {
     fn datetime_formatting() {
         assert_eq!(format_datetime(0, 0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_datetime(1_748_779_200, 5), "2025-06-01T12:00:00.005Z");
+    }
+
+    #[test]
+    fn cids_have_the_usual_prefixes() {
+        let mut rng = Rng(1);
+        let c = cid(&mut rng, "bafyrei");
+        assert!(c.starts_with("bafyrei") && c.len() == 59, "{c}");
+        let c = cid(&mut rng, "bafkrei");
+        assert!(c.starts_with("bafkrei") && c.len() == 59, "{c}");
     }
 
     #[test]
