@@ -444,6 +444,45 @@ pub trait Record: Serialize + for<'de> Deserialize<'de> {
     const NSID: &'static str;
     /// The lexicon's record-key type: `tid`, `nsid`, `any` or `literal:<value>`.
     const KEY: &'static str;
+
+    /// Checks the record against its lexicon's constraints (every violation,
+    /// with its path). Generated records override it with their
+    /// [`crate::validate::Validate`] impl; `$type` needs no check here, since
+    /// encoding always writes `NSID`.
+    fn validate_record(&self) -> Result<(), crate::validate::ValidationError> {
+        Ok(())
+    }
+}
+
+/// `Debug` of a secret field (password, JWT, one-time token): `***` in place
+/// of the value, `None` when absent. Generated `Debug` impls use it.
+pub struct Redacted<'a, T: ?Sized>(pub &'a T);
+
+/// Values a [`Redacted`] can hide.
+pub trait RedactDebug {
+    /// Writes the redacted form.
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl RedactDebug for String {
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl<T: RedactDebug> RedactDebug for Option<T> {
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Some(v) => f.debug_tuple("Some").field(&Redacted(v)).finish(),
+            None => f.write_str("None"),
+        }
+    }
+}
+
+impl<T: RedactDebug + ?Sized> fmt::Debug for Redacted<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_redacted(f)
+    }
 }
 
 /// Implemented by every generated object: reads its properties from a map.

@@ -189,6 +189,52 @@ impl<T> Validate for crate::object::Open<T> {
     fn validate_at(&self, _: &Path<'_>, _: &mut Violations) {}
 }
 
+/// The text of any string-valued field (plain, format newtype or
+/// `knownValues`), so generated code checks them all with [`string`].
+pub trait LexStr {
+    /// The string as written on the wire.
+    fn lex_str(&self) -> &str;
+}
+
+impl LexStr for String {
+    #[inline]
+    fn lex_str(&self) -> &str {
+        self
+    }
+}
+
+impl<T: crate::object::StringEnum> LexStr for crate::object::Open<T> {
+    #[inline]
+    fn lex_str(&self) -> &str {
+        self.as_str()
+    }
+}
+
+macro_rules! lex_str_formats {
+    ($($t:ty),* $(,)?) => {$(
+        impl LexStr for $t {
+            #[inline]
+            fn lex_str(&self) -> &str {
+                self.as_str()
+            }
+        }
+    )*};
+}
+
+lex_str_formats!(
+    crate::syntax::Did,
+    crate::syntax::Handle,
+    crate::syntax::Nsid,
+    crate::syntax::AtUri,
+    crate::syntax::AtIdentifier,
+    crate::syntax::Datetime,
+    crate::syntax::Cid,
+    crate::syntax::Tid,
+    crate::syntax::RecordKey,
+    crate::syntax::Uri,
+    crate::syntax::Language,
+);
+
 /// The length rules of a lexicon `string`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StringRules {
@@ -200,6 +246,16 @@ pub struct StringRules {
     pub min_graphemes: Option<u64>,
     /// `maxGraphemes`, in extended grapheme clusters.
     pub max_graphemes: Option<u64>,
+}
+
+impl StringRules {
+    /// No rule, for `..StringRules::NONE` in generated constants.
+    pub const NONE: StringRules = StringRules {
+        min_length: None,
+        max_length: None,
+        min_graphemes: None,
+        max_graphemes: None,
+    };
 }
 
 /// Checks a string's lengths.
@@ -269,6 +325,23 @@ pub struct IntegerRules<'a> {
     pub allowed: Option<&'a [i64]>,
     /// `const`.
     pub constant: Option<i64>,
+}
+
+impl IntegerRules<'_> {
+    /// No rule, for `..IntegerRules::NONE` in generated constants.
+    pub const NONE: IntegerRules<'static> = IntegerRules {
+        minimum: None,
+        maximum: None,
+        allowed: None,
+        constant: None,
+    };
+}
+
+/// Checks a boolean `const`.
+pub fn boolean_const(v: bool, expected: bool, path: &Path<'_>, out: &mut Violations) {
+    if v != expected {
+        out.push(path, format_args!("{v} is not the constant {expected}"));
+    }
 }
 
 /// Checks an integer.

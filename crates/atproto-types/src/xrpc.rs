@@ -47,6 +47,20 @@ pub trait Endpoint: Send + Sync + 'static {
 
     /// Decodes a successful response body.
     fn decode_output(body: RawBody) -> Result<Self::Output, DecodeError>;
+
+    /// Checks the query parameters against the lexicon's constraints before
+    /// sending. Generated endpoints whose parameters have rules override it.
+    fn validate_params(params: &Self::Params) -> Result<(), crate::validate::ValidationError> {
+        let _ = params;
+        Ok(())
+    }
+
+    /// Checks the request body against the lexicon's constraints before
+    /// sending. Generated endpoints whose input has rules override it.
+    fn validate_input(input: &Self::Input) -> Result<(), crate::validate::ValidationError> {
+        let _ = input;
+        Ok(())
+    }
 }
 
 /// The declared errors of one endpoint, as a generated enum with one variant
