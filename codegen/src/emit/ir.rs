@@ -84,6 +84,62 @@ pub struct Field {
     pub doc: Option<String>,
     /// Boxed to break recursive containment.
     pub boxed: bool,
+    /// What `validate()` checks on this field; `None` when nothing can fail.
+    pub check: Option<Check>,
+    /// A password, JWT or one-time token: `Debug` prints `***`.
+    pub secret: bool,
+}
+
+/// The lexicon rules checked on one value (a field, or an array item).
+///
+/// `required` and `nullable` have no check: the field's Rust type already
+/// enforces them (`T`, `Option<T>`, `Option<Option<T>>`). Closed `enum`s are
+/// Rust enums, closed unions have no `Unknown` variant, and a record always
+/// writes its own `$type`, so none of these can be violated by a value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// Call the value's own `Validate` impl. `None`: a type whose rules are
+    /// not known here (kept, to be safe).
+    Nested(Option<TyPath>),
+    /// String lengths in bytes and graphemes, and `const`.
+    Str {
+        /// `minLength`
+        min_length: Option<i64>,
+        /// `maxLength`
+        max_length: Option<i64>,
+        /// `minGraphemes`
+        min_graphemes: Option<i64>,
+        /// `maxGraphemes`
+        max_graphemes: Option<i64>,
+        /// `const`
+        constant: Option<String>,
+    },
+    /// Integer `minimum`, `maximum`, `enum`, `const`.
+    Int {
+        /// `minimum`
+        minimum: Option<i64>,
+        /// `maximum`
+        maximum: Option<i64>,
+        /// `enum`
+        allowed: Option<Vec<i64>>,
+        /// `const`
+        constant: Option<i64>,
+    },
+    /// Boolean `const`.
+    Bool(bool),
+    /// Bytes `minLength`/`maxLength`.
+    Bytes(Option<i64>, Option<i64>),
+    /// Blob `accept` and `maxSize`.
+    Blob(Option<Vec<String>>, Option<i64>),
+    /// Array `minLength`/`maxLength` and the items' check.
+    Array {
+        /// `minLength`
+        min: Option<i64>,
+        /// `maxLength`
+        max: Option<i64>,
+        /// Per item.
+        items: Option<Box<Check>>,
+    },
 }
 
 /// A generated object (or record, or params) struct.
@@ -103,6 +159,8 @@ pub struct Struct {
     pub record: Option<(String, String)>,
     /// For params: implements `QueryParams`.
     pub params: bool,
+    /// Some field has a check (set after lowering every module).
+    pub validate: bool,
 }
 
 /// A union member.
@@ -114,6 +172,8 @@ pub struct Member {
     pub type_name: String,
     /// The member type.
     pub ty: TyPath,
+    /// Its `Validate` impl can find something.
+    pub validate: bool,
 }
 
 /// A generated union.
@@ -178,6 +238,10 @@ pub struct Endpoint {
     pub output: BodyKind,
     /// Output encoding as declared.
     pub output_encoding: Option<String>,
+    /// `Parameters` has rules: override `validate_params`.
+    pub validate_params: bool,
+    /// `Input` has rules: override `validate_input`.
+    pub validate_input: bool,
 }
 
 /// The declared errors of an endpoint or subscription.

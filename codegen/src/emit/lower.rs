@@ -36,7 +36,139 @@ pub fn lower(set: &Set) -> Result<Vec<Module>, Vec<Error>> {
         return Err(errors);
     }
     break_cycles(&mut modules);
+    // External documents are lowered too (and thrown away), only to know
+    // which of their types have rules to check.
+    let mut ignored = Vec::new();
+    let mut others = Vec::new();
+    for entry in set.docs.values().filter(|e| e.origin != Origin::Local) {
+        let mut l = Lower {
+            set,
+            entry,
+            items: Vec::new(),
+            taken: BTreeMap::new(),
+            errors: &mut ignored,
+        };
+        l.document();
+        others.push(Module {
+            nsid: entry.doc.id.clone(),
+            path: entry.module.clone(),
+            doc: None,
+            items: l.items,
+        });
+    }
+    analyze_checks(&mut modules, &others);
     Ok(modules)
+}
+
+/// Property names whose values are secrets (passwords, session JWTs,
+/// one-time email/PLC/SMS tokens and codes): generated `Debug` prints `***`.
+pub const SECRET_PROPERTIES: &[&str] = &[
+    "password",
+    "accessJwt",
+    "refreshJwt",
+    "token",
+    "authFactorToken",
+    "code",
+    "inviteCode",
+];
+
+type TyKey = (Vec<String>, String);
+
+fn ty_key(p: &TyPath) -> TyKey {
+    (p.module.clone(), p.name.clone())
+}
+
+/// A check that can find something, given the types known to have rules.
+fn live(c: &Check, needs: &BTreeSet<TyKey>) -> bool {
+    match c {
+        Check::Nested(Some(p)) => needs.contains(&ty_key(p)),
+        Check::Nested(None) => true,
+        Check::Array { min, max, items } => {
+            min.is_some() || max.is_some() || items.as_deref().is_some_and(|i| live(i, needs))
+        }
+        _ => true,
+    }
+}
+
+/// Drops the parts of a check that can never find anything.
+fn prune(c: Check, needs: &BTreeSet<TyKey>) -> Option<Check> {
+    match c {
+        Check::Array { min, max, items } => {
+            let items = items.and_then(|i| prune(*i, needs)).map(Box::new);
+            (min.is_some() || max.is_some() || items.is_some()).then_some(Check::Array {
+                min,
+                max,
+                items,
+            })
+        }
+        c => live(&c, needs).then_some(c),
+    }
+}
+
+fn ty_needs(ty: &Ty, needs: &BTreeSet<TyKey>) -> bool {
+    match ty {
+        Ty::Named(p) => needs.contains(&ty_key(p)),
+        Ty::Vec(t) => ty_needs(t, needs),
+        _ => false,
+    }
+}
+
+/// Finds the types whose `validate()` can find a violation (a least fixed
+/// point over containment), then removes field checks that would only call
+/// impls that do nothing, so generated code holds no useless calls.
+fn analyze_checks(modules: &mut [Module], others: &[Module]) {
+    let mut needs: BTreeSet<TyKey> = BTreeSet::new();
+    loop {
+        let mut changed = false;
+        for m in modules.iter().chain(others) {
+            for item in &m.items {
+                let (name, n) = match item {
+                    Item::Struct(s) => (
+                        &s.name,
+                        s.fields
+                            .iter()
+                            .any(|f| f.check.as_ref().is_some_and(|c| live(c, &needs))),
+                    ),
+                    Item::Union(u) => (
+                        &u.name,
+                        u.members.iter().any(|x| needs.contains(&ty_key(&x.ty))),
+                    ),
+                    Item::Alias { name, ty, .. } => (name, ty_needs(ty, &needs)),
+                    _ => continue,
+                };
+                if n && needs.insert((m.path.clone(), name.clone())) {
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for m in modules.iter_mut() {
+        let has = |n: &str| needs.contains(&(m.path.clone(), n.to_owned()));
+        let (params, input) = (has("Parameters"), has("Input"));
+        for item in &mut m.items {
+            match item {
+                Item::Struct(s) => {
+                    for f in &mut s.fields {
+                        f.check = f.check.take().and_then(|c| prune(c, &needs));
+                    }
+                    s.validate = s.fields.iter().any(|f| f.check.is_some());
+                }
+                Item::Union(u) => {
+                    for x in &mut u.members {
+                        x.validate = needs.contains(&ty_key(&x.ty));
+                    }
+                }
+                Item::Endpoint(e) => {
+                    e.validate_params = e.params && params;
+                    e.validate_input = e.input == BodyKind::Json && input;
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The path of a def's type.
@@ -173,6 +305,8 @@ impl Lower<'_> {
                     input_encoding: e.input.as_ref().and_then(|b| b.encoding.clone()),
                     output: BodyKind::None,
                     output_encoding: e.output.as_ref().and_then(|b| b.encoding.clone()),
+                    validate_params: false,
+                    validate_input: false,
                 };
                 if let Some(p) = &e.parameters {
                     let mut s = self.object(
@@ -420,6 +554,8 @@ impl Lower<'_> {
                 (false, false, Some(d)) => Presence::Default(d),
                 (false, false, None) => Presence::Optional,
             };
+            let check = self.check(&self.entry.doc.id, schema, Some(&ty), 0);
+            let secret = SECRET_PROPERTIES.contains(&prop.as_str()) && ty == Ty::String;
             fields.push(Field {
                 json: prop.clone(),
                 rust,
@@ -427,6 +563,8 @@ impl Lower<'_> {
                 presence,
                 doc: schema.description().map(str::to_owned),
                 boxed: false,
+                check,
+                secret,
             });
         }
         Struct {
@@ -437,6 +575,90 @@ impl Lower<'_> {
             extra: true,
             record: None,
             params: false,
+            validate: false,
+        }
+    }
+
+    /// The rules of a value of `schema` (its Rust type `ty` when known),
+    /// following references to non-object definitions (a `ref` to a string
+    /// def with `maxLength` is checked at the field). `from` is the NSID that
+    /// relative references in `schema` start from.
+    fn check(&self, from: &str, schema: &Schema, ty: Option<&Ty>, depth: u32) -> Option<Check> {
+        let named = || match ty {
+            Some(Ty::Named(p)) => Some(Check::Nested(Some(p.clone()))),
+            Some(_) => None,
+            None => Some(Check::Nested(None)),
+        };
+        match schema {
+            Schema::String(s) => {
+                // A closed `enum` is a Rust enum: its values are the only ones.
+                if s.enum_values.is_some()
+                    || (s.min_length, s.max_length, s.min_graphemes, s.max_graphemes)
+                        == (None, None, None, None)
+                        && s.const_value.is_none()
+                {
+                    return None;
+                }
+                Some(Check::Str {
+                    min_length: s.min_length,
+                    max_length: s.max_length,
+                    min_graphemes: s.min_graphemes,
+                    max_graphemes: s.max_graphemes,
+                    constant: s.const_value.clone(),
+                })
+            }
+            Schema::Integer(i) => {
+                if (i.minimum, i.maximum, i.const_value) == (None, None, None)
+                    && i.enum_values.is_none()
+                {
+                    return None;
+                }
+                Some(Check::Int {
+                    minimum: i.minimum,
+                    maximum: i.maximum,
+                    allowed: i.enum_values.clone(),
+                    constant: i.const_value,
+                })
+            }
+            Schema::Boolean(b) => b.const_value.map(Check::Bool),
+            Schema::Bytes(b) => (b.min_length.is_some() || b.max_length.is_some())
+                .then_some(Check::Bytes(b.min_length, b.max_length)),
+            Schema::Blob(b) => (b.accept.is_some() || b.max_size.is_some())
+                .then(|| Check::Blob(b.accept.clone(), b.max_size)),
+            Schema::Array(a) => {
+                let item_ty = match ty {
+                    Some(Ty::Vec(t)) => Some(&**t),
+                    _ => None,
+                };
+                let items = self.check(from, &a.items, item_ty, depth).map(Box::new);
+                (a.min_length.is_some() || a.max_length.is_some() || items.is_some()).then_some(
+                    Check::Array {
+                        min: a.min_length,
+                        max: a.max_length,
+                        items,
+                    },
+                )
+            }
+            Schema::Object(_) | Schema::Union(_) => named(),
+            Schema::Ref(r) => {
+                let t = parse_ref(from, &r.target);
+                let (_, target) = self.set.lookup(&t)?;
+                match target {
+                    Schema::Object(_) | Schema::Record(_) => named(),
+                    _ if depth > 8 => None,
+                    // Arrays, strings, integers... defined once and referenced:
+                    // their rules apply where they are used.
+                    other => {
+                        let ty = if matches!(other, Schema::Array(_)) {
+                            None
+                        } else {
+                            ty
+                        };
+                        self.check(&t.nsid, other, ty, depth + 1)
+                    }
+                }
+            }
+            _ => None,
         }
     }
 
@@ -615,6 +837,7 @@ impl Lower<'_> {
                 variant: v,
                 type_name: t.type_name(),
                 ty,
+                validate: false,
             });
         }
         Union {

@@ -297,11 +297,23 @@ fn structure(s: &Struct, here: &[String]) -> TokenStream {
         })
     };
     let expecting = &s.lexname;
+    let validate_record = if s.validate {
+        quote!(
+            fn validate_record(
+                &self,
+            ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+                ::atproto_types::validate::Validate::validate(self)
+            }
+        )
+    } else {
+        quote!()
+    };
     let record_impl = match &s.record {
         Some((nsid, key)) => quote!(
             impl ::atproto_types::object::Record for #name {
                 const NSID: &'static str = #nsid;
                 const KEY: &'static str = #key;
+                #validate_record
             }
         ),
         None => quote!(),
@@ -347,6 +359,13 @@ fn structure(s: &Struct, here: &[String]) -> TokenStream {
     } else {
         quote!()
     };
+    let secret = s.fields.iter().any(|f| f.secret);
+    let (debug_derive, debug_impl) = if secret {
+        (quote!(), redacted_debug(s))
+    } else {
+        (quote!(Debug,), quote!())
+    };
+    let validate_impl = validate_impl(s);
     let unused = match (s.fields.is_empty(), s.extra) {
         (true, false) => quote!(let _ = (map, type_written);),
         (false, false) => quote!(let _ = type_written;),
@@ -354,13 +373,15 @@ fn structure(s: &Struct, here: &[String]) -> TokenStream {
     };
     quote! {
             #doc
-            #[derive(Debug, Clone, PartialEq #derive_default)]
+            #[derive(#debug_derive Clone, PartialEq #derive_default)]
             pub struct #name {
                 #(#fields)*
                 #extra_field
             }
             #default_impl
+            #debug_impl
             #record_impl
+            #validate_impl
             impl ::atproto_types::object::ObjectFields for #name {
                 fn serialize_fields<M: ::serde::ser::SerializeMap>(
                     &self,
@@ -398,6 +419,202 @@ fn structure(s: &Struct, here: &[String]) -> TokenStream {
             }
             #params_impl
         }
+}
+
+fn opt_i64(v: Option<i64>) -> TokenStream {
+    match v {
+        Some(v) => {
+            let l = Literal::u64_unsuffixed(v.max(0) as u64);
+            quote!(::std::option::Option::Some(#l))
+        }
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+fn opt_int(v: Option<i64>) -> TokenStream {
+    match v {
+        Some(v) => {
+            let l = Literal::i64_unsuffixed(v);
+            quote!(::std::option::Option::Some(#l))
+        }
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+/// The statements checking the value `x` (a reference) at path `p` (a
+/// `Path` binding); `v` is `::atproto_types::validate`, imported by the caller.
+fn check_tokens(c: &Check, x: &TokenStream, p: &TokenStream) -> TokenStream {
+    match c {
+        Check::Nested(_) => quote!(v::Validate::validate_at(#x, &#p, out);),
+        Check::Str {
+            min_length,
+            max_length,
+            min_graphemes,
+            max_graphemes,
+            constant,
+        } => {
+            let mut set = Vec::new();
+            for (name, val) in [
+                ("min_length", min_length),
+                ("max_length", max_length),
+                ("min_graphemes", min_graphemes),
+                ("max_graphemes", max_graphemes),
+            ] {
+                if val.is_some() {
+                    let n = format_ident!("{}", name);
+                    let e = opt_i64(*val);
+                    set.push(quote!(#n: #e,));
+                }
+            }
+            let lengths = if set.is_empty() {
+                quote!()
+            } else {
+                quote!(v::string(v::LexStr::lex_str(#x), &v::StringRules { #(#set)* ..v::StringRules::NONE }, &#p, out);)
+            };
+            let constant = match constant {
+                Some(c) => quote!(v::string_const(v::LexStr::lex_str(#x), #c, &#p, out);),
+                None => quote!(),
+            };
+            quote!(#lengths #constant)
+        }
+        Check::Int {
+            minimum,
+            maximum,
+            allowed,
+            constant,
+        } => {
+            let mut set = Vec::new();
+            if minimum.is_some() {
+                let e = opt_int(*minimum);
+                set.push(quote!(minimum: #e,));
+            }
+            if maximum.is_some() {
+                let e = opt_int(*maximum);
+                set.push(quote!(maximum: #e,));
+            }
+            if let Some(a) = allowed {
+                let a = a.iter().map(|i| Literal::i64_unsuffixed(*i));
+                set.push(quote!(allowed: ::std::option::Option::Some(&[#(#a),*]),));
+            }
+            if constant.is_some() {
+                let e = opt_int(*constant);
+                set.push(quote!(constant: #e,));
+            }
+            quote!(v::integer(*#x, &v::IntegerRules { #(#set)* ..v::IntegerRules::NONE }, &#p, out);)
+        }
+        Check::Bool(b) => quote!(v::boolean_const(*#x, #b, &#p, out);),
+        Check::Bytes(min, max) => {
+            let (min, max) = (opt_i64(*min), opt_i64(*max));
+            quote!(v::bytes_len(#x.0.len(), #min, #max, &#p, out);)
+        }
+        Check::Blob(accept, max) => {
+            let accept = match accept {
+                Some(a) => quote!(::std::option::Option::Some(&[#(#a),*])),
+                None => quote!(::std::option::Option::None),
+            };
+            let max = opt_i64(*max);
+            quote!(v::blob(#x.mime_type(), #x.size(), #accept, #max, &#p, out);)
+        }
+        Check::Array { min, max, items } => {
+            let len = if min.is_some() || max.is_some() {
+                let (min, max) = (opt_i64(*min), opt_i64(*max));
+                quote!(v::array_len(#x.len(), #min, #max, &#p, out);)
+            } else {
+                quote!()
+            };
+            let items = match items.as_deref() {
+                // A whole `Vec` of generated types: the blanket impl indexes.
+                Some(Check::Nested(_)) => quote!(v::Validate::validate_at(#x, &#p, out);),
+                Some(c) => {
+                    let body = check_tokens(c, &quote!(x), &quote!(p));
+                    quote!(for (i, x) in #x.iter().enumerate() { let p = #p.index(i); #body })
+                }
+                None => quote!(),
+            };
+            quote!(#len #items)
+        }
+    }
+}
+
+/// `impl Validate`: one call per field that has rules.
+fn validate_impl(s: &Struct) -> TokenStream {
+    let name = ident(&s.name);
+    let checks: Vec<TokenStream> = s
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let c = f.check.as_ref()?;
+            let n = ident(&f.rust);
+            let j = &f.json;
+            let p = quote!(path.field(#j));
+            let forward = match c {
+                Check::Nested(_) => true,
+                Check::Array { min: None, max: None, items: Some(i) } => {
+                    matches!(**i, Check::Nested(_))
+                }
+                _ => false,
+            };
+            if forward {
+                // Option, Option<Option>, Box and Vec all forward.
+                return Some(quote!(v::Validate::validate_at(&self.#n, &#p, out);));
+            }
+            let body = check_tokens(c, &quote!(x), &quote!(p));
+            Some(match f.presence {
+                Presence::Required | Presence::Default(_) => {
+                    quote!({ let x = &self.#n; let p = #p; #body })
+                }
+                Presence::Optional | Presence::RequiredNullable => quote!(
+                    if let ::std::option::Option::Some(x) = &self.#n { let p = #p; #body }
+                ),
+                Presence::OptionalNullable => quote!(
+                    if let ::std::option::Option::Some(::std::option::Option::Some(x)) = &self.#n { let p = #p; #body }
+                ),
+            })
+        })
+        .collect();
+    if checks.is_empty() {
+        return quote!(
+            impl ::atproto_types::validate::Validate for #name {
+                #[inline]
+                fn validate_at(&self, _: &::atproto_types::validate::Path<'_>, _: &mut ::atproto_types::validate::Violations) {}
+            }
+        );
+    }
+    quote!(
+        impl ::atproto_types::validate::Validate for #name {
+            fn validate_at(&self, path: &::atproto_types::validate::Path<'_>, out: &mut ::atproto_types::validate::Violations) {
+                use ::atproto_types::validate as v;
+                #(#checks)*
+            }
+        }
+    )
+}
+
+/// `Debug` that prints `***` for secret fields.
+fn redacted_debug(s: &Struct) -> TokenStream {
+    let name = ident(&s.name);
+    let label = &s.name;
+    let fields = s.fields.iter().map(|f| {
+        let n = ident(&f.rust);
+        let label = crate::names::unraw(&f.rust);
+        if f.secret {
+            quote!(.field(#label, &::atproto_types::object::Redacted(&self.#n)))
+        } else {
+            quote!(.field(#label, &self.#n))
+        }
+    });
+    let extra = if s.extra {
+        quote!(.field("extra", &self.extra))
+    } else {
+        quote!()
+    };
+    quote!(
+        impl ::std::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(#label) #(#fields)* #extra .finish()
+            }
+        }
+    )
 }
 
 fn union(u: &Union, here: &[String]) -> TokenStream {
@@ -449,6 +666,36 @@ fn union(u: &Union, here: &[String]) -> TokenStream {
     };
     let lexname = &u.lexname;
     let empty_closed = u.closed && u.members.is_empty();
+    let checked: Vec<TokenStream> = u
+        .members
+        .iter()
+        .filter(|m| m.validate)
+        .map(|m| {
+            let v = ident(&m.variant);
+            quote!(Self::#v(x) => ::atproto_types::validate::Validate::validate_at(&**x, path, out),)
+        })
+        .collect();
+    let validate_body = if checked.len() == u.members.len() && u.closed {
+        quote!(match self { #(#checked)* })
+    } else {
+        quote!(match self { #(#checked)* _ => {} })
+    };
+    let validate_impl = if checked.is_empty() {
+        quote!(
+            impl ::atproto_types::validate::Validate for #name {
+                #[inline]
+                fn validate_at(&self, _: &::atproto_types::validate::Path<'_>, _: &mut ::atproto_types::validate::Violations) {}
+            }
+        )
+    } else {
+        quote!(
+            impl ::atproto_types::validate::Validate for #name {
+                fn validate_at(&self, path: &::atproto_types::validate::Path<'_>, out: &mut ::atproto_types::validate::Violations) {
+                    #validate_body
+                }
+            }
+        )
+    };
     let ser_body = if empty_closed {
         quote!(let _ = s; match *self {})
     } else {
@@ -480,6 +727,7 @@ fn union(u: &Union, here: &[String]) -> TokenStream {
                     #ser_body
                 }
             }
+            #validate_impl
         }
 }
 
@@ -540,6 +788,10 @@ fn string_enum(e: &StrEnum) -> TokenStream {
             }
         }
         #serde_impls
+        impl ::atproto_types::validate::Validate for #name {
+            #[inline]
+            fn validate_at(&self, _: &::atproto_types::validate::Path<'_>, _: &mut ::atproto_types::validate::Violations) {}
+        }
     }
 }
 
@@ -592,6 +844,28 @@ fn endpoint(e: &Endpoint) -> TokenStream {
         BodyKind::Json => quote!(::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)),
         BodyKind::Raw(_) => quote!(::atproto_types::xrpc::decode_raw(body)),
     };
+    let validate_params = if e.validate_params {
+        quote!(
+            fn validate_params(
+                params: &Self::Params,
+            ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+                ::atproto_types::validate::Validate::validate(params)
+            }
+        )
+    } else {
+        quote!()
+    };
+    let validate_input = if e.validate_input {
+        quote!(
+            fn validate_input(
+                input: &Self::Input,
+            ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+                ::atproto_types::validate::Validate::validate(input)
+            }
+        )
+    } else {
+        quote!()
+    };
     quote! {
         #doc
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -615,6 +889,8 @@ fn endpoint(e: &Endpoint) -> TokenStream {
             ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
                 #decode
             }
+            #validate_params
+            #validate_input
         }
     }
 }

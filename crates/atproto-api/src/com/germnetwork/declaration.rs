@@ -22,6 +22,45 @@ pub struct Declaration {
 impl ::atproto_types::object::Record for Declaration {
     const NSID: &'static str = "com.germnetwork.declaration";
     const KEY: &'static str = "literal:self";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for Declaration {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.version;
+            let p = path.field("version");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(5),
+                    max_length: ::std::option::Option::Some(14),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.message_me, &path.field("messageMe"), out);
+        if let ::std::option::Option::Some(x) = &self.continuity_proofs {
+            let p = path.field("continuityProofs");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(1000),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Declaration {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -140,6 +179,43 @@ pub struct MessageMe {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for MessageMe {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.message_me_url;
+            let p = path.field("messageMeUrl");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    max_length: ::std::option::Option::Some(2047),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.show_button_to;
+            let p = path.field("showButtonTo");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    max_length: ::std::option::Option::Some(100),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for MessageMe {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -235,4 +311,12 @@ impl ::atproto_types::object::StringEnum for MessageMeShowButtonTo {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for MessageMeShowButtonTo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

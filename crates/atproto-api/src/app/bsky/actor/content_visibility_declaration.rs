@@ -13,6 +13,14 @@ impl ::atproto_types::object::Record for ContentVisibilityDeclaration {
     const NSID: &'static str = "app.bsky.actor.contentVisibilityDeclaration";
     const KEY: &'static str = "literal:self";
 }
+impl ::atproto_types::validate::Validate for ContentVisibilityDeclaration {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ContentVisibilityDeclaration {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,

@@ -7,6 +7,14 @@ pub struct AdultContentPref {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for AdultContentPref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for AdultContentPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -65,6 +73,28 @@ pub struct BskyAppProgressGuide {
     pub guide: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for BskyAppProgressGuide {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.guide;
+            let p = path.field("guide");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(100),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for BskyAppProgressGuide {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -130,6 +160,53 @@ pub struct BskyAppStatePref {
     pub nuxs: ::std::option::Option<::std::vec::Vec<Nux>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for BskyAppStatePref {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.active_progress_guide,
+            &path.field("activeProgressGuide"),
+            out,
+        );
+        if let ::std::option::Option::Some(x) = &self.queued_nudges {
+            let p = path.field("queuedNudges");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(1000),
+                &p,
+                out,
+            );
+            for (i, x) in x.iter().enumerate() {
+                let p = p.index(i);
+                v::string(
+                    v::LexStr::lex_str(x),
+                    &v::StringRules {
+                        max_length: ::std::option::Option::Some(100),
+                        ..v::StringRules::NONE
+                    },
+                    &p,
+                    out,
+                );
+            }
+        }
+        if let ::std::option::Option::Some(x) = &self.nuxs {
+            let p = path.field("nuxs");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for BskyAppStatePref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -229,6 +306,14 @@ pub struct ContentLabelPref {
     pub visibility: ::atproto_types::object::Open<ContentLabelPrefVisibility>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ContentLabelPref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ContentLabelPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -335,6 +420,14 @@ impl ::atproto_types::object::StringEnum for ContentLabelPrefVisibility {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ContentLabelPrefVisibility {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Read-only preference containing value(s) inferred from the user's declared birthdate. Absence of this preference object in the response indicates that the user has not made a declaration.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeclaredAgePref {
@@ -346,6 +439,14 @@ pub struct DeclaredAgePref {
     pub is_over_age18: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DeclaredAgePref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for DeclaredAgePref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -441,6 +542,14 @@ pub struct FeedViewPref {
     pub hide_quote_posts: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for FeedViewPref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for FeedViewPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -562,6 +671,14 @@ pub struct HiddenPostsPref {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for HiddenPostsPref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for HiddenPostsPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -622,6 +739,39 @@ pub struct InterestsPref {
     pub tags: ::std::vec::Vec<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for InterestsPref {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.tags;
+            let p = path.field("tags");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100),
+                &p,
+                out,
+            );
+            for (i, x) in x.iter().enumerate() {
+                let p = p.index(i);
+                v::string(
+                    v::LexStr::lex_str(x),
+                    &v::StringRules {
+                        max_length: ::std::option::Option::Some(640),
+                        max_graphemes: ::std::option::Option::Some(64),
+                        ..v::StringRules::NONE
+                    },
+                    &p,
+                    out,
+                );
+            }
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for InterestsPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -695,6 +845,27 @@ pub struct KnownFollowers {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for KnownFollowers {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.followers;
+            let p = path.field("followers");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::Some(0),
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for KnownFollowers {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -763,6 +934,14 @@ pub struct LabelerPrefItem {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LabelerPrefItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LabelerPrefItem {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -820,6 +999,14 @@ pub struct LabelersPref {
     pub labelers: ::std::vec::Vec<LabelerPrefItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LabelersPref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for LabelersPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -891,6 +1078,14 @@ impl ::std::default::Default for LiveEventPreferences {
             extra: ::atproto_types::Extra::new(),
         }
     }
+}
+impl ::atproto_types::validate::Validate for LiveEventPreferences {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for LiveEventPreferences {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -970,6 +1165,46 @@ pub struct MutedWord {
     pub expires_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for MutedWord {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.value;
+            let p = path.field("value");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(10000),
+                    max_graphemes: ::std::option::Option::Some(1000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.targets;
+            let p = path.field("targets");
+            for (i, x) in x.iter().enumerate() {
+                let p = p.index(i);
+                v::string(
+                    v::LexStr::lex_str(x),
+                    &v::StringRules {
+                        max_length: ::std::option::Option::Some(640),
+                        max_graphemes: ::std::option::Option::Some(64),
+                        ..v::StringRules::NONE
+                    },
+                    &p,
+                    out,
+                );
+            }
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for MutedWord {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1092,6 +1327,14 @@ impl ::atproto_types::object::StringEnum for MutedWordActorTarget {
         }
     }
 }
+impl ::atproto_types::validate::Validate for MutedWordActorTarget {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MutedWordTarget {
     /// `content`
@@ -1115,12 +1358,30 @@ impl ::atproto_types::object::StringEnum for MutedWordTarget {
         }
     }
 }
+impl ::atproto_types::validate::Validate for MutedWordTarget {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct MutedWordsPref {
     /// A list of words the account owner has muted.
     pub items: ::std::vec::Vec<MutedWord>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for MutedWordsPref {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.items, &path.field("items"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for MutedWordsPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1185,6 +1446,41 @@ pub struct Nux {
     pub expires_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Nux {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.id;
+            let p = path.field("id");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(100),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.data {
+            let p = path.field("data");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(3000),
+                    max_graphemes: ::std::option::Option::Some(300),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Nux {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1279,6 +1575,14 @@ pub struct PersonalDetailsPref {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for PersonalDetailsPref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for PersonalDetailsPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1346,6 +1650,35 @@ pub struct PostInteractionSettingsPref {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for PostInteractionSettingsPref {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.threadgate_allow_rules {
+            let p = path.field("threadgateAllowRules");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.postgate_embedding_rules {
+            let p = path.field("postgateEmbeddingRules");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for PostInteractionSettingsPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1506,6 +1839,15 @@ impl ::serde::Serialize for PostInteractionSettingsPrefThreadgateAllowRulesItem 
         }
     }
 }
+impl ::atproto_types::validate::Validate
+for PostInteractionSettingsPrefThreadgateAllowRulesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
     /// `app.bsky.feed.postgate#disableRule`
@@ -1556,6 +1898,15 @@ impl ::serde::Serialize for PostInteractionSettingsPrefPostgateEmbeddingRulesIte
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
         }
     }
+}
+impl ::atproto_types::validate::Validate
+for PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 pub type Preferences = ::std::vec::Vec<PreferencesItem>;
 #[derive(Debug, Clone, PartialEq)]
@@ -1817,6 +2168,29 @@ impl ::serde::Serialize for PreferencesItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for PreferencesItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::InterestsPref(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::MutedWordsPref(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::BskyAppStatePref(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::PostInteractionSettingsPref(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProfileAssociated {
     pub lists: ::std::option::Option<i64>,
@@ -1830,6 +2204,14 @@ pub struct ProfileAssociated {
     pub germ: ::std::option::Option<ProfileAssociatedGerm>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ProfileAssociated {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ProfileAssociated {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1965,6 +2347,14 @@ pub struct ProfileAssociatedActivitySubscription {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ProfileAssociatedActivitySubscription {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ProfileAssociatedActivitySubscription {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2049,6 +2439,15 @@ for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
         }
     }
 }
+impl ::atproto_types::validate::Validate
+for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileAssociatedChat {
     pub allow_incoming: ::atproto_types::object::Open<
@@ -2059,6 +2458,14 @@ pub struct ProfileAssociatedChat {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ProfileAssociatedChat {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ProfileAssociatedChat {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2154,6 +2561,14 @@ impl ::atproto_types::object::StringEnum for ProfileAssociatedChatAllowIncoming 
         }
     }
 }
+impl ::atproto_types::validate::Validate for ProfileAssociatedChatAllowIncoming {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProfileAssociatedChatAllowGroupInvites {
     /// `all`
@@ -2181,12 +2596,28 @@ impl ::atproto_types::object::StringEnum for ProfileAssociatedChatAllowGroupInvi
         }
     }
 }
+impl ::atproto_types::validate::Validate for ProfileAssociatedChatAllowGroupInvites {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileAssociatedGerm {
     pub message_me_url: ::atproto_types::Uri,
     pub show_button_to: ::atproto_types::object::Open<ProfileAssociatedGermShowButtonTo>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ProfileAssociatedGerm {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ProfileAssociatedGerm {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2279,6 +2710,14 @@ impl ::atproto_types::object::StringEnum for ProfileAssociatedGermShowButtonTo {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ProfileAssociatedGermShowButtonTo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileView {
     pub did: ::atproto_types::Did,
@@ -2300,6 +2739,44 @@ pub struct ProfileView {
     pub debug: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ProfileView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.display_name {
+            let p = path.field("displayName");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(640),
+                    max_graphemes: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.description {
+            let p = path.field("description");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(2560),
+                    max_graphemes: ::std::option::Option::Some(256),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.viewer, &path.field("viewer"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        v::Validate::validate_at(&self.status, &path.field("status"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ProfileView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2527,6 +3004,31 @@ pub struct ProfileViewBasic {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ProfileViewBasic {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.display_name {
+            let p = path.field("displayName");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(640),
+                    max_graphemes: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.viewer, &path.field("viewer"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        v::Validate::validate_at(&self.status, &path.field("status"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for ProfileViewBasic {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2741,6 +3243,49 @@ pub struct ProfileViewDetailed {
     pub debug: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ProfileViewDetailed {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.display_name {
+            let p = path.field("displayName");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(640),
+                    max_graphemes: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.description {
+            let p = path.field("description");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(2560),
+                    max_graphemes: ::std::option::Option::Some(256),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(
+            &self.joined_via_starter_pack,
+            &path.field("joinedViaStarterPack"),
+            out,
+        );
+        v::Validate::validate_at(&self.viewer, &path.field("viewer"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        v::Validate::validate_at(&self.status, &path.field("status"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ProfileViewDetailed {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3041,6 +3586,14 @@ pub struct SavedFeed {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for SavedFeed {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for SavedFeed {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3150,6 +3703,14 @@ impl ::atproto_types::object::StringEnum for SavedFeedType {
         }
     }
 }
+impl ::atproto_types::validate::Validate for SavedFeedType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedFeedsPref {
     pub pinned: ::std::vec::Vec<::atproto_types::AtUri>,
@@ -3157,6 +3718,14 @@ pub struct SavedFeedsPref {
     pub timeline_index: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SavedFeedsPref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SavedFeedsPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3238,6 +3807,14 @@ pub struct SavedFeedsPrefV2 {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for SavedFeedsPrefV2 {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for SavedFeedsPrefV2 {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3310,6 +3887,17 @@ pub struct StatusView {
     pub is_disabled: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for StatusView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.embed, &path.field("embed"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for StatusView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3477,6 +4065,14 @@ impl ::atproto_types::object::StringEnum for StatusViewStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for StatusViewStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// An optional embed associated with the status.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusViewEmbed {
@@ -3527,12 +4123,34 @@ impl ::serde::Serialize for StatusViewEmbed {
         }
     }
 }
+impl ::atproto_types::validate::Validate for StatusViewEmbed {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::View(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThreadViewPref {
     /// Sorting mode for threads.
     pub sort: ::std::option::Option<::atproto_types::object::Open<ThreadViewPrefSort>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ThreadViewPref {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ThreadViewPref {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3624,6 +4242,14 @@ impl ::atproto_types::object::StringEnum for ThreadViewPrefSort {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ThreadViewPrefSort {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Preferences for how verified accounts appear in the app.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerificationPrefs {
@@ -3639,6 +4265,14 @@ impl ::std::default::Default for VerificationPrefs {
             extra: ::atproto_types::Extra::new(),
         }
     }
+}
+impl ::atproto_types::validate::Validate for VerificationPrefs {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for VerificationPrefs {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3705,6 +4339,14 @@ pub struct VerificationState {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for VerificationState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for VerificationState {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3815,6 +4457,14 @@ impl ::atproto_types::object::StringEnum for VerificationStateVerifiedStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for VerificationStateVerifiedStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// The user's status as a trusted verifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VerificationStateTrustedVerifierStatus {
@@ -3843,6 +4493,14 @@ impl ::atproto_types::object::StringEnum for VerificationStateTrustedVerifierSta
         }
     }
 }
+impl ::atproto_types::validate::Validate for VerificationStateTrustedVerifierStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// An individual verification for an associated subject.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerificationView {
@@ -3860,6 +4518,14 @@ pub struct VerificationView {
     pub created_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for VerificationView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for VerificationView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3994,6 +4660,26 @@ pub struct ViewerState {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewerState {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.muted_by_list, &path.field("mutedByList"), out);
+        v::Validate::validate_at(
+            &self.blocking_by_list,
+            &path.field("blockingByList"),
+            out,
+        );
+        v::Validate::validate_at(
+            &self.known_followers,
+            &path.field("knownFollowers"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewerState {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -29,6 +29,82 @@ pub struct Profile {
 impl ::atproto_types::object::Record for Profile {
     const NSID: &'static str = "app.bsky.actor.profile";
     const KEY: &'static str = "literal:self";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for Profile {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.display_name {
+            let p = path.field("displayName");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(640),
+                    max_graphemes: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.description {
+            let p = path.field("description");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(2560),
+                    max_graphemes: ::std::option::Option::Some(256),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.pronouns {
+            let p = path.field("pronouns");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(200),
+                    max_graphemes: ::std::option::Option::Some(20),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.avatar {
+            let p = path.field("avatar");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["image/png", "image/jpeg"]),
+                ::std::option::Option::Some(1000000),
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.banner {
+            let p = path.field("banner");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["image/png", "image/jpeg"]),
+                ::std::option::Option::Some(1000000),
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Profile {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -249,6 +325,20 @@ impl ::serde::Serialize for ProfileLabels {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for ProfileLabels {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::SelfLabels(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }

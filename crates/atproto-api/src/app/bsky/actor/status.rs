@@ -17,6 +17,33 @@ pub struct Status {
 impl ::atproto_types::object::Record for Status {
     const NSID: &'static str = "app.bsky.actor.status";
     const KEY: &'static str = "literal:self";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for Status {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.embed, &path.field("embed"), out);
+        if let ::std::option::Option::Some(x) = &self.duration_minutes {
+            let p = path.field("durationMinutes");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Status {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -134,6 +161,14 @@ impl ::atproto_types::object::StringEnum for StatusStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for StatusStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// An optional embed associated with the status.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusEmbed {
@@ -181,6 +216,20 @@ impl ::serde::Serialize for StatusEmbed {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for StatusEmbed {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::External(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }

@@ -33,12 +33,28 @@ impl ::atproto_types::object::StringEnum for Access {
         }
     }
 }
+impl ::atproto_types::validate::Validate for Access {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The per-region Age Assurance configuration.
     pub regions: ::std::vec::Vec<ConfigRegion>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Config {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Config {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -115,6 +131,14 @@ pub struct ConfigRegion {
     pub rules: ::std::vec::Vec<ConfigRegionRulesItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ConfigRegion {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ConfigRegion {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -257,6 +281,14 @@ impl ::atproto_types::object::StringEnum for ConfigRegionPlatformsItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ConfigRegionPlatformsItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConfigRegionAdditionalVerificationMethodsItem {
     /// `device`
@@ -276,6 +308,15 @@ for ConfigRegionAdditionalVerificationMethodsItem {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate
+for ConfigRegionAdditionalVerificationMethodsItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigRegionRulesItem {
@@ -422,12 +463,28 @@ impl ::serde::Serialize for ConfigRegionRulesItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ConfigRegionRulesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Age Assurance rule that applies by default.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigRegionRuleDefault {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ConfigRegionRuleDefault {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ConfigRegionRuleDefault {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -489,6 +546,14 @@ pub struct ConfigRegionRuleIfAccountNewerThan {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ConfigRegionRuleIfAccountNewerThan {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ConfigRegionRuleIfAccountNewerThan {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -562,6 +627,14 @@ pub struct ConfigRegionRuleIfAccountOlderThan {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ConfigRegionRuleIfAccountOlderThan {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ConfigRegionRuleIfAccountOlderThan {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -633,6 +706,14 @@ pub struct ConfigRegionRuleIfAssuredOverAge {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ConfigRegionRuleIfAssuredOverAge {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ConfigRegionRuleIfAssuredOverAge {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -706,6 +787,14 @@ pub struct ConfigRegionRuleIfAssuredUnderAge {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ConfigRegionRuleIfAssuredUnderAge {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ConfigRegionRuleIfAssuredUnderAge {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -778,6 +867,14 @@ pub struct ConfigRegionRuleIfDeclaredOverAge {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ConfigRegionRuleIfDeclaredOverAge {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ConfigRegionRuleIfDeclaredOverAge {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -849,6 +946,14 @@ pub struct ConfigRegionRuleIfDeclaredUnderAge {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ConfigRegionRuleIfDeclaredUnderAge {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ConfigRegionRuleIfDeclaredUnderAge {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -940,6 +1045,14 @@ pub struct Event {
     pub complete_ua: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Event {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Event {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1140,6 +1253,14 @@ impl ::atproto_types::object::StringEnum for EventStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for EventStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// The access level granted based on Age Assurance data we've processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventAccess {
@@ -1172,6 +1293,14 @@ impl ::atproto_types::object::StringEnum for EventAccess {
         }
     }
 }
+impl ::atproto_types::validate::Validate for EventAccess {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// The user's computed Age Assurance state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
@@ -1181,6 +1310,14 @@ pub struct State {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for State {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for State {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1263,6 +1400,14 @@ pub struct StateMetadata {
     pub account_created_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for StateMetadata {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for StateMetadata {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1349,4 +1494,12 @@ impl ::atproto_types::object::StringEnum for Status {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for Status {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

@@ -9,6 +9,14 @@ pub struct Bookmark {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Bookmark {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Bookmark {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -69,6 +77,16 @@ pub struct BookmarkView {
     pub item: BookmarkViewItem,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for BookmarkView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.item, &path.field("item"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for BookmarkView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -218,6 +236,26 @@ impl ::serde::Serialize for BookmarkViewItem {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for BookmarkViewItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::BlockedPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::NotFoundPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::PostView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }

@@ -35,6 +35,14 @@ impl ::atproto_types::xrpc::Endpoint for GetSyncStatus {
 /// Query parameters of `app.bsky.contact.getSyncStatus`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parameters {}
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -85,6 +93,16 @@ pub struct Output {
     pub sync_status: ::std::option::Option<crate::app::bsky::contact::defs::SyncStatus>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.sync_status, &path.field("syncStatus"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -33,7 +33,7 @@ impl ::atproto_types::xrpc::Endpoint for VerifyPhone {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
 }
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Input {
     /// The phone number to verify. Should be the same as the one passed to `app.bsky.contact.startPhoneVerification`.
     pub phone: ::std::string::String,
@@ -41,6 +41,23 @@ pub struct Input {
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Input")
+            .field("phone", &self.phone)
+            .field("code", &::atproto_types::object::Redacted(&self.code))
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for Input {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -104,12 +121,28 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atproto_types::object::deserialize_object(d)
     }
 }
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Output {
     /// JWT to be used in a call to `app.bsky.contact.importContacts`. It is only valid for a single call.
     pub token: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Output")
+            .field("token", &::atproto_types::object::Redacted(&self.token))
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -23,6 +23,81 @@ pub struct Draft {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Draft {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.device_id {
+            let p = path.field("deviceId");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(100),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.device_name {
+            let p = path.field("deviceName");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(100),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.posts;
+            let p = path.field("posts");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(100),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+        if let ::std::option::Option::Some(x) = &self.langs {
+            let p = path.field("langs");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(3),
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.postgate_embedding_rules {
+            let p = path.field("postgateEmbeddingRules");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.threadgate_allow {
+            let p = path.field("threadgateAllow");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for Draft {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -184,6 +259,14 @@ impl ::serde::Serialize for DraftPostgateEmbeddingRulesItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for DraftPostgateEmbeddingRulesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum DraftThreadgateAllowItem {
     /// `app.bsky.feed.threadgate#mentionRule`
@@ -275,12 +358,42 @@ impl ::serde::Serialize for DraftThreadgateAllowItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for DraftThreadgateAllowItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedCaption {
     pub lang: ::atproto_types::Language,
     pub content: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DraftEmbedCaption {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.content;
+            let p = path.field("content");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(10000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for DraftEmbedCaption {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -350,6 +463,14 @@ pub struct DraftEmbedExternal {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for DraftEmbedExternal {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for DraftEmbedExternal {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -407,6 +528,27 @@ pub struct DraftEmbedGallery {
     pub items: DraftEmbedGalleryItems,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DraftEmbedGallery {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.items;
+            let p = path.field("items");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(20),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for DraftEmbedGallery {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -511,12 +653,48 @@ impl ::serde::Serialize for DraftEmbedGalleryItemsItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for DraftEmbedGalleryItemsItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::DraftEmbedImage(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedImage {
     pub local_ref: DraftEmbedLocalRef,
     pub alt: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DraftEmbedImage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.local_ref, &path.field("localRef"), out);
+        if let ::std::option::Option::Some(x) = &self.alt {
+            let p = path.field("alt");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_graphemes: ::std::option::Option::Some(2000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for DraftEmbedImage {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -589,6 +767,29 @@ pub struct DraftEmbedLocalRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for DraftEmbedLocalRef {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.path;
+            let p = path.field("path");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    max_length: ::std::option::Option::Some(1024),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for DraftEmbedLocalRef {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -646,6 +847,14 @@ pub struct DraftEmbedRecord {
     pub record: crate::com::atproto::repo::strong_ref::StrongRef,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DraftEmbedRecord {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for DraftEmbedRecord {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -706,6 +915,39 @@ pub struct DraftEmbedVideo {
     pub captions: ::std::option::Option<::std::vec::Vec<DraftEmbedCaption>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DraftEmbedVideo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.local_ref, &path.field("localRef"), out);
+        if let ::std::option::Option::Some(x) = &self.alt {
+            let p = path.field("alt");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_graphemes: ::std::option::Option::Some(2000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.captions {
+            let p = path.field("captions");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(20),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for DraftEmbedVideo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -797,6 +1039,73 @@ pub struct DraftPost {
     pub embed_records: ::std::option::Option<::std::vec::Vec<DraftEmbedRecord>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DraftPost {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.text;
+            let p = path.field("text");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(10000),
+                    max_graphemes: ::std::option::Option::Some(1000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        if let ::std::option::Option::Some(x) = &self.embed_images {
+            let p = path.field("embedImages");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(4),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+        v::Validate::validate_at(&self.embed_gallery, &path.field("embedGallery"), out);
+        if let ::std::option::Option::Some(x) = &self.embed_videos {
+            let p = path.field("embedVideos");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(1),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+        if let ::std::option::Option::Some(x) = &self.embed_externals {
+            let p = path.field("embedExternals");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(1),
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.embed_records {
+            let p = path.field("embedRecords");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(1),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for DraftPost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -972,6 +1281,20 @@ impl ::serde::Serialize for DraftPostLabels {
         }
     }
 }
+impl ::atproto_types::validate::Validate for DraftPostLabels {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::SelfLabels(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// View to present drafts data to users.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftView {
@@ -984,6 +1307,16 @@ pub struct DraftView {
     pub updated_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DraftView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.draft, &path.field("draft"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for DraftView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1075,6 +1408,16 @@ pub struct DraftWithId {
     pub draft: Draft,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DraftWithId {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.draft, &path.field("draft"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for DraftWithId {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

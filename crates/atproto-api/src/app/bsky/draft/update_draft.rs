@@ -30,12 +30,27 @@ impl ::atproto_types::xrpc::Endpoint for UpdateDraft {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_none(body)
     }
+    fn validate_input(
+        input: &Self::Input,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(input)
+    }
 }
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     pub draft: crate::app::bsky::draft::defs::DraftWithId,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Input {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.draft, &path.field("draft"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

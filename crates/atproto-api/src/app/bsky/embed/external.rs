@@ -8,6 +8,16 @@ pub struct External {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for External {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.external, &path.field("external"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for External {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -68,6 +78,57 @@ pub struct ColorRgb {
     pub b: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ColorRgb {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.r;
+            let p = path.field("r");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    maximum: ::std::option::Option::Some(255),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.g;
+            let p = path.field("g");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    maximum: ::std::option::Option::Some(255),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.b;
+            let p = path.field("b");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    maximum: ::std::option::Option::Some(255),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for ColorRgb {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -141,6 +202,26 @@ pub struct ExternalDef {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ExternalDef {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.thumb {
+            let p = path.field("thumb");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["image/*"]),
+                ::std::option::Option::Some(1000000),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for ExternalDef {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -247,6 +328,16 @@ pub struct View {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for View {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.external, &path.field("external"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for View {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -325,6 +416,22 @@ pub struct ViewExternal {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewExternal {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        v::Validate::validate_at(&self.source, &path.field("source"), out);
+        v::Validate::validate_at(
+            &self.associated_profiles,
+            &path.field("associatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewExternal {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -510,6 +617,16 @@ pub struct ViewExternalSource {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ViewExternalSource {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.theme, &path.field("theme"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for ViewExternalSource {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -617,6 +734,31 @@ pub struct ViewExternalSourceTheme {
     pub accent_foreground_rgb: ::std::option::Option<ColorRgb>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewExternalSourceTheme {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.background_rgb,
+            &path.field("backgroundRGB"),
+            out,
+        );
+        v::Validate::validate_at(
+            &self.foreground_rgb,
+            &path.field("foregroundRGB"),
+            out,
+        );
+        v::Validate::validate_at(&self.accent_rgb, &path.field("accentRGB"), out);
+        v::Validate::validate_at(
+            &self.accent_foreground_rgb,
+            &path.field("accentForegroundRGB"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewExternalSourceTheme {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -8,6 +8,27 @@ pub struct Gallery {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Gallery {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.items;
+            let p = path.field("items");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(20),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for Gallery {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -110,6 +131,20 @@ impl ::serde::Serialize for GalleryItemsItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for GalleryItemsItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::Image(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
     pub image: ::atproto_types::Blob,
@@ -118,6 +153,28 @@ pub struct Image {
     pub aspect_ratio: crate::app::bsky::embed::defs::AspectRatio,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Image {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.image;
+            let p = path.field("image");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["image/*"]),
+                ::std::option::Option::Some(2000000),
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.aspect_ratio, &path.field("aspectRatio"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Image {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -199,6 +256,16 @@ pub struct View {
     pub items: ::std::vec::Vec<ViewItemsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for View {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.items, &path.field("items"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for View {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -301,6 +368,20 @@ impl ::serde::Serialize for ViewItemsItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ViewItemsItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ViewImage(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewImage {
     /// Fully-qualified URL where a thumbnail of the image can be fetched. For example, CDN location provided by the App View.
@@ -312,6 +393,16 @@ pub struct ViewImage {
     pub aspect_ratio: crate::app::bsky::embed::defs::AspectRatio,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewImage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.aspect_ratio, &path.field("aspectRatio"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewImage {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

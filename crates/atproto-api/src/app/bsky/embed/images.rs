@@ -7,6 +7,27 @@ pub struct Images {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Images {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.images;
+            let p = path.field("images");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(4),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for Images {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -68,6 +89,28 @@ pub struct Image {
     pub aspect_ratio: ::std::option::Option<crate::app::bsky::embed::defs::AspectRatio>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Image {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.image;
+            let p = path.field("image");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["image/*"]),
+                ::std::option::Option::Some(2000000),
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.aspect_ratio, &path.field("aspectRatio"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Image {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -149,6 +192,27 @@ pub struct View {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for View {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.images;
+            let p = path.field("images");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(4),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for View {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -212,6 +276,16 @@ pub struct ViewImage {
     pub aspect_ratio: ::std::option::Option<crate::app::bsky::embed::defs::AspectRatio>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewImage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.aspect_ratio, &path.field("aspectRatio"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewImage {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

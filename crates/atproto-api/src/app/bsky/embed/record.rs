@@ -7,6 +7,14 @@ pub struct Record {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Record {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Record {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -64,6 +72,16 @@ pub struct View {
     pub record: ViewRecordUnion,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for View {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.record, &path.field("record"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for View {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -266,6 +284,41 @@ impl ::serde::Serialize for ViewRecordUnion {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ViewRecordUnion {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ViewRecord(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ViewNotFound(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ViewBlocked(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ViewDetached(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::GeneratorView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ListView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::LabelerView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::StarterPackViewBasic(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewBlocked {
     pub uri: ::atproto_types::AtUri,
@@ -273,6 +326,21 @@ pub struct ViewBlocked {
     pub author: crate::app::bsky::feed::defs::BlockedAuthor,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewBlocked {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.blocked;
+            let p = path.field("blocked");
+            v::boolean_const(*x, true, &p, out);
+        }
+        v::Validate::validate_at(&self.author, &path.field("author"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewBlocked {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -353,6 +421,20 @@ pub struct ViewDetached {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ViewDetached {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.detached;
+            let p = path.field("detached");
+            v::boolean_const(*x, true, &p, out);
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for ViewDetached {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -421,6 +503,20 @@ pub struct ViewNotFound {
     pub not_found: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewNotFound {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.not_found;
+            let p = path.field("notFound");
+            v::boolean_const(*x, true, &p, out);
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewNotFound {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -502,6 +598,18 @@ pub struct ViewRecord {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewRecord {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.author, &path.field("author"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        v::Validate::validate_at(&self.embeds, &path.field("embeds"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewRecord {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -785,6 +893,35 @@ impl ::serde::Serialize for ViewRecordEmbedsItem {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for ViewRecordEmbedsItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ImagesView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::VideoView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::GalleryView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ExternalView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::RecordView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::RecordWithMediaView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }

@@ -8,6 +8,16 @@ pub struct RecordWithMedia {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for RecordWithMedia {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.media, &path.field("media"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for RecordWithMedia {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -157,12 +167,46 @@ impl ::serde::Serialize for RecordWithMediaMedia {
         }
     }
 }
+impl ::atproto_types::validate::Validate for RecordWithMediaMedia {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::Images(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::Video(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::Gallery(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::External(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct View {
     pub record: crate::app::bsky::embed::record::View,
     pub media: ViewMedia,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for View {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.record, &path.field("record"), out);
+        v::Validate::validate_at(&self.media, &path.field("media"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for View {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -314,6 +358,29 @@ impl ::serde::Serialize for ViewMedia {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for ViewMedia {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ImagesView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::VideoView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::GalleryView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ExternalView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }

@@ -16,6 +16,39 @@ pub struct Video {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Video {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.video;
+            let p = path.field("video");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["video/mp4"]),
+                ::std::option::Option::Some(300000000),
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.captions {
+            let p = path.field("captions");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(20),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+        v::Validate::validate_at(&self.aspect_ratio, &path.field("aspectRatio"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for Video {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -140,12 +173,41 @@ impl ::atproto_types::object::StringEnum for VideoPresentation {
         }
     }
 }
+impl ::atproto_types::validate::Validate for VideoPresentation {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Caption {
     pub lang: ::atproto_types::Language,
     pub file: ::atproto_types::Blob,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Caption {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.file;
+            let p = path.field("file");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["text/vtt"]),
+                ::std::option::Option::Some(20000),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Caption {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -222,6 +284,16 @@ pub struct View {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for View {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.aspect_ratio, &path.field("aspectRatio"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for View {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -356,4 +428,12 @@ impl ::atproto_types::object::StringEnum for ViewPresentation {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ViewPresentation {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

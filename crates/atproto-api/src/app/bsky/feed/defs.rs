@@ -8,6 +8,16 @@ pub struct BlockedAuthor {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for BlockedAuthor {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.viewer, &path.field("viewer"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for BlockedAuthor {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -79,6 +89,21 @@ pub struct BlockedPost {
     pub author: BlockedAuthor,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for BlockedPost {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.blocked;
+            let p = path.field("blocked");
+            v::boolean_const(*x, true, &p, out);
+        }
+        v::Validate::validate_at(&self.author, &path.field("author"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for BlockedPost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -175,6 +200,42 @@ pub struct FeedViewPost {
     pub req_id: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for FeedViewPost {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.post, &path.field("post"), out);
+        v::Validate::validate_at(&self.reply, &path.field("reply"), out);
+        v::Validate::validate_at(&self.reason, &path.field("reason"), out);
+        if let ::std::option::Option::Some(x) = &self.feed_context {
+            let p = path.field("feedContext");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(2000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.req_id {
+            let p = path.field("reqId");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(100),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for FeedViewPost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -339,6 +400,20 @@ impl ::serde::Serialize for FeedViewPostReason {
         }
     }
 }
+impl ::atproto_types::validate::Validate for FeedViewPostReason {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ReasonRepost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratorView {
     pub uri: ::atproto_types::AtUri,
@@ -363,6 +438,47 @@ pub struct GeneratorView {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for GeneratorView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.creator, &path.field("creator"), out);
+        if let ::std::option::Option::Some(x) = &self.description {
+            let p = path.field("description");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(3000),
+                    max_graphemes: ::std::option::Option::Some(300),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(
+            &self.description_facets,
+            &path.field("descriptionFacets"),
+            out,
+        );
+        if let ::std::option::Option::Some(x) = &self.like_count {
+            let p = path.field("likeCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for GeneratorView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -592,11 +708,27 @@ impl ::atproto_types::object::StringEnum for GeneratorViewContentMode {
         }
     }
 }
+impl ::atproto_types::validate::Validate for GeneratorViewContentMode {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GeneratorViewerState {
     pub like: ::std::option::Option<::atproto_types::AtUri>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for GeneratorViewerState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for GeneratorViewerState {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -662,6 +794,39 @@ pub struct Interaction {
     pub req_id: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Interaction {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.feed_context {
+            let p = path.field("feedContext");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(2000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.req_id {
+            let p = path.field("reqId");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(100),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Interaction {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -840,6 +1005,14 @@ impl ::atproto_types::object::StringEnum for InteractionEvent {
         }
     }
 }
+impl ::atproto_types::validate::Validate for InteractionEvent {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// User liked the feed item
 pub const INTERACTION_LIKE: &str = "app.bsky.feed.defs#interactionLike";
 /// User quoted the feed item
@@ -859,6 +1032,27 @@ pub struct KnownLikers {
     pub actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for KnownLikers {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.actors;
+            let p = path.field("actors");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::Some(0),
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for KnownLikers {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -928,6 +1122,20 @@ pub struct NotFoundPost {
     pub not_found: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for NotFoundPost {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.not_found;
+            let p = path.field("notFound");
+            v::boolean_const(*x, true, &p, out);
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for NotFoundPost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1013,6 +1221,20 @@ pub struct PostView {
     pub debug: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for PostView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.author, &path.field("author"), out);
+        v::Validate::validate_at(&self.embed, &path.field("embed"), out);
+        v::Validate::validate_at(&self.viewer, &path.field("viewer"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        v::Validate::validate_at(&self.threadgate, &path.field("threadgate"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for PostView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1347,10 +1569,47 @@ impl ::serde::Serialize for PostViewEmbed {
         }
     }
 }
+impl ::atproto_types::validate::Validate for PostViewEmbed {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ImagesView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::VideoView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::GalleryView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ExternalView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::RecordView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::RecordWithMediaView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReasonPin {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReasonPin {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ReasonPin {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1398,6 +1657,16 @@ pub struct ReasonRepost {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReasonRepost {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.by, &path.field("by"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ReasonRepost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1495,6 +1764,22 @@ pub struct ReplyRef {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReplyRef {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.root, &path.field("root"), out);
+        v::Validate::validate_at(&self.parent, &path.field("parent"), out);
+        v::Validate::validate_at(
+            &self.grandparent_author,
+            &path.field("grandparentAuthor"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for ReplyRef {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1647,6 +1932,26 @@ impl ::serde::Serialize for ReplyRefRoot {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ReplyRefRoot {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::PostView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::NotFoundPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::BlockedPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplyRefParent {
     /// `app.bsky.feed.defs#postView`
@@ -1724,6 +2029,26 @@ impl ::serde::Serialize for ReplyRefParent {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ReplyRefParent {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::PostView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::NotFoundPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::BlockedPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Request that less content like the given feed item be shown in the feed
 pub const REQUEST_LESS: &str = "app.bsky.feed.defs#requestLess";
 /// Request that more content like the given feed item be shown in the feed
@@ -1736,6 +2061,27 @@ pub struct SkeletonFeedPost {
     pub feed_context: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SkeletonFeedPost {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.feed_context {
+            let p = path.field("feedContext");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(2000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for SkeletonFeedPost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1876,10 +2222,26 @@ impl ::serde::Serialize for SkeletonFeedPostReason {
         }
     }
 }
+impl ::atproto_types::validate::Validate for SkeletonFeedPostReason {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SkeletonReasonPin {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SkeletonReasonPin {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SkeletonReasonPin {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1924,6 +2286,14 @@ pub struct SkeletonReasonRepost {
     pub repost: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SkeletonReasonRepost {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SkeletonReasonRepost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1983,6 +2353,14 @@ pub struct ThreadContext {
     pub root_author_like: ::std::option::Option<::atproto_types::AtUri>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ThreadContext {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ThreadContext {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2046,6 +2424,18 @@ pub struct ThreadViewPost {
     pub thread_context: ::std::option::Option<ThreadContext>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ThreadViewPost {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.post, &path.field("post"), out);
+        v::Validate::validate_at(&self.parent, &path.field("parent"), out);
+        v::Validate::validate_at(&self.replies, &path.field("replies"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ThreadViewPost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2212,6 +2602,26 @@ impl ::serde::Serialize for ThreadViewPostParent {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ThreadViewPostParent {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ThreadViewPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::NotFoundPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::BlockedPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ThreadViewPostRepliesItem {
     /// `app.bsky.feed.defs#threadViewPost`
@@ -2289,6 +2699,26 @@ impl ::serde::Serialize for ThreadViewPostRepliesItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ThreadViewPostRepliesItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ThreadViewPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::NotFoundPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::BlockedPost(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThreadgateView {
     pub uri: ::std::option::Option<::atproto_types::AtUri>,
@@ -2299,6 +2729,16 @@ pub struct ThreadgateView {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ThreadgateView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.lists, &path.field("lists"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ThreadgateView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2404,6 +2844,16 @@ pub struct ViewerState {
     pub known_likers: ::std::option::Option<KnownLikers>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ViewerState {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.known_likers, &path.field("knownLikers"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ViewerState {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -25,6 +25,64 @@ pub struct Generator {
 impl ::atproto_types::object::Record for Generator {
     const NSID: &'static str = "app.bsky.feed.generator";
     const KEY: &'static str = "any";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for Generator {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.display_name;
+            let p = path.field("displayName");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(240),
+                    max_graphemes: ::std::option::Option::Some(24),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.description {
+            let p = path.field("description");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(3000),
+                    max_graphemes: ::std::option::Option::Some(300),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(
+            &self.description_facets,
+            &path.field("descriptionFacets"),
+            out,
+        );
+        if let ::std::option::Option::Some(x) = &self.avatar {
+            let p = path.field("avatar");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["image/png", "image/jpeg"]),
+                ::std::option::Option::Some(1000000),
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Generator {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -233,6 +291,20 @@ impl ::serde::Serialize for GeneratorLabels {
         }
     }
 }
+impl ::atproto_types::validate::Validate for GeneratorLabels {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::SelfLabels(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GeneratorContentMode {
     /// `app.bsky.feed.defs#contentModeUnspecified`
@@ -259,4 +331,12 @@ impl ::atproto_types::object::StringEnum for GeneratorContentMode {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for GeneratorContentMode {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

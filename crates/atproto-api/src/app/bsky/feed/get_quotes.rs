@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for GetQuotes {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Query parameters of `app.bsky.feed.getQuotes`.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +46,29 @@ pub struct Parameters {
     pub cid: ::std::option::Option<::atproto_types::Cid>,
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -145,6 +173,16 @@ pub struct Output {
     pub posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.posts, &path.field("posts"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -14,6 +14,14 @@ impl ::atproto_types::object::Record for Like {
     const NSID: &'static str = "app.bsky.feed.like";
     const KEY: &'static str = "tid";
 }
+impl ::atproto_types::validate::Validate for Like {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Like {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,

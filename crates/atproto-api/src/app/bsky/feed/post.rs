@@ -28,6 +28,71 @@ pub struct Post {
 impl ::atproto_types::object::Record for Post {
     const NSID: &'static str = "app.bsky.feed.post";
     const KEY: &'static str = "tid";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for Post {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.text;
+            let p = path.field("text");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(3000),
+                    max_graphemes: ::std::option::Option::Some(300),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.entities, &path.field("entities"), out);
+        v::Validate::validate_at(&self.facets, &path.field("facets"), out);
+        v::Validate::validate_at(&self.embed, &path.field("embed"), out);
+        if let ::std::option::Option::Some(x) = &self.langs {
+            let p = path.field("langs");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(3),
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        if let ::std::option::Option::Some(x) = &self.tags {
+            let p = path.field("tags");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(8),
+                &p,
+                out,
+            );
+            for (i, x) in x.iter().enumerate() {
+                let p = p.index(i);
+                v::string(
+                    v::LexStr::lex_str(x),
+                    &v::StringRules {
+                        max_length: ::std::option::Option::Some(640),
+                        max_graphemes: ::std::option::Option::Some(64),
+                        ..v::StringRules::NONE
+                    },
+                    &p,
+                    out,
+                );
+            }
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Post {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -302,6 +367,32 @@ impl ::serde::Serialize for PostEmbed {
         }
     }
 }
+impl ::atproto_types::validate::Validate for PostEmbed {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::Images(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::Video(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::Gallery(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::External(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::RecordWithMedia(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Self-label values for this post. Effectively content warnings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PostLabels {
@@ -352,6 +443,20 @@ impl ::serde::Serialize for PostLabels {
         }
     }
 }
+impl ::atproto_types::validate::Validate for PostLabels {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::SelfLabels(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Deprecated: use facets instead.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entity {
@@ -361,6 +466,16 @@ pub struct Entity {
     pub value: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Entity {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.index, &path.field("index"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Entity {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -441,6 +556,14 @@ pub struct ReplyRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ReplyRef {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ReplyRef {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -510,6 +633,41 @@ pub struct TextSlice {
     pub end: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for TextSlice {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.start;
+            let p = path.field("start");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.end;
+            let p = path.field("end");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for TextSlice {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

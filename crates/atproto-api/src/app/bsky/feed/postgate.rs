@@ -21,6 +21,40 @@ pub struct Postgate {
 impl ::atproto_types::object::Record for Postgate {
     const NSID: &'static str = "app.bsky.feed.postgate";
     const KEY: &'static str = "tid";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for Postgate {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.detached_embedding_uris {
+            let p = path.field("detachedEmbeddingUris");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(50),
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.embedding_rules {
+            let p = path.field("embeddingRules");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Postgate {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -167,11 +201,27 @@ impl ::serde::Serialize for PostgateEmbeddingRulesItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for PostgateEmbeddingRulesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Disables embedding of this post.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DisableRule {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DisableRule {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for DisableRule {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for SearchPostsV2 {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Ranking order for results. 'recent' sorts by recency; 'top' uses search ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +60,14 @@ impl ::atproto_types::object::StringEnum for ParametersSort {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ParametersSort {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 /// Language analyzer hint for the query text. If unset, the server auto-detects when possible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,6 +104,14 @@ impl ::atproto_types::object::StringEnum for ParametersQueryLanguage {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ParametersQueryLanguage {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 /// Query parameters of `app.bsky.feed.searchPostsV2`.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,6 +217,61 @@ impl ::std::default::Default for Parameters {
             replies_only: ::std::option::Option::None,
             following: ::std::option::Option::None,
             query_language: ::std::option::Option::None,
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.hashtags {
+            let p = path.field("hashtags");
+            for (i, x) in x.iter().enumerate() {
+                let p = p.index(i);
+                v::string(
+                    v::LexStr::lex_str(x),
+                    &v::StringRules {
+                        max_length: ::std::option::Option::Some(640),
+                        max_graphemes: ::std::option::Option::Some(64),
+                        ..v::StringRules::NONE
+                    },
+                    &p,
+                    out,
+                );
+            }
+        }
+        if let ::std::option::Option::Some(x) = &self.exclude_hashtags {
+            let p = path.field("excludeHashtags");
+            for (i, x) in x.iter().enumerate() {
+                let p = p.index(i);
+                v::string(
+                    v::LexStr::lex_str(x),
+                    &v::StringRules {
+                        max_length: ::std::option::Option::Some(640),
+                        max_graphemes: ::std::option::Option::Some(64),
+                        ..v::StringRules::NONE
+                    },
+                    &p,
+                    out,
+                );
+            }
         }
     }
 }
@@ -656,6 +732,14 @@ impl ::atproto_types::object::StringEnum for OutputDetectedQueryLanguagesItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for OutputDetectedQueryLanguagesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Cursor for the next page of results.
@@ -670,6 +754,16 @@ pub struct Output {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.posts, &path.field("posts"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

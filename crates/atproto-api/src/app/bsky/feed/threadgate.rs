@@ -17,6 +17,40 @@ pub struct Threadgate {
 impl ::atproto_types::object::Record for Threadgate {
     const NSID: &'static str = "app.bsky.feed.threadgate";
     const KEY: &'static str = "tid";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for Threadgate {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.allow {
+            let p = path.field("allow");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.hidden_replies {
+            let p = path.field("hiddenReplies");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(300),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Threadgate {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -205,11 +239,27 @@ impl ::serde::Serialize for ThreadgateAllowItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ThreadgateAllowItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Allow replies from actors who follow you.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FollowerRule {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for FollowerRule {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for FollowerRule {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -255,6 +305,14 @@ pub struct FollowingRule {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for FollowingRule {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for FollowingRule {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -299,6 +357,14 @@ pub struct ListRule {
     pub list: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ListRule {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ListRule {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -357,6 +423,14 @@ impl<'de> ::serde::Deserialize<'de> for ListRule {
 pub struct MentionRule {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for MentionRule {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for MentionRule {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

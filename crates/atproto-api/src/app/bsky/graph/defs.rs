@@ -12,6 +12,20 @@ pub struct ListItemView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ListItemView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.subject, &path.field("subject"), out);
+        if let ::std::option::Option::Some(x) = &self.subject_opted_out {
+            let p = path.field("subjectOptedOut");
+            v::boolean_const(*x, true, &p, out);
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for ListItemView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -117,6 +131,14 @@ impl ::atproto_types::object::StringEnum for ListPurpose {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ListPurpose {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListView {
     pub uri: ::atproto_types::AtUri,
@@ -137,6 +159,61 @@ pub struct ListView {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ListView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.creator, &path.field("creator"), out);
+        {
+            let x = &self.name;
+            let p = path.field("name");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    max_length: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.description {
+            let p = path.field("description");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(3000),
+                    max_graphemes: ::std::option::Option::Some(300),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(
+            &self.description_facets,
+            &path.field("descriptionFacets"),
+            out,
+        );
+        if let ::std::option::Option::Some(x) = &self.list_item_count {
+            let p = path.field("listItemCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ListView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -328,6 +405,42 @@ pub struct ListViewBasic {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ListViewBasic {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.name;
+            let p = path.field("name");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    max_length: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.list_item_count {
+            let p = path.field("listItemCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for ListViewBasic {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -479,6 +592,14 @@ pub struct ListViewerState {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ListViewerState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ListViewerState {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -567,6 +688,20 @@ pub struct NotFoundActor {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for NotFoundActor {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.not_found;
+            let p = path.field("notFound");
+            v::boolean_const(*x, true, &p, out);
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for NotFoundActor {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -649,6 +784,14 @@ pub struct Relationship {
     pub blocked_by_list: ::std::option::Option<::atproto_types::AtUri>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Relationship {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Relationship {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -793,6 +936,64 @@ pub struct StarterPackView {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for StarterPackView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.creator, &path.field("creator"), out);
+        v::Validate::validate_at(&self.list, &path.field("list"), out);
+        if let ::std::option::Option::Some(x) = &self.list_items_sample {
+            let p = path.field("listItemsSample");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(12),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+        if let ::std::option::Option::Some(x) = &self.feeds {
+            let p = path.field("feeds");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(3),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+        if let ::std::option::Option::Some(x) = &self.joined_week_count {
+            let p = path.field("joinedWeekCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.joined_all_time_count {
+            let p = path.field("joinedAllTimeCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for StarterPackView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -973,6 +1174,53 @@ pub struct StarterPackViewBasic {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for StarterPackViewBasic {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.creator, &path.field("creator"), out);
+        if let ::std::option::Option::Some(x) = &self.list_item_count {
+            let p = path.field("listItemCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.joined_week_count {
+            let p = path.field("joinedWeekCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.joined_all_time_count {
+            let p = path.field("joinedAllTimeCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for StarterPackViewBasic {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for GetLists {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersPurposesItem {
@@ -55,6 +60,14 @@ impl ::atproto_types::object::StringEnum for ParametersPurposesItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ParametersPurposesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Query parameters of `app.bsky.graph.getLists`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
@@ -66,6 +79,29 @@ pub struct Parameters {
     pub purposes: ::std::option::Option<
         ::std::vec::Vec<::atproto_types::object::Open<ParametersPurposesItem>>,
     >,
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -168,6 +204,16 @@ pub struct Output {
     pub lists: ::std::vec::Vec<crate::app::bsky::graph::defs::ListView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.lists, &path.field("lists"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

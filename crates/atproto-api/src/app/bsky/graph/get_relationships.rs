@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for GetRelationships {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Query parameters of `app.bsky.graph.getRelationships`.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +44,25 @@ pub struct Parameters {
     pub actor: ::atproto_types::AtIdentifier,
     /// List of 'other' accounts to be related back to the primary.
     pub others: ::std::option::Option<::std::vec::Vec<::atproto_types::AtIdentifier>>,
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.others {
+            let p = path.field("others");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(30),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -174,12 +198,36 @@ impl ::serde::Serialize for OutputRelationshipsItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for OutputRelationshipsItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::NotFoundActor(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     pub actor: ::std::option::Option<::atproto_types::Did>,
     pub relationships: ::std::vec::Vec<OutputRelationshipsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.relationships, &path.field("relationships"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

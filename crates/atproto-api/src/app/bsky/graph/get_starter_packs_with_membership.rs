@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for GetStarterPacksWithMembership {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Query parameters of `app.bsky.graph.getStarterPacksWithMembership`.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +44,29 @@ pub struct Parameters {
     pub actor: ::atproto_types::AtIdentifier,
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -129,6 +157,20 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.starter_packs_with_membership,
+            &path.field("starterPacksWithMembership"),
+            out,
+        );
+    }
+}
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -208,6 +250,17 @@ pub struct StarterPackWithMembership {
     pub list_item: ::std::option::Option<crate::app::bsky::graph::defs::ListItemView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for StarterPackWithMembership {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.starter_pack, &path.field("starterPack"), out);
+        v::Validate::validate_at(&self.list_item, &path.field("listItem"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for StarterPackWithMembership {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

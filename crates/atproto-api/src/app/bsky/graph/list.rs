@@ -23,6 +23,64 @@ pub struct List {
 impl ::atproto_types::object::Record for List {
     const NSID: &'static str = "app.bsky.graph.list";
     const KEY: &'static str = "tid";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for List {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.name;
+            let p = path.field("name");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    max_length: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.description {
+            let p = path.field("description");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(3000),
+                    max_graphemes: ::std::option::Option::Some(300),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(
+            &self.description_facets,
+            &path.field("descriptionFacets"),
+            out,
+        );
+        if let ::std::option::Option::Some(x) = &self.avatar {
+            let p = path.field("avatar");
+            v::blob(
+                x.mime_type(),
+                x.size(),
+                ::std::option::Option::Some(&["image/png", "image/jpeg"]),
+                ::std::option::Option::Some(1000000),
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for List {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -200,6 +258,20 @@ impl ::serde::Serialize for ListLabels {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for ListLabels {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::SelfLabels(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }

@@ -16,6 +16,14 @@ impl ::atproto_types::object::Record for Listitem {
     const NSID: &'static str = "app.bsky.graph.listitem";
     const KEY: &'static str = "tid";
 }
+impl ::atproto_types::validate::Validate for Listitem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Listitem {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,

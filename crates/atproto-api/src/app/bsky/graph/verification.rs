@@ -19,6 +19,14 @@ impl ::atproto_types::object::Record for Verification {
     const NSID: &'static str = "app.bsky.graph.verification";
     const KEY: &'static str = "tid";
 }
+impl ::atproto_types::validate::Validate for Verification {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Verification {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,

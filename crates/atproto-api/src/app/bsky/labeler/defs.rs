@@ -14,6 +14,20 @@ pub struct LabelerPolicies {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LabelerPolicies {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.label_value_definitions,
+            &path.field("labelValueDefinitions"),
+            out,
+        );
+    }
+}
 impl ::atproto_types::object::ObjectFields for LabelerPolicies {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -94,6 +108,29 @@ pub struct LabelerView {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LabelerView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.creator, &path.field("creator"), out);
+        if let ::std::option::Option::Some(x) = &self.like_count {
+            let p = path.field("likeCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LabelerView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -247,6 +284,30 @@ pub struct LabelerViewDetailed {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LabelerViewDetailed {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.creator, &path.field("creator"), out);
+        v::Validate::validate_at(&self.policies, &path.field("policies"), out);
+        if let ::std::option::Option::Some(x) = &self.like_count {
+            let p = path.field("likeCount");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LabelerViewDetailed {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -417,6 +478,14 @@ pub struct LabelerViewerState {
     pub like: ::std::option::Option<::atproto_types::AtUri>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LabelerViewerState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for LabelerViewerState {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

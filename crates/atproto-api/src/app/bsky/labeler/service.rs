@@ -33,6 +33,22 @@ pub struct Service {
 impl ::atproto_types::object::Record for Service {
     const NSID: &'static str = "app.bsky.labeler.service";
     const KEY: &'static str = "literal:self";
+    fn validate_record(
+        &self,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(self)
+    }
+}
+impl ::atproto_types::validate::Validate for Service {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.policies, &path.field("policies"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Service {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -200,6 +216,20 @@ impl ::serde::Serialize for ServiceLabels {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for ServiceLabels {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::SelfLabels(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }

@@ -15,6 +15,14 @@ impl ::atproto_types::object::Record for Declaration {
     const NSID: &'static str = "app.bsky.notification.declaration";
     const KEY: &'static str = "literal:self";
 }
+impl ::atproto_types::validate::Validate for Declaration {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Declaration {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -107,4 +115,12 @@ impl ::atproto_types::object::StringEnum for DeclarationAllowSubscriptions {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for DeclarationAllowSubscriptions {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

@@ -8,6 +8,14 @@ pub struct ActivitySubscription {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ActivitySubscription {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ActivitySubscription {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -77,6 +85,14 @@ pub struct ChatPreference {
     pub push: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ChatPreference {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ChatPreference {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -163,6 +179,14 @@ impl ::atproto_types::object::StringEnum for ChatPreferenceInclude {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ChatPreferenceInclude {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct FilterablePreference {
     pub include: ::atproto_types::object::Open<FilterablePreferenceInclude>,
@@ -170,6 +194,14 @@ pub struct FilterablePreference {
     pub push: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for FilterablePreference {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for FilterablePreference {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -266,12 +298,28 @@ impl ::atproto_types::object::StringEnum for FilterablePreferenceInclude {
         }
     }
 }
+impl ::atproto_types::validate::Validate for FilterablePreferenceInclude {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preference {
     pub list: bool,
     pub push: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Preference {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Preference {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -353,6 +401,14 @@ pub struct Preferences {
     pub verified: Preference,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Preferences {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Preferences {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -543,6 +599,14 @@ pub struct RecordDeleted {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for RecordDeleted {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for RecordDeleted {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -588,6 +652,14 @@ pub struct SubjectActivitySubscription {
     pub activity_subscription: ActivitySubscription,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SubjectActivitySubscription {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SubjectActivitySubscription {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

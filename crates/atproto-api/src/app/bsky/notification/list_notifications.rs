@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for ListNotifications {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Query parameters of `app.bsky.notification.listNotifications`.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +57,29 @@ impl ::std::default::Default for Parameters {
             priority: ::std::option::Option::None,
             cursor: ::std::option::Option::None,
             seen_at: ::std::option::Option::None,
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
         }
     }
 }
@@ -175,6 +203,16 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.notifications, &path.field("notifications"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -288,6 +326,18 @@ pub struct Notification {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Notification {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.author, &path.field("author"), out);
+        v::Validate::validate_at(&self.starter_pack, &path.field("starterPack"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Notification {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -504,4 +554,12 @@ impl ::atproto_types::object::StringEnum for NotificationReason {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for NotificationReason {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

@@ -58,7 +58,15 @@ impl ::atproto_types::object::StringEnum for InputPlatform {
         }
     }
 }
-#[derive(Debug, Clone, PartialEq)]
+impl ::atproto_types::validate::Validate for InputPlatform {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
+#[derive(Clone, PartialEq)]
 pub struct Input {
     pub service_did: ::atproto_types::Did,
     pub token: ::std::string::String,
@@ -66,6 +74,25 @@ pub struct Input {
     pub app_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Input")
+            .field("service_did", &self.service_did)
+            .field("token", &::atproto_types::object::Redacted(&self.token))
+            .field("platform", &self.platform)
+            .field("app_id", &self.app_id)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for Input {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -23,6 +23,14 @@ pub struct AgeAssuranceEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for AgeAssuranceEvent {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for AgeAssuranceEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -183,6 +191,14 @@ impl ::atproto_types::object::StringEnum for AgeAssuranceEventStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for AgeAssuranceEventStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// The computed state of the age assurance process, returned to the user in question on certain authenticated requests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgeAssuranceState {
@@ -192,6 +208,14 @@ pub struct AgeAssuranceState {
     pub status: ::atproto_types::object::Open<AgeAssuranceStateStatus>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for AgeAssuranceState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for AgeAssuranceState {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -289,11 +313,27 @@ impl ::atproto_types::object::StringEnum for AgeAssuranceStateStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for AgeAssuranceStateStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkeletonSearchActor {
     pub did: ::atproto_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SkeletonSearchActor {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SkeletonSearchActor {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -353,6 +393,14 @@ pub struct SkeletonSearchPost {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for SkeletonSearchPost {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for SkeletonSearchPost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -410,6 +458,14 @@ pub struct SkeletonSearchStarterPack {
     pub uri: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SkeletonSearchStarterPack {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SkeletonSearchStarterPack {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -478,6 +534,14 @@ pub struct SkeletonTrend {
     pub dids: ::std::vec::Vec<::atproto_types::Did>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SkeletonTrend {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SkeletonTrend {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -639,11 +703,29 @@ impl ::atproto_types::object::StringEnum for SkeletonTrendStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for SkeletonTrendStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadItemBlocked {
     pub author: crate::app::bsky::feed::defs::BlockedAuthor,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ThreadItemBlocked {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.author, &path.field("author"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ThreadItemBlocked {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -702,6 +784,14 @@ pub struct ThreadItemNoUnauthenticated {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ThreadItemNoUnauthenticated {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ThreadItemNoUnauthenticated {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -746,6 +836,14 @@ impl<'de> ::serde::Deserialize<'de> for ThreadItemNoUnauthenticated {
 pub struct ThreadItemNotFound {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ThreadItemNotFound {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ThreadItemNotFound {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -804,6 +902,16 @@ pub struct ThreadItemPost {
     pub muted_by_viewer: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ThreadItemPost {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.post, &path.field("post"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ThreadItemPost {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -956,6 +1064,16 @@ pub struct TrendView {
     pub actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for TrendView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.actors, &path.field("actors"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for TrendView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1117,6 +1235,14 @@ impl ::atproto_types::object::StringEnum for TrendViewStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for TrendViewStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendingTopic {
     pub topic: ::std::string::String,
@@ -1125,6 +1251,14 @@ pub struct TrendingTopic {
     pub link: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for TrendingTopic {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for TrendingTopic {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

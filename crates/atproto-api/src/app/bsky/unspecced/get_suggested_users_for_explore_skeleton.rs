@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for GetSuggestedUsersForExploreSkeleton {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Query parameters of `app.bsky.unspecced.getSuggestedUsersForExploreSkeleton`.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +52,29 @@ impl ::std::default::Default for Parameters {
             viewer: ::std::option::Option::None,
             category: ::std::option::Option::None,
             limit: 25,
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(50),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
         }
     }
 }
@@ -141,6 +169,14 @@ pub struct Output {
     pub rec_id_str: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

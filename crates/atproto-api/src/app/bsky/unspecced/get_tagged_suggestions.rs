@@ -35,6 +35,14 @@ impl ::atproto_types::xrpc::Endpoint for GetTaggedSuggestions {
 /// Query parameters of `app.bsky.unspecced.getTaggedSuggestions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parameters {}
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -84,6 +92,14 @@ pub struct Output {
     pub suggestions: ::std::vec::Vec<Suggestion>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -149,6 +165,14 @@ pub struct Suggestion {
     pub subject: ::atproto_types::Uri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Suggestion {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Suggestion {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -247,4 +271,12 @@ impl ::atproto_types::object::StringEnum for SuggestionSubjectType {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for SuggestionSubjectType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

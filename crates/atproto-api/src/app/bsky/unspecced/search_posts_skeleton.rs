@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for SearchPostsSkeleton {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Specifies the ranking order of results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +60,14 @@ impl ::atproto_types::object::StringEnum for ParametersSort {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ParametersSort {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 /// Query parameters of `app.bsky.unspecced.searchPostsSkeleton`.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +97,45 @@ pub struct Parameters {
     pub limit: i64,
     /// Optional pagination mechanism; may not necessarily allow scrolling through entire result set.
     pub cursor: ::std::option::Option<::std::string::String>,
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.tag {
+            let p = path.field("tag");
+            for (i, x) in x.iter().enumerate() {
+                let p = p.index(i);
+                v::string(
+                    v::LexStr::lex_str(x),
+                    &v::StringRules {
+                        max_length: ::std::option::Option::Some(640),
+                        max_graphemes: ::std::option::Option::Some(64),
+                        ..v::StringRules::NONE
+                    },
+                    &p,
+                    out,
+                );
+            }
+        }
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -299,6 +351,14 @@ pub struct Output {
     pub posts: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonSearchPost>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -19,6 +19,28 @@ pub struct JobStatus {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for JobStatus {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.progress {
+            let p = path.field("progress");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for JobStatus {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -203,6 +225,14 @@ impl ::atproto_types::object::StringEnum for JobStatusState {
         }
     }
 }
+impl ::atproto_types::validate::Validate for JobStatusState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// A machine-readable code for why the video processing job failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobStatusFailureCode {
@@ -240,4 +270,12 @@ impl ::atproto_types::object::StringEnum for JobStatusFailureCode {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for JobStatusFailureCode {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

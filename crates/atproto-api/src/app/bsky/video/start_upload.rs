@@ -32,6 +32,11 @@ impl ::atproto_types::xrpc::Endpoint for StartUpload {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_input(
+        input: &Self::Input,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(input)
+    }
 }
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
@@ -49,6 +54,54 @@ pub struct Input {
     pub height: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Input {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.size_bytes;
+            let p = path.field("sizeBytes");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.mime_type;
+            let p = path.field("mimeType");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(3),
+                    max_length: ::std::option::Option::Some(255),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.name {
+            let p = path.field("name");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(256),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -168,6 +221,29 @@ pub struct Output {
     pub expires_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.job_id;
+            let p = path.field("jobId");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    max_length: ::std::option::Option::Some(256),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -16,6 +16,14 @@ impl ::atproto_types::object::Record for Declaration {
     const NSID: &'static str = "chat.bsky.actor.declaration";
     const KEY: &'static str = "literal:self";
 }
+impl ::atproto_types::validate::Validate for Declaration {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Declaration {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -120,6 +128,14 @@ impl ::atproto_types::object::StringEnum for DeclarationAllowIncoming {
         }
     }
 }
+impl ::atproto_types::validate::Validate for DeclarationAllowIncoming {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Declaration about group chat invitation preferences for the record owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeclarationAllowGroupInvites {
@@ -147,4 +163,12 @@ impl ::atproto_types::object::StringEnum for DeclarationAllowGroupInvites {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for DeclarationAllowGroupInvites {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

@@ -6,6 +6,14 @@ pub struct DirectConvoMember {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for DirectConvoMember {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for DirectConvoMember {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -53,6 +61,16 @@ pub struct GroupConvoMember {
     pub role: ::atproto_types::object::Open<MemberRole>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for GroupConvoMember {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.added_by, &path.field("addedBy"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for GroupConvoMember {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -141,11 +159,27 @@ impl ::atproto_types::object::StringEnum for MemberRole {
         }
     }
 }
+impl ::atproto_types::validate::Validate for MemberRole {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// A past group convo member.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PastGroupConvoMember {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for PastGroupConvoMember {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for PastGroupConvoMember {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -208,6 +242,31 @@ pub struct ProfileViewBasic {
     pub kind: ::std::option::Option<ProfileViewBasicKind>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ProfileViewBasic {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.display_name {
+            let p = path.field("displayName");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(640),
+                    max_graphemes: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.viewer, &path.field("viewer"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        v::Validate::validate_at(&self.kind, &path.field("kind"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ProfileViewBasic {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -454,6 +513,20 @@ impl ::serde::Serialize for ProfileViewBasicKind {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for ProfileViewBasicKind {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::GroupConvoMember(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }

@@ -24,6 +24,14 @@ impl ::atproto_types::object::StringEnum for ConvoKind {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ConvoKind {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConvoLockStatus {
     /// `unlocked`
@@ -51,12 +59,28 @@ impl ::atproto_types::object::StringEnum for ConvoLockStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ConvoLockStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvoRef {
     pub did: ::atproto_types::Did,
     pub convo_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ConvoRef {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ConvoRef {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -143,6 +167,14 @@ impl ::atproto_types::object::StringEnum for ConvoStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ConvoStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvoView {
     pub id: ::std::string::String,
@@ -159,6 +191,19 @@ pub struct ConvoView {
     pub kind: ::std::option::Option<ConvoViewKind>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ConvoView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.members, &path.field("members"), out);
+        v::Validate::validate_at(&self.last_message, &path.field("lastMessage"), out);
+        v::Validate::validate_at(&self.last_reaction, &path.field("lastReaction"), out);
+        v::Validate::validate_at(&self.kind, &path.field("kind"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ConvoView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -380,6 +425,20 @@ impl ::serde::Serialize for ConvoViewLastMessage {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ConvoViewLastMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConvoViewLastReaction {
     /// `chat.bsky.convo.defs#messageAndReactionView`
@@ -426,6 +485,20 @@ impl ::serde::Serialize for ConvoViewLastReaction {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for ConvoViewLastReaction {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageAndReactionView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }
@@ -493,6 +566,20 @@ impl ::serde::Serialize for ConvoViewKind {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ConvoViewKind {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::GroupConvo(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeletedMessageView {
     pub id: ::std::string::String,
@@ -501,6 +588,14 @@ pub struct DeletedMessageView {
     pub sent_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DeletedMessageView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for DeletedMessageView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -589,6 +684,14 @@ pub struct DirectConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for DirectConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for DirectConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -647,6 +750,29 @@ pub struct GroupConvo {
     pub unread_join_request_count: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for GroupConvo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.name;
+            let p = path.field("name");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(500),
+                    max_graphemes: ::std::option::Option::Some(50),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for GroupConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -806,6 +932,14 @@ pub struct LogAcceptConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogAcceptConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LogAcceptConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -881,6 +1015,20 @@ pub struct LogAddMember {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogAddMember {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogAddMember {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -980,6 +1128,21 @@ pub struct LogAddReaction {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogAddReaction {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.message, &path.field("message"), out);
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogAddReaction {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1138,6 +1301,20 @@ impl ::serde::Serialize for LogAddReactionMessage {
         }
     }
 }
+impl ::atproto_types::validate::Validate for LogAddReactionMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Event indicating a join request was approved by the viewer. Only the owner gets this. The approved member gets a logBeginConvo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogApproveJoinRequest {
@@ -1147,6 +1324,16 @@ pub struct LogApproveJoinRequest {
     pub member: crate::chat::bsky::actor::defs::ProfileViewBasic,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogApproveJoinRequest {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.member, &path.field("member"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogApproveJoinRequest {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1228,6 +1415,14 @@ pub struct LogBeginConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogBeginConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LogBeginConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1299,6 +1494,14 @@ pub struct LogCreateJoinLink {
     pub message: SystemMessageView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogCreateJoinLink {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for LogCreateJoinLink {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1384,6 +1587,21 @@ pub struct LogCreateMessage {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogCreateMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.message, &path.field("message"), out);
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogCreateMessage {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1532,6 +1750,20 @@ impl ::serde::Serialize for LogCreateMessageMessage {
         }
     }
 }
+impl ::atproto_types::validate::Validate for LogCreateMessageMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Event indicating a user-originated message was deleted. Is not emitted for system messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogDeleteMessage {
@@ -1540,6 +1772,16 @@ pub struct LogDeleteMessage {
     pub message: LogDeleteMessageMessage,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogDeleteMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.message, &path.field("message"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogDeleteMessage {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1676,6 +1918,20 @@ impl ::serde::Serialize for LogDeleteMessageMessage {
         }
     }
 }
+impl ::atproto_types::validate::Validate for LogDeleteMessageMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Event indicating a join link was disabled for a group convo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogDisableJoinLink {
@@ -1685,6 +1941,14 @@ pub struct LogDisableJoinLink {
     pub message: SystemMessageView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogDisableJoinLink {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for LogDisableJoinLink {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1768,6 +2032,14 @@ pub struct LogEditGroup {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogEditGroup {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LogEditGroup {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1849,6 +2121,14 @@ pub struct LogEditJoinLink {
     pub message: SystemMessageView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogEditJoinLink {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for LogEditJoinLink {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1932,6 +2212,14 @@ pub struct LogEnableJoinLink {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogEnableJoinLink {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LogEnableJoinLink {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2014,6 +2302,16 @@ pub struct LogIncomingJoinRequest {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogIncomingJoinRequest {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.member, &path.field("member"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for LogIncomingJoinRequest {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2094,6 +2392,14 @@ pub struct LogLeaveConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogLeaveConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LogLeaveConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2169,6 +2475,20 @@ pub struct LogLockConvo {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogLockConvo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogLockConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2269,6 +2589,20 @@ pub struct LogLockConvoPermanently {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogLockConvoPermanently {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
+}
 impl ::atproto_types::object::ObjectFields for LogLockConvoPermanently {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2367,6 +2701,20 @@ pub struct LogMemberJoin {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogMemberJoin {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogMemberJoin {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2467,6 +2815,20 @@ pub struct LogMemberLeave {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogMemberLeave {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
+}
 impl ::atproto_types::object::ObjectFields for LogMemberLeave {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2560,6 +2922,14 @@ pub struct LogMuteConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogMuteConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LogMuteConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2629,6 +2999,14 @@ pub struct LogOutgoingJoinRequest {
     pub convo_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogOutgoingJoinRequest {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for LogOutgoingJoinRequest {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2700,6 +3078,16 @@ pub struct LogReadConvo {
     pub message: LogReadConvoMessage,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogReadConvo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.message, &path.field("message"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogReadConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2850,6 +3238,20 @@ impl ::serde::Serialize for LogReadConvoMessage {
         }
     }
 }
+impl ::atproto_types::validate::Validate for LogReadConvoMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Event indicating the group owner marked join requests as read. Only the owner gets this.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogReadJoinRequests {
@@ -2857,6 +3259,14 @@ pub struct LogReadJoinRequests {
     pub convo_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogReadJoinRequests {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for LogReadJoinRequests {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2928,6 +3338,16 @@ pub struct LogReadMessage {
     pub message: LogReadMessageMessage,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogReadMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.message, &path.field("message"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogReadMessage {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3078,6 +3498,20 @@ impl ::serde::Serialize for LogReadMessageMessage {
         }
     }
 }
+impl ::atproto_types::validate::Validate for LogReadMessageMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Event indicating a join request was rejected by the viewer. Only the owner gets this.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRejectJoinRequest {
@@ -3087,6 +3521,16 @@ pub struct LogRejectJoinRequest {
     pub member: crate::chat::bsky::actor::defs::ProfileViewBasic,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogRejectJoinRequest {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.member, &path.field("member"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogRejectJoinRequest {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3173,6 +3617,20 @@ pub struct LogRemoveMember {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogRemoveMember {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogRemoveMember {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3272,6 +3730,21 @@ pub struct LogRemoveReaction {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogRemoveReaction {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.message, &path.field("message"), out);
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogRemoveReaction {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3430,6 +3903,20 @@ impl ::serde::Serialize for LogRemoveReactionMessage {
         }
     }
 }
+impl ::atproto_types::validate::Validate for LogRemoveReactionMessage {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Event indicating a group convo was unlocked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogUnlockConvo {
@@ -3443,6 +3930,20 @@ pub struct LogUnlockConvo {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogUnlockConvo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.related_profiles,
+            &path.field("relatedProfiles"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogUnlockConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3537,6 +4038,14 @@ pub struct LogUnmuteConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogUnmuteConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LogUnmuteConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3608,6 +4117,16 @@ pub struct LogWithdrawIncomingJoinRequest {
     pub member: crate::chat::bsky::actor::defs::ProfileViewBasic,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LogWithdrawIncomingJoinRequest {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.member, &path.field("member"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LogWithdrawIncomingJoinRequest {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3689,6 +4208,14 @@ pub struct LogWithdrawOutgoingJoinRequest {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LogWithdrawOutgoingJoinRequest {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LogWithdrawOutgoingJoinRequest {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3758,6 +4285,16 @@ pub struct MessageAndReactionView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for MessageAndReactionView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.message, &path.field("message"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for MessageAndReactionView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3826,6 +4363,14 @@ pub struct MessageBeforeUserJoinedGroupView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for MessageBeforeUserJoinedGroupView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for MessageBeforeUserJoinedGroupView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3879,6 +4424,30 @@ pub struct MessageInput {
     pub reply_to: ::std::option::Option<ReplyRef>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for MessageInput {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.text;
+            let p = path.field("text");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(10000),
+                    max_graphemes: ::std::option::Option::Some(1000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.facets, &path.field("facets"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for MessageInput {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4031,6 +4600,14 @@ impl ::serde::Serialize for MessageInputEmbed {
         }
     }
 }
+impl ::atproto_types::validate::Validate for MessageInputEmbed {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageRef {
     pub did: ::atproto_types::Did,
@@ -4038,6 +4615,14 @@ pub struct MessageRef {
     pub message_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for MessageRef {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for MessageRef {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4129,6 +4714,32 @@ pub struct MessageView {
     pub sent_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for MessageView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.text;
+            let p = path.field("text");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(10000),
+                    max_graphemes: ::std::option::Option::Some(1000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.facets, &path.field("facets"), out);
+        v::Validate::validate_at(&self.embed, &path.field("embed"), out);
+        v::Validate::validate_at(&self.reply_to, &path.field("replyTo"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for MessageView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4333,6 +4944,23 @@ impl ::serde::Serialize for MessageViewEmbed {
         }
     }
 }
+impl ::atproto_types::validate::Validate for MessageViewEmbed {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::RecordView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::JoinLinkView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// If set, the message this message is replying to. The full view of the referenced message is embedded so the client can render it inline. Only a single level is embedded: the embedded message will not itself have a populated 'replyTo' field even if it was also a reply.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MessageViewReplyTo {
@@ -4413,11 +5041,33 @@ impl ::serde::Serialize for MessageViewReplyTo {
         }
     }
 }
+impl ::atproto_types::validate::Validate for MessageViewReplyTo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::MessageView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageViewSender {
     pub did: ::atproto_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for MessageViewSender {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for MessageViewSender {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4478,6 +5128,14 @@ pub struct ReactionView {
     pub created_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReactionView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ReactionView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4557,6 +5215,14 @@ pub struct ReactionViewSender {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ReactionViewSender {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ReactionViewSender {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -4615,6 +5281,14 @@ pub struct ReplyRef {
     pub message_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReplyRef {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ReplyRef {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4678,6 +5352,14 @@ pub struct SystemMessageDataAddMember {
     pub added_by: SystemMessageReferredUser,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageDataAddMember {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageDataAddMember {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4757,6 +5439,14 @@ pub struct SystemMessageDataCreateJoinLink {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for SystemMessageDataCreateJoinLink {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for SystemMessageDataCreateJoinLink {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -4803,6 +5493,14 @@ impl<'de> ::serde::Deserialize<'de> for SystemMessageDataCreateJoinLink {
 pub struct SystemMessageDataDisableJoinLink {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageDataDisableJoinLink {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageDataDisableJoinLink {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4854,6 +5552,14 @@ pub struct SystemMessageDataEditGroup {
     pub new_name: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageDataEditGroup {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageDataEditGroup {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4927,6 +5633,14 @@ pub struct SystemMessageDataEditJoinLink {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for SystemMessageDataEditJoinLink {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for SystemMessageDataEditJoinLink {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -4972,6 +5686,14 @@ impl<'de> ::serde::Deserialize<'de> for SystemMessageDataEditJoinLink {
 pub struct SystemMessageDataEnableJoinLink {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageDataEnableJoinLink {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageDataEnableJoinLink {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5021,6 +5743,14 @@ pub struct SystemMessageDataLockConvo {
     pub locked_by: SystemMessageReferredUser,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageDataLockConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageDataLockConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5081,6 +5811,14 @@ pub struct SystemMessageDataLockConvoPermanently {
     pub locked_by: SystemMessageReferredUser,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageDataLockConvoPermanently {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageDataLockConvoPermanently {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5146,6 +5884,14 @@ pub struct SystemMessageDataMemberJoin {
     pub approved_by: ::std::option::Option<SystemMessageReferredUser>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageDataMemberJoin {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageDataMemberJoin {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5229,6 +5975,14 @@ pub struct SystemMessageDataMemberLeave {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for SystemMessageDataMemberLeave {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for SystemMessageDataMemberLeave {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -5289,6 +6043,14 @@ pub struct SystemMessageDataRemoveMember {
     pub removed_by: SystemMessageReferredUser,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageDataRemoveMember {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageDataRemoveMember {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5360,6 +6122,14 @@ pub struct SystemMessageDataUnlockConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for SystemMessageDataUnlockConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for SystemMessageDataUnlockConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -5417,6 +6187,14 @@ pub struct SystemMessageReferredUser {
     pub did: ::atproto_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageReferredUser {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageReferredUser {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5478,6 +6256,14 @@ pub struct SystemMessageView {
     pub data: SystemMessageViewData,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SystemMessageView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for SystemMessageView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5767,4 +6553,12 @@ impl ::serde::Serialize for SystemMessageViewData {
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
         }
     }
+}
+impl ::atproto_types::validate::Validate for SystemMessageViewData {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

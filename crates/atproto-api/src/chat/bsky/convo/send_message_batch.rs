@@ -32,12 +32,38 @@ impl ::atproto_types::xrpc::Endpoint for SendMessageBatch {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_input(
+        input: &Self::Input,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(input)
+    }
 }
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     pub items: ::std::vec::Vec<BatchItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Input {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.items;
+            let p = path.field("items");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -96,6 +122,16 @@ pub struct Output {
     pub items: ::std::vec::Vec<crate::chat::bsky::convo::defs::MessageView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.items, &path.field("items"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -200,6 +236,16 @@ pub struct BatchItem {
     pub message: crate::chat::bsky::convo::defs::MessageInput,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for BatchItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.message, &path.field("message"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for BatchItem {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

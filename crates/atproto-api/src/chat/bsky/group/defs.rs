@@ -2,11 +2,27 @@
 
 //! `chat.bsky.group.defs`
 /// Preview for a disabled join link. Carries only the code so clients can correlate with the input and render a disabled state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct DisabledJoinLinkPreviewView {
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for DisabledJoinLinkPreviewView {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisabledJoinLinkPreviewView")
+            .field("code", &::atproto_types::object::Redacted(&self.code))
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for DisabledJoinLinkPreviewView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for DisabledJoinLinkPreviewView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -61,11 +77,27 @@ impl<'de> ::serde::Deserialize<'de> for DisabledJoinLinkPreviewView {
     }
 }
 /// Preview for a join link code that does not map to an existing link. Carries only the code so clients can correlate with the input and render an invalid state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct InvalidJoinLinkPreviewView {
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for InvalidJoinLinkPreviewView {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InvalidJoinLinkPreviewView")
+            .field("code", &::atproto_types::object::Redacted(&self.code))
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for InvalidJoinLinkPreviewView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for InvalidJoinLinkPreviewView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -120,7 +152,7 @@ impl<'de> ::serde::Deserialize<'de> for InvalidJoinLinkPreviewView {
     }
 }
 /// Preview that can be shown in feeds, including to unauthenticated viewers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct JoinLinkPreviewView {
     pub convo_id: ::std::string::String,
     pub code: ::std::string::String,
@@ -135,6 +167,34 @@ pub struct JoinLinkPreviewView {
     pub viewer: ::std::option::Option<JoinLinkViewerState>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for JoinLinkPreviewView {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("JoinLinkPreviewView")
+            .field("convo_id", &self.convo_id)
+            .field("code", &::atproto_types::object::Redacted(&self.code))
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("member_count", &self.member_count)
+            .field("member_limit", &self.member_limit)
+            .field("require_approval", &self.require_approval)
+            .field("join_rule", &self.join_rule)
+            .field("convo", &self.convo)
+            .field("viewer", &self.viewer)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for JoinLinkPreviewView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.owner, &path.field("owner"), out);
+        v::Validate::validate_at(&self.convo, &path.field("convo"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for JoinLinkPreviewView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -292,7 +352,7 @@ impl<'de> ::serde::Deserialize<'de> for JoinLinkPreviewView {
     }
 }
 /// Join link view to be used within a group view, so the convo is surrounding, not specified inside this view.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct JoinLinkView {
     pub code: ::std::string::String,
     pub enabled_status: ::atproto_types::object::Open<LinkEnabledStatus>,
@@ -301,6 +361,26 @@ pub struct JoinLinkView {
     pub created_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for JoinLinkView {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("JoinLinkView")
+            .field("code", &::atproto_types::object::Redacted(&self.code))
+            .field("enabled_status", &self.enabled_status)
+            .field("require_approval", &self.require_approval)
+            .field("join_rule", &self.join_rule)
+            .field("created_at", &self.created_at)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for JoinLinkView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for JoinLinkView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -406,6 +486,14 @@ pub struct JoinLinkViewerState {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for JoinLinkViewerState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for JoinLinkViewerState {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -471,6 +559,16 @@ pub struct JoinRequestConvoView {
     pub viewer: JoinLinkViewerState,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for JoinRequestConvoView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.owner, &path.field("owner"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for JoinRequestConvoView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -589,6 +687,16 @@ pub struct JoinRequestView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for JoinRequestView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.requested_by, &path.field("requestedBy"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for JoinRequestView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -690,6 +798,14 @@ impl ::atproto_types::object::StringEnum for JoinRule {
         }
     }
 }
+impl ::atproto_types::validate::Validate for JoinRule {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkEnabledStatus {
     /// `enabled`
@@ -712,4 +828,12 @@ impl ::atproto_types::object::StringEnum for LinkEnabledStatus {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for LinkEnabledStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

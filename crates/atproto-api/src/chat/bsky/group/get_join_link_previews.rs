@@ -31,11 +31,36 @@ impl ::atproto_types::xrpc::Endpoint for GetJoinLinkPreviews {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Query parameters of `chat.bsky.group.getJoinLinkPreviews`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
     pub codes: ::std::vec::Vec<::std::string::String>,
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.codes;
+            let p = path.field("codes");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(50),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -178,11 +203,39 @@ impl ::serde::Serialize for OutputJoinLinkPreviewsItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for OutputJoinLinkPreviewsItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::JoinLinkPreviewView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     pub join_link_previews: ::std::vec::Vec<OutputJoinLinkPreviewsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.join_link_previews,
+            &path.field("joinLinkPreviews"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -11,6 +11,16 @@ pub struct ConvoView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ConvoView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.kind, &path.field("kind"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for ConvoView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -149,11 +159,33 @@ impl ::serde::Serialize for ConvoViewKind {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ConvoViewKind {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::GroupConvo(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Data specific to a direct conversation, for moderation purposes.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DirectConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for DirectConvo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for DirectConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -212,6 +244,29 @@ pub struct GroupConvo {
     pub name: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for GroupConvo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.name;
+            let p = path.field("name");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(500),
+                    max_graphemes: ::std::option::Option::Some(50),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for GroupConvo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -11,6 +11,14 @@ pub struct Parameters {
     /// The last known event seq number to backfill from. Use '2222222222222' to backfill from the beginning. Don't specify a cursor to listen only for new events.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -262,6 +270,14 @@ impl ::serde::Serialize for Message {
         }
     }
 }
+impl ::atproto_types::validate::Validate for Message {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
@@ -321,6 +337,14 @@ pub struct EventChatAccepted {
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EventChatAccepted {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EventChatAccepted {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -487,6 +511,14 @@ impl ::atproto_types::object::StringEnum for EventChatAcceptedMethod {
         }
     }
 }
+impl ::atproto_types::validate::Validate for EventChatAcceptedMethod {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Fired when the first message was sent on a convo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventConvoFirstMessage {
@@ -500,6 +532,14 @@ pub struct EventConvoFirstMessage {
     pub user: ::atproto_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EventConvoFirstMessage {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EventConvoFirstMessage {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -625,6 +665,14 @@ pub struct EventGroupChatCreated {
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EventGroupChatCreated {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EventGroupChatCreated {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -788,6 +836,14 @@ pub struct EventGroupChatJoinRequest {
     pub subject_follows_owner: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EventGroupChatJoinRequest {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EventGroupChatJoinRequest {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -963,6 +1019,14 @@ pub struct EventGroupChatJoinRequestApproved {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for EventGroupChatJoinRequestApproved {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for EventGroupChatJoinRequestApproved {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1121,6 +1185,14 @@ pub struct EventGroupChatJoinRequestRejected {
     pub subject_did: ::atproto_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EventGroupChatJoinRequestRejected {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EventGroupChatJoinRequestRejected {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1284,6 +1356,14 @@ pub struct EventGroupChatMemberAdded {
     pub subject_follows_owner: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EventGroupChatMemberAdded {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EventGroupChatMemberAdded {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1471,6 +1551,14 @@ pub struct EventGroupChatMemberJoined {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for EventGroupChatMemberJoined {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for EventGroupChatMemberJoined {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1647,6 +1735,14 @@ pub struct EventGroupChatMemberLeft {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for EventGroupChatMemberLeft {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for EventGroupChatMemberLeft {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1822,6 +1918,14 @@ impl ::atproto_types::object::StringEnum for EventGroupChatMemberLeftLeaveMethod
         }
     }
 }
+impl ::atproto_types::validate::Validate for EventGroupChatMemberLeftLeaveMethod {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Fired when a group chat's metadata or status changes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventGroupChatUpdated {
@@ -1856,6 +1960,14 @@ pub struct EventGroupChatUpdated {
     pub update_type: ::atproto_types::object::Open<EventGroupChatUpdatedUpdateType>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EventGroupChatUpdated {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EventGroupChatUpdated {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2115,6 +2227,14 @@ impl ::atproto_types::object::StringEnum for EventGroupChatUpdatedLockReason {
         }
     }
 }
+impl ::atproto_types::validate::Validate for EventGroupChatUpdatedLockReason {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// What changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventGroupChatUpdatedUpdateType {
@@ -2161,6 +2281,14 @@ impl ::atproto_types::object::StringEnum for EventGroupChatUpdatedUpdateType {
         }
     }
 }
+impl ::atproto_types::validate::Validate for EventGroupChatUpdatedUpdateType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Fired when a user exceeds a rate limit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRateLimitExceeded {
@@ -2172,6 +2300,14 @@ pub struct EventRateLimitExceeded {
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EventRateLimitExceeded {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EventRateLimitExceeded {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -8,6 +8,14 @@ pub struct ChatPreference {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ChatPreference {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ChatPreference {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -93,12 +101,28 @@ impl ::atproto_types::object::StringEnum for ChatPreferenceInclude {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ChatPreferenceInclude {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preferences {
     pub chat: ChatPreference,
     pub chat_request: ChatPreference,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Preferences {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Preferences {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -39,6 +39,14 @@ pub struct Parameters {
     pub uri: ::std::option::Option<::atproto_types::AtUri>,
     pub blob: ::std::option::Option<::atproto_types::Cid>,
 }
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -202,6 +210,14 @@ impl ::serde::Serialize for OutputSubject {
         }
     }
 }
+impl ::atproto_types::validate::Validate for OutputSubject {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     pub subject: OutputSubject,
@@ -209,6 +225,14 @@ pub struct Output {
     pub deactivated: ::std::option::Option<crate::com::atproto::admin::defs::StatusAttr>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -11,6 +11,14 @@ pub struct IdentityInfo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for IdentityInfo {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for IdentityInfo {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,

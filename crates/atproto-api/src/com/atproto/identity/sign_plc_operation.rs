@@ -33,7 +33,7 @@ impl ::atproto_types::xrpc::Endpoint for SignPlcOperation {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
 }
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Input {
     /// A token received through com.atproto.identity.requestPlcOperationSignature
     pub token: ::std::option::Option<::std::string::String>,
@@ -43,6 +43,26 @@ pub struct Input {
     pub services: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Input")
+            .field("token", &::atproto_types::object::Redacted(&self.token))
+            .field("rotation_keys", &self.rotation_keys)
+            .field("also_known_as", &self.also_known_as)
+            .field("verification_methods", &self.verification_methods)
+            .field("services", &self.services)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for Input {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -152,6 +172,14 @@ pub struct Output {
     pub operation: ::atproto_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

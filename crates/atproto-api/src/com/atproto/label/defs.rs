@@ -25,6 +25,28 @@ pub struct Label {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Label {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.val;
+            let p = path.field("val");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(128),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for Label {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -214,6 +236,14 @@ impl ::atproto_types::object::StringEnum for LabelValue {
         }
     }
 }
+impl ::atproto_types::validate::Validate for LabelValue {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Declares a label value and its expected interpretations and behaviors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelValueDefinition {
@@ -232,6 +262,30 @@ pub struct LabelValueDefinition {
     pub locales: ::std::vec::Vec<LabelValueDefinitionStrings>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LabelValueDefinition {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.identifier;
+            let p = path.field("identifier");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(100),
+                    max_graphemes: ::std::option::Option::Some(100),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        v::Validate::validate_at(&self.locales, &path.field("locales"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for LabelValueDefinition {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -366,6 +420,14 @@ impl ::atproto_types::object::StringEnum for LabelValueDefinitionSeverity {
         }
     }
 }
+impl ::atproto_types::validate::Validate for LabelValueDefinitionSeverity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// What should this label hide in the UI, if applied? 'content' hides all of the target; 'media' hides the images/video/audio; 'none' hides nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LabelValueDefinitionBlurs {
@@ -393,6 +455,14 @@ impl ::atproto_types::object::StringEnum for LabelValueDefinitionBlurs {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for LabelValueDefinitionBlurs {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 /// The default setting for this label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -422,6 +492,14 @@ impl ::atproto_types::object::StringEnum for LabelValueDefinitionDefaultSetting 
         }
     }
 }
+impl ::atproto_types::validate::Validate for LabelValueDefinitionDefaultSetting {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Strings which describe the label in the UI, localized into a specific language.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelValueDefinitionStrings {
@@ -433,6 +511,43 @@ pub struct LabelValueDefinitionStrings {
     pub description: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for LabelValueDefinitionStrings {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.name;
+            let p = path.field("name");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(640),
+                    max_graphemes: ::std::option::Option::Some(64),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.description;
+            let p = path.field("description");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(100000),
+                    max_graphemes: ::std::option::Option::Some(10000),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for LabelValueDefinitionStrings {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -517,6 +632,28 @@ pub struct SelfLabel {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for SelfLabel {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.val;
+            let p = path.field("val");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(128),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for SelfLabel {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -575,6 +712,27 @@ pub struct SelfLabels {
     pub values: ::std::vec::Vec<SelfLabel>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SelfLabels {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.values;
+            let p = path.field("values");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(10),
+                &p,
+                out,
+            );
+            v::Validate::validate_at(x, &p, out);
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for SelfLabels {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -11,6 +11,14 @@ pub struct Parameters {
     /// The last known event seq number to backfill from.
     pub cursor: ::std::option::Option<i64>,
 }
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -132,6 +140,20 @@ impl ::serde::Serialize for Message {
         }
     }
 }
+impl ::atproto_types::validate::Validate for Message {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::Labels(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
@@ -173,6 +195,14 @@ pub struct Info {
     pub message: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Info {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Info {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -257,12 +287,30 @@ impl ::atproto_types::object::StringEnum for InfoName {
         }
     }
 }
+impl ::atproto_types::validate::Validate for InfoName {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labels {
     pub seq: i64,
     pub labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Labels {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Labels {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

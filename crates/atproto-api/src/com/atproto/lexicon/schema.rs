@@ -13,6 +13,14 @@ impl ::atproto_types::object::Record for Schema {
     const NSID: &'static str = "com.atproto.lexicon.schema";
     const KEY: &'static str = "nsid";
 }
+impl ::atproto_types::validate::Validate for Schema {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Schema {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,

@@ -358,6 +358,14 @@ impl ::atproto_types::object::StringEnum for ReasonType {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ReasonType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Direct violation of server rules, laws, terms of service. Prefer new lexicon definition `tools.ozone.report.defs#reasonRuleOther`.
 pub const REASON_VIOLATION: &str = "com.atproto.moderation.defs#reasonViolation";
 /// Tag describing a type of subject that might be reported.
@@ -387,4 +395,12 @@ impl ::atproto_types::object::StringEnum for SubjectType {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for SubjectType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

@@ -32,6 +32,11 @@ impl ::atproto_types::xrpc::Endpoint for ApplyWrites {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_input(
+        input: &Self::Input,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(input)
+    }
 }
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputWritesItem {
@@ -111,6 +116,20 @@ impl ::serde::Serialize for InputWritesItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for InputWritesItem {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::Create(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The handle or DID of the repo (aka, current account).
@@ -122,6 +141,16 @@ pub struct Input {
     pub swap_commit: ::std::option::Option<::atproto_types::Cid>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Input {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.writes, &path.field("writes"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -287,12 +316,28 @@ impl ::serde::Serialize for OutputResultsItem {
         }
     }
 }
+impl ::atproto_types::validate::Validate for OutputResultsItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     pub commit: ::std::option::Option<crate::com::atproto::repo::defs::CommitMeta>,
     pub results: ::std::option::Option<::std::vec::Vec<OutputResultsItem>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -405,6 +450,27 @@ pub struct Create {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Create {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.rkey {
+            let p = path.field("rkey");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(512),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for Create {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -488,6 +554,14 @@ pub struct CreateResult {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for CreateResult {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for CreateResult {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -586,6 +660,14 @@ impl ::atproto_types::object::StringEnum for CreateResultValidationStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for CreateResultValidationStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Operation which deletes an existing record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delete {
@@ -593,6 +675,14 @@ pub struct Delete {
     pub rkey: ::atproto_types::RecordKey,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Delete {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Delete {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -661,6 +751,14 @@ pub struct DeleteResult {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for DeleteResult {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for DeleteResult {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -707,6 +805,14 @@ pub struct Update {
     pub value: ::atproto_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Update {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Update {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -789,6 +895,14 @@ pub struct UpdateResult {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for UpdateResult {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for UpdateResult {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -886,4 +1000,12 @@ impl ::atproto_types::object::StringEnum for UpdateResultValidationStatus {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for UpdateResultValidationStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

@@ -8,6 +8,14 @@ pub struct CommitMeta {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for CommitMeta {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for CommitMeta {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,

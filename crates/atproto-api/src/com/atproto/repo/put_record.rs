@@ -32,6 +32,11 @@ impl ::atproto_types::xrpc::Endpoint for PutRecord {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_input(
+        input: &Self::Input,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(input)
+    }
 }
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
@@ -51,6 +56,28 @@ pub struct Input {
     pub swap_commit: ::std::option::Option<::atproto_types::Cid>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Input {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.rkey;
+            let p = path.field("rkey");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    max_length: ::std::option::Option::Some(512),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -193,6 +220,14 @@ impl ::atproto_types::object::StringEnum for OutputValidationStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for OutputValidationStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     pub uri: ::atproto_types::AtUri,
@@ -203,6 +238,14 @@ pub struct Output {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -33,7 +33,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateAccount {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
 }
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Input {
     pub email: ::std::option::Option<::std::string::String>,
     /// Requested handle for the account.
@@ -51,6 +51,30 @@ pub struct Input {
     pub plc_op: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Input")
+            .field("email", &self.email)
+            .field("handle", &self.handle)
+            .field("did", &self.did)
+            .field("invite_code", &::atproto_types::object::Redacted(&self.invite_code))
+            .field("verification_code", &self.verification_code)
+            .field("verification_phone", &self.verification_phone)
+            .field("password", &::atproto_types::object::Redacted(&self.password))
+            .field("recovery_key", &self.recovery_key)
+            .field("plc_op", &self.plc_op)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for Input {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -201,7 +225,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
     }
 }
 /// Account login session returned on successful account creation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Output {
     pub access_jwt: ::std::string::String,
     pub refresh_jwt: ::std::string::String,
@@ -212,6 +236,26 @@ pub struct Output {
     pub did_doc: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Output")
+            .field("access_jwt", &::atproto_types::object::Redacted(&self.access_jwt))
+            .field("refresh_jwt", &::atproto_types::object::Redacted(&self.refresh_jwt))
+            .field("handle", &self.handle)
+            .field("did", &self.did)
+            .field("did_doc", &self.did_doc)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -33,7 +33,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateSession {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
 }
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Input {
     /// Handle or other identifier supported by the server for the authenticating user.
     pub identifier: ::std::string::String,
@@ -43,6 +43,28 @@ pub struct Input {
     pub allow_takendown: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Input")
+            .field("identifier", &self.identifier)
+            .field("password", &::atproto_types::object::Redacted(&self.password))
+            .field(
+                "auth_factor_token",
+                &::atproto_types::object::Redacted(&self.auth_factor_token),
+            )
+            .field("allow_takendown", &self.allow_takendown)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for Input {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -158,7 +180,15 @@ impl ::atproto_types::object::StringEnum for OutputStatus {
         }
     }
 }
-#[derive(Debug, Clone, PartialEq)]
+impl ::atproto_types::validate::Validate for OutputStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
+#[derive(Clone, PartialEq)]
 pub struct Output {
     pub access_jwt: ::std::string::String,
     pub refresh_jwt: ::std::string::String,
@@ -173,6 +203,31 @@ pub struct Output {
     pub status: ::std::option::Option<::atproto_types::object::Open<OutputStatus>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Output")
+            .field("access_jwt", &::atproto_types::object::Redacted(&self.access_jwt))
+            .field("refresh_jwt", &::atproto_types::object::Redacted(&self.refresh_jwt))
+            .field("handle", &self.handle)
+            .field("did", &self.did)
+            .field("did_doc", &self.did_doc)
+            .field("email", &self.email)
+            .field("email_confirmed", &self.email_confirmed)
+            .field("email_auth_factor", &self.email_auth_factor)
+            .field("active", &self.active)
+            .field("status", &self.status)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

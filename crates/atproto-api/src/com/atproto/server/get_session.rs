@@ -60,6 +60,14 @@ impl ::atproto_types::object::StringEnum for OutputStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for OutputStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     pub handle: ::atproto_types::Handle,
@@ -73,6 +81,14 @@ pub struct Output {
     pub status: ::std::option::Option<::atproto_types::object::Open<OutputStatus>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -36,3 +36,11 @@ impl ::atproto_types::object::StringEnum for HostStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for HostStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}

@@ -11,6 +11,14 @@ pub struct Parameters {
     /// The last known event seq number to backfill from.
     pub cursor: ::std::option::Option<i64>,
 }
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -174,6 +182,23 @@ impl ::serde::Serialize for Message {
         }
     }
 }
+impl ::atproto_types::validate::Validate for Message {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::Commit(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::Sync(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
@@ -225,6 +250,14 @@ pub struct Account {
     pub status: ::std::option::Option<::atproto_types::object::Open<AccountStatus>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Account {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Account {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -360,6 +393,14 @@ impl ::atproto_types::object::StringEnum for AccountStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for AccountStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Represents an update of repository state. Note that empty commits are allowed, which include no repo data changes, but an update to rev and signature.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Commit {
@@ -387,6 +428,37 @@ pub struct Commit {
     pub time: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Commit {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.blocks;
+            let p = path.field("blocks");
+            v::bytes_len(
+                x.0.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(2000000),
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.ops;
+            let p = path.field("ops");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(200),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Commit {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -563,6 +635,14 @@ pub struct Identity {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Identity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Identity {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -654,6 +734,14 @@ pub struct Info {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Info {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Info {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -737,6 +825,14 @@ impl ::atproto_types::object::StringEnum for InfoName {
         }
     }
 }
+impl ::atproto_types::validate::Validate for InfoName {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// A repo operation, ie a mutation of a single record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepoOp {
@@ -748,6 +844,14 @@ pub struct RepoOp {
     pub prev: ::std::option::Option<::atproto_types::CidLink>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for RepoOp {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for RepoOp {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -860,6 +964,14 @@ impl ::atproto_types::object::StringEnum for RepoOpAction {
         }
     }
 }
+impl ::atproto_types::validate::Validate for RepoOpAction {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Updates the repo to a new state, without necessarily including that state on the firehose. Used to recover from broken commit streams, data loss incidents, or in situations where upstream host does not know recent state of the repository.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sync {
@@ -875,6 +987,26 @@ pub struct Sync {
     pub time: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Sync {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.blocks;
+            let p = path.field("blocks");
+            v::bytes_len(
+                x.0.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(10000),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Sync {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

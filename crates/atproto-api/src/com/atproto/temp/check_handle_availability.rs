@@ -42,6 +42,14 @@ pub struct Parameters {
     /// User-provided birth date. Might be used to build handle suggestions.
     pub birth_date: ::std::option::Option<::atproto_types::Datetime>,
 }
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -189,6 +197,14 @@ impl ::serde::Serialize for OutputResult {
         }
     }
 }
+impl ::atproto_types::validate::Validate for OutputResult {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Echo of the input handle.
@@ -196,6 +212,14 @@ pub struct Output {
     pub result: OutputResult,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -300,6 +324,14 @@ pub struct ResultAvailable {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ResultAvailable {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ResultAvailable {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -345,6 +377,14 @@ pub struct ResultUnavailable {
     pub suggestions: ::std::vec::Vec<Suggestion>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ResultUnavailable {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ResultUnavailable {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -408,6 +448,14 @@ pub struct Suggestion {
     pub method: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Suggestion {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Suggestion {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

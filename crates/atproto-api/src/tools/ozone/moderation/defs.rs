@@ -12,6 +12,14 @@ pub struct AccountEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for AccountEvent {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for AccountEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -137,6 +145,14 @@ impl ::atproto_types::object::StringEnum for AccountEventStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for AccountEventStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountHosting {
     pub status: ::atproto_types::object::Open<AccountHostingStatus>,
@@ -147,6 +163,14 @@ pub struct AccountHosting {
     pub reactivated_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for AccountHosting {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for AccountHosting {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -295,6 +319,14 @@ impl ::atproto_types::object::StringEnum for AccountHostingStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for AccountHostingStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Statistics about a particular account subject
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AccountStats {
@@ -310,6 +342,14 @@ pub struct AccountStats {
     pub takedown_count: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for AccountStats {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for AccountStats {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -427,6 +467,14 @@ pub struct AccountStrike {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for AccountStrike {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for AccountStrike {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -543,6 +591,14 @@ pub struct AgeAssuranceEvent {
     pub complete_ua: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for AgeAssuranceEvent {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for AgeAssuranceEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -728,6 +784,14 @@ impl ::atproto_types::object::StringEnum for AgeAssuranceEventStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for AgeAssuranceEventStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Age assurance status override by moderators. Only works on DID subjects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgeAssuranceOverrideEvent {
@@ -740,6 +804,28 @@ pub struct AgeAssuranceOverrideEvent {
     pub comment: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for AgeAssuranceOverrideEvent {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.comment;
+            let p = path.field("comment");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for AgeAssuranceOverrideEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -843,6 +929,14 @@ impl ::atproto_types::object::StringEnum for AgeAssuranceOverrideEventStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for AgeAssuranceOverrideEventStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Purges all age assurance events for the subject. Only works on DID subjects. Moderator-only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgeAssurancePurgeEvent {
@@ -850,6 +944,28 @@ pub struct AgeAssurancePurgeEvent {
     pub comment: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for AgeAssurancePurgeEvent {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.comment;
+            let p = path.field("comment");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for AgeAssurancePurgeEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -913,6 +1029,16 @@ pub struct BlobView {
     pub moderation: ::std::option::Option<Moderation>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for BlobView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.moderation, &path.field("moderation"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for BlobView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1083,12 +1209,28 @@ impl ::serde::Serialize for BlobViewDetails {
         }
     }
 }
+impl ::atproto_types::validate::Validate for BlobViewDetails {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Logs cancellation of a scheduled takedown action for an account.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CancelScheduledTakedownEvent {
     pub comment: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for CancelScheduledTakedownEvent {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for CancelScheduledTakedownEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1150,6 +1292,14 @@ pub struct ConvoView {
     pub convo_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ConvoView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ConvoView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1223,6 +1373,14 @@ pub struct IdentityEvent {
     pub timestamp: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for IdentityEvent {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for IdentityEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1331,6 +1489,14 @@ pub struct ImageDetails {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ImageDetails {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ImageDetails {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1400,6 +1566,14 @@ pub struct ModEventAcknowledge {
     pub acknowledge_account_subjects: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventAcknowledge {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ModEventAcknowledge {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1476,6 +1650,14 @@ pub struct ModEventComment {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ModEventComment {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ModEventComment {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1548,6 +1730,14 @@ pub struct ModEventDivert {
     pub comment: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventDivert {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ModEventDivert {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1624,6 +1814,25 @@ pub struct ModEventEmail {
     pub is_delivered: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventEmail {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.policies {
+            let p = path.field("policies");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for ModEventEmail {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1770,6 +1979,14 @@ pub struct ModEventEscalate {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ModEventEscalate {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ModEventEscalate {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1834,6 +2051,14 @@ pub struct ModEventLabel {
     pub duration_in_hours: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventLabel {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ModEventLabel {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1936,6 +2161,14 @@ pub struct ModEventMute {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ModEventMute {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ModEventMute {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2012,6 +2245,14 @@ pub struct ModEventMuteReporter {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ModEventMuteReporter {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ModEventMuteReporter {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2085,6 +2326,29 @@ pub struct ModEventPriorityScore {
     pub score: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventPriorityScore {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.score;
+            let p = path.field("score");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for ModEventPriorityScore {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2161,6 +2425,14 @@ pub struct ModEventReport {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventReport {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ModEventReport {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2246,6 +2518,14 @@ pub struct ModEventResolveAppeal {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for ModEventResolveAppeal {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for ModEventResolveAppeal {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2313,6 +2593,25 @@ pub struct ModEventReverseTakedown {
     pub strike_count: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventReverseTakedown {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.policies {
+            let p = path.field("policies");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for ModEventReverseTakedown {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2417,6 +2716,14 @@ pub struct ModEventTag {
     pub duration_in_hours: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventTag {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ModEventTag {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2528,6 +2835,25 @@ pub struct ModEventTakedown {
     pub strike_expires_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventTakedown {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.policies {
+            let p = path.field("policies");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for ModEventTakedown {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2690,6 +3016,14 @@ impl ::atproto_types::object::StringEnum for ModEventTakedownTargetServicesItem 
         }
     }
 }
+impl ::atproto_types::validate::Validate for ModEventTakedownTargetServicesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Unmute action on a subject
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModEventUnmute {
@@ -2697,6 +3031,14 @@ pub struct ModEventUnmute {
     pub comment: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventUnmute {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ModEventUnmute {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2759,6 +3101,14 @@ pub struct ModEventUnmuteReporter {
     pub comment: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventUnmuteReporter {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ModEventUnmuteReporter {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2827,6 +3177,16 @@ pub struct ModEventView {
     pub mod_tool: ::std::option::Option<ModTool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.event, &path.field("event"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ModEventView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3354,6 +3714,38 @@ impl ::serde::Serialize for ModEventViewEvent {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ModEventViewEvent {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ModEventTakedown(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ModEventReverseTakedown(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ModEventEmail(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ModEventPriorityScore(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::AgeAssuranceOverrideEvent(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::AgeAssurancePurgeEvent(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::RevokeAccountCredentialsEvent(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModEventViewSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -3445,6 +3837,14 @@ impl ::serde::Serialize for ModEventViewSubject {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ModEventViewSubject {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModEventViewDetail {
     pub id: i64,
@@ -3456,6 +3856,18 @@ pub struct ModEventViewDetail {
     pub mod_tool: ::std::option::Option<ModTool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModEventViewDetail {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.event, &path.field("event"), out);
+        v::Validate::validate_at(&self.subject, &path.field("subject"), out);
+        v::Validate::validate_at(&self.subject_blobs, &path.field("subjectBlobs"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ModEventViewDetail {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -3959,6 +4371,38 @@ impl ::serde::Serialize for ModEventViewDetailEvent {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ModEventViewDetailEvent {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::ModEventTakedown(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ModEventReverseTakedown(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ModEventEmail(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::ModEventPriorityScore(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::AgeAssuranceOverrideEvent(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::AgeAssurancePurgeEvent(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::RevokeAccountCredentialsEvent(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModEventViewDetailSubject {
     /// `tools.ozone.moderation.defs#repoView`
@@ -4064,6 +4508,23 @@ impl ::serde::Serialize for ModEventViewDetailSubject {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ModEventViewDetailSubject {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::RepoView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            Self::RecordView(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 /// Moderation tool information for tracing the source of the action
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModTool {
@@ -4073,6 +4534,14 @@ pub struct ModTool {
     pub meta: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModTool {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ModTool {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4144,6 +4613,20 @@ pub struct Moderation {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Moderation {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.subject_status,
+            &path.field("subjectStatus"),
+            out,
+        );
+    }
+}
 impl ::atproto_types::object::ObjectFields for Moderation {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -4203,6 +4686,20 @@ pub struct ModerationDetail {
     pub subject_status: ::std::option::Option<SubjectStatusView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ModerationDetail {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(
+            &self.subject_status,
+            &path.field("subjectStatus"),
+            out,
+        );
+    }
 }
 impl ::atproto_types::object::ObjectFields for ModerationDetail {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4267,6 +4764,14 @@ pub struct RecordEvent {
     pub timestamp: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for RecordEvent {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for RecordEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4381,6 +4886,14 @@ impl ::atproto_types::object::StringEnum for RecordEventOp {
         }
     }
 }
+impl ::atproto_types::validate::Validate for RecordEventOp {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordHosting {
     pub status: ::atproto_types::object::Open<RecordHostingStatus>,
@@ -4389,6 +4902,14 @@ pub struct RecordHosting {
     pub deleted_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for RecordHosting {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for RecordHosting {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4501,6 +5022,14 @@ impl ::atproto_types::object::StringEnum for RecordHostingStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for RecordHostingStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordView {
     pub uri: ::atproto_types::AtUri,
@@ -4512,6 +5041,17 @@ pub struct RecordView {
     pub repo: RepoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for RecordView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.moderation, &path.field("moderation"), out);
+        v::Validate::validate_at(&self.repo, &path.field("repo"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for RecordView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4639,6 +5179,19 @@ pub struct RecordViewDetail {
     pub repo: RepoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for RecordViewDetail {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.blobs, &path.field("blobs"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+        v::Validate::validate_at(&self.moderation, &path.field("moderation"), out);
+        v::Validate::validate_at(&self.repo, &path.field("repo"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for RecordViewDetail {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4770,6 +5323,14 @@ pub struct RecordViewNotFound {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for RecordViewNotFound {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for RecordViewNotFound {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -4843,6 +5404,14 @@ pub struct RecordsStats {
     pub takendown_count: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for RecordsStats {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for RecordsStats {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -4999,6 +5568,16 @@ pub struct RepoView {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for RepoView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.moderation, &path.field("moderation"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for RepoView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5191,6 +5770,17 @@ pub struct RepoViewDetail {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for RepoViewDetail {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.moderation, &path.field("moderation"), out);
+        v::Validate::validate_at(&self.labels, &path.field("labels"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for RepoViewDetail {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5401,6 +5991,14 @@ pub struct RepoViewNotFound {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for RepoViewNotFound {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for RepoViewNotFound {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -5474,6 +6072,14 @@ pub struct ReporterStats {
     pub labeled_record_count: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReporterStats {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ReporterStats {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5647,6 +6253,28 @@ pub struct RevokeAccountCredentialsEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for RevokeAccountCredentialsEvent {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.comment;
+            let p = path.field("comment");
+            v::string(
+                v::LexStr::lex_str(x),
+                &v::StringRules {
+                    min_length: ::std::option::Option::Some(1),
+                    ..v::StringRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
+}
 impl ::atproto_types::object::ObjectFields for RevokeAccountCredentialsEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -5708,6 +6336,14 @@ pub struct ScheduleTakedownEvent {
     pub execute_until: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ScheduleTakedownEvent {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ScheduleTakedownEvent {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -5834,6 +6470,14 @@ pub struct ScheduledActionView {
     pub execution_event_id: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ScheduledActionView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ScheduledActionView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -6065,6 +6709,14 @@ impl ::atproto_types::object::StringEnum for ScheduledActionViewAction {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ScheduledActionViewAction {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Current status of the scheduled action
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScheduledActionViewStatus {
@@ -6096,6 +6748,14 @@ impl ::atproto_types::object::StringEnum for ScheduledActionViewStatus {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ScheduledActionViewStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubjectReviewState {
@@ -6135,6 +6795,14 @@ impl ::atproto_types::object::StringEnum for SubjectReviewState {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for SubjectReviewState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubjectStatusView {
@@ -6180,6 +6848,28 @@ pub struct SubjectStatusView {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SubjectStatusView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.priority_score {
+            let p = path.field("priorityScore");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(0),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for SubjectStatusView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -6607,6 +7297,14 @@ impl ::serde::Serialize for SubjectStatusViewSubject {
         }
     }
 }
+impl ::atproto_types::validate::Validate for SubjectStatusViewSubject {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubjectStatusViewHosting {
     /// `tools.ozone.moderation.defs#accountHosting`
@@ -6670,6 +7368,14 @@ impl ::serde::Serialize for SubjectStatusViewHosting {
         }
     }
 }
+impl ::atproto_types::validate::Validate for SubjectStatusViewHosting {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Current age assurance state of the subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubjectStatusViewAgeAssuranceState {
@@ -6706,6 +7412,14 @@ impl ::atproto_types::object::StringEnum for SubjectStatusViewAgeAssuranceState 
         }
     }
 }
+impl ::atproto_types::validate::Validate for SubjectStatusViewAgeAssuranceState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Whether or not the last successful update to age assurance was made by the user or admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubjectStatusViewAgeAssuranceUpdatedBy {
@@ -6730,6 +7444,14 @@ impl ::atproto_types::object::StringEnum for SubjectStatusViewAgeAssuranceUpdate
         }
     }
 }
+impl ::atproto_types::validate::Validate for SubjectStatusViewAgeAssuranceUpdatedBy {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Detailed view of a subject. For record subjects, the author's repo and profile will be returned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubjectView {
@@ -6743,6 +7465,18 @@ pub struct SubjectView {
     pub record: ::std::option::Option<RecordViewDetail>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for SubjectView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.status, &path.field("status"), out);
+        v::Validate::validate_at(&self.repo, &path.field("repo"), out);
+        v::Validate::validate_at(&self.record, &path.field("record"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for SubjectView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -6887,6 +7621,14 @@ impl ::serde::Serialize for SubjectViewProfile {
         }
     }
 }
+impl ::atproto_types::validate::Validate for SubjectViewProfile {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Moderation event timeline event for a PLC create operation
 pub const TIMELINE_EVENT_PLC_CREATE: &str = "tools.ozone.moderation.defs#timelineEventPlcCreate";
 /// Moderation event timeline event for generic PLC operation
@@ -6900,6 +7642,14 @@ pub struct VideoDetails {
     pub length: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for VideoDetails {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for VideoDetails {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

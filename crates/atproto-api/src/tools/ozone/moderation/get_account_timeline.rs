@@ -37,6 +37,14 @@ impl ::atproto_types::xrpc::Endpoint for GetAccountTimeline {
 pub struct Parameters {
     pub did: ::atproto_types::Did,
 }
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -100,6 +108,14 @@ pub struct Output {
     pub timeline: ::std::vec::Vec<TimelineItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -195,6 +211,14 @@ pub struct TimelineItem {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for TimelineItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for TimelineItem {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -266,6 +290,14 @@ pub struct TimelineItemSummary {
     pub count: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for TimelineItemSummary {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for TimelineItemSummary {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -368,6 +400,14 @@ impl ::atproto_types::object::StringEnum for TimelineItemSummaryEventSubjectType
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for TimelineItemSummaryEventSubjectType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimelineItemSummaryEventType {
@@ -601,4 +641,12 @@ impl ::atproto_types::object::StringEnum for TimelineItemSummaryEventType {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for TimelineItemSummaryEventType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

@@ -31,11 +31,36 @@ impl ::atproto_types::xrpc::Endpoint for GetReporterStats {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Query parameters of `tools.ozone.moderation.getReporterStats`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
     pub dids: ::std::vec::Vec<::atproto_types::Did>,
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.dids;
+            let p = path.field("dids");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100),
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -100,6 +125,14 @@ pub struct Output {
     pub stats: ::std::vec::Vec<crate::tools::ozone::moderation::defs::ReporterStats>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for QueryEvents {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Sort direction for the events. Defaults to descending order of created at timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +76,14 @@ impl<'de> ::serde::Deserialize<'de> for ParametersSortDirection {
         ::atproto_types::object::deserialize_string_enum(d)
     }
 }
+impl ::atproto_types::validate::Validate for ParametersSortDirection {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// If specified, only events where the subject is of the given type (account, record, or conversation) will be returned. When this is set to 'account' the 'collections' parameter will be ignored. When includeAllUserRecords or subject is set, this will be ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSubjectType {
@@ -98,6 +111,14 @@ impl ::atproto_types::object::StringEnum for ParametersSubjectType {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ParametersSubjectType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 /// If specified, only events where the age assurance state matches the given value are returned
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,6 +155,14 @@ impl ::atproto_types::object::StringEnum for ParametersAgeAssuranceState {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ParametersAgeAssuranceState {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 /// Query parameters of `tools.ozone.moderation.queryEvents`.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,6 +238,39 @@ impl ::std::default::Default for Parameters {
             age_assurance_state: ::std::option::Option::None,
             with_strike: ::std::option::Option::None,
             cursor: ::std::option::Option::None,
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.collections {
+            let p = path.field("collections");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(20),
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
         }
     }
 }
@@ -561,6 +623,16 @@ pub struct Output {
     pub events: ::std::vec::Vec<crate::tools::ozone::moderation::defs::ModEventView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.events, &path.field("events"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

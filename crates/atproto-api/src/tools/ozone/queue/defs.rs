@@ -13,6 +13,16 @@ pub struct AssignmentView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for AssignmentView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.moderator, &path.field("moderator"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for AssignmentView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -137,6 +147,14 @@ pub struct QueueStats {
     pub last_updated: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for QueueStats {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for QueueStats {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -296,6 +314,14 @@ pub struct QueueView {
     pub stats: QueueStats,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for QueueView {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for QueueView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -511,4 +537,12 @@ impl ::atproto_types::object::StringEnum for QueueViewSubjectTypesItem {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for QueueViewSubjectTypesItem {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

@@ -11,6 +11,14 @@ pub struct AssignmentActivity {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for AssignmentActivity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for AssignmentActivity {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -101,6 +109,14 @@ impl ::atproto_types::object::StringEnum for AssignmentActivityPreviousStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for AssignmentActivityPreviousStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssignmentView {
     pub id: i64,
@@ -113,6 +129,16 @@ pub struct AssignmentView {
     pub end_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for AssignmentView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.moderator, &path.field("moderator"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for AssignmentView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -242,6 +268,14 @@ pub struct CloseActivity {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for CloseActivity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for CloseActivity {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -332,6 +366,14 @@ impl ::atproto_types::object::StringEnum for CloseActivityPreviousStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for CloseActivityPreviousStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Activity recording a report being escalated.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EscalationActivity {
@@ -341,6 +383,14 @@ pub struct EscalationActivity {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for EscalationActivity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for EscalationActivity {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -432,6 +482,14 @@ impl ::atproto_types::object::StringEnum for EscalationActivityPreviousStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for EscalationActivityPreviousStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// A single daily snapshot of report statistics for a calendar date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoricalStats {
@@ -453,6 +511,14 @@ pub struct HistoricalStats {
     pub avg_handling_time_sec: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for HistoricalStats {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for HistoricalStats {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -610,6 +676,14 @@ pub struct LiveStats {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for LiveStats {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for LiveStats {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -742,6 +816,14 @@ pub struct NoteActivity {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for NoteActivity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for NoteActivity {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -789,6 +871,14 @@ pub struct QueueActivity {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for QueueActivity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for QueueActivity {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -879,6 +969,14 @@ impl ::atproto_types::object::StringEnum for QueueActivityPreviousStatus {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for QueueActivityPreviousStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 /// Appeal a previously taken moderation action
 pub const REASON_APPEAL: &str = "tools.ozone.report.defs#reasonAppeal";
@@ -1249,6 +1347,14 @@ impl ::atproto_types::object::StringEnum for ReasonType {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ReasonType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Animal welfare violations
 pub const REASON_VIOLENCE_ANIMAL: &str = "tools.ozone.report.defs#reasonViolenceAnimal";
 /// Extremist content. These reports will be sent only be sent to the application's Moderation Authority.
@@ -1272,6 +1378,14 @@ pub struct ReopenActivity {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReopenActivity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for ReopenActivity {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1363,6 +1477,14 @@ impl ::atproto_types::object::StringEnum for ReopenActivityPreviousStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ReopenActivityPreviousStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// A single activity entry on a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportActivityView {
@@ -1390,6 +1512,17 @@ pub struct ReportActivityView {
     pub created_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReportActivityView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.moderator, &path.field("moderator"), out);
+        v::Validate::validate_at(&self.report, &path.field("report"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ReportActivityView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1676,6 +1809,14 @@ impl ::serde::Serialize for ReportActivityViewActivity {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ReportActivityViewActivity {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Information about the moderator currently assigned to a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportAssignment {
@@ -1687,6 +1828,16 @@ pub struct ReportAssignment {
     pub assigned_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReportAssignment {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.moderator, &path.field("moderator"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ReportAssignment {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -1812,6 +1963,24 @@ pub struct ReportView {
     pub is_automated: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for ReportView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.subject, &path.field("subject"), out);
+        v::Validate::validate_at(&self.reporter, &path.field("reporter"), out);
+        v::Validate::validate_at(&self.actions, &path.field("actions"), out);
+        v::Validate::validate_at(
+            &self.subject_status,
+            &path.field("subjectStatus"),
+            out,
+        );
+        v::Validate::validate_at(&self.assignment, &path.field("assignment"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for ReportView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -2112,4 +2281,12 @@ impl ::atproto_types::object::StringEnum for ReportViewStatus {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ReportViewStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }

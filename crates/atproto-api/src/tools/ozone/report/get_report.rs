@@ -38,6 +38,14 @@ pub struct Parameters {
     /// The ID of the report to retrieve.
     pub id: i64,
 }
+impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,

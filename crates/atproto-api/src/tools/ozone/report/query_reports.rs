@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for QueryReports {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 /// Filter by report status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,6 +73,14 @@ impl ::atproto_types::object::StringEnum for ParametersStatus {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ParametersStatus {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// If specified, reports of the given subject type will be returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSubjectType {
@@ -99,6 +112,14 @@ impl ::atproto_types::object::StringEnum for ParametersSubjectType {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for ParametersSubjectType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortField {
@@ -138,6 +159,14 @@ impl<'de> ::serde::Deserialize<'de> for ParametersSortField {
         ::atproto_types::object::deserialize_string_enum(d)
     }
 }
+impl ::atproto_types::validate::Validate for ParametersSortField {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortDirection {
     /// `asc`
@@ -176,6 +205,14 @@ impl<'de> ::serde::Deserialize<'de> for ParametersSortDirection {
         ::atproto_types::object::deserialize_string_enum(d)
     }
 }
+impl ::atproto_types::validate::Validate for ParametersSortDirection {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Query parameters of `tools.ozone.report.queryReports`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
@@ -207,6 +244,39 @@ pub struct Parameters {
     pub sort_direction: ParametersSortDirection,
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        if let ::std::option::Option::Some(x) = &self.collections {
+            let p = path.field("collections");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(20),
+                &p,
+                out,
+            );
+        }
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+    }
 }
 impl ::atproto_types::object::ObjectFields for Parameters {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -452,6 +522,16 @@ pub struct Output {
     pub reports: ::std::vec::Vec<crate::tools::ozone::report::defs::ReportView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.reports, &path.field("reports"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -28,6 +28,14 @@ impl ::atproto_types::object::StringEnum for ActionType {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ActionType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// An event for URL safety decisions
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -46,6 +54,14 @@ pub struct Event {
     pub comment: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Event {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Event {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
@@ -208,6 +224,14 @@ impl ::atproto_types::object::StringEnum for EventType {
         }
     }
 }
+impl ::atproto_types::validate::Validate for EventType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PatternType {
     /// `domain`
@@ -230,6 +254,14 @@ impl ::atproto_types::object::StringEnum for PatternType {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for PatternType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReasonType {
@@ -262,6 +294,14 @@ impl ::atproto_types::object::StringEnum for ReasonType {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ReasonType {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Input for creating a URL safety rule
 #[derive(Debug, Clone, PartialEq)]
 pub struct UrlRule {
@@ -280,6 +320,14 @@ pub struct UrlRule {
     pub updated_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for UrlRule {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for UrlRule {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -32,6 +32,11 @@ impl ::atproto_types::xrpc::Endpoint for QueryEvents {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_input(
+        input: &Self::Input,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(input)
+    }
 }
 /// Sort direction
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +62,14 @@ impl ::atproto_types::object::StringEnum for InputSortDirection {
         }
     }
 }
+impl ::atproto_types::validate::Validate for InputSortDirection {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Cursor for pagination
@@ -81,6 +94,29 @@ impl ::std::default::Default for Input {
             pattern_type: ::std::option::Option::None,
             sort_direction: ::std::convert::From::from("desc"),
             extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for Input {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
         }
     }
 }
@@ -190,6 +226,14 @@ pub struct Output {
     pub events: ::std::vec::Vec<crate::tools::ozone::safelink::defs::Event>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

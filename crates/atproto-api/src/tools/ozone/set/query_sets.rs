@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for QuerySets {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortBy {
@@ -74,6 +79,14 @@ impl<'de> ::serde::Deserialize<'de> for ParametersSortBy {
         ::atproto_types::object::deserialize_string_enum(d)
     }
 }
+impl ::atproto_types::validate::Validate for ParametersSortBy {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Defaults to ascending order of name field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortDirection {
@@ -113,6 +126,14 @@ impl<'de> ::serde::Deserialize<'de> for ParametersSortDirection {
         ::atproto_types::object::deserialize_string_enum(d)
     }
 }
+impl ::atproto_types::validate::Validate for ParametersSortDirection {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Query parameters of `tools.ozone.set.querySets`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
@@ -131,6 +152,29 @@ impl ::std::default::Default for Parameters {
             name_prefix: ::std::option::Option::None,
             sort_by: ParametersSortBy::Name,
             sort_direction: ParametersSortDirection::Asc,
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
         }
     }
 }
@@ -249,6 +293,16 @@ pub struct Output {
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.sets, &path.field("sets"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -32,6 +32,11 @@ impl ::atproto_types::xrpc::Endpoint for UpsertSet {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_input(
+        input: &Self::Input,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(input)
+    }
 }
 pub type Input = crate::tools::ozone::set::defs::Set;
 pub type Output = crate::tools::ozone::set::defs::SetView;

@@ -31,6 +31,11 @@ impl ::atproto_types::xrpc::Endpoint for ListOptions {
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    fn validate_params(
+        params: &Self::Params,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(params)
+    }
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersScope {
@@ -55,6 +60,14 @@ impl ::atproto_types::object::StringEnum for ParametersScope {
         }
     }
 }
+impl ::atproto_types::validate::Validate for ParametersScope {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 /// Query parameters of `tools.ozone.setting.listOptions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
@@ -74,6 +87,39 @@ impl ::std::default::Default for Parameters {
             scope: ::std::convert::From::from("instance"),
             prefix: ::std::option::Option::None,
             keys: ::std::option::Option::None,
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for Parameters {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        {
+            let x = &self.limit;
+            let p = path.field("limit");
+            v::integer(
+                *x,
+                &v::IntegerRules {
+                    minimum: ::std::option::Option::Some(1),
+                    maximum: ::std::option::Option::Some(100),
+                    ..v::IntegerRules::NONE
+                },
+                &p,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(x) = &self.keys {
+            let p = path.field("keys");
+            v::array_len(
+                x.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100),
+                &p,
+                out,
+            );
         }
     }
 }
@@ -191,6 +237,16 @@ pub struct Output {
     pub options: ::std::vec::Vec<crate::tools::ozone::setting::defs::Option>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Output {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.options, &path.field("options"), out);
+    }
 }
 impl ::atproto_types::object::ObjectFields for Output {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

@@ -15,6 +15,16 @@ pub struct Member {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for Member {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.profile, &path.field("profile"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for Member {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -175,6 +185,14 @@ impl ::atproto_types::object::StringEnum for MemberRole {
             _ => ::std::option::Option::None,
         }
     }
+}
+impl ::atproto_types::validate::Validate for MemberRole {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 /// Admin role. Highest level of access, can perform all actions.
 pub const ROLE_ADMIN: &str = "tools.ozone.team.defs#roleAdmin";

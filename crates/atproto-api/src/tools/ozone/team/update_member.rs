@@ -72,6 +72,14 @@ impl ::atproto_types::object::StringEnum for InputRole {
         }
     }
 }
+impl ::atproto_types::validate::Validate for InputRole {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     pub did: ::atproto_types::Did,
@@ -79,6 +87,14 @@ pub struct Input {
     pub role: ::std::option::Option<::atproto_types::object::Open<InputRole>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ::atproto_types::validate::Validate for Input {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 impl ::atproto_types::object::ObjectFields for Input {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(

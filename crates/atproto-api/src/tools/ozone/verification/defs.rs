@@ -29,6 +29,17 @@ pub struct VerificationView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ::atproto_types::validate::Validate for VerificationView {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        use ::atproto_types::validate as v;
+        v::Validate::validate_at(&self.subject_repo, &path.field("subjectRepo"), out);
+        v::Validate::validate_at(&self.issuer_repo, &path.field("issuerRepo"), out);
+    }
+}
 impl ::atproto_types::object::ObjectFields for VerificationView {
     fn serialize_fields<M: ::serde::ser::SerializeMap>(
         &self,
@@ -251,6 +262,14 @@ impl ::serde::Serialize for VerificationViewSubjectProfile {
         }
     }
 }
+impl ::atproto_types::validate::Validate for VerificationViewSubjectProfile {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerificationViewIssuerProfile {
     /// A member this build does not know, kept verbatim.
@@ -283,6 +302,14 @@ impl ::serde::Serialize for VerificationViewIssuerProfile {
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
         }
     }
+}
+impl ::atproto_types::validate::Validate for VerificationViewIssuerProfile {
+    #[inline]
+    fn validate_at(
+        &self,
+        _: &::atproto_types::validate::Path<'_>,
+        _: &mut ::atproto_types::validate::Violations,
+    ) {}
 }
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerificationViewSubjectRepo {
@@ -351,6 +378,20 @@ impl ::serde::Serialize for VerificationViewSubjectRepo {
         }
     }
 }
+impl ::atproto_types::validate::Validate for VerificationViewSubjectRepo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::RepoViewDetail(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
+        }
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerificationViewIssuerRepo {
     /// `tools.ozone.moderation.defs#repoViewDetail`
@@ -415,6 +456,20 @@ impl ::serde::Serialize for VerificationViewIssuerRepo {
                 )
             }
             Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+        }
+    }
+}
+impl ::atproto_types::validate::Validate for VerificationViewIssuerRepo {
+    fn validate_at(
+        &self,
+        path: &::atproto_types::validate::Path<'_>,
+        out: &mut ::atproto_types::validate::Violations,
+    ) {
+        match self {
+            Self::RepoViewDetail(x) => {
+                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            }
+            _ => {}
         }
     }
 }
