@@ -143,6 +143,9 @@ impl CallOptions {
 pub struct Agent<M> {
     manager: Arc<M>,
     options: Arc<CallOptions>,
+    /// Check requests against the lexicon before sending (see
+    /// [`AgentBuilder::validate_requests`]).
+    validate: bool,
 }
 
 impl<M> Clone for Agent<M> {
@@ -150,6 +153,7 @@ impl<M> Clone for Agent<M> {
         Agent {
             manager: self.manager.clone(),
             options: self.options.clone(),
+            validate: self.validate,
         }
     }
 }
@@ -172,6 +176,7 @@ impl<M: SessionManager> Agent<M> {
         Agent {
             manager: Arc::new(manager),
             options: Arc::new(CallOptions::default()),
+            validate: true,
         }
     }
 
@@ -185,6 +190,20 @@ impl<M: SessionManager> Agent<M> {
         self.manager.did()
     }
 
+    /// A clone sharing the session that does (or does not) check requests
+    /// against the lexicon before sending; see
+    /// [`AgentBuilder::validate_requests`].
+    pub fn with_validation(&self, on: bool) -> Self {
+        let mut a = self.clone();
+        a.validate = on;
+        a
+    }
+
+    /// True when requests are checked against the lexicon before sending.
+    pub fn validates_requests(&self) -> bool {
+        self.validate
+    }
+
     /// The agent's default call options.
     pub fn options(&self) -> &CallOptions {
         &self.options
@@ -196,6 +215,7 @@ impl<M: SessionManager> Agent<M> {
         Agent {
             manager: self.manager.clone(),
             options: Arc::new(self.options.merged(&options)),
+            validate: self.validate,
         }
     }
 
@@ -227,6 +247,9 @@ impl<M: SessionManager> Agent<M> {
         input: &E::Input,
         options: &CallOptions,
     ) -> Result<E::Output, Error<E::Error>> {
+        if self.validate {
+            crate::validate::request::<E>(params, input)?;
+        }
         let mut req = XrpcRequest::new(E::NSID, E::METHOD);
         let mut q = QueryWriter::new();
         params.write_query(&mut q);
@@ -337,6 +360,7 @@ pub struct AgentBuilder {
     hook: Option<Hook>,
     refresh_margin: Duration,
     options: CallOptions,
+    validate_requests: bool,
 }
 
 impl AtpAgent {
@@ -352,6 +376,7 @@ impl AtpAgent {
             hook: None,
             refresh_margin: DEFAULT_REFRESH_MARGIN,
             options: CallOptions::default(),
+            validate_requests: true,
         }
     }
 }
@@ -452,6 +477,15 @@ impl AgentBuilder {
         self
     }
 
+    /// Checks parameters, procedure inputs and records against their lexicon
+    /// before sending (on by default): a violation fails the call with
+    /// [`Error::Validation`] and nothing is sent. Server answers are never
+    /// refused for breaking constraints, only for shapes they cannot decode.
+    pub fn validate_requests(mut self, on: bool) -> Self {
+        self.validate_requests = on;
+        self
+    }
+
     /// Builds the agent. Fails on an invalid URL, or a plain-http URL to a
     /// non-loopback host unless allowed.
     pub fn build(self) -> Result<AtpAgent, Error> {
@@ -474,6 +508,7 @@ impl AgentBuilder {
         Ok(Agent {
             manager: Arc::new(manager),
             options: Arc::new(self.options),
+            validate: self.validate_requests,
         })
     }
 }

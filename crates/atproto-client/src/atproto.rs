@@ -201,6 +201,9 @@ impl<M: SessionManager> Agent<M> {
         record: &R,
         rkey: Option<RecordKey>,
     ) -> Result<RecordRef, Error<create_record::Error>> {
+        if self.validates_requests() {
+            crate::validate::record(record)?;
+        }
         let input = create_record::Input {
             repo: own_repo(self.did())?,
             collection: collection::<R, _>()?,
@@ -224,6 +227,9 @@ impl<M: SessionManager> Agent<M> {
         rkey: RecordKey,
         record: &R,
     ) -> Result<RecordRef, Error<put_record::Error>> {
+        if self.validates_requests() {
+            crate::validate::record(record)?;
+        }
         let input = put_record::Input {
             repo: own_repo(self.did())?,
             collection: collection::<R, _>()?,

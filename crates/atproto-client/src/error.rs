@@ -90,6 +90,14 @@ pub enum Error<E = NoError> {
     /// A call to `com.atproto.repo.*` returned something the helper did not
     /// expect (e.g. a record of another type). Carries an explanation.
     Invalid(String),
+    /// The request broke its lexicon's constraints and was not sent
+    /// (see [`crate::AgentBuilder::validate_requests`]).
+    Validation {
+        /// The endpoint called, or the record's collection NSID.
+        nsid: String,
+        /// Every violation, with its path (`text: 301 graphemes > maxGraphemes 300`).
+        error: atproto_types::validate::ValidationError,
+    },
 }
 
 /// Details of an HTTP 429 answer.
@@ -214,6 +222,9 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::InvalidUrl(u) => write!(f, "invalid service URL: {u}"),
             Error::Store(e) => write!(f, "session store: {e}"),
             Error::Invalid(m) => f.write_str(m),
+            Error::Validation { nsid, error } => {
+                write!(f, "{nsid}: not sent, it breaks the lexicon: {error}")
+            }
         }
     }
 }
@@ -327,6 +338,7 @@ impl<E: EndpointError> Error<E> {
             Error::InvalidUrl(u) => Error::InvalidUrl(u),
             Error::Store(e) => Error::Store(e),
             Error::Invalid(m) => Error::Invalid(m),
+            Error::Validation { nsid, error } => Error::Validation { nsid, error },
         }
     }
 }

@@ -99,6 +99,7 @@ pub mod session;
 pub mod store;
 pub mod time;
 pub mod transport;
+mod validate;
 
 pub use agent::{Agent, AgentBuilder, AtpAgent, CallOptions};
 pub use atproto::{FetchedRecord, Login, NewAccount, RecordRef};
