@@ -10,6 +10,9 @@
 //!    recursive containment with boxes, and renders Rust with `quote`,
 //!    formatted by `prettyplease`.
 //!
+//! [`validate`] checks JSON records against lexicon documents at run time
+//! (`lexgen validate`), with the same shared checks the generated code calls.
+//!
 //! Every problem is reported as an [`Error`] naming the file, the JSON path
 //! and the problem; all of them are collected, none is a panic.
 
@@ -22,9 +25,10 @@ pub mod json;
 pub mod model;
 pub mod names;
 pub mod resolve;
+pub mod validate;
 
 pub use emit::{generate, Generated, Options};
-pub use resolve::{load_dir, load_files, Origin, Set};
+pub use resolve::{load_dir, load_dir_any, load_files, Origin, Set};
 
 /// A problem in a lexicon document (or in the set of documents).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -3,7 +3,7 @@
 //! ```text
 //! lexgen generate --lexicons DIR [--lexicons DIR ...] --out DIR
 //!                 [--external-crate NAME=DIR ...] [--no-external]
-//! lexgen validate ...   (reserved)
+//! lexgen validate --lexicons DIR [--lexicons DIR ...] [--nsid NSID] FILE.json...
 //! ```
 //!
 //! `generate` writes a module tree whose root file `lib.rs` works as the
@@ -12,8 +12,14 @@
 //! from the `lexicons/` folder of this repository when it is found) resolve to
 //! `::atproto_api::...` paths and are not generated again.
 //!
-//! Exit codes: 0 done, 1 usage or I/O error, 2 lexicon errors (each printed
-//! as `file: json.path: problem`).
+//! `generate` exit codes: 0 done, 1 usage or I/O error, 2 lexicon errors (each
+//! printed as `file: json.path: problem`).
+//!
+//! `validate` checks each file (one record) against the lexicons at run time
+//! and prints one line per file, `FILE: ok` or `FILE: ` and every violation
+//! with its path (`; `-separated). Exit codes: 0 all valid, 1 some invalid,
+//! 2 unusable input (usage, unreadable file, bad JSON, unknown NSID, bad
+//! lexicon), with the reason on stderr.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,21 +27,20 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   lexgen generate --lexicons DIR [--lexicons DIR ...] --out DIR
                   [--external-crate NAME=DIR ...] [--no-external]
-  lexgen validate   (reserved; not implemented yet)
+  lexgen validate --lexicons DIR [--lexicons DIR ...] [--nsid NSID] FILE.json...
 
 --external-crate NAME=DIR  lexicons in DIR are already generated in crate NAME:
                            refs into them become ::NAME::... paths.
                            Default: atproto_api=<this repository>/lexicons when found.
---no-external              do not use the default external crate.";
+--no-external              do not use the default external crate.
+--nsid NSID                (validate) check every file as this record type
+                           instead of the one its $type names.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("generate") => generate(&args[1..]),
-        Some("validate") => {
-            eprintln!("lexgen validate: not implemented yet");
-            ExitCode::from(1)
-        }
+        Some("validate") => validate(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -174,4 +179,92 @@ fn generate(args: &[String]) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+fn validate(args: &[String]) -> ExitCode {
+    let mut lexicons = Vec::new();
+    let mut nsid = None;
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--lexicons" | "--nsid" => {
+                let Some(v) = it.next() else {
+                    eprintln!("{a} needs a value\n{USAGE}");
+                    return ExitCode::from(2);
+                };
+                if a == "--nsid" {
+                    nsid = Some(v.clone());
+                } else {
+                    lexicons.push(PathBuf::from(v));
+                }
+            }
+            other if other.starts_with("--") => {
+                eprintln!("unknown argument {other:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            file => files.push(PathBuf::from(file)),
+        }
+    }
+    if lexicons.is_empty() || files.is_empty() {
+        eprintln!("--lexicons and at least one file are required\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for dir in &lexicons {
+        match lexgen::load_dir_any(dir) {
+            Ok(d) => docs.extend(d),
+            Err(e) => errors.extend(e),
+        }
+    }
+    let set = match errors.is_empty() {
+        true => lexgen::Set::build(docs, Vec::new()),
+        false => Err(errors),
+    };
+    let set = match set {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "lexgen validate: {} lexicon error(s); nothing checked",
+                errors.len()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let (mut invalid, mut unusable) = (false, false);
+    for file in &files {
+        let shown = file.display();
+        let value = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|t| {
+                serde_json::from_str::<serde_json::Value>(&t)
+                    .map_err(|e| format!("invalid JSON: {e}"))
+            });
+        let result = value.and_then(|v| {
+            lexgen::validate::validate_record(&set, nsid.as_deref(), &v).map_err(|e| e.0)
+        });
+        match result {
+            Ok(violations) if violations.is_empty() => println!("{shown}: ok"),
+            Ok(violations) => {
+                invalid = true;
+                let all: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+                println!("{shown}: {}", all.join("; "));
+            }
+            Err(reason) => {
+                unusable = true;
+                eprintln!("lexgen validate: {shown}: {reason}");
+            }
+        }
+    }
+    if unusable {
+        ExitCode::from(2)
+    } else if invalid {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -176,6 +176,20 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Document>, Vec<Error>> {
     }
 }
 
+/// Loads every `*.json` file under `dir` (recursively, sorted) without
+/// requiring the id to match the path (for `lexgen validate`, whose folders
+/// may be flat collections such as the interop catalog).
+pub fn load_dir_any(dir: &Path) -> Result<Vec<Document>, Vec<Error>> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    collect_json(dir, &mut files, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    files.sort();
+    load_files(&files)
+}
+
 /// Loads the given files (no id/path check).
 pub fn load_files(files: &[PathBuf]) -> Result<Vec<Document>, Vec<Error>> {
     let mut docs = Vec::new();

@@ -72,7 +72,7 @@ fn lexicon_errors_are_all_printed_and_exit_2() {
 }
 
 #[test]
-fn usage_errors_exit_1_and_validate_is_reserved() {
+fn usage_errors_exit_1_and_validate_usage_exits_2() {
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_lexgen"))
             .args(args)
@@ -82,6 +82,6 @@ fn usage_errors_exit_1_and_validate_is_reserved() {
     assert_eq!(run(&[]).status.code(), Some(1));
     assert_eq!(run(&["generate", "--out"]).status.code(), Some(1));
     let v = run(&["validate"]);
-    assert_eq!(v.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&v.stderr).contains("not implemented"));
+    assert_eq!(v.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&v.stderr).contains("usage:"));
 }
