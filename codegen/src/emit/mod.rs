@@ -427,6 +427,8 @@ serde.workspace = true
 
 [dev-dependencies]
 serde_json.workspace = true
+# Property tests only (tests/proptest.rs); never part of a normal build.
+proptest = { version = "1", default-features = false, features = ["std"] }
 
 [features]
 default = ["com-atproto", "app-bsky"]
