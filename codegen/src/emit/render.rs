@@ -469,7 +469,12 @@ fn check_tokens(c: &Check, x: &TokenStream, p: &TokenStream) -> TokenStream {
             let lengths = if set.is_empty() {
                 quote!()
             } else {
-                quote!(v::string(v::LexStr::lex_str(#x), &v::StringRules { #(#set)* ..v::StringRules::NONE }, &#p, out);)
+                let rest = if set.len() < 4 {
+                    quote!(..v::StringRules::NONE)
+                } else {
+                    quote!()
+                };
+                quote!(v::string(v::LexStr::lex_str(#x), &v::StringRules { #(#set)* #rest }, &#p, out);)
             };
             let constant = match constant {
                 Some(c) => quote!(v::string_const(v::LexStr::lex_str(#x), #c, &#p, out);),
@@ -500,7 +505,12 @@ fn check_tokens(c: &Check, x: &TokenStream, p: &TokenStream) -> TokenStream {
                 let e = opt_int(*constant);
                 set.push(quote!(constant: #e,));
             }
-            quote!(v::integer(*#x, &v::IntegerRules { #(#set)* ..v::IntegerRules::NONE }, &#p, out);)
+            let rest = if set.len() < 4 {
+                quote!(..v::IntegerRules::NONE)
+            } else {
+                quote!()
+            };
+            quote!(v::integer(*#x, &v::IntegerRules { #(#set)* #rest }, &#p, out);)
         }
         Check::Bool(b) => quote!(v::boolean_const(*#x, #b, &#p, out);),
         Check::Bytes(min, max) => {
@@ -677,6 +687,12 @@ fn union(u: &Union, here: &[String]) -> TokenStream {
         .collect();
     let validate_body = if checked.len() == u.members.len() && u.closed {
         quote!(match self { #(#checked)* })
+    } else if checked.len() == 1 {
+        let m = u.members.iter().find(|m| m.validate).expect("one checked member");
+        let v = ident(&m.variant);
+        quote!(if let Self::#v(x) = self {
+            ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+        })
     } else {
         quote!(match self { #(#checked)* _ => {} })
     };

@@ -137,11 +137,8 @@ impl ::atproto_types::validate::Validate for GalleryItemsItem {
         path: &::atproto_types::validate::Path<'_>,
         out: &mut ::atproto_types::validate::Violations,
     ) {
-        match self {
-            Self::Image(x) => {
-                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
-            }
-            _ => {}
+        if let Self::Image(x) = self {
+            ::atproto_types::validate::Validate::validate_at(&**x, path, out)
         }
     }
 }
@@ -374,11 +371,8 @@ impl ::atproto_types::validate::Validate for ViewItemsItem {
         path: &::atproto_types::validate::Path<'_>,
         out: &mut ::atproto_types::validate::Violations,
     ) {
-        match self {
-            Self::ViewImage(x) => {
-                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
-            }
-            _ => {}
+        if let Self::ViewImage(x) = self {
+            ::atproto_types::validate::Validate::validate_at(&**x, path, out)
         }
     }
 }

@@ -406,11 +406,8 @@ impl ::atproto_types::validate::Validate for FeedViewPostReason {
         path: &::atproto_types::validate::Path<'_>,
         out: &mut ::atproto_types::validate::Violations,
     ) {
-        match self {
-            Self::ReasonRepost(x) => {
-                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
-            }
-            _ => {}
+        if let Self::ReasonRepost(x) = self {
+            ::atproto_types::validate::Validate::validate_at(&**x, path, out)
         }
     }
 }

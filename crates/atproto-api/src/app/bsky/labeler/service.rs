@@ -225,11 +225,8 @@ impl ::atproto_types::validate::Validate for ServiceLabels {
         path: &::atproto_types::validate::Path<'_>,
         out: &mut ::atproto_types::validate::Violations,
     ) {
-        match self {
-            Self::SelfLabels(x) => {
-                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
-            }
-            _ => {}
+        if let Self::SelfLabels(x) = self {
+            ::atproto_types::validate::Validate::validate_at(&**x, path, out)
         }
     }
 }

@@ -63,7 +63,6 @@ impl ::atproto_types::validate::Validate for Input {
                     max_length: ::std::option::Option::Some(64),
                     min_graphemes: ::std::option::Option::Some(1),
                     max_graphemes: ::std::option::Option::Some(1),
-                    ..v::StringRules::NONE
                 },
                 &p,
                 out,

@@ -236,11 +236,8 @@ impl ::atproto_types::validate::Validate for OutputMessagesItem {
         path: &::atproto_types::validate::Path<'_>,
         out: &mut ::atproto_types::validate::Violations,
     ) {
-        match self {
-            Self::MessageView(x) => {
-                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
-            }
-            _ => {}
+        if let Self::MessageView(x) = self {
+            ::atproto_types::validate::Validate::validate_at(&**x, path, out)
         }
     }
 }

@@ -193,11 +193,8 @@ impl ::atproto_types::validate::Validate for OutputReposItem {
         path: &::atproto_types::validate::Path<'_>,
         out: &mut ::atproto_types::validate::Violations,
     ) {
-        match self {
-            Self::RepoViewDetail(x) => {
-                ::atproto_types::validate::Validate::validate_at(&**x, path, out)
-            }
-            _ => {}
+        if let Self::RepoViewDetail(x) = self {
+            ::atproto_types::validate::Validate::validate_at(&**x, path, out)
         }
     }
 }
