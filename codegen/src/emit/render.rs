@@ -688,7 +688,11 @@ fn union(u: &Union, here: &[String]) -> TokenStream {
     let validate_body = if checked.len() == u.members.len() && u.closed {
         quote!(match self { #(#checked)* })
     } else if checked.len() == 1 {
-        let m = u.members.iter().find(|m| m.validate).expect("one checked member");
+        let m = u
+            .members
+            .iter()
+            .find(|m| m.validate)
+            .expect("one checked member");
         let v = ident(&m.variant);
         quote!(if let Self::#v(x) = self {
             ::atproto_types::validate::Validate::validate_at(&**x, path, out)
