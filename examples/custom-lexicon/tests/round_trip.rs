@@ -6,7 +6,11 @@ use serde_json::{json, Value};
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &Value) -> T {
     let decoded: T = serde_json::from_value(value.clone()).expect("decodes");
-    assert_eq!(&serde_json::to_value(&decoded).unwrap(), value, "re-encodes to the same JSON");
+    assert_eq!(
+        &serde_json::to_value(&decoded).unwrap(),
+        value,
+        "re-encodes to the same JSON"
+    );
     decoded
 }
 
@@ -36,8 +40,14 @@ fn record_with_official_refs_round_trips() {
     let subject: &atproto_api::com::atproto::repo::strong_ref::StrongRef =
         item.subject.as_ref().unwrap();
     assert_eq!(subject.uri.collection(), Some("app.bsky.feed.post"));
-    assert!(matches!(item.attachment, Some(item::ItemAttachment::Link(_))));
-    assert_eq!(<item::Item as atproto_types::object::Record>::NSID, "com.example.todo.item");
+    assert!(matches!(
+        item.attachment,
+        Some(item::ItemAttachment::Link(_))
+    ));
+    assert_eq!(
+        <item::Item as atproto_types::object::Record>::NSID,
+        "com.example.todo.item"
+    );
 }
 
 #[test]
@@ -51,7 +61,10 @@ fn defaults_apply_and_unknown_union_members_are_kept() {
     let item: item::Item = serde_json::from_value(record).unwrap();
     assert_eq!(item.priority, 3, "the lexicon default");
     let back = serde_json::to_value(&item).unwrap();
-    assert_eq!(back["attachment"], json!({"$type": "com.example.other#thing", "x": 1}));
+    assert_eq!(
+        back["attachment"],
+        json!({"$type": "com.example.other#thing", "x": 1})
+    );
 }
 
 #[test]
@@ -66,7 +79,12 @@ fn query_parameters_and_declared_errors() {
     params.write_query(&mut q);
     assert_eq!(
         q.pairs(),
-        &[("actor", "alice.test".to_owned()), ("limit", "10".to_owned()), ("match", "a".to_owned()), ("match", "b".to_owned())]
+        &[
+            ("actor", "alice.test".to_owned()),
+            ("limit", "10".to_owned()),
+            ("match", "a".to_owned()),
+            ("match", "b".to_owned())
+        ]
     );
     assert_eq!(list_items::ListItems::NSID, "com.example.todo.listItems");
     let e = list_items::Error::from_xrpc("UnknownActor", Some("who?".into())).unwrap();
