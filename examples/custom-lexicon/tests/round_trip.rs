@@ -91,3 +91,21 @@ fn query_parameters_and_declared_errors() {
     assert_eq!(e.name(), "UnknownActor");
     assert!(list_items::Error::from_xrpc("Other", None).is_none());
 }
+
+#[test]
+fn constraints_of_custom_lexicons_are_checked() {
+    use atproto_types::validate::Validate;
+    let record = serde_json::json!({
+        "$type": "com.example.todo.item",
+        "title": "x".repeat(301),
+        "priority": 9,
+        "createdAt": "2026-11-27T08:00:00Z"
+    });
+    let item: item::Item = serde_json::from_value(record).unwrap();
+    let err = item.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("title: 301 graphemes > maxGraphemes 300"),
+        "{err}"
+    );
+    assert!(err.contains("priority: 9 > maximum 5"), "{err}");
+}
