@@ -13,6 +13,7 @@
 //! criterion decode/encode benches, retained memory, codegen of the full set,
 //! session-layer overhead. `--compile` adds the compile-time harness (many
 //! minutes: clean builds of fresh throw-away projects, interleaved rounds);
+//! `--report` measures nothing and rewrites the outputs from `latest.json`;
 //! `--compile-only` runs just that; `--configs a,b` limits it to some
 //! configurations (keys as in `CONFIGS`), `--rounds N` sets the rounds (3). Results a run did not measure are kept
 //! from the previous `latest.json` and marked with the date they were taken.
@@ -39,7 +40,13 @@ struct Args {
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
-    let mut a = Args { quick: false, compile: false, serde: true, rounds: 3, configs: Vec::new() };
+    let mut a = Args {
+        quick: false,
+        compile: false,
+        serde: true,
+        rounds: 3,
+        configs: Vec::new(),
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -56,12 +63,19 @@ fn parse(args: &[String]) -> Result<Args, String> {
                     .filter(|n| *n >= 1)
                     .ok_or("--rounds takes a positive number")?
             }
+            "--report" => {
+                a.serde = false;
+                a.compile = false;
+            }
             "--configs" => {
                 let list = it.next().ok_or("--configs takes a comma-separated list")?;
                 for k in list.split(',') {
                     if !CONFIGS.iter().any(|c| c.key == k) {
                         let known: Vec<_> = CONFIGS.iter().map(|c| c.key).collect();
-                        return Err(format!("unknown configuration {k:?}; known: {}", known.join(", ")));
+                        return Err(format!(
+                            "unknown configuration {k:?}; known: {}",
+                            known.join(", ")
+                        ));
                     }
                     a.configs.push(k.to_string());
                 }
@@ -90,7 +104,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if args.serde {
         let mode = if args.quick { "quick" } else { "full" };
         step("fixtures are what fixture-gen writes");
-        if let Err(e) = cargo(&benches, &["run", "-q", "--release", "-p", "fixture-gen", "--", "--check"]) {
+        if let Err(e) = cargo(
+            &benches,
+            &[
+                "run",
+                "-q",
+                "--release",
+                "-p",
+                "fixture-gen",
+                "--",
+                "--check",
+            ],
+        ) {
             failures.push(format!("fixtures: {e}"));
         }
         step("every party round-trips the fixtures losslessly");
@@ -100,9 +125,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
         step("criterion: decode and encode");
         let crit: &[&str] = if args.quick {
-            &["--warm-up-time", "1", "--measurement-time", "3", "--sample-size", "20"]
+            &[
+                "--warm-up-time",
+                "1",
+                "--measurement-time",
+                "3",
+                "--sample-size",
+                "20",
+            ]
         } else {
-            &["--warm-up-time", "3", "--measurement-time", "10", "--sample-size", "100"]
+            &[
+                "--warm-up-time",
+                "3",
+                "--measurement-time",
+                "10",
+                "--sample-size",
+                "100",
+            ]
         };
         let mut bench_args = vec!["bench", "-p", "bench-suite", "--bench", "serde", "--"];
         bench_args.extend_from_slice(crit);
@@ -111,7 +150,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 for group in ["timeline_decode", "timeline_encode", "session_decode"] {
                     let mut g = Map::new();
                     for p in PARTIES {
-                        let dir = benches.join("target/criterion").join(group).join(p).join("new");
+                        let dir = benches
+                            .join("target/criterion")
+                            .join(group)
+                            .join(p)
+                            .join("new");
                         match criterion_result(&dir) {
                             Ok(v) => {
                                 g.insert(p.into(), v);
@@ -128,7 +171,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
 
         step("retained memory after decode");
-        match cargo_json(&benches, &["run", "-q", "--release", "-p", "bench-suite", "--bin", "retained"]) {
+        match cargo_json(
+            &benches,
+            &[
+                "run",
+                "-q",
+                "--release",
+                "-p",
+                "bench-suite",
+                "--bin",
+                "retained",
+            ],
+        ) {
             Ok(mut v) => {
                 v["date"] = json!(today);
                 latest.insert("retained".into(), v);
@@ -138,7 +192,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
         step("codegen of the full lexicon set");
         let runs = if args.quick { "3" } else { "11" };
-        match cargo_json(&benches, &["run", "-q", "--release", "-p", "codegen-bench", "--", runs]) {
+        match cargo_json(
+            &benches,
+            &["run", "-q", "--release", "-p", "codegen-bench", "--", runs],
+        ) {
             Ok(mut v) => {
                 v["date"] = json!(today);
                 latest.insert("codegen".into(), v);
@@ -150,7 +207,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let calls = if args.quick { "2000" } else { "20000" };
         match cargo_json(
             &benches,
-            &["run", "-q", "--release", "-p", "bench-suite", "--bin", "session_overhead", "--", calls],
+            &[
+                "run",
+                "-q",
+                "--release",
+                "-p",
+                "bench-suite",
+                "--bin",
+                "session_overhead",
+                "--",
+                calls,
+            ],
         ) {
             Ok(mut v) => {
                 v["date"] = json!(today);
@@ -161,7 +228,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     if args.compile {
-        step(&format!("compile times: {} interleaved round(s)", args.rounds));
+        step(&format!(
+            "compile times: {} interleaved round(s)",
+            args.rounds
+        ));
         let configs: Vec<&Config> = CONFIGS
             .iter()
             .filter(|c| args.configs.is_empty() || args.configs.iter().any(|k| k == c.key))
@@ -169,7 +239,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         match compile_bench(&root, args.rounds, configs) {
             Ok(v) => {
                 // Merge per configuration, so a partial run keeps the others.
-                let mut merged = latest.get("compile").and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut merged = latest
+                    .get("compile")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 for (k, mut e) in v.as_object().cloned().unwrap_or_default() {
                     if e.is_object() {
                         e["date"] = json!(today);
@@ -185,7 +259,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let latest = Value::Object(latest);
-    write(&latest_path, &(serde_json::to_string_pretty(&latest).unwrap() + "\n"))?;
+    write(
+        &latest_path,
+        &(serde_json::to_string_pretty(&latest).unwrap() + "\n"),
+    )?;
     let summary = summary(&latest);
     std::fs::create_dir_all(root.join("target")).map_err(|e| e.to_string())?;
     write(
@@ -199,7 +276,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} step(s) failed:\n  {}", failures.len(), failures.join("\n  ")))
+        Err(format!(
+            "{} step(s) failed:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        ))
     }
 }
 
@@ -237,7 +318,8 @@ fn cargo_json(dir: &Path, args: &[&str]) -> Result<Value, String> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let last = text.lines().last().unwrap_or("");
-    serde_json::from_str(last).map_err(|e| format!("output of cargo {}: {e}: {last:?}", args.join(" ")))
+    serde_json::from_str(last)
+        .map_err(|e| format!("output of cargo {}: {e}: {last:?}", args.join(" ")))
 }
 
 /// Median (criterion's estimate), min and max per iteration, in ns.
@@ -249,7 +331,9 @@ fn criterion_result(dir: &Path) -> Result<Value, String> {
     };
     let est = read("estimates.json")?;
     let sample = read("sample.json")?;
-    let median = est["median"]["point_estimate"].as_f64().ok_or("no median estimate")?;
+    let median = est["median"]["point_estimate"]
+        .as_f64()
+        .ok_or("no median estimate")?;
     let iters = sample["iters"].as_array().ok_or("no iters")?;
     let times = sample["times"].as_array().ok_or("no times")?;
     let per: Vec<f64> = iters
@@ -259,7 +343,9 @@ fn criterion_result(dir: &Path) -> Result<Value, String> {
         .collect();
     let min = per.iter().copied().fold(f64::INFINITY, f64::min);
     let max = per.iter().copied().fold(0.0, f64::max);
-    Ok(json!({"median_ns": median.round(), "min_ns": min.round(), "max_ns": max.round(), "samples": per.len()}))
+    Ok(
+        json!({"median_ns": median.round(), "min_ns": min.round(), "max_ns": max.round(), "samples": per.len()}),
+    )
 }
 
 // ---------------------------------------------------------------- compile
@@ -362,7 +448,9 @@ fn compile_bench(root: &Path, rounds: usize, configs: Vec<&Config>) -> Result<Va
                 let mut crates = Map::new();
                 for u in &units {
                     let name = u["name"].as_str().unwrap_or("");
-                    let is_lib = u["target"].as_str().is_none_or(|t| t.trim().is_empty() || t.contains("lib"));
+                    let is_lib = u["target"]
+                        .as_str()
+                        .is_none_or(|t| t.trim().is_empty() || t.contains("lib"));
                     if WATCHED.contains(&name) && is_lib {
                         crates.insert(name.into(), json!(u["duration"].as_f64().unwrap_or(0.0)));
                     }
@@ -370,7 +458,10 @@ fn compile_bench(root: &Path, rounds: usize, configs: Vec<&Config>) -> Result<Va
                 eprintln!(
                     "    wall {wall:.1}s, {} {:.1}s, {} units",
                     c.main_crate,
-                    crates.get(c.main_crate).and_then(Value::as_f64).unwrap_or(f64::NAN),
+                    crates
+                        .get(c.main_crate)
+                        .and_then(Value::as_f64)
+                        .unwrap_or(f64::NAN),
                     units.len()
                 );
                 runs.entry((c.key, profile))
@@ -420,7 +511,11 @@ fn stats(v: &[f64]) -> Value {
     }
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    let median = if s.len() % 2 == 1 { s[s.len() / 2] } else { (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0 };
+    let median = if s.len() % 2 == 1 {
+        s[s.len() / 2]
+    } else {
+        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
+    };
     let r = |x: f64| (x * 100.0).round() / 100.0;
     json!({"median": r(median), "min": r(s[0]), "max": r(s[s.len() - 1]), "n": s.len()})
 }
@@ -429,7 +524,10 @@ fn stats(v: &[f64]) -> Value {
 /// assigned to `UNIT_DATA` in its script.
 fn timings_units(html: &Path) -> Result<Vec<Value>, String> {
     let text = std::fs::read_to_string(html).map_err(|e| format!("{}: {e}", html.display()))?;
-    let start = text.find("UNIT_DATA = ").ok_or("no UNIT_DATA in the timings report")? + "UNIT_DATA = ".len();
+    let start = text
+        .find("UNIT_DATA = ")
+        .ok_or("no UNIT_DATA in the timings report")?
+        + "UNIT_DATA = ".len();
     let mut de = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
     match de.next() {
         Some(Ok(Value::Array(units))) => Ok(units),
@@ -457,8 +555,16 @@ fn summary(latest: &Value) -> Value {
         retained.insert(p.into(), latest["retained"][p]["retained_bytes"].clone());
     }
     let mut compile = Map::new();
-    for k in ["ours_default", "ours_com_atproto", "atrium_default", "atrium_no_default"] {
-        compile.insert(k.into(), latest["compile"][k]["debug"]["wall_s"]["median"].clone());
+    for k in [
+        "ours_default",
+        "ours_com_atproto",
+        "atrium_default",
+        "atrium_no_default",
+    ] {
+        compile.insert(
+            k.into(),
+            latest["compile"][k]["debug"]["wall_s"]["median"].clone(),
+        );
     }
     json!({
         "timeline_decode_ns": group("timeline_decode"),
@@ -473,13 +579,18 @@ fn summary(latest: &Value) -> Value {
 
 // ---------------------------------------------------------------- report
 
-const BEGIN: &str = "<!-- bench:begin (written by `cargo xtask bench`; edit outside these marks) -->";
+const BEGIN: &str =
+    "<!-- bench:begin (written by `cargo xtask bench`; edit outside these marks) -->";
 const END: &str = "<!-- bench:end -->";
 
 fn update_benchmarks_md(path: &Path, tables: &str) -> Result<(), String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let new = match (text.find(BEGIN), text.find(END)) {
-        (Some(b), Some(e)) if b < e => format!("{}{BEGIN}\n{tables}{END}{}", &text[..b], &text[e + END.len()..]),
+        (Some(b), Some(e)) if b < e => format!(
+            "{}{BEGIN}\n{tables}{END}{}",
+            &text[..b],
+            &text[e + END.len()..]
+        ),
         _ => format!("{text}\n{BEGIN}\n{tables}{END}\n"),
     };
     write(path, &new)
@@ -526,7 +637,8 @@ fn tables(latest: &Value) -> String {
             let r = &g[p];
             match r["median_ns"].as_f64() {
                 Some(m) => {
-                    let ratio = |b: Option<f64>| b.map_or("—".into(), |b| format!("{:.2}×", m / b));
+                    let ratio =
+                        |b: Option<f64>| b.map_or("—".into(), |b| format!("{:.2}×", m / b));
                     s += &format!(
                         "| {} | {} | {} – {} | {} | {} |\n",
                         party_label(p),
@@ -598,6 +710,11 @@ fn tables(latest: &Value) -> String {
     }
 
     let k = &latest["compile"];
+    if k.is_null() {
+        s += "\n### Clean build of the dependency graph\n\n_pending_: not measured yet; run `cargo xtask bench --compile-only` on a quiet machine.\n";
+        s += "\n![Decode time and clean build time, side by side](benches/results/chart.svg)\n\n";
+        return s;
+    }
     s += &format!(
         "\n### Clean build of the dependency graph\n\nMeasured {}, median of {} interleaved round(s) (min – max); wall time of `cargo build` in a fresh project with an empty `lib.rs`, and the compile time of the main crate from `--timings`. Ratio = wall / wall of the atrium row of the same features.\n\n| project | debug wall | main crate | release wall | main crate | debug ratio | release ratio |\n|---|---:|---:|---:|---:|---:|---:|\n",
         k["date"].as_str().unwrap_or("—"),
@@ -654,7 +771,12 @@ fn chart(latest: &Value) -> String {
                 "jacquard" => "jacquard-api 0.12",
                 _ => "serde_json::Value",
             };
-            (name.to_string(), latest["timeline_decode"][*p]["median_ns"].as_f64().map(|n| n / 1e6))
+            (
+                name.to_string(),
+                latest["timeline_decode"][*p]["median_ns"]
+                    .as_f64()
+                    .map(|n| n / 1e6),
+            )
         })
         .collect();
     let build: Vec<(String, Option<f64>)> = CONFIGS
@@ -668,20 +790,31 @@ fn chart(latest: &Value) -> String {
                 "jacquard_default" => "jacquard, default",
                 _ => "jacquard, app_bsky",
             };
-            (name.to_string(), latest["compile"][c.key]["debug"]["wall_s"]["median"].as_f64())
+            (
+                name.to_string(),
+                latest["compile"][c.key]["debug"]["wall_s"]["median"].as_f64(),
+            )
         })
         .collect();
     let (w, h) = (960.0, 330.0);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n"
     );
-    let panel = |svg: &mut String, x0: f64, title: &str, unit: &str, rows: &[(String, Option<f64>)]| {
+    let panel = |svg: &mut String,
+                 x0: f64,
+                 title: &str,
+                 unit: &str,
+                 rows: &[(String, Option<f64>)]| {
         svg.push_str(&format!(
             "<text x=\"{}\" y=\"28\" font-size=\"15\" font-weight=\"bold\">{}</text>\n",
             x0 + 10.0,
             xml(title)
         ));
-        let max = rows.iter().filter_map(|r| r.1).fold(0.0, f64::max).max(1e-9);
+        let max = rows
+            .iter()
+            .filter_map(|r| r.1)
+            .fold(0.0, f64::max)
+            .max(1e-9);
         let (label_w, bar_w, row_h) = (150.0, 250.0, 40.0);
         for (i, (name, v)) in rows.iter().enumerate() {
             let y = 52.0 + i as f64 * row_h;
@@ -712,8 +845,20 @@ fn chart(latest: &Value) -> String {
             }
         }
     };
-    panel(&mut svg, 0.0, "getTimeline decode (50 items), median", "ms", &decode);
-    panel(&mut svg, w / 2.0, "Clean debug build of the graph, median", "s", &build);
+    panel(
+        &mut svg,
+        0.0,
+        "getTimeline decode (50 items), median",
+        "ms",
+        &decode,
+    );
+    panel(
+        &mut svg,
+        w / 2.0,
+        "Clean debug build of the graph, median",
+        "s",
+        &build,
+    );
     svg.push_str(&format!(
         "<text x=\"10\" y=\"{}\" font-size=\"11\" fill=\"#555555\">Shorter is better. Same machine, same day for all parties; see BENCHMARKS.md for min–max and the commands.</text>\n</svg>\n",
         h - 10.0
@@ -722,7 +867,9 @@ fn chart(latest: &Value) -> String {
 }
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 // ---------------------------------------------------------------- machine
@@ -737,7 +884,9 @@ fn machine() -> Value {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into());
-    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let rustc = Command::new("rustc")
         .arg("--version")
         .output()
