@@ -369,8 +369,10 @@ const CONFIGS: &[Config] = &[
     },
     Config {
         key: "ours_com_atproto",
+        // atproto-client's default feature `app-bsky` turns on atproto-api's:
+        // both must be off for a com.atproto-only graph.
         label: "atproto-client + atproto-api (com.atproto only)",
-        deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\", default-features = false, features = [\"com-atproto\"] }\natproto-client = { path = \"{ROOT}/crates/atproto-client\" }\n",
+        deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\", default-features = false, features = [\"com-atproto\"] }\natproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false }\n",
         main_crate: "atproto-api",
     },
     Config {
