@@ -85,6 +85,10 @@ pub enum StoreErrorKind {
     Corrupt,
     /// The lock could not be taken in time.
     LockTimeout,
+    /// The file is readable by other users, or owned by another user: it is
+    /// not read (tokens there may have leaked, or been planted). Fix its
+    /// permissions (`chmod 600`) or remove it; see [`FileStore`].
+    Insecure,
 }
 
 impl StoreError {
@@ -112,6 +116,7 @@ impl fmt::Display for StoreError {
             StoreErrorKind::Io => "I/O error",
             StoreErrorKind::Corrupt => "not a valid saved session (left untouched)",
             StoreErrorKind::LockTimeout => "timed out waiting for the lock",
+            StoreErrorKind::Insecure => "refusing an unsafe session file (left untouched)",
         };
         match &self.path {
             Some(p) => write!(f, "{}: {what}: {}", p.display(), self.message),
@@ -167,8 +172,27 @@ impl SessionStore for MemoryStore {
 /// Writes are atomic: a temporary file in the same directory is written,
 /// flushed to disk, made readable by the owner only (0600 on Unix) and renamed
 /// over the old file, so a crash leaves either the old or the new session,
-/// never half of one. A file that cannot be parsed is reported as
-/// [`StoreErrorKind::Corrupt`] and left as it is.
+/// never half of one (a crash between writing and renaming leaves only a
+/// stray `.<name>.tmp-*` file next to it, which is never read).
+///
+/// Hostile or damaged files are errors, never panics, and are left as they
+/// are:
+///
+/// - empty, truncated, non-JSON or wrong-shape content is
+///   [`StoreErrorKind::Corrupt`], and the message says which (without quoting
+///   the file's strings, which may be tokens); [`FileStore::parse`] is that
+///   check on its own;
+/// - on Unix, a file readable or writable by group or others, or owned by
+///   another user, is [`StoreErrorKind::Insecure`] and is not read: a session
+///   file holds the refresh token, which is as good as the password until it
+///   expires. Like `ssh` with a private key, the store refuses rather than
+///   warns (this crate does not log, so a warning would go unseen). Fix it with
+///   `chmod 600 <file>`, or opt out with [`FileStore::check_permissions`].
+/// - the store never replaces a file it cannot read as a session: `save`
+///   over a corrupt or unreadable file fails with the same error. To discard
+///   such a file, say so: [`SessionStore::clear`] (or delete the file), then
+///   save. A file refused only for its permissions may be replaced: the new
+///   one is written with 0600.
 ///
 /// [`SessionStore::lock`] uses a `<file>.lock` file created exclusively, so
 /// processes sharing the file do not refresh the same token concurrently. A
@@ -180,6 +204,7 @@ impl SessionStore for MemoryStore {
 pub struct FileStore {
     path: PathBuf,
     lock_timeout: Duration,
+    check_permissions: bool,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -192,7 +217,38 @@ impl FileStore {
         FileStore {
             path: path.into(),
             lock_timeout: Duration::from_secs(10),
+            check_permissions: true,
         }
+    }
+
+    /// Whether `load` refuses a file that other users can read or write, or
+    /// that another user owns (default true; Unix only). Turn off only where
+    /// the file system cannot express owner-only permissions.
+    pub fn check_permissions(mut self, check: bool) -> Self {
+        self.check_permissions = check;
+        self
+    }
+
+    /// Parses the content of a session file: the JSON object TypeScript's
+    /// `AtpSessionData` serializes to. This is what `load` applies to the
+    /// file's bytes, exposed so it can be tested (and fuzzed) on its own. The
+    /// error is [`StoreErrorKind::Corrupt`], says whether the content is
+    /// empty, not JSON, cut short or of the wrong shape, and never quotes
+    /// string values from the input.
+    pub fn parse(bytes: &[u8]) -> Result<SessionData, StoreError> {
+        let corrupt = |m: String| StoreError::new(StoreErrorKind::Corrupt, m);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(corrupt("the file is empty".into()));
+        }
+        serde_json::from_slice(bytes).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Eof => "truncated JSON",
+                serde_json::error::Category::Syntax => "not JSON",
+                serde_json::error::Category::Data => "not a session",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            corrupt(format!("{what}: {}", redact_quoted(&e.to_string())))
+        })
     }
 
     /// How long [`SessionStore::lock`] waits (default 10 s).
@@ -206,18 +262,74 @@ impl FileStore {
         &self.path
     }
 
+    fn read_file(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        match std::fs::read(&self.path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::at(&self.path, StoreErrorKind::Io, e)),
+        }
+    }
+
+    fn with_path(&self, mut e: StoreError) -> StoreError {
+        e.path = Some(self.path.clone());
+        e
+    }
+
     fn load_sync(&self) -> Result<Option<SessionData>, StoreError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        if self.check_permissions {
+            self.check_file_permissions()?;
+        }
+        let Some(bytes) = self.read_file()? else {
+            return Ok(None);
+        };
+        Self::parse(&bytes).map(Some).map_err(|e| self.with_path(e))
+    }
+
+    #[cfg(unix)]
+    fn check_file_permissions(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(StoreError::at(&self.path, StoreErrorKind::Io, e)),
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::at(&self.path, StoreErrorKind::Corrupt, e))
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(StoreError::at(
+                &self.path,
+                StoreErrorKind::Insecure,
+                format!(
+                    "other users can access it (mode {mode:o}); run `chmod 600 {}` \
+                     (and consider logging in again: the tokens may have leaked)",
+                    self.path.display()
+                ),
+            ));
+        }
+        if let Some(me) = effective_uid() {
+            if meta.uid() != me {
+                return Err(StoreError::at(
+                    &self.path,
+                    StoreErrorKind::Insecure,
+                    format!(
+                        "it is owned by user {}, not by this process's user {me}",
+                        meta.uid()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn check_file_permissions(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     fn save_sync(&self, session: &SessionData) -> Result<(), StoreError> {
+        // Never replace what could not be read: the caller clears it first.
+        if let Some(bytes) = self.read_file().map_err(refuse_overwrite)? {
+            Self::parse(&bytes).map_err(|e| refuse_overwrite(self.with_path(e)))?;
+        }
         let io = |e: std::io::Error| StoreError::at(&self.path, StoreErrorKind::Io, e);
         let json = serde_json::to_vec_pretty(session)
             .map_err(|e| StoreError::at(&self.path, StoreErrorKind::Io, e))?;
@@ -244,6 +356,9 @@ impl FileStore {
             f.write_all(&json)?;
             f.sync_all()?;
             drop(f);
+            if let Some(hook) = testing::BEFORE_RENAME.get() {
+                hook(&tmp);
+            }
             std::fs::rename(&tmp, &self.path)?;
             // Make the rename itself durable (best effort: not every
             // platform can open a directory).
@@ -304,6 +419,70 @@ impl FileStore {
                 Err(e) => return Err(StoreError::at(&path, StoreErrorKind::Io, e)),
             }
         }
+    }
+}
+
+fn refuse_overwrite(mut e: StoreError) -> StoreError {
+    e.message = format!(
+        "{}; not overwritten: clear the store (or delete the file) to discard it",
+        e.message
+    );
+    e
+}
+
+/// Replaces every double-quoted part of a serde message (string values from
+/// the input, which may be tokens) with `"…"`. Field names, which serde
+/// quotes with backticks, stay.
+pub(crate) fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    let mut escaped = false;
+    for c in message.chars() {
+        if inside {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                inside = false;
+                out.push_str("…\"");
+            }
+            continue;
+        }
+        out.push(c);
+        if c == '"' {
+            inside = true;
+        }
+    }
+    if inside {
+        out.push_str("…\"");
+    }
+    out
+}
+
+/// The effective user id, read from the owner of `/proc/self` (Linux);
+/// `None` elsewhere, where the owner check is skipped. Avoids `unsafe` and a
+/// libc dependency for one number.
+#[cfg(unix)]
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// Test support, not part of the API: a hook run by [`FileStore`]'s save
+/// after the temporary file is written and synced and before it is renamed
+/// over the session file, so that a test can kill the process at exactly
+/// that point. Unset in normal use.
+#[doc(hidden)]
+pub mod testing {
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    pub(crate) static BEFORE_RENAME: OnceLock<fn(&Path)> = OnceLock::new();
+
+    /// Installs the hook (once per process).
+    pub fn set_before_rename_hook(hook: fn(&Path)) {
+        let _ = BEFORE_RENAME.set(hook);
     }
 }
 
