@@ -273,7 +273,8 @@ impl World {
     }
 
     async fn disarm(&self) {
-        if let Some((nsid, Fault::Refused)) = self.armed.lock().unwrap().take() {
+        let armed = self.armed.lock().unwrap().take();
+        if let Some((nsid, Fault::Refused)) = armed {
             self.mock_for(nsid).open().await;
         }
     }
