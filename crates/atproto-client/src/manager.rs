@@ -77,9 +77,22 @@ struct State {
     /// A freshly refreshed token already looked expired: the local clock is
     /// off, so proactive refresh is disabled to avoid refreshing every call.
     clock_suspect: bool,
+    /// `exp` of the current access token when it is a JWT, read once when
+    /// the session is set rather than decoded again on every request.
+    access_exp: Option<u64>,
     /// The failure of the last refresh, with the generation it ended at:
     /// requests that waited on that refresh get the same error.
     last_failure: Option<(u64, Error)>,
+}
+
+impl State {
+    /// Makes `session` current, reading its access token's `exp` once.
+    fn set_current(&mut self, session: Option<SessionData>) {
+        self.access_exp = session
+            .as_ref()
+            .and_then(|s| crate::time::jwt_exp(s.access_jwt.expose()));
+        self.session = session;
+    }
 }
 
 /// A copy of a refresh failure for each request that shared it.
@@ -356,17 +369,17 @@ impl CredentialSession {
 
     fn set_session(&self, session: Option<SessionData>, pds: Option<Url>) {
         let mut st = self.write();
-        st.session = session;
+        st.set_current(session);
         st.pds = pds;
         st.generation += 1;
     }
 
-    fn needs_refresh(&self, st: &State, token: &Secret) -> bool {
-        if st.clock_suspect {
-            return false;
-        }
-        crate::time::jwt_exp(token.expose())
-            .is_some_and(|exp| exp <= now_secs().saturating_add(self.refresh_margin.as_secs()))
+    /// Whether the current access token's `exp` is passed or within the margin.
+    fn needs_refresh(&self, st: &State) -> bool {
+        !st.clock_suspect
+            && st
+                .access_exp
+                .is_some_and(|exp| exp <= now_secs().saturating_add(self.refresh_margin.as_secs()))
     }
 
     /// Starts a session with `createSession` or `createAccount` (any endpoint
@@ -444,7 +457,7 @@ impl CredentialSession {
         if saved.did != current.did || saved.refresh_jwt == current.refresh_jwt {
             return None;
         }
-        self.write().session = Some(saved.clone());
+        self.write().set_current(Some(saved.clone()));
         if let Some(hook) = &self.hook {
             hook(SessionEvent::Update, Some(saved.clone())).await;
         }
@@ -513,8 +526,11 @@ impl CredentialSession {
                 };
                 {
                     let mut st = self.write();
-                    st.clock_suspect = self.needs_refresh(&st, &session.access_jwt);
-                    st.session = Some(session.clone());
+                    st.set_current(Some(session.clone()));
+                    // A token fresh from the server that already looks expired
+                    // means the local clock is off: judge it afresh.
+                    st.clock_suspect = false;
+                    st.clock_suspect = self.needs_refresh(&st);
                     st.pds = pds;
                 }
                 self.emit(SessionEvent::Update, Some(&session)).await?;
@@ -566,7 +582,7 @@ impl CredentialSession {
                 }
             }
             let token = st.session.as_ref().map(|s| s.access_jwt.clone());
-            let stale = token.as_ref().is_some_and(|t| self.needs_refresh(&st, t));
+            let stale = token.is_some() && self.needs_refresh(&st);
             (token, stale)
         };
         if stale {
@@ -624,7 +640,7 @@ impl CredentialSession {
         let mut refreshed = false;
         loop {
             let current = self.session().ok_or(Error::NoSession)?;
-            if !refreshed && self.needs_refresh(&self.read(), &current.access_jwt) {
+            if !refreshed && self.needs_refresh(&self.read()) {
                 self.refresh_locked().await?;
                 refreshed = true;
                 continue;
