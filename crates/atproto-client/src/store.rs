@@ -365,6 +365,7 @@ impl FileStore {
             if let Ok(d) = std::fs::File::open(&dir) {
                 let _ = d.sync_all();
             }
+            sweep_stray_temps(&dir, &name);
             Ok(())
         })();
         if result.is_err() {
@@ -474,6 +475,32 @@ fn effective_uid() -> Option<u32> {
 /// over the session file, so that a test can kill the process at exactly
 /// that point. Unset in normal use.
 #[doc(hidden)]
+/// Removes temporary files that a process killed in the middle of a save
+/// left behind (they hold tokens). Only files of processes that no longer
+/// exist are touched, so a concurrent save by a live process is safe. Where
+/// that cannot be told (no `/proc`), nothing is removed.
+fn sweep_stray_temps(dir: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 pub mod testing {
     use std::path::Path;
     use std::sync::OnceLock;

@@ -175,7 +175,7 @@ fn crash_child(path: &str) {
 
 /// A process killed (SIGKILL) between writing the new session and renaming
 /// it over the old one leaves the old session intact; the next load and
-/// save work, and the stray temporary file is ignored.
+/// save work; the stray temporary file is ignored, then removed by that save.
 #[test]
 fn save_killed_between_write_and_rename_keeps_old_session() {
     if let Ok(path) = std::env::var(CHILD_ENV) {
@@ -232,5 +232,10 @@ fn save_killed_between_write_and_rename_keeps_old_session() {
     );
     rt.block_on(store.save(&session(3))).unwrap();
     assert_eq!(rt.block_on(store.load()).unwrap(), Some(session(3)));
+    #[cfg(target_os = "linux")]
+    assert!(
+        !tmp.exists(),
+        "the next save removes what the killed process left (it holds tokens)"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
