@@ -470,11 +470,6 @@ fn effective_uid() -> Option<u32> {
     std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
-/// Test support, not part of the API: a hook run by [`FileStore`]'s save
-/// after the temporary file is written and synced and before it is renamed
-/// over the session file, so that a test can kill the process at exactly
-/// that point. Unset in normal use.
-#[doc(hidden)]
 /// Removes temporary files that a process killed in the middle of a save
 /// left behind (they hold tokens). Only files of processes that no longer
 /// exist are touched, so a concurrent save by a live process is safe. Where
@@ -501,6 +496,11 @@ fn sweep_stray_temps(dir: &Path, name: &str) {
     }
 }
 
+/// Test support, not part of the API: a hook run by [`FileStore`]'s save
+/// after the temporary file is written and synced and before it is renamed
+/// over the session file, so that a test can kill the process at exactly
+/// that point. Unset in normal use.
+#[doc(hidden)]
 pub mod testing {
     use std::path::Path;
     use std::sync::OnceLock;
