@@ -37,9 +37,297 @@ fn char_at(s: &str, i: usize) -> String {
     }
 }
 
+// ---------------------------------------------------------------- fast paths
+//
+// Each check first runs a single pass over the bytes that answers "certainly
+// valid" for the common shapes (no iterator splitting, no allocation, no error
+// text). When it says no, the detailed check below runs and decides, with its
+// error message; so a fast path may only ever accept strings the detailed
+// check accepts too (the tests at the end compare both on the interop vectors
+// and on random input).
+
+/// Byte classes for the fast paths.
+const ALNUM: u8 = 1;
+/// DID method-specific identifier: ASCII letters, digits, `. _ : % -`.
+const DID_ID: u8 = 2;
+/// DNS label: ASCII letters, digits, `-`.
+const LABEL: u8 = 4;
+/// Record key: ASCII letters, digits, `. - _ : ~`.
+const RKEY: u8 = 8;
+/// CID: ASCII letters, digits, `+ =`.
+const CID: u8 = 16;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_alphanumeric() {
+            c = ALNUM | DID_ID | LABEL | RKEY | CID;
+        }
+        if matches!(b, b'.' | b'_' | b':' | b'%' | b'-') {
+            c |= DID_ID;
+        }
+        if b == b'-' {
+            c |= LABEL;
+        }
+        if matches!(b, b'.' | b'-' | b'_' | b':' | b'~') {
+            c |= RKEY;
+        }
+        if matches!(b, b'+' | b'=') {
+            c |= CID;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn all_in(b: &[u8], class: u8) -> bool {
+    // No early exit: a branch-free fold per byte is faster on short strings.
+    b.iter()
+        .fold(true, |ok, &c| ok & (CLASS[c as usize] & class != 0))
+}
+
+/// True when every byte is printable ASCII (`0x21..=0x7e`: no space, no
+/// control, nothing non-ASCII). Written as a branch-free fold over 16-byte
+/// chunks so the compiler vectorizes it.
+#[inline]
+fn all_printable_ascii(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(16);
+    for chunk in &mut chunks {
+        let mut bad = false;
+        for &c in chunk {
+            bad |= c.wrapping_sub(0x21) > 0x7e - 0x21;
+        }
+        if bad {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .fold(true, |ok, &c| ok & (c.wrapping_sub(0x21) <= 0x7e - 0x21))
+}
+
+/// `did:<lowercase method>:<identifier>`, the whole rule.
+fn did_ok(b: &[u8]) -> bool {
+    if b.len() > DID_MAX || !b.starts_with(b"did:") {
+        return false;
+    }
+    let mut i = 4;
+    while i < b.len() && b[i].is_ascii_lowercase() {
+        i += 1;
+    }
+    if i == 4 || i >= b.len() || b[i] != b':' {
+        return false;
+    }
+    let id = &b[i + 1..];
+    match id.last() {
+        None | Some(b':' | b'%') => false,
+        Some(_) => all_in(id, DID_ID),
+    }
+}
+
+/// Dot-separated DNS labels (each 1..=63 letters, digits and inner hyphens):
+/// their number, or None when one is malformed.
+fn dns_labels(b: &[u8]) -> Option<usize> {
+    let mut labels = 1;
+    let mut len = 0usize;
+    let mut prev = b'.';
+    for &c in b {
+        if c == b'.' {
+            if len == 0 || prev == b'-' {
+                return None;
+            }
+            labels += 1;
+            len = 0;
+        } else {
+            if CLASS[c as usize] & LABEL == 0 || (len == 0 && c == b'-') {
+                return None;
+            }
+            len += 1;
+            if len > LABEL_MAX {
+                return None;
+            }
+        }
+        prev = c;
+    }
+    if len == 0 || prev == b'-' {
+        return None;
+    }
+    Some(labels)
+}
+
+fn handle_ok(b: &[u8]) -> bool {
+    if b.len() > HANDLE_MAX || !matches!(dns_labels(b), Some(2..)) {
+        return false;
+    }
+    let tld = b.iter().rposition(|&c| c == b'.').map_or(0, |d| d + 1);
+    !b[tld].is_ascii_digit()
+}
+
+fn nsid_ok(b: &[u8]) -> bool {
+    if b.len() > NSID_MAX {
+        return false;
+    }
+    let Some(dot) = b.iter().rposition(|&c| c == b'.') else {
+        return false;
+    };
+    let (authority, name) = (&b[..dot], &b[dot + 1..]);
+    matches!(dns_labels(authority), Some(2..))
+        && !authority[0].is_ascii_digit()
+        && !name.is_empty()
+        && name.len() <= NSID_NAME_MAX
+        && !name[0].is_ascii_digit()
+        && all_in(name, ALNUM)
+}
+
+fn record_key_ok(b: &[u8]) -> bool {
+    !b.is_empty() && b.len() <= RECORD_KEY_MAX && b != b"." && b != b".." && all_in(b, RKEY)
+}
+
+fn at_identifier_ok(b: &[u8]) -> bool {
+    if b.starts_with(b"did:") {
+        did_ok(b)
+    } else {
+        handle_ok(b)
+    }
+}
+
+/// `at://authority[/collection[/rkey]]`. No separate scan for `#` and `?`:
+/// no part's byte class admits them.
+fn at_uri_ok(b: &[u8]) -> bool {
+    if b.len() > AT_URI_MAX {
+        return false;
+    }
+    let Some(rest) = b.strip_prefix(b"at://") else {
+        return false;
+    };
+    let Some(slash) = rest.iter().position(|&c| c == b'/') else {
+        return at_identifier_ok(rest);
+    };
+    if !at_identifier_ok(&rest[..slash]) {
+        return false;
+    }
+    let path = &rest[slash + 1..];
+    match path.iter().position(|&c| c == b'/') {
+        None => nsid_ok(path),
+        Some(s) => nsid_ok(&path[..s]) && record_key_ok(&path[s + 1..]),
+    }
+}
+
+fn cid_ok(b: &[u8]) -> bool {
+    (CID_MIN..=CID_MAX).contains(&b.len())
+        && all_in(b, CID)
+        && !b.starts_with(b"Qm")
+        && b"0179fFvVtTbBcChkKzZmMuUp".contains(&b[0])
+}
+
+/// A scheme (a letter, then letters, digits, `+ - .`), `:` and a non-empty
+/// rest of printable ASCII. Non-ASCII rests go to the detailed check.
+fn uri_ok(b: &[u8]) -> bool {
+    if b.len() > URI_MAX || !b.first().is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let mut i = 1;
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'+' | b'-' | b'.')) {
+        i += 1;
+    }
+    if i >= b.len() || b[i] != b':' {
+        return false;
+    }
+    let rest = &b[i + 1..];
+    !rest.is_empty() && all_printable_ascii(rest)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` with a real date and time.
+/// Leaves year 0000-01-01 (which needs the offset check) to the detailed path.
+fn datetime_fast(b: &[u8]) -> Option<DatetimeParts> {
+    if b.len() < 20 {
+        return None;
+    }
+    #[inline(always)]
+    fn two_digits(b: &[u8], i: usize) -> Option<u32> {
+        let (x, y) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+        (x < 10 && y < 10).then_some(u32::from(x) * 10 + u32::from(y))
+    }
+    let d2 = |i: usize| two_digits(b, i);
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let year = d2(0)? * 100 + d2(2)?;
+    let (month, day) = (d2(5)?, d2(8)?);
+    let (hour, minute, second) = (d2(11)?, d2(14)?, d2(17)?);
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 9 {
+                nanos = nanos * 10 + u32::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        for _ in (i - start)..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_minutes = match b.get(i)? {
+        b'Z' if i + 1 == b.len() => 0,
+        &sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let (oh, om) = (d2(i + 1)?, d2(i + 4)?);
+            if oh > 23 || om > 59 || (sign == b'-' && oh == 0 && om == 0) {
+                return None;
+            }
+            let m = (oh * 60 + om) as i32;
+            if sign == b'-' {
+                -m
+            } else {
+                m
+            }
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+        || (year == 0 && month == 1 && day == 1)
+    {
+        return None;
+    }
+    Some(DatetimeParts {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        nanos,
+        offset_minutes,
+    })
+}
+
 // ---------------------------------------------------------------- did
 
 pub fn did(s: &str) -> Result<(), SyntaxError> {
+    if did_ok(s.as_bytes()) {
+        Ok(())
+    } else {
+        did_detailed(s)
+    }
+}
+
+fn did_detailed(s: &str) -> Result<(), SyntaxError> {
     const F: &str = "did";
     if s.len() > DID_MAX {
         return Err(err(
@@ -145,6 +433,14 @@ fn dns_label(format: &'static str, what: &str, label: &str) -> Result<(), Syntax
 }
 
 pub fn handle(s: &str) -> Result<(), SyntaxError> {
+    if handle_ok(s.as_bytes()) {
+        Ok(())
+    } else {
+        handle_detailed(s)
+    }
+}
+
+fn handle_detailed(s: &str) -> Result<(), SyntaxError> {
     const F: &str = "handle";
     if s.is_empty() {
         return Err(err(F, "empty handle"));
@@ -186,6 +482,14 @@ pub fn handle(s: &str) -> Result<(), SyntaxError> {
 // ---------------------------------------------------------------- nsid
 
 pub fn nsid(s: &str) -> Result<(), SyntaxError> {
+    if nsid_ok(s.as_bytes()) {
+        Ok(())
+    } else {
+        nsid_detailed(s)
+    }
+}
+
+fn nsid_detailed(s: &str) -> Result<(), SyntaxError> {
     const F: &str = "nsid";
     if s.is_empty() {
         return Err(err(F, "empty NSID"));
@@ -264,6 +568,14 @@ pub(crate) fn split_nsid(s: &str) -> (Option<&str>, &str) {
 // ---------------------------------------------------------------- at-identifier
 
 pub fn at_identifier(s: &str) -> Result<(), SyntaxError> {
+    if at_identifier_ok(s.as_bytes()) {
+        Ok(())
+    } else {
+        at_identifier_detailed(s)
+    }
+}
+
+fn at_identifier_detailed(s: &str) -> Result<(), SyntaxError> {
     const F: &str = "at-identifier";
     let res = if s.starts_with("did:") {
         did(s)
@@ -284,6 +596,14 @@ pub(crate) fn split_at_uri(s: &str) -> (&str, Option<&str>, Option<&str>) {
 }
 
 pub fn at_uri(s: &str) -> Result<(), SyntaxError> {
+    if at_uri_ok(s.as_bytes()) {
+        Ok(())
+    } else {
+        at_uri_detailed(s)
+    }
+}
+
+fn at_uri_detailed(s: &str) -> Result<(), SyntaxError> {
     const F: &str = "at-uri";
     if s.len() > AT_URI_MAX {
         return Err(err(
@@ -355,6 +675,14 @@ pub fn at_uri(s: &str) -> Result<(), SyntaxError> {
 // ---------------------------------------------------------------- record-key
 
 pub fn record_key(s: &str) -> Result<(), SyntaxError> {
+    if record_key_ok(s.as_bytes()) {
+        Ok(())
+    } else {
+        record_key_detailed(s)
+    }
+}
+
+fn record_key_detailed(s: &str) -> Result<(), SyntaxError> {
     const F: &str = "record-key";
     if s.is_empty() {
         return Err(err(F, "empty record key"));
@@ -432,6 +760,14 @@ pub fn tid(s: &str) -> Result<(), SyntaxError> {
 // ---------------------------------------------------------------- cid
 
 pub fn cid(s: &str) -> Result<(), SyntaxError> {
+    if cid_ok(s.as_bytes()) {
+        Ok(())
+    } else {
+        cid_detailed(s)
+    }
+}
+
+fn cid_detailed(s: &str) -> Result<(), SyntaxError> {
     const F: &str = "cid";
     if s.len() < CID_MIN || s.len() > CID_MAX {
         return Err(err(
@@ -480,6 +816,14 @@ pub fn cid(s: &str) -> Result<(), SyntaxError> {
 // ---------------------------------------------------------------- uri
 
 pub fn uri(s: &str) -> Result<(), SyntaxError> {
+    if uri_ok(s.as_bytes()) {
+        Ok(())
+    } else {
+        uri_detailed(s)
+    }
+}
+
+fn uri_detailed(s: &str) -> Result<(), SyntaxError> {
     const F: &str = "uri";
     if s.len() > URI_MAX {
         return Err(err(
@@ -552,6 +896,13 @@ pub(crate) fn days_in_month(year: u32, month: u32) -> u32 {
 }
 
 pub(crate) fn parse_datetime(s: &str) -> Result<DatetimeParts, SyntaxError> {
+    match datetime_fast(s.as_bytes()) {
+        Some(parts) => Ok(parts),
+        None => parse_datetime_detailed(s),
+    }
+}
+
+fn parse_datetime_detailed(s: &str) -> Result<DatetimeParts, SyntaxError> {
     const F: &str = "datetime";
     let b = s.as_bytes();
     let digits = |start: usize, n: usize, what: &str| -> Result<u32, SyntaxError> {
@@ -924,4 +1275,188 @@ pub fn language(s: &str) -> Result<(), SyntaxError> {
         return Err(err(F, "private-use 'x' has no subtags"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Fast = fn(&[u8]) -> bool;
+    type Detailed = fn(&str) -> Result<(), SyntaxError>;
+
+    fn datetime_ok(b: &[u8]) -> bool {
+        datetime_fast(b).is_some()
+    }
+    fn datetime_detailed(s: &str) -> Result<(), SyntaxError> {
+        parse_datetime_detailed(s).map(|_| ())
+    }
+
+    /// (vector file stem, fast path, detailed check).
+    const PAIRS: &[(&str, Fast, Detailed)] = &[
+        ("did_syntax", did_ok, did_detailed),
+        ("handle_syntax", handle_ok, handle_detailed),
+        ("nsid_syntax", nsid_ok, nsid_detailed),
+        ("aturi_syntax", at_uri_ok, at_uri_detailed),
+        (
+            "atidentifier_syntax",
+            at_identifier_ok,
+            at_identifier_detailed,
+        ),
+        ("recordkey_syntax", record_key_ok, record_key_detailed),
+        ("cid_syntax", cid_ok, cid_detailed),
+        ("uri_syntax", uri_ok, uri_detailed),
+        ("datetime_syntax", datetime_ok, datetime_detailed),
+        ("datetime_parse", datetime_ok, datetime_detailed),
+    ];
+
+    /// Where the fast path may say no to a valid string: non-ASCII URIs and
+    /// datetimes on 0000-01-01. Everywhere else it must agree exactly.
+    fn fast_may_decline(stem: &str, s: &str) -> bool {
+        (stem == "uri_syntax" && !s.is_ascii()) || s.starts_with("0000-01-01")
+    }
+
+    fn compare(stem: &str, fast: Fast, detailed: Detailed, s: &str, problems: &mut Vec<String>) {
+        match (fast(s.as_bytes()), detailed(s)) {
+            (true, Err(e)) => problems.push(format!("{stem}: fast path accepts {s:?}: {e}")),
+            (false, Ok(())) if !fast_may_decline(stem, s) => {
+                problems.push(format!("{stem}: fast path declines valid {s:?}"))
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn fast_paths_agree_with_detailed_checks_on_vectors() {
+        let dir = std::env::var_os("ATPROTO_SHARED_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into())
+            .join("atproto-interop-tests/syntax");
+        if !dir.is_dir() {
+            eprintln!("skipping: {} not found", dir.display());
+            return;
+        }
+        let mut problems = Vec::new();
+        let mut seen = 0;
+        for (stem, fast, detailed) in PAIRS {
+            for suffix in ["valid", "invalid"] {
+                let Ok(text) = std::fs::read_to_string(dir.join(format!("{stem}_{suffix}.txt")))
+                else {
+                    continue;
+                };
+                for line in text
+                    .lines()
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                {
+                    seen += 1;
+                    compare(stem, *fast, *detailed, line, &mut problems);
+                }
+            }
+        }
+        assert!(
+            seen > 400,
+            "only {seen} vectors read from {}",
+            dir.display()
+        );
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn fast_paths_never_accept_what_detailed_checks_refuse() {
+        let alphabet: Vec<char> = "aZz09.-_:%~/#?@+=TQm é\u{a0}\u{7f}\t💩".chars().collect();
+        let prefixes = [
+            "",
+            "did:",
+            "did:plc:",
+            "at://",
+            "at://did:plc:a/",
+            "at://a.b/c.d.e/",
+            "a.b.",
+            "https:",
+            "bafy",
+            "1985-04-12T23:20:50",
+            "2024-02-29T00:00:00.",
+            "0000-01-01T00:00:00",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut problems = Vec::new();
+        for _ in 0..50_000 {
+            let mut s = String::from(prefixes[(next() % prefixes.len() as u64) as usize]);
+            for _ in 0..(next() % 16) {
+                s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            for (stem, fast, detailed) in PAIRS {
+                if fast(s.as_bytes()) && detailed(&s).is_err() {
+                    problems.push(format!("{stem}: fast path accepts {s:?}"));
+                }
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "{}",
+            problems[..problems.len().min(20)].join("\n")
+        );
+    }
+
+    #[test]
+    fn fast_path_edges() {
+        // uri: printable ASCII takes the fast path, anything else the detailed one.
+        assert!(uri_ok(b"https://example.com/a?b=c#d"));
+        assert!(uri_ok(
+            b"https://example.com/0123456789abcdef0123456789abcdef~"
+        ));
+        assert!(!uri_ok(b"https://example.com/\x7f"));
+        assert!(!uri_ok(b"https://ex ample.com"));
+        assert!(!uri_ok("https://例え.jp".as_bytes()));
+        assert!(uri("https://例え.jp").is_ok());
+        assert!(uri("https://例え.jp/\u{a0}").is_err());
+        assert!(uri("https://example.com/abcdefghijklmnop\u{2028}").is_err());
+        assert!(!uri_ok(b"https:") && !uri_ok(b"1http:x") && !uri_ok(b":x"));
+        // at-uri: every part, and the characters only the detailed check names.
+        assert!(at_uri_ok(
+            b"at://did:plc:abc/app.bsky.feed.post/3jzfcijpj2z2a"
+        ));
+        assert!(at_uri_ok(b"at://alice.test"));
+        assert!(!at_uri_ok(b"at://alice.test/"));
+        assert!(!at_uri_ok(b"at://alice.test/app.bsky.feed.post/"));
+        assert!(!at_uri_ok(b"at://alice.test/app.bsky.feed.post/a/b"));
+        assert!(!at_uri_ok(b"at://alice.test/app.bsky.feed.post/a#b"));
+        assert!(at_uri("at://alice.test/app.bsky.feed.post/a?b").is_err());
+        assert!(!at_uri_ok(b"at://did:plc:abc:/x.y.z"));
+        // handles and NSIDs: hyphens, digits, label lengths.
+        assert!(handle_ok(b"a-b.c1.test") && !handle_ok(b"a.1test") && !handle_ok(b"a-.test"));
+        assert!(!handle_ok(b"-a.test") && !handle_ok(b"a..test") && !handle_ok(b"test"));
+        let long = format!("{}.test", "a".repeat(64));
+        assert!(!handle_ok(long.as_bytes()) && handle(&long).is_err());
+        assert!(nsid_ok(b"com.example.fooBar") && !nsid_ok(b"com.example.foo-bar"));
+        assert!(!nsid_ok(b"1com.example.foo") && !nsid_ok(b"com.example.9foo"));
+        assert!(!nsid_ok(b"com.example") && !nsid_ok(b"com.example."));
+        // DIDs and CIDs.
+        assert!(did_ok(b"did:web:example.com%3A8080") && !did_ok(b"did:web:x%"));
+        assert!(!did_ok(b"did:Web:x") && !did_ok(b"did::x") && !did_ok(b"did:web:"));
+        assert!(cid_ok(
+            b"bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+        ));
+        assert!(!cid_ok(b"QmWATWQ7fVPP2EFGu71UkfnqhYXDYH566qy47CnJDgvs8u"));
+        assert!(!cid_ok(b"bafyrei/x"));
+        // datetimes: fraction, offsets, impossible dates, year 0.
+        assert!(datetime_fast(b"1985-04-12T23:20:50.123456789123Z").is_some());
+        assert_eq!(
+            datetime_fast(b"1985-04-12T23:20:50.12+05:30").map(|p| (p.nanos, p.offset_minutes)),
+            Some((120_000_000, 330))
+        );
+        assert!(datetime_fast(b"1985-04-12T23:20:50-00:00").is_none());
+        assert!(datetime_fast(b"1985-04-12T23:20:50.Z").is_none());
+        assert!(datetime_fast(b"2023-02-29T00:00:00Z").is_none());
+        assert!(datetime_fast(b"1985-04-12t23:20:50Z").is_none());
+        assert!(datetime_fast(b"1985-04-12T23:20:50Zx").is_none());
+        assert!(datetime_fast(b"0000-01-01T00:00:00Z").is_none());
+        assert!(datetime("0000-01-01T00:00:00Z").is_ok());
+        assert!(datetime("0000-01-01T00:00:00+01:00").is_err());
+    }
 }
