@@ -185,7 +185,7 @@ fn put_record_input() -> impl Strategy<Value = put_record::Input> {
                 collection: Nsid::new("app.bsky.feed.post").unwrap(),
                 rkey: RecordKey::new(rkey).unwrap(),
                 validate,
-                record: serde_json::json!({"$type": "app.bsky.feed.post", "text": "hi"}),
+                record: serde_json::json!({"$type": "app.bsky.feed.post", "text": "hi"}).into(),
                 swap_record,
                 swap_commit,
                 extra: Extra::new(),

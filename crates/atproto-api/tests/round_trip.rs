@@ -47,7 +47,7 @@ fn create_session_output_with_did_doc() {
     assert_eq!(out.did.as_str(), "did:plc:z72i7hdynmk6r22z27h6tvur");
     assert_eq!(out.handle.as_str(), "alice.test");
     assert_eq!(
-        out.did_doc.as_ref().unwrap()["id"],
+        out.did_doc.as_ref().unwrap().to_value().unwrap()["id"],
         "did:plc:z72i7hdynmk6r22z27h6tvur"
     );
     assert_eq!(

@@ -5,7 +5,7 @@ use atproto_api::com::atproto::repo::{create_record, delete_record, get_record, 
 use atproto_api::com::atproto::server::{create_account, create_session};
 use atproto_types::object::Record;
 use atproto_types::xrpc::{decode_json, Endpoint};
-use atproto_types::{AtIdentifier, AtUri, Cid, Did, Extra, Handle, Nsid, RecordKey};
+use atproto_types::{AtIdentifier, AtUri, Cid, Did, Extra, Handle, Nsid, RecordKey, Unknown};
 
 use crate::agent::{Agent, AtpAgent};
 use crate::error::Error;
@@ -163,7 +163,7 @@ impl AtpAgent {
             verification_phone: account.verification_phone,
             password: account.password.map(|p| p.expose().to_owned()),
             recovery_key: account.recovery_key,
-            plc_op: account.plc_op,
+            plc_op: account.plc_op.as_ref().map(Unknown::from_value),
             extra: Extra::new(),
         };
         self.manager()
@@ -181,8 +181,8 @@ fn collection<R: Record, E>() -> Result<Nsid, Error<E>> {
     Nsid::new(R::NSID).map_err(|e| Error::Invalid(format!("collection {}: {e}", R::NSID)))
 }
 
-fn record_value<R: Record, E>(record: &R) -> Result<serde_json::Value, Error<E>> {
-    serde_json::to_value(record)
+fn record_value<R: Record, E>(record: &R) -> Result<Unknown, Error<E>> {
+    Unknown::from_serialize(record)
         .map_err(|e| Error::Invalid(format!("cannot encode a {} record: {e}", R::NSID)))
 }
 
@@ -262,7 +262,7 @@ impl<M: SessionManager> Agent<M> {
             cid: None,
         };
         let out = self.call::<get_record::GetRecord>(params, ()).await?;
-        let ty = out.value.get("$type").and_then(|t| t.as_str());
+        let ty = out.value.type_name();
         if ty != Some(R::NSID) {
             return Err(Error::Invalid(format!(
                 "{} is a {}, not a {}",
@@ -271,9 +271,11 @@ impl<M: SessionManager> Agent<M> {
                 R::NSID
             )));
         }
-        // Through bytes so that a failure names the path in the record.
-        let bytes = serde_json::to_vec(&out.value).map_err(|e| Error::Invalid(e.to_string()))?;
-        let value = decode_json(get_record::GetRecord::NSID, &bytes)?;
+        // Through the text so that a failure names the path in the record.
+        let value = decode_json(
+            get_record::GetRecord::NSID,
+            out.value.as_raw_str().as_bytes(),
+        )?;
         Ok(FetchedRecord {
             uri: out.uri,
             cid: out.cid,

@@ -17,6 +17,7 @@
 pub mod data;
 pub mod object;
 pub mod syntax;
+mod unknown;
 pub mod validate;
 pub mod xrpc;
 
@@ -26,7 +27,5 @@ pub use syntax::{
     AtIdentifier, AtUri, Cid, Datetime, Did, Handle, Language, Nsid, RecordKey, SyntaxError, Tid,
     Uri,
 };
+pub use unknown::Unknown;
 pub use xrpc::{Endpoint, EndpointError, Method, XrpcCaller};
-
-/// A lexicon `unknown` value: any JSON data-model value, kept as parsed.
-pub type Unknown = serde_json::Value;

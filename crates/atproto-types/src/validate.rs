@@ -167,6 +167,7 @@ always_valid!(
     i64,
     bool,
     serde_json::Value,
+    crate::Unknown,
     crate::syntax::Did,
     crate::syntax::Handle,
     crate::syntax::Nsid,
