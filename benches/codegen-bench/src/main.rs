@@ -27,7 +27,11 @@ fn once(lexicons: &Path, out: &Path) -> (usize, usize) {
         crate_doc: "benchmark".into(),
     };
     let generated = lexgen::generate(&set, &opts).unwrap_or_else(|e| fail(e));
-    std::fs::write(out.join("Cargo.toml"), lexgen::emit::cargo_toml(&generated, &opts)).unwrap();
+    std::fs::write(
+        out.join("Cargo.toml"),
+        lexgen::emit::cargo_toml(&generated, &opts),
+    )
+    .unwrap();
     let n_files = generated.files.len();
     for (rel, text) in &generated.files {
         let path = out.join("src").join(rel);
@@ -38,7 +42,10 @@ fn once(lexicons: &Path, out: &Path) -> (usize, usize) {
 }
 
 fn main() {
-    let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(11);
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(11);
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let lexicons = here.join("../../lexicons");
     let out = here.join("../target/codegen-bench-out");

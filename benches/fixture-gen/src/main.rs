@@ -66,14 +66,86 @@ const BASE32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
 const BASE32_SORT: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
 
 const WORDS: &[&str] = &[
-    "the", "a", "and", "of", "to", "in", "is", "it", "that", "for", "on", "with", "this", "was",
-    "just", "about", "really", "think", "people", "today", "new", "time", "good", "first",
-    "thread", "post", "morning", "coffee", "weekend", "project", "rust", "release", "paper",
-    "photo", "city", "train", "rain", "book", "music", "garden", "cat", "dog", "finally",
-    "working", "reading", "writing", "shipping", "learned", "wonderful", "strange", "honestly",
-    "again", "everyone", "anyone", "maybe", "tomorrow", "yesterday", "little", "big", "open",
-    "source", "protocol", "network", "federation", "feed", "moderation", "labels", "server",
-    "café", "naïve", "über", "résumé", "日本語", "テスト", "🎉", "🦀", "☕", "✨", "🌧️", "👀",
+    "the",
+    "a",
+    "and",
+    "of",
+    "to",
+    "in",
+    "is",
+    "it",
+    "that",
+    "for",
+    "on",
+    "with",
+    "this",
+    "was",
+    "just",
+    "about",
+    "really",
+    "think",
+    "people",
+    "today",
+    "new",
+    "time",
+    "good",
+    "first",
+    "thread",
+    "post",
+    "morning",
+    "coffee",
+    "weekend",
+    "project",
+    "rust",
+    "release",
+    "paper",
+    "photo",
+    "city",
+    "train",
+    "rain",
+    "book",
+    "music",
+    "garden",
+    "cat",
+    "dog",
+    "finally",
+    "working",
+    "reading",
+    "writing",
+    "shipping",
+    "learned",
+    "wonderful",
+    "strange",
+    "honestly",
+    "again",
+    "everyone",
+    "anyone",
+    "maybe",
+    "tomorrow",
+    "yesterday",
+    "little",
+    "big",
+    "open",
+    "source",
+    "protocol",
+    "network",
+    "federation",
+    "feed",
+    "moderation",
+    "labels",
+    "server",
+    "café",
+    "naïve",
+    "über",
+    "résumé",
+    "日本語",
+    "テスト",
+    "🎉",
+    "🦀",
+    "☕",
+    "✨",
+    "🌧️",
+    "👀",
 ];
 const NAMES: &[&str] = &[
     "alice", "bob", "carol", "dana", "emil", "fatima", "goro", "hana", "ines", "jonas", "kenji",
@@ -81,19 +153,50 @@ const NAMES: &[&str] = &[
     "wen", "xavi", "yuki", "zoe",
 ];
 const SURNAMES: &[&str] = &[
-    "Fischer", "Okafor", "Nakamura", "García", "Kowalski", "Haddad", "Lindqvist", "Moreau",
-    "Silva", "Novak", "Tanaka", "Ahmed", "O'Brien", "Rossi", "Jansen",
+    "Fischer",
+    "Okafor",
+    "Nakamura",
+    "García",
+    "Kowalski",
+    "Haddad",
+    "Lindqvist",
+    "Moreau",
+    "Silva",
+    "Novak",
+    "Tanaka",
+    "Ahmed",
+    "O'Brien",
+    "Rossi",
+    "Jansen",
 ];
 const DOMAINS: &[&str] = &[
-    "bsky.social", "bsky.social", "bsky.social", "bsky.social", "example.com", "blog.example.org",
-    "mastodon-bridge.example.net", "pds.example.dev",
+    "bsky.social",
+    "bsky.social",
+    "bsky.social",
+    "bsky.social",
+    "example.com",
+    "blog.example.org",
+    "mastodon-bridge.example.net",
+    "pds.example.dev",
 ];
 const SITES: &[&str] = &[
-    "www.theverge.example", "arstechnica.example", "github.com", "en.wikipedia.org",
-    "www.nytimes.example", "blog.rust-lang.org", "youtube.com", "substack.example.com",
+    "www.theverge.example",
+    "arstechnica.example",
+    "github.com",
+    "en.wikipedia.org",
+    "www.nytimes.example",
+    "blog.rust-lang.org",
+    "youtube.com",
+    "substack.example.com",
 ];
 const LABEL_VALUES: &[&str] = &[
-    "!no-unauthenticated", "porn", "sexual", "nudity", "graphic-media", "spam", "intolerant",
+    "!no-unauthenticated",
+    "porn",
+    "sexual",
+    "nudity",
+    "graphic-media",
+    "spam",
+    "intolerant",
 ];
 
 /// The probability (0–1) of writing an optional property. Properties not
@@ -104,7 +207,10 @@ fn optional_probability(def: &str, prop: &str) -> f64 {
         ("app.bsky.feed.defs#feedViewPost", "reply") => 0.5,
         ("app.bsky.feed.defs#feedViewPost", "reason") => 0.15,
         ("app.bsky.feed.defs#postView", "embed") => 0.55,
-        ("app.bsky.feed.defs#postView", "replyCount" | "repostCount" | "likeCount" | "quoteCount") => 1.0,
+        (
+            "app.bsky.feed.defs#postView",
+            "replyCount" | "repostCount" | "likeCount" | "quoteCount",
+        ) => 1.0,
         ("app.bsky.feed.defs#postView", "bookmarkCount") => 1.0,
         ("app.bsky.feed.defs#postView", "viewer" | "labels") => 1.0,
         ("app.bsky.feed.defs#viewerState", "threadMuted" | "embeddingDisabled") => 1.0,
@@ -128,7 +234,10 @@ fn optional_probability(def: &str, prop: &str) -> f64 {
         ("app.bsky.embed.external#viewExternal", "thumb") => 0.75,
         ("app.bsky.embed.external#external", "thumb") => 0.75,
         ("app.bsky.embed.record#viewRecord", "labels") => 1.0,
-        ("app.bsky.embed.record#viewRecord", "replyCount" | "repostCount" | "likeCount" | "quoteCount") => 1.0,
+        (
+            "app.bsky.embed.record#viewRecord",
+            "replyCount" | "repostCount" | "likeCount" | "quoteCount",
+        ) => 1.0,
         ("app.bsky.embed.record#viewRecord", "embeds") => 0.35,
         ("app.bsky.feed.post#main", "facets") => 0.0, // written with the text, see post_record
         ("app.bsky.feed.post#main", "reply") => 0.3,
@@ -188,21 +297,42 @@ impl Gen {
         for i in 0..40 {
             let first = rng.pick(NAMES);
             let did = format!("did:plc:{}", base32(&mut rng, 24, BASE32));
-            let handle = format!("{first}{}.{}", if rng.chance(0.5) { String::new() } else { format!("{}", rng.below(100)) }, rng.pick(DOMAINS));
+            let handle = format!(
+                "{first}{}.{}",
+                if rng.chance(0.5) {
+                    String::new()
+                } else {
+                    format!("{}", rng.below(100))
+                },
+                rng.pick(DOMAINS)
+            );
             let display_name = match i % 4 {
                 0 => format!("{} {}", capitalize(first), rng.pick(SURNAMES)),
                 1 => format!("{} 🦋", capitalize(first)),
                 2 => capitalize(first),
                 _ => format!("{} {} (she/her)", capitalize(first), rng.pick(SURNAMES)),
             };
-            accounts.push(Account { did, handle, display_name });
+            accounts.push(Account {
+                did,
+                handle,
+                display_name,
+            });
         }
-        Gen { rng, docs, accounts, clock: 1_748_779_200, depth: 0 }
+        Gen {
+            rng,
+            docs,
+            accounts,
+            clock: 1_748_779_200,
+            depth: 0,
+        }
     }
 
     fn def(&self, reference: &str) -> (String, Value) {
         let (id, name) = reference.split_once('#').unwrap_or((reference, "main"));
-        let doc = self.docs.get(id).unwrap_or_else(|| panic!("no lexicon {id}"));
+        let doc = self
+            .docs
+            .get(id)
+            .unwrap_or_else(|| panic!("no lexicon {id}"));
         let def = doc["defs"][name].clone();
         assert!(!def.is_null(), "no def {reference}");
         let full = format!("{id}#{name}");
@@ -220,7 +350,9 @@ impl Gen {
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let Some(props) = schema["properties"].as_object() else { return Value::Object(out) };
+        let Some(props) = schema["properties"].as_object() else {
+            return Value::Object(out);
+        };
         for (name, prop) in props {
             let req = required.contains(&name.as_str());
             if !req && !self.rng.chance(optional_probability(def_name, name)) {
@@ -264,7 +396,9 @@ impl Gen {
         let member = names[self.rng.weighted(&weights)].clone();
         let mut value = self.by_ref(&member);
         let type_name = member.strip_suffix("#main").unwrap_or(&member).to_owned();
-        value.as_object_mut()?.insert("$type".into(), Value::String(type_name));
+        value
+            .as_object_mut()?
+            .insert("$type".into(), Value::String(type_name));
         Some(value)
     }
 
@@ -303,9 +437,8 @@ impl Gen {
             }
             "blob" => self.blob(),
             "unknown" => match (def_name, name) {
-                ("app.bsky.feed.defs#postView", "record") | ("app.bsky.embed.record#viewRecord", "value") => {
-                    self.post_record(None)
-                }
+                ("app.bsky.feed.defs#postView", "record")
+                | ("app.bsky.embed.record#viewRecord", "value") => self.post_record(None),
                 _ => return None,
             },
             _ => return None,
@@ -316,13 +449,27 @@ impl Gen {
         let max = prop["maxLength"].as_u64().unwrap_or(u64::MAX);
         let n = match (def_name, name) {
             (_, "labels") if def_name.ends_with("profileViewBasic") => {
-                if self.rng.chance(0.1) { 1 } else { 0 }
+                if self.rng.chance(0.1) {
+                    1
+                } else {
+                    0
+                }
             }
             (_, "labels") => {
-                if self.rng.chance(0.06) { self.rng.range(1, 2) } else { 0 }
+                if self.rng.chance(0.06) {
+                    self.rng.range(1, 2)
+                } else {
+                    0
+                }
             }
             (_, "images") => self.rng.pick(&[1, 1, 1, 2, 2, 3, 4]),
-            (_, "langs") => if self.rng.chance(0.1) { 2 } else { 1 },
+            (_, "langs") => {
+                if self.rng.chance(0.1) {
+                    2
+                } else {
+                    1
+                }
+            }
             (_, "embeds") => 1,
             (_, "values") => 1,
             (_, "features") => 1,
@@ -343,20 +490,32 @@ impl Gen {
             Some("at-uri") => return self.at_uri(name),
             Some("cid") => return cid(&mut self.rng, "bafyrei"),
             Some("datetime") => return self.datetime(name),
-            Some("language") => return self.rng.pick(&["en", "en", "en", "ja", "de", "pt", "es", "fr"]).to_string(),
+            Some("language") => {
+                return self
+                    .rng
+                    .pick(&["en", "en", "en", "ja", "de", "pt", "es", "fr"])
+                    .to_string()
+            }
             Some("uri") => return self.uri(def_name, name),
             _ => {}
         }
         match name {
             "alt" => {
-                if self.rng.chance(0.2) { String::new() } else { self.sentence(6, 40) }
+                if self.rng.chance(0.2) {
+                    String::new()
+                } else {
+                    self.sentence(6, 40)
+                }
             }
             "title" => capitalize(&self.sentence(3, 10)),
             "description" => self.sentence(10, 35),
             "val" => self.rng.pick(LABEL_VALUES).to_string(),
             "mimeType" => "image/jpeg".to_string(),
             "cursor" => format!("{}::{}", self.clock * 1000, cid(&mut self.rng, "bafyrei")),
-            "tag" => self.rng.pick(&["rust", "atproto", "photography", "science", "art", "news"]).to_string(),
+            "tag" => self
+                .rng
+                .pick(&["rust", "atproto", "photography", "science", "art", "news"])
+                .to_string(),
             _ => self.sentence(2, 6),
         }
     }
@@ -380,7 +539,7 @@ impl Gen {
 
     fn tid(&mut self) -> String {
         let mut s = String::new();
-        s.push(self.rng.pick(&['3', '3', '3', '2']) );
+        s.push(self.rng.pick(&['3', '3', '3', '2']));
         s.push_str(&base32(&mut self.rng, 12, BASE32_SORT));
         s
     }
@@ -400,12 +559,18 @@ impl Gen {
         let c = cid(&mut self.rng, "bafkrei");
         match name {
             "avatar" => format!("https://cdn.bsky.app/img/avatar/plain/{did}/{c}@jpeg"),
-            "thumb" if def_name.contains("images") => format!("https://cdn.bsky.app/img/feed_thumbnail/plain/{did}/{c}@jpeg"),
+            "thumb" if def_name.contains("images") => {
+                format!("https://cdn.bsky.app/img/feed_thumbnail/plain/{did}/{c}@jpeg")
+            }
             "fullsize" => format!("https://cdn.bsky.app/img/feed_fullsize/plain/{did}/{c}@jpeg"),
             "thumb" => format!("https://cdn.bsky.app/img/feed_thumbnail/plain/{did}/{c}@jpeg"),
             // A label's subject: an account or a record.
             "uri" if def_name.contains("label") => {
-                if self.rng.chance(0.5) { did } else { self.at_uri("post") }
+                if self.rng.chance(0.5) {
+                    did
+                } else {
+                    self.at_uri("post")
+                }
             }
             _ => self.link(),
         }
@@ -413,7 +578,12 @@ impl Gen {
 
     fn link(&mut self) -> String {
         let site = self.rng.pick(SITES);
-        let path = self.sentence(2, 5).split(' ').filter(|w| w.is_ascii()).collect::<Vec<_>>().join("-");
+        let path = self
+            .sentence(2, 5)
+            .split(' ')
+            .filter(|w| w.is_ascii())
+            .collect::<Vec<_>>()
+            .join("-");
         format!("https://{site}/{}/{path}", 2020 + self.rng.below(6))
     }
 
@@ -455,7 +625,10 @@ impl Gen {
     fn post_view(&mut self, schema: &Value) -> Value {
         self.depth += 1;
         let mut v = self.object("app.bsky.feed.defs#postView", schema);
-        let embed_type = v.get("embed").and_then(|e| e["$type"].as_str()).map(str::to_owned);
+        let embed_type = v
+            .get("embed")
+            .and_then(|e| e["$type"].as_str())
+            .map(str::to_owned);
         let record = self.post_record(embed_type.as_deref());
         let m = v.as_object_mut().unwrap();
         m.insert("record".into(), record);
@@ -487,23 +660,35 @@ impl Gen {
         m.insert("text".into(), Value::String(text));
         let created = self.clock - self.rng.range(1, 40) as i64 - 86400 * (self.depth as i64 - 1);
         let ms = self.rng.below(1000);
-        m.insert("createdAt".into(), Value::String(format_datetime(created, ms)));
+        m.insert(
+            "createdAt".into(),
+            Value::String(format_datetime(created, ms)),
+        );
         if !facets.is_empty() {
             m.insert("facets".into(), Value::Array(facets));
         }
         if let Some(view_type) = view_embed {
-            let main = view_type.strip_suffix("#view").unwrap_or(view_type).to_owned();
+            let main = view_type
+                .strip_suffix("#view")
+                .unwrap_or(view_type)
+                .to_owned();
             let mut embed = match main.as_str() {
                 "app.bsky.embed.recordWithMedia" => {
                     let record = self.by_ref("app.bsky.embed.record");
                     let media = self.by_ref("app.bsky.embed.images");
                     let mut media = media;
-                    media.as_object_mut().unwrap().insert("$type".into(), json!("app.bsky.embed.images"));
+                    media
+                        .as_object_mut()
+                        .unwrap()
+                        .insert("$type".into(), json!("app.bsky.embed.images"));
                     json!({"record": record, "media": media})
                 }
                 other => self.by_ref(other),
             };
-            embed.as_object_mut().unwrap().insert("$type".into(), Value::String(main));
+            embed
+                .as_object_mut()
+                .unwrap()
+                .insert("$type".into(), Value::String(main));
             m.insert("embed".into(), embed);
         }
         let mut out = Map::new();
@@ -528,18 +713,42 @@ impl Gen {
                 0 | 1 => {
                     let a = self.account();
                     let (did, handle) = (a.did.clone(), a.handle.clone());
-                    (json!({"$type": "app.bsky.richtext.facet#mention", "did": did}), format!("@{handle}"))
+                    (
+                        json!({"$type": "app.bsky.richtext.facet#mention", "did": did}),
+                        format!("@{handle}"),
+                    )
                 }
                 2 => {
                     let url = self.link();
                     let shown = url.trim_start_matches("https://");
-                    let shown = if shown.len() > 30 { format!("{}...", &shown[..27]) } else { shown.to_owned() };
-                    (json!({"$type": "app.bsky.richtext.facet#link", "uri": url}), shown)
+                    let shown = if shown.len() > 30 {
+                        format!("{}...", &shown[..27])
+                    } else {
+                        shown.to_owned()
+                    };
+                    (
+                        json!({"$type": "app.bsky.richtext.facet#link", "uri": url}),
+                        shown,
+                    )
                 }
                 3 => {
-                    let tag = self.rng.pick(&["rust", "atproto", "photography", "science", "art", "news", "日本"]).to_string();
+                    let tag = self
+                        .rng
+                        .pick(&[
+                            "rust",
+                            "atproto",
+                            "photography",
+                            "science",
+                            "art",
+                            "news",
+                            "日本",
+                        ])
+                        .to_string();
                     let shown = format!("#{tag}");
-                    (json!({"$type": "app.bsky.richtext.facet#tag", "tag": tag}), shown)
+                    (
+                        json!({"$type": "app.bsky.richtext.facet#tag", "tag": tag}),
+                        shown,
+                    )
                 }
                 _ => continue,
             };
@@ -558,21 +767,31 @@ impl Gen {
     fn timeline(&mut self, items: usize) -> Value {
         let (_, main) = self.def("app.bsky.feed.getTimeline");
         let schema = main["output"]["schema"].clone();
-        let feed_item = schema["properties"]["feed"]["items"]["ref"].as_str().unwrap().trim_start_matches("lex:").to_owned();
+        let feed_item = schema["properties"]["feed"]["items"]["ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("lex:")
+            .to_owned();
         let mut feed = Vec::new();
         for _ in 0..items {
             self.clock -= self.rng.range(30, 900) as i64;
             feed.push(self.by_ref(&feed_item));
         }
         let mut out = Map::new();
-        out.insert("cursor".into(), Value::String(self.string("app.bsky.feed.getTimeline#output", "cursor", &json!({}))));
+        out.insert(
+            "cursor".into(),
+            Value::String(self.string("app.bsky.feed.getTimeline#output", "cursor", &json!({}))),
+        );
         out.insert("feed".into(), Value::Array(feed));
         Value::Object(out)
     }
 
     fn session(&mut self) -> Value {
         let (_, main) = self.def("com.atproto.server.createSession");
-        let props = main["output"]["schema"]["properties"].as_object().unwrap().clone();
+        let props = main["output"]["schema"]["properties"]
+            .as_object()
+            .unwrap()
+            .clone();
         let a = &self.accounts[0];
         let (did, handle) = (a.did.clone(), a.handle.clone());
         let pds = "https://morel.us-east.host.bsky.network";
@@ -623,7 +842,12 @@ impl Gen {
             base32(&mut self.rng, 20, BASE32)
         );
         let sig: Vec<u8> = (0..64).map(|_| self.rng.next() as u8).collect();
-        format!("{}.{}.{}", b64url(header.as_bytes()), b64url(claims.as_bytes()), b64url(&sig))
+        format!(
+            "{}.{}.{}",
+            b64url(header.as_bytes()),
+            b64url(claims.as_bytes()),
+            b64url(&sig)
+        )
     }
 }
 
@@ -647,7 +871,9 @@ fn load_docs(dir: &Path, docs: &mut BTreeMap<String, Value>) {
 }
 
 fn base32(rng: &mut Rng, n: usize, alphabet: &[u8]) -> String {
-    (0..n).map(|_| alphabet[rng.below(32) as usize] as char).collect()
+    (0..n)
+        .map(|_| alphabet[rng.below(32) as usize] as char)
+        .collect()
 }
 
 fn base58(rng: &mut Rng, n: usize) -> String {
@@ -686,7 +912,11 @@ fn b64url(bytes: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..chunk.len() + 1 {
             out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -761,7 +991,10 @@ mod tests {
     #[test]
     fn datetime_formatting() {
         assert_eq!(format_datetime(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_datetime(1_748_779_200, 5), "2025-06-01T12:00:00.005Z");
+        assert_eq!(
+            format_datetime(1_748_779_200, 5),
+            "2025-06-01T12:00:00.005Z"
+        );
     }
 
     #[test]

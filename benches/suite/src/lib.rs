@@ -39,13 +39,17 @@ pub mod atrium {
 pub mod jacquard {
     use jacquard_common::CowStr;
     /// `app.bsky.feed.getTimeline` output.
-    pub type Timeline<'a> = jacquard_api::app_bsky::feed::get_timeline::GetTimelineOutput<CowStr<'a>>;
+    pub type Timeline<'a> =
+        jacquard_api::app_bsky::feed::get_timeline::GetTimelineOutput<CowStr<'a>>;
     /// `com.atproto.server.createSession` output.
-    pub type Session<'a> = jacquard_api::com_atproto::server::create_session::CreateSessionOutput<CowStr<'a>>;
+    pub type Session<'a> =
+        jacquard_api::com_atproto::server::create_session::CreateSessionOutput<CowStr<'a>>;
 }
 
 /// Decodes `input` as `T` and encodes it back.
-pub fn round_trip<'a, T: serde::Deserialize<'a> + serde::Serialize>(input: &'a str) -> Result<String, String> {
+pub fn round_trip<'a, T: serde::Deserialize<'a> + serde::Serialize>(
+    input: &'a str,
+) -> Result<String, String> {
     let typed: T = serde_json::from_str(input).map_err(|e| format!("decode: {e}"))?;
     serde_json::to_string(&typed).map_err(|e| format!("encode: {e}"))
 }

@@ -4,12 +4,21 @@
 
 use bench_suite::*;
 
-fn check<'a, T: serde::Deserialize<'a> + serde::Serialize>(party: &str, fixture: &str, input: &'a str) {
+fn check<'a, T: serde::Deserialize<'a> + serde::Serialize>(
+    party: &str,
+    fixture: &str,
+    input: &'a str,
+) {
     let out = round_trip::<T>(input).unwrap_or_else(|e| panic!("{party} {fixture}: {e}"));
     let a: serde_json::Value = serde_json::from_str(input).unwrap();
     let b: serde_json::Value = serde_json::from_str(&out).unwrap();
     let diff = json_diff(&a, &b);
-    assert!(diff.is_empty(), "{party} {fixture} is lossy in {} places:\n{}", diff.len(), diff[..diff.len().min(20)].join("\n"));
+    assert!(
+        diff.is_empty(),
+        "{party} {fixture} is lossy in {} places:\n{}",
+        diff.len(),
+        diff[..diff.len().min(20)].join("\n")
+    );
 }
 
 #[test]
@@ -46,5 +55,8 @@ fn fixtures_are_current() {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .status()
         .unwrap();
-    assert!(status.success(), "benches/fixtures differ from what fixture-gen writes");
+    assert!(
+        status.success(),
+        "benches/fixtures differ from what fixture-gen writes"
+    );
 }

@@ -41,12 +41,20 @@ fn access_token() -> String {
         }
         out
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let claims = format!(
         r#"{{"scope":"com.atproto.access","sub":"did:plc:ewvi7nxzyoun6zhxrhs64oiz","iat":{now},"exp":{}}}"#,
         now + 86400
     );
-    format!("{}.{}.{}", b64(br#"{"typ":"at+jwt","alg":"ES256K"}"#), b64(claims.as_bytes()), b64(&[7u8; 64]))
+    format!(
+        "{}.{}.{}",
+        b64(br#"{"typ":"at+jwt","alg":"ES256K"}"#),
+        b64(claims.as_bytes()),
+        b64(&[7u8; 64])
+    )
 }
 
 fn session_json(token: &str) -> String {
@@ -55,25 +63,38 @@ fn session_json(token: &str) -> String {
     )
 }
 
-async fn handle(req: Request<hyper::body::Incoming>, session: Bytes) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<hyper::body::Incoming>,
+    session: Bytes,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = match req.uri().path() {
         "/xrpc/app.bsky.actor.getPreferences" => Bytes::from_static(PREFERENCES.as_bytes()),
-        "/xrpc/com.atproto.server.getSession" | "/xrpc/com.atproto.server.refreshSession" => session,
+        "/xrpc/com.atproto.server.getSession" | "/xrpc/com.atproto.server.refreshSession" => {
+            session
+        }
         _ => {
             return Ok(Response::builder()
                 .status(400)
                 .header("content-type", "application/json")
-                .body(Full::new(Bytes::from_static(br#"{"error":"InvalidRequest","message":"unknown"}"#)))
+                .body(Full::new(Bytes::from_static(
+                    br#"{"error":"InvalidRequest","message":"unknown"}"#,
+                )))
                 .unwrap())
         }
     };
-    Ok(Response::builder().header("content-type", "application/json").body(Full::new(body)).unwrap())
+    Ok(Response::builder()
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .unwrap())
 }
 
 fn start_server(session: Bytes) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
@@ -100,16 +121,28 @@ fn stats(mut v: Vec<f64>) -> serde_json::Value {
 }
 
 fn main() {
-    let calls: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let calls: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
     let token = access_token();
     let addr = start_server(Bytes::from(session_json(&token)));
     let base = format!("http://{addr}");
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let agent = AtpAgent::builder(base.clone()).allow_insecure_http(true).build().unwrap();
+        let agent = AtpAgent::builder(base.clone())
+            .allow_insecure_http(true)
+            .build()
+            .unwrap();
         let saved: SessionData = serde_json::from_str(&session_json(&token)).unwrap();
-        agent.resume_session(saved).await.expect("resume the session on loopback");
+        agent
+            .resume_session(saved)
+            .await
+            .expect("resume the session on loopback");
 
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
