@@ -17,7 +17,7 @@ use crate::store::StoreError;
 /// endpoint use the default `E = NoError`.
 ///
 /// No variant ever contains a token or a password.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error<E = NoError> {
     /// No complete HTTP answer: connection refused, DNS, TLS, timeout, or the
@@ -135,7 +135,7 @@ pub enum TransportErrorKind {
 }
 
 /// A transport failure.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TransportError {
     /// The endpoint called.
     pub nsid: String,

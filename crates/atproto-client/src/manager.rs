@@ -95,58 +95,6 @@ impl State {
     }
 }
 
-/// A copy of a refresh failure for each request that shared it.
-fn duplicate(e: &Error) -> Error {
-    match e {
-        Error::Transport(t) => Error::Transport(crate::error::TransportError {
-            nsid: t.nsid.clone(),
-            kind: t.kind,
-            message: t.message.clone(),
-        }),
-        Error::Xrpc {
-            nsid,
-            status,
-            error,
-            message,
-        } => Error::Xrpc {
-            nsid: nsid.clone(),
-            status: *status,
-            error: error.clone(),
-            message: message.clone(),
-        },
-        Error::RateLimited(r) => Error::RateLimited(r.clone()),
-        Error::UnexpectedResponse {
-            nsid,
-            status,
-            reason,
-        } => Error::UnexpectedResponse {
-            nsid: nsid.clone(),
-            status: *status,
-            reason: reason.clone(),
-        },
-        Error::ResponseTooLarge { nsid, limit } => Error::ResponseTooLarge {
-            nsid: nsid.clone(),
-            limit: *limit,
-        },
-        Error::Decode(d) => Error::Decode(d.clone()),
-        Error::SessionExpired { error, message } => Error::SessionExpired {
-            error: error.clone(),
-            message: message.clone(),
-        },
-        Error::DidMismatch { expected, actual } => Error::DidMismatch {
-            expected: expected.clone(),
-            actual: actual.clone(),
-        },
-        Error::Store(s) => Error::Store(crate::store::StoreError {
-            path: s.path.clone(),
-            kind: s.kind,
-            message: s.message.clone(),
-        }),
-        Error::NoSession => Error::NoSession,
-        other => Error::Invalid(other.to_string()),
-    }
-}
-
 /// The password-based session manager: TypeScript's `CredentialSession`.
 ///
 /// Holds the [`SessionData`], adds `Authorization: Bearer <accessJwt>` to
@@ -472,7 +420,7 @@ impl CredentialSession {
         // generation while it ran see that it happened and share its outcome.
         let mut st = self.write();
         st.generation += 1;
-        st.last_failure = result.as_ref().err().map(|e| (st.generation, duplicate(e)));
+        st.last_failure = result.as_ref().err().map(|e| (st.generation, e.clone()));
         drop(st);
         result
     }
@@ -577,7 +525,7 @@ impl CredentialSession {
                 // it gets that error rather than going out unauthenticated.
                 if let Some((g, e)) = &st.last_failure {
                     if *g == st.generation && *g != generation {
-                        return Err(duplicate(e));
+                        return Err(e.clone());
                     }
                 }
             }
@@ -604,7 +552,7 @@ impl CredentialSession {
         let (current, current_gen, shared) = {
             let st = self.read();
             let shared = match &st.last_failure {
-                Some((g, e)) if *g == st.generation && *g != generation => Some(duplicate(e)),
+                Some((g, e)) if *g == st.generation && *g != generation => Some(e.clone()),
                 _ => None,
             };
             (

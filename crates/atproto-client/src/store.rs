@@ -65,7 +65,7 @@ impl fmt::Debug for StoreLock {
 }
 
 /// A session store failure.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct StoreError {
     /// The file concerned, for file stores.
     pub path: Option<PathBuf>,

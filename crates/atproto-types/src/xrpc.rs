@@ -192,7 +192,7 @@ impl fmt::Debug for RawBody {
 }
 
 /// A request body could not be encoded.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EncodeError {
     /// The endpoint.
     pub nsid: &'static str,
