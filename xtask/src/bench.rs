@@ -293,16 +293,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 }
 
 fn cargo(dir: &Path, args: &[&str]) -> Result<(), String> {
-    let status = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo {} failed: {status}", args.join(" ")))
-    }
+    crate::run_status(Command::new(env!("CARGO")).args(args).current_dir(dir))
 }
 
 /// Runs a cargo command whose last line of stdout is a JSON object.

@@ -74,13 +74,7 @@ fn session_file() -> Result<PathBuf, String> {
 
 async fn local() -> Result<(), String> {
     step(0, "starting the reference PDS on 127.0.0.1 (tests/pds)");
-    let status = std::process::Command::new("bash")
-        .arg(crate::workspace_root().join("tests/pds/install.sh"))
-        .status()
-        .map_err(|e| format!("cannot run tests/pds/install.sh: {e}"))?;
-    if !status.success() {
-        return Err("installing the reference PDS failed".into());
-    }
+    crate::install_pds()?;
     let pds = Pds::start(&PdsOptions {
         access_ttl_secs: Some(LOCAL_ACCESS_TTL_SECS),
         ..Default::default()

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::workspace_root;
+use crate::{run_status as run_cmd, workspace_root};
 
 const EXTRACT_JS: &str = include_str!("extract_lexicons.js");
 
@@ -72,17 +72,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let count = count_json(&target);
     println!("lexicons/: {count} documents from {spec}; update lexicons/README.md, then run cargo xtask codegen");
     Ok(())
-}
-
-fn run_cmd(cmd: &mut Command) -> Result<(), String> {
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{:?} failed: {status}", cmd.get_program()))
-    }
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {

@@ -51,6 +51,26 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench [--quick] [--compile]
                          benchmarks against atrium-api and jacquard";
 
+/// Runs a command to completion; an error names it and how it ended.
+pub fn run_status(cmd: &mut std::process::Command) -> Result<(), String> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}
+
+/// Installs the reference PDS for the end-to-end tests and the demo (Node 22
+/// and the npm packages; quick when already installed).
+pub fn install_pds() -> Result<(), String> {
+    run_status(
+        std::process::Command::new("bash").arg(workspace_root().join("tests/pds/install.sh")),
+    )
+}
+
 /// The workspace root (the parent of this crate's folder).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -10,7 +10,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::workspace_root;
+use crate::{run_status as status, workspace_root};
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let skip_install = args.iter().any(|a| a == "--no-install");
@@ -18,7 +18,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     if !skip_install {
         step("installing the reference PDS (tests/pds/install.sh)");
-        status(Command::new("bash").arg(root.join("tests/pds/install.sh")))?;
+        crate::install_pds()?;
     }
 
     step("checking generated code is current");
@@ -52,17 +52,6 @@ fn cargo() -> String {
 
 fn step(what: &str) {
     eprintln!("\n==> xtask test: {what}");
-}
-
-fn status(cmd: &mut Command) -> Result<(), String> {
-    let st = cmd
-        .status()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd:?} failed: {st}"))
-    }
 }
 
 /// Runs a `cargo test`, passing its output through, and sums the `passed`
