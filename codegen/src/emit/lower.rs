@@ -284,8 +284,7 @@ impl Lower<'_> {
         let lexname = self.lexname(def);
         match schema {
             Schema::Record(r) => {
-                let mut s =
-                    self.object(&tname, &lexname, &r.record, path, &format!("{path}.record"));
+                let mut s = self.object(&tname, &lexname, &r.record, &format!("{path}.record"));
                 s.doc = r.description.clone().or(s.doc);
                 s.record = Some((entry.doc.id.clone(), r.key.clone()));
                 self.items.push(Item::Struct(s));
@@ -313,7 +312,6 @@ impl Lower<'_> {
                         "Parameters",
                         &format!("{lexname} parameters"),
                         p,
-                        path,
                         &format!("{path}.parameters"),
                     );
                     s.extra = false;
@@ -351,7 +349,6 @@ impl Lower<'_> {
                         "Parameters",
                         &format!("{lexname} parameters"),
                         p,
-                        path,
                         &format!("{path}.parameters"),
                     );
                     st.extra = false;
@@ -394,7 +391,7 @@ impl Lower<'_> {
                 });
             }
             Schema::Object(o) => {
-                let s = self.object(&tname, &lexname, o, path, path);
+                let s = self.object(&tname, &lexname, o, path);
                 self.items.push(Item::Struct(s));
             }
             Schema::String(s) if s.enum_values.is_some() || s.known_values.is_some() => {
@@ -480,7 +477,6 @@ impl Lower<'_> {
                     &format!("{lexname} {}", name.to_lowercase()),
                     o,
                     &spath,
-                    &spath,
                 );
                 if s.doc.is_none() {
                     s.doc = b.description.clone();
@@ -518,14 +514,7 @@ impl Lower<'_> {
     }
 
     /// An object struct named `name` (claimed by the caller or by def naming).
-    fn object(
-        &mut self,
-        name: &str,
-        lexname: &str,
-        o: &ObjectDef,
-        _def_path: &str,
-        path: &str,
-    ) -> Struct {
+    fn object(&mut self, name: &str, lexname: &str, o: &ObjectDef, path: &str) -> Struct {
         let mut fields = Vec::new();
         let mut field_names: BTreeMap<String, String> = BTreeMap::new();
         field_names.insert("extra".into(), "(unknown properties)".into());
@@ -742,7 +731,7 @@ impl Lower<'_> {
             Schema::Object(o) => {
                 let name = self.inline_name(parent, field, "Object", path);
                 let lexname = format!("{} {}", self.entry.doc.id, path);
-                let s = self.object(&name, &lexname, o, path, path);
+                let s = self.object(&name, &lexname, o, path);
                 self.items.push(Item::Struct(s));
                 Ty::Named(self.here(&name))
             }
