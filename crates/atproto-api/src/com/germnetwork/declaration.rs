@@ -22,6 +22,7 @@ pub struct Declaration {
 impl ::atproto_types::object::Record for Declaration {
     const NSID: &'static str = "com.germnetwork.declaration";
     const KEY: &'static str = "literal:self";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -29,6 +30,7 @@ impl ::atproto_types::object::Record for Declaration {
     }
 }
 impl ::atproto_types::validate::Validate for Declaration {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -180,6 +182,7 @@ pub struct MessageMe {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for MessageMe {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -296,6 +299,7 @@ pub enum MessageMeShowButtonTo {
 }
 impl ::atproto_types::object::StringEnum for MessageMeShowButtonTo {
     const NAME: &'static str = "com.germnetwork.declaration defs.messageMe.properties.showButtonTo";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::None => "none",
@@ -303,6 +307,7 @@ impl ::atproto_types::object::StringEnum for MessageMeShowButtonTo {
             Self::Everyone => "everyone",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "none" => ::std::option::Option::Some(Self::None),

@@ -75,6 +75,7 @@ pub struct BskyAppProgressGuide {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for BskyAppProgressGuide {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -162,6 +163,7 @@ pub struct BskyAppStatePref {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for BskyAppStatePref {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -402,6 +404,7 @@ pub enum ContentLabelPrefVisibility {
 }
 impl ::atproto_types::object::StringEnum for ContentLabelPrefVisibility {
     const NAME: &'static str = "app.bsky.actor.defs defs.contentLabelPref.properties.visibility";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Ignore => "ignore",
@@ -410,6 +413,7 @@ impl ::atproto_types::object::StringEnum for ContentLabelPrefVisibility {
             Self::Hide => "hide",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "ignore" => ::std::option::Option::Some(Self::Ignore),
@@ -741,6 +745,7 @@ pub struct InterestsPref {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for InterestsPref {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -846,6 +851,7 @@ pub struct KnownFollowers {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for KnownFollowers {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1071,6 +1077,7 @@ pub struct LiveEventPreferences {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::default::Default for LiveEventPreferences {
+    #[inline]
     fn default() -> Self {
         LiveEventPreferences {
             hidden_feed_ids: ::std::option::Option::None,
@@ -1167,6 +1174,7 @@ pub struct MutedWord {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for MutedWord {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1313,12 +1321,14 @@ pub enum MutedWordActorTarget {
 }
 impl ::atproto_types::object::StringEnum for MutedWordActorTarget {
     const NAME: &'static str = "app.bsky.actor.defs defs.mutedWord.properties.actorTarget";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::All => "all",
             Self::ExcludeFollowing => "exclude-following",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "all" => ::std::option::Option::Some(Self::All),
@@ -1344,12 +1354,14 @@ pub enum MutedWordTarget {
 }
 impl ::atproto_types::object::StringEnum for MutedWordTarget {
     const NAME: &'static str = "app.bsky.actor.defs#mutedWordTarget";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Content => "content",
             Self::Tag => "tag",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "content" => ::std::option::Option::Some(Self::Content),
@@ -1374,6 +1386,7 @@ pub struct MutedWordsPref {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for MutedWordsPref {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1448,6 +1461,7 @@ pub struct Nux {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Nux {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1652,6 +1666,7 @@ pub struct PostInteractionSettingsPref {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for PostInteractionSettingsPref {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2169,6 +2184,7 @@ impl ::serde::Serialize for PreferencesItem {
     }
 }
 impl ::atproto_types::validate::Validate for PreferencesItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2423,6 +2439,7 @@ pub enum ProfileAssociatedActivitySubscriptionAllowSubscriptions {
 impl ::atproto_types::object::StringEnum
 for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
     const NAME: &'static str = "app.bsky.actor.defs defs.profileAssociatedActivitySubscription.properties.allowSubscriptions";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Followers => "followers",
@@ -2430,6 +2447,7 @@ for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
             Self::None => "none",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "followers" => ::std::option::Option::Some(Self::Followers),
@@ -2545,6 +2563,7 @@ pub enum ProfileAssociatedChatAllowIncoming {
 }
 impl ::atproto_types::object::StringEnum for ProfileAssociatedChatAllowIncoming {
     const NAME: &'static str = "app.bsky.actor.defs defs.profileAssociatedChat.properties.allowIncoming";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::All => "all",
@@ -2552,6 +2571,7 @@ impl ::atproto_types::object::StringEnum for ProfileAssociatedChatAllowIncoming 
             Self::Following => "following",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "all" => ::std::option::Option::Some(Self::All),
@@ -2580,6 +2600,7 @@ pub enum ProfileAssociatedChatAllowGroupInvites {
 }
 impl ::atproto_types::object::StringEnum for ProfileAssociatedChatAllowGroupInvites {
     const NAME: &'static str = "app.bsky.actor.defs defs.profileAssociatedChat.properties.allowGroupInvites";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::All => "all",
@@ -2587,6 +2608,7 @@ impl ::atproto_types::object::StringEnum for ProfileAssociatedChatAllowGroupInvi
             Self::Following => "following",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "all" => ::std::option::Option::Some(Self::All),
@@ -2696,12 +2718,14 @@ pub enum ProfileAssociatedGermShowButtonTo {
 }
 impl ::atproto_types::object::StringEnum for ProfileAssociatedGermShowButtonTo {
     const NAME: &'static str = "app.bsky.actor.defs defs.profileAssociatedGerm.properties.showButtonTo";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::UsersIFollow => "usersIFollow",
             Self::Everyone => "everyone",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "usersIFollow" => ::std::option::Option::Some(Self::UsersIFollow),
@@ -2741,6 +2765,7 @@ pub struct ProfileView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ProfileView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3005,6 +3030,7 @@ pub struct ProfileViewBasic {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ProfileViewBasic {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3245,6 +3271,7 @@ pub struct ProfileViewDetailed {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ProfileViewDetailed {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3687,6 +3714,7 @@ pub enum SavedFeedType {
 }
 impl ::atproto_types::object::StringEnum for SavedFeedType {
     const NAME: &'static str = "app.bsky.actor.defs defs.savedFeed.properties.type";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Feed => "feed",
@@ -3694,6 +3722,7 @@ impl ::atproto_types::object::StringEnum for SavedFeedType {
             Self::Timeline => "timeline",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "feed" => ::std::option::Option::Some(Self::Feed),
@@ -3889,6 +3918,7 @@ pub struct StatusView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for StatusView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4053,11 +4083,13 @@ pub enum StatusViewStatus {
 }
 impl ::atproto_types::object::StringEnum for StatusViewStatus {
     const NAME: &'static str = "app.bsky.actor.defs defs.statusView.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Live => "app.bsky.actor.status#live",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "app.bsky.actor.status#live" => ::std::option::Option::Some(Self::Live),
@@ -4124,6 +4156,7 @@ impl ::serde::Serialize for StatusViewEmbed {
     }
 }
 impl ::atproto_types::validate::Validate for StatusViewEmbed {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4219,6 +4252,7 @@ pub enum ThreadViewPrefSort {
 }
 impl ::atproto_types::object::StringEnum for ThreadViewPrefSort {
     const NAME: &'static str = "app.bsky.actor.defs defs.threadViewPref.properties.sort";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Oldest => "oldest",
@@ -4228,6 +4262,7 @@ impl ::atproto_types::object::StringEnum for ThreadViewPrefSort {
             Self::Hotness => "hotness",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "oldest" => ::std::option::Option::Some(Self::Oldest),
@@ -4256,6 +4291,7 @@ pub struct VerificationPrefs {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::default::Default for VerificationPrefs {
+    #[inline]
     fn default() -> Self {
         VerificationPrefs {
             hide_badges: false,
@@ -4438,6 +4474,7 @@ pub enum VerificationStateVerifiedStatus {
 }
 impl ::atproto_types::object::StringEnum for VerificationStateVerifiedStatus {
     const NAME: &'static str = "app.bsky.actor.defs defs.verificationState.properties.verifiedStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Valid => "valid",
@@ -4445,6 +4482,7 @@ impl ::atproto_types::object::StringEnum for VerificationStateVerifiedStatus {
             Self::None => "none",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "valid" => ::std::option::Option::Some(Self::Valid),
@@ -4474,6 +4512,7 @@ pub enum VerificationStateTrustedVerifierStatus {
 }
 impl ::atproto_types::object::StringEnum for VerificationStateTrustedVerifierStatus {
     const NAME: &'static str = "app.bsky.actor.defs defs.verificationState.properties.trustedVerifierStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Valid => "valid",
@@ -4481,6 +4520,7 @@ impl ::atproto_types::object::StringEnum for VerificationStateTrustedVerifierSta
             Self::None => "none",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "valid" => ::std::option::Option::Some(Self::Valid),
@@ -4659,6 +4699,7 @@ pub struct ViewerState {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewerState {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -29,6 +29,7 @@ pub struct Profile {
 impl ::atproto_types::object::Record for Profile {
     const NSID: &'static str = "app.bsky.actor.profile";
     const KEY: &'static str = "literal:self";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -36,6 +37,7 @@ impl ::atproto_types::object::Record for Profile {
     }
 }
 impl ::atproto_types::validate::Validate for Profile {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -329,6 +331,7 @@ impl ::serde::Serialize for ProfileLabels {
     }
 }
 impl ::atproto_types::validate::Validate for ProfileLabels {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ pub struct Status {
 impl ::atproto_types::object::Record for Status {
     const NSID: &'static str = "app.bsky.actor.status";
     const KEY: &'static str = "literal:self";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -24,6 +25,7 @@ impl ::atproto_types::object::Record for Status {
     }
 }
 impl ::atproto_types::validate::Validate for Status {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -149,11 +151,13 @@ pub enum StatusStatus {
 }
 impl ::atproto_types::object::StringEnum for StatusStatus {
     const NAME: &'static str = "app.bsky.actor.status defs.main.record.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Live => "app.bsky.actor.status#live",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "app.bsky.actor.status#live" => ::std::option::Option::Some(Self::Live),
@@ -220,6 +224,7 @@ impl ::serde::Serialize for StatusEmbed {
     }
 }
 impl ::atproto_types::validate::Validate for StatusEmbed {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

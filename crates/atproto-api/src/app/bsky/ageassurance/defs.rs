@@ -15,6 +15,7 @@ pub enum Access {
 }
 impl ::atproto_types::object::StringEnum for Access {
     const NAME: &'static str = "app.bsky.ageassurance.defs#access";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
@@ -23,6 +24,7 @@ impl ::atproto_types::object::StringEnum for Access {
             Self::Full => "full",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unknown" => ::std::option::Option::Some(Self::Unknown),
@@ -265,6 +267,7 @@ pub enum ConfigRegionPlatformsItem {
 }
 impl ::atproto_types::object::StringEnum for ConfigRegionPlatformsItem {
     const NAME: &'static str = "app.bsky.ageassurance.defs defs.configRegion.properties.platforms.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Web => "web",
@@ -272,6 +275,7 @@ impl ::atproto_types::object::StringEnum for ConfigRegionPlatformsItem {
             Self::Android => "android",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "web" => ::std::option::Option::Some(Self::Web),
@@ -297,11 +301,13 @@ pub enum ConfigRegionAdditionalVerificationMethodsItem {
 impl ::atproto_types::object::StringEnum
 for ConfigRegionAdditionalVerificationMethodsItem {
     const NAME: &'static str = "app.bsky.ageassurance.defs defs.configRegion.properties.additionalVerificationMethods.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Device => "device",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "device" => ::std::option::Option::Some(Self::Device),
@@ -1235,6 +1241,7 @@ pub enum EventStatus {
 }
 impl ::atproto_types::object::StringEnum for EventStatus {
     const NAME: &'static str = "app.bsky.ageassurance.defs defs.event.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
@@ -1243,6 +1250,7 @@ impl ::atproto_types::object::StringEnum for EventStatus {
             Self::Blocked => "blocked",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unknown" => ::std::option::Option::Some(Self::Unknown),
@@ -1275,6 +1283,7 @@ pub enum EventAccess {
 }
 impl ::atproto_types::object::StringEnum for EventAccess {
     const NAME: &'static str = "app.bsky.ageassurance.defs defs.event.properties.access";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
@@ -1283,6 +1292,7 @@ impl ::atproto_types::object::StringEnum for EventAccess {
             Self::Full => "full",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unknown" => ::std::option::Option::Some(Self::Unknown),
@@ -1477,6 +1487,7 @@ pub enum Status {
 }
 impl ::atproto_types::object::StringEnum for Status {
     const NAME: &'static str = "app.bsky.ageassurance.defs#status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
@@ -1485,6 +1496,7 @@ impl ::atproto_types::object::StringEnum for Status {
             Self::Blocked => "blocked",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unknown" => ::std::option::Option::Some(Self::Unknown),

@@ -79,6 +79,7 @@ pub struct BookmarkView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for BookmarkView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -240,6 +241,7 @@ impl ::serde::Serialize for BookmarkViewItem {
     }
 }
 impl ::atproto_types::validate::Validate for BookmarkViewItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

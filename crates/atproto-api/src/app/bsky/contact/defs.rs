@@ -12,6 +12,7 @@ pub struct MatchAndContactIndex {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for MatchAndContactIndex {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -190,6 +191,7 @@ pub struct SyncStatus {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for SyncStatus {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for VerifyPhone {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,6 +28,7 @@ impl ::atproto_types::xrpc::Endpoint for VerifyPhone {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -43,6 +45,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Input {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Input")
             .field("phone", &self.phone)
@@ -129,6 +132,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Output {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Output")
             .field("token", &::atproto_types::object::Redacted(&self.token))
@@ -211,6 +215,7 @@ pub enum Error {
     InternalError(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -226,6 +231,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::RateLimitExceeded(_) => "RateLimitExceeded",
@@ -235,6 +241,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             Self::InternalError(_) => "InternalError",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::RateLimitExceeded(m)
@@ -246,6 +253,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateDraft {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for CreateDraft {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_input(
         input: &Self::Input,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -45,6 +48,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Input {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -180,6 +184,7 @@ pub enum Error {
     DraftLimitReached(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -191,11 +196,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::DraftLimitReached(_) => "DraftLimitReached",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::DraftLimitReached(m) => m.as_deref(),
@@ -203,6 +210,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -24,6 +24,7 @@ pub struct Draft {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Draft {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -374,6 +375,7 @@ pub struct DraftEmbedCaption {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for DraftEmbedCaption {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -530,6 +532,7 @@ pub struct DraftEmbedGallery {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for DraftEmbedGallery {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -654,6 +657,7 @@ impl ::serde::Serialize for DraftEmbedGalleryItemsItem {
     }
 }
 impl ::atproto_types::validate::Validate for DraftEmbedGalleryItemsItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -672,6 +676,7 @@ pub struct DraftEmbedImage {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for DraftEmbedImage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -765,6 +770,7 @@ pub struct DraftEmbedLocalRef {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for DraftEmbedLocalRef {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -914,6 +920,7 @@ pub struct DraftEmbedVideo {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for DraftEmbedVideo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1038,6 +1045,7 @@ pub struct DraftPost {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for DraftPost {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1279,6 +1287,7 @@ impl ::serde::Serialize for DraftPostLabels {
     }
 }
 impl ::atproto_types::validate::Validate for DraftPostLabels {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1303,6 +1312,7 @@ pub struct DraftView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for DraftView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1404,6 +1414,7 @@ pub struct DraftWithId {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for DraftWithId {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -10,6 +10,7 @@ pub struct AspectRatio {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for AspectRatio {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -9,6 +9,7 @@ pub struct External {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for External {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -80,6 +81,7 @@ pub struct ColorRgb {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ColorRgb {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -204,6 +206,7 @@ pub struct ExternalDef {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ExternalDef {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -329,6 +332,7 @@ pub struct View {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for View {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -418,6 +422,7 @@ pub struct ViewExternal {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewExternal {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -618,6 +623,7 @@ pub struct ViewExternalSource {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewExternalSource {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -736,6 +742,7 @@ pub struct ViewExternalSourceTheme {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewExternalSourceTheme {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

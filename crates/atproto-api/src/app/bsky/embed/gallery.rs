@@ -9,6 +9,7 @@ pub struct Gallery {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Gallery {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -132,6 +133,7 @@ impl ::serde::Serialize for GalleryItemsItem {
     }
 }
 impl ::atproto_types::validate::Validate for GalleryItemsItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -152,6 +154,7 @@ pub struct Image {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Image {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -255,6 +258,7 @@ pub struct View {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for View {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -366,6 +370,7 @@ impl ::serde::Serialize for ViewItemsItem {
     }
 }
 impl ::atproto_types::validate::Validate for ViewItemsItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -389,6 +394,7 @@ pub struct ViewImage {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewImage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -8,6 +8,7 @@ pub struct Images {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Images {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -91,6 +92,7 @@ pub struct Image {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Image {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -193,6 +195,7 @@ pub struct View {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for View {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -278,6 +281,7 @@ pub struct ViewImage {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewImage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

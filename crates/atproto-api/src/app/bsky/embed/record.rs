@@ -74,6 +74,7 @@ pub struct View {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for View {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -285,6 +286,7 @@ impl ::serde::Serialize for ViewRecordUnion {
     }
 }
 impl ::atproto_types::validate::Validate for ViewRecordUnion {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -328,6 +330,7 @@ pub struct ViewBlocked {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewBlocked {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -422,6 +425,7 @@ pub struct ViewDetached {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewDetached {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -505,6 +509,7 @@ pub struct ViewNotFound {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewNotFound {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -600,6 +605,7 @@ pub struct ViewRecord {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewRecord {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -897,6 +903,7 @@ impl ::serde::Serialize for ViewRecordEmbedsItem {
     }
 }
 impl ::atproto_types::validate::Validate for ViewRecordEmbedsItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

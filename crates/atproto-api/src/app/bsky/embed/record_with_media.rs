@@ -9,6 +9,7 @@ pub struct RecordWithMedia {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for RecordWithMedia {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -168,6 +169,7 @@ impl ::serde::Serialize for RecordWithMediaMedia {
     }
 }
 impl ::atproto_types::validate::Validate for RecordWithMediaMedia {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -198,6 +200,7 @@ pub struct View {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for View {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -362,6 +365,7 @@ impl ::serde::Serialize for ViewMedia {
     }
 }
 impl ::atproto_types::validate::Validate for ViewMedia {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ pub struct Video {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Video {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -159,12 +160,14 @@ pub enum VideoPresentation {
 }
 impl ::atproto_types::object::StringEnum for VideoPresentation {
     const NAME: &'static str = "app.bsky.embed.video defs.main.properties.presentation";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Default => "default",
             Self::Gif => "gif",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "default" => ::std::option::Option::Some(Self::Default),
@@ -189,6 +192,7 @@ pub struct Caption {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Caption {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -286,6 +290,7 @@ pub struct View {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for View {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -415,12 +420,14 @@ pub enum ViewPresentation {
 }
 impl ::atproto_types::object::StringEnum for ViewPresentation {
     const NAME: &'static str = "app.bsky.embed.video defs.view.properties.presentation";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Default => "default",
             Self::Gif => "gif",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "default" => ::std::option::Option::Some(Self::Default),

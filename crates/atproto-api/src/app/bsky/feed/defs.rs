@@ -9,6 +9,7 @@ pub struct BlockedAuthor {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for BlockedAuthor {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -91,6 +92,7 @@ pub struct BlockedPost {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for BlockedPost {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -202,6 +204,7 @@ pub struct FeedViewPost {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for FeedViewPost {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -401,6 +404,7 @@ impl ::serde::Serialize for FeedViewPostReason {
     }
 }
 impl ::atproto_types::validate::Validate for FeedViewPostReason {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -437,6 +441,7 @@ pub struct GeneratorView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for GeneratorView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -687,12 +692,14 @@ pub enum GeneratorViewContentMode {
 }
 impl ::atproto_types::object::StringEnum for GeneratorViewContentMode {
     const NAME: &'static str = "app.bsky.feed.defs defs.generatorView.properties.contentMode";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::ContentModeUnspecified => "app.bsky.feed.defs#contentModeUnspecified",
             Self::ContentModeVideo => "app.bsky.feed.defs#contentModeVideo",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "app.bsky.feed.defs#contentModeUnspecified" => {
@@ -793,6 +800,7 @@ pub struct Interaction {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Interaction {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -944,6 +952,7 @@ pub enum InteractionEvent {
 }
 impl ::atproto_types::object::StringEnum for InteractionEvent {
     const NAME: &'static str = "app.bsky.feed.defs defs.interaction.properties.event";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::RequestLess => "app.bsky.feed.defs#requestLess",
@@ -960,6 +969,7 @@ impl ::atproto_types::object::StringEnum for InteractionEvent {
             Self::InteractionShare => "app.bsky.feed.defs#interactionShare",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "app.bsky.feed.defs#requestLess" => {
@@ -1031,6 +1041,7 @@ pub struct KnownLikers {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for KnownLikers {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1121,6 +1132,7 @@ pub struct NotFoundPost {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for NotFoundPost {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1220,6 +1232,7 @@ pub struct PostView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for PostView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1567,6 +1580,7 @@ impl ::serde::Serialize for PostViewEmbed {
     }
 }
 impl ::atproto_types::validate::Validate for PostViewEmbed {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1656,6 +1670,7 @@ pub struct ReasonRepost {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ReasonRepost {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1763,6 +1778,7 @@ pub struct ReplyRef {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ReplyRef {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1930,6 +1946,7 @@ impl ::serde::Serialize for ReplyRefRoot {
     }
 }
 impl ::atproto_types::validate::Validate for ReplyRefRoot {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2027,6 +2044,7 @@ impl ::serde::Serialize for ReplyRefParent {
     }
 }
 impl ::atproto_types::validate::Validate for ReplyRefParent {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2060,6 +2078,7 @@ pub struct SkeletonFeedPost {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for SkeletonFeedPost {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2423,6 +2442,7 @@ pub struct ThreadViewPost {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ThreadViewPost {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2600,6 +2620,7 @@ impl ::serde::Serialize for ThreadViewPostParent {
     }
 }
 impl ::atproto_types::validate::Validate for ThreadViewPostParent {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2697,6 +2718,7 @@ impl ::serde::Serialize for ThreadViewPostRepliesItem {
     }
 }
 impl ::atproto_types::validate::Validate for ThreadViewPostRepliesItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2728,6 +2750,7 @@ pub struct ThreadgateView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ThreadgateView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2843,6 +2866,7 @@ pub struct ViewerState {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ViewerState {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

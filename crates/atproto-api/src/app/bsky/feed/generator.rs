@@ -25,6 +25,7 @@ pub struct Generator {
 impl ::atproto_types::object::Record for Generator {
     const NSID: &'static str = "app.bsky.feed.generator";
     const KEY: &'static str = "any";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -32,6 +33,7 @@ impl ::atproto_types::object::Record for Generator {
     }
 }
 impl ::atproto_types::validate::Validate for Generator {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -292,6 +294,7 @@ impl ::serde::Serialize for GeneratorLabels {
     }
 }
 impl ::atproto_types::validate::Validate for GeneratorLabels {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -311,12 +314,14 @@ pub enum GeneratorContentMode {
 }
 impl ::atproto_types::object::StringEnum for GeneratorContentMode {
     const NAME: &'static str = "app.bsky.feed.generator defs.main.record.properties.contentMode";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::ContentModeUnspecified => "app.bsky.feed.defs#contentModeUnspecified",
             Self::ContentModeVideo => "app.bsky.feed.defs#contentModeVideo",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "app.bsky.feed.defs#contentModeUnspecified" => {

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetAuthorFeed {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for GetAuthorFeed {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -53,6 +56,7 @@ pub enum ParametersFilter {
 }
 impl ::atproto_types::object::StringEnum for ParametersFilter {
     const NAME: &'static str = "app.bsky.feed.getAuthorFeed defs.main.parameters.properties.filter";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::PostsWithReplies => "posts_with_replies",
@@ -62,6 +66,7 @@ impl ::atproto_types::object::StringEnum for ParametersFilter {
             Self::PostsWithVideo => "posts_with_video",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "posts_with_replies" => ::std::option::Option::Some(Self::PostsWithReplies),
@@ -94,6 +99,7 @@ pub struct Parameters {
     pub include_pins: bool,
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -213,6 +219,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("actor", &self.actor);
         q.push("limit", &self.limit);
@@ -229,6 +236,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -311,6 +319,7 @@ pub enum Error {
     BlockedByActor(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -323,12 +332,14 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::BlockedActor(_) => "BlockedActor",
             Self::BlockedByActor(_) => "BlockedByActor",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::BlockedActor(m) | Self::BlockedByActor(m) => m.as_deref(),
@@ -336,6 +347,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -28,6 +28,7 @@ pub struct Post {
 impl ::atproto_types::object::Record for Post {
     const NSID: &'static str = "app.bsky.feed.post";
     const KEY: &'static str = "tid";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -35,6 +36,7 @@ impl ::atproto_types::object::Record for Post {
     }
 }
 impl ::atproto_types::validate::Validate for Post {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -368,6 +370,7 @@ impl ::serde::Serialize for PostEmbed {
     }
 }
 impl ::atproto_types::validate::Validate for PostEmbed {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -444,6 +447,7 @@ impl ::serde::Serialize for PostLabels {
     }
 }
 impl ::atproto_types::validate::Validate for PostLabels {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -465,6 +469,7 @@ pub struct Entity {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Entity {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -632,6 +637,7 @@ pub struct TextSlice {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for TextSlice {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

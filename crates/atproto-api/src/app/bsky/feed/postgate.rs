@@ -21,6 +21,7 @@ pub struct Postgate {
 impl ::atproto_types::object::Record for Postgate {
     const NSID: &'static str = "app.bsky.feed.postgate";
     const KEY: &'static str = "tid";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -28,6 +29,7 @@ impl ::atproto_types::object::Record for Postgate {
     }
 }
 impl ::atproto_types::validate::Validate for Postgate {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for SearchPosts {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for SearchPosts {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -47,12 +50,14 @@ pub enum ParametersSort {
 }
 impl ::atproto_types::object::StringEnum for ParametersSort {
     const NAME: &'static str = "app.bsky.feed.searchPosts defs.main.parameters.properties.sort";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Top => "top",
             Self::Latest => "latest",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "top" => ::std::option::Option::Some(Self::Top),
@@ -97,6 +102,7 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -313,6 +319,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("q", &self.q);
         q.push("sort", &self.sort);
@@ -338,6 +345,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -430,6 +438,7 @@ pub enum Error {
     BadQueryString(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -441,11 +450,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::BadQueryString(_) => "BadQueryString",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::BadQueryString(m) => m.as_deref(),
@@ -453,6 +464,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for SearchPostsV2 {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for SearchPostsV2 {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -47,12 +50,14 @@ pub enum ParametersSort {
 }
 impl ::atproto_types::object::StringEnum for ParametersSort {
     const NAME: &'static str = "app.bsky.feed.searchPostsV2 defs.main.parameters.properties.sort";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Recent => "recent",
             Self::Top => "top",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "recent" => ::std::option::Option::Some(Self::Recent),
@@ -85,6 +90,7 @@ pub enum ParametersQueryLanguage {
 }
 impl ::atproto_types::object::StringEnum for ParametersQueryLanguage {
     const NAME: &'static str = "app.bsky.feed.searchPostsV2 defs.main.parameters.properties.queryLanguage";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Ja => "ja",
@@ -94,6 +100,7 @@ impl ::atproto_types::object::StringEnum for ParametersQueryLanguage {
             Self::Ar => "ar",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "ja" => ::std::option::Option::Some(Self::Ja),
@@ -186,6 +193,7 @@ pub struct Parameters {
     >,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             cursor: ::std::option::Option::None,
@@ -221,6 +229,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -665,6 +674,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_opt("cursor", &self.cursor);
         q.push("limit", &self.limit);
@@ -712,6 +722,7 @@ pub enum OutputDetectedQueryLanguagesItem {
 }
 impl ::atproto_types::object::StringEnum for OutputDetectedQueryLanguagesItem {
     const NAME: &'static str = "app.bsky.feed.searchPostsV2 defs.main.output.schema.properties.detectedQueryLanguages.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Ja => "ja",
@@ -721,6 +732,7 @@ impl ::atproto_types::object::StringEnum for OutputDetectedQueryLanguagesItem {
             Self::Ar => "ar",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "ja" => ::std::option::Option::Some(Self::Ja),
@@ -756,6 +768,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -860,6 +873,7 @@ pub enum Error {
     BadQueryString(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -871,11 +885,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::BadQueryString(_) => "BadQueryString",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::BadQueryString(m) => m.as_deref(),
@@ -883,6 +899,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -17,6 +17,7 @@ pub struct Threadgate {
 impl ::atproto_types::object::Record for Threadgate {
     const NSID: &'static str = "app.bsky.feed.threadgate";
     const KEY: &'static str = "tid";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -24,6 +25,7 @@ impl ::atproto_types::object::Record for Threadgate {
     }
 }
 impl ::atproto_types::validate::Validate for Threadgate {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

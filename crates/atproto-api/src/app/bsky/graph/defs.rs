@@ -13,6 +13,7 @@ pub struct ListItemView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ListItemView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -111,6 +112,7 @@ pub enum ListPurpose {
 }
 impl ::atproto_types::object::StringEnum for ListPurpose {
     const NAME: &'static str = "app.bsky.graph.defs#listPurpose";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Modlist => "app.bsky.graph.defs#modlist",
@@ -118,6 +120,7 @@ impl ::atproto_types::object::StringEnum for ListPurpose {
             Self::Referencelist => "app.bsky.graph.defs#referencelist",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "app.bsky.graph.defs#modlist" => ::std::option::Option::Some(Self::Modlist),
@@ -161,6 +164,7 @@ pub struct ListView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ListView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -406,6 +410,7 @@ pub struct ListViewBasic {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ListViewBasic {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -689,6 +694,7 @@ pub struct NotFoundActor {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for NotFoundActor {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -938,6 +944,7 @@ pub struct StarterPackView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for StarterPackView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1176,6 +1183,7 @@ pub struct StarterPackViewBasic {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for StarterPackViewBasic {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetFollowers {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for GetFollowers {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -46,12 +49,14 @@ pub enum ParametersSort {
 }
 impl ::atproto_types::object::StringEnum for ParametersSort {
     const NAME: &'static str = "app.bsky.graph.getFollowers defs.main.parameters.properties.sort";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Latest => "latest",
             Self::Top => "top",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "latest" => ::std::option::Option::Some(Self::Latest),
@@ -77,6 +82,7 @@ pub struct Parameters {
     pub sort: ::std::option::Option<::atproto_types::object::Open<ParametersSort>>,
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -187,6 +193,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("actor", &self.actor);
         q.push("limit", &self.limit);
@@ -203,6 +210,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

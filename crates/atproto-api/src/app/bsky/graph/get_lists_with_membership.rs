@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetListsWithMembership {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for GetListsWithMembership {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -46,12 +49,14 @@ pub enum ParametersPurposesItem {
 }
 impl ::atproto_types::object::StringEnum for ParametersPurposesItem {
     const NAME: &'static str = "app.bsky.graph.getListsWithMembership defs.main.parameters.properties.purposes.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Modlist => "modlist",
             Self::Curatelist => "curatelist",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "modlist" => ::std::option::Option::Some(Self::Modlist),
@@ -81,6 +86,7 @@ pub struct Parameters {
     >,
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -191,6 +197,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("actor", &self.actor);
         q.push("limit", &self.limit);
@@ -206,6 +213,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -297,6 +305,7 @@ pub struct ListWithMembership {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ListWithMembership {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

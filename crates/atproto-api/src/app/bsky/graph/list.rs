@@ -23,6 +23,7 @@ pub struct List {
 impl ::atproto_types::object::Record for List {
     const NSID: &'static str = "app.bsky.graph.list";
     const KEY: &'static str = "tid";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -30,6 +31,7 @@ impl ::atproto_types::object::Record for List {
     }
 }
 impl ::atproto_types::validate::Validate for List {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -262,6 +264,7 @@ impl ::serde::Serialize for ListLabels {
     }
 }
 impl ::atproto_types::validate::Validate for ListLabels {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

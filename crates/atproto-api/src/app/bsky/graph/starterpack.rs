@@ -20,6 +20,7 @@ pub struct Starterpack {
 impl ::atproto_types::object::Record for Starterpack {
     const NSID: &'static str = "app.bsky.graph.starterpack";
     const KEY: &'static str = "tid";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -27,6 +28,7 @@ impl ::atproto_types::object::Record for Starterpack {
     }
 }
 impl ::atproto_types::validate::Validate for Starterpack {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -15,6 +15,7 @@ pub struct LabelerPolicies {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LabelerPolicies {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -110,6 +111,7 @@ pub struct LabelerView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LabelerView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -286,6 +288,7 @@ pub struct LabelerViewDetailed {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LabelerViewDetailed {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

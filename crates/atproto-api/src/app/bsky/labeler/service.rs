@@ -33,6 +33,7 @@ pub struct Service {
 impl ::atproto_types::object::Record for Service {
     const NSID: &'static str = "app.bsky.labeler.service";
     const KEY: &'static str = "literal:self";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -40,6 +41,7 @@ impl ::atproto_types::object::Record for Service {
     }
 }
 impl ::atproto_types::validate::Validate for Service {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -220,6 +222,7 @@ impl ::serde::Serialize for ServiceLabels {
     }
 }
 impl ::atproto_types::validate::Validate for ServiceLabels {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -100,6 +100,7 @@ pub enum DeclarationAllowSubscriptions {
 }
 impl ::atproto_types::object::StringEnum for DeclarationAllowSubscriptions {
     const NAME: &'static str = "app.bsky.notification.declaration defs.main.record.properties.allowSubscriptions";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Followers => "followers",
@@ -107,6 +108,7 @@ impl ::atproto_types::object::StringEnum for DeclarationAllowSubscriptions {
             Self::None => "none",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "followers" => ::std::option::Option::Some(Self::Followers),

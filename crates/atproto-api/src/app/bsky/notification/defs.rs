@@ -165,12 +165,14 @@ pub enum ChatPreferenceInclude {
 }
 impl ::atproto_types::object::StringEnum for ChatPreferenceInclude {
     const NAME: &'static str = "app.bsky.notification.defs defs.chatPreference.properties.include";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::All => "all",
             Self::Accepted => "accepted",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "all" => ::std::option::Option::Some(Self::All),
@@ -284,12 +286,14 @@ pub enum FilterablePreferenceInclude {
 }
 impl ::atproto_types::object::StringEnum for FilterablePreferenceInclude {
     const NAME: &'static str = "app.bsky.notification.defs defs.filterablePreference.properties.include";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::All => "all",
             Self::Follows => "follows",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "all" => ::std::option::Option::Some(Self::All),

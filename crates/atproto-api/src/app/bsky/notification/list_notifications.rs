@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for ListNotifications {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for ListNotifications {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -50,6 +53,7 @@ pub struct Parameters {
     pub seen_at: ::std::option::Option<::atproto_types::Datetime>,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             reasons: ::std::option::Option::None,
@@ -61,6 +65,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -185,6 +190,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_all_opt("reasons", &self.reasons);
         q.push("limit", &self.limit);
@@ -204,6 +210,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -328,6 +335,7 @@ pub struct Notification {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Notification {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -519,6 +527,7 @@ pub enum NotificationReason {
 }
 impl ::atproto_types::object::StringEnum for NotificationReason {
     const NAME: &'static str = "app.bsky.notification.listNotifications defs.notification.properties.reason";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Like => "like",
@@ -536,6 +545,7 @@ impl ::atproto_types::object::StringEnum for NotificationReason {
             Self::ContactMatch => "contact-match",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "like" => ::std::option::Option::Some(Self::Like),

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for RegisterPush {
     type Input = Input;
     type Output = ();
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -25,6 +26,7 @@ impl ::atproto_types::xrpc::Endpoint for RegisterPush {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -42,6 +44,7 @@ pub enum InputPlatform {
 }
 impl ::atproto_types::object::StringEnum for InputPlatform {
     const NAME: &'static str = "app.bsky.notification.registerPush defs.main.input.schema.properties.platform";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Ios => "ios",
@@ -49,6 +52,7 @@ impl ::atproto_types::object::StringEnum for InputPlatform {
             Self::Web => "web",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "ios" => ::std::option::Option::Some(Self::Ios),
@@ -78,6 +82,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Input {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Input")
             .field("service_did", &self.service_did)

@@ -10,6 +10,7 @@ pub struct Facet {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Facet {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -160,6 +161,7 @@ impl ::serde::Serialize for FacetFeaturesItem {
     }
 }
 impl ::atproto_types::validate::Validate for FacetFeaturesItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -179,6 +181,7 @@ pub struct ByteSlice {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ByteSlice {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -417,6 +420,7 @@ pub struct Tag {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Tag {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

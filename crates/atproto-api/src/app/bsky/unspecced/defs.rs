@@ -175,6 +175,7 @@ pub enum AgeAssuranceEventStatus {
 }
 impl ::atproto_types::object::StringEnum for AgeAssuranceEventStatus {
     const NAME: &'static str = "app.bsky.unspecced.defs defs.ageAssuranceEvent.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
@@ -182,6 +183,7 @@ impl ::atproto_types::object::StringEnum for AgeAssuranceEventStatus {
             Self::Assured => "assured",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unknown" => ::std::option::Option::Some(Self::Unknown),
@@ -295,6 +297,7 @@ pub enum AgeAssuranceStateStatus {
 }
 impl ::atproto_types::object::StringEnum for AgeAssuranceStateStatus {
     const NAME: &'static str = "app.bsky.unspecced.defs defs.ageAssuranceState.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
@@ -303,6 +306,7 @@ impl ::atproto_types::object::StringEnum for AgeAssuranceStateStatus {
             Self::Blocked => "blocked",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unknown" => ::std::option::Option::Some(Self::Unknown),
@@ -691,11 +695,13 @@ pub enum SkeletonTrendStatus {
 }
 impl ::atproto_types::object::StringEnum for SkeletonTrendStatus {
     const NAME: &'static str = "app.bsky.unspecced.defs defs.skeletonTrend.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Hot => "hot",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "hot" => ::std::option::Option::Some(Self::Hot),
@@ -718,6 +724,7 @@ pub struct ThreadItemBlocked {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ThreadItemBlocked {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -904,6 +911,7 @@ pub struct ThreadItemPost {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ThreadItemPost {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1066,6 +1074,7 @@ pub struct TrendView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for TrendView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1223,11 +1232,13 @@ pub enum TrendViewStatus {
 }
 impl ::atproto_types::object::StringEnum for TrendViewStatus {
     const NAME: &'static str = "app.bsky.unspecced.defs defs.trendView.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Hot => "hot",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "hot" => ::std::option::Option::Some(Self::Hot),

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetPostThreadV2 {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for GetPostThreadV2 {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -49,6 +52,7 @@ pub enum ParametersSort {
 }
 impl ::atproto_types::object::StringEnum for ParametersSort {
     const NAME: &'static str = "app.bsky.unspecced.getPostThreadV2 defs.main.parameters.properties.sort";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Newest => "newest",
@@ -56,6 +60,7 @@ impl ::atproto_types::object::StringEnum for ParametersSort {
             Self::Top => "top",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "newest" => ::std::option::Option::Some(Self::Newest),
@@ -88,6 +93,7 @@ pub struct Parameters {
     pub sort: ::atproto_types::object::Open<ParametersSort>,
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -218,6 +224,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("anchor", &self.anchor);
         q.push("above", &self.above);
@@ -237,6 +244,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -336,6 +344,7 @@ pub struct ThreadItem {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ThreadItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -515,6 +524,7 @@ impl ::serde::Serialize for ThreadItemValue {
     }
 }
 impl ::atproto_types::validate::Validate for ThreadItemValue {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetSuggestedUsersForDiscoverSkeleton {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for GetSuggestedUsersForDiscoverSkeleton {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -45,6 +48,7 @@ pub struct Parameters {
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             viewer: ::std::option::Option::None,
@@ -53,6 +57,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -141,6 +146,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_opt("viewer", &self.viewer);
         q.push("limit", &self.limit);

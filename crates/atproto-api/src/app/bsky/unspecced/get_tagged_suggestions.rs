@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetTaggedSuggestions {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,6 +27,7 @@ impl ::atproto_types::xrpc::Endpoint for GetTaggedSuggestions {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -83,6 +85,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         let _ = q;
     }
@@ -258,12 +261,14 @@ pub enum SuggestionSubjectType {
 }
 impl ::atproto_types::object::StringEnum for SuggestionSubjectType {
     const NAME: &'static str = "app.bsky.unspecced.getTaggedSuggestions defs.suggestion.properties.subjectType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Actor => "actor",
             Self::Feed => "feed",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "actor" => ::std::option::Option::Some(Self::Actor),

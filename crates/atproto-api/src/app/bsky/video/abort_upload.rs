@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for AbortUpload {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for AbortUpload {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_input(
         input: &Self::Input,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -45,6 +48,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Input {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -132,6 +136,7 @@ pub enum OutputState {
 }
 impl ::atproto_types::object::StringEnum for OutputState {
     const NAME: &'static str = "app.bsky.video.abortUpload defs.main.output.schema.properties.state";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Aborted => "aborted",
@@ -140,6 +145,7 @@ impl ::atproto_types::object::StringEnum for OutputState {
             Self::Expired => "expired",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "aborted" => ::std::option::Option::Some(Self::Aborted),
@@ -169,6 +175,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -300,6 +307,7 @@ pub enum Error {
     UploadNotReady(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -312,12 +320,14 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::UploadNotFound(_) => "UploadNotFound",
             Self::UploadNotReady(_) => "UploadNotReady",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::UploadNotFound(m) | Self::UploadNotReady(m) => m.as_deref(),
@@ -325,6 +335,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

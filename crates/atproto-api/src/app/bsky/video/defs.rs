@@ -20,6 +20,7 @@ pub struct JobStatus {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for JobStatus {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -197,6 +198,7 @@ pub enum JobStatusState {
 }
 impl ::atproto_types::object::StringEnum for JobStatusState {
     const NAME: &'static str = "app.bsky.video.defs defs.jobStatus.properties.state";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::JobStateCreated => "JOB_STATE_CREATED",
@@ -210,6 +212,7 @@ impl ::atproto_types::object::StringEnum for JobStatusState {
             Self::JobStateFailed => "JOB_STATE_FAILED",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "JOB_STATE_CREATED" => ::std::option::Option::Some(Self::JobStateCreated),
@@ -249,6 +252,7 @@ pub enum JobStatusFailureCode {
 }
 impl ::atproto_types::object::StringEnum for JobStatusFailureCode {
     const NAME: &'static str = "app.bsky.video.defs defs.jobStatus.properties.failureCode";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::ValidationFailure => "validation_failure",
@@ -258,6 +262,7 @@ impl ::atproto_types::object::StringEnum for JobStatusFailureCode {
             Self::GenericFailure => "generic_failure",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "validation_failure" => ::std::option::Option::Some(Self::ValidationFailure),

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for UploadPart {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for UploadPart {
     > {
         ::atproto_types::xrpc::encode_raw(input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -45,6 +48,7 @@ pub struct Parameters {
     pub part_number: i64,
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -144,6 +148,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("jobId", &self.job_id);
         q.push("partNumber", &self.part_number);
@@ -159,6 +164,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -265,6 +271,7 @@ pub enum Error {
     ServiceOverloaded(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -284,6 +291,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::UploadNotFound(_) => "UploadNotFound",
@@ -297,6 +305,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             Self::ServiceOverloaded(_) => "ServiceOverloaded",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::UploadNotFound(m)
@@ -312,6 +321,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -112,6 +112,7 @@ pub enum DeclarationAllowIncoming {
 }
 impl ::atproto_types::object::StringEnum for DeclarationAllowIncoming {
     const NAME: &'static str = "chat.bsky.actor.declaration defs.main.record.properties.allowIncoming";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::All => "all",
@@ -119,6 +120,7 @@ impl ::atproto_types::object::StringEnum for DeclarationAllowIncoming {
             Self::Following => "following",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "all" => ::std::option::Option::Some(Self::All),
@@ -148,6 +150,7 @@ pub enum DeclarationAllowGroupInvites {
 }
 impl ::atproto_types::object::StringEnum for DeclarationAllowGroupInvites {
     const NAME: &'static str = "chat.bsky.actor.declaration defs.main.record.properties.allowGroupInvites";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::All => "all",
@@ -155,6 +158,7 @@ impl ::atproto_types::object::StringEnum for DeclarationAllowGroupInvites {
             Self::Following => "following",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "all" => ::std::option::Option::Some(Self::All),

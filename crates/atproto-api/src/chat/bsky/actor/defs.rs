@@ -63,6 +63,7 @@ pub struct GroupConvoMember {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for GroupConvoMember {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -145,12 +146,14 @@ pub enum MemberRole {
 }
 impl ::atproto_types::object::StringEnum for MemberRole {
     const NAME: &'static str = "chat.bsky.actor.defs#memberRole";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Owner => "owner",
             Self::Standard => "standard",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "owner" => ::std::option::Option::Some(Self::Owner),
@@ -244,6 +247,7 @@ pub struct ProfileViewBasic {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ProfileViewBasic {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -517,6 +521,7 @@ impl ::serde::Serialize for ProfileViewBasicKind {
     }
 }
 impl ::atproto_types::validate::Validate for ProfileViewBasicKind {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

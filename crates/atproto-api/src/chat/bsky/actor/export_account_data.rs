@@ -15,6 +15,7 @@ impl ::atproto_types::xrpc::Endpoint for ExportAccountData {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -24,6 +25,7 @@ impl ::atproto_types::xrpc::Endpoint for ExportAccountData {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {

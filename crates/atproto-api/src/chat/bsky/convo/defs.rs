@@ -10,12 +10,14 @@ pub enum ConvoKind {
 }
 impl ::atproto_types::object::StringEnum for ConvoKind {
     const NAME: &'static str = "chat.bsky.convo.defs#convoKind";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Direct => "direct",
             Self::Group => "group",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "direct" => ::std::option::Option::Some(Self::Direct),
@@ -43,6 +45,7 @@ pub enum ConvoLockStatus {
 }
 impl ::atproto_types::object::StringEnum for ConvoLockStatus {
     const NAME: &'static str = "chat.bsky.convo.defs#convoLockStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unlocked => "unlocked",
@@ -50,6 +53,7 @@ impl ::atproto_types::object::StringEnum for ConvoLockStatus {
             Self::LockedPermanently => "locked-permanently",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unlocked" => ::std::option::Option::Some(Self::Unlocked),
@@ -153,12 +157,14 @@ pub enum ConvoStatus {
 }
 impl ::atproto_types::object::StringEnum for ConvoStatus {
     const NAME: &'static str = "chat.bsky.convo.defs#convoStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Request => "request",
             Self::Accepted => "accepted",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "request" => ::std::option::Option::Some(Self::Request),
@@ -193,6 +199,7 @@ pub struct ConvoView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ConvoView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -426,6 +433,7 @@ impl ::serde::Serialize for ConvoViewLastMessage {
     }
 }
 impl ::atproto_types::validate::Validate for ConvoViewLastMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -486,6 +494,7 @@ impl ::serde::Serialize for ConvoViewLastReaction {
     }
 }
 impl ::atproto_types::validate::Validate for ConvoViewLastReaction {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -561,6 +570,7 @@ impl ::serde::Serialize for ConvoViewKind {
     }
 }
 impl ::atproto_types::validate::Validate for ConvoViewKind {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -743,6 +753,7 @@ pub struct GroupConvo {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for GroupConvo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1008,6 +1019,7 @@ pub struct LogAddMember {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogAddMember {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1121,6 +1133,7 @@ pub struct LogAddReaction {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogAddReaction {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1293,6 +1306,7 @@ impl ::serde::Serialize for LogAddReactionMessage {
     }
 }
 impl ::atproto_types::validate::Validate for LogAddReactionMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1314,6 +1328,7 @@ pub struct LogApproveJoinRequest {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogApproveJoinRequest {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1577,6 +1592,7 @@ pub struct LogCreateMessage {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogCreateMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1739,6 +1755,7 @@ impl ::serde::Serialize for LogCreateMessageMessage {
     }
 }
 impl ::atproto_types::validate::Validate for LogCreateMessageMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1759,6 +1776,7 @@ pub struct LogDeleteMessage {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogDeleteMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1904,6 +1922,7 @@ impl ::serde::Serialize for LogDeleteMessageMessage {
     }
 }
 impl ::atproto_types::validate::Validate for LogDeleteMessageMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2285,6 +2304,7 @@ pub struct LogIncomingJoinRequest {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogIncomingJoinRequest {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2459,6 +2479,7 @@ pub struct LogLockConvo {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogLockConvo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2572,6 +2593,7 @@ pub struct LogLockConvoPermanently {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogLockConvoPermanently {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2685,6 +2707,7 @@ pub struct LogMemberJoin {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogMemberJoin {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2798,6 +2821,7 @@ pub struct LogMemberLeave {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogMemberLeave {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3062,6 +3086,7 @@ pub struct LogReadConvo {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogReadConvo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3221,6 +3246,7 @@ impl ::serde::Serialize for LogReadConvoMessage {
     }
 }
 impl ::atproto_types::validate::Validate for LogReadConvoMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3319,6 +3345,7 @@ pub struct LogReadMessage {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogReadMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3478,6 +3505,7 @@ impl ::serde::Serialize for LogReadMessageMessage {
     }
 }
 impl ::atproto_types::validate::Validate for LogReadMessageMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3499,6 +3527,7 @@ pub struct LogRejectJoinRequest {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogRejectJoinRequest {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3595,6 +3624,7 @@ pub struct LogRemoveMember {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogRemoveMember {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3708,6 +3738,7 @@ pub struct LogRemoveReaction {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogRemoveReaction {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3880,6 +3911,7 @@ impl ::serde::Serialize for LogRemoveReactionMessage {
     }
 }
 impl ::atproto_types::validate::Validate for LogRemoveReactionMessage {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3905,6 +3937,7 @@ pub struct LogUnlockConvo {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogUnlockConvo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4092,6 +4125,7 @@ pub struct LogWithdrawIncomingJoinRequest {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LogWithdrawIncomingJoinRequest {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4259,6 +4293,7 @@ pub struct MessageAndReactionView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for MessageAndReactionView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4399,6 +4434,7 @@ pub struct MessageInput {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for MessageInput {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4689,6 +4725,7 @@ pub struct MessageView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for MessageView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4918,6 +4955,7 @@ impl ::serde::Serialize for MessageViewEmbed {
     }
 }
 impl ::atproto_types::validate::Validate for MessageViewEmbed {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -5015,6 +5053,7 @@ impl ::serde::Serialize for MessageViewReplyTo {
     }
 }
 impl ::atproto_types::validate::Validate for MessageViewReplyTo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for ListConvos {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for ListConvos {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -44,11 +47,13 @@ pub enum ParametersReadState {
 }
 impl ::atproto_types::object::StringEnum for ParametersReadState {
     const NAME: &'static str = "chat.bsky.convo.listConvos defs.main.parameters.properties.readState";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unread => "unread",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unread" => ::std::option::Option::Some(Self::Unread),
@@ -74,12 +79,14 @@ pub enum ParametersStatus {
 }
 impl ::atproto_types::object::StringEnum for ParametersStatus {
     const NAME: &'static str = "chat.bsky.convo.listConvos defs.main.parameters.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Request => "request",
             Self::Accepted => "accepted",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "request" => ::std::option::Option::Some(Self::Request),
@@ -106,12 +113,14 @@ pub enum ParametersKind {
 }
 impl ::atproto_types::object::StringEnum for ParametersKind {
     const NAME: &'static str = "chat.bsky.convo.listConvos defs.main.parameters.properties.kind";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Direct => "direct",
             Self::Group => "group",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "direct" => ::std::option::Option::Some(Self::Direct),
@@ -140,6 +149,7 @@ pub enum ParametersLockStatus {
 }
 impl ::atproto_types::object::StringEnum for ParametersLockStatus {
     const NAME: &'static str = "chat.bsky.convo.listConvos defs.main.parameters.properties.lockStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unlocked => "unlocked",
@@ -147,6 +157,7 @@ impl ::atproto_types::object::StringEnum for ParametersLockStatus {
             Self::LockedPermanently => "locked-permanently",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unlocked" => ::std::option::Option::Some(Self::Unlocked),
@@ -182,6 +193,7 @@ pub struct Parameters {
     >,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             limit: 50,
@@ -194,6 +206,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -330,6 +343,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("limit", &self.limit);
         q.push_opt("cursor", &self.cursor);
@@ -347,6 +361,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for UpdateAllRead {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,6 +28,7 @@ impl ::atproto_types::xrpc::Endpoint for UpdateAllRead {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -42,12 +44,14 @@ pub enum InputStatus {
 }
 impl ::atproto_types::object::StringEnum for InputStatus {
     const NAME: &'static str = "chat.bsky.convo.updateAllRead defs.main.input.schema.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Request => "request",
             Self::Accepted => "accepted",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "request" => ::std::option::Option::Some(Self::Request),

@@ -9,6 +9,7 @@ pub struct JoinLink {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for JoinLink {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("JoinLink")
             .field("code", &::atproto_types::object::Redacted(&self.code))
@@ -83,6 +84,7 @@ pub struct View {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for View {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -235,6 +237,7 @@ impl ::serde::Serialize for ViewJoinLinkPreview {
     }
 }
 impl ::atproto_types::validate::Validate for ViewJoinLinkPreview {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateGroup {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for CreateGroup {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_input(
         input: &Self::Input,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -47,6 +50,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Input {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -150,6 +154,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -230,6 +235,7 @@ pub enum Error {
     UserForbidsGroups(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -249,6 +255,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::AccountSuspended(_) => "AccountSuspended",
@@ -260,6 +267,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             Self::UserForbidsGroups(_) => "UserForbidsGroups",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::AccountSuspended(m)
@@ -273,6 +281,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -9,6 +9,7 @@ pub struct DisabledJoinLinkPreviewView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for DisabledJoinLinkPreviewView {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DisabledJoinLinkPreviewView")
             .field("code", &::atproto_types::object::Redacted(&self.code))
@@ -84,6 +85,7 @@ pub struct InvalidJoinLinkPreviewView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for InvalidJoinLinkPreviewView {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("InvalidJoinLinkPreviewView")
             .field("code", &::atproto_types::object::Redacted(&self.code))
@@ -169,6 +171,7 @@ pub struct JoinLinkPreviewView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for JoinLinkPreviewView {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("JoinLinkPreviewView")
             .field("convo_id", &self.convo_id)
@@ -186,6 +189,7 @@ impl ::std::fmt::Debug for JoinLinkPreviewView {
     }
 }
 impl ::atproto_types::validate::Validate for JoinLinkPreviewView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -363,6 +367,7 @@ pub struct JoinLinkView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for JoinLinkView {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("JoinLinkView")
             .field("code", &::atproto_types::object::Redacted(&self.code))
@@ -561,6 +566,7 @@ pub struct JoinRequestConvoView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for JoinRequestConvoView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -688,6 +694,7 @@ pub struct JoinRequestView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for JoinRequestView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -784,12 +791,14 @@ pub enum JoinRule {
 }
 impl ::atproto_types::object::StringEnum for JoinRule {
     const NAME: &'static str = "chat.bsky.group.defs#joinRule";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Anyone => "anyone",
             Self::FollowedByOwner => "followedByOwner",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "anyone" => ::std::option::Option::Some(Self::Anyone),
@@ -815,12 +824,14 @@ pub enum LinkEnabledStatus {
 }
 impl ::atproto_types::object::StringEnum for LinkEnabledStatus {
     const NAME: &'static str = "chat.bsky.group.defs#linkEnabledStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Enabled => "enabled",
             Self::Disabled => "disabled",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "enabled" => ::std::option::Option::Some(Self::Enabled),

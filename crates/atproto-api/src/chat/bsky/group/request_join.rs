@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for RequestJoin {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,6 +28,7 @@ impl ::atproto_types::xrpc::Endpoint for RequestJoin {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -40,6 +42,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Input {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Input")
             .field("code", &::atproto_types::object::Redacted(&self.code))
@@ -116,12 +119,14 @@ pub enum OutputStatus {
 }
 impl ::atproto_types::object::StringEnum for OutputStatus {
     const NAME: &'static str = "chat.bsky.group.requestJoin defs.main.output.schema.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Joined => "joined",
             Self::Pending => "pending",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "joined" => ::std::option::Option::Some(Self::Joined),
@@ -147,6 +152,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -237,6 +243,7 @@ pub enum Error {
     UserKicked(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -253,6 +260,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::ConvoLocked(_) => "ConvoLocked",
@@ -263,6 +271,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             Self::UserKicked(_) => "UserKicked",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::ConvoLocked(m)
@@ -275,6 +284,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -12,6 +12,7 @@ pub struct ConvoView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ConvoView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -160,6 +161,7 @@ impl ::serde::Serialize for ConvoViewKind {
     }
 }
 impl ::atproto_types::validate::Validate for ConvoViewKind {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -243,6 +245,7 @@ pub struct GroupConvo {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for GroupConvo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

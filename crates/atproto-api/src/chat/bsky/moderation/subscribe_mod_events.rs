@@ -73,6 +73,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_opt("cursor", &self.cursor);
     }
@@ -287,6 +288,7 @@ pub enum Error {
     ConsumerTooSlow(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -299,12 +301,14 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::FutureCursor(_) => "FutureCursor",
             Self::ConsumerTooSlow(_) => "ConsumerTooSlow",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::FutureCursor(m) | Self::ConsumerTooSlow(m) => m.as_deref(),
@@ -312,6 +316,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }
@@ -497,12 +502,14 @@ pub enum EventChatAcceptedMethod {
 }
 impl ::atproto_types::object::StringEnum for EventChatAcceptedMethod {
     const NAME: &'static str = "chat.bsky.moderation.subscribeModEvents defs.eventChatAccepted.properties.method";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Explicit => "explicit",
             Self::Message => "message",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "explicit" => ::std::option::Option::Some(Self::Explicit),
@@ -1904,12 +1911,14 @@ pub enum EventGroupChatMemberLeftLeaveMethod {
 }
 impl ::atproto_types::object::StringEnum for EventGroupChatMemberLeftLeaveMethod {
     const NAME: &'static str = "chat.bsky.moderation.subscribeModEvents defs.eventGroupChatMemberLeft.properties.leaveMethod";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Voluntary => "voluntary",
             Self::Kicked => "kicked",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "voluntary" => ::std::option::Option::Some(Self::Voluntary),
@@ -2201,6 +2210,7 @@ pub enum EventGroupChatUpdatedLockReason {
 }
 impl ::atproto_types::object::StringEnum for EventGroupChatUpdatedLockReason {
     const NAME: &'static str = "chat.bsky.moderation.subscribeModEvents defs.eventGroupChatUpdated.properties.lockReason";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::OwnerAction => "owner_action",
@@ -2213,6 +2223,7 @@ impl ::atproto_types::object::StringEnum for EventGroupChatUpdatedLockReason {
             Self::ConvoTakenDown => "convo_taken_down",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "owner_action" => ::std::option::Option::Some(Self::OwnerAction),
@@ -2255,6 +2266,7 @@ pub enum EventGroupChatUpdatedUpdateType {
 }
 impl ::atproto_types::object::StringEnum for EventGroupChatUpdatedUpdateType {
     const NAME: &'static str = "chat.bsky.moderation.subscribeModEvents defs.eventGroupChatUpdated.properties.updateType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::NameChanged => "name_changed",
@@ -2266,6 +2278,7 @@ impl ::atproto_types::object::StringEnum for EventGroupChatUpdatedUpdateType {
             Self::JoinLinkSettingsChanged => "join_link_settings_changed",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "name_changed" => ::std::option::Option::Some(Self::NameChanged),

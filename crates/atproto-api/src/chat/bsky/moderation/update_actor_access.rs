@@ -15,6 +15,7 @@ impl ::atproto_types::xrpc::Endpoint for UpdateActorAccess {
     type Input = Input;
     type Output = ();
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -23,6 +24,7 @@ impl ::atproto_types::xrpc::Endpoint for UpdateActorAccess {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {

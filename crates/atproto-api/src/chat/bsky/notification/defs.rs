@@ -87,12 +87,14 @@ pub enum ChatPreferenceInclude {
 }
 impl ::atproto_types::object::StringEnum for ChatPreferenceInclude {
     const NAME: &'static str = "chat.bsky.notification.defs defs.chatPreference.properties.include";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::All => "all",
             Self::Follows => "follows",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "all" => ::std::option::Option::Some(Self::All),

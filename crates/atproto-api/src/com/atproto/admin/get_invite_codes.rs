@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetInviteCodes {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for GetInviteCodes {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -46,12 +49,14 @@ pub enum ParametersSort {
 }
 impl ::atproto_types::object::StringEnum for ParametersSort {
     const NAME: &'static str = "com.atproto.admin.getInviteCodes defs.main.parameters.properties.sort";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Recent => "recent",
             Self::Usage => "usage",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "recent" => ::std::option::Option::Some(Self::Recent),
@@ -76,6 +81,7 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             sort: ::std::convert::From::from("recent"),
@@ -85,6 +91,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -183,6 +190,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("sort", &self.sort);
         q.push("limit", &self.limit);

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for UpdateAccountPassword {
     type Input = Input;
     type Output = ();
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -25,6 +26,7 @@ impl ::atproto_types::xrpc::Endpoint for UpdateAccountPassword {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -39,6 +41,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Input {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Input")
             .field("did", &self.did)

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for SignPlcOperation {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,6 +28,7 @@ impl ::atproto_types::xrpc::Endpoint for SignPlcOperation {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -45,6 +47,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Input {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Input")
             .field("token", &::atproto_types::object::Redacted(&self.token))

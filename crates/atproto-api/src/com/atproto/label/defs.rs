@@ -26,6 +26,7 @@ pub struct Label {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Label {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -210,6 +211,7 @@ pub enum LabelValue {
 }
 impl ::atproto_types::object::StringEnum for LabelValue {
     const NAME: &'static str = "com.atproto.label.defs#labelValue";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Hide => "!hide",
@@ -222,6 +224,7 @@ impl ::atproto_types::object::StringEnum for LabelValue {
             Self::Bot => "bot",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "!hide" => ::std::option::Option::Some(Self::Hide),
@@ -264,6 +267,7 @@ pub struct LabelValueDefinition {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LabelValueDefinition {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -404,6 +408,7 @@ pub enum LabelValueDefinitionSeverity {
 }
 impl ::atproto_types::object::StringEnum for LabelValueDefinitionSeverity {
     const NAME: &'static str = "com.atproto.label.defs defs.labelValueDefinition.properties.severity";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Inform => "inform",
@@ -411,6 +416,7 @@ impl ::atproto_types::object::StringEnum for LabelValueDefinitionSeverity {
             Self::None => "none",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "inform" => ::std::option::Option::Some(Self::Inform),
@@ -440,6 +446,7 @@ pub enum LabelValueDefinitionBlurs {
 }
 impl ::atproto_types::object::StringEnum for LabelValueDefinitionBlurs {
     const NAME: &'static str = "com.atproto.label.defs defs.labelValueDefinition.properties.blurs";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Content => "content",
@@ -447,6 +454,7 @@ impl ::atproto_types::object::StringEnum for LabelValueDefinitionBlurs {
             Self::None => "none",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "content" => ::std::option::Option::Some(Self::Content),
@@ -476,6 +484,7 @@ pub enum LabelValueDefinitionDefaultSetting {
 }
 impl ::atproto_types::object::StringEnum for LabelValueDefinitionDefaultSetting {
     const NAME: &'static str = "com.atproto.label.defs defs.labelValueDefinition.properties.defaultSetting";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Ignore => "ignore",
@@ -483,6 +492,7 @@ impl ::atproto_types::object::StringEnum for LabelValueDefinitionDefaultSetting 
             Self::Hide => "hide",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "ignore" => ::std::option::Option::Some(Self::Ignore),
@@ -513,6 +523,7 @@ pub struct LabelValueDefinitionStrings {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for LabelValueDefinitionStrings {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -633,6 +644,7 @@ pub struct SelfLabel {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for SelfLabel {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -714,6 +726,7 @@ pub struct SelfLabels {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for SelfLabels {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -73,6 +73,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_opt("cursor", &self.cursor);
     }
@@ -141,6 +142,7 @@ impl ::serde::Serialize for Message {
     }
 }
 impl ::atproto_types::validate::Validate for Message {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -158,6 +160,7 @@ pub enum Error {
     FutureCursor(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -169,11 +172,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::FutureCursor(_) => "FutureCursor",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::FutureCursor(m) => m.as_deref(),
@@ -181,6 +186,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }
@@ -272,11 +278,13 @@ pub enum InfoName {
 }
 impl ::atproto_types::object::StringEnum for InfoName {
     const NAME: &'static str = "com.atproto.label.subscribeLabels defs.info.properties.name";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::OutdatedCursor => "OutdatedCursor",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "OutdatedCursor" => ::std::option::Option::Some(Self::OutdatedCursor),
@@ -300,6 +308,7 @@ pub struct Labels {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Labels {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -112,6 +112,7 @@ pub enum ReasonType {
 }
 impl ::atproto_types::object::StringEnum for ReasonType {
     const NAME: &'static str = "com.atproto.moderation.defs#reasonType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::ReasonSpam => "com.atproto.moderation.defs#reasonSpam",
@@ -211,6 +212,7 @@ impl ::atproto_types::object::StringEnum for ReasonType {
             Self::ReasonSelfHarmOther => "tools.ozone.report.defs#reasonSelfHarmOther",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "com.atproto.moderation.defs#reasonSpam" => {
@@ -380,6 +382,7 @@ pub enum SubjectType {
 }
 impl ::atproto_types::object::StringEnum for SubjectType {
     const NAME: &'static str = "com.atproto.moderation.defs#subjectType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Account => "account",
@@ -387,6 +390,7 @@ impl ::atproto_types::object::StringEnum for SubjectType {
             Self::Chat => "chat",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "account" => ::std::option::Option::Some(Self::Account),

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for ApplyWrites {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for ApplyWrites {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_input(
         input: &Self::Input,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -117,6 +120,7 @@ impl ::serde::Serialize for InputWritesItem {
     }
 }
 impl ::atproto_types::validate::Validate for InputWritesItem {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -140,6 +144,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Input {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -409,6 +414,7 @@ pub enum Error {
     InvalidSwap(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -420,11 +426,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::InvalidSwap(_) => "InvalidSwap",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::InvalidSwap(m) => m.as_deref(),
@@ -432,6 +440,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }
@@ -448,6 +457,7 @@ pub struct Create {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Create {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -643,12 +653,14 @@ pub enum CreateResultValidationStatus {
 }
 impl ::atproto_types::object::StringEnum for CreateResultValidationStatus {
     const NAME: &'static str = "com.atproto.repo.applyWrites defs.createResult.properties.validationStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Valid => "valid",
             Self::Unknown => "unknown",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "valid" => ::std::option::Option::Some(Self::Valid),
@@ -984,12 +996,14 @@ pub enum UpdateResultValidationStatus {
 }
 impl ::atproto_types::object::StringEnum for UpdateResultValidationStatus {
     const NAME: &'static str = "com.atproto.repo.applyWrites defs.updateResult.properties.validationStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Valid => "valid",
             Self::Unknown => "unknown",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "valid" => ::std::option::Option::Some(Self::Valid),

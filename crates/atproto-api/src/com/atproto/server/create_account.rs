@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateAccount {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,6 +28,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateAccount {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -53,6 +55,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Input {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Input")
             .field("email", &self.email)
@@ -238,6 +241,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Output {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Output")
             .field("access_jwt", &::atproto_types::object::Redacted(&self.access_jwt))
@@ -370,6 +374,7 @@ pub enum Error {
     IncompatibleDidDoc(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -387,6 +392,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::InvalidHandle(_) => "InvalidHandle",
@@ -398,6 +404,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             Self::IncompatibleDidDoc(_) => "IncompatibleDidDoc",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::InvalidHandle(m)
@@ -411,6 +418,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

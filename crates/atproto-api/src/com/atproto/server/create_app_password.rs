@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateAppPassword {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,6 +28,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateAppPassword {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -122,6 +124,7 @@ pub enum Error {
     AccountTakedown(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -133,11 +136,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::AccountTakedown(_) => "AccountTakedown",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::AccountTakedown(m) => m.as_deref(),
@@ -145,6 +150,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }
@@ -160,6 +166,7 @@ pub struct AppPassword {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for AppPassword {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("AppPassword")
             .field("name", &self.name)

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateSession {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,6 +28,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateSession {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -45,6 +47,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Input {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Input")
             .field("identifier", &self.identifier)
@@ -164,6 +167,7 @@ pub enum OutputStatus {
 }
 impl ::atproto_types::object::StringEnum for OutputStatus {
     const NAME: &'static str = "com.atproto.server.createSession defs.main.output.schema.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Takendown => "takendown",
@@ -171,6 +175,7 @@ impl ::atproto_types::object::StringEnum for OutputStatus {
             Self::Deactivated => "deactivated",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "takendown" => ::std::option::Option::Some(Self::Takendown),
@@ -205,6 +210,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Output {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Output")
             .field("access_jwt", &::atproto_types::object::Redacted(&self.access_jwt))
@@ -392,6 +398,7 @@ pub enum Error {
     AuthFactorTokenRequired(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -404,12 +411,14 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::AccountTakedown(_) => "AccountTakedown",
             Self::AuthFactorTokenRequired(_) => "AuthFactorTokenRequired",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::AccountTakedown(m) | Self::AuthFactorTokenRequired(m) => m.as_deref(),
@@ -417,6 +426,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

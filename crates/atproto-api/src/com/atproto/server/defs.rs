@@ -14,6 +14,7 @@ pub struct InviteCode {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for InviteCode {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("InviteCode")
             .field("code", &::atproto_types::object::Redacted(&self.code))

@@ -15,6 +15,7 @@ impl ::atproto_types::xrpc::Endpoint for DeleteSession {
     type Input = ();
     type Output = ();
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -24,6 +25,7 @@ impl ::atproto_types::xrpc::Endpoint for DeleteSession {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -39,6 +41,7 @@ pub enum Error {
     ExpiredToken(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -51,12 +54,14 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::InvalidToken(_) => "InvalidToken",
             Self::ExpiredToken(_) => "ExpiredToken",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::InvalidToken(m) | Self::ExpiredToken(m) => m.as_deref(),
@@ -64,6 +69,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetSession {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,6 +27,7 @@ impl ::atproto_types::xrpc::Endpoint for GetSession {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -44,6 +46,7 @@ pub enum OutputStatus {
 }
 impl ::atproto_types::object::StringEnum for OutputStatus {
     const NAME: &'static str = "com.atproto.server.getSession defs.main.output.schema.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Takendown => "takendown",
@@ -51,6 +54,7 @@ impl ::atproto_types::object::StringEnum for OutputStatus {
             Self::Deactivated => "deactivated",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "takendown" => ::std::option::Option::Some(Self::Takendown),

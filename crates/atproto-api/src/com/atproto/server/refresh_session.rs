@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for RefreshSession {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,6 +27,7 @@ impl ::atproto_types::xrpc::Endpoint for RefreshSession {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -44,6 +46,7 @@ pub enum OutputStatus {
 }
 impl ::atproto_types::object::StringEnum for OutputStatus {
     const NAME: &'static str = "com.atproto.server.refreshSession defs.main.output.schema.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Takendown => "takendown",
@@ -51,6 +54,7 @@ impl ::atproto_types::object::StringEnum for OutputStatus {
             Self::Deactivated => "deactivated",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "takendown" => ::std::option::Option::Some(Self::Takendown),
@@ -85,6 +89,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::fmt::Debug for Output {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Output")
             .field("access_jwt", &::atproto_types::object::Redacted(&self.access_jwt))
@@ -274,6 +279,7 @@ pub enum Error {
     ExpiredToken(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -287,6 +293,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::AccountTakedown(_) => "AccountTakedown",
@@ -294,6 +301,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             Self::ExpiredToken(_) => "ExpiredToken",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::AccountTakedown(m) | Self::InvalidToken(m) | Self::ExpiredToken(m) => {
@@ -303,6 +311,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

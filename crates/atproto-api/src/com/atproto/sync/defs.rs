@@ -16,6 +16,7 @@ pub enum HostStatus {
 }
 impl ::atproto_types::object::StringEnum for HostStatus {
     const NAME: &'static str = "com.atproto.sync.defs#hostStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -25,6 +26,7 @@ impl ::atproto_types::object::StringEnum for HostStatus {
             Self::Banned => "banned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "active" => ::std::option::Option::Some(Self::Active),

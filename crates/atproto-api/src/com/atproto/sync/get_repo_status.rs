@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetRepoStatus {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,6 +27,7 @@ impl ::atproto_types::xrpc::Endpoint for GetRepoStatus {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -100,6 +102,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("did", &self.did);
     }
@@ -122,6 +125,7 @@ pub enum OutputStatus {
 }
 impl ::atproto_types::object::StringEnum for OutputStatus {
     const NAME: &'static str = "com.atproto.sync.getRepoStatus defs.main.output.schema.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Takendown => "takendown",
@@ -132,6 +136,7 @@ impl ::atproto_types::object::StringEnum for OutputStatus {
             Self::Throttled => "throttled",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "takendown" => ::std::option::Option::Some(Self::Takendown),
@@ -264,6 +269,7 @@ pub enum Error {
     RepoNotFound(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -275,11 +281,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::RepoNotFound(_) => "RepoNotFound",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::RepoNotFound(m) => m.as_deref(),
@@ -287,6 +295,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -73,6 +73,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_opt("cursor", &self.cursor);
     }
@@ -183,6 +184,7 @@ impl ::serde::Serialize for Message {
     }
 }
 impl ::atproto_types::validate::Validate for Message {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -208,6 +210,7 @@ pub enum Error {
     ConsumerTooSlow(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -220,12 +223,14 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::FutureCursor(_) => "FutureCursor",
             Self::ConsumerTooSlow(_) => "ConsumerTooSlow",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::FutureCursor(m) | Self::ConsumerTooSlow(m) => m.as_deref(),
@@ -233,6 +238,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }
@@ -371,6 +377,7 @@ pub enum AccountStatus {
 }
 impl ::atproto_types::object::StringEnum for AccountStatus {
     const NAME: &'static str = "com.atproto.sync.subscribeRepos defs.account.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Takendown => "takendown",
@@ -381,6 +388,7 @@ impl ::atproto_types::object::StringEnum for AccountStatus {
             Self::Throttled => "throttled",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "takendown" => ::std::option::Option::Some(Self::Takendown),
@@ -430,6 +438,7 @@ pub struct Commit {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Commit {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -813,11 +822,13 @@ pub enum InfoName {
 }
 impl ::atproto_types::object::StringEnum for InfoName {
     const NAME: &'static str = "com.atproto.sync.subscribeRepos defs.info.properties.name";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::OutdatedCursor => "OutdatedCursor",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "OutdatedCursor" => ::std::option::Option::Some(Self::OutdatedCursor),
@@ -948,6 +959,7 @@ pub enum RepoOpAction {
 }
 impl ::atproto_types::object::StringEnum for RepoOpAction {
     const NAME: &'static str = "com.atproto.sync.subscribeRepos defs.repoOp.properties.action";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Create => "create",
@@ -955,6 +967,7 @@ impl ::atproto_types::object::StringEnum for RepoOpAction {
             Self::Delete => "delete",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "create" => ::std::option::Option::Some(Self::Create),
@@ -989,6 +1002,7 @@ pub struct Sync {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Sync {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

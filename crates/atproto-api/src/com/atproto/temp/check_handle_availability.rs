@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for CheckHandleAvailability {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,6 +27,7 @@ impl ::atproto_types::xrpc::Endpoint for CheckHandleAvailability {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -128,6 +130,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("handle", &self.handle);
         q.push_opt("email", &self.email);
@@ -290,6 +293,7 @@ pub enum Error {
     InvalidEmail(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -301,11 +305,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::InvalidEmail(_) => "InvalidEmail",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::InvalidEmail(m) => m.as_deref(),
@@ -313,6 +319,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

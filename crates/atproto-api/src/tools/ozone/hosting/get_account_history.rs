@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetAccountHistory {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for GetAccountHistory {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -52,6 +55,7 @@ pub enum ParametersEventsItem {
 }
 impl ::atproto_types::object::StringEnum for ParametersEventsItem {
     const NAME: &'static str = "tools.ozone.hosting.getAccountHistory defs.main.parameters.properties.events.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::AccountCreated => "accountCreated",
@@ -61,6 +65,7 @@ impl ::atproto_types::object::StringEnum for ParametersEventsItem {
             Self::HandleUpdated => "handleUpdated",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "accountCreated" => ::std::option::Option::Some(Self::AccountCreated),
@@ -91,6 +96,7 @@ pub struct Parameters {
     pub limit: i64,
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -201,6 +207,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("did", &self.did);
         q.push_all_opt("events", &self.events);

@@ -123,6 +123,7 @@ pub enum AccountEventStatus {
 }
 impl ::atproto_types::object::StringEnum for AccountEventStatus {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.accountEvent.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
@@ -133,6 +134,7 @@ impl ::atproto_types::object::StringEnum for AccountEventStatus {
             Self::Tombstoned => "tombstoned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unknown" => ::std::option::Option::Some(Self::Unknown),
@@ -299,6 +301,7 @@ pub enum AccountHostingStatus {
 }
 impl ::atproto_types::object::StringEnum for AccountHostingStatus {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.accountHosting.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Takendown => "takendown",
@@ -308,6 +311,7 @@ impl ::atproto_types::object::StringEnum for AccountHostingStatus {
             Self::Unknown => "unknown",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "takendown" => ::std::option::Option::Some(Self::Takendown),
@@ -768,6 +772,7 @@ pub enum AgeAssuranceEventStatus {
 }
 impl ::atproto_types::object::StringEnum for AgeAssuranceEventStatus {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.ageAssuranceEvent.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
@@ -775,6 +780,7 @@ impl ::atproto_types::object::StringEnum for AgeAssuranceEventStatus {
             Self::Assured => "assured",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "unknown" => ::std::option::Option::Some(Self::Unknown),
@@ -806,6 +812,7 @@ pub struct AgeAssuranceOverrideEvent {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for AgeAssuranceOverrideEvent {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -913,6 +920,7 @@ pub enum AgeAssuranceOverrideEventStatus {
 }
 impl ::atproto_types::object::StringEnum for AgeAssuranceOverrideEventStatus {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.ageAssuranceOverrideEvent.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Assured => "assured",
@@ -920,6 +928,7 @@ impl ::atproto_types::object::StringEnum for AgeAssuranceOverrideEventStatus {
             Self::Blocked => "blocked",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "assured" => ::std::option::Option::Some(Self::Assured),
@@ -946,6 +955,7 @@ pub struct AgeAssurancePurgeEvent {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for AgeAssurancePurgeEvent {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1031,6 +1041,7 @@ pub struct BlobView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for BlobView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1816,6 +1827,7 @@ pub struct ModEventEmail {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ModEventEmail {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2328,6 +2340,7 @@ pub struct ModEventPriorityScore {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ModEventPriorityScore {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2595,6 +2608,7 @@ pub struct ModEventReverseTakedown {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ModEventReverseTakedown {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2837,6 +2851,7 @@ pub struct ModEventTakedown {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ModEventTakedown {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3002,12 +3017,14 @@ pub enum ModEventTakedownTargetServicesItem {
 }
 impl ::atproto_types::object::StringEnum for ModEventTakedownTargetServicesItem {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.modEventTakedown.properties.targetServices.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Appview => "appview",
             Self::Pds => "pds",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "appview" => ::std::option::Option::Some(Self::Appview),
@@ -3179,6 +3196,7 @@ pub struct ModEventView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ModEventView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3715,6 +3733,7 @@ impl ::serde::Serialize for ModEventViewEvent {
     }
 }
 impl ::atproto_types::validate::Validate for ModEventViewEvent {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -3858,6 +3877,7 @@ pub struct ModEventViewDetail {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ModEventViewDetail {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4372,6 +4392,7 @@ impl ::serde::Serialize for ModEventViewDetailEvent {
     }
 }
 impl ::atproto_types::validate::Validate for ModEventViewDetailEvent {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4509,6 +4530,7 @@ impl ::serde::Serialize for ModEventViewDetailSubject {
     }
 }
 impl ::atproto_types::validate::Validate for ModEventViewDetailSubject {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4614,6 +4636,7 @@ pub struct Moderation {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Moderation {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4688,6 +4711,7 @@ pub struct ModerationDetail {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ModerationDetail {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -4870,6 +4894,7 @@ pub enum RecordEventOp {
 }
 impl ::atproto_types::object::StringEnum for RecordEventOp {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.recordEvent.properties.op";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Create => "create",
@@ -4877,6 +4902,7 @@ impl ::atproto_types::object::StringEnum for RecordEventOp {
             Self::Delete => "delete",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "create" => ::std::option::Option::Some(Self::Create),
@@ -5008,12 +5034,14 @@ pub enum RecordHostingStatus {
 }
 impl ::atproto_types::object::StringEnum for RecordHostingStatus {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.recordHosting.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Deleted => "deleted",
             Self::Unknown => "unknown",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "deleted" => ::std::option::Option::Some(Self::Deleted),
@@ -5043,6 +5071,7 @@ pub struct RecordView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for RecordView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -5181,6 +5210,7 @@ pub struct RecordViewDetail {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for RecordViewDetail {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -5570,6 +5600,7 @@ pub struct RepoView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for RepoView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -5772,6 +5803,7 @@ pub struct RepoViewDetail {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for RepoViewDetail {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -6254,6 +6286,7 @@ pub struct RevokeAccountCredentialsEvent {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for RevokeAccountCredentialsEvent {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -6697,11 +6730,13 @@ pub enum ScheduledActionViewAction {
 }
 impl ::atproto_types::object::StringEnum for ScheduledActionViewAction {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.scheduledActionView.properties.action";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Takedown => "takedown",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "takedown" => ::std::option::Option::Some(Self::Takedown),
@@ -6731,6 +6766,7 @@ pub enum ScheduledActionViewStatus {
 }
 impl ::atproto_types::object::StringEnum for ScheduledActionViewStatus {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.scheduledActionView.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -6739,6 +6775,7 @@ impl ::atproto_types::object::StringEnum for ScheduledActionViewStatus {
             Self::Failed => "failed",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "pending" => ::std::option::Option::Some(Self::Pending),
@@ -6770,6 +6807,7 @@ pub enum SubjectReviewState {
 }
 impl ::atproto_types::object::StringEnum for SubjectReviewState {
     const NAME: &'static str = "tools.ozone.moderation.defs#subjectReviewState";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::ReviewOpen => "tools.ozone.moderation.defs#reviewOpen",
@@ -6778,6 +6816,7 @@ impl ::atproto_types::object::StringEnum for SubjectReviewState {
             Self::ReviewNone => "tools.ozone.moderation.defs#reviewNone",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.moderation.defs#reviewOpen" => {
@@ -6850,6 +6889,7 @@ pub struct SubjectStatusView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for SubjectStatusView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -7392,6 +7432,7 @@ pub enum SubjectStatusViewAgeAssuranceState {
 }
 impl ::atproto_types::object::StringEnum for SubjectStatusViewAgeAssuranceState {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.subjectStatusView.properties.ageAssuranceState";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -7401,6 +7442,7 @@ impl ::atproto_types::object::StringEnum for SubjectStatusViewAgeAssuranceState 
             Self::Blocked => "blocked",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "pending" => ::std::option::Option::Some(Self::Pending),
@@ -7430,12 +7472,14 @@ pub enum SubjectStatusViewAgeAssuranceUpdatedBy {
 }
 impl ::atproto_types::object::StringEnum for SubjectStatusViewAgeAssuranceUpdatedBy {
     const NAME: &'static str = "tools.ozone.moderation.defs defs.subjectStatusView.properties.ageAssuranceUpdatedBy";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Admin => "admin",
             Self::User => "user",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "admin" => ::std::option::Option::Some(Self::Admin),
@@ -7467,6 +7511,7 @@ pub struct SubjectView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for SubjectView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetAccountTimeline {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,6 +27,7 @@ impl ::atproto_types::xrpc::Endpoint for GetAccountTimeline {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -99,6 +101,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("did", &self.did);
     }
@@ -176,6 +179,7 @@ pub enum Error {
     RepoNotFound(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -187,11 +191,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::RepoNotFound(_) => "RepoNotFound",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::RepoNotFound(m) => m.as_deref(),
@@ -199,6 +205,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }
@@ -385,6 +392,7 @@ pub enum TimelineItemSummaryEventSubjectType {
 }
 impl ::atproto_types::object::StringEnum for TimelineItemSummaryEventSubjectType {
     const NAME: &'static str = "tools.ozone.moderation.getAccountTimeline defs.timelineItemSummary.properties.eventSubjectType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Account => "account",
@@ -392,6 +400,7 @@ impl ::atproto_types::object::StringEnum for TimelineItemSummaryEventSubjectType
             Self::Chat => "chat",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "account" => ::std::option::Option::Some(Self::Account),
@@ -476,6 +485,7 @@ pub enum TimelineItemSummaryEventType {
 }
 impl ::atproto_types::object::StringEnum for TimelineItemSummaryEventType {
     const NAME: &'static str = "tools.ozone.moderation.getAccountTimeline defs.timelineItemSummary.properties.eventType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::ModEventTakedown => "tools.ozone.moderation.defs#modEventTakedown",
@@ -543,6 +553,7 @@ impl ::atproto_types::object::StringEnum for TimelineItemSummaryEventType {
             }
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.moderation.defs#modEventTakedown" => {

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for ListScheduledActions {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for ListScheduledActions {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_input(
         input: &Self::Input,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -51,6 +54,7 @@ pub enum InputStatusesItem {
 }
 impl ::atproto_types::object::StringEnum for InputStatusesItem {
     const NAME: &'static str = "tools.ozone.moderation.listScheduledActions defs.main.input.schema.properties.statuses.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -59,6 +63,7 @@ impl ::atproto_types::object::StringEnum for InputStatusesItem {
             Self::Failed => "failed",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "pending" => ::std::option::Option::Some(Self::Pending),
@@ -95,6 +100,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Input {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for QueryEvents {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for QueryEvents {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -47,12 +50,14 @@ pub enum ParametersSortDirection {
 }
 impl ::atproto_types::object::StringEnum for ParametersSortDirection {
     const NAME: &'static str = "tools.ozone.moderation.queryEvents defs.main.parameters.properties.sortDirection";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "asc" => ::std::option::Option::Some(Self::Asc),
@@ -96,6 +101,7 @@ pub enum ParametersSubjectType {
 }
 impl ::atproto_types::object::StringEnum for ParametersSubjectType {
     const NAME: &'static str = "tools.ozone.moderation.queryEvents defs.main.parameters.properties.subjectType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Account => "account",
@@ -103,6 +109,7 @@ impl ::atproto_types::object::StringEnum for ParametersSubjectType {
             Self::Conversation => "conversation",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "account" => ::std::option::Option::Some(Self::Account),
@@ -136,6 +143,7 @@ pub enum ParametersAgeAssuranceState {
 }
 impl ::atproto_types::object::StringEnum for ParametersAgeAssuranceState {
     const NAME: &'static str = "tools.ozone.moderation.queryEvents defs.main.parameters.properties.ageAssuranceState";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -145,6 +153,7 @@ impl ::atproto_types::object::StringEnum for ParametersAgeAssuranceState {
             Self::Blocked => "blocked",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "pending" => ::std::option::Option::Some(Self::Pending),
@@ -213,6 +222,7 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             types: ::std::option::Option::None,
@@ -242,6 +252,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -588,6 +599,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_all_opt("types", &self.types);
         q.push_opt("createdBy", &self.created_by);
@@ -625,6 +637,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for QueryStatuses {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for QueryStatuses {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -51,6 +54,7 @@ pub enum ParametersReviewState {
 }
 impl ::atproto_types::object::StringEnum for ParametersReviewState {
     const NAME: &'static str = "tools.ozone.moderation.queryStatuses defs.main.parameters.properties.reviewState";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::ReviewOpen => "tools.ozone.moderation.defs#reviewOpen",
@@ -59,6 +63,7 @@ impl ::atproto_types::object::StringEnum for ParametersReviewState {
             Self::ReviewNone => "tools.ozone.moderation.defs#reviewNone",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.moderation.defs#reviewOpen" => {
@@ -100,6 +105,7 @@ pub enum ParametersSortField {
 }
 impl ::atproto_types::object::StringEnum for ParametersSortField {
     const NAME: &'static str = "tools.ozone.moderation.queryStatuses defs.main.parameters.properties.sortField";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::LastReviewedAt => "lastReviewedAt",
@@ -109,6 +115,7 @@ impl ::atproto_types::object::StringEnum for ParametersSortField {
             Self::PriorityScore => "priorityScore",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "lastReviewedAt" => ::std::option::Option::Some(Self::LastReviewedAt),
@@ -156,12 +163,14 @@ pub enum ParametersSortDirection {
 }
 impl ::atproto_types::object::StringEnum for ParametersSortDirection {
     const NAME: &'static str = "tools.ozone.moderation.queryStatuses defs.main.parameters.properties.sortDirection";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "asc" => ::std::option::Option::Some(Self::Asc),
@@ -205,6 +214,7 @@ pub enum ParametersSubjectType {
 }
 impl ::atproto_types::object::StringEnum for ParametersSubjectType {
     const NAME: &'static str = "tools.ozone.moderation.queryStatuses defs.main.parameters.properties.subjectType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Account => "account",
@@ -212,6 +222,7 @@ impl ::atproto_types::object::StringEnum for ParametersSubjectType {
             Self::Conversation => "conversation",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "account" => ::std::option::Option::Some(Self::Account),
@@ -245,6 +256,7 @@ pub enum ParametersAgeAssuranceState {
 }
 impl ::atproto_types::object::StringEnum for ParametersAgeAssuranceState {
     const NAME: &'static str = "tools.ozone.moderation.queryStatuses defs.main.parameters.properties.ageAssuranceState";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -254,6 +266,7 @@ impl ::atproto_types::object::StringEnum for ParametersAgeAssuranceState {
             Self::Blocked => "blocked",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "pending" => ::std::option::Option::Some(Self::Pending),
@@ -349,6 +362,7 @@ pub struct Parameters {
     >,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             queue_count: ::std::option::Option::None,
@@ -391,6 +405,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -928,6 +943,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_opt("queueCount", &self.queue_count);
         q.push_opt("queueIndex", &self.queue_index);
@@ -983,6 +999,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

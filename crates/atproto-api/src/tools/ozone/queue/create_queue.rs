@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for CreateQueue {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for CreateQueue {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_input(
         input: &Self::Input,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -51,6 +54,7 @@ pub enum InputSubjectTypesItem {
 }
 impl ::atproto_types::object::StringEnum for InputSubjectTypesItem {
     const NAME: &'static str = "tools.ozone.queue.createQueue defs.main.input.schema.properties.subjectTypes.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Account => "account",
@@ -59,6 +63,7 @@ impl ::atproto_types::object::StringEnum for InputSubjectTypesItem {
             Self::Conversation => "conversation",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "account" => ::std::option::Option::Some(Self::Account),
@@ -99,6 +104,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Input {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -304,6 +310,7 @@ pub enum Error {
     ConflictingQueue(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -316,12 +323,14 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::InvalidRecommendedPolicies(_) => "InvalidRecommendedPolicies",
             Self::ConflictingQueue(_) => "ConflictingQueue",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::InvalidRecommendedPolicies(m) | Self::ConflictingQueue(m) => {
@@ -331,6 +340,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -14,6 +14,7 @@ pub struct AssignmentView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for AssignmentView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -520,6 +521,7 @@ pub enum QueueViewSubjectTypesItem {
 }
 impl ::atproto_types::object::StringEnum for QueueViewSubjectTypesItem {
     const NAME: &'static str = "tools.ozone.queue.defs defs.queueView.properties.subjectTypes.items";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Account => "account",
@@ -528,6 +530,7 @@ impl ::atproto_types::object::StringEnum for QueueViewSubjectTypesItem {
             Self::Conversation => "conversation",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "account" => ::std::option::Option::Some(Self::Account),

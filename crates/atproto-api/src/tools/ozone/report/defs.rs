@@ -89,6 +89,7 @@ pub enum AssignmentActivityPreviousStatus {
 }
 impl ::atproto_types::object::StringEnum for AssignmentActivityPreviousStatus {
     const NAME: &'static str = "tools.ozone.report.defs defs.assignmentActivity.properties.previousStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -98,6 +99,7 @@ impl ::atproto_types::object::StringEnum for AssignmentActivityPreviousStatus {
             Self::Assigned => "assigned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "open" => ::std::option::Option::Some(Self::Open),
@@ -131,6 +133,7 @@ pub struct AssignmentView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for AssignmentView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -346,6 +349,7 @@ pub enum CloseActivityPreviousStatus {
 }
 impl ::atproto_types::object::StringEnum for CloseActivityPreviousStatus {
     const NAME: &'static str = "tools.ozone.report.defs defs.closeActivity.properties.previousStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -355,6 +359,7 @@ impl ::atproto_types::object::StringEnum for CloseActivityPreviousStatus {
             Self::Assigned => "assigned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "open" => ::std::option::Option::Some(Self::Open),
@@ -462,6 +467,7 @@ pub enum EscalationActivityPreviousStatus {
 }
 impl ::atproto_types::object::StringEnum for EscalationActivityPreviousStatus {
     const NAME: &'static str = "tools.ozone.report.defs defs.escalationActivity.properties.previousStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -471,6 +477,7 @@ impl ::atproto_types::object::StringEnum for EscalationActivityPreviousStatus {
             Self::Assigned => "assigned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "open" => ::std::option::Option::Some(Self::Open),
@@ -950,6 +957,7 @@ pub enum QueueActivityPreviousStatus {
 }
 impl ::atproto_types::object::StringEnum for QueueActivityPreviousStatus {
     const NAME: &'static str = "tools.ozone.report.defs defs.queueActivity.properties.previousStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -959,6 +967,7 @@ impl ::atproto_types::object::StringEnum for QueueActivityPreviousStatus {
             Self::Assigned => "assigned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "open" => ::std::option::Option::Some(Self::Open),
@@ -1129,6 +1138,7 @@ pub enum ReasonType {
 }
 impl ::atproto_types::object::StringEnum for ReasonType {
     const NAME: &'static str = "tools.ozone.report.defs#reasonType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::ReasonAppeal => "tools.ozone.report.defs#reasonAppeal",
@@ -1221,6 +1231,7 @@ impl ::atproto_types::object::StringEnum for ReasonType {
             Self::ReasonSelfHarmOther => "tools.ozone.report.defs#reasonSelfHarmOther",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.report.defs#reasonAppeal" => {
@@ -1457,6 +1468,7 @@ pub enum ReopenActivityPreviousStatus {
 }
 impl ::atproto_types::object::StringEnum for ReopenActivityPreviousStatus {
     const NAME: &'static str = "tools.ozone.report.defs defs.reopenActivity.properties.previousStatus";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -1466,6 +1478,7 @@ impl ::atproto_types::object::StringEnum for ReopenActivityPreviousStatus {
             Self::Assigned => "assigned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "open" => ::std::option::Option::Some(Self::Open),
@@ -1514,6 +1527,7 @@ pub struct ReportActivityView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ReportActivityView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1830,6 +1844,7 @@ pub struct ReportAssignment {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ReportAssignment {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -1965,6 +1980,7 @@ pub struct ReportView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for ReportView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -2262,6 +2278,7 @@ pub enum ReportViewStatus {
 }
 impl ::atproto_types::object::StringEnum for ReportViewStatus {
     const NAME: &'static str = "tools.ozone.report.defs defs.reportView.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -2271,6 +2288,7 @@ impl ::atproto_types::object::StringEnum for ReportViewStatus {
             Self::Assigned => "assigned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "open" => ::std::option::Option::Some(Self::Open),

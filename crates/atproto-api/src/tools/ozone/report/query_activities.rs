@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for QueryActivities {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for QueryActivities {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -46,12 +49,14 @@ pub enum ParametersSortDirection {
 }
 impl ::atproto_types::object::StringEnum for ParametersSortDirection {
     const NAME: &'static str = "tools.ozone.report.queryActivities defs.main.parameters.properties.sortDirection";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "asc" => ::std::option::Option::Some(Self::Asc),
@@ -98,6 +103,7 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             activity_types: ::std::option::Option::None,
@@ -110,6 +116,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -244,6 +251,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_all_opt("activityTypes", &self.activity_types);
         q.push_opt("createdAfter", &self.created_after);
@@ -266,6 +274,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

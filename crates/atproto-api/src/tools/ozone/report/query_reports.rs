@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for QueryReports {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for QueryReports {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -53,6 +56,7 @@ pub enum ParametersStatus {
 }
 impl ::atproto_types::object::StringEnum for ParametersStatus {
     const NAME: &'static str = "tools.ozone.report.queryReports defs.main.parameters.properties.status";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -62,6 +66,7 @@ impl ::atproto_types::object::StringEnum for ParametersStatus {
             Self::Assigned => "assigned",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "open" => ::std::option::Option::Some(Self::Open),
@@ -95,6 +100,7 @@ pub enum ParametersSubjectType {
 }
 impl ::atproto_types::object::StringEnum for ParametersSubjectType {
     const NAME: &'static str = "tools.ozone.report.queryReports defs.main.parameters.properties.subjectType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Account => "account",
@@ -103,6 +109,7 @@ impl ::atproto_types::object::StringEnum for ParametersSubjectType {
             Self::Conversation => "conversation",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "account" => ::std::option::Option::Some(Self::Account),
@@ -130,12 +137,14 @@ pub enum ParametersSortField {
 }
 impl ::atproto_types::object::StringEnum for ParametersSortField {
     const NAME: &'static str = "tools.ozone.report.queryReports defs.main.parameters.properties.sortField";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::CreatedAt => "createdAt",
             Self::UpdatedAt => "updatedAt",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "createdAt" => ::std::option::Option::Some(Self::CreatedAt),
@@ -176,12 +185,14 @@ pub enum ParametersSortDirection {
 }
 impl ::atproto_types::object::StringEnum for ParametersSortDirection {
     const NAME: &'static str = "tools.ozone.report.queryReports defs.main.parameters.properties.sortDirection";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "asc" => ::std::option::Option::Some(Self::Asc),
@@ -246,6 +257,7 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -492,6 +504,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push_opt("queueId", &self.queue_id);
         q.push_all_opt("reportTypes", &self.report_types);
@@ -524,6 +537,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -12,6 +12,7 @@ pub enum ActionType {
 }
 impl ::atproto_types::object::StringEnum for ActionType {
     const NAME: &'static str = "tools.ozone.safelink.defs#actionType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Block => "block",
@@ -19,6 +20,7 @@ impl ::atproto_types::object::StringEnum for ActionType {
             Self::Whitelist => "whitelist",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "block" => ::std::option::Option::Some(Self::Block),
@@ -208,6 +210,7 @@ pub enum EventType {
 }
 impl ::atproto_types::object::StringEnum for EventType {
     const NAME: &'static str = "tools.ozone.safelink.defs#eventType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::AddRule => "addRule",
@@ -215,6 +218,7 @@ impl ::atproto_types::object::StringEnum for EventType {
             Self::RemoveRule => "removeRule",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "addRule" => ::std::option::Option::Some(Self::AddRule),
@@ -241,12 +245,14 @@ pub enum PatternType {
 }
 impl ::atproto_types::object::StringEnum for PatternType {
     const NAME: &'static str = "tools.ozone.safelink.defs#patternType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Domain => "domain",
             Self::Url => "url",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "domain" => ::std::option::Option::Some(Self::Domain),
@@ -276,6 +282,7 @@ pub enum ReasonType {
 }
 impl ::atproto_types::object::StringEnum for ReasonType {
     const NAME: &'static str = "tools.ozone.safelink.defs#reasonType";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Csam => "csam",
@@ -284,6 +291,7 @@ impl ::atproto_types::object::StringEnum for ReasonType {
             Self::None => "none",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "csam" => ::std::option::Option::Some(Self::Csam),

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for QueryRules {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for QueryRules {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_input(
         input: &Self::Input,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -48,12 +51,14 @@ pub enum InputSortDirection {
 }
 impl ::atproto_types::object::StringEnum for InputSortDirection {
     const NAME: &'static str = "tools.ozone.safelink.queryRules defs.main.input.schema.properties.sortDirection";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "asc" => ::std::option::Option::Some(Self::Asc),
@@ -92,6 +97,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::std::default::Default for Input {
+    #[inline]
     fn default() -> Self {
         Input {
             cursor: ::std::option::Option::None,
@@ -107,6 +113,7 @@ impl ::std::default::Default for Input {
     }
 }
 impl ::atproto_types::validate::Validate for Input {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for GetConfig {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,6 +27,7 @@ impl ::atproto_types::xrpc::Endpoint for GetConfig {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -314,6 +316,7 @@ pub enum ViewerConfigRole {
 }
 impl ::atproto_types::object::StringEnum for ViewerConfigRole {
     const NAME: &'static str = "tools.ozone.server.getConfig defs.viewerConfig.properties.role";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::RoleAdmin => "tools.ozone.team.defs#roleAdmin",
@@ -322,6 +325,7 @@ impl ::atproto_types::object::StringEnum for ViewerConfigRole {
             Self::RoleVerifier => "tools.ozone.team.defs#roleVerifier",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.team.defs#roleAdmin" => {

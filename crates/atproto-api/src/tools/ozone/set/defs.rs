@@ -9,6 +9,7 @@ pub struct Set {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Set {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -119,6 +120,7 @@ pub struct SetView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for SetView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

@@ -17,6 +17,7 @@ impl ::atproto_types::xrpc::Endpoint for QuerySets {
     type Input = ();
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -26,11 +27,13 @@ impl ::atproto_types::xrpc::Endpoint for QuerySets {
         let _ = input;
         ::std::result::Result::Ok(::std::option::Option::None)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_params(
         params: &Self::Params,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -48,6 +51,7 @@ pub enum ParametersSortBy {
 }
 impl ::atproto_types::object::StringEnum for ParametersSortBy {
     const NAME: &'static str = "tools.ozone.set.querySets defs.main.parameters.properties.sortBy";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Name => "name",
@@ -55,6 +59,7 @@ impl ::atproto_types::object::StringEnum for ParametersSortBy {
             Self::UpdatedAt => "updatedAt",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "name" => ::std::option::Option::Some(Self::Name),
@@ -97,12 +102,14 @@ pub enum ParametersSortDirection {
 }
 impl ::atproto_types::object::StringEnum for ParametersSortDirection {
     const NAME: &'static str = "tools.ozone.set.querySets defs.main.parameters.properties.sortDirection";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "asc" => ::std::option::Option::Some(Self::Asc),
@@ -145,6 +152,7 @@ pub struct Parameters {
     pub sort_direction: ParametersSortDirection,
 }
 impl ::std::default::Default for Parameters {
+    #[inline]
     fn default() -> Self {
         Parameters {
             limit: 50,
@@ -156,6 +164,7 @@ impl ::std::default::Default for Parameters {
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -276,6 +285,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
     }
 }
 impl ::atproto_types::xrpc::QueryParams for Parameters {
+    #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
         q.push("limit", &self.limit);
         q.push_opt("cursor", &self.cursor);
@@ -295,6 +305,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

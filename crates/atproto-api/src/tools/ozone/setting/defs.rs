@@ -19,6 +19,7 @@ pub struct Option {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Option {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -206,6 +207,7 @@ pub enum OptionManagerRole {
 }
 impl ::atproto_types::object::StringEnum for OptionManagerRole {
     const NAME: &'static str = "tools.ozone.setting.defs defs.option.properties.managerRole";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::RoleModerator => "tools.ozone.team.defs#roleModerator",
@@ -214,6 +216,7 @@ impl ::atproto_types::object::StringEnum for OptionManagerRole {
             Self::RoleVerifier => "tools.ozone.team.defs#roleVerifier",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.team.defs#roleModerator" => {
@@ -249,12 +252,14 @@ pub enum OptionScope {
 }
 impl ::atproto_types::object::StringEnum for OptionScope {
     const NAME: &'static str = "tools.ozone.setting.defs defs.option.properties.scope";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Instance => "instance",
             Self::Personal => "personal",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "instance" => ::std::option::Option::Some(Self::Instance),

@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for UpsertOption {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,11 +28,13 @@ impl ::atproto_types::xrpc::Endpoint for UpsertOption {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
+    #[inline]
     fn validate_input(
         input: &Self::Input,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -47,12 +50,14 @@ pub enum InputScope {
 }
 impl ::atproto_types::object::StringEnum for InputScope {
     const NAME: &'static str = "tools.ozone.setting.upsertOption defs.main.input.schema.properties.scope";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Instance => "instance",
             Self::Personal => "personal",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "instance" => ::std::option::Option::Some(Self::Instance),
@@ -82,6 +87,7 @@ pub enum InputManagerRole {
 }
 impl ::atproto_types::object::StringEnum for InputManagerRole {
     const NAME: &'static str = "tools.ozone.setting.upsertOption defs.main.input.schema.properties.managerRole";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::RoleModerator => "tools.ozone.team.defs#roleModerator",
@@ -90,6 +96,7 @@ impl ::atproto_types::object::StringEnum for InputManagerRole {
             Self::RoleAdmin => "tools.ozone.team.defs#roleAdmin",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.team.defs#roleModerator" => {
@@ -129,6 +136,7 @@ pub struct Input {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Input {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -252,6 +260,7 @@ pub struct Output {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Output {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

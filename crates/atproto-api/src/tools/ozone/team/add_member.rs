@@ -19,6 +19,7 @@ impl ::atproto_types::xrpc::Endpoint for AddMember {
     type Input = Input;
     type Output = Output;
     type Error = Error;
+    #[inline]
     fn encode_input(
         input: &Self::Input,
     ) -> ::std::result::Result<
@@ -27,6 +28,7 @@ impl ::atproto_types::xrpc::Endpoint for AddMember {
     > {
         ::atproto_types::xrpc::encode_json(Self::NSID, input)
     }
+    #[inline]
     fn decode_output(
         body: ::atproto_types::xrpc::RawBody,
     ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
@@ -46,6 +48,7 @@ pub enum InputRole {
 }
 impl ::atproto_types::object::StringEnum for InputRole {
     const NAME: &'static str = "tools.ozone.team.addMember defs.main.input.schema.properties.role";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::RoleAdmin => "tools.ozone.team.defs#roleAdmin",
@@ -54,6 +57,7 @@ impl ::atproto_types::object::StringEnum for InputRole {
             Self::RoleTriage => "tools.ozone.team.defs#roleTriage",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.team.defs#roleAdmin" => {
@@ -165,6 +169,7 @@ pub enum Error {
     MemberAlreadyExists(::std::option::Option<::std::string::String>),
 }
 impl ::atproto_types::xrpc::EndpointError for Error {
+    #[inline]
     fn from_xrpc(
         error: &str,
         message: ::std::option::Option<::std::string::String>,
@@ -176,11 +181,13 @@ impl ::atproto_types::xrpc::EndpointError for Error {
             },
         )
     }
+    #[inline]
     fn name(&self) -> &'static str {
         match self {
             Self::MemberAlreadyExists(_) => "MemberAlreadyExists",
         }
     }
+    #[inline]
     fn message(&self) -> ::std::option::Option<&str> {
         match self {
             Self::MemberAlreadyExists(m) => m.as_deref(),
@@ -188,6 +195,7 @@ impl ::atproto_types::xrpc::EndpointError for Error {
     }
 }
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         ::atproto_types::xrpc::fmt_endpoint_error(self, f)
     }

@@ -16,6 +16,7 @@ pub struct Member {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for Member {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -160,6 +161,7 @@ pub enum MemberRole {
 }
 impl ::atproto_types::object::StringEnum for MemberRole {
     const NAME: &'static str = "tools.ozone.team.defs defs.member.properties.role";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::RoleAdmin => "tools.ozone.team.defs#roleAdmin",
@@ -168,6 +170,7 @@ impl ::atproto_types::object::StringEnum for MemberRole {
             Self::RoleVerifier => "tools.ozone.team.defs#roleVerifier",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "tools.ozone.team.defs#roleAdmin" => {

@@ -30,6 +30,7 @@ pub struct VerificationView {
     pub extra: ::atproto_types::Extra,
 }
 impl ::atproto_types::validate::Validate for VerificationView {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -379,6 +380,7 @@ impl ::serde::Serialize for VerificationViewSubjectRepo {
     }
 }
 impl ::atproto_types::validate::Validate for VerificationViewSubjectRepo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -457,6 +459,7 @@ impl ::serde::Serialize for VerificationViewIssuerRepo {
     }
 }
 impl ::atproto_types::validate::Validate for VerificationViewIssuerRepo {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,

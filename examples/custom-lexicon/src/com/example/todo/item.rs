@@ -22,6 +22,7 @@ pub struct Item {
 impl ::atproto_types::object::Record for Item {
     const NSID: &'static str = "com.example.todo.item";
     const KEY: &'static str = "tid";
+    #[inline]
     fn validate_record(
         &self,
     ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
@@ -29,6 +30,7 @@ impl ::atproto_types::object::Record for Item {
     }
 }
 impl ::atproto_types::validate::Validate for Item {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
@@ -218,12 +220,14 @@ pub enum ItemType {
 }
 impl ::atproto_types::object::StringEnum for ItemType {
     const NAME: &'static str = "com.example.todo.item defs.main.record.properties.type";
+    #[inline]
     fn as_str(&self) -> &'static str {
         match self {
             Self::Chore => "com.example.todo.item#chore",
             Self::Errand => "com.example.todo.item#errand",
         }
     }
+    #[inline]
     fn from_wire(s: &str) -> ::std::option::Option<Self> {
         match s {
             "com.example.todo.item#chore" => ::std::option::Option::Some(Self::Chore),
@@ -304,6 +308,7 @@ impl ::serde::Serialize for ItemAttachment {
     }
 }
 impl ::atproto_types::validate::Validate for ItemAttachment {
+    #[inline]
     fn validate_at(
         &self,
         path: &::atproto_types::validate::Path<'_>,
