@@ -2,7 +2,8 @@
 //!
 //! 1. installs the reference PDS (Node 22 and the npm packages) when missing;
 //! 2. checks the generated crate is current (`cargo xtask codegen --check`);
-//! 3. runs all unit, snapshot and integration tests of the workspace;
+//! 3. runs all unit, snapshot and integration tests of the workspace, and
+//!    atproto-client's own tests again without its HTTP stack;
 //! 4. runs the end-to-end suite, which starts and stops the PDS itself, with
 //!    `ATPROTO_E2E=required` so that a PDS that cannot start fails the run
 //!    instead of skipping, and fails unless the suite actually ran tests.
@@ -30,6 +31,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "--workspace",
         "--exclude",
         "atproto-tests",
+    ]))?;
+
+    step("atproto-client without its HTTP stack (--no-default-features)");
+    status(Command::new(cargo()).current_dir(&root).args([
+        "test",
+        "-p",
+        "atproto-client",
+        "--no-default-features",
+        "--lib",
+        "--tests",
     ]))?;
 
     step("end-to-end tests against the reference PDS");

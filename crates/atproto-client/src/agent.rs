@@ -9,7 +9,8 @@ use atproto_types::xrpc::{
 };
 use atproto_types::Did;
 
-use crate::error::Error;
+use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::http::HttpClient;
 use crate::manager::{
     check_url, CredentialSession, Hook, SessionConfig, SessionManager, DEFAULT_REFRESH_MARGIN,
 };
@@ -17,6 +18,7 @@ use crate::retry::RetryPolicy;
 use crate::session::{SessionData, SessionEvent};
 use crate::store::SessionStore;
 use crate::transport::{Transport, TransportConfig, XrpcRequest};
+use crate::url::ServiceUrl;
 
 /// NSIDs whose lexicon declares `ExpiredToken` for an expired email token.
 /// Used for raw calls, which have no declared error type to ask.
@@ -355,7 +357,7 @@ pub struct AgentBuilder {
     service: String,
     allow_insecure_http: bool,
     transport: TransportConfig,
-    client: Option<reqwest::Client>,
+    client: Option<Arc<dyn HttpClient>>,
     store: Option<Arc<dyn SessionStore>>,
     hook: Option<Hook>,
     refresh_margin: Duration,
@@ -442,9 +444,14 @@ impl AgentBuilder {
         self
     }
 
-    /// Uses this HTTP client (e.g. shared with the rest of the application).
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+    /// Sends requests through `client` instead of the built-in one: an
+    /// [`HttpClient`] of the application's own (another HTTP library, a test
+    /// double), or a [`crate::ReqwestClient`] around a `reqwest::Client` it
+    /// configured (proxies, roots) or shares.
+    ///
+    /// Without the `reqwest` feature this is required.
+    pub fn http_client(mut self, client: impl HttpClient) -> Self {
+        self.client = Some(Arc::new(client));
         self
     }
 
@@ -490,13 +497,11 @@ impl AgentBuilder {
     /// non-loopback host unless allowed.
     pub fn build(self) -> Result<AtpAgent, Error> {
         let service = check_url(&self.service, self.allow_insecure_http)?;
-        if service.cannot_be_a_base() || service.host_str().is_none_or(str::is_empty) {
-            return Err(Error::InvalidUrl(self.service));
-        }
-        let transport = match self.client {
-            Some(c) => Transport::with_client(c, self.transport),
-            None => Transport::new(self.transport)?,
+        let client = match self.client {
+            Some(c) => c,
+            None => default_client()?,
         };
+        let transport = Transport::new(client, self.transport);
         let manager = CredentialSession::new(SessionConfig {
             transport,
             service,
@@ -513,6 +518,30 @@ impl AgentBuilder {
     }
 }
 
+/// The HTTP client an agent uses when none is given.
+#[cfg(feature = "reqwest")]
+fn default_client() -> Result<Arc<dyn HttpClient>, Error> {
+    let client = crate::ReqwestClient::new().map_err(|e| {
+        Error::Transport(TransportError {
+            nsid: String::new(),
+            kind: TransportErrorKind::Other,
+            message: e.message,
+        })
+    })?;
+    Ok(Arc::new(client))
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_client() -> Result<Arc<dyn HttpClient>, Error> {
+    Err(Error::Transport(TransportError {
+        nsid: String::new(),
+        kind: TransportErrorKind::Other,
+        message: "no HTTP client: enable the `reqwest` feature of atproto-client, \
+                  or pass one with AgentBuilder::http_client"
+            .into(),
+    }))
+}
+
 /// Session operations of the password agent.
 impl AtpAgent {
     /// The current session (a copy), if signed in.
@@ -526,12 +555,12 @@ impl AtpAgent {
     }
 
     /// The URL the agent was built with.
-    pub fn service_url(&self) -> &reqwest::Url {
+    pub fn service_url(&self) -> &ServiceUrl {
         self.manager.service_url()
     }
 
     /// The discovered PDS, where requests go (`None`: the service URL).
-    pub fn pds_url(&self) -> Option<reqwest::Url> {
+    pub fn pds_url(&self) -> Option<ServiceUrl> {
         self.manager.pds_url()
     }
 

@@ -30,7 +30,8 @@
 //! - [`transport::Transport`]: one HTTP request in, a 2xx body or a
 //!   classified [`Error`] out (`/xrpc/<nsid>`, query pairs, buffered body,
 //!   per-call timeout, response size limit, 429 parsing, opt-in retries).
-//!   One shared `reqwest::Client` per agent.
+//!   It sends through an [`HttpClient`]: [`ReqwestClient`] (feature
+//!   `reqwest`, on by default) or any implementation of the application's.
 //! - [`SessionManager`]: middleware that sends a prepared [`XrpcRequest`],
 //!   adding authentication and handling its expiry. [`CredentialSession`] is
 //!   the password flavour; OAuth or service auth can implement the same trait.
@@ -92,13 +93,17 @@
 pub mod agent;
 mod atproto;
 pub mod error;
+pub mod http;
 pub mod manager;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
 pub mod retry;
 pub mod secret;
 pub mod session;
 pub mod store;
 pub mod time;
 pub mod transport;
+pub mod url;
 mod validate;
 
 pub use agent::{Agent, AgentBuilder, AtpAgent, CallOptions};
@@ -107,9 +112,13 @@ pub use atproto_api;
 pub use atproto_types;
 pub use atproto_types::xrpc::{Method, NoError, RawBody};
 pub use error::{Error, RateLimit, TransportError, TransportErrorKind};
+pub use http::{HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse};
 pub use manager::{CredentialSession, SessionManager};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::ReqwestClient;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use session::{SessionData, SessionEvent};
 pub use store::{FileStore, MemoryStore, SessionStore, StoreError, StoreErrorKind, StoreLock};
 pub use transport::{Transport, XrpcRequest};
+pub use url::ServiceUrl;

@@ -5,16 +5,16 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use atproto_types::xrpc::{decode_json, DecodeError, Endpoint, Method, RawBody};
+use atproto_types::xrpc::{DecodeError, Endpoint, Method, RawBody};
 use atproto_types::Did;
-use reqwest::Url;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::session::{pds_endpoint, SessionData, SessionEvent};
 use crate::store::{BoxFuture, SessionStore};
 use crate::transport::{Transport, XrpcRequest};
+use crate::url::ServiceUrl;
 
 /// Sends prepared requests on behalf of an [`crate::Agent`], adding
 /// authentication and handling its expiry.
@@ -59,7 +59,7 @@ pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// Settings of a [`CredentialSession`] (built by [`crate::AgentBuilder`]).
 pub(crate) struct SessionConfig {
     pub transport: Transport,
-    pub service: Url,
+    pub service: ServiceUrl,
     pub allow_insecure_http: bool,
     pub refresh_margin: Duration,
     pub store: Option<Arc<dyn SessionStore>>,
@@ -69,7 +69,7 @@ pub(crate) struct SessionConfig {
 #[derive(Default)]
 struct State {
     session: Option<SessionData>,
-    pds: Option<Url>,
+    pds: Option<ServiceUrl>,
     /// Counts refresh attempts and session replacements. A request notes it
     /// before sending; when its token is rejected and the counter moved,
     /// someone else already tried a refresh for that token.
@@ -104,7 +104,7 @@ impl State {
 /// crate documentation for the event table.
 pub struct CredentialSession {
     transport: Transport,
-    service: Url,
+    service: ServiceUrl,
     allow_insecure_http: bool,
     refresh_margin: Duration,
     store: Option<Arc<dyn SessionStore>>,
@@ -122,8 +122,8 @@ impl std::fmt::Debug for CredentialSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let st = self.read();
         f.debug_struct("CredentialSession")
-            .field("service", &self.service.as_str())
-            .field("pds", &st.pds.as_ref().map(Url::as_str))
+            .field("service", &self.service)
+            .field("pds", &st.pds)
             .field("session", &st.session)
             .finish_non_exhaustive()
     }
@@ -132,8 +132,6 @@ impl std::fmt::Debug for CredentialSession {
 /// The session part of createSession / createAccount / refreshSession /
 /// getSession answers. Decoded here rather than through the generated types
 /// so that session handling does not depend on which lexicons are compiled in.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct SessionAnswer {
     access_jwt: Option<Secret>,
     refresh_jwt: Option<Secret>,
@@ -148,11 +146,41 @@ struct SessionAnswer {
 }
 
 fn decode_answer(nsid: &'static str, body: &RawBody) -> Result<SessionAnswer, Error> {
-    decode_json(nsid, &body.bytes).map_err(|mut e: DecodeError| {
-        // serde quotes the offending string value, and in a session answer
-        // that may be a token.
-        e.message = crate::store::redact_quoted(&e.message);
-        Error::Decode(e)
+    // serde quotes the offending string value, and in a session answer
+    // that may be a token.
+    let fail = |path: &str, message: String| {
+        Error::Decode(DecodeError {
+            nsid,
+            path: path.to_owned(),
+            message: crate::store::redact_quoted(&message),
+        })
+    };
+    let value = serde_json::from_slice::<serde_json::Value>(&body.bytes)
+        .map_err(|e| fail("", e.to_string()))?;
+    let serde_json::Value::Object(mut obj) = value else {
+        return Err(fail("", "expected a JSON object".into()));
+    };
+    let mut take = |key: &str| obj.remove(key).filter(|v| !v.is_null());
+    fn typed<T: DeserializeOwned>(
+        v: Option<serde_json::Value>,
+        key: &str,
+        fail: &dyn Fn(&str, String) -> Error,
+    ) -> Result<Option<T>, Error> {
+        v.map(|v| serde_json::from_value(v).map_err(|e| fail(key, e.to_string())))
+            .transpose()
+    }
+    let fail = &fail;
+    Ok(SessionAnswer {
+        access_jwt: typed(take("accessJwt"), "accessJwt", fail)?,
+        refresh_jwt: typed(take("refreshJwt"), "refreshJwt", fail)?,
+        handle: typed(take("handle"), "handle", fail)?.ok_or_else(|| missing(nsid, "handle"))?,
+        did: typed(take("did"), "did", fail)?.ok_or_else(|| missing(nsid, "did"))?,
+        did_doc: take("didDoc"),
+        email: typed(take("email"), "email", fail)?,
+        email_confirmed: typed(take("emailConfirmed"), "emailConfirmed", fail)?,
+        email_auth_factor: typed(take("emailAuthFactor"), "emailAuthFactor", fail)?,
+        active: typed(take("active"), "active", fail)?,
+        status: typed(take("status"), "status", fail)?,
     })
 }
 
@@ -199,29 +227,12 @@ fn is_transient(e: &Error) -> bool {
 }
 
 /// Parses a service URL and refuses plain http to anything but loopback.
-pub(crate) fn check_url(s: &str, allow_insecure_http: bool) -> Result<Url, Error> {
-    let url = Url::parse(s).map_err(|e| Error::InvalidUrl(format!("{s}: {e}")))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if allow_insecure_http || is_loopback(&url) => Ok(url),
-        "http" => Err(Error::InsecureUrl(s.to_owned())),
-        other => Err(Error::InvalidUrl(format!(
-            "{s}: unsupported scheme {other}"
-        ))),
+pub(crate) fn check_url(s: &str, allow_insecure_http: bool) -> Result<ServiceUrl, Error> {
+    let url = ServiceUrl::parse(s).map_err(Error::InvalidUrl)?;
+    if url.scheme() == "http" && !allow_insecure_http && !url.is_loopback() {
+        return Err(Error::InsecureUrl(s.to_owned()));
     }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let lower = host.to_ascii_lowercase();
-    lower == "localhost"
-        || lower.ends_with(".localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    Ok(url)
 }
 
 fn now_secs() -> u64 {
@@ -267,18 +278,18 @@ impl CredentialSession {
 
     /// The service URL the agent was built with: login, refresh and other
     /// session calls go there.
-    pub fn service_url(&self) -> &Url {
+    pub fn service_url(&self) -> &ServiceUrl {
         &self.service
     }
 
     /// The PDS discovered from the session's DID document, where all other
     /// requests go; `None` before login or when the document named none.
-    pub fn pds_url(&self) -> Option<Url> {
+    pub fn pds_url(&self) -> Option<ServiceUrl> {
         self.read().pds.clone()
     }
 
     /// Where a request for `nsid` goes.
-    fn base_for(&self, nsid: &str) -> Url {
+    fn base_for(&self, nsid: &str) -> ServiceUrl {
         if SERVICE_NSIDS.contains(&nsid) {
             return self.service.clone();
         }
@@ -288,7 +299,7 @@ impl CredentialSession {
             .unwrap_or_else(|| self.service.clone())
     }
 
-    fn pds_from(&self, did_doc: Option<&serde_json::Value>, did: &Did) -> Option<Url> {
+    fn pds_from(&self, did_doc: Option<&serde_json::Value>, did: &Did) -> Option<ServiceUrl> {
         let endpoint = pds_endpoint(did_doc?, did.as_str())?;
         // A DID document pointing at plain http is not followed unless the
         // agent allows insecure http: requests stay on the service.
@@ -315,7 +326,7 @@ impl CredentialSession {
         stored
     }
 
-    fn set_session(&self, session: Option<SessionData>, pds: Option<Url>) {
+    fn set_session(&self, session: Option<SessionData>, pds: Option<ServiceUrl>) {
         let mut st = self.write();
         st.set_current(session);
         st.pds = pds;

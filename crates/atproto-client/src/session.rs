@@ -1,6 +1,9 @@
 //! Session data, session events and PDS discovery from a DID document.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use atproto_types::Did;
 
@@ -10,9 +13,9 @@ use crate::secret::Secret;
 /// the same camelCase JSON so that sessions saved by a TypeScript app can be
 /// resumed here and the other way round.
 ///
-/// `Debug` shows the tokens as `***`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `Debug` shows the tokens as `***`. Unknown properties in saved JSON are
+/// ignored; `active` defaults to true (sessions saved by old clients lack it).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionData {
     /// Short-lived token sent with every authenticated request.
     pub access_jwt: Secret,
@@ -23,25 +26,98 @@ pub struct SessionData {
     /// The account's DID.
     pub did: Did,
     /// The account's email, when the server shares it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Whether the email is confirmed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_confirmed: Option<bool>,
     /// Whether sign-in requires an emailed code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_auth_factor: Option<bool>,
     /// False for deactivated, suspended or taken-down accounts. Sessions saved
     /// by old clients lack it; they were active.
-    #[serde(default = "yes")]
     pub active: bool,
     /// Why the account is inactive: `takendown`, `suspended`, `deactivated`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 
-fn yes() -> bool {
-    true
+impl Serialize for SessionData {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("accessJwt", &self.access_jwt)?;
+        map.serialize_entry("refreshJwt", &self.refresh_jwt)?;
+        map.serialize_entry("handle", &self.handle)?;
+        map.serialize_entry("did", &self.did)?;
+        if let Some(v) = &self.email {
+            map.serialize_entry("email", v)?;
+        }
+        if let Some(v) = &self.email_confirmed {
+            map.serialize_entry("emailConfirmed", v)?;
+        }
+        if let Some(v) = &self.email_auth_factor {
+            map.serialize_entry("emailAuthFactor", v)?;
+        }
+        map.serialize_entry("active", &self.active)?;
+        if let Some(v) = &self.status {
+            map.serialize_entry("status", v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionData {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(SessionVisitor)
+    }
+}
+
+struct SessionVisitor;
+
+/// Stores `value` in `slot`, refusing a second `key`.
+fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, key: &'static str) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(key));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+impl<'de> Visitor<'de> for SessionVisitor {
+    type Value = SessionData;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a session object (accessJwt, refreshJwt, handle, did, ...)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SessionData, A::Error> {
+        let (mut access, mut refresh, mut handle, mut did) = (None, None, None, None);
+        let (mut email, mut confirmed, mut factor, mut active, mut status) =
+            (None, None, None, None, None);
+        while let Some(key) = map.next_key::<atproto_types::object::Key<'de>>()? {
+            match key.as_str() {
+                "accessJwt" => once(&mut access, map.next_value()?, "accessJwt")?,
+                "refreshJwt" => once(&mut refresh, map.next_value()?, "refreshJwt")?,
+                "handle" => once(&mut handle, map.next_value()?, "handle")?,
+                "did" => once(&mut did, map.next_value()?, "did")?,
+                "email" => once(&mut email, map.next_value()?, "email")?,
+                "emailConfirmed" => once(&mut confirmed, map.next_value()?, "emailConfirmed")?,
+                "emailAuthFactor" => once(&mut factor, map.next_value()?, "emailAuthFactor")?,
+                "active" => once(&mut active, map.next_value()?, "active")?,
+                "status" => once(&mut status, map.next_value()?, "status")?,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(SessionData {
+            access_jwt: access.ok_or_else(|| de::Error::missing_field("accessJwt"))?,
+            refresh_jwt: refresh.ok_or_else(|| de::Error::missing_field("refreshJwt"))?,
+            handle: handle.ok_or_else(|| de::Error::missing_field("handle"))?,
+            did: did.ok_or_else(|| de::Error::missing_field("did"))?,
+            email: email.flatten(),
+            email_confirmed: confirmed.flatten(),
+            email_auth_factor: factor.flatten(),
+            active: active.flatten().unwrap_or(true),
+            status: status.flatten(),
+        })
+    }
 }
 
 /// What happened to the session; passed to the persist hook and the store.
@@ -97,8 +173,9 @@ pub fn pds_endpoint(did_doc: &serde_json::Value, did: &str) -> Option<String> {
             return None;
         }
         let endpoint = s.get("serviceEndpoint")?.as_str()?;
-        let url = reqwest::Url::parse(endpoint).ok()?;
-        matches!(url.scheme(), "https" | "http").then(|| endpoint.to_owned())
+        crate::url::ServiceUrl::parse(endpoint)
+            .is_ok()
+            .then(|| endpoint.to_owned())
     })
 }
 

@@ -53,12 +53,10 @@ pub fn jwt_exp(token: &str) -> Option<u64> {
         return None;
     }
     let bytes = base64url_decode(payload)?;
-    #[derive(serde::Deserialize)]
-    struct Claims {
-        exp: Option<serde_json::Number>,
-    }
-    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.exp?;
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).ok()?;
+    let serde_json::Value::Number(exp) = claims.get("exp")? else {
+        return None;
+    };
     exp.as_u64()
         .or_else(|| exp.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }

@@ -1,25 +1,23 @@
-//! The plain XRPC transport: one HTTP request in, a body or a classified
-//! error out. It knows nothing about sessions; the session manager wraps it.
+//! The plain XRPC transport: one XRPC request in, a body or a classified
+//! error out. It knows nothing about sessions (the session manager wraps it)
+//! nor about HTTP libraries (it speaks to an [`HttpClient`]).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use atproto_types::xrpc::{Method, RawBody};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::Url;
 
 use crate::error::{Error, RateLimit, TransportError, TransportErrorKind};
+use crate::http::{HttpClient, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+use crate::url::ServiceUrl;
 
 /// Default per-call timeout: covers connecting, sending and reading the whole
 /// answer. Generous because uploads and repository exports can be large; set
 /// a shorter one per agent or per call for interactive use.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Default maximum response body: 64 MiB. Protects against a misbehaving
 /// server or proxy streaming without end; raise it for `getRepo` of very
@@ -119,46 +117,25 @@ impl Default for TransportConfig {
     }
 }
 
-/// Sends XRPC requests over one shared `reqwest::Client` (connection reuse).
+/// Sends XRPC requests through one shared [`HttpClient`] (connection reuse).
 /// Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Transport {
-    client: reqwest::Client,
+    client: Arc<dyn HttpClient>,
     config: Arc<TransportConfig>,
 }
 
-/// A complete HTTP answer before classification.
-struct RawResponse {
-    status: u16,
-    headers: HeaderMap,
-    body: RawBody,
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Transport {
-    /// A transport with its own client (rustls with the ring provider, the
-    /// platform's root certificates).
-    pub fn new(config: TransportConfig) -> Result<Self, Error> {
-        // reqwest is built without a default crypto provider, so that ring
-        // (fast to build) is used instead of aws-lc-rs. Installing fails only
-        // when the application installed one already, which is then used.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
-            .user_agent(concat!("atproto-client-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::Transport(TransportError {
-                    nsid: String::new(),
-                    kind: TransportErrorKind::Other,
-                    message: format!("cannot build the HTTP client: {e}"),
-                })
-            })?;
-        Ok(Self::with_client(client, config))
-    }
-
-    /// A transport over a client the application built (proxies, custom
-    /// roots...). Its default timeout is overridden per call by ours.
-    pub fn with_client(client: reqwest::Client, config: TransportConfig) -> Self {
+    /// A transport over `client`.
+    pub fn new(client: Arc<dyn HttpClient>, config: TransportConfig) -> Self {
         Transport {
             client,
             config: Arc::new(config),
@@ -170,13 +147,13 @@ impl Transport {
         &self.config
     }
 
-    /// Sends `req` to `base` (scheme and authority; its path is replaced by
-    /// `/xrpc/<nsid>`), with `bearer` as `Authorization` unless the request
-    /// sets its own, retrying as `req.retry` allows. Success is any 2xx; the
-    /// body is returned raw for the endpoint to decode.
+    /// Sends `req` to `base` (`<base>/xrpc/<nsid>`), with `bearer` as
+    /// `Authorization` unless the request sets its own, retrying as
+    /// `req.retry` allows. Success is any 2xx; the body is returned raw for
+    /// the endpoint to decode.
     pub async fn send(
         &self,
-        base: &Url,
+        base: &ServiceUrl,
         req: &XrpcRequest,
         bearer: Option<&Secret>,
     ) -> Result<RawBody, Error> {
@@ -199,73 +176,39 @@ impl Transport {
 
     async fn attempt(
         &self,
-        base: &Url,
+        base: &ServiceUrl,
         req: &XrpcRequest,
         bearer: Option<&Secret>,
-    ) -> Result<RawResponse, Error> {
-        let url = xrpc_url(base, req)?;
-        let mut rb = match req.method {
-            Method::Query => self.client.get(url),
-            Method::Procedure => self.client.post(url),
-        };
-        rb = rb.timeout(req.timeout.unwrap_or(self.config.timeout));
-        if let Some(accept) = &req.accept {
-            rb = rb.header(reqwest::header::ACCEPT, accept);
-        }
-        let mut has_auth = false;
-        for (name, value) in &req.headers {
-            has_auth |= name.eq_ignore_ascii_case("authorization");
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| Error::Invalid(format!("invalid value for header {name}")))?;
-            rb = rb.header(name.as_str(), value);
-        }
-        if let (Some(token), false) = (bearer, has_auth) {
-            let mut v =
-                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                    Error::Invalid("the access token is not a valid header value".into())
-                })?;
-            v.set_sensitive(true);
-            rb = rb.header(AUTHORIZATION, v);
-        }
-        if let Some(body) = &req.body {
-            rb = rb
-                .header(CONTENT_TYPE, body.content_type.as_str())
-                .body(body.bytes.clone());
-        }
-        let transport_err = |e: reqwest::Error| Error::Transport(map_reqwest(&req.nsid, e));
-        let mut resp = rb.send().await.map_err(transport_err)?;
-        let status = resp.status().as_u16();
-        let headers = std::mem::take(resp.headers_mut());
-        let limit = self.config.max_response_size;
-        let too_large = || Error::ResponseTooLarge {
-            nsid: req.nsid.clone(),
-            limit,
-        };
-        if resp.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(too_large());
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport_err)? {
-            if bytes.len() + chunk.len() > limit {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        Ok(RawResponse {
-            status,
-            headers,
-            body: RawBody::new(content_type, bytes),
+    ) -> Result<HttpResponse, Error> {
+        let request = http_request(base, req, bearer, &self.config)?;
+        let limit = request.max_response_size;
+        self.client.send(request).await.map_err(|e| match e.kind {
+            HttpErrorKind::TooLarge => Error::ResponseTooLarge {
+                nsid: req.nsid.clone(),
+                limit,
+            },
+            kind => Error::Transport(TransportError {
+                nsid: req.nsid.clone(),
+                kind: match kind {
+                    HttpErrorKind::Connect => TransportErrorKind::Connect,
+                    HttpErrorKind::Timeout => TransportErrorKind::Timeout,
+                    HttpErrorKind::Body => TransportErrorKind::Body,
+                    _ => TransportErrorKind::Other,
+                },
+                message: e.message,
+            }),
         })
     }
 }
 
-/// Checks that an NSID can be put in a URL path as it is.
-fn xrpc_url(base: &Url, req: &XrpcRequest) -> Result<Url, Error> {
+/// The HTTP request for `req`: URL, headers (the bearer token unless the
+/// caller set an `authorization` of their own), body, limits.
+fn http_request(
+    base: &ServiceUrl,
+    req: &XrpcRequest,
+    bearer: Option<&Secret>,
+    config: &TransportConfig,
+) -> Result<HttpRequest, Error> {
     let nsid = &req.nsid;
     if nsid.is_empty()
         || !nsid
@@ -274,65 +217,75 @@ fn xrpc_url(base: &Url, req: &XrpcRequest) -> Result<Url, Error> {
     {
         return Err(Error::Invalid(format!("not an NSID: {nsid:?}")));
     }
-    let mut url = base.clone();
-    url.set_path(&format!("/xrpc/{nsid}"));
-    url.set_fragment(None);
-    url.set_query(None);
-    if !req.query.is_empty() {
-        url.query_pairs_mut().extend_pairs(&req.query);
+    let mut headers = Vec::with_capacity(req.headers.len() + 3);
+    if let Some(accept) = &req.accept {
+        headers.push(("accept".to_owned(), accept.clone()));
     }
-    Ok(url)
+    let mut has_auth = false;
+    for (name, value) in &req.headers {
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return Err(Error::Invalid(format!("invalid header name {name:?}")));
+        }
+        if !value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
+            return Err(Error::Invalid(format!("invalid value for header {name}")));
+        }
+        has_auth |= HttpRequest::is_sensitive_header(name);
+        headers.push((name.to_ascii_lowercase(), value.clone()));
+    }
+    if let (Some(token), false) = (bearer, has_auth) {
+        let token = token.expose();
+        if !token.bytes().all(|b| (b'!'..=b'~').contains(&b)) {
+            return Err(Error::Invalid(
+                "the access token is not a valid header value".into(),
+            ));
+        }
+        headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+    }
+    let body = req.body.as_ref().map(|body| {
+        headers.push(("content-type".to_owned(), body.content_type.clone()));
+        body.bytes.clone()
+    });
+    Ok(HttpRequest {
+        method: match req.method {
+            Method::Query => HttpMethod::Get,
+            Method::Procedure => HttpMethod::Post,
+        },
+        url: base.xrpc(nsid, &req.query),
+        headers,
+        body,
+        timeout: req.timeout.unwrap_or(config.timeout),
+        max_response_size: config.max_response_size,
+    })
 }
 
-fn map_reqwest(nsid: &str, e: reqwest::Error) -> TransportError {
-    let kind = if e.is_timeout() {
-        TransportErrorKind::Timeout
-    } else if e.is_connect() {
-        TransportErrorKind::Connect
-    } else if e.is_body() || e.is_decode() {
-        TransportErrorKind::Body
-    } else {
-        TransportErrorKind::Other
-    };
-    // Include the source chain: reqwest's own text is often just "error
-    // sending request".
-    let mut message = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        src = s.source();
-    }
-    TransportError {
-        nsid: nsid.to_owned(),
-        kind,
-        message,
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    error: Option<serde_json::Value>,
-    message: Option<serde_json::Value>,
+/// A byte allowed in an HTTP header name (RFC 9110 `tchar`).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Turns an HTTP answer into the body (2xx) or the matching error.
-fn classify(nsid: &str, r: RawResponse) -> Result<RawBody, Error> {
+fn classify(nsid: &str, r: HttpResponse) -> Result<RawBody, Error> {
+    let content_type = r.header("content-type").unwrap_or("").to_owned();
     if (200..300).contains(&r.status) {
-        return Ok(r.body);
+        return Ok(RawBody::new(content_type, r.body));
     }
-    let parsed: Option<ErrorBody> = serde_json::from_slice(&r.body.bytes).ok();
-    let as_string = |v: Option<serde_json::Value>| match v {
-        Some(serde_json::Value::String(s)) => Some(s),
-        _ => None,
+    // The XRPC error body: {"error": "Name", "message": "..."}; anything
+    // else (HTML from a proxy, empty, other JSON) is reported as such.
+    let parsed = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
     };
-    let (error, message) = match parsed {
-        Some(b) => (as_string(b.error), as_string(b.message)),
-        None => (None, None),
-    };
+    let (error, message) = (field("error"), field("message"));
     if r.status == 429 {
         return Err(Error::RateLimited(Box::new(rate_limit(
-            nsid, &r.headers, error, message,
+            nsid, &r, error, message,
         ))));
     }
     if let Some(error) = error.filter(|e| !e.is_empty()) {
@@ -343,22 +296,22 @@ fn classify(nsid: &str, r: RawResponse) -> Result<RawBody, Error> {
             message,
         });
     }
-    let reason = if r.body.bytes.is_empty() {
+    let reason = if r.body.is_empty() {
         "empty response body".to_owned()
-    } else if serde_json::from_slice::<serde_json::Value>(&r.body.bytes).is_ok() {
+    } else if parsed.is_some() {
         match message {
             Some(m) => format!("JSON error body without an error name: {m}"),
             None => "JSON error body without an error name".to_owned(),
         }
     } else {
-        let ct = if r.body.content_type.is_empty() {
+        let ct = if content_type.is_empty() {
             "no content type"
         } else {
-            r.body.content_type.as_str()
+            content_type.as_str()
         };
         format!(
             "the error body is not XRPC JSON ({ct}, {} bytes){}",
-            r.body.bytes.len(),
+            r.body.len(),
             http_reason(r.status)
                 .map(|s| format!("; HTTP says: {s}"))
                 .unwrap_or_default()
@@ -371,31 +324,59 @@ fn classify(nsid: &str, r: RawResponse) -> Result<RawBody, Error> {
     })
 }
 
+/// The standard reason phrase of the statuses a server or proxy in front of
+/// it plausibly answers with.
 fn http_reason(status: u16) -> Option<&'static str> {
-    reqwest::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-}
-
-fn header_str<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    Some(match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        507 => "Insufficient Storage",
+        508 => "Loop Detected",
+        511 => "Network Authentication Required",
+        _ => return None,
+    })
 }
 
 fn rate_limit(
     nsid: &str,
-    h: &HeaderMap,
+    r: &HttpResponse,
     error: Option<String>,
     message: Option<String>,
 ) -> RateLimit {
-    let num = |name| header_str(h, name).and_then(|v| v.parse::<u64>().ok());
+    let num = |name| r.header(name).and_then(|v| v.parse::<u64>().ok());
     RateLimit {
         nsid: nsid.to_owned(),
         error,
         message,
         limit: num("ratelimit-limit"),
         remaining: num("ratelimit-remaining"),
-        reset: reset_time(h, SystemTime::now()),
-        policy: header_str(h, "ratelimit-policy").map(str::to_owned),
+        reset: reset_time(r, SystemTime::now()),
+        policy: r.header("ratelimit-policy").map(str::to_owned),
     }
 }
 
@@ -403,8 +384,9 @@ fn rate_limit(
 /// seconds as the atproto PDS sends it; small values are read as delta
 /// seconds, as in the IETF draft) and `retry-after` (delta seconds or an
 /// HTTP date).
-pub(crate) fn reset_time(h: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
-    let from_reset = header_str(h, "ratelimit-reset")
+pub(crate) fn reset_time(h: &HttpResponse, now: SystemTime) -> Option<SystemTime> {
+    let from_reset = h
+        .header("ratelimit-reset")
         .and_then(|v| v.parse::<u64>().ok())
         .map(|n| {
             if n > 1_000_000_000 {
@@ -413,10 +395,12 @@ pub(crate) fn reset_time(h: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
                 now + Duration::from_secs(n)
             }
         });
-    let from_retry_after = header_str(h, "retry-after").and_then(|v| match v.parse::<u64>() {
-        Ok(secs) => Some(now + Duration::from_secs(secs)),
-        Err(_) => parse_http_date(v),
-    });
+    let from_retry_after = h
+        .header("retry-after")
+        .and_then(|v| match v.parse::<u64>() {
+            Ok(secs) => Some(now + Duration::from_secs(secs)),
+            Err(_) => parse_http_date(v),
+        });
     match (from_reset, from_retry_after) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -466,11 +450,11 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-impl crate::retry::RetryHint for RawResponse {
+impl crate::retry::RetryHint for HttpResponse {
     fn retry_hint(&self) -> Option<Option<Duration>> {
         if self.status == 429 || self.status == 503 {
             let now = SystemTime::now();
-            Some(reset_time(&self.headers, now).map(|t| t.duration_since(now).unwrap_or_default()))
+            Some(reset_time(self, now).map(|t| t.duration_since(now).unwrap_or_default()))
         } else {
             None
         }
@@ -481,17 +465,29 @@ impl crate::retry::RetryHint for RawResponse {
 mod tests {
     use super::*;
 
-    fn resp(status: u16, ct: &str, body: &str) -> RawResponse {
-        RawResponse {
+    fn resp(status: u16, ct: &str, body: &str) -> HttpResponse {
+        HttpResponse {
             status,
-            headers: HeaderMap::new(),
-            body: RawBody::new(ct, body.as_bytes().to_vec()),
+            headers: vec![("Content-Type".into(), ct.into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn with(headers: &[(&str, &str)]) -> HttpResponse {
+        HttpResponse {
+            status: 429,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: Vec::new(),
         }
     }
 
     #[test]
     fn classifies() {
-        assert!(classify("a.b", resp(200, "application/json", "{}")).is_ok());
+        let ok = classify("a.b", resp(200, "application/json", "{}")).unwrap();
+        assert_eq!(ok.content_type, "application/json");
         match classify(
             "a.b",
             resp(400, "application/json", r#"{"error":"Foo","message":"m"}"#),
@@ -508,11 +504,15 @@ mod tests {
             other => panic!("{other:?}"),
         }
         for (body, needle) in [
-            ("<html>bad gateway</html>", "not XRPC JSON (text/html"),
+            (
+                "<html>bad gateway</html>",
+                "not XRPC JSON (text/html, 24 bytes); HTTP says: Bad Gateway",
+            ),
             ("", "empty"),
-            (r#"{"message":"x"}"#, "without an error name"),
+            (r#"{"message":"x"}"#, "without an error name: x"),
             (r#"{"error":"#, "not XRPC JSON"),
             (r#"{"error":5}"#, "without an error name"),
+            ("[1]", "without an error name"),
         ] {
             match classify("a.b", resp(502, "text/html", body)) {
                 Err(e @ Error::UnexpectedResponse { status: 502, .. }) => {
@@ -526,37 +526,66 @@ mod tests {
     #[test]
     fn parses_reset_headers() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut h = HeaderMap::new();
-        h.insert("ratelimit-reset", HeaderValue::from_static("1700000100"));
+        let h = with(&[("RateLimit-Reset", "1700000100")]);
         assert_eq!(reset_time(&h, now), Some(now + Duration::from_secs(100)));
-        h.insert("retry-after", HeaderValue::from_static("300"));
+        let h = with(&[("ratelimit-reset", "1700000100"), ("retry-after", "300")]);
         assert_eq!(reset_time(&h, now), Some(now + Duration::from_secs(300)));
-        let mut h = HeaderMap::new();
-        h.insert(
-            "retry-after",
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
+        let h = with(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
         assert_eq!(
             reset_time(&h, now),
             Some(UNIX_EPOCH + Duration::from_secs(1_445_412_480))
         );
-        h.insert("retry-after", HeaderValue::from_static("garbage"));
-        assert_eq!(reset_time(&h, now), None);
-        let mut h = HeaderMap::new();
-        h.insert("ratelimit-reset", HeaderValue::from_static("30"));
+        assert_eq!(reset_time(&with(&[("retry-after", "garbage")]), now), None);
+        let h = with(&[("ratelimit-reset", "30")]);
         assert_eq!(reset_time(&h, now), Some(now + Duration::from_secs(30)));
     }
 
     #[test]
-    fn builds_urls() {
-        let base = Url::parse("https://pds.example/some/path?x=1").unwrap();
+    fn builds_requests() {
+        let base = ServiceUrl::parse("https://pds.example/some/path?x=1").unwrap();
         let mut req = XrpcRequest::new("app.bsky.feed.getTimeline", Method::Query);
         req.query = vec![("limit".into(), "5".into()), ("a b".into(), "c&d".into())];
+        req.accept = Some("application/json".into());
+        let token = Secret::new("tok");
+        let config = TransportConfig::default();
+        let h = http_request(&base, &req, Some(&token), &config).unwrap();
         assert_eq!(
-            xrpc_url(&base, &req).unwrap().as_str(),
+            h.url,
             "https://pds.example/xrpc/app.bsky.feed.getTimeline?limit=5&a+b=c%26d"
         );
+        assert_eq!(h.method, HttpMethod::Get);
+        assert_eq!(
+            h.headers,
+            [
+                ("accept".to_owned(), "application/json".to_owned()),
+                ("authorization".to_owned(), "Bearer tok".to_owned())
+            ]
+        );
+        assert!(!format!("{h:?}").contains("tok"));
+        // A caller's own authorization wins; the body brings its type.
+        req.set_header("Authorization", "Basic xyz");
+        req.method = Method::Procedure;
+        req.body = Some(RawBody::new("text/plain", b"hi".to_vec()));
+        let h = http_request(&base, &req, Some(&token), &config).unwrap();
+        assert_eq!(h.method, HttpMethod::Post);
+        assert_eq!(h.body.as_deref(), Some(&b"hi"[..]));
+        assert!(h
+            .headers
+            .contains(&("authorization".into(), "Basic xyz".into())));
+        assert!(h
+            .headers
+            .contains(&("content-type".into(), "text/plain".into())));
+        assert!(!h.headers.iter().any(|(_, v)| v.contains("tok")));
+        // Header injection and path tricks are refused before sending.
+        req.set_header("x-a", "1\r\nx-b: 2");
+        assert!(http_request(&base, &req, None, &config).is_err());
+        req.headers.clear();
+        req.set_header("bad name", "1");
+        assert!(http_request(&base, &req, None, &config).is_err());
+        req.headers.clear();
         req.nsid = "../admin".into();
-        assert!(xrpc_url(&base, &req).is_err());
+        assert!(http_request(&base, &req, None, &config).is_err());
+        let req = XrpcRequest::new("a.b.c", Method::Query);
+        assert!(http_request(&base, &req, Some(&Secret::new("a\nb")), &config).is_err());
     }
 }

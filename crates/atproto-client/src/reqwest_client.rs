@@ -1,0 +1,139 @@
+//! The built-in [`HttpClient`]: reqwest with rustls (feature `reqwest`, on by
+//! default).
+
+use std::time::Duration;
+
+use crate::http::{HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse};
+use crate::store::BoxFuture;
+
+/// Connect timeout of the client [`ReqwestClient::new`] builds.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// [`HttpClient`] over a `reqwest::Client`: HTTP/1.1 with connection reuse,
+/// rustls with the ring provider and the platform's root certificates.
+/// Cheap to clone (clones share the connection pool).
+#[derive(Clone, Debug)]
+pub struct ReqwestClient {
+    client: reqwest::Client,
+}
+
+impl ReqwestClient {
+    /// A client of its own, with a 10 s connect timeout.
+    pub fn new() -> Result<Self, HttpError> {
+        // reqwest is built without a default crypto provider, so that ring
+        // (fast to build) is used instead of aws-lc-rs. Installing fails only
+        // when the application installed one already, which is then used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+            .user_agent(concat!("atproto-client-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                HttpError::new(
+                    HttpErrorKind::Other,
+                    format!("cannot build the HTTP client: {}", chain(&e)),
+                )
+            })?;
+        Ok(ReqwestClient { client })
+    }
+
+    /// Wraps a client the application built (proxies, custom roots, shared
+    /// pool...). Its own timeout, if any, still applies; the request's is set
+    /// on every call.
+    pub fn from_client(client: reqwest::Client) -> Self {
+        ReqwestClient { client }
+    }
+
+    /// The wrapped client.
+    pub fn inner(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let mut rb = match request.method {
+            HttpMethod::Get => self.client.get(&request.url),
+            HttpMethod::Post => self.client.post(&request.url),
+        };
+        rb = rb.timeout(request.timeout);
+        for (name, value) in &request.headers {
+            let mut v = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                HttpError::new(
+                    HttpErrorKind::Other,
+                    format!("invalid value for header {name}"),
+                )
+            })?;
+            v.set_sensitive(HttpRequest::is_sensitive_header(name));
+            rb = rb.header(name.as_str(), v);
+        }
+        if let Some(body) = request.body {
+            rb = rb.body(body);
+        }
+        let mut resp = rb.send().await.map_err(map_error)?;
+        let limit = request.max_response_size;
+        let too_large = || {
+            HttpError::new(
+                HttpErrorKind::TooLarge,
+                format!("the response body is larger than {limit} bytes"),
+            )
+        };
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(map_error)? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+impl From<reqwest::Client> for ReqwestClient {
+    fn from(client: reqwest::Client) -> Self {
+        ReqwestClient::from_client(client)
+    }
+}
+
+impl HttpClient for ReqwestClient {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+        Box::pin(self.exchange(request))
+    }
+}
+
+fn map_error(e: reqwest::Error) -> HttpError {
+    let kind = if e.is_timeout() {
+        HttpErrorKind::Timeout
+    } else if e.is_connect() {
+        HttpErrorKind::Connect
+    } else if e.is_body() || e.is_decode() {
+        HttpErrorKind::Body
+    } else {
+        HttpErrorKind::Other
+    };
+    HttpError::new(kind, chain(&e))
+}
+
+/// The error with its sources: reqwest's own text is often just "error
+/// sending request".
+fn chain(e: &reqwest::Error) -> String {
+    let mut message = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        src = s.source();
+    }
+    message
+}
