@@ -354,16 +354,25 @@ struct Config {
 const CONFIGS: &[Config] = &[
     Config {
         key: "ours_default",
-        label: "atproto-client + atproto-api (default: com.atproto + app.bsky)",
-        deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\" }\natproto-client = { path = \"{ROOT}/crates/atproto-client\" }\n",
+        // atrium-api, the row this is compared with, has no HTTP client
+        // either (that is atrium-xrpc-client): like for like, ours is built
+        // without its `reqwest` feature. `ours_reqwest` is the full default.
+        label: "atproto-client + atproto-api, com.atproto + app.bsky, no HTTP stack",
+        deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\" }\natproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false, features = [\"app-bsky\"] }\n",
         main_crate: "atproto-api",
     },
     Config {
         key: "ours_com_atproto",
         // atproto-client's default feature `app-bsky` turns on atproto-api's:
         // both must be off for a com.atproto-only graph.
-        label: "atproto-client + atproto-api (com.atproto only)",
+        label: "atproto-client + atproto-api, com.atproto only, no HTTP stack",
         deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\", default-features = false, features = [\"com-atproto\"] }\natproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false }\n",
+        main_crate: "atproto-api",
+    },
+    Config {
+        key: "ours_reqwest",
+        label: "atproto-client default features (app.bsky + reqwest/rustls)",
+        deps: "atproto-client = { path = \"{ROOT}/crates/atproto-client\" }\n",
         main_crate: "atproto-api",
     },
     Config {
@@ -376,6 +385,12 @@ const CONFIGS: &[Config] = &[
         key: "atrium_no_default",
         label: "atrium-api 0.26.0 (no default features)",
         deps: "atrium-api = { version = \"=0.26.0\", default-features = false }\n",
+        main_crate: "atrium-api",
+    },
+    Config {
+        key: "atrium_with_client",
+        label: "atrium-api 0.26.0 + atrium-xrpc-client 0.5.15 (defaults: reqwest)",
+        deps: "atrium-api = \"=0.26.0\"\natrium-xrpc-client = \"=0.5.15\"\n",
         main_crate: "atrium-api",
     },
     Config {
@@ -551,8 +566,10 @@ fn summary(latest: &Value) -> Value {
     for k in [
         "ours_default",
         "ours_com_atproto",
+        "ours_reqwest",
         "atrium_default",
         "atrium_no_default",
+        "atrium_with_client",
     ] {
         compile.insert(
             k.into(),
@@ -731,6 +748,7 @@ fn tables(latest: &Value) -> String {
         let against = match cfg.key {
             "ours_default" => Some("atrium_default"),
             "ours_com_atproto" => Some("atrium_no_default"),
+            "ours_reqwest" => Some("atrium_with_client"),
             _ => None,
         };
         let ratio = |prof: &str| match (wall(cfg.key, prof), against.and_then(|a| wall(a, prof))) {
@@ -776,10 +794,12 @@ fn chart(latest: &Value) -> String {
         .iter()
         .map(|c| {
             let name = match c.key {
-                "ours_default" => "ours, default",
-                "ours_com_atproto" => "ours, com.atproto",
+                "ours_default" => "ours, default, no HTTP",
+                "ours_com_atproto" => "ours, com.atproto, no HTTP",
+                "ours_reqwest" => "ours + reqwest",
                 "atrium_default" => "atrium, default",
                 "atrium_no_default" => "atrium, no default",
+                "atrium_with_client" => "atrium + xrpc-client",
                 "jacquard_default" => "jacquard, default",
                 _ => "jacquard, app_bsky",
             };
