@@ -39,6 +39,16 @@
 //!   [`Agent::call`], raw calls by NSID), record helpers. It knows nothing of
 //!   HTTP or tokens. [`AtpAgent`] = `Agent<CredentialSession>`.
 //!
+//! # Features
+//!
+//! - `reqwest` (default): [`ReqwestClient`], the built-in [`HttpClient`]
+//!   (reqwest, rustls with the ring provider, the platform's roots), used
+//!   when [`AgentBuilder::http_client`] is not called. Without it the crate
+//!   has no HTTP stack at all and an agent needs a client of yours.
+//! - `app-bsky` (default), `chat-bsky`, `tools-ozone`: the generated
+//!   namespaces [`Agent::api`] offers (com.atproto is always there), and the
+//!   `app.bsky` helpers such as `post`.
+//!
 //! # Session events
 //!
 //! Each change of the session is reported to the store (if any) and then to

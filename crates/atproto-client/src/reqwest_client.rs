@@ -1,6 +1,7 @@
 //! The built-in [`HttpClient`]: reqwest with rustls (feature `reqwest`, on by
 //! default).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::http::{HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse};
@@ -15,7 +16,13 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct ReqwestClient {
     client: reqwest::Client,
+    /// Parsed origins (the service, the PDS: a handful), so that each call
+    /// only sets path and query instead of parsing a whole URL again.
+    origins: Arc<Mutex<Vec<(String, reqwest::Url)>>>,
 }
+
+/// Origins remembered; more are parsed on every call.
+const MAX_ORIGINS: usize = 8;
 
 impl ReqwestClient {
     /// A client of its own, with a 10 s connect timeout.
@@ -34,14 +41,17 @@ impl ReqwestClient {
                     format!("cannot build the HTTP client: {}", chain(&e)),
                 )
             })?;
-        Ok(ReqwestClient { client })
+        Ok(ReqwestClient::from_client(client))
     }
 
     /// Wraps a client the application built (proxies, custom roots, shared
     /// pool...). Its own timeout, if any, still applies; the request's is set
     /// on every call.
     pub fn from_client(client: reqwest::Client) -> Self {
-        ReqwestClient { client }
+        ReqwestClient {
+            client,
+            origins: Arc::default(),
+        }
     }
 
     /// The wrapped client.
@@ -49,10 +59,40 @@ impl ReqwestClient {
         &self.client
     }
 
+    /// The URL of `request`: an XRPC URL (`<origin>/xrpc/...`) from its
+    /// remembered origin, anything else parsed in full.
+    fn url(&self, url: &str) -> Result<reqwest::Url, HttpError> {
+        let invalid = |e| HttpError::new(HttpErrorKind::Other, format!("invalid URL {url}: {e}"));
+        let Some(i) = url.find("/xrpc/") else {
+            return reqwest::Url::parse(url).map_err(invalid);
+        };
+        let (origin, rest) = url.split_at(i);
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+        let mut parsed = match origins.iter().find(|(o, _)| o == origin) {
+            Some((_, u)) => u.clone(),
+            None => {
+                let u = reqwest::Url::parse(origin).map_err(invalid)?;
+                if origins.len() < MAX_ORIGINS {
+                    origins.push((origin.to_owned(), u.clone()));
+                }
+                u
+            }
+        };
+        drop(origins);
+        parsed.set_path(path);
+        parsed.set_query(query);
+        Ok(parsed)
+    }
+
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let url = self.url(&request.url)?;
         let mut rb = match request.method {
-            HttpMethod::Get => self.client.get(&request.url),
-            HttpMethod::Post => self.client.post(&request.url),
+            HttpMethod::Get => self.client.get(url),
+            HttpMethod::Post => self.client.post(url),
         };
         rb = rb.timeout(request.timeout);
         for (name, value) in &request.headers {
@@ -136,4 +176,24 @@ fn chain(e: &reqwest::Error) -> String {
         src = s.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_urls_from_remembered_origins() {
+        let c = ReqwestClient::new().unwrap();
+        for u in [
+            "https://pds.example/xrpc/a.b.c?x=1&y=a+b%26",
+            "https://pds.example/xrpc/a.b.d",
+            "http://127.0.0.1:2583/xrpc/a.b.c?limit=5",
+            "https://other.example/not-xrpc?q",
+        ] {
+            assert_eq!(c.url(u).unwrap().as_str(), u);
+        }
+        assert_eq!(c.origins.lock().unwrap().len(), 2);
+        assert!(c.url("not a url").is_err());
+    }
 }

@@ -152,6 +152,11 @@ impl ServiceUrl {
 /// space as `+`, every other byte as `%XX`.
 fn form_encode(s: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
+    if s.bytes().all(unreserved) {
+        out.push_str(s);
+        return;
+    }
     for b in s.bytes() {
         match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
