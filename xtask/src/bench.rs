@@ -204,7 +204,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
 
         step("session layer vs plain reqwest on loopback");
-        let calls = if args.quick { "2000" } else { "20000" };
+        // A few seconds either way; fewer calls made the ratio swing by ±3 %.
+        let calls = "20000";
         match cargo_json(
             &benches,
             &[
@@ -349,6 +350,22 @@ struct Config {
     deps: &'static str,
     /// The crate whose own compile time is reported.
     main_crate: &'static str,
+    /// For a leaf project: the types its `lib.rs` decodes and encodes (a
+    /// timeline, a session; `'a` is the input's lifetime). Its figure is the
+    /// leaf crate's own compile time, with the dependencies already built.
+    leaf: Option<(&'static str, &'static str)>,
+}
+
+/// The `lib.rs` of a leaf project: what a user's crate compiles to decode
+/// and encode a timeline and a session (serde_json is the same for all).
+fn leaf_lib((timeline, session): (&str, &str)) -> String {
+    format!(
+        "//! Leaf project of `cargo xtask bench --compile`.\n\
+         pub fn timeline<'a>(input: &'a str) -> Result<String, serde_json::Error> {{\n    \
+         let v: {timeline} = serde_json::from_str(input)?;\n    serde_json::to_string(&v)\n}}\n\
+         pub fn session<'a>(input: &'a str) -> Result<String, serde_json::Error> {{\n    \
+         let v: {session} = serde_json::from_str(input)?;\n    serde_json::to_string(&v)\n}}\n"
+    )
 }
 
 const CONFIGS: &[Config] = &[
@@ -360,6 +377,7 @@ const CONFIGS: &[Config] = &[
         label: "atproto-client + atproto-api, com.atproto + app.bsky, no HTTP stack",
         deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\" }\natproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false, features = [\"app-bsky\"] }\n",
         main_crate: "atproto-api",
+        leaf: None,
     },
     Config {
         key: "ours_com_atproto",
@@ -368,42 +386,79 @@ const CONFIGS: &[Config] = &[
         label: "atproto-client + atproto-api, com.atproto only, no HTTP stack",
         deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\", default-features = false, features = [\"com-atproto\"] }\natproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false }\n",
         main_crate: "atproto-api",
+        leaf: None,
     },
     Config {
         key: "ours_reqwest",
         label: "atproto-client default features (app.bsky + reqwest/rustls)",
         deps: "atproto-client = { path = \"{ROOT}/crates/atproto-client\" }\n",
         main_crate: "atproto-api",
+        leaf: None,
     },
     Config {
         key: "atrium_default",
         label: "atrium-api 0.26.0 (default features)",
         deps: "atrium-api = \"=0.26.0\"\n",
         main_crate: "atrium-api",
+        leaf: None,
     },
     Config {
         key: "atrium_no_default",
         label: "atrium-api 0.26.0 (no default features)",
         deps: "atrium-api = { version = \"=0.26.0\", default-features = false }\n",
         main_crate: "atrium-api",
+        leaf: None,
     },
     Config {
         key: "atrium_with_client",
         label: "atrium-api 0.26.0 + atrium-xrpc-client 0.5.15 (defaults: reqwest)",
         deps: "atrium-api = \"=0.26.0\"\natrium-xrpc-client = \"=0.5.15\"\n",
         main_crate: "atrium-api",
+        leaf: None,
     },
     Config {
         key: "jacquard_default",
         label: "jacquard-api 0.12.2 (default features)",
         deps: "jacquard-api = \"=0.12.2\"\n",
         main_crate: "jacquard-api",
+        leaf: None,
     },
     Config {
         key: "jacquard_app_bsky",
         label: "jacquard-api 0.12.2 (feature app_bsky)",
         deps: "jacquard-api = { version = \"=0.12.2\", features = [\"app_bsky\"] }\n",
         main_crate: "jacquard-api",
+        leaf: None,
+    },
+    Config {
+        key: "ours_leaf",
+        label: "leaf crate using atproto-api",
+        deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\" }\nserde_json = \"1\"\n",
+        main_crate: "cb-ours-leaf",
+        leaf: Some((
+            "atproto_api::app::bsky::feed::get_timeline::Output",
+            "atproto_api::com::atproto::server::create_session::Output",
+        )),
+    },
+    Config {
+        key: "atrium_leaf",
+        label: "leaf crate using atrium-api 0.26.0",
+        deps: "atrium-api = \"=0.26.0\"\nserde_json = \"1\"\n",
+        main_crate: "cb-atrium-leaf",
+        leaf: Some((
+            "atrium_api::app::bsky::feed::get_timeline::Output",
+            "atrium_api::com::atproto::server::create_session::Output",
+        )),
+    },
+    Config {
+        key: "jacquard_leaf",
+        label: "leaf crate using jacquard-api 0.12.2 (app_bsky, `CowStr`)",
+        deps: "jacquard-api = { version = \"=0.12.2\", features = [\"app_bsky\"] }\njacquard-common = \"=0.12.2\"\nserde_json = \"1\"\n",
+        main_crate: "cb-jacquard-leaf",
+        leaf: Some((
+            "jacquard_api::app_bsky::feed::get_timeline::GetTimelineOutput<jacquard_common::CowStr<'a>>",
+            "jacquard_api::com_atproto::server::create_session::CreateSessionOutput<jacquard_common::CowStr<'a>>",
+        )),
     },
 ];
 
@@ -433,7 +488,10 @@ fn compile_bench(root: &Path, rounds: usize, configs: Vec<&Config>) -> Result<Va
             c.deps.replace("{ROOT}", &root.display().to_string()),
         );
         write(&dir.join("Cargo.toml"), &manifest)?;
-        write(&dir.join("src/lib.rs"), "")?;
+        write(
+            &dir.join("src/lib.rs"),
+            &c.leaf.map(leaf_lib).unwrap_or_default(),
+        )?;
         // Resolve (and download) once, outside the timed builds.
         cargo(&dir, &["fetch", "-q"])?;
     }
@@ -443,7 +501,13 @@ fn compile_bench(root: &Path, rounds: usize, configs: Vec<&Config>) -> Result<Va
         for c in &configs {
             for profile in ["debug", "release"] {
                 let dir = base.join(c.key);
-                let _ = std::fs::remove_dir_all(dir.join("target"));
+                if let Some(types) = c.leaf {
+                    // Keep the built dependencies; rebuild only the leaf.
+                    write(&dir.join("src/lib.rs"), &leaf_lib(types))?;
+                    let _ = std::fs::remove_dir_all(dir.join("target/cargo-timings"));
+                } else {
+                    let _ = std::fs::remove_dir_all(dir.join("target"));
+                }
                 let mut args = vec!["build", "--timings", "-q"];
                 if profile == "release" {
                     args.push("--release");
@@ -459,7 +523,7 @@ fn compile_bench(root: &Path, rounds: usize, configs: Vec<&Config>) -> Result<Va
                     let is_lib = u["target"]
                         .as_str()
                         .is_none_or(|t| t.trim().is_empty() || t.contains("lib"));
-                    if WATCHED.contains(&name) && is_lib {
+                    if (WATCHED.contains(&name) || name == c.main_crate) && is_lib {
                         crates.insert(name.into(), json!(u["duration"].as_f64().unwrap_or(0.0)));
                     }
                 }
@@ -576,6 +640,13 @@ fn summary(latest: &Value) -> Value {
             latest["compile"][k]["debug"]["wall_s"]["median"].clone(),
         );
     }
+    let mut leaf = Map::new();
+    for k in ["ours_leaf", "atrium_leaf", "jacquard_leaf"] {
+        leaf.insert(
+            k.into(),
+            latest["compile"][k]["release"]["main_crate_s"]["median"].clone(),
+        );
+    }
     json!({
         "timeline_decode_ns": group("timeline_decode"),
         "timeline_encode_ns": group("timeline_encode"),
@@ -584,6 +655,7 @@ fn summary(latest: &Value) -> Value {
         "codegen_full_ms": latest["codegen"]["median_ms"].clone(),
         "session_overhead_ratio": latest["session_overhead"]["ratio"].clone(),
         "compile_debug_s": Value::Object(compile),
+        "compile_leaf_release_s": Value::Object(leaf),
     })
 }
 
@@ -726,15 +798,14 @@ fn tables(latest: &Value) -> String {
         return s;
     }
     s += &format!(
-        "\n### Clean build of the dependency graph\n\nMeasured {}, median of {} interleaved round(s) (min – max); wall time of `cargo build` in a fresh project with an empty `lib.rs`, and the compile time of the main crate from `--timings`. Ratio = wall / wall of the atrium row of the same features.\n\n| project | debug wall | main crate | release wall | main crate | debug ratio | release ratio |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "\n### Clean build of the dependency graph\n\nMeasured {}: median of the interleaved rounds (min – max); wall time of `cargo build` in a fresh project with an empty `lib.rs`, and the compile time of the main crate from `--timings`. Ratio = wall / wall of the atrium row it is compared with (same namespaces; with or without an HTTP client).\n\n| project | rounds | debug wall | main crate | release wall | main crate | debug ratio | release ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
         k["date"].as_str().unwrap_or("—"),
-        k["rounds"]
     );
     let wall = |key: &str, prof: &str| k[key][prof]["wall_s"]["median"].as_f64();
-    for cfg in CONFIGS {
+    for cfg in CONFIGS.iter().filter(|c| c.leaf.is_none()) {
         let e = &k[cfg.key];
         if e.is_null() {
-            s += &format!("| {} | {pending} | | | | | |\n", cfg.label);
+            s += &format!("| {} | | {pending} | | | | | |\n", cfg.label);
             continue;
         }
         let cell = |v: &Value| match v["median"].as_f64() {
@@ -756,11 +827,42 @@ fn tables(latest: &Value) -> String {
             _ => "—".into(),
         };
         s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cfg.label,
+            e["debug"]["wall_s"]["n"],
             cell(&e["debug"]["wall_s"]),
             cell(&e["debug"]["main_crate_s"]),
             cell(&e["release"]["wall_s"]),
+            cell(&e["release"]["main_crate_s"]),
+            ratio("debug"),
+            ratio("release")
+        );
+    }
+    s += "\n### Compile time of a crate that uses the types\n\nA leaf crate whose `lib.rs` decodes a `getTimeline` and a `createSession` output from JSON and encodes them back (serde_json for all). Generic serde code is compiled in the crate that uses it, so this is what every user crate pays on top of its dependencies. Its own compile time from `--timings`, dependencies already built; median of the rounds (min – max).\n\n| leaf crate | rounds | debug | release | debug vs atrium | release vs atrium |\n|---|---:|---:|---:|---:|---:|\n";
+    let leaf_time = |key: &str, prof: &str| k[key][prof]["main_crate_s"]["median"].as_f64();
+    for cfg in CONFIGS.iter().filter(|c| c.leaf.is_some()) {
+        let e = &k[cfg.key];
+        if e.is_null() {
+            s += &format!("| {} | | {pending} | | | |\n", cfg.label);
+            continue;
+        }
+        let cell = |v: &Value| match v["median"].as_f64() {
+            Some(m) => format!(
+                "{m:.2} s ({:.2}–{:.2})",
+                v["min"].as_f64().unwrap_or(0.0),
+                v["max"].as_f64().unwrap_or(0.0)
+            ),
+            None => "—".into(),
+        };
+        let ratio = |prof: &str| match (leaf_time(cfg.key, prof), leaf_time("atrium_leaf", prof)) {
+            (Some(x), Some(y)) => format!("{:.2}×", x / y),
+            _ => "—".into(),
+        };
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            cfg.label,
+            e["debug"]["main_crate_s"]["n"],
+            cell(&e["debug"]["main_crate_s"]),
             cell(&e["release"]["main_crate_s"]),
             ratio("debug"),
             ratio("release")
@@ -792,6 +894,7 @@ fn chart(latest: &Value) -> String {
         .collect();
     let build: Vec<(String, Option<f64>)> = CONFIGS
         .iter()
+        .filter(|c| c.leaf.is_none())
         .map(|c| {
             let name = match c.key {
                 "ours_default" => "ours, default, no HTTP",
