@@ -501,9 +501,15 @@ fn compile_bench(root: &Path, rounds: usize, configs: Vec<&Config>) -> Result<Va
         for c in &configs {
             for profile in ["debug", "release"] {
                 let dir = base.join(c.key);
-                if let Some(types) = c.leaf {
-                    // Keep the built dependencies; rebuild only the leaf.
-                    write(&dir.join("src/lib.rs"), &leaf_lib(types))?;
+                if c.leaf.is_some() {
+                    // Keep the built dependencies; clean only the leaf (its
+                    // incremental cache too, or a debug rebuild reuses it all).
+                    let package = format!("cb-{}", c.key.replace('_', "-"));
+                    let mut clean = vec!["clean", "-q", "-p", package.as_str()];
+                    if profile == "release" {
+                        clean.push("--release");
+                    }
+                    cargo(&dir, &clean)?;
                     let _ = std::fs::remove_dir_all(dir.join("target/cargo-timings"));
                 } else {
                     let _ = std::fs::remove_dir_all(dir.join("target"));
