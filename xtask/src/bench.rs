@@ -903,13 +903,13 @@ fn chart(latest: &Value) -> String {
         .filter(|c| c.leaf.is_none())
         .map(|c| {
             let name = match c.key {
-                "ours_default" => "ours, default, no HTTP",
-                "ours_com_atproto" => "ours, com.atproto, no HTTP",
+                "ours_default" => "ours, no HTTP",
+                "ours_com_atproto" => "ours, com.atproto",
                 "ours_reqwest" => "ours + reqwest",
-                "atrium_default" => "atrium, default",
+                "atrium_default" => "atrium-api",
                 "atrium_no_default" => "atrium, no default",
-                "atrium_with_client" => "atrium + xrpc-client",
-                "jacquard_default" => "jacquard, default",
+                "atrium_with_client" => "atrium + client",
+                "jacquard_default" => "jacquard",
                 _ => "jacquard, app_bsky",
             };
             (
@@ -918,7 +918,10 @@ fn chart(latest: &Value) -> String {
             )
         })
         .collect();
-    let (w, h) = (960.0, 330.0);
+    let (w, h) = (
+        960.0,
+        52.0 + 40.0 * decode.len().max(build.len()) as f64 + 20.0,
+    );
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n"
     );
