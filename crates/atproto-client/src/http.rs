@@ -145,6 +145,11 @@ impl std::error::Error for HttpError {}
 /// Any status is an answer (`Ok`): classifying 4xx/5xx is the transport's
 /// job. Implementations should reuse connections; they are shared by all
 /// clones of an agent and called concurrently.
+///
+/// URLs arrive already checked (https, or http only to loopback unless the
+/// application allowed it). XRPC does not use redirects; an implementation
+/// that follows them must drop the `authorization` header when the origin
+/// changes, as reqwest does.
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends `request`, honouring its timeout and response size limit.
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>>;
