@@ -446,7 +446,7 @@ impl AgentBuilder {
 
     /// Sends requests through `client` instead of the built-in one: an
     /// [`HttpClient`] of the application's own (another HTTP library, a test
-    /// double), or a [`crate::ReqwestClient`] around a `reqwest::Client` it
+    /// double), or a `ReqwestClient` around a `reqwest::Client` it
     /// configured (proxies, roots) or shares.
     ///
     /// Without the `reqwest` feature this is required.

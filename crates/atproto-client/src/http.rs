@@ -3,7 +3,7 @@
 //! The session logic needs nothing of HTTP beyond "send these bytes, give me
 //! status, headers and body". [`HttpClient`] is that contract, so the crate's
 //! core compiles without any HTTP stack; the `reqwest` feature (on by
-//! default) supplies [`crate::ReqwestClient`], and an application that
+//! default) supplies `ReqwestClient`, and an application that
 //! already has an HTTP client (hyper, a test double, a WASM fetch...)
 //! implements the trait for it instead.
 

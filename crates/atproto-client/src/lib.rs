@@ -30,7 +30,7 @@
 //! - [`transport::Transport`]: one HTTP request in, a 2xx body or a
 //!   classified [`Error`] out (`/xrpc/<nsid>`, query pairs, buffered body,
 //!   per-call timeout, response size limit, 429 parsing, opt-in retries).
-//!   It sends through an [`HttpClient`]: [`ReqwestClient`] (feature
+//!   It sends through an [`HttpClient`]: `ReqwestClient` (feature
 //!   `reqwest`, on by default) or any implementation of the application's.
 //! - [`SessionManager`]: middleware that sends a prepared [`XrpcRequest`],
 //!   adding authentication and handling its expiry. [`CredentialSession`] is
@@ -41,7 +41,7 @@
 //!
 //! # Features
 //!
-//! - `reqwest` (default): [`ReqwestClient`], the built-in [`HttpClient`]
+//! - `reqwest` (default): `ReqwestClient`, the built-in [`HttpClient`]
 //!   (reqwest, rustls with the ring provider, the platform's roots), used
 //!   when [`AgentBuilder::http_client`] is not called. Without it the crate
 //!   has no HTTP stack at all and an agent needs a client of yours.
