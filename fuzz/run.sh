@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")"
 secs=${1:-300}
 [ $# -gt 0 ] && shift
-targets=${*:-"lexicon_parse decode_outputs session_file jwt_exp"}
+targets=${*:-"lexicon_parse decode_outputs session_file jwt_exp service_url"}
 for t in $targets; do
     mkdir -p "corpus/$t"
     echo "== $t ($secs s)"

@@ -253,7 +253,7 @@ fn http_request(
             Method::Query => HttpMethod::Get,
             Method::Procedure => HttpMethod::Post,
         },
-        url: base.xrpc(nsid, &req.query),
+        url: base.xrpc_url(nsid, &req.query),
         headers,
         body,
         timeout: req.timeout.unwrap_or(config.timeout),

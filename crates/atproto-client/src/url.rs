@@ -132,8 +132,9 @@ impl ServiceUrl {
 
     /// `<origin>/xrpc/<nsid>?<query>`, the query form-encoded
     /// (`application/x-www-form-urlencoded`, as browsers and the TypeScript
-    /// client send it).
-    pub(crate) fn xrpc(&self, nsid: &str, query: &[(String, String)]) -> String {
+    /// client send it). `nsid` is written as it is: the transport checks that
+    /// it is an NSID before calling this.
+    pub fn xrpc_url(&self, nsid: &str, query: &[(String, String)]) -> String {
         let mut url = String::with_capacity(self.text.len() + 5 + nsid.len() + 16 * query.len());
         url.push_str(&self.text);
         url.push_str("xrpc/");
@@ -278,9 +279,12 @@ mod tests {
             ("a b".to_owned(), "c&d=é~".to_owned()),
         ];
         assert_eq!(
-            base.xrpc("app.bsky.feed.getTimeline", &q),
+            base.xrpc_url("app.bsky.feed.getTimeline", &q),
             "https://pds.example/xrpc/app.bsky.feed.getTimeline?limit=5&a+b=c%26d%3D%C3%A9%7E"
         );
-        assert_eq!(base.xrpc("a.b.c", &[]), "https://pds.example/xrpc/a.b.c");
+        assert_eq!(
+            base.xrpc_url("a.b.c", &[]),
+            "https://pds.example/xrpc/a.b.c"
+        );
     }
 }
