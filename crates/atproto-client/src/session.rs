@@ -5,6 +5,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use atproto_types::object::{required, set_once, Key};
 use atproto_types::Did;
 
 use crate::secret::Secret;
@@ -70,15 +71,6 @@ impl<'de> Deserialize<'de> for SessionData {
 
 struct SessionVisitor;
 
-/// Stores `value` in `slot`, refusing a second `key`.
-fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, key: &'static str) -> Result<(), E> {
-    if slot.is_some() {
-        return Err(E::duplicate_field(key));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
 impl<'de> Visitor<'de> for SessionVisitor {
     type Value = SessionData;
 
@@ -90,27 +82,27 @@ impl<'de> Visitor<'de> for SessionVisitor {
         let (mut access, mut refresh, mut handle, mut did) = (None, None, None, None);
         let (mut email, mut confirmed, mut factor, mut active, mut status) =
             (None, None, None, None, None);
-        while let Some(key) = map.next_key::<atproto_types::object::Key<'de>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.as_str() {
-                "accessJwt" => once(&mut access, map.next_value()?, "accessJwt")?,
-                "refreshJwt" => once(&mut refresh, map.next_value()?, "refreshJwt")?,
-                "handle" => once(&mut handle, map.next_value()?, "handle")?,
-                "did" => once(&mut did, map.next_value()?, "did")?,
-                "email" => once(&mut email, map.next_value()?, "email")?,
-                "emailConfirmed" => once(&mut confirmed, map.next_value()?, "emailConfirmed")?,
-                "emailAuthFactor" => once(&mut factor, map.next_value()?, "emailAuthFactor")?,
-                "active" => once(&mut active, map.next_value()?, "active")?,
-                "status" => once(&mut status, map.next_value()?, "status")?,
+                "accessJwt" => set_once(&mut access, map.next_value()?, "accessJwt")?,
+                "refreshJwt" => set_once(&mut refresh, map.next_value()?, "refreshJwt")?,
+                "handle" => set_once(&mut handle, map.next_value()?, "handle")?,
+                "did" => set_once(&mut did, map.next_value()?, "did")?,
+                "email" => set_once(&mut email, map.next_value()?, "email")?,
+                "emailConfirmed" => set_once(&mut confirmed, map.next_value()?, "emailConfirmed")?,
+                "emailAuthFactor" => set_once(&mut factor, map.next_value()?, "emailAuthFactor")?,
+                "active" => set_once(&mut active, map.next_value()?, "active")?,
+                "status" => set_once(&mut status, map.next_value()?, "status")?,
                 _ => {
                     map.next_value::<de::IgnoredAny>()?;
                 }
             }
         }
         Ok(SessionData {
-            access_jwt: access.ok_or_else(|| de::Error::missing_field("accessJwt"))?,
-            refresh_jwt: refresh.ok_or_else(|| de::Error::missing_field("refreshJwt"))?,
-            handle: handle.ok_or_else(|| de::Error::missing_field("handle"))?,
-            did: did.ok_or_else(|| de::Error::missing_field("did"))?,
+            access_jwt: required(access, "accessJwt")?,
+            refresh_jwt: required(refresh, "refreshJwt")?,
+            handle: required(handle, "handle")?,
+            did: required(did, "did")?,
             email: email.flatten(),
             email_confirmed: confirmed.flatten(),
             email_auth_factor: factor.flatten(),
