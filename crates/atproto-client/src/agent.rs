@@ -521,25 +521,28 @@ impl AgentBuilder {
 /// The HTTP client an agent uses when none is given.
 #[cfg(feature = "reqwest")]
 fn default_client() -> Result<Arc<dyn HttpClient>, Error> {
-    let client = crate::ReqwestClient::new().map_err(|e| {
-        Error::Transport(TransportError {
-            nsid: String::new(),
-            kind: TransportErrorKind::Other,
-            message: e.message,
-        })
-    })?;
-    Ok(Arc::new(client))
+    match crate::ReqwestClient::new() {
+        Ok(client) => Ok(Arc::new(client)),
+        Err(e) => Err(no_client(e.message)),
+    }
 }
 
 #[cfg(not(feature = "reqwest"))]
 fn default_client() -> Result<Arc<dyn HttpClient>, Error> {
-    Err(Error::Transport(TransportError {
+    Err(no_client(
+        "no HTTP client: enable the `reqwest` feature of atproto-client, \
+         or pass one with AgentBuilder::http_client"
+            .into(),
+    ))
+}
+
+/// The agent could not get an HTTP client to build with.
+fn no_client(message: String) -> Error {
+    Error::Transport(TransportError {
         nsid: String::new(),
         kind: TransportErrorKind::Other,
-        message: "no HTTP client: enable the `reqwest` feature of atproto-client, \
-                  or pass one with AgentBuilder::http_client"
-            .into(),
-    }))
+        message,
+    })
 }
 
 /// Session operations of the password agent.

@@ -160,9 +160,7 @@ fn form_encode(s: &str, out: &mut String) {
     }
     for b in s.bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(b as char)
-            }
+            _ if unreserved(b) => out.push(b as char),
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
