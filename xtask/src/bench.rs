@@ -814,14 +814,7 @@ fn tables(latest: &Value) -> String {
             s += &format!("| {} | | {pending} | | | | | |\n", cfg.label);
             continue;
         }
-        let cell = |v: &Value| match v["median"].as_f64() {
-            Some(m) => format!(
-                "{m:.1} s ({:.1}–{:.1})",
-                v["min"].as_f64().unwrap_or(0.0),
-                v["max"].as_f64().unwrap_or(0.0)
-            ),
-            None => "—".into(),
-        };
+        let cell = |v: &Value| seconds_cell(v, 1);
         let against = match cfg.key {
             "ours_default" => Some("atrium_default"),
             "ours_com_atproto" => Some("atrium_no_default"),
@@ -852,14 +845,7 @@ fn tables(latest: &Value) -> String {
             s += &format!("| {} | | {pending} | | | |\n", cfg.label);
             continue;
         }
-        let cell = |v: &Value| match v["median"].as_f64() {
-            Some(m) => format!(
-                "{m:.2} s ({:.2}–{:.2})",
-                v["min"].as_f64().unwrap_or(0.0),
-                v["max"].as_f64().unwrap_or(0.0)
-            ),
-            None => "—".into(),
-        };
+        let cell = |v: &Value| seconds_cell(v, 2);
         let ratio = |prof: &str| match (leaf_time(cfg.key, prof), leaf_time("atrium_leaf", prof)) {
             (Some(x), Some(y)) => format!("{:.2}×", x / y),
             _ => "—".into(),
@@ -876,6 +862,19 @@ fn tables(latest: &Value) -> String {
     }
     s += "\n![Decode time and clean build time, side by side](benches/results/chart.svg)\n\n";
     s
+}
+
+/// `median s (min–max)` of a stats object, with `digits` decimals.
+fn seconds_cell(v: &Value, digits: usize) -> String {
+    let n = |k: &str| v[k].as_f64().unwrap_or(0.0);
+    match v["median"].as_f64() {
+        Some(m) => format!(
+            "{m:.digits$} s ({:.digits$}–{:.digits$})",
+            n("min"),
+            n("max")
+        ),
+        None => "—".into(),
+    }
 }
 
 /// Two horizontal bar charts side by side: timeline decode time per party,
