@@ -1,0 +1,1 @@
+//! atproto public keys (work in progress).

@@ -1,0 +1,1 @@
+//! Rich text (work in progress).

@@ -1,0 +1,1 @@
+//! The XRPC layer (being moved here from atproto-client).
