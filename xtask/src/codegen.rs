@@ -2,12 +2,15 @@
 //! `lexicons/` (its `src/` tree and `Cargo.toml`), deleting stale files; with
 //! `--check`, regenerate in memory and fail naming every stale, missing or
 //! extra file.
+//!
+//! Everything here but [`run`] uses only `lexgen` and std and takes the
+//! workspace root as an argument: `codegen/tests/generated_is_current.rs`
+//! includes this file to fail a plain `cargo test` when the generated crates
+//! are stale.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-use crate::workspace_root;
 
 /// The generated crate's files: path relative to the crate folder → content.
 pub fn generate_api(root: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
@@ -58,7 +61,9 @@ fn existing(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
         if p.is_dir() {
             existing(&p, base, out);
         } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p.strip_prefix(base).expect("under base").to_path_buf());
+            if let Ok(rel) = p.strip_prefix(base) {
+                out.push(rel.to_path_buf());
+            }
         }
     }
 }
@@ -87,7 +92,11 @@ pub fn generate_example(root: &Path) -> Result<BTreeMap<PathBuf, String>, String
         .collect())
 }
 
-const EXAMPLE: &str = "examples/custom-lexicon";
+/// The example crate, relative to the workspace root.
+pub const EXAMPLE: &str = "examples/custom-lexicon";
+
+/// The official API crate, relative to the workspace root.
+pub const API: &str = "crates/atproto-api";
 
 /// Runs the subcommand: the official API crate and the example crate.
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -96,13 +105,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         [a] if a == "--check" => true,
         _ => return Err("usage: cargo xtask codegen [--check]".into()),
     };
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let start = Instant::now();
     let api = generate_api(&root)?;
     let took = start.elapsed();
     let example = generate_example(&root)?;
     let mut problems = Vec::new();
-    for (dir, files) in [("crates/atproto-api", &api), (EXAMPLE, &example)] {
+    for (dir, files) in [(API, &api), (EXAMPLE, &example)] {
         if check {
             problems.extend(stale(&root, dir, files));
         } else {
@@ -118,7 +127,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let lines: usize = api.values().map(|t| t.lines().count()).sum();
     eprintln!(
-        "codegen{}: crates/atproto-api {} files ({lines} lines, generated in {:.0?}), {EXAMPLE} {} files: {}",
+        "codegen{}: {API} {} files ({lines} lines, generated in {:.0?}), {EXAMPLE} {} files: {}",
         if check { " --check" } else { "" },
         api.len(),
         took,
@@ -129,7 +138,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// Files of `dir` that differ from, are missing from, or are extra to `files`.
-fn stale(root: &Path, dir: &str, files: &BTreeMap<PathBuf, String>) -> Vec<String> {
+pub fn stale(root: &Path, dir: &str, files: &BTreeMap<PathBuf, String>) -> Vec<String> {
     let krate = root.join(dir);
     let mut problems = Vec::new();
     for (rel, text) in files {
