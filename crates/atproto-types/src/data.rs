@@ -20,75 +20,12 @@ const TYPE_KEY: &str = "$type";
 
 // ---------------------------------------------------------------- base64
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Standard base64 without padding, as atproto writes `$bytes`
+/// (kept under this name for existing callers; see [`crate::base64`]).
+pub use crate::base64::encode as base64_encode;
 
-/// Standard base64 (RFC 4648 §4) without padding, as atproto writes `$bytes`.
-pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        // A chunk of k bytes gives k + 1 characters.
-        for i in 0..=chunk.len() {
-            out.push(char::from(B64[((n >> (18 - 6 * i)) & 0x3f) as usize]));
-        }
-    }
-    out
-}
-
-fn b64_value(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some(u32::from(c - b'A')),
-        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-/// Decodes standard base64. The atproto data model writes it without
-/// padding; correct `=` padding is accepted too. Refuses other alphabets
-/// (`-`/`_`), whitespace, and impossible lengths.
-pub fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let unpadded = match b.len() % 4 {
-        0 if b.ends_with(b"==") => &b[..b.len() - 2],
-        0 if b.ends_with(b"=") => &b[..b.len() - 1],
-        _ => b,
-    };
-    if unpadded.len() % 4 == 1 {
-        return Err(format!(
-            "base64 length {} is impossible (a multiple of 4 plus 1)",
-            unpadded.len()
-        ));
-    }
-    let mut out = Vec::with_capacity(unpadded.len() * 3 / 4);
-    for (ci, chunk) in unpadded.chunks(4).enumerate() {
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            let Some(v) = b64_value(c) else {
-                let what = match c {
-                    b'=' => "misplaced padding '='".to_owned(),
-                    c if c.is_ascii_graphic() => format!("'{}'", c as char),
-                    c => format!("byte 0x{c:02x}"),
-                };
-                return Err(format!(
-                    "{what} at position {} is not standard base64",
-                    ci * 4 + i
-                ));
-            };
-            n |= v << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Ok(out)
-}
+/// Standard base64, padded or not, strict (see [`crate::base64::decode`]).
+pub use crate::base64::decode as base64_decode;
 
 // ---------------------------------------------------------------- helpers
 

@@ -5,6 +5,7 @@
 //! for every type lives here, once.
 //!
 //! - [`syntax`]: validated newtypes for the eleven lexicon string formats.
+//! - [`base64`]: strict base64 in the standard and URL-safe alphabets.
 //! - [`data`]: the atproto data model's special JSON objects (blob, bytes, cid-link).
 //! - [`object`]: the pieces generated `Serialize`/`Deserialize` impls call
 //!   (unknown-field preservation, `$type` dispatch of unions).
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod base64;
 pub mod data;
 pub mod object;
 pub mod syntax;
