@@ -9,6 +9,7 @@
 //! - [`data`]: the atproto data model's special JSON objects (blob, bytes, cid-link).
 //! - [`object`]: the pieces generated `Serialize`/`Deserialize` impls call
 //!   (unknown-field preservation, `$type` dispatch of unions).
+//! - [`time`]: calendar arithmetic, RFC 3339 and HTTP dates.
 //! - [`xrpc`]: the [`xrpc::Endpoint`] trait every generated query and procedure
 //!   implements, and the [`xrpc::XrpcCaller`] trait a client implements.
 
@@ -19,6 +20,7 @@ pub mod base64;
 pub mod data;
 pub mod object;
 pub mod syntax;
+pub mod time;
 mod unknown;
 pub mod validate;
 pub mod xrpc;

@@ -1,16 +1,21 @@
 //! The HTTP boundary: what the transport asks of an HTTP client.
 //!
-//! The session logic needs nothing of HTTP beyond "send these bytes, give me
-//! status, headers and body". [`HttpClient`] is that contract, so the crate's
-//! core compiles without any HTTP stack; the `reqwest` feature (on by
-//! default) supplies `ReqwestClient`, and an application that
-//! already has an HTTP client (hyper, a test double, a WASM fetch...)
-//! implements the trait for it instead.
+//! Everything above this crate needs nothing of HTTP beyond "send these
+//! bytes, give me status, headers and body". [`HttpClient`] is that contract,
+//! so the crates above compile without any HTTP stack; the `reqwest` feature
+//! supplies `ReqwestClient`, and an application that already has an HTTP
+//! client (hyper, a test double, a WASM fetch...) implements the trait for it
+//! instead.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use crate::store::BoxFuture;
+/// A boxed `Send` future: what [`HttpClient`] (and the stores and hooks of
+/// the crates above) return. Boxing keeps the traits object-safe, so a
+/// transport holds any client without a type parameter.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// `GET` for queries, `POST` for procedures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,10 +94,7 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first value of header `name` (case-insensitive), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+        find_header(&self.headers, name)
     }
 }
 
@@ -153,10 +155,111 @@ impl std::error::Error for HttpError {}
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends `request`, honouring its timeout and response size limit.
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>>;
+
+    /// Sends `request` and returns as soon as the status and headers are in,
+    /// with the body to be read in chunks: for large binary answers (a
+    /// repository export, a video blob) that should not sit in memory whole.
+    ///
+    /// `max_response_size` still bounds the total the body yields; the
+    /// timeout covers the exchange up to the headers (each chunk read is the
+    /// caller's to bound). The default buffers the whole body through
+    /// [`HttpClient::send`] and yields it as one chunk, so every client
+    /// streams correctly, if not in constant memory.
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+    ) -> BoxFuture<'_, Result<StreamingResponse, HttpError>> {
+        Box::pin(async move {
+            let r = self.send(request).await?;
+            Ok(StreamingResponse {
+                status: r.status,
+                headers: r.headers,
+                body: Box::new(OneChunk(Some(r.body))),
+            })
+        })
+    }
 }
 
 impl<T: HttpClient + ?Sized> HttpClient for std::sync::Arc<T> {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
         (**self).send(request)
     }
+
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+    ) -> BoxFuture<'_, Result<StreamingResponse, HttpError>> {
+        (**self).send_streaming(request)
+    }
+}
+
+/// An answer whose body is still on the wire.
+pub struct StreamingResponse {
+    /// The status code.
+    pub status: u16,
+    /// Headers in order (names in any case).
+    pub headers: Vec<(String, String)>,
+    /// The body, chunk by chunk.
+    pub body: Box<dyn BodyStream>,
+}
+
+impl StreamingResponse {
+    /// The first value of header `name` (case-insensitive), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// Reads the rest of the body into memory, failing with
+    /// [`HttpErrorKind::TooLarge`] past `limit` bytes.
+    pub async fn collect(mut self, limit: usize) -> Result<HttpResponse, HttpError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.body.next_chunk().await? {
+            if body.len() + chunk.len() > limit {
+                return Err(HttpError::new(
+                    HttpErrorKind::TooLarge,
+                    format!("the response body is larger than {limit} bytes"),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
+    }
+}
+
+impl fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamingResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response body read chunk by chunk.
+pub trait BodyStream: Send {
+    /// The next chunk, `Ok(None)` at the end. Fails with
+    /// [`HttpErrorKind::Body`] when the connection breaks and
+    /// [`HttpErrorKind::TooLarge`] past the request's size limit.
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, HttpError>>;
+}
+
+/// A body already in memory, yielded at once.
+struct OneChunk(Option<Vec<u8>>);
+
+impl BodyStream for OneChunk {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, HttpError>> {
+        let chunk = self.0.take().filter(|c| !c.is_empty());
+        Box::pin(async move { Ok(chunk) })
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
 }

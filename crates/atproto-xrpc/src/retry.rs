@@ -133,6 +133,9 @@ mod tests {
             None
         );
         assert_eq!(p.delay_for(&Ok(Hint(Some(None))), 2), None);
-        assert_eq!(p.delay_for::<Hint>(&Err(crate::Error::NoSession), 0), None);
+        assert_eq!(
+            p.delay_for::<Hint>(&Err(crate::Error::InvalidRequest(String::new())), 0),
+            None
+        );
     }
 }

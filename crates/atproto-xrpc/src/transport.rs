@@ -1,6 +1,8 @@
-//! The plain XRPC transport: one XRPC request in, a body or a classified
-//! error out. It knows nothing about sessions (the session manager wraps it)
-//! nor about HTTP libraries (it speaks to an [`HttpClient`]).
+//! The plain XRPC transport: one XRPC request in, an answer (status,
+//! headers, body) or a classified error out. It knows nothing about
+//! sessions: an [`Authorizer`] given per call adds credentials to each
+//! attempt, and the layer above reads the answer's headers. It knows nothing
+//! about HTTP libraries either: it speaks to an [`HttpClient`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,11 +10,99 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use atproto_types::xrpc::{Method, RawBody};
 
-use crate::error::{Error, RateLimit, TransportError, TransportErrorKind};
-use crate::http::{HttpClient, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse};
+use crate::error::{Error, RateLimit, TransportError, XrpcError};
+use crate::http::{
+    HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse, StreamingResponse,
+};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::url::ServiceUrl;
+
+/// Adds credentials to one attempt of a request.
+///
+/// Called again for every attempt (retries included), with the method and
+/// the full URL the attempt goes to, so that a scheme bound to them (a DPoP
+/// proof: method, URL, a fresh `jti` and the server's latest nonce) can be
+/// minted each time. A bearer token, or nothing, are the simple cases.
+pub trait Authorizer: Send + Sync {
+    /// Appends the headers that authenticate this attempt (names lowercase).
+    /// An error stops the request before anything is sent.
+    fn authorize(
+        &self,
+        method: HttpMethod,
+        url: &str,
+        headers: &mut Vec<(String, String)>,
+    ) -> Result<(), Error>;
+}
+
+/// No credentials: public calls, and calls whose caller set its own
+/// `authorization` header.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoAuth;
+
+impl Authorizer for NoAuth {
+    fn authorize(
+        &self,
+        _: HttpMethod,
+        _: &str,
+        _: &mut Vec<(String, String)>,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// `Authorization: Bearer <token>`.
+#[derive(Clone, Copy)]
+pub struct Bearer<'a>(pub &'a Secret);
+
+impl fmt::Debug for Bearer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Bearer(***)")
+    }
+}
+
+impl Authorizer for Bearer<'_> {
+    fn authorize(
+        &self,
+        _: HttpMethod,
+        _: &str,
+        headers: &mut Vec<(String, String)>,
+    ) -> Result<(), Error> {
+        let token = self.0.expose();
+        if !is_header_value(token.as_bytes(), false) {
+            return Err(Error::InvalidRequest(
+                "the access token is not a valid header value".into(),
+            ));
+        }
+        let mut value = String::with_capacity(7 + token.len());
+        value.push_str("Bearer ");
+        value.push_str(token);
+        headers.push(("authorization".to_owned(), value));
+        Ok(())
+    }
+}
+
+/// A successful (2xx) answer: its status and headers, and the body for the
+/// endpoint to decode.
+#[derive(Clone, Debug)]
+pub struct XrpcResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body with its content type.
+    pub body: RawBody,
+}
+
+impl XrpcResponse {
+    /// The first value of header `name` (case-insensitive), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+}
 
 /// Default per-call timeout: covers connecting, sending and reading the whole
 /// answer. Generous because uploads and repository exports can be large; set
@@ -147,22 +237,67 @@ impl Transport {
         &self.config
     }
 
-    /// Sends `req` to `base` (`<base>/xrpc/<nsid>`), with `bearer` as
-    /// `Authorization` unless the request sets its own, retrying as
-    /// `req.retry` allows. Success is any 2xx; the body is returned raw for
-    /// the endpoint to decode.
+    /// Sends `req` to `base` (`<base>/xrpc/<nsid>?<query>`), authorized by
+    /// `auth` on every attempt (unless the request carries its own
+    /// `authorization` header), retrying as `req.retry` allows. A 2xx answer
+    /// is returned with its headers; anything else is classified into an
+    /// [`Error`] that keeps the status and, for XRPC errors, the headers.
     pub async fn send(
         &self,
         base: &ServiceUrl,
         req: &XrpcRequest,
-        bearer: Option<&Secret>,
-    ) -> Result<RawBody, Error> {
+        auth: &dyn Authorizer,
+    ) -> Result<XrpcResponse, Error> {
+        let url = url_for(base, req)?;
+        let answer = self.exchange(&url, req, auth).await?;
+        classify(&req.nsid, answer)
+    }
+
+    /// Sends `req` and returns once the status and headers are in, the body
+    /// still to be read: for large binary outputs (`getRepo`, `getBlob`).
+    /// Errors are classified as by [`Transport::send`] (an error body is read
+    /// whole, within the size limit); a 2xx body is left to the caller, with
+    /// the size limit still counted as it is read. Not retried.
+    pub async fn send_streaming(
+        &self,
+        base: &ServiceUrl,
+        req: &XrpcRequest,
+        auth: &dyn Authorizer,
+    ) -> Result<StreamingResponse, Error> {
+        let url = url_for(base, req)?;
+        let request = self.http_request(url, req, auth)?;
+        let limit = request.max_response_size;
+        let answer = self
+            .client
+            .send_streaming(request)
+            .await
+            .map_err(|e| http_failure(&req.nsid, limit, e))?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer);
+        }
+        let answer = answer
+            .collect(limit)
+            .await
+            .map_err(|e| http_failure(&req.nsid, limit, e))?;
+        Err(error_of(&req.nsid, answer))
+    }
+
+    /// Sends `req` to the full `url` (the caller built it, query included),
+    /// authorized by `auth` on every attempt, with the retries `req.retry`
+    /// allows. Any status is an answer: classifying it is the caller's (see
+    /// [`classify`]); only "no answer" is an error here.
+    pub async fn exchange(
+        &self,
+        url: &str,
+        req: &XrpcRequest,
+        auth: &dyn Authorizer,
+    ) -> Result<HttpResponse, Error> {
         let policy = req
             .retry
             .filter(|p| req.method == Method::Query || p.retry_procedures);
         let mut attempt = 0u32;
         loop {
-            let outcome = self.attempt(base, req, bearer).await;
+            let outcome = self.attempt(url, req, auth).await;
             if let Some(p) = policy {
                 if let Some(delay) = p.delay_for(&outcome, attempt) {
                     attempt += 1;
@@ -170,95 +305,97 @@ impl Transport {
                     continue;
                 }
             }
-            return outcome.and_then(|r| classify(&req.nsid, r));
+            return outcome;
         }
     }
 
     async fn attempt(
         &self,
-        base: &ServiceUrl,
+        url: &str,
         req: &XrpcRequest,
-        bearer: Option<&Secret>,
+        auth: &dyn Authorizer,
     ) -> Result<HttpResponse, Error> {
-        let request = http_request(base, req, bearer, &self.config)?;
+        let request = self.http_request(url.to_owned(), req, auth)?;
         let limit = request.max_response_size;
-        self.client.send(request).await.map_err(|e| match e.kind {
-            HttpErrorKind::TooLarge => Error::ResponseTooLarge {
-                nsid: req.nsid.clone(),
-                limit,
-            },
-            kind => Error::Transport(TransportError {
-                nsid: req.nsid.clone(),
-                kind: match kind {
-                    HttpErrorKind::Connect => TransportErrorKind::Connect,
-                    HttpErrorKind::Timeout => TransportErrorKind::Timeout,
-                    HttpErrorKind::Body => TransportErrorKind::Body,
-                    _ => TransportErrorKind::Other,
-                },
-                message: e.message,
-            }),
+        self.client
+            .send(request)
+            .await
+            .map_err(|e| http_failure(&req.nsid, limit, e))
+    }
+
+    /// The HTTP request for one attempt of `req`: headers checked, the
+    /// authorizer's credentials added unless the caller set an
+    /// `authorization` of their own, body, limits.
+    fn http_request(
+        &self,
+        url: String,
+        req: &XrpcRequest,
+        auth: &dyn Authorizer,
+    ) -> Result<HttpRequest, Error> {
+        let mut headers = Vec::with_capacity(req.headers.len() + 3);
+        if let Some(accept) = &req.accept {
+            headers.push(("accept".to_owned(), accept.clone()));
+        }
+        let mut has_auth = false;
+        for (name, value) in &req.headers {
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                return Err(Error::InvalidRequest(format!(
+                    "invalid header name {name:?}"
+                )));
+            }
+            if !is_header_value(value.as_bytes(), true) {
+                return Err(Error::InvalidRequest(format!(
+                    "invalid value for header {name}"
+                )));
+            }
+            has_auth |= HttpRequest::is_sensitive_header(name);
+            headers.push((name.to_ascii_lowercase(), value.clone()));
+        }
+        let method = match req.method {
+            Method::Query => HttpMethod::Get,
+            Method::Procedure => HttpMethod::Post,
+        };
+        if !has_auth {
+            auth.authorize(method, &url, &mut headers)?;
+        }
+        let body = req.body.as_ref().map(|body| {
+            headers.push(("content-type".to_owned(), body.content_type.clone()));
+            body.bytes.clone()
+        });
+        Ok(HttpRequest {
+            method,
+            url,
+            headers,
+            body,
+            timeout: req.timeout.unwrap_or(self.config.timeout),
+            max_response_size: self.config.max_response_size,
         })
     }
 }
 
-/// The HTTP request for `req`: URL, headers (the bearer token unless the
-/// caller set an `authorization` of their own), body, limits.
-fn http_request(
-    base: &ServiceUrl,
-    req: &XrpcRequest,
-    bearer: Option<&Secret>,
-    config: &TransportConfig,
-) -> Result<HttpRequest, Error> {
+/// `<base>/xrpc/<nsid>?<query>`, once `req.nsid` is known to be an NSID (so
+/// it cannot walk the path elsewhere).
+fn url_for(base: &ServiceUrl, req: &XrpcRequest) -> Result<String, Error> {
     let nsid = &req.nsid;
-    if nsid.is_empty()
-        || !nsid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-    {
-        return Err(Error::Invalid(format!("not an NSID: {nsid:?}")));
+    if nsid.parse::<atproto_types::Nsid>().is_err() {
+        return Err(Error::InvalidRequest(format!("not an NSID: {nsid:?}")));
     }
-    let mut headers = Vec::with_capacity(req.headers.len() + 3);
-    if let Some(accept) = &req.accept {
-        headers.push(("accept".to_owned(), accept.clone()));
-    }
-    let mut has_auth = false;
-    for (name, value) in &req.headers {
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(Error::Invalid(format!("invalid header name {name:?}")));
-        }
-        if !is_header_value(value.as_bytes(), true) {
-            return Err(Error::Invalid(format!("invalid value for header {name}")));
-        }
-        has_auth |= HttpRequest::is_sensitive_header(name);
-        headers.push((name.to_ascii_lowercase(), value.clone()));
-    }
-    if let (Some(token), false) = (bearer, has_auth) {
-        let token = token.expose();
-        if !is_header_value(token.as_bytes(), false) {
-            return Err(Error::Invalid(
-                "the access token is not a valid header value".into(),
-            ));
-        }
-        let mut value = String::with_capacity(7 + token.len());
-        value.push_str("Bearer ");
-        value.push_str(token);
-        headers.push(("authorization".to_owned(), value));
-    }
-    let body = req.body.as_ref().map(|body| {
-        headers.push(("content-type".to_owned(), body.content_type.clone()));
-        body.bytes.clone()
-    });
-    Ok(HttpRequest {
-        method: match req.method {
-            Method::Query => HttpMethod::Get,
-            Method::Procedure => HttpMethod::Post,
+    Ok(base.xrpc_url(nsid, &req.query))
+}
+
+/// An HTTP client's failure as the transport reports it.
+fn http_failure(nsid: &str, limit: usize, e: HttpError) -> Error {
+    match e.kind {
+        HttpErrorKind::TooLarge => Error::ResponseTooLarge {
+            nsid: nsid.to_owned(),
+            limit,
         },
-        url: base.xrpc_url(nsid, &req.query),
-        headers,
-        body,
-        timeout: req.timeout.unwrap_or(config.timeout),
-        max_response_size: config.max_response_size,
-    })
+        kind => Error::Transport(TransportError {
+            nsid: nsid.to_owned(),
+            kind: kind.into(),
+            message: e.message,
+        }),
+    }
 }
 
 /// Whether `v` is visible ASCII (and, with `spaces`, space and tab): no line
@@ -280,12 +417,22 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Turns an HTTP answer into the body (2xx) or the matching error.
-fn classify(nsid: &str, r: HttpResponse) -> Result<RawBody, Error> {
-    let content_type = r.header("content-type").unwrap_or("").to_owned();
+/// Turns an HTTP answer into a response (2xx) or the matching error.
+pub fn classify(nsid: &str, r: HttpResponse) -> Result<XrpcResponse, Error> {
     if (200..300).contains(&r.status) {
-        return Ok(RawBody::new(content_type, r.body));
+        let content_type = r.header("content-type").unwrap_or("").to_owned();
+        return Ok(XrpcResponse {
+            status: r.status,
+            body: RawBody::new(content_type, r.body),
+            headers: r.headers,
+        });
     }
+    Err(error_of(nsid, r))
+}
+
+/// The error a non-2xx answer stands for.
+fn error_of(nsid: &str, r: HttpResponse) -> Error {
+    let content_type = r.header("content-type").unwrap_or("").to_owned();
     // The XRPC error body: {"error": "Name", "message": "..."}; anything
     // else (HTML from a proxy, empty, other JSON) is reported as such.
     let parsed = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
@@ -298,16 +445,15 @@ fn classify(nsid: &str, r: HttpResponse) -> Result<RawBody, Error> {
     };
     let (error, message) = (field("error"), field("message"));
     if r.status == 429 {
-        return Err(Error::RateLimited(Box::new(rate_limit(
-            nsid, &r, error, message,
-        ))));
+        return Error::RateLimited(Box::new(rate_limit(nsid, &r, error, message)));
     }
     if let Some(error) = error.filter(|e| !e.is_empty()) {
-        return Err(Error::Xrpc {
+        return Error::Xrpc(XrpcError {
             nsid: nsid.to_owned(),
             status: r.status,
             error,
             message,
+            headers: r.headers,
         });
     }
     let reason = if r.body.is_empty() {
@@ -331,11 +477,11 @@ fn classify(nsid: &str, r: HttpResponse) -> Result<RawBody, Error> {
                 .unwrap_or_default()
         )
     };
-    Err(Error::UnexpectedResponse {
+    Error::UnexpectedResponse {
         nsid: nsid.to_owned(),
         status: r.status,
         reason,
-    })
+    }
 }
 
 /// The standard reason phrase of the statuses a server or proxy in front of
@@ -398,7 +544,7 @@ fn rate_limit(
 /// seconds as the atproto PDS sends it; small values are read as delta
 /// seconds, as in the IETF draft) and `retry-after` (delta seconds or an
 /// HTTP date).
-pub(crate) fn reset_time(h: &HttpResponse, now: SystemTime) -> Option<SystemTime> {
+fn reset_time(h: &HttpResponse, now: SystemTime) -> Option<SystemTime> {
     let from_reset = h
         .header("ratelimit-reset")
         .and_then(|v| v.parse::<u64>().ok())
@@ -413,55 +559,12 @@ pub(crate) fn reset_time(h: &HttpResponse, now: SystemTime) -> Option<SystemTime
         .header("retry-after")
         .and_then(|v| match v.parse::<u64>() {
             Ok(secs) => Some(now + Duration::from_secs(secs)),
-            Err(_) => parse_http_date(v),
+            Err(_) => atproto_types::time::parse_http_date(v),
         });
     match (from_reset, from_retry_after) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     }
-}
-
-/// Parses an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let rest = s.split_once(", ")?.1;
-    let mut it = rest.split(' ');
-    let day: i64 = it.next()?.parse().ok()?;
-    let month = match it.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (hms.next()??, hms.next()??, hms.next()??);
-    if it.next()? != "GMT" || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + hh * 3600 + mm * 60 + ss;
-    u64::try_from(secs)
-        .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
-
-/// Inverse of `civil_from_days` (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 impl crate::retry::RetryHint for HttpResponse {
@@ -501,19 +604,17 @@ mod tests {
     #[test]
     fn classifies() {
         let ok = classify("a.b", resp(200, "application/json", "{}")).unwrap();
-        assert_eq!(ok.content_type, "application/json");
+        assert_eq!(ok.body.content_type, "application/json");
+        assert_eq!(ok.header("content-type"), Some("application/json"));
         match classify(
             "a.b",
             resp(400, "application/json", r#"{"error":"Foo","message":"m"}"#),
         ) {
-            Err(Error::Xrpc {
-                status: 400,
-                error,
-                message,
-                ..
-            }) => {
-                assert_eq!(error, "Foo");
-                assert_eq!(message.as_deref(), Some("m"));
+            Err(Error::Xrpc(e)) => {
+                assert_eq!((e.status, e.error.as_str()), (400, "Foo"));
+                assert_eq!(e.message.as_deref(), Some("m"));
+                // The answer's headers stay with the error for the layer above.
+                assert_eq!(e.header("content-type"), Some("application/json"));
             }
             other => panic!("{other:?}"),
         }
@@ -554,19 +655,33 @@ mod tests {
         assert_eq!(reset_time(&h, now), Some(now + Duration::from_secs(30)));
     }
 
+    fn transport() -> Transport {
+        struct Unused;
+        impl HttpClient for Unused {
+            fn send(
+                &self,
+                _: HttpRequest,
+            ) -> crate::http::BoxFuture<'_, Result<HttpResponse, HttpError>> {
+                Box::pin(async { Err(HttpError::new(HttpErrorKind::Other, "unused")) })
+            }
+        }
+        Transport::new(Arc::new(Unused), TransportConfig::default())
+    }
+
     #[test]
     fn builds_requests() {
+        let t = transport();
         let base = ServiceUrl::parse("https://pds.example/some/path?x=1").unwrap();
         let mut req = XrpcRequest::new("app.bsky.feed.getTimeline", Method::Query);
         req.query = vec![("limit".into(), "5".into()), ("a b".into(), "c&d".into())];
         req.accept = Some("application/json".into());
         let token = Secret::new("tok");
-        let config = TransportConfig::default();
-        let h = http_request(&base, &req, Some(&token), &config).unwrap();
+        let url = url_for(&base, &req).unwrap();
         assert_eq!(
-            h.url,
+            url,
             "https://pds.example/xrpc/app.bsky.feed.getTimeline?limit=5&a+b=c%26d"
         );
+        let h = t.http_request(url.clone(), &req, &Bearer(&token)).unwrap();
         assert_eq!(h.method, HttpMethod::Get);
         assert_eq!(
             h.headers,
@@ -576,11 +691,27 @@ mod tests {
             ]
         );
         assert!(!format!("{h:?}").contains("tok"));
+        assert!(!format!("{:?}", Bearer(&token)).contains("tok"));
+        // The authorizer sees the method and the URL of the attempt.
+        struct Sees;
+        impl Authorizer for Sees {
+            fn authorize(
+                &self,
+                method: HttpMethod,
+                url: &str,
+                headers: &mut Vec<(String, String)>,
+            ) -> Result<(), Error> {
+                headers.push(("x-seen".into(), format!("{} {url}", method.as_str())));
+                Ok(())
+            }
+        }
+        let h = t.http_request(url.clone(), &req, &Sees).unwrap();
+        assert!(h.headers.contains(&("x-seen".into(), format!("GET {url}"))));
         // A caller's own authorization wins; the body brings its type.
         req.set_header("Authorization", "Basic xyz");
         req.method = Method::Procedure;
         req.body = Some(RawBody::new("text/plain", b"hi".to_vec()));
-        let h = http_request(&base, &req, Some(&token), &config).unwrap();
+        let h = t.http_request(url.clone(), &req, &Bearer(&token)).unwrap();
         assert_eq!(h.method, HttpMethod::Post);
         assert_eq!(h.body.as_deref(), Some(&b"hi"[..]));
         assert!(h
@@ -592,14 +723,19 @@ mod tests {
         assert!(!h.headers.iter().any(|(_, v)| v.contains("tok")));
         // Header injection and path tricks are refused before sending.
         req.set_header("x-a", "1\r\nx-b: 2");
-        assert!(http_request(&base, &req, None, &config).is_err());
+        assert!(t.http_request(url.clone(), &req, &NoAuth).is_err());
         req.headers.clear();
         req.set_header("bad name", "1");
-        assert!(http_request(&base, &req, None, &config).is_err());
+        assert!(t.http_request(url.clone(), &req, &NoAuth).is_err());
         req.headers.clear();
         req.nsid = "../admin".into();
-        assert!(http_request(&base, &req, None, &config).is_err());
+        assert!(matches!(
+            url_for(&base, &req),
+            Err(Error::InvalidRequest(_))
+        ));
         let req = XrpcRequest::new("a.b.c", Method::Query);
-        assert!(http_request(&base, &req, Some(&Secret::new("a\nb")), &config).is_err());
+        assert!(t
+            .http_request(url, &req, &Bearer(&Secret::new("a\nb")))
+            .is_err());
     }
 }

@@ -4,8 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::http::{HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse};
-use crate::store::BoxFuture;
+use crate::http::{
+    BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
+    HttpResponse, StreamingResponse,
+};
 
 /// Connect timeout of the client [`ReqwestClient::new`] builds.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,7 +35,7 @@ impl ReqwestClient {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
-            .user_agent(concat!("atproto-client-rs/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("atproto-rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
                 HttpError::new(
@@ -88,7 +90,9 @@ impl ReqwestClient {
         Ok(parsed)
     }
 
-    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+    /// Sends `request` and reads the status and headers; the body is left
+    /// on the wire, with the request's size limit attached.
+    async fn start(&self, request: HttpRequest) -> Result<StreamingResponse, HttpError> {
         let url = self.url(&request.url)?;
         let mut rb = match request.method {
             HttpMethod::Get => self.client.get(url),
@@ -108,16 +112,10 @@ impl ReqwestClient {
         if let Some(body) = request.body {
             rb = rb.body(body);
         }
-        let mut resp = rb.send().await.map_err(map_error)?;
+        let resp = rb.send().await.map_err(map_error)?;
         let limit = request.max_response_size;
-        let too_large = || {
-            HttpError::new(
-                HttpErrorKind::TooLarge,
-                format!("the response body is larger than {limit} bytes"),
-            )
-        };
         if resp.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(too_large());
+            return Err(too_large(limit));
         }
         let status = resp.status().as_u16();
         let headers = resp
@@ -125,17 +123,48 @@ impl ReqwestClient {
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(map_error)? {
-            if body.len() + chunk.len() > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(HttpResponse {
+        Ok(StreamingResponse {
             status,
             headers,
-            body,
+            body: Box::new(ReqwestBody {
+                resp,
+                left: limit,
+                limit,
+            }),
+        })
+    }
+
+    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let limit = request.max_response_size;
+        self.start(request).await?.collect(limit).await
+    }
+}
+
+fn too_large(limit: usize) -> HttpError {
+    HttpError::new(
+        HttpErrorKind::TooLarge,
+        format!("the response body is larger than {limit} bytes"),
+    )
+}
+
+/// A reqwest body read chunk by chunk, counting against the size limit.
+struct ReqwestBody {
+    resp: reqwest::Response,
+    left: usize,
+    limit: usize,
+}
+
+impl BodyStream for ReqwestBody {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, HttpError>> {
+        Box::pin(async move {
+            match self.resp.chunk().await.map_err(map_error)? {
+                None => Ok(None),
+                Some(chunk) if chunk.len() > self.left => Err(too_large(self.limit)),
+                Some(chunk) => {
+                    self.left -= chunk.len();
+                    Ok(Some(chunk.to_vec()))
+                }
+            }
         })
     }
 }
@@ -149,6 +178,13 @@ impl From<reqwest::Client> for ReqwestClient {
 impl HttpClient for ReqwestClient {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
         Box::pin(self.exchange(request))
+    }
+
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+    ) -> BoxFuture<'_, Result<StreamingResponse, HttpError>> {
+        Box::pin(self.start(request))
     }
 }
 

@@ -149,6 +149,42 @@ impl ServiceUrl {
     }
 }
 
+/// Why a service URL was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// Not an absolute `http`/`https` URL with an ASCII host, or it carries
+    /// a user name or password. The text says what is wrong.
+    Invalid(String),
+    /// Plain `http://` to a host that is not loopback, while insecure http
+    /// is not allowed: tokens would travel in clear text.
+    Insecure(String),
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlError::Invalid(why) => write!(f, "invalid service URL: {why}"),
+            UrlError::Insecure(url) => write!(
+                f,
+                "refusing plain http to a non-loopback host ({url}); use https or allow insecure http"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// The URL policy of every layer: parses `s` as a service origin and refuses
+/// plain `http://` to anything but loopback unless `allow_insecure_http`.
+pub fn check_url(s: &str, allow_insecure_http: bool) -> Result<ServiceUrl, UrlError> {
+    let url = ServiceUrl::parse(s).map_err(UrlError::Invalid)?;
+    if url.scheme() == "http" && !allow_insecure_http && !url.is_loopback() {
+        return Err(UrlError::Insecure(s.to_owned()));
+    }
+    Ok(url)
+}
+
 /// Appends `s` form-encoded: ASCII letters, digits and `*-._` as they are,
 /// space as `+`, every other byte as `%XX`.
 fn form_encode(s: &str, out: &mut String) {
