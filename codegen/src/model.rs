@@ -383,6 +383,88 @@ enum Place {
     Message,
 }
 
+impl Place {
+    /// The `type`s allowed here.
+    fn allowed(self) -> &'static [&'static str] {
+        match self {
+            Place::Def => &[
+                "record",
+                "query",
+                "procedure",
+                "subscription",
+                "permission-set",
+                "object",
+                "array",
+                "token",
+                "string",
+                "integer",
+                "boolean",
+                "bytes",
+                "cid-link",
+                "blob",
+            ],
+            Place::Field => &[
+                "object", "array", "string", "integer", "boolean", "bytes", "cid-link", "blob",
+                "unknown", "ref", "union",
+            ],
+            Place::Param => &["boolean", "integer", "string", "unknown", "array"],
+            Place::ParamItem => &["boolean", "integer", "string", "unknown"],
+            Place::Body => &["object", "ref", "union"],
+            Place::Message => &["union"],
+        }
+    }
+
+    /// Where this is, for messages.
+    fn describe(self) -> &'static str {
+        match self {
+            Place::Def => "as a top-level definition",
+            Place::Field => "as an object property or array items",
+            Place::Param => "as a query parameter",
+            Place::ParamItem => "as the items of a query parameter array",
+            Place::Body => "as an input/output schema",
+            Place::Message => "as a subscription message schema",
+        }
+    }
+}
+
+/// Every lexicon `type`.
+const KNOWN_TYPES: &[&str] = &[
+    "record",
+    "query",
+    "procedure",
+    "subscription",
+    "permission-set",
+    "permission",
+    "params",
+    "object",
+    "array",
+    "token",
+    "string",
+    "integer",
+    "boolean",
+    "bytes",
+    "cid-link",
+    "blob",
+    "unknown",
+    "ref",
+    "union",
+];
+
+/// The string `format`s of the lexicon language.
+const STRING_FORMATS: &[&str] = &[
+    "at-identifier",
+    "at-uri",
+    "cid",
+    "datetime",
+    "did",
+    "handle",
+    "nsid",
+    "tid",
+    "record-key",
+    "uri",
+    "language",
+];
+
 /// Parses one document from its text. `file` is used in error messages.
 pub fn parse_document(file: &str, text: &str) -> Result<Document, Vec<Error>> {
     let json = match crate::json::parse(text) {
@@ -629,221 +711,24 @@ impl Parser<'_> {
                 return None;
             }
         };
-        let allowed: &[&str] = match place {
-            Place::Def => &[
-                "record",
-                "query",
-                "procedure",
-                "subscription",
-                "permission-set",
-                "object",
-                "array",
-                "token",
-                "string",
-                "integer",
-                "boolean",
-                "bytes",
-                "cid-link",
-                "blob",
-            ],
-            Place::Field => &[
-                "object", "array", "string", "integer", "boolean", "bytes", "cid-link", "blob",
-                "unknown", "ref", "union",
-            ],
-            Place::Param => &["boolean", "integer", "string", "unknown", "array"],
-            Place::ParamItem => &["boolean", "integer", "string", "unknown"],
-            Place::Body => &["object", "ref", "union"],
-            Place::Message => &["union"],
-        };
-        const KNOWN: &[&str] = &[
-            "record",
-            "query",
-            "procedure",
-            "subscription",
-            "permission-set",
-            "permission",
-            "params",
-            "object",
-            "array",
-            "token",
-            "string",
-            "integer",
-            "boolean",
-            "bytes",
-            "cid-link",
-            "blob",
-            "unknown",
-            "ref",
-            "union",
-        ];
-        if !KNOWN.contains(&kind) {
-            self.err(&join(path, "type"), format!("unknown type {kind:?}"));
-            return None;
-        }
-        if !allowed.contains(&kind) {
-            let where_ = match place {
-                Place::Def => "as a top-level definition",
-                Place::Field => "as an object property or array items",
-                Place::Param => "as a query parameter",
-                Place::ParamItem => "as the items of a query parameter array",
-                Place::Body => "as an input/output schema",
-                Place::Message => "as a subscription message schema",
-            };
-            self.err(
-                &join(path, "type"),
-                format!(
-                    "type {kind:?} is not allowed {where_} (allowed: {})",
-                    allowed.join(", ")
-                ),
-            );
+        if !self.kind_allowed(kind, path, place) {
             return None;
         }
         let description = self.opt_str(e, "description", path);
         Some(match kind {
-            "record" => {
-                let key = self.req_str(e, "key", path);
-                let rpath = join(path, "record");
-                let record = match Self::get(e, "record") {
-                    None => {
-                        self.err(path, "missing required property `record`");
-                        None
-                    }
-                    Some(r) => self.typed_object(r, &rpath, "object"),
-                };
-                Schema::Record(RecordDef {
-                    description,
-                    key: key?,
-                    record: record?,
-                })
-            }
-            "query" | "procedure" => {
-                let is_query = kind == "query";
-                let parameters = self.opt_params(e, path);
-                let input = if is_query {
-                    if Self::get(e, "input").is_some() {
-                        self.err(&join(path, "input"), "a query has no input");
-                    }
-                    None
-                } else {
-                    self.body(e, "input", path)
-                };
-                let output = self.body(e, "output", path);
-                let errors = self.errors_list(e, path);
-                let d = EndpointDef {
-                    description,
-                    parameters,
-                    input,
-                    output,
-                    errors,
-                };
-                if is_query {
-                    Schema::Query(d)
-                } else {
-                    Schema::Procedure(d)
-                }
-            }
-            "subscription" => {
-                let parameters = self.opt_params(e, path);
-                let message = self.body(e, "message", path);
-                let errors = self.errors_list(e, path);
-                Schema::Subscription(SubscriptionDef {
-                    description,
-                    parameters,
-                    message,
-                    errors,
-                })
-            }
-            "permission-set" => {
-                let title = self.opt_str(e, "title", path);
-                let title_lang = self.lang_map(e, "title:lang", path);
-                let detail = self.opt_str(e, "detail", path);
-                let detail_lang = self.lang_map(e, "detail:lang", path);
-                let mut permissions = Vec::new();
-                let ppath = join(path, "permissions");
-                match Self::get(e, "permissions") {
-                    None => self.err(path, "missing required property `permissions`"),
-                    Some(Json::Array(items)) => {
-                        for (i, item) in items.iter().enumerate() {
-                            if let Some(p) = self.permission(item, &format!("{ppath}[{i}]")) {
-                                permissions.push(p);
-                            }
-                        }
-                    }
-                    Some(other) => {
-                        self.err(&ppath, format!("expected an array, found {}", other.kind()))
-                    }
-                }
-                Schema::PermissionSet(PermissionSetDef {
-                    description,
-                    title,
-                    title_lang,
-                    detail,
-                    detail_lang,
-                    permissions,
-                })
-            }
-            "params" | "permission" => unreachable!("never allowed by `allowed`"),
+            "record" => self.record(e, path, description)?,
+            "query" | "procedure" => self.endpoint(e, path, description, kind == "query"),
+            "subscription" => Schema::Subscription(SubscriptionDef {
+                description,
+                parameters: self.opt_params(e, path),
+                message: self.body(e, "message", path),
+                errors: self.errors_list(e, path),
+            }),
+            "permission-set" => self.permission_set(e, path, description),
             "object" => Schema::Object(self.object_body(e, path, description, Place::Field)),
-            "array" => {
-                let ipath = join(path, "items");
-                let item_place = if place == Place::Param {
-                    Place::ParamItem
-                } else {
-                    Place::Field
-                };
-                let items = match Self::get(e, "items") {
-                    None => {
-                        self.err(path, "missing required property `items`");
-                        None
-                    }
-                    Some(i) => self.schema(i, &ipath, item_place),
-                };
-                let min_length = self.opt_int(e, "minLength", path);
-                let max_length = self.opt_int(e, "maxLength", path);
-                Schema::Array(ArrayDef {
-                    description,
-                    items: Box::new(items?),
-                    min_length,
-                    max_length,
-                })
-            }
+            "array" => self.array(e, path, description, place)?,
             "token" => Schema::Token(TokenDef { description }),
-            "string" => {
-                const FORMATS: &[&str] = &[
-                    "at-identifier",
-                    "at-uri",
-                    "cid",
-                    "datetime",
-                    "did",
-                    "handle",
-                    "nsid",
-                    "tid",
-                    "record-key",
-                    "uri",
-                    "language",
-                ];
-                let format = self.opt_str(e, "format", path);
-                if let Some(f) = &format {
-                    if !FORMATS.contains(&f.as_str()) {
-                        self.err(
-                            &join(path, "format"),
-                            format!("unknown string format {f:?}"),
-                        );
-                    }
-                }
-                Schema::String(StringDef {
-                    description,
-                    format,
-                    min_length: self.opt_int(e, "minLength", path),
-                    max_length: self.opt_int(e, "maxLength", path),
-                    min_graphemes: self.opt_int(e, "minGraphemes", path),
-                    max_graphemes: self.opt_int(e, "maxGraphemes", path),
-                    known_values: self.opt_str_list(e, "knownValues", path),
-                    enum_values: self.opt_str_list(e, "enum", path),
-                    default: self.opt_str(e, "default", path),
-                    const_value: self.opt_str(e, "const", path),
-                })
-            }
+            "string" => self.string(e, path, description),
             "integer" => Schema::Integer(IntegerDef {
                 description,
                 minimum: self.opt_int(e, "minimum", path),
@@ -869,32 +754,186 @@ impl Parser<'_> {
                 max_size: self.opt_int(e, "maxSize", path),
             }),
             "unknown" => Schema::Unknown(Described { description }),
-            "ref" => {
-                let target = self.req_str(e, "ref", path);
-                Schema::Ref(RefDef {
-                    description,
-                    target: target?,
-                })
-            }
-            "union" => {
-                let refs = match self.opt_str_list(e, "refs", path) {
-                    Some(r) => r,
-                    None => {
-                        if Self::get(e, "refs").is_none() {
-                            self.err(path, "missing required property `refs`");
-                        }
-                        return None;
-                    }
-                };
-                let closed = self.opt_bool(e, "closed", path).unwrap_or(false);
-                Schema::Union(UnionDef {
-                    description,
-                    refs,
-                    closed,
-                })
-            }
-            _ => unreachable!("checked against KNOWN"),
+            "ref" => Schema::Ref(RefDef {
+                description,
+                target: self.req_str(e, "ref", path)?,
+            }),
+            "union" => self.union(e, path, description)?,
+            // `params` and `permission` are never allowed by `kind_allowed`
+            // (they only appear where `typed_object` and `permission` read
+            // them), and unknown kinds were refused there.
+            _ => return None,
         })
+    }
+
+    /// Refuses an unknown `type`, or one not allowed at `place`.
+    fn kind_allowed(&mut self, kind: &str, path: &str, place: Place) -> bool {
+        if !KNOWN_TYPES.contains(&kind) {
+            self.err(&join(path, "type"), format!("unknown type {kind:?}"));
+            return false;
+        }
+        let allowed = place.allowed();
+        if !allowed.contains(&kind) {
+            self.err(
+                &join(path, "type"),
+                format!(
+                    "type {kind:?} is not allowed {} (allowed: {})",
+                    place.describe(),
+                    allowed.join(", ")
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn record(&mut self, e: &Entries, path: &str, description: Option<String>) -> Option<Schema> {
+        let key = self.req_str(e, "key", path);
+        let rpath = join(path, "record");
+        let record = match Self::get(e, "record") {
+            None => {
+                self.err(path, "missing required property `record`");
+                None
+            }
+            Some(r) => self.typed_object(r, &rpath, "object"),
+        };
+        Some(Schema::Record(RecordDef {
+            description,
+            key: key?,
+            record: record?,
+        }))
+    }
+
+    fn endpoint(
+        &mut self,
+        e: &Entries,
+        path: &str,
+        description: Option<String>,
+        is_query: bool,
+    ) -> Schema {
+        let parameters = self.opt_params(e, path);
+        let input = if is_query {
+            if Self::get(e, "input").is_some() {
+                self.err(&join(path, "input"), "a query has no input");
+            }
+            None
+        } else {
+            self.body(e, "input", path)
+        };
+        let output = self.body(e, "output", path);
+        let errors = self.errors_list(e, path);
+        let d = EndpointDef {
+            description,
+            parameters,
+            input,
+            output,
+            errors,
+        };
+        if is_query {
+            Schema::Query(d)
+        } else {
+            Schema::Procedure(d)
+        }
+    }
+
+    fn permission_set(&mut self, e: &Entries, path: &str, description: Option<String>) -> Schema {
+        let title = self.opt_str(e, "title", path);
+        let title_lang = self.lang_map(e, "title:lang", path);
+        let detail = self.opt_str(e, "detail", path);
+        let detail_lang = self.lang_map(e, "detail:lang", path);
+        let mut permissions = Vec::new();
+        let ppath = join(path, "permissions");
+        match Self::get(e, "permissions") {
+            None => self.err(path, "missing required property `permissions`"),
+            Some(Json::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(p) = self.permission(item, &format!("{ppath}[{i}]")) {
+                        permissions.push(p);
+                    }
+                }
+            }
+            Some(other) => self.err(&ppath, format!("expected an array, found {}", other.kind())),
+        }
+        Schema::PermissionSet(PermissionSetDef {
+            description,
+            title,
+            title_lang,
+            detail,
+            detail_lang,
+            permissions,
+        })
+    }
+
+    fn array(
+        &mut self,
+        e: &Entries,
+        path: &str,
+        description: Option<String>,
+        place: Place,
+    ) -> Option<Schema> {
+        let ipath = join(path, "items");
+        let item_place = if place == Place::Param {
+            Place::ParamItem
+        } else {
+            Place::Field
+        };
+        let items = match Self::get(e, "items") {
+            None => {
+                self.err(path, "missing required property `items`");
+                None
+            }
+            Some(i) => self.schema(i, &ipath, item_place),
+        };
+        let min_length = self.opt_int(e, "minLength", path);
+        let max_length = self.opt_int(e, "maxLength", path);
+        Some(Schema::Array(ArrayDef {
+            description,
+            items: Box::new(items?),
+            min_length,
+            max_length,
+        }))
+    }
+
+    fn string(&mut self, e: &Entries, path: &str, description: Option<String>) -> Schema {
+        let format = self.opt_str(e, "format", path);
+        if let Some(f) = &format {
+            if !STRING_FORMATS.contains(&f.as_str()) {
+                self.err(
+                    &join(path, "format"),
+                    format!("unknown string format {f:?}"),
+                );
+            }
+        }
+        Schema::String(StringDef {
+            description,
+            format,
+            min_length: self.opt_int(e, "minLength", path),
+            max_length: self.opt_int(e, "maxLength", path),
+            min_graphemes: self.opt_int(e, "minGraphemes", path),
+            max_graphemes: self.opt_int(e, "maxGraphemes", path),
+            known_values: self.opt_str_list(e, "knownValues", path),
+            enum_values: self.opt_str_list(e, "enum", path),
+            default: self.opt_str(e, "default", path),
+            const_value: self.opt_str(e, "const", path),
+        })
+    }
+
+    fn union(&mut self, e: &Entries, path: &str, description: Option<String>) -> Option<Schema> {
+        let refs = match self.opt_str_list(e, "refs", path) {
+            Some(r) => r,
+            None => {
+                if Self::get(e, "refs").is_none() {
+                    self.err(path, "missing required property `refs`");
+                }
+                return None;
+            }
+        };
+        let closed = self.opt_bool(e, "closed", path).unwrap_or(false);
+        Some(Schema::Union(UnionDef {
+            description,
+            refs,
+            closed,
+        }))
     }
 
     /// An object (or params) schema whose `type` must be `expected`.

@@ -2,7 +2,7 @@
 //!
 //! Checks (all problems are collected, each naming file, JSON path, problem):
 //! - `lexicon` is 1 and every document parses (stage 1);
-//! - `id` is a valid NSID, and matches the file's path when loaded from a folder;
+//! - `id` is a valid NSID (`atproto_types::Nsid`, the one NSID syntax check), and matches the file's path when loaded from a folder;
 //! - no NSID is defined twice;
 //! - primary types (`record`, `query`, `procedure`, `subscription`,
 //!   `permission-set`) only as `main`;
@@ -100,31 +100,6 @@ pub fn parse_ref(from: &str, raw: &str) -> Target {
             def: "main".to_owned(),
         }
     }
-}
-
-/// True for a syntactically valid NSID.
-pub fn valid_nsid(s: &str) -> bool {
-    if s.len() > 317 || !s.is_ascii() {
-        return false;
-    }
-    let parts: Vec<&str> = s.split('.').collect();
-    if parts.len() < 3 {
-        return false;
-    }
-    let (name, domain) = parts.split_last().expect("at least 3 parts");
-    let domain_ok = domain.iter().enumerate().all(|(i, p)| {
-        !p.is_empty()
-            && p.len() <= 63
-            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !p.starts_with('-')
-            && !p.ends_with('-')
-            && (i != 0 || !p.as_bytes()[0].is_ascii_digit())
-    });
-    let name_ok = !name.is_empty()
-        && name.len() <= 63
-        && name.as_bytes()[0].is_ascii_alphabetic()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric());
-    domain_ok && name_ok
 }
 
 fn valid_def_name(s: &str) -> bool {
@@ -288,11 +263,11 @@ impl Set {
                         .map(move |d| (Origin::External(k.clone()), d))
                 }));
         for (origin, doc) in all {
-            if !valid_nsid(&doc.id) {
+            if let Err(e) = atproto_types::Nsid::new(doc.id.as_str()) {
                 errors.push(Error::new(
                     &doc.file,
                     "id",
-                    format!("{:?} is not a valid NSID", doc.id),
+                    format!("{:?} is not a valid NSID: {}", doc.id, e.reason),
                 ));
                 continue;
             }

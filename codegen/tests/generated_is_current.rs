@@ -3,27 +3,19 @@
 //! `examples/custom-lexicon` is not what `lexicons/` generates.
 //!
 //! The generation policy (crate names, Cargo.toml, secrets) lives in the
-//! xtask; this test includes that very file rather than a copy of it.
+//! xtask; `common` includes that very file rather than a copy of it.
 
-#[allow(dead_code)]
-#[path = "../../xtask/src/codegen.rs"]
-mod codegen;
+mod common;
 
-/// The workspace root, as the xtask's `workspace_root` gives it.
-fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use common::xtask;
 
 #[test]
 fn generated_crates_are_current() {
-    let root = workspace_root();
-    let api = codegen::generate_api(&root).unwrap();
-    let example = codegen::generate_example(&root).unwrap();
-    let mut problems = codegen::stale(&root, codegen::API, &api);
-    problems.extend(codegen::stale(&root, codegen::EXAMPLE, &example));
+    let root = common::workspace();
+    let api = xtask::generate_api(&root).unwrap();
+    let example = xtask::generate_example(&root).unwrap();
+    let mut problems = xtask::stale(&root, xtask::API, &api);
+    problems.extend(xtask::stale(&root, xtask::EXAMPLE, &example));
     assert!(
         problems.is_empty(),
         "generated code is not what the lexicons generate; run `cargo xtask codegen`:\n  {}",

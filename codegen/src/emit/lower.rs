@@ -5,169 +5,58 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ir::*;
-use crate::model::{Body, ErrorDef, ObjectDef, Schema, StringDef, UnionDef};
+use super::{checks, cycles};
+use crate::model::{
+    ArrayDef, Body, EndpointDef, ErrorDef, ObjectDef, PermissionSetDef, RecordDef, Schema,
+    StringDef, SubscriptionDef, UnionDef,
+};
 use crate::names;
 use crate::resolve::{parse_ref, Entry, Origin, Set, Target};
 use crate::Error;
 
-/// Lowers every local document of `set`.
-pub fn lower(set: &Set) -> Result<Vec<Module>, Vec<Error>> {
+/// Lowers every local document of `set`. Properties named in `secrets`
+/// (JSON names) whose values are plain strings are marked secret.
+pub fn lower(set: &Set, secrets: &[String]) -> Result<Vec<Module>, Vec<Error>> {
     let mut errors = Vec::new();
-    let mut modules = Vec::new();
-    for entry in set.docs.values().filter(|e| e.origin == Origin::Local) {
-        let mut l = Lower {
-            set,
-            entry,
-            items: Vec::new(),
-            taken: BTreeMap::new(),
-            errors: &mut errors,
-        };
-        l.document();
-        let items = l.items;
-        modules.push(Module {
-            nsid: entry.doc.id.clone(),
-            path: entry.module.clone(),
-            doc: entry.doc.description.clone(),
-            items,
-        });
-    }
+    let mut modules: Vec<Module> = set
+        .docs
+        .values()
+        .filter(|e| e.origin == Origin::Local)
+        .map(|entry| lower_document(set, entry, secrets, &mut errors))
+        .collect();
     if !errors.is_empty() {
         errors.sort();
         return Err(errors);
     }
-    break_cycles(&mut modules);
+    cycles::break_cycles(&mut modules);
     // External documents are lowered too (and thrown away), only to know
     // which of their types have rules to check.
     let mut ignored = Vec::new();
-    let mut others = Vec::new();
-    for entry in set.docs.values().filter(|e| e.origin != Origin::Local) {
-        let mut l = Lower {
-            set,
-            entry,
-            items: Vec::new(),
-            taken: BTreeMap::new(),
-            errors: &mut ignored,
-        };
-        l.document();
-        others.push(Module {
-            nsid: entry.doc.id.clone(),
-            path: entry.module.clone(),
-            doc: None,
-            items: l.items,
-        });
-    }
-    analyze_checks(&mut modules, &others);
+    let others: Vec<Module> = set
+        .docs
+        .values()
+        .filter(|e| e.origin != Origin::Local)
+        .map(|entry| lower_document(set, entry, secrets, &mut ignored))
+        .collect();
+    checks::analyze(&mut modules, &others);
     Ok(modules)
 }
 
-/// Property names whose values are secrets (passwords, session JWTs,
-/// one-time email/PLC/SMS tokens and codes): generated `Debug` prints `***`.
-pub const SECRET_PROPERTIES: &[&str] = &[
-    "password",
-    "accessJwt",
-    "refreshJwt",
-    "token",
-    "authFactorToken",
-    "code",
-    "inviteCode",
-];
-
-type TyKey = (Vec<String>, String);
-
-fn ty_key(p: &TyPath) -> TyKey {
-    (p.module.clone(), p.name.clone())
-}
-
-/// A check that can find something, given the types known to have rules.
-fn live(c: &Check, needs: &BTreeSet<TyKey>) -> bool {
-    match c {
-        Check::Nested(Some(p)) => needs.contains(&ty_key(p)),
-        Check::Nested(None) => true,
-        Check::Array { min, max, items } => {
-            min.is_some() || max.is_some() || items.as_deref().is_some_and(|i| live(i, needs))
-        }
-        _ => true,
-    }
-}
-
-/// Drops the parts of a check that can never find anything.
-fn prune(c: Check, needs: &BTreeSet<TyKey>) -> Option<Check> {
-    match c {
-        Check::Array { min, max, items } => {
-            let items = items.and_then(|i| prune(*i, needs)).map(Box::new);
-            (min.is_some() || max.is_some() || items.is_some()).then_some(Check::Array {
-                min,
-                max,
-                items,
-            })
-        }
-        c => live(&c, needs).then_some(c),
-    }
-}
-
-fn ty_needs(ty: &Ty, needs: &BTreeSet<TyKey>) -> bool {
-    match ty {
-        Ty::Named(p) => needs.contains(&ty_key(p)),
-        Ty::Vec(t) => ty_needs(t, needs),
-        _ => false,
-    }
-}
-
-/// Finds the types whose `validate()` can find a violation (a least fixed
-/// point over containment), then removes field checks that would only call
-/// impls that do nothing, so generated code holds no useless calls.
-fn analyze_checks(modules: &mut [Module], others: &[Module]) {
-    let mut needs: BTreeSet<TyKey> = BTreeSet::new();
-    loop {
-        let mut changed = false;
-        for m in modules.iter().chain(others) {
-            for item in &m.items {
-                let (name, n) = match item {
-                    Item::Struct(s) => (
-                        &s.name,
-                        s.fields
-                            .iter()
-                            .any(|f| f.check.as_ref().is_some_and(|c| live(c, &needs))),
-                    ),
-                    Item::Union(u) => (
-                        &u.name,
-                        u.members.iter().any(|x| needs.contains(&ty_key(&x.ty))),
-                    ),
-                    Item::Alias { name, ty, .. } => (name, ty_needs(ty, &needs)),
-                    _ => continue,
-                };
-                if n && needs.insert((m.path.clone(), name.clone())) {
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    for m in modules.iter_mut() {
-        let has = |n: &str| needs.contains(&(m.path.clone(), n.to_owned()));
-        let (params, input) = (has("Parameters"), has("Input"));
-        for item in &mut m.items {
-            match item {
-                Item::Struct(s) => {
-                    for f in &mut s.fields {
-                        f.check = f.check.take().and_then(|c| prune(c, &needs));
-                    }
-                    s.validate = s.fields.iter().any(|f| f.check.is_some());
-                }
-                Item::Union(u) => {
-                    for x in &mut u.members {
-                        x.validate = needs.contains(&ty_key(&x.ty));
-                    }
-                }
-                Item::Endpoint(e) => {
-                    e.validate_params = e.params && params;
-                    e.validate_input = e.input == BodyKind::Json && input;
-                }
-                _ => {}
-            }
-        }
+fn lower_document(set: &Set, entry: &Entry, secrets: &[String], errors: &mut Vec<Error>) -> Module {
+    let mut l = Lower {
+        set,
+        entry,
+        secrets,
+        items: Vec::new(),
+        taken: BTreeMap::new(),
+        errors,
+    };
+    l.document();
+    Module {
+        nsid: entry.doc.id.clone(),
+        path: entry.module.clone(),
+        doc: entry.doc.description.clone(),
+        items: l.items,
     }
 }
 
@@ -222,6 +111,8 @@ fn value_variants(values: &[String]) -> Vec<(String, String)> {
 struct Lower<'a> {
     set: &'a Set,
     entry: &'a Entry,
+    /// JSON property names whose string values are secrets.
+    secrets: &'a [String],
     items: Vec<Item>,
     /// Type names in this module → the JSON path that made it.
     taken: BTreeMap<String, String>,
@@ -278,116 +169,24 @@ impl Lower<'_> {
         }
     }
 
+    /// Lowers one definition: inline items first, its own item last.
     fn def(&mut self, def: &str, schema: &Schema, path: &str) {
-        let entry = self.entry;
-        let tname = entry.type_names.get(def).cloned().unwrap_or_default();
+        let tname = self.entry.type_names.get(def).cloned().unwrap_or_default();
         let lexname = self.lexname(def);
         match schema {
-            Schema::Record(r) => {
-                let mut s = self.object(&tname, &lexname, &r.record, &format!("{path}.record"));
-                s.doc = r.description.clone().or(s.doc);
-                s.record = Some((entry.doc.id.clone(), r.key.clone()));
-                self.items.push(Item::Struct(s));
-            }
+            Schema::Record(r) => self.record_def(&tname, &lexname, r, path),
             Schema::Query(e) | Schema::Procedure(e) => {
                 let procedure = matches!(schema, Schema::Procedure(_));
-                for n in ["Parameters", "Input", "Output", "Error"] {
-                    self.claim(n, path);
-                }
-                let mut ep = Endpoint {
-                    name: tname.clone(),
-                    doc: e.description.clone(),
-                    nsid: entry.doc.id.clone(),
-                    procedure,
-                    params: e.parameters.is_some(),
-                    input: BodyKind::None,
-                    input_encoding: e.input.as_ref().and_then(|b| b.encoding.clone()),
-                    output: BodyKind::None,
-                    output_encoding: e.output.as_ref().and_then(|b| b.encoding.clone()),
-                    validate_params: false,
-                    validate_input: false,
-                };
-                if let Some(p) = &e.parameters {
-                    let mut s = self.object(
-                        "Parameters",
-                        &format!("{lexname} parameters"),
-                        p,
-                        &format!("{path}.parameters"),
-                    );
-                    s.extra = false;
-                    s.params = true;
-                    s.doc = Some(format!("Query parameters of `{}`.", entry.doc.id));
-                    self.items.push(Item::Struct(s));
-                }
-                if let Some(b) = &e.input {
-                    ep.input = self.body("Input", &lexname, b, &format!("{path}.input"));
-                }
-                if let Some(b) = &e.output {
-                    ep.output = self.body("Output", &lexname, b, &format!("{path}.output"));
-                }
-                self.errors_item(&e.errors, path);
-                self.items.push(Item::Endpoint(ep));
+                self.endpoint_def(&tname, &lexname, e, procedure, path);
             }
-            Schema::Subscription(s) => {
-                for n in ["Parameters", "Message", "Error"] {
-                    self.claim(n, path);
-                }
-                let nsid_const = Item::Const {
-                    name: "NSID".into(),
-                    doc: Some(format!(
-                        "The NSID of this subscription (event stream `{}`).{}",
-                        entry.doc.id,
-                        s.description
-                            .as_deref()
-                            .map(|d| format!("\n\n{d}"))
-                            .unwrap_or_default()
-                    )),
-                    value: entry.doc.id.clone(),
-                };
-                if let Some(p) = &s.parameters {
-                    let mut st = self.object(
-                        "Parameters",
-                        &format!("{lexname} parameters"),
-                        p,
-                        &format!("{path}.parameters"),
-                    );
-                    st.extra = false;
-                    st.params = true;
-                    st.doc = Some(format!("Query parameters of `{}`.", entry.doc.id));
-                    self.items.push(Item::Struct(st));
-                }
-                if let Some(Body {
-                    schema: Some(m),
-                    description,
-                    ..
-                }) = &s.message
-                {
-                    if let Schema::Union(u) = &**m {
-                        let mpath = format!("{path}.message.schema");
-                        let mut un =
-                            self.union("Message", &format!("{lexname} message"), u, &mpath);
-                        un.doc = description.clone().or(un.doc);
-                        self.items.push(Item::Union(un));
-                    }
-                }
-                self.errors_item(&s.errors, path);
-                self.items.push(nsid_const);
-            }
-            Schema::PermissionSet(p) => {
-                let last = entry.doc.id.rsplit('.').next().unwrap_or_default();
-                self.items.push(Item::PermissionSet {
-                    name: names::shouty(last),
-                    doc: p.description.clone().or_else(|| p.title.clone()),
-                    nsid: entry.doc.id.clone(),
-                    def: p.clone(),
-                });
-            }
+            Schema::Subscription(s) => self.subscription_def(&lexname, s, path),
+            Schema::PermissionSet(p) => self.permission_set_def(p),
             Schema::Token(t) => {
-                let name = entry.const_names.get(def).cloned().unwrap_or_default();
+                let name = self.entry.const_names.get(def).cloned().unwrap_or_default();
                 self.items.push(Item::Const {
                     name,
                     doc: t.description.clone(),
-                    value: format!("{}#{}", entry.doc.id, def),
+                    value: format!("{}#{}", self.entry.doc.id, def),
                 });
             }
             Schema::Object(o) => {
@@ -395,29 +194,9 @@ impl Lower<'_> {
                 self.items.push(Item::Struct(s));
             }
             Schema::String(s) if s.enum_values.is_some() || s.known_values.is_some() => {
-                let closed = s.enum_values.is_some();
-                let values = s
-                    .enum_values
-                    .as_ref()
-                    .or(s.known_values.as_ref())
-                    .cloned()
-                    .unwrap_or_default();
-                self.items.push(Item::Enum(StrEnum {
-                    name: tname,
-                    doc: s.description.clone(),
-                    lexname,
-                    values: value_variants(&values),
-                    serde: closed,
-                }));
+                self.string_enum_def(tname, lexname, s);
             }
-            Schema::Array(a) => {
-                let ty = self.ty(&a.items, &tname, "Item", &format!("{path}.items"));
-                self.items.push(Item::Alias {
-                    name: tname,
-                    doc: a.description.clone(),
-                    ty: Ty::Vec(Box::new(ty)),
-                });
-            }
+            Schema::Array(a) => self.array_def(tname, a, path),
             other => {
                 let ty = self.ty(other, &tname, "", path);
                 self.items.push(Item::Alias {
@@ -427,6 +206,137 @@ impl Lower<'_> {
                 });
             }
         }
+    }
+
+    fn record_def(&mut self, tname: &str, lexname: &str, r: &RecordDef, path: &str) {
+        let mut s = self.object(tname, lexname, &r.record, &format!("{path}.record"));
+        s.doc = r.description.clone().or(s.doc);
+        s.record = Some((self.entry.doc.id.clone(), r.key.clone()));
+        self.items.push(Item::Struct(s));
+    }
+
+    fn endpoint_def(
+        &mut self,
+        tname: &str,
+        lexname: &str,
+        e: &EndpointDef,
+        procedure: bool,
+        path: &str,
+    ) {
+        for n in ["Parameters", "Input", "Output", "Error"] {
+            self.claim(n, path);
+        }
+        let mut ep = Endpoint {
+            name: tname.to_owned(),
+            doc: e.description.clone(),
+            nsid: self.entry.doc.id.clone(),
+            procedure,
+            params: e.parameters.is_some(),
+            input: BodyKind::None,
+            input_encoding: e.input.as_ref().and_then(|b| b.encoding.clone()),
+            output: BodyKind::None,
+            output_encoding: e.output.as_ref().and_then(|b| b.encoding.clone()),
+            validate_params: false,
+            validate_input: false,
+        };
+        if let Some(p) = &e.parameters {
+            self.params_struct(lexname, p, path);
+        }
+        if let Some(b) = &e.input {
+            ep.input = self.body("Input", lexname, b, &format!("{path}.input"));
+        }
+        if let Some(b) = &e.output {
+            ep.output = self.body("Output", lexname, b, &format!("{path}.output"));
+        }
+        self.errors_item(&e.errors, path);
+        self.items.push(Item::Endpoint(ep));
+    }
+
+    /// The `Parameters` struct of an endpoint or subscription.
+    fn params_struct(&mut self, lexname: &str, p: &ObjectDef, path: &str) {
+        let mut s = self.object(
+            "Parameters",
+            &format!("{lexname} parameters"),
+            p,
+            &format!("{path}.parameters"),
+        );
+        s.extra = false;
+        s.params = true;
+        s.doc = Some(format!("Query parameters of `{}`.", self.entry.doc.id));
+        self.items.push(Item::Struct(s));
+    }
+
+    fn subscription_def(&mut self, lexname: &str, s: &SubscriptionDef, path: &str) {
+        for n in ["Parameters", "Message", "Error"] {
+            self.claim(n, path);
+        }
+        let nsid = self.entry.doc.id.clone();
+        let nsid_const = Item::Const {
+            name: "NSID".into(),
+            doc: Some(format!(
+                "The NSID of this subscription (event stream `{nsid}`).{}",
+                s.description
+                    .as_deref()
+                    .map(|d| format!("\n\n{d}"))
+                    .unwrap_or_default()
+            )),
+            value: nsid,
+        };
+        if let Some(p) = &s.parameters {
+            self.params_struct(lexname, p, path);
+        }
+        if let Some(Body {
+            schema: Some(m),
+            description,
+            ..
+        }) = &s.message
+        {
+            if let Schema::Union(u) = &**m {
+                let mpath = format!("{path}.message.schema");
+                let mut un = self.union("Message", &format!("{lexname} message"), u, &mpath);
+                un.doc = description.clone().or(un.doc);
+                self.items.push(Item::Union(un));
+            }
+        }
+        self.errors_item(&s.errors, path);
+        self.items.push(nsid_const);
+    }
+
+    fn permission_set_def(&mut self, p: &PermissionSetDef) {
+        let id = &self.entry.doc.id;
+        let last = id.rsplit('.').next().unwrap_or_default();
+        self.items.push(Item::PermissionSet {
+            name: names::shouty(last),
+            doc: p.description.clone().or_else(|| p.title.clone()),
+            nsid: id.clone(),
+            def: p.clone(),
+        });
+    }
+
+    fn string_enum_def(&mut self, name: String, lexname: String, s: &StringDef) {
+        let closed = s.enum_values.is_some();
+        let values = s
+            .enum_values
+            .as_ref()
+            .or(s.known_values.as_ref())
+            .cloned()
+            .unwrap_or_default();
+        self.items.push(Item::Enum(StrEnum {
+            name,
+            doc: s.description.clone(),
+            lexname,
+            values: value_variants(&values),
+            serde: closed,
+        }));
+    }
+
+    fn array_def(&mut self, name: String, a: &ArrayDef, path: &str) {
+        let ty = self.ty(&a.items, &name, "Item", &format!("{path}.items"));
+        self.items.push(Item::Alias {
+            name,
+            doc: a.description.clone(),
+            ty: Ty::Vec(Box::new(ty)),
+        });
     }
 
     fn errors_item(&mut self, errors: &[ErrorDef], path: &str) {
@@ -543,8 +453,8 @@ impl Lower<'_> {
                 (false, false, Some(d)) => Presence::Default(d),
                 (false, false, None) => Presence::Optional,
             };
-            let check = self.check(&self.entry.doc.id, schema, Some(&ty), 0);
-            let secret = SECRET_PROPERTIES.contains(&prop.as_str()) && ty == Ty::String;
+            let check = checks::of_schema(self.set, &self.entry.doc.id, schema, Some(&ty), 0);
+            let secret = self.secrets.iter().any(|x| x == prop) && ty == Ty::String;
             fields.push(Field {
                 json: prop.clone(),
                 rust,
@@ -565,89 +475,6 @@ impl Lower<'_> {
             record: None,
             params: false,
             validate: false,
-        }
-    }
-
-    /// The rules of a value of `schema` (its Rust type `ty` when known),
-    /// following references to non-object definitions (a `ref` to a string
-    /// def with `maxLength` is checked at the field). `from` is the NSID that
-    /// relative references in `schema` start from.
-    fn check(&self, from: &str, schema: &Schema, ty: Option<&Ty>, depth: u32) -> Option<Check> {
-        let named = || match ty {
-            Some(Ty::Named(p)) => Some(Check::Nested(Some(p.clone()))),
-            Some(_) => None,
-            None => Some(Check::Nested(None)),
-        };
-        match schema {
-            Schema::String(s) => {
-                // A closed `enum` is a Rust enum: its values are the only ones.
-                if s.enum_values.is_some()
-                    || (s.min_length, s.max_length, s.min_graphemes, s.max_graphemes)
-                        == (None, None, None, None)
-                        && s.const_value.is_none()
-                {
-                    return None;
-                }
-                Some(Check::Str {
-                    min_length: s.min_length,
-                    max_length: s.max_length,
-                    min_graphemes: s.min_graphemes,
-                    max_graphemes: s.max_graphemes,
-                    constant: s.const_value.clone(),
-                })
-            }
-            Schema::Integer(i) => {
-                if (i.minimum, i.maximum, i.const_value) == (None, None, None)
-                    && i.enum_values.is_none()
-                {
-                    return None;
-                }
-                Some(Check::Int {
-                    minimum: i.minimum,
-                    maximum: i.maximum,
-                    allowed: i.enum_values.clone(),
-                    constant: i.const_value,
-                })
-            }
-            Schema::Boolean(b) => b.const_value.map(Check::Bool),
-            Schema::Bytes(b) => (b.min_length.is_some() || b.max_length.is_some())
-                .then_some(Check::Bytes(b.min_length, b.max_length)),
-            Schema::Blob(b) => (b.accept.is_some() || b.max_size.is_some())
-                .then(|| Check::Blob(b.accept.clone(), b.max_size)),
-            Schema::Array(a) => {
-                let item_ty = match ty {
-                    Some(Ty::Vec(t)) => Some(&**t),
-                    _ => None,
-                };
-                let items = self.check(from, &a.items, item_ty, depth).map(Box::new);
-                (a.min_length.is_some() || a.max_length.is_some() || items.is_some()).then_some(
-                    Check::Array {
-                        min: a.min_length,
-                        max: a.max_length,
-                        items,
-                    },
-                )
-            }
-            Schema::Object(_) | Schema::Union(_) => named(),
-            Schema::Ref(r) => {
-                let t = parse_ref(from, &r.target);
-                let (_, target) = self.set.lookup(&t)?;
-                match target {
-                    Schema::Object(_) | Schema::Record(_) => named(),
-                    _ if depth > 8 => None,
-                    // Arrays, strings, integers... defined once and referenced:
-                    // their rules apply where they are used.
-                    other => {
-                        let ty = if matches!(other, Schema::Array(_)) {
-                            None
-                        } else {
-                            ty
-                        };
-                        self.check(&t.nsid, other, ty, depth + 1)
-                    }
-                }
-            }
-            _ => None,
         }
     }
 
@@ -835,95 +662,6 @@ impl Lower<'_> {
             lexname: lexname.to_owned(),
             members,
             closed: u.closed,
-        }
-    }
-}
-
-/// Boxes struct fields that would otherwise contain their own type: a field
-/// whose (unboxed, non-`Vec`) type is a struct from which the field's own
-/// struct is reachable through such fields.
-fn break_cycles(modules: &mut [Module]) {
-    type Key = (Vec<String>, String);
-    let mut edges: BTreeMap<Key, BTreeSet<Key>> = BTreeMap::new();
-    let mut structs: BTreeSet<Key> = BTreeSet::new();
-    let mut aliases: BTreeMap<Key, Key> = BTreeMap::new();
-    for m in modules.iter() {
-        for item in &m.items {
-            match item {
-                Item::Struct(s) => {
-                    structs.insert((m.path.clone(), s.name.clone()));
-                }
-                Item::Alias {
-                    name,
-                    ty: Ty::Named(p),
-                    ..
-                } if p.krate.is_none() => {
-                    aliases.insert(
-                        (m.path.clone(), name.clone()),
-                        (p.module.clone(), p.name.clone()),
-                    );
-                }
-                _ => {}
-            }
-        }
-    }
-    let target = |p: &TyPath| -> Option<Key> {
-        if p.krate.is_some() {
-            return None;
-        }
-        let mut k = (p.module.clone(), p.name.clone());
-        for _ in 0..8 {
-            match aliases.get(&k) {
-                Some(next) => k = next.clone(),
-                None => break,
-            }
-        }
-        structs.contains(&k).then_some(k)
-    };
-    for m in modules.iter() {
-        for item in &m.items {
-            if let Item::Struct(s) = item {
-                let from = (m.path.clone(), s.name.clone());
-                for f in &s.fields {
-                    if let Ty::Named(p) = &f.ty {
-                        if let Some(to) = target(p) {
-                            edges.entry(from.clone()).or_default().insert(to);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let reaches = |from: &Key, to: &Key| -> bool {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![from.clone()];
-        while let Some(k) = stack.pop() {
-            if &k == to {
-                return true;
-            }
-            if seen.insert(k.clone()) {
-                if let Some(next) = edges.get(&k) {
-                    stack.extend(next.iter().cloned());
-                }
-            }
-        }
-        false
-    };
-    for m in modules.iter_mut() {
-        let path = m.path.clone();
-        for item in &mut m.items {
-            if let Item::Struct(s) = item {
-                let me = (path.clone(), s.name.clone());
-                for f in &mut s.fields {
-                    if let Ty::Named(p) = &f.ty {
-                        if let Some(to) = target(p) {
-                            if reaches(&to, &me) {
-                                f.boxed = true;
-                            }
-                        }
-                    }
-                }
-            }
         }
     }
 }

@@ -5,6 +5,18 @@ use std::path::{Path, PathBuf};
 
 use lexgen::model::Document;
 
+/// The xtask's generation code and policy (crate names, manifest, secrets).
+#[path = "../../../xtask/src/codegen.rs"]
+pub mod xtask;
+
+/// Generation options with the xtask's policy.
+pub fn options() -> lexgen::Options {
+    lexgen::Options {
+        secret_properties: xtask::secret_properties(),
+        ..lexgen::Options::default()
+    }
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -46,7 +58,7 @@ pub fn generate_with_official(local: Vec<Document>) -> lexgen::Generated {
         .collect();
     let set = lexgen::Set::build(local, vec![("atproto_api".into(), external)])
         .unwrap_or_else(|e| panic!("{e:#?}"));
-    lexgen::generate(&set, &lexgen::Options::default()).unwrap_or_else(|e| panic!("{e:#?}"))
+    lexgen::generate(&set, &options()).unwrap_or_else(|e| panic!("{e:#?}"))
 }
 
 /// The module file generated for `nsid`.
@@ -79,9 +91,7 @@ pub fn errors_of(texts: &[(&str, &str)]) -> Vec<lexgen::Error> {
     if !errors.is_empty() {
         return errors;
     }
-    match lexgen::Set::build(docs, vec![])
-        .and_then(|s| lexgen::generate(&s, &lexgen::Options::default()))
-    {
+    match lexgen::Set::build(docs, vec![]).and_then(|s| lexgen::generate(&s, &options())) {
         Ok(_) => vec![],
         Err(e) => e,
     }
