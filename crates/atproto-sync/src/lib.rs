@@ -1,1 +1,36 @@
-//! Sync (work in progress).
+//! atproto's binary data: DAG-CBOR, CIDs, CAR files, the repository tree
+//! (MST) and verified commits.
+//!
+//! Where it sits: `atproto-types` holds the data model's JSON side and the
+//! runtime of the generated `atproto-api` types; this crate adds the binary
+//! side under them. Generated record types decode from DAG-CBOR through the
+//! same serde visitors they use for JSON ([`from_slice`]), so a record read
+//! out of a repository is the same `app.bsky.feed.post` value JSON gives.
+//!
+//! - [`Cid`]: blessed CIDs (v1, dag-cbor or raw, sha2-256) as 36 bytes.
+//! - [`Value`]: any data-model value, DAG-CBOR and JSON forms.
+//! - [`from_slice`] / [`to_vec`]: serde over strict DAG-CBOR.
+//! - [`car`]: CAR v1 reading with every block checked against its CID.
+//! - [`mst`] and [`repo`]: walking a repository to its records.
+//! - [`commit`]: commits, their signatures, and per-repository sync state.
+//!
+//! Nothing here touches the network.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cbor;
+mod cid;
+mod error;
+mod value;
+
+pub use cbor::{DecodeOptions, DEFAULT_MAX_DEPTH};
+pub use cid::{Cid, CidError, DAG_CBOR, RAW};
+pub use error::{DecodeError, EncodeError, Rule};
+pub use value::{Map, Value};
+
+mod de;
+mod ser;
+
+pub use de::{from_slice, from_slice_with, Deserializer};
+pub use ser::{cid_of, to_vec, Serializer};

@@ -1,6 +1,11 @@
 //! The atproto data model in JSON: its special objects ([`CidLink`],
 //! [`Bytes`], [`Blob`]) and a checker for whole values ([`check_data_model`]).
 //!
+//! The special objects also speak binary serde formats (DAG-CBOR in
+//! `atproto-sync`): when the format is not human-readable, [`Bytes`] is a
+//! byte string and [`CidLink`] goes through [`CID_LINK_TOKEN`]; [`Blob`]
+//! follows from both.
+//!
 //! The serde impls read maps entry by entry (no buffering through serde's
 //! internal `Content`, no `untagged`/`flatten`) and refuse malformed objects
 //! with a message saying what is wrong.
@@ -26,6 +31,75 @@ pub use crate::base64::encode as base64_encode;
 
 /// Standard base64, padded or not, strict (see [`crate::base64::decode`]).
 pub use crate::base64::decode as base64_decode;
+
+// ---------------------------------------------------------------- binary formats
+
+/// The newtype-struct name through which [`CidLink`] talks to binary
+/// (not human-readable) serde formats such as DAG-CBOR: it serializes as
+/// `serialize_newtype_struct(CID_LINK_TOKEN, <CID bytes>)`, and deserializes
+/// by asking for `deserialize_newtype_struct(CID_LINK_TOKEN, ..)`, to which a
+/// DAG-CBOR deserializer answers with the CID's binary bytes (tag 42 without
+/// its `0x00` prefix). Formats that know nothing of it see a newtype around
+/// bytes.
+pub const CID_LINK_TOKEN: &str = "$atproto::cid-link";
+
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// The multibase base32 text (`b…`) of a binary CID.
+fn cid_text_from_binary(bytes: &[u8]) -> Result<Cid, String> {
+    let mut out = String::with_capacity(1 + bytes.len().div_ceil(5) * 8);
+    out.push('b');
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(BASE32[((acc >> bits) & 31) as usize]));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(BASE32[((acc << (5 - bits)) & 31) as usize]));
+    }
+    Cid::new(out).map_err(|e| format!("binary CID is not a valid CID: {e}"))
+}
+
+/// The binary form of a base32 (`b…`) CID text.
+fn cid_binary_from_text(cid: &Cid) -> Result<Vec<u8>, String> {
+    let text = cid.as_str();
+    let Some(rest) = text.strip_prefix('b') else {
+        return Err(format!(
+            "CID {text} is not base32 (b…); only such CIDs have a binary form here"
+        ));
+    };
+    let mut out = Vec::with_capacity(rest.len() * 5 / 8);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in rest.bytes() {
+        let v = match c {
+            b'a'..=b'z' => c - b'a',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return Err(format!("CID {text} is not lower-case base32")),
+        };
+        acc = (acc << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+        acc &= (1 << bits) - 1;
+    }
+    Ok(out)
+}
+
+/// A CID's binary bytes as a serde byte string.
+struct BinaryCid<'a>(&'a [u8]);
+
+impl Serialize for BinaryCid<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
 
 // ---------------------------------------------------------------- helpers
 
@@ -62,6 +136,10 @@ impl From<Cid> for CidLink {
 
 impl Serialize for CidLink {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            let bytes = cid_binary_from_text(&self.link).map_err(serde::ser::Error::custom)?;
+            return s.serialize_newtype_struct(CID_LINK_TOKEN, &BinaryCid(&bytes));
+        }
         let mut map = s.serialize_map(Some(1))?;
         map.serialize_entry(LINK_KEY, &self.link)?;
         map.end()
@@ -96,11 +174,24 @@ impl<'de> Visitor<'de> for CidLinkVisitor {
             None => Err(de::Error::custom("missing \"$link\" in a cid-link object")),
         }
     }
+
+    // Binary formats: the CID's bytes (see `CID_LINK_TOKEN`).
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<CidLink, E> {
+        cid_text_from_binary(v).map(CidLink::new).map_err(E::custom)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<CidLink, D::Error> {
+        d.deserialize_bytes(self)
+    }
 }
 
 impl<'de> Deserialize<'de> for CidLink {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(CidLinkVisitor)
+        if d.is_human_readable() {
+            d.deserialize_map(CidLinkVisitor)
+        } else {
+            d.deserialize_newtype_struct(CID_LINK_TOKEN, CidLinkVisitor)
+        }
     }
 }
 
@@ -125,6 +216,9 @@ impl AsRef<[u8]> for Bytes {
 
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return s.serialize_bytes(&self.0);
+        }
         let mut map = s.serialize_map(Some(1))?;
         map.serialize_entry(BYTES_KEY, &base64_encode(&self.0))?;
         map.end()
@@ -159,11 +253,24 @@ impl<'de> Visitor<'de> for BytesVisitor {
         }
         bytes.ok_or_else(|| de::Error::custom("missing \"$bytes\" in a bytes object"))
     }
+
+    // Binary formats carry bytes as bytes.
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+        Ok(Bytes(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+        Ok(Bytes(v))
+    }
 }
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(BytesVisitor)
+        if d.is_human_readable() {
+            d.deserialize_map(BytesVisitor)
+        } else {
+            d.deserialize_byte_buf(BytesVisitor)
+        }
     }
 }
 

@@ -1,0 +1,282 @@
+//! [`Cid`]: the content identifiers atproto uses, in a fixed 36-byte form.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+
+/// Multicodec of DAG-CBOR data (records, commits, MST nodes).
+pub const DAG_CBOR: u8 = 0x71;
+/// Multicodec of raw bytes (blobs).
+pub const RAW: u8 = 0x55;
+/// Multihash code of SHA-256.
+const SHA2_256: u8 = 0x12;
+
+/// A CID in atproto's blessed format: version 1, codec DAG-CBOR (`0x71`) or
+/// raw (`0x55`), SHA-256 digest. Held as its 36 binary bytes, so it is
+/// `Copy`, hashes and compares without allocation; other CID forms (v0,
+/// other codecs or hashes) are refused when parsed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cid([u8; 36]);
+
+/// Why bytes or text are not a CID this crate accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CidError {
+    /// The binary form is not 36 bytes long.
+    Length(usize),
+    /// Not CID version 1.
+    Version(u8),
+    /// A codec other than DAG-CBOR or raw.
+    Codec(u8),
+    /// A hash other than SHA-256 with a 32-byte digest.
+    Hash {
+        /// Multihash code.
+        code: u8,
+        /// Digest length.
+        length: u8,
+    },
+    /// Text that does not start with `b` (base32 multibase).
+    Multibase,
+    /// A character outside lower-case base32 at this position of the text.
+    Base32(usize),
+}
+
+impl fmt::Display for CidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CidError::Length(n) => write!(f, "CID is {n} bytes; atproto CIDs are 36"),
+            CidError::Version(v) => write!(f, "CID version byte 0x{v:02x}; only CIDv1 is accepted"),
+            CidError::Codec(c) => write!(
+                f,
+                "CID codec 0x{c:02x}; only dag-cbor (0x71) and raw (0x55) are accepted"
+            ),
+            CidError::Hash { code, length } => write!(
+                f,
+                "CID hash 0x{code:02x} of {length} bytes; only sha2-256 (0x12, 32 bytes) is accepted"
+            ),
+            CidError::Multibase => f.write_str("CID text must start with 'b' (base32)"),
+            CidError::Base32(i) => write!(f, "CID text has a non-base32 character at {i}"),
+        }
+    }
+}
+
+impl std::error::Error for CidError {}
+
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+impl Cid {
+    /// Parses the binary form (without the DAG-CBOR tag's `0x00` prefix).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Cid, CidError> {
+        let arr: [u8; 36] = match bytes.try_into() {
+            Ok(a) => a,
+            Err(_) => {
+                // Name the first wrong field when the prefix says why.
+                if let Some(&v) = bytes.first() {
+                    if v != 1 {
+                        return Err(CidError::Version(v));
+                    }
+                }
+                if let Some(&c) = bytes.get(1) {
+                    if c != DAG_CBOR && c != RAW {
+                        return Err(CidError::Codec(c));
+                    }
+                }
+                if let (Some(&code), Some(&length)) = (bytes.get(2), bytes.get(3)) {
+                    if code != SHA2_256 || length != 32 {
+                        return Err(CidError::Hash { code, length });
+                    }
+                }
+                return Err(CidError::Length(bytes.len()));
+            }
+        };
+        if arr[0] != 1 {
+            return Err(CidError::Version(arr[0]));
+        }
+        if arr[1] != DAG_CBOR && arr[1] != RAW {
+            return Err(CidError::Codec(arr[1]));
+        }
+        if arr[2] != SHA2_256 || arr[3] != 32 {
+            return Err(CidError::Hash {
+                code: arr[2],
+                length: arr[3],
+            });
+        }
+        Ok(Cid(arr))
+    }
+
+    /// Parses a CID that starts `bytes`, returning it and the rest (as CAR
+    /// block sections hold them).
+    pub fn read_prefix(bytes: &[u8]) -> Result<(Cid, &[u8]), CidError> {
+        let head = bytes.get(..36).unwrap_or(bytes);
+        let cid = Cid::from_bytes(head)?;
+        Ok((cid, bytes.get(36..).unwrap_or_default()))
+    }
+
+    /// The CID of `data` under `codec` ([`DAG_CBOR`] or [`RAW`]; other
+    /// values are treated as raw).
+    pub fn compute(codec: u8, data: &[u8]) -> Cid {
+        let codec = if codec == DAG_CBOR { DAG_CBOR } else { RAW };
+        let digest = Sha256::digest(data);
+        let mut arr = [0u8; 36];
+        arr[..4].copy_from_slice(&[1, codec, SHA2_256, 32]);
+        arr[4..].copy_from_slice(&digest);
+        Cid(arr)
+    }
+
+    /// The CID of a DAG-CBOR block.
+    pub fn for_dag_cbor(data: &[u8]) -> Cid {
+        Cid::compute(DAG_CBOR, data)
+    }
+
+    /// The CID of a blob's raw bytes.
+    pub fn for_raw(data: &[u8]) -> Cid {
+        Cid::compute(RAW, data)
+    }
+
+    /// True when `data` hashes to this CID's digest.
+    pub fn matches(&self, data: &[u8]) -> bool {
+        Sha256::digest(data).as_slice() == self.digest()
+    }
+
+    /// The 36 binary bytes.
+    pub fn as_bytes(&self) -> &[u8; 36] {
+        &self.0
+    }
+
+    /// The codec: [`DAG_CBOR`] or [`RAW`].
+    pub fn codec(&self) -> u8 {
+        self.0[1]
+    }
+
+    /// The SHA-256 digest.
+    pub fn digest(&self) -> &[u8] {
+        &self.0[4..]
+    }
+
+    /// The text form as `atproto_types`' string newtype.
+    pub fn to_types_cid(&self) -> atproto_types::Cid {
+        // The base32 text of a blessed CID always passes the syntax check.
+        atproto_types::Cid::new(self.to_string())
+            .unwrap_or_else(|_| unreachable!("base32 CID text is valid CID syntax"))
+    }
+
+    fn write_base32(&self, out: &mut String) {
+        out.push('b');
+        let mut acc: u32 = 0;
+        let mut bits = 0;
+        for &b in &self.0 {
+            acc = (acc << 8) | u32::from(b);
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(char::from(BASE32[((acc >> bits) & 31) as usize]));
+            }
+        }
+        if bits > 0 {
+            out.push(char::from(BASE32[((acc << (5 - bits)) & 31) as usize]));
+        }
+    }
+}
+
+impl fmt::Display for Cid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(59);
+        self.write_base32(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl fmt::Debug for Cid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cid({self})")
+    }
+}
+
+impl FromStr for Cid {
+    type Err = CidError;
+
+    /// Parses the base32 multibase text (`b…`, lower case, no padding).
+    fn from_str(s: &str) -> Result<Cid, CidError> {
+        let rest = s.strip_prefix('b').ok_or(CidError::Multibase)?;
+        let mut out = Vec::with_capacity(rest.len() * 5 / 8);
+        let mut acc: u32 = 0;
+        let mut bits = 0;
+        for (i, c) in rest.bytes().enumerate() {
+            let v = match c {
+                b'a'..=b'z' => c - b'a',
+                b'2'..=b'7' => c - b'2' + 26,
+                _ => return Err(CidError::Base32(i + 1)),
+            };
+            acc = (acc << 5) | u32::from(v);
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+            acc &= (1 << bits) - 1;
+        }
+        if bits >= 5 || acc != 0 {
+            return Err(CidError::Base32(s.len()));
+        }
+        Cid::from_bytes(&out)
+    }
+}
+
+impl TryFrom<&atproto_types::Cid> for Cid {
+    type Error = CidError;
+    fn try_from(c: &atproto_types::Cid) -> Result<Cid, CidError> {
+        c.as_str().parse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The CID of the empty DAG-CBOR map `{}` (0xa0).
+    const EMPTY_MAP: &str = "bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua";
+
+    #[test]
+    fn computes_prints_and_parses() {
+        let cid = Cid::for_dag_cbor(&[0xa0]);
+        assert_eq!(cid.to_string(), EMPTY_MAP);
+        assert_eq!(EMPTY_MAP.parse::<Cid>().unwrap(), cid);
+        assert_eq!(cid.codec(), DAG_CBOR);
+        assert!(cid.matches(&[0xa0]));
+        assert!(!cid.matches(&[0xa1]));
+        let raw = Cid::for_raw(b"hello");
+        assert!(raw.to_string().starts_with("bafkrei"));
+        assert_eq!(raw.to_string().parse::<Cid>().unwrap(), raw);
+        assert_eq!(raw.to_types_cid().as_str(), raw.to_string());
+        assert_ne!(raw, Cid::for_dag_cbor(b"hello"));
+    }
+
+    #[test]
+    fn refuses_other_forms() {
+        let good = *Cid::for_dag_cbor(b"x").as_bytes();
+        let mut b = good;
+        b[0] = 0x12;
+        assert_eq!(Cid::from_bytes(&b), Err(CidError::Version(0x12)));
+        b = good;
+        b[1] = 0x70;
+        assert_eq!(Cid::from_bytes(&b), Err(CidError::Codec(0x70)));
+        b = good;
+        b[2] = 0x13;
+        assert!(matches!(
+            Cid::from_bytes(&b),
+            Err(CidError::Hash { code: 0x13, .. })
+        ));
+        assert_eq!(Cid::from_bytes(&good[..35]), Err(CidError::Length(35)));
+        assert_eq!(Cid::from_bytes(&[]), Err(CidError::Length(0)));
+        assert_eq!(
+            "QmY7Yh4UquoXHLPFo2XbhXkhBvFoPwmQUSa92pxnxjQuPU".parse::<Cid>(),
+            Err(CidError::Multibase)
+        );
+        assert_eq!(
+            "bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swuA".parse::<Cid>(),
+            Err(CidError::Base32(58))
+        );
+        assert!("b".parse::<Cid>().is_err());
+        assert!(format!("{EMPTY_MAP}a").parse::<Cid>().is_err());
+    }
+}
