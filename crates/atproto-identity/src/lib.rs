@@ -1,1 +1,82 @@
-//! Identity resolution (work in progress).
+//! atproto identity resolution: handle → DID → DID document → the
+//! account's PDS and signing key, checked both ways and cached.
+//!
+//! ```text
+//! atproto-client (login_with_handle, Agent::resolve_identity)
+//!        │
+//! atproto-identity ──► atproto-xrpc (HttpClient, ServiceUrl) ──► atproto-types
+//!        └───────────► atproto-crypto (PublicKey of the #atproto key)
+//! ```
+//!
+//! - [`Resolver`] (built with [`Resolver::builder`] from an `Arc<dyn
+//!   HttpClient>`): [`Resolver::resolve_handle`], [`Resolver::resolve_did`],
+//!   and [`Resolver::resolve_identity`], which gives an [`Identity`] from a
+//!   handle or a DID. [`Resolver::fresh`] bypasses the cache.
+//! - Handle → DID ([`HandleResolver`]): DNS TXT `_atproto.<handle>`
+//!   ([`DnsTxtResolver`] over a [`DnsLookup`]: the `dns` feature's
+//!   [`SystemDns`](dns::SystemDns) or the application's), HTTPS
+//!   `/.well-known/atproto-did` ([`WellKnownResolver`]) and XRPC
+//!   `com.atproto.identity.resolveHandle` against a chosen service
+//!   ([`XrpcHandleResolver`]). All configured resolvers are asked at once;
+//!   two different answers are an error.
+//! - DID → document: `did:plc` from a PLC directory, `did:web` (host only)
+//!   from `https://<host>/.well-known/did.json`; [`DidDocument`] reads
+//!   `alsoKnownAs`, the `#atproto_pds` service and the `#atproto` key.
+//! - [`IdentityCache`]: found answers and definite "not found" answers are
+//!   cached with their own TTLs ([`MemoryCache`] by default).
+//! - Every failure is an [`Error`] naming the [`Step`] (DNS, well-known,
+//!   PLC, did:web, document…) and the identifier.
+//!
+//! # Network safety
+//!
+//! Handles and `did:web` hosts come from users. Requests to them use https
+//! only (plain http to loopback when [`ResolverBuilder::allow_http_loopback`]
+//! is set), are bounded by a timeout and a response size, and are refused
+//! when the host is an IP literal, `localhost`, a reserved name, or (with a
+//! [`DnsLookup`]) resolves to a private, loopback or link-local address,
+//! unless [`ResolverBuilder::allow_private_hosts`] is set. Redirects that the
+//! HTTP client passes back are followed (at most three) with each hop
+//! checked the same way. Through a generic [`atproto_xrpc::HttpClient`] this
+//! cannot guard against an HTTP client that follows redirects by itself or
+//! a name that resolves differently when the client connects (DNS
+//! rebinding): see the [`net`] module for what a server should do.
+//!
+//! # Features
+//!
+//! - `dns` (off by default): [`dns::SystemDns`], hickory-resolver with the
+//!   system's configuration, for TXT records and address checks.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod dns;
+pub mod document;
+mod error;
+pub mod handle;
+pub mod net;
+pub mod parse;
+mod resolver;
+
+pub use atproto_crypto::{Curve, PublicKey};
+pub use cache::{CacheKey, CacheValue, IdentityCache, MemoryCache};
+pub use dns::{DnsError, DnsLookup};
+pub use document::{DidDocument, DocumentError};
+pub use error::{Error, ErrorKind, Step};
+pub use handle::{DnsTxtResolver, HandleResolver, WellKnownResolver, XrpcHandleResolver};
+pub use resolver::{
+    HandleStatus, Identity, Resolver, ResolverBuilder, DEFAULT_MAX_DOCUMENT_SIZE,
+    DEFAULT_NEGATIVE_TTL, DEFAULT_PLC_URL, DEFAULT_POSITIVE_TTL, DEFAULT_TIMEOUT,
+};
+
+/// `s` cut to at most `max` bytes (on a character boundary), with `…` when cut.
+pub(crate) fn truncate(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
