@@ -232,3 +232,63 @@ fn generation_of_the_official_set_is_deterministic() {
         .count();
     assert_eq!(modules, 387);
 }
+
+#[test]
+fn declared_errors_has_one_arm_per_endpoint_gated_by_its_feature() {
+    let set = lexgen::Set::build(official(), vec![]).unwrap();
+    let opts = lexgen::Options {
+        features: true,
+        ..lexgen::Options::default()
+    };
+    let g = lexgen::generate(&set, &opts).unwrap();
+    let lib = &g.files["lib.rs"];
+    assert!(lib.contains("pub fn declared_errors(nsid: &str)"), "{lib}");
+    // Each arm sits right under its namespace's cfg.
+    let arm = |nsid: &str| format!("\"{nsid}\" =>");
+    let gate = |nsid: &str| {
+        let at = lib
+            .find(&arm(nsid))
+            .unwrap_or_else(|| panic!("no arm for {nsid}"));
+        let before = lib[..at].trim_end();
+        let line = before.lines().last().unwrap().trim().to_owned();
+        line
+    };
+    assert_eq!(
+        gate("tools.ozone.moderation.emitEvent"),
+        "#[cfg(feature = \"tools-ozone\")]"
+    );
+    assert_eq!(
+        gate("com.atproto.server.createSession"),
+        "#[cfg(feature = \"com-atproto\")]"
+    );
+    // Queries, procedures and subscriptions; records and objects have none.
+    let endpoints = set
+        .docs
+        .values()
+        .filter(|e| {
+            e.def("main").is_some_and(|m| {
+                matches!(
+                    m,
+                    lexgen::model::Schema::Query(_)
+                        | lexgen::model::Schema::Procedure(_)
+                        | lexgen::model::Schema::Subscription(_)
+                )
+            })
+        })
+        .count();
+    assert_eq!(
+        lib.matches("#[cfg(feature = ").count() - gated_modules(lib),
+        endpoints
+    );
+    assert!(!lib.contains(&arm("app.bsky.feed.post")));
+
+    // Without features: no cfg at all.
+    let plain = lexgen::generate(&set, &lexgen::Options::default()).unwrap();
+    assert!(!plain.files["lib.rs"].contains("#[cfg("));
+}
+
+/// The `#[cfg]`s of `lib.rs` on modules and `Api` fields, not arms.
+fn gated_modules(lib: &str) -> usize {
+    let head = &lib[..lib.find("pub fn declared_errors").unwrap()];
+    head.matches("#[cfg(feature = ").count()
+}

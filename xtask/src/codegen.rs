@@ -207,7 +207,7 @@ pub fn stale(root: &Path, dir: &str, files: &BTreeMap<PathBuf, String>) -> Vec<S
 }
 
 /// Writes what changed and removes generated files that are no longer generated.
-fn write(root: &Path, dir: &str, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {
+pub fn write(root: &Path, dir: &str, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {
     let krate = root.join(dir);
     for (rel, text) in files {
         let path = krate.join(rel);

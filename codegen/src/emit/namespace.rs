@@ -36,6 +36,14 @@ impl<'m> Node<'m> {
         node.leaves.insert(leaf.clone(), m);
     }
 
+    /// Every module at or below this folder.
+    fn modules(&self, out: &mut Vec<&'m Module>) {
+        out.extend(self.leaves.values());
+        for c in self.children.values() {
+            c.modules(out);
+        }
+    }
+
     fn features(&self, out: &mut BTreeSet<String>) {
         for m in self.leaves.values() {
             out.insert(feature_of(&m.nsid));
@@ -72,6 +80,8 @@ struct Parts {
     fields: Vec<TokenStream>,
     inits: Vec<TokenStream>,
     methods: Vec<TokenStream>,
+    /// Items of the root file only.
+    root_items: Vec<TokenStream>,
 }
 
 /// Writes `mod.rs` (or `lib.rs` for the root) of a namespace folder and of
@@ -89,6 +99,9 @@ pub(super) fn files(
         let mut p = path.to_vec();
         p.push(seg.clone());
         files(child, &p, opts, out, errors);
+    }
+    if path.is_empty() {
+        parts.root_items.push(declared_errors(node, opts));
     }
     for (seg, m) in &node.leaves {
         let id = ident(seg);
@@ -200,6 +213,7 @@ fn root_tokens(parts: &Parts, opts: &Options) -> TokenStream {
         mods,
         fields,
         inits,
+        root_items,
         ..
     } = parts;
     let doc = render::inner_docs(&opts.crate_doc);
@@ -233,6 +247,7 @@ fn root_tokens(parts: &Parts, opts: &Options) -> TokenStream {
                 Api { #(#inits)* _caller: ::std::marker::PhantomData }
             }
         }
+        #(#root_items)*
     }
 }
 
@@ -243,6 +258,7 @@ fn namespace_tokens(node: &Node, parts: &Parts) -> TokenStream {
         fields,
         inits,
         methods,
+        ..
     } = parts;
     let (caller_field, caller_init, method_impl) = if methods.is_empty() {
         (quote!(), quote!(), quote!())
@@ -276,5 +292,48 @@ fn namespace_tokens(node: &Node, parts: &Parts) -> TokenStream {
             }
         }
         #method_impl
+    }
+}
+
+/// `declared_errors(nsid)`: the error names each query, procedure and
+/// subscription declares, one `match` arm per endpoint, each gated like its
+/// module. A string match keeps it one small function.
+fn declared_errors(root: &Node, opts: &Options) -> TokenStream {
+    let mut modules = Vec::new();
+    root.modules(&mut modules);
+    modules.sort_by(|a, b| a.nsid.cmp(&b.nsid));
+    let arms: Vec<TokenStream> = modules
+        .iter()
+        .filter_map(|m| {
+            let names: Vec<&str> = m.items.iter().find_map(|i| match i {
+                Item::Errors(e) => Some(e.errors.iter().map(|(_, n, _)| n.as_str()).collect()),
+                _ => None,
+            })?;
+            let nsid = &m.nsid;
+            let cfg = if opts.features {
+                let f = feature_of(nsid);
+                quote!(#[cfg(feature = #f)])
+            } else {
+                quote!()
+            };
+            Some(quote!(#cfg #nsid => ::std::option::Option::Some(&[#(#names),*]),))
+        })
+        .collect();
+    let body = if arms.is_empty() {
+        quote!(let _ = nsid; ::std::option::Option::None)
+    } else {
+        quote!(match nsid {
+            #(#arms)*
+            _ => ::std::option::Option::None,
+        })
+    };
+    quote! {
+        /// The error names (as in the lexicon, e.g. `ExpiredToken`) that the
+        /// query, procedure or subscription `nsid` declares: `Some(&[])` for
+        /// one that declares none, `None` for an NSID that is not an endpoint
+        /// of this crate (or whose namespace's feature is off).
+        pub fn declared_errors(nsid: &str) -> ::std::option::Option<&'static [&'static str]> {
+            #body
+        }
     }
 }

@@ -67,3 +67,1097 @@ impl<'a, C: ?Sized> Api<'a, C> {
         }
     }
 }
+/// The error names (as in the lexicon, e.g. `ExpiredToken`) that the
+/// query, procedure or subscription `nsid` declares: `Some(&[])` for
+/// one that declares none, `None` for an NSID that is not an endpoint
+/// of this crate (or whose namespace's feature is off).
+pub fn declared_errors(nsid: &str) -> ::std::option::Option<&'static [&'static str]> {
+    match nsid {
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.actor.getPreferences" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.actor.getProfile" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.actor.getProfiles" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.actor.getSuggestions" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.actor.putPreferences" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.actor.searchActors" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.actor.searchActorsTypeahead" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.ageassurance.begin" => {
+            ::std::option::Option::Some(
+                &[
+                    "InvalidEmail",
+                    "DidTooLong",
+                    "InvalidInitiation",
+                    "RegionNotSupported",
+                ],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.ageassurance.getConfig" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.ageassurance.getState" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.bookmark.createBookmark" => {
+            ::std::option::Option::Some(&["UnsupportedCollection"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.bookmark.deleteBookmark" => {
+            ::std::option::Option::Some(&["UnsupportedCollection"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.bookmark.getBookmarks" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.contact.dismissMatch" => {
+            ::std::option::Option::Some(&["InvalidDid", "InternalError"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.contact.getMatches" => {
+            ::std::option::Option::Some(
+                &["InvalidDid", "InvalidLimit", "InvalidCursor", "InternalError"],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.contact.getSyncStatus" => {
+            ::std::option::Option::Some(&["InvalidDid", "InternalError"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.contact.importContacts" => {
+            ::std::option::Option::Some(
+                &[
+                    "InvalidDid",
+                    "InvalidContacts",
+                    "TooManyContacts",
+                    "InvalidToken",
+                    "InternalError",
+                ],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.contact.removeData" => {
+            ::std::option::Option::Some(&["InvalidDid", "InternalError"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.contact.sendNotification" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.contact.startPhoneVerification" => {
+            ::std::option::Option::Some(
+                &["RateLimitExceeded", "InvalidDid", "InvalidPhone", "InternalError"],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.contact.verifyPhone" => {
+            ::std::option::Option::Some(
+                &[
+                    "RateLimitExceeded",
+                    "InvalidDid",
+                    "InvalidPhone",
+                    "InvalidCode",
+                    "InternalError",
+                ],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.draft.createDraft" => {
+            ::std::option::Option::Some(&["DraftLimitReached"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.draft.deleteDraft" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.draft.getDrafts" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.draft.updateDraft" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.embed.getEmbedExternalView" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.describeFeedGenerator" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getActorFeeds" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getActorLikes" => {
+            ::std::option::Option::Some(&["BlockedActor", "BlockedByActor"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getAuthorFeed" => {
+            ::std::option::Option::Some(&["BlockedActor", "BlockedByActor"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getFeed" => ::std::option::Option::Some(&["UnknownFeed"]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getFeedGenerator" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getFeedGenerators" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getFeedSkeleton" => ::std::option::Option::Some(&["UnknownFeed"]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getLikes" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getListFeed" => ::std::option::Option::Some(&["UnknownList"]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getPostThread" => ::std::option::Option::Some(&["NotFound"]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getPosts" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getQuotes" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getRepostedBy" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getSuggestedFeeds" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.getTimeline" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.searchPosts" => ::std::option::Option::Some(&["BadQueryString"]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.searchPostsV2" => ::std::option::Option::Some(&["BadQueryString"]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.feed.sendInteractions" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getActorStarterPacks" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getBlocks" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getFollowers" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getFollows" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getKnownFollowers" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getList" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getListBlocks" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getListMutes" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getLists" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getListsWithMembership" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getMutes" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getRelationships" => {
+            ::std::option::Option::Some(&["ActorNotFound"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getStarterPack" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getStarterPacks" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getStarterPacksWithMembership" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.getSuggestedFollowsByActor" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.muteActor" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.muteActorList" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.muteThread" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.searchStarterPacks" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.searchStarterPacksV2" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.unmuteActor" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.unmuteActorList" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.graph.unmuteThread" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.labeler.getServices" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.getPreferences" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.getUnreadCount" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.listActivitySubscriptions" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.listNotifications" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.putActivitySubscription" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.putPreferences" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.putPreferencesV2" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.registerPush" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.unregisterPush" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.notification.updateSeen" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getAgeAssuranceState" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getConfig" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getOnboardingSuggestedStarterPacks" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getOnboardingSuggestedStarterPacksSkeleton" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getOnboardingSuggestedUsersSkeleton" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getPopularFeedGenerators" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getPostThreadOtherV2" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getPostThreadV2" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedFeeds" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedFeedsSkeleton" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedOnboardingUsers" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedStarterPacks" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedStarterPacksSkeleton" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedUsers" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedUsersForDiscover" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedUsersForDiscoverSkeleton" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedUsersForExplore" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedUsersForExploreSkeleton" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedUsersForSeeMore" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedUsersForSeeMoreSkeleton" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestedUsersSkeleton" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getSuggestionsSkeleton" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getTaggedSuggestions" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getTrendingTopics" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getTrends" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.getTrendsSkeleton" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.initAgeAssurance" => {
+            ::std::option::Option::Some(
+                &["InvalidEmail", "DidTooLong", "InvalidInitiation"],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.searchActorsSkeleton" => {
+            ::std::option::Option::Some(&["BadQueryString"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.searchPostsSkeleton" => {
+            ::std::option::Option::Some(&["BadQueryString"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.unspecced.searchStarterPacksSkeleton" => {
+            ::std::option::Option::Some(&["BadQueryString"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.video.abortUpload" => {
+            ::std::option::Option::Some(&["UploadNotFound", "UploadNotReady"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.video.finishUpload" => {
+            ::std::option::Option::Some(
+                &[
+                    "UploadNotFound",
+                    "UploadExpired",
+                    "MissingParts",
+                    "UploadNotReady",
+                    "UnsupportedContentType",
+                    "UploadFailed",
+                    "UploadAborted",
+                    "ServiceOverloaded",
+                ],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.video.getJobStatus" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.video.getUploadLimits" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.video.getUploadStatus" => {
+            ::std::option::Option::Some(&["UploadNotFound"])
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.video.startUpload" => {
+            ::std::option::Option::Some(
+                &[
+                    "UnsupportedContentType",
+                    "VideoTooLarge",
+                    "VideoTooLong",
+                    "BadAspectRatio",
+                    "DailyLimitExceeded",
+                    "TooManyOpenUploads",
+                    "UploadForbidden",
+                    "ServiceOverloaded",
+                ],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.video.uploadPart" => {
+            ::std::option::Option::Some(
+                &[
+                    "UploadNotFound",
+                    "UploadExpired",
+                    "InvalidPartNumber",
+                    "PartSizeMismatch",
+                    "UploadNotReady",
+                    "UploadFailed",
+                    "UploadAborted",
+                    "UploadAlreadyCompleted",
+                    "ServiceOverloaded",
+                ],
+            )
+        }
+        #[cfg(feature = "app-bsky")]
+        "app.bsky.video.uploadVideo" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.actor.deleteAccount" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.actor.exportAccountData" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.actor.getStatus" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.acceptConvo" => ::std::option::Option::Some(&["InvalidConvo"]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.addReaction" => {
+            ::std::option::Option::Some(
+                &[
+                    "InvalidConvo",
+                    "ReactionNotAllowed",
+                    "ReactionMessageDeleted",
+                    "ReactionLimitReached",
+                    "ReactionInvalidValue",
+                ],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.deleteMessageForSelf" => {
+            ::std::option::Option::Some(&["InvalidConvo", "MessageDeleteNotAllowed"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.getConvo" => ::std::option::Option::Some(&["InvalidConvo"]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.getConvoAvailability" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.getConvoForMembers" => {
+            ::std::option::Option::Some(
+                &[
+                    "AccountSuspended",
+                    "BlockedActor",
+                    "BlockedSubject",
+                    "MessagesDisabled",
+                    "NotFollowedBySender",
+                    "RecipientNotFound",
+                ],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.getConvoMembers" => {
+            ::std::option::Option::Some(&["InvalidConvo"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.getLog" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.getMessages" => ::std::option::Option::Some(&["InvalidConvo"]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.getUnreadCounts" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.leaveConvo" => {
+            ::std::option::Option::Some(&["InvalidConvo", "OwnerCannotLeave"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.listConvoRequests" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.listConvos" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.lockConvo" => {
+            ::std::option::Option::Some(
+                &["ConvoLocked", "InvalidConvo", "InsufficientRole"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.muteConvo" => ::std::option::Option::Some(&["InvalidConvo"]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.removeReaction" => {
+            ::std::option::Option::Some(
+                &[
+                    "InvalidConvo",
+                    "ReactionNotAllowed",
+                    "ReactionMessageDeleted",
+                    "ReactionInvalidValue",
+                ],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.sendMessage" => {
+            ::std::option::Option::Some(
+                &["ConvoLocked", "InvalidConvo", "ReplyTargetNotFound"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.sendMessageBatch" => {
+            ::std::option::Option::Some(
+                &["ConvoLocked", "InvalidConvo", "ReplyTargetNotFound"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.unlockConvo" => {
+            ::std::option::Option::Some(
+                &["InvalidConvo", "InsufficientRole", "ConvoLockedByModeration"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.unmuteConvo" => ::std::option::Option::Some(&["InvalidConvo"]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.updateAllRead" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.convo.updateRead" => ::std::option::Option::Some(&["InvalidConvo"]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.addMembers" => {
+            ::std::option::Option::Some(
+                &[
+                    "AccountSuspended",
+                    "BlockedActor",
+                    "BlockedSubject",
+                    "ConvoLocked",
+                    "InsufficientRole",
+                    "InvalidConvo",
+                    "MemberLimitReached",
+                    "NotFollowedBySender",
+                    "RecipientNotFound",
+                    "UserForbidsGroups",
+                ],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.approveJoinRequest" => {
+            ::std::option::Option::Some(
+                &["InvalidConvo", "InsufficientRole", "MemberLimitReached"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.createGroup" => {
+            ::std::option::Option::Some(
+                &[
+                    "AccountSuspended",
+                    "BlockedActor",
+                    "BlockedSubject",
+                    "NewAccountCannotCreateGroup",
+                    "NotFollowedBySender",
+                    "RecipientNotFound",
+                    "UserForbidsGroups",
+                ],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.createJoinLink" => {
+            ::std::option::Option::Some(
+                &["EnabledJoinLinkAlreadyExists", "InvalidConvo", "InsufficientRole"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.disableJoinLink" => {
+            ::std::option::Option::Some(
+                &["InvalidConvo", "InsufficientRole", "NoJoinLink"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.editGroup" => {
+            ::std::option::Option::Some(
+                &["ConvoLocked", "InvalidConvo", "InsufficientRole"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.editJoinLink" => {
+            ::std::option::Option::Some(
+                &["InvalidConvo", "InsufficientRole", "NoJoinLink"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.enableJoinLink" => {
+            ::std::option::Option::Some(
+                &["InvalidConvo", "InsufficientRole", "NoJoinLink", "LinkAlreadyEnabled"],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.getJoinLinkPreviews" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.listJoinRequests" => {
+            ::std::option::Option::Some(&["InvalidConvo", "InsufficientRole"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.listMutualGroups" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.rejectJoinRequest" => {
+            ::std::option::Option::Some(&["InvalidConvo", "InsufficientRole"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.removeMembers" => {
+            ::std::option::Option::Some(&["InvalidConvo", "InsufficientRole"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.requestJoin" => {
+            ::std::option::Option::Some(
+                &[
+                    "ConvoLocked",
+                    "FollowRequired",
+                    "InvalidCode",
+                    "LinkDisabled",
+                    "MemberLimitReached",
+                    "UserKicked",
+                ],
+            )
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.updateJoinRequestsRead" => {
+            ::std::option::Option::Some(&["InvalidConvo", "InsufficientRole"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.group.withdrawJoinRequest" => {
+            ::std::option::Option::Some(&["InvalidJoinRequest"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.moderation.getActorMetadata" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.moderation.getConvo" => ::std::option::Option::Some(&["InvalidConvo"]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.moderation.getConvoMembers" => {
+            ::std::option::Option::Some(&["InvalidConvo"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.moderation.getConvos" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.moderation.getMessageContext" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.moderation.subscribeModEvents" => {
+            ::std::option::Option::Some(&["FutureCursor", "ConsumerTooSlow"])
+        }
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.moderation.updateActorAccess" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.notification.getPreferences" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "chat-bsky")]
+        "chat.bsky.notification.putPreferences" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.deleteAccount" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.disableAccountInvites" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.disableInviteCodes" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.enableAccountInvites" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.getAccountInfo" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.getAccountInfos" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.getInviteCodes" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.getSubjectStatus" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.searchAccounts" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.sendEmail" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.updateAccountEmail" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.updateAccountHandle" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.updateAccountPassword" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.updateAccountSigningKey" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.admin.updateSubjectStatus" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.getRecommendedDidCredentials" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.refreshIdentity" => {
+            ::std::option::Option::Some(
+                &["HandleNotFound", "DidNotFound", "DidDeactivated"],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.requestPlcOperationSignature" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.resolveDid" => {
+            ::std::option::Option::Some(&["DidNotFound", "DidDeactivated"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.resolveHandle" => {
+            ::std::option::Option::Some(&["HandleNotFound"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.resolveIdentity" => {
+            ::std::option::Option::Some(
+                &["HandleNotFound", "DidNotFound", "DidDeactivated"],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.signPlcOperation" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.submitPlcOperation" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.identity.updateHandle" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.label.queryLabels" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.label.subscribeLabels" => {
+            ::std::option::Option::Some(&["FutureCursor"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.lexicon.resolveLexicon" => {
+            ::std::option::Option::Some(&["LexiconNotFound"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.moderation.createReport" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.applyWrites" => ::std::option::Option::Some(&["InvalidSwap"]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.createRecord" => ::std::option::Option::Some(&["InvalidSwap"]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.deleteRecord" => ::std::option::Option::Some(&["InvalidSwap"]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.describeRepo" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.getRecord" => ::std::option::Option::Some(&["RecordNotFound"]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.importRepo" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.listMissingBlobs" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.listRecords" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.putRecord" => ::std::option::Option::Some(&["InvalidSwap"]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.repo.uploadBlob" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.activateAccount" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.checkAccountStatus" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.confirmEmail" => {
+            ::std::option::Option::Some(
+                &["AccountNotFound", "ExpiredToken", "InvalidToken", "InvalidEmail"],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.createAccount" => {
+            ::std::option::Option::Some(
+                &[
+                    "InvalidHandle",
+                    "InvalidPassword",
+                    "InvalidInviteCode",
+                    "HandleNotAvailable",
+                    "UnsupportedDomain",
+                    "UnresolvableDid",
+                    "IncompatibleDidDoc",
+                ],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.createAppPassword" => {
+            ::std::option::Option::Some(&["AccountTakedown"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.createInviteCode" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.createInviteCodes" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.createSession" => {
+            ::std::option::Option::Some(&["AccountTakedown", "AuthFactorTokenRequired"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.deactivateAccount" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.deleteAccount" => {
+            ::std::option::Option::Some(&["ExpiredToken", "InvalidToken"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.deleteSession" => {
+            ::std::option::Option::Some(&["InvalidToken", "ExpiredToken"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.describeServer" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.getAccountInviteCodes" => {
+            ::std::option::Option::Some(&["DuplicateCreate"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.getServiceAuth" => {
+            ::std::option::Option::Some(&["BadExpiration"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.getSession" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.listAppPasswords" => {
+            ::std::option::Option::Some(&["AccountTakedown"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.refreshSession" => {
+            ::std::option::Option::Some(
+                &["AccountTakedown", "InvalidToken", "ExpiredToken"],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.requestAccountDelete" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.requestEmailConfirmation" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.requestEmailUpdate" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.requestPasswordReset" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.reserveSigningKey" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.resetPassword" => {
+            ::std::option::Option::Some(&["ExpiredToken", "InvalidToken"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.revokeAppPassword" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.server.updateEmail" => {
+            ::std::option::Option::Some(
+                &["ExpiredToken", "InvalidToken", "TokenRequired"],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getBlob" => {
+            ::std::option::Option::Some(
+                &[
+                    "BlobNotFound",
+                    "RepoNotFound",
+                    "RepoTakendown",
+                    "RepoSuspended",
+                    "RepoDeactivated",
+                ],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getBlocks" => {
+            ::std::option::Option::Some(
+                &[
+                    "BlockNotFound",
+                    "RepoNotFound",
+                    "RepoTakendown",
+                    "RepoSuspended",
+                    "RepoDeactivated",
+                ],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getCheckout" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getHead" => ::std::option::Option::Some(&["HeadNotFound"]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getHostStatus" => {
+            ::std::option::Option::Some(&["HostNotFound"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getLatestCommit" => {
+            ::std::option::Option::Some(
+                &["RepoNotFound", "RepoTakendown", "RepoSuspended", "RepoDeactivated"],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getRecord" => {
+            ::std::option::Option::Some(
+                &[
+                    "RecordNotFound",
+                    "RepoNotFound",
+                    "RepoTakendown",
+                    "RepoSuspended",
+                    "RepoDeactivated",
+                ],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getRepo" => {
+            ::std::option::Option::Some(
+                &["RepoNotFound", "RepoTakendown", "RepoSuspended", "RepoDeactivated"],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.getRepoStatus" => {
+            ::std::option::Option::Some(&["RepoNotFound"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.listBlobs" => {
+            ::std::option::Option::Some(
+                &["RepoNotFound", "RepoTakendown", "RepoSuspended", "RepoDeactivated"],
+            )
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.listHosts" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.listRepos" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.listReposByCollection" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.notifyOfUpdate" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.requestCrawl" => ::std::option::Option::Some(&["HostBanned"]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.sync.subscribeRepos" => {
+            ::std::option::Option::Some(&["FutureCursor", "ConsumerTooSlow"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.temp.addReservedHandle" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.temp.checkHandleAvailability" => {
+            ::std::option::Option::Some(&["InvalidEmail"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.temp.checkSignupQueue" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.temp.dereferenceScope" => {
+            ::std::option::Option::Some(&["InvalidScopeReference"])
+        }
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.temp.fetchLabels" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.temp.requestPhoneVerification" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "com-atproto")]
+        "com.atproto.temp.revokeAccountCredentials" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.communication.createTemplate" => {
+            ::std::option::Option::Some(&["DuplicateTemplateName"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.communication.deleteTemplate" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.communication.listTemplates" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.communication.updateTemplate" => {
+            ::std::option::Option::Some(&["DuplicateTemplateName"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.hosting.getAccountHistory" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.cancelScheduledActions" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.emitEvent" => {
+            ::std::option::Option::Some(&["SubjectHasAction", "DuplicateExternalId"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getAccountPreferences" => {
+            ::std::option::Option::Some(&[])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getAccountTimeline" => {
+            ::std::option::Option::Some(&["RepoNotFound"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getEvent" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getRecord" => {
+            ::std::option::Option::Some(&["RecordNotFound"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getRecords" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getRepo" => {
+            ::std::option::Option::Some(&["RepoNotFound"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getReporterStats" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getRepos" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.getSubjects" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.listScheduledActions" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.queryEvents" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.queryStatuses" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.scheduleAction" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.moderation.searchRepos" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.queue.assignModerator" => {
+            ::std::option::Option::Some(&["InvalidAssignment"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.queue.createQueue" => {
+            ::std::option::Option::Some(
+                &["InvalidRecommendedPolicies", "ConflictingQueue"],
+            )
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.queue.deleteQueue" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.queue.getAssignments" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.queue.listQueues" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.queue.routeReports" => ::std::option::Option::Some(&["OutOfRange"]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.queue.unassignModerator" => {
+            ::std::option::Option::Some(&["InvalidAssignment"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.queue.updateQueue" => {
+            ::std::option::Option::Some(&["InvalidRecommendedPolicies"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.assignModerator" => {
+            ::std::option::Option::Some(&["AlreadyAssigned", "InvalidAssignment"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.closeReports" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.createActivity" => {
+            ::std::option::Option::Some(
+                &["ReportNotFound", "InvalidStateTransition", "AlreadyInTargetState"],
+            )
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.getAssignments" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.getHistoricalStats" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.getLatestReport" => {
+            ::std::option::Option::Some(&["NotFound"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.getLiveStats" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.getReport" => ::std::option::Option::Some(&["NotFound"]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.listActivities" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.queryActivities" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.queryReports" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.reassignQueue" => {
+            ::std::option::Option::Some(
+                &[
+                    "ReportNotFound",
+                    "ReportClosed",
+                    "AlreadyInTargetQueue",
+                    "QueueNotFound",
+                    "QueueDisabled",
+                ],
+            )
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.refreshStats" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.report.unassignModerator" => {
+            ::std::option::Option::Some(&["InvalidAssignment"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.safelink.addRule" => {
+            ::std::option::Option::Some(&["InvalidUrl", "RuleAlreadyExists"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.safelink.queryEvents" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.safelink.queryRules" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.safelink.removeRule" => {
+            ::std::option::Option::Some(&["RuleNotFound"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.safelink.updateRule" => {
+            ::std::option::Option::Some(&["RuleNotFound"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.server.getConfig" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.set.addValues" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.set.deleteSet" => ::std::option::Option::Some(&["SetNotFound"]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.set.deleteValues" => ::std::option::Option::Some(&["SetNotFound"]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.set.getValues" => ::std::option::Option::Some(&["SetNotFound"]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.set.querySets" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.set.upsertSet" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.setting.listOptions" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.setting.removeOptions" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.setting.upsertOption" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.signature.findCorrelation" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.signature.findRelatedAccounts" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.signature.searchAccounts" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.team.addMember" => {
+            ::std::option::Option::Some(&["MemberAlreadyExists"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.team.deleteMember" => {
+            ::std::option::Option::Some(&["MemberNotFound", "CannotDeleteSelf"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.team.listMembers" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.team.updateMember" => {
+            ::std::option::Option::Some(&["MemberNotFound"])
+        }
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.verification.grantVerifications" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.verification.listVerifications" => ::std::option::Option::Some(&[]),
+        #[cfg(feature = "tools-ozone")]
+        "tools.ozone.verification.revokeVerifications" => {
+            ::std::option::Option::Some(&[])
+        }
+        _ => ::std::option::Option::None,
+    }
+}

@@ -31,3 +31,13 @@ impl<'a, C: ?Sized> Api<'a, C> {
         }
     }
 }
+/// The error names (as in the lexicon, e.g. `ExpiredToken`) that the
+/// query, procedure or subscription `nsid` declares: `Some(&[])` for
+/// one that declares none, `None` for an NSID that is not an endpoint
+/// of this crate (or whose namespace's feature is off).
+pub fn declared_errors(nsid: &str) -> ::std::option::Option<&'static [&'static str]> {
+    match nsid {
+        "com.example.todo.listItems" => ::std::option::Option::Some(&["UnknownActor"]),
+        _ => ::std::option::Option::None,
+    }
+}
