@@ -34,3 +34,12 @@ mod ser;
 
 pub use de::{from_slice, from_slice_with, Deserializer};
 pub use ser::{cid_of, to_vec, Serializer};
+
+pub mod car;
+pub mod commit;
+pub mod mst;
+pub mod repo;
+
+pub use car::{Car, CarError, CarLimits};
+pub use commit::{Commit, CommitError, RepoState, Verdict};
+pub use repo::{Record, Repo, RepoError};

@@ -1,0 +1,291 @@
+//! CAR v1 files read from a byte slice, every block checked against its CID.
+//!
+//! A CAR file is a varint-prefixed DAG-CBOR header `{version: 1, roots:
+//! [cid, ..]}` followed by sections, each a varint length, a CID and the
+//! block's bytes. Blocks are lent from the input (no copies); a block whose
+//! SHA-256 does not match its CID is an error that names the block.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::cid::{Cid, CidError};
+use crate::error::DecodeError;
+use crate::value::Value;
+
+/// Size caps applied while reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CarLimits {
+    /// Largest file accepted, in bytes.
+    pub max_file: usize,
+    /// Largest block accepted, in bytes.
+    pub max_block: usize,
+}
+
+impl Default for CarLimits {
+    /// 1 GiB files, 2 MiB blocks (atproto records are at most 1 MiB; an
+    /// event-stream frame at most 5 MB).
+    fn default() -> Self {
+        CarLimits {
+            max_file: 1 << 30,
+            max_block: 2 << 20,
+        }
+    }
+}
+
+/// Why a CAR file was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CarError {
+    /// The file is larger than [`CarLimits::max_file`].
+    FileTooLarge {
+        /// Its size.
+        size: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A varint that is malformed or runs past the end, at this offset.
+    Varint(usize),
+    /// The header is not valid DAG-CBOR (offsets are within the header).
+    Header(DecodeError),
+    /// The header is DAG-CBOR but not `{version: 1, roots: [..]}`.
+    HeaderShape(String),
+    /// A section runs past the end of the file.
+    Truncated {
+        /// Offset of the section.
+        offset: usize,
+        /// Its announced length.
+        length: u64,
+    },
+    /// A block larger than [`CarLimits::max_block`].
+    BlockTooLarge {
+        /// Offset of the section.
+        offset: usize,
+        /// The block's length.
+        length: u64,
+        /// The cap.
+        max: usize,
+    },
+    /// A section's CID is not acceptable.
+    Cid {
+        /// Offset of the section.
+        offset: usize,
+        /// Why.
+        error: CidError,
+    },
+    /// A block whose bytes do not hash to its CID.
+    HashMismatch {
+        /// Offset of the section.
+        offset: usize,
+        /// The CID it claims.
+        cid: Cid,
+    },
+}
+
+impl fmt::Display for CarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CarError::FileTooLarge { size, max } => {
+                write!(f, "CAR file of {size} bytes is over the {max}-byte cap")
+            }
+            CarError::Varint(at) => write!(f, "CAR: bad varint at byte {at}"),
+            CarError::Header(e) => write!(f, "CAR header: {e}"),
+            CarError::HeaderShape(why) => write!(f, "CAR header: {why}"),
+            CarError::Truncated { offset, length } => write!(
+                f,
+                "CAR section at byte {offset} announces {length} bytes past the end of the file"
+            ),
+            CarError::BlockTooLarge {
+                offset,
+                length,
+                max,
+            } => write!(
+                f,
+                "CAR block at byte {offset} is {length} bytes, over the {max}-byte cap"
+            ),
+            CarError::Cid { offset, error } => {
+                write!(f, "CAR section at byte {offset}: {error}")
+            }
+            CarError::HashMismatch { offset, cid } => write!(
+                f,
+                "CAR block {cid} at byte {offset} does not hash to its CID"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CarError {}
+
+/// Reads an unsigned LEB128 varint of at most 9 bytes (as multiformats
+/// allows), minimal.
+fn varint(bytes: &[u8], at: usize) -> Result<(u64, usize), CarError> {
+    let mut v: u64 = 0;
+    for i in 0..9 {
+        let b = *bytes.get(at + i).ok_or(CarError::Varint(at))?;
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            if b == 0 && i > 0 {
+                return Err(CarError::Varint(at));
+            }
+            return Ok((v, i + 1));
+        }
+    }
+    Err(CarError::Varint(at))
+}
+
+/// One block of a CAR file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block<'a> {
+    /// Its CID (checked against `data`).
+    pub cid: Cid,
+    /// Its bytes, lent from the file.
+    pub data: &'a [u8],
+    /// Offset of its section in the file.
+    pub offset: usize,
+}
+
+/// Iterates over the blocks of a CAR file after its header, checking each.
+pub struct Blocks<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    limits: CarLimits,
+    failed: bool,
+}
+
+impl<'a> Iterator for Blocks<'a> {
+    type Item = Result<Block<'a>, CarError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.pos >= self.bytes.len() {
+            return None;
+        }
+        let r = self.read();
+        self.failed = r.is_err();
+        Some(r)
+    }
+}
+
+impl<'a> Blocks<'a> {
+    fn read(&mut self) -> Result<Block<'a>, CarError> {
+        let offset = self.pos;
+        let (length, n) = varint(self.bytes, offset)?;
+        let start = offset + n;
+        let rest = (self.bytes.len() - start) as u64;
+        if length > rest {
+            return Err(CarError::Truncated { offset, length });
+        }
+        let section = &self.bytes[start..start + length as usize];
+        let (cid, data) =
+            Cid::read_prefix(section).map_err(|error| CarError::Cid { offset, error })?;
+        if data.len() > self.limits.max_block {
+            return Err(CarError::BlockTooLarge {
+                offset,
+                length: data.len() as u64,
+                max: self.limits.max_block,
+            });
+        }
+        if !cid.matches(data) {
+            return Err(CarError::HashMismatch { offset, cid });
+        }
+        self.pos = start + length as usize;
+        Ok(Block { cid, data, offset })
+    }
+}
+
+/// Reads a CAR header; returns the roots and the blocks that follow.
+pub fn read_car(bytes: &[u8], limits: CarLimits) -> Result<(Vec<Cid>, Blocks<'_>), CarError> {
+    if bytes.len() > limits.max_file {
+        return Err(CarError::FileTooLarge {
+            size: bytes.len(),
+            max: limits.max_file,
+        });
+    }
+    let (length, n) = varint(bytes, 0)?;
+    let rest = (bytes.len() - n) as u64;
+    if length > rest {
+        return Err(CarError::Truncated { offset: 0, length });
+    }
+    let header = Value::from_cbor(&bytes[n..n + length as usize]).map_err(CarError::Header)?;
+    let shape = |why: &str| CarError::HeaderShape(why.to_owned());
+    let map = header.as_map().ok_or_else(|| shape("not a map"))?;
+    if map.get("version").and_then(Value::as_i64) != Some(1) {
+        return Err(shape("version is not 1"));
+    }
+    let Some(Value::Array(roots)) = map.get("roots") else {
+        return Err(shape("roots is not an array"));
+    };
+    let roots = roots
+        .iter()
+        .map(|r| r.as_link().ok_or_else(|| shape("a root is not a CID link")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        roots,
+        Blocks {
+            bytes,
+            pos: n + length as usize,
+            limits,
+            failed: false,
+        },
+    ))
+}
+
+/// A whole CAR file: its roots and its blocks by CID, lent from the input.
+#[derive(Clone, Debug)]
+pub struct Car<'a> {
+    /// The header's roots, in order.
+    pub roots: Vec<Cid>,
+    /// Blocks by CID.
+    pub blocks: HashMap<Cid, &'a [u8]>,
+}
+
+impl<'a> Car<'a> {
+    /// Reads and checks every block, with default limits.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, CarError> {
+        Self::with_limits(bytes, CarLimits::default())
+    }
+
+    /// Reads and checks every block.
+    pub fn with_limits(bytes: &'a [u8], limits: CarLimits) -> Result<Self, CarError> {
+        let (roots, iter) = read_car(bytes, limits)?;
+        let mut blocks = HashMap::new();
+        for b in iter {
+            let b = b?;
+            blocks.insert(b.cid, b.data);
+        }
+        Ok(Car { roots, blocks })
+    }
+
+    /// The block with this CID.
+    pub fn get(&self, cid: &Cid) -> Option<&'a [u8]> {
+        self.blocks.get(cid).copied()
+    }
+}
+
+/// Writes a CAR v1 file (used by tests and tools that build repositories).
+pub fn write_car<'b>(roots: &[Cid], blocks: impl IntoIterator<Item = &'b [u8]>) -> Vec<u8> {
+    let header = {
+        let mut m = crate::value::Map::new();
+        m.insert(
+            "roots",
+            Value::Array(roots.iter().map(|c| Value::Link(*c)).collect()),
+        );
+        m.insert("version", Value::Integer(1));
+        Value::Map(m).to_cbor()
+    };
+    let mut out = Vec::new();
+    write_varint(&mut out, header.len() as u64);
+    out.extend_from_slice(&header);
+    for data in blocks {
+        let cid = Cid::for_dag_cbor(data);
+        write_varint(&mut out, (36 + data.len()) as u64);
+        out.extend_from_slice(cid.as_bytes());
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
