@@ -2,7 +2,6 @@
 
 use std::ops::Range;
 
-use atproto_api::app::bsky::richtext::facet::FacetFeaturesItem;
 use atproto_types::{Did, Handle, Uri};
 
 /// One annotated range of a rich text: `start..end` in **UTF-8 bytes** of the
@@ -10,7 +9,8 @@ use atproto_types::{Did, Handle, Uri};
 ///
 /// This is the crate's own form of `app.bsky.richtext.facet`: it can hold a
 /// mention that is not resolved to a DID yet, which a record cannot.
-/// Convert with [`Facet::to_record`] and [`Facet::from_record`].
+/// Convert with `Facet::to_record` and `Facet::from_record` (feature
+/// `record`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Facet {
     /// Byte offset where the range starts (inclusive).
@@ -88,5 +88,6 @@ pub enum Feature {
     Tag(String),
     /// A feature of another kind, from a record (e.g. a third-party facet
     /// type), kept as it came so that it round-trips.
-    Other(FacetFeaturesItem),
+    #[cfg(feature = "record")]
+    Other(atproto_api::app::bsky::richtext::facet::FacetFeaturesItem),
 }

@@ -12,11 +12,12 @@
 //! dropped, not an error). Nothing here needs the network except the resolver
 //! you pass in.
 //!
-//! Where it sits: it builds on `atproto-types` (handles, DIDs, URIs) and the
-//! generated `atproto-api` types of `app.bsky.richtext.facet` (see
-//! [`Facet::to_record`] and [`RichText::from_record`]); `atproto-client`
-//! re-exports it as `atproto_client::richtext` and plugs its agent in as the
-//! resolver.
+//! Where it sits: it builds on `atproto-types` (handles, DIDs, URIs) and,
+//! with the default feature `record`, on the generated `atproto-api` types of
+//! `app.bsky.richtext.facet` (`Facet::to_record`, `RichText::from_record`,
+//! `RichText::to_record_facets`); without that feature it needs no generated
+//! code at all. `atproto-client` re-exports it as `atproto_client::richtext`
+//! and plugs its agent in as the resolver.
 //!
 //! ```
 //! use std::collections::HashMap;
@@ -64,9 +65,9 @@
 //! assert_eq!(rt.facets()[0].range(), 12..23);
 //! assert_eq!(&rt.text()[12..23], "@alice.test");
 //!
-//! // The record form, for an app.bsky.feed.post.
-//! let facets = rt.to_record_facets()?;
-//! assert_eq!(facets[0].index.byte_start, 12);
+//! // The record form, for an app.bsky.feed.post (feature `record`, on by default).
+//! #[cfg(feature = "record")]
+//! assert_eq!(rt.to_record_facets()?[0].index.byte_start, 12);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -106,6 +107,7 @@ mod detect;
 mod error;
 mod facet;
 mod punct;
+#[cfg(feature = "record")]
 mod record;
 mod resolve;
 mod sanitize;
@@ -114,7 +116,6 @@ mod tlds;
 use std::iter::FusedIterator;
 use std::ops::Range;
 
-use atproto_api::app::bsky::richtext::facet as api;
 use atproto_types::Handle;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -160,34 +161,6 @@ impl RichText {
         let mut facets = facets;
         facets.sort_by_key(|f| f.start);
         Ok(RichText { text, facets })
-    }
-
-    /// A record's text and facets (e.g. an `app.bsky.feed.post`'s `text`
-    /// and `facets`), refusing the first facet whose range does not fit the
-    /// text with its position and the problem.
-    pub fn from_record(text: impl Into<String>, facets: &[api::Facet]) -> Result<RichText, Error> {
-        let facets = facets
-            .iter()
-            .enumerate()
-            .map(|(index, f)| {
-                Facet::from_record(f).map_err(|problem| Error::Facet { index, problem })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        RichText::with_facets(text, facets)
-    }
-
-    /// Like [`RichText::from_record`], but leaves out facets whose range does
-    /// not fit the text instead of failing: for rendering posts written by
-    /// any client, where one bad facet should not hide the text.
-    pub fn from_record_lossy(text: impl Into<String>, facets: &[api::Facet]) -> RichText {
-        let text = text.into();
-        let mut facets: Vec<Facet> = facets
-            .iter()
-            .filter_map(|f| Facet::from_record(f).ok())
-            .filter(|f| error::check_range(&text, f.start, f.end).is_ok())
-            .collect();
-        facets.sort_by_key(|f| f.start);
-        RichText { text, facets }
     }
 
     /// The text.
@@ -366,12 +339,6 @@ impl RichText {
                 break;
             }
         }
-    }
-
-    /// The facets in record form, for an `app.bsky.feed.post`'s `facets`.
-    /// Fails on the first mention that is still unresolved.
-    pub fn to_record_facets(&self) -> Result<Vec<api::Facet>, Error> {
-        self.facets.iter().map(Facet::to_record).collect()
     }
 }
 

@@ -7,8 +7,9 @@
 use atproto_api::app::bsky::richtext::facet as api;
 use atproto_types::Extra;
 
-use crate::error::{Error, RangeProblem};
+use crate::error::{self, Error, RangeProblem};
 use crate::facet::{Facet, Feature};
+use crate::RichText;
 
 fn offset_to_i64(offset: usize) -> i64 {
     // A text longer than i64::MAX bytes cannot exist in memory.
@@ -88,5 +89,41 @@ impl Facet {
             end,
             features,
         })
+    }
+}
+
+impl RichText {
+    /// A record's text and facets (e.g. an `app.bsky.feed.post`'s `text`
+    /// and `facets`), refusing the first facet whose range does not fit the
+    /// text with its position and the problem.
+    pub fn from_record(text: impl Into<String>, facets: &[api::Facet]) -> Result<RichText, Error> {
+        let facets = facets
+            .iter()
+            .enumerate()
+            .map(|(index, f)| {
+                Facet::from_record(f).map_err(|problem| Error::Facet { index, problem })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        RichText::with_facets(text, facets)
+    }
+
+    /// Like [`RichText::from_record`], but leaves out facets whose range does
+    /// not fit the text instead of failing: for rendering posts written by
+    /// any client, where one bad facet should not hide the text.
+    pub fn from_record_lossy(text: impl Into<String>, facets: &[api::Facet]) -> RichText {
+        let text = text.into();
+        let mut facets: Vec<Facet> = facets
+            .iter()
+            .filter_map(|f| Facet::from_record(f).ok())
+            .filter(|f| error::check_range(&text, f.start, f.end).is_ok())
+            .collect();
+        facets.sort_by_key(|f| f.start);
+        RichText { text, facets }
+    }
+
+    /// The facets in record form, for an `app.bsky.feed.post`'s `facets`.
+    /// Fails on the first mention that is still unresolved.
+    pub fn to_record_facets(&self) -> Result<Vec<api::Facet>, Error> {
+        self.facets.iter().map(Facet::to_record).collect()
     }
 }

@@ -16,9 +16,13 @@ use atproto_types::{Did, Handle};
 /// account, network failure): [`RichText::resolve_mentions`] then drops that
 /// mention, as the official client does, rather than failing the whole text.
 ///
-/// Implemented for `HashMap<Handle, Did>`, `BTreeMap<Handle, Did>`, shared
-/// references to resolvers, and [`FnResolver`] (any closure returning a
-/// future).
+/// Implemented for `HashMap<Handle, Did>`, `BTreeMap<Handle, Did>`,
+/// references, `Arc`s and `Box`es of resolvers, and [`FnResolver`] (any
+/// closure returning a future).
+///
+/// The futures need not be `Send`; when they are, so is the future of
+/// [`RichText::resolve_mentions`], which can then run on a multi-threaded
+/// executor.
 ///
 /// [`RichText::resolve_mentions`]: crate::RichText::resolve_mentions
 pub trait ResolveHandle {
@@ -39,6 +43,18 @@ impl ResolveHandle for BTreeMap<Handle, Did> {
 }
 
 impl<R: ResolveHandle + ?Sized> ResolveHandle for &R {
+    fn resolve_handle(&self, handle: &Handle) -> impl Future<Output = Option<Did>> {
+        (**self).resolve_handle(handle)
+    }
+}
+
+impl<R: ResolveHandle + ?Sized> ResolveHandle for std::sync::Arc<R> {
+    fn resolve_handle(&self, handle: &Handle) -> impl Future<Output = Option<Did>> {
+        (**self).resolve_handle(handle)
+    }
+}
+
+impl<R: ResolveHandle + ?Sized> ResolveHandle for Box<R> {
     fn resolve_handle(&self, handle: &Handle) -> impl Future<Output = Option<Did>> {
         (**self).resolve_handle(handle)
     }
