@@ -30,19 +30,27 @@ async fn create_account_errors_are_typed() {
     // answers a taken handle with 400 `InvalidRequest`: an undeclared name,
     // so it comes back as `Error::Xrpc` with status, name and message.
     match fresh.create_account(account(&taken)).await {
-        Err(Error::Api(create_account::Error::HandleNotAvailable(_))) => {}
-        Err(Error::Xrpc {
-            status: 400,
-            error,
-            message: Some(message),
+        Err(Error::Api {
+            error: create_account::Error::HandleNotAvailable(_),
             ..
-        }) if error == "InvalidRequest" && message.contains("Handle already taken") => {}
+        }) => {}
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+            atproto_client::atproto_xrpc::XrpcError {
+                status: 400,
+                error,
+                message: Some(message),
+                ..
+            },
+        ))) if error == "InvalidRequest" && message.contains("Handle already taken") => {}
         other => panic!("taken handle gave {other:?}"),
     }
     // Too short before the domain (the PDS wants 3 to 18 characters): valid
     // handle syntax, refused by the server.
     match fresh.create_account(account("ab.test")).await {
-        Err(Error::Api(create_account::Error::InvalidHandle(_))) => {}
+        Err(Error::Api {
+            error: create_account::Error::InvalidHandle(_),
+            ..
+        }) => {}
         other => panic!("short handle gave {other:?}"),
     }
     // A domain the server does not serve.
@@ -52,8 +60,14 @@ async fn create_account_errors_are_typed() {
         ))
         .await
     {
-        Err(Error::Api(create_account::Error::UnsupportedDomain(_)))
-        | Err(Error::Api(create_account::Error::InvalidHandle(_))) => {}
+        Err(Error::Api {
+            error: create_account::Error::UnsupportedDomain(_),
+            ..
+        })
+        | Err(Error::Api {
+            error: create_account::Error::InvalidHandle(_),
+            ..
+        }) => {}
         other => panic!("foreign domain gave {other:?}"),
     }
     assert!(!fresh.has_session());
@@ -77,14 +91,20 @@ async fn invite_codes_when_the_server_requires_them() {
     let (agent, _) = agent(&pds.url);
     let handle = unique_handle("gina");
     match agent.create_account(account(&handle)).await {
-        Err(Error::Api(create_account::Error::InvalidInviteCode(_))) => {}
+        Err(Error::Api {
+            error: create_account::Error::InvalidInviteCode(_),
+            ..
+        }) => {}
         other => panic!("no invite code gave {other:?}"),
     }
     match agent
         .create_account(account(&handle).invite_code("localhost-nope-nope"))
         .await
     {
-        Err(Error::Api(create_account::Error::InvalidInviteCode(_))) => {}
+        Err(Error::Api {
+            error: create_account::Error::InvalidInviteCode(_),
+            ..
+        }) => {}
         other => panic!("unknown invite code gave {other:?}"),
     }
     let code = agent
@@ -143,7 +163,10 @@ async fn takedown_refuses_login_and_ends_a_live_session() {
 
     let (other, other_events) = crate::agent(&pds.url);
     match other.login(Login::new(handle.as_str(), PASSWORD)).await {
-        Err(Error::Api(create_session::Error::AccountTakedown(message))) => {
+        Err(Error::Api {
+            error: create_session::Error::AccountTakedown(message),
+            ..
+        }) => {
             assert!(message.is_some());
         }
         other => panic!("login after takedown gave {other:?}"),
@@ -153,7 +176,9 @@ async fn takedown_refuses_login_and_ends_a_live_session() {
     // The live session: its refresh token is no longer honoured.
     let refreshed = agent.refresh_session().await;
     match &refreshed {
-        Err(Error::SessionExpired { error, .. }) => assert_eq!(error, "AccountTakedown"),
+        Err(Error::Session(atproto_client::SessionError::Expired { error, .. })) => {
+            assert_eq!(error, "AccountTakedown")
+        }
         other => panic!("refresh after takedown gave {other:?}"),
     }
     assert!(!agent.has_session(), "the session ends");

@@ -42,7 +42,10 @@ async fn email_confirmation_with_the_emailed_code() {
         )
         .await
     {
-        Err(Error::Api(confirm_email::Error::InvalidToken(_))) => {}
+        Err(Error::Api {
+            error: confirm_email::Error::InvalidToken(_),
+            ..
+        }) => {}
         other => panic!("wrong code gave {other:?}"),
     }
 

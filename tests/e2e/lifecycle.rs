@@ -77,7 +77,9 @@ async fn login_by_handle_did_and_email_and_wrong_password() {
         .login(Login::new(handle.as_str(), "not-the-password"))
         .await
     {
-        Err(Error::Xrpc { status, error, .. }) => {
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+            atproto_client::atproto_xrpc::XrpcError { status, error, .. },
+        ))) => {
             assert_eq!(status, 401);
             assert_eq!(error, "AuthenticationRequired");
         }
@@ -201,7 +203,7 @@ async fn logout_revokes_the_refresh_token() {
     // A call now needs a session.
     assert!(matches!(
         agent.post("after logout").await,
-        Err(Error::NoSession)
+        Err(Error::Session(atproto_client::SessionError::NoSession))
     ));
     let _ = PASSWORD;
 }

@@ -26,7 +26,9 @@ async fn thirty_first_failed_login_is_rate_limited_with_reset_time() {
             .login(Login::new(handle.as_str(), "wrong-password"))
             .await
         {
-            Err(Error::Xrpc { status: 401, .. }) => {}
+            Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+                atproto_client::atproto_xrpc::XrpcError { status: 401, .. },
+            ))) => {}
             other => panic!("failed login {attempt} gave {other:?}"),
         }
     }
@@ -34,7 +36,7 @@ async fn thirty_first_failed_login_is_rate_limited_with_reset_time() {
         .login(Login::new(handle.as_str(), "wrong-password"))
         .await
     {
-        Err(Error::RateLimited(limit)) => {
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::RateLimited(limit))) => {
             assert_eq!(limit.limit, Some(30));
             assert_eq!(limit.remaining, Some(0));
             let reset = limit.reset.expect("a reset time");

@@ -161,7 +161,10 @@ async fn remote(service: &str, identifier: &str, post: Option<String>) -> Result
     let login = Login::new(identifier, password);
     let session = match agent.login(login.clone()).await {
         Ok(s) => s,
-        Err(Error::Api(create_session::Error::AuthFactorTokenRequired(message))) => {
+        Err(Error::Api {
+            error: create_session::Error::AuthFactorTokenRequired(message),
+            ..
+        }) => {
             println!(
                 "    {}",
                 message.unwrap_or_else(|| "a sign-in code was emailed to you".into())

@@ -30,7 +30,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let login = Login::new(identifier.as_str(), password);
     let session = match agent.login(login.clone()).await {
         Ok(s) => s,
-        Err(Error::Api(create_session::Error::AuthFactorTokenRequired(message))) => {
+        Err(Error::Api {
+            error: create_session::Error::AuthFactorTokenRequired(message),
+            ..
+        }) => {
             eprintln!(
                 "{}",
                 message.unwrap_or_else(|| "A sign-in code was emailed to you.".into())
@@ -40,9 +43,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::io::stdin().lock().read_line(&mut code)?;
             agent.login(login.auth_factor_token(code.trim())).await?
         }
-        Err(Error::Api(create_session::Error::AccountTakedown(m))) => {
-            return Err(format!("account taken down: {}", m.unwrap_or_default()).into())
-        }
+        Err(Error::Api {
+            error: create_session::Error::AccountTakedown(m),
+            ..
+        }) => return Err(format!("account taken down: {}", m.unwrap_or_default()).into()),
         Err(e) => return Err(e.into()),
     };
     println!("logged in as {} ({})", session.handle, session.did);

@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("logged in as {} ({})", s.handle, s.did);
         }
         // An expired session: the store was cleared; log in again.
-        Err(atproto_client::Error::SessionExpired { .. }) => {
+        Err(atproto_client::Error::Session(atproto_client::SessionError::Expired { .. })) => {
             let s = agent
                 .login(Login::new(identifier.as_str(), read_password()?))
                 .await?;

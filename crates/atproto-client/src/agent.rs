@@ -9,16 +9,14 @@ use atproto_types::xrpc::{
 };
 use atproto_types::Did;
 
-use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::http::HttpClient;
-use crate::manager::{
-    check_url, CredentialSession, Hook, SessionConfig, SessionManager, DEFAULT_REFRESH_MARGIN,
+use atproto_xrpc::{HttpClient, RetryPolicy, ServiceUrl, XrpcRequest};
+
+use crate::error::Error;
+use crate::session::{
+    CredentialSession, CredentialSessionBuilder, SessionData, SessionError, SessionEvent,
+    SessionManager,
 };
-use crate::retry::RetryPolicy;
-use crate::session::{SessionData, SessionEvent};
 use crate::store::SessionStore;
-use crate::transport::{Transport, TransportConfig, XrpcRequest};
-use crate::url::ServiceUrl;
 
 /// NSIDs whose lexicon declares `ExpiredToken` for an expired email token.
 /// Used for raw calls, which have no declared error type to ask.
@@ -264,8 +262,12 @@ impl<M: SessionManager> Agent<M> {
         req.accept = E::OUTPUT_ENCODING.map(str::to_owned);
         req.declares_expired_token = E::Error::from_xrpc("ExpiredToken", None).is_some();
         self.options.merged(options).apply(&mut req);
-        let body = self.manager.send(req).await.map_err(|e| e.typed(E::NSID))?;
-        Ok(E::decode_output(body)?)
+        let answer = self
+            .manager
+            .send(req)
+            .await
+            .map_err(|e| Error::from_session(e, E::NSID))?;
+        Ok(E::decode_output(answer.body)?)
     }
 
     /// Calls an endpoint by NSID without generated types (TypeScript's
@@ -286,7 +288,7 @@ impl<M: SessionManager> Agent<M> {
         req.body = body;
         req.declares_expired_token = EMAIL_TOKEN_NSIDS.contains(&nsid);
         self.options.merged(options).apply(&mut req);
-        self.manager.send(req).await
+        Ok(self.manager.send(req).await?.body)
     }
 
     /// A query by NSID with JSON output (`Value::Null` for an empty body).
@@ -333,10 +335,12 @@ fn json_answer(nsid: &str, body: RawBody) -> Result<serde_json::Value, Error> {
     if body.bytes.is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    serde_json::from_slice(&body.bytes).map_err(|e| Error::UnexpectedResponse {
-        nsid: nsid.to_owned(),
-        status: 200,
-        reason: format!("the answer is not JSON: {e}"),
+    serde_json::from_slice(&body.bytes).map_err(|e| {
+        Error::Xrpc(atproto_xrpc::Error::UnexpectedResponse {
+            nsid: nsid.to_owned(),
+            status: 200,
+            reason: format!("the answer is not JSON: {e}"),
+        })
     })
 }
 
@@ -352,15 +356,10 @@ impl<M: SessionManager> XrpcCaller for Agent<M> {
     }
 }
 
-/// Builds an [`AtpAgent`].
+/// Builds an [`AtpAgent`]: a [`CredentialSession`] and the agent's own
+/// options.
 pub struct AgentBuilder {
-    service: String,
-    allow_insecure_http: bool,
-    transport: TransportConfig,
-    client: Option<Arc<dyn HttpClient>>,
-    store: Option<Arc<dyn SessionStore>>,
-    hook: Option<Hook>,
-    refresh_margin: Duration,
+    session: CredentialSessionBuilder,
     options: CallOptions,
     validate_requests: bool,
 }
@@ -370,13 +369,7 @@ impl AtpAgent {
     /// (a PDS or an entryway such as `https://bsky.social`).
     pub fn builder(service: impl Into<String>) -> AgentBuilder {
         AgentBuilder {
-            service: service.into(),
-            allow_insecure_http: false,
-            transport: TransportConfig::default(),
-            client: None,
-            store: None,
-            hook: None,
-            refresh_margin: DEFAULT_REFRESH_MARGIN,
+            session: CredentialSession::builder(service),
             options: CallOptions::default(),
             validate_requests: true,
         }
@@ -386,15 +379,15 @@ impl AtpAgent {
 impl AgentBuilder {
     /// Called after every session event, with the session (`None` for
     /// `Expired` and `CreateFailed`). Events arrive one at a time, in order.
-    /// The hook must not call the agent (it runs while the session is locked).
-    pub fn persist_session<F>(self, hook: F) -> Self
+    /// The hook runs while the session is locked: an agent call made from
+    /// inside it fails with [`SessionError::CalledFromHook`] rather than
+    /// waiting for itself.
+    pub fn persist_session<F>(mut self, hook: F) -> Self
     where
         F: Fn(SessionEvent, Option<&SessionData>) + Send + Sync + 'static,
     {
-        self.persist_session_async(move |event, session| {
-            hook(event, session.as_ref());
-            async {}
-        })
+        self.session = self.session.persist_session(hook);
+        self
     }
 
     /// Like [`AgentBuilder::persist_session`] with an async hook; each call is
@@ -405,42 +398,41 @@ impl AgentBuilder {
         F: Fn(SessionEvent, Option<SessionData>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.hook = Some(Arc::new(move |event, session| {
-            Box::pin(hook(event, session))
-        }));
+        self.session = self.session.persist_session_async(hook);
         self
     }
 
     /// Saves the session to `store` on `Create`/`Update` and clears it on
     /// `Expired` (before the hook runs); [`AtpAgent::resume_from_store`]
     /// loads it back.
-    pub fn session_store(self, store: impl SessionStore + 'static) -> Self {
-        self.session_store_arc(Arc::new(store))
+    pub fn session_store(mut self, store: impl SessionStore + 'static) -> Self {
+        self.session = self.session.session_store(store);
+        self
     }
 
     /// [`AgentBuilder::session_store`] with a shared store.
     pub fn session_store_arc(mut self, store: Arc<dyn SessionStore>) -> Self {
-        self.store = Some(store);
+        self.session = self.session.session_store_arc(store);
         self
     }
 
     /// Allows `http://` to hosts other than loopback (the service and a
     /// discovered PDS). Off by default: tokens would travel in clear text.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.session = self.session.allow_insecure_http(allow);
         self
     }
 
-    /// Default per-call timeout (default [`crate::transport::DEFAULT_TIMEOUT`]).
+    /// Default per-call timeout (default [`atproto_xrpc::DEFAULT_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.transport.timeout = timeout;
+        self.session = self.session.timeout(timeout);
         self
     }
 
     /// Largest accepted response body
-    /// (default [`crate::transport::DEFAULT_MAX_RESPONSE_SIZE`]).
+    /// (default [`atproto_xrpc::DEFAULT_MAX_RESPONSE_SIZE`]).
     pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.transport.max_response_size = bytes;
+        self.session = self.session.max_response_size(bytes);
         self
     }
 
@@ -451,15 +443,15 @@ impl AgentBuilder {
     ///
     /// Without the `reqwest` feature this is required.
     pub fn http_client(mut self, client: impl HttpClient) -> Self {
-        self.client = Some(Arc::new(client));
+        self.session = self.session.http_client(client);
         self
     }
 
     /// Refresh proactively when the access JWT expires within `margin`
-    /// (default [`DEFAULT_REFRESH_MARGIN`]). Zero refreshes only tokens
-    /// already expired.
+    /// (default [`crate::session::DEFAULT_REFRESH_MARGIN`]). Zero refreshes
+    /// only tokens already expired.
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
-        self.refresh_margin = margin;
+        self.session = self.session.refresh_margin(margin);
         self
     }
 
@@ -496,39 +488,25 @@ impl AgentBuilder {
     /// Builds the agent. Fails on an invalid URL, or a plain-http URL to a
     /// non-loopback host unless allowed.
     pub fn build(self) -> Result<AtpAgent, Error> {
-        let service = check_url(&self.service, self.allow_insecure_http)?;
-        let client = match self.client {
-            Some(c) => c,
-            None => default_client()?,
-        };
-        let transport = Transport::new(client, self.transport);
-        let manager = CredentialSession::new(SessionConfig {
-            transport,
-            service,
-            allow_insecure_http: self.allow_insecure_http,
-            refresh_margin: self.refresh_margin,
-            store: self.store,
-            hook: self.hook,
-        });
         Ok(Agent {
-            manager: Arc::new(manager),
+            manager: Arc::new(self.session.build()?),
             options: Arc::new(self.options),
             validate: self.validate_requests,
         })
     }
 }
 
-/// The HTTP client an agent uses when none is given.
+/// The HTTP client a session uses when none is given.
 #[cfg(feature = "reqwest")]
-fn default_client() -> Result<Arc<dyn HttpClient>, Error> {
-    match crate::ReqwestClient::new() {
+pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
+    match atproto_xrpc::ReqwestClient::new() {
         Ok(client) => Ok(Arc::new(client)),
         Err(e) => Err(no_client(e.message)),
     }
 }
 
 #[cfg(not(feature = "reqwest"))]
-fn default_client() -> Result<Arc<dyn HttpClient>, Error> {
+pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
     Err(no_client(
         "no HTTP client: enable the `reqwest` feature of atproto-client, \
          or pass one with AgentBuilder::http_client"
@@ -536,13 +514,15 @@ fn default_client() -> Result<Arc<dyn HttpClient>, Error> {
     ))
 }
 
-/// The agent could not get an HTTP client to build with.
-fn no_client(message: String) -> Error {
-    Error::Transport(TransportError {
-        nsid: String::new(),
-        kind: TransportErrorKind::Other,
-        message,
-    })
+/// The session could not get an HTTP client to build with.
+fn no_client(message: String) -> SessionError {
+    SessionError::Xrpc(atproto_xrpc::Error::Transport(
+        atproto_xrpc::TransportError {
+            nsid: String::new(),
+            kind: atproto_xrpc::TransportErrorKind::Other,
+            message,
+        },
+    ))
 }
 
 /// Session operations of the password agent.
@@ -569,22 +549,22 @@ impl AtpAgent {
 
     /// Resumes a saved session after a restart; see [`CredentialSession::resume`].
     pub async fn resume_session(&self, saved: SessionData) -> Result<SessionData, Error> {
-        self.manager.resume(saved).await
+        Ok(self.manager.resume(saved).await?)
     }
 
     /// Resumes the session saved in the store, if any.
     pub async fn resume_from_store(&self) -> Result<Option<SessionData>, Error> {
-        self.manager.resume_from_store().await
+        Ok(self.manager.resume_from_store().await?)
     }
 
     /// Refreshes the tokens now (normally automatic).
     pub async fn refresh_session(&self) -> Result<SessionData, Error> {
-        self.manager.refresh().await
+        Ok(self.manager.refresh().await?)
     }
 
     /// Revokes the session server-side and forgets it locally; see
     /// [`CredentialSession::logout`].
     pub async fn logout(&self) -> Result<(), Error> {
-        self.manager.logout().await
+        Ok(self.manager.logout().await?)
     }
 }

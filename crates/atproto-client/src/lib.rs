@@ -15,7 +15,7 @@
 //! if agent.resume_from_store().await?.is_none() {
 //!     match agent.login(Login::new("alice.bsky.social", "app-password")).await {
 //!         Ok(_) => {}
-//!         Err(Error::Api(create_session::Error::AuthFactorTokenRequired(_))) => {
+//!         Err(Error::Api { error: create_session::Error::AuthFactorTokenRequired(_), .. }) => {
 //!             // ask for the emailed code, then login again with .auth_factor_token(code)
 //!         }
 //!         Err(e) => return Err(e.into()),
@@ -27,17 +27,32 @@
 //!
 //! # Layers
 //!
-//! - [`transport::Transport`]: one HTTP request in, a 2xx body or a
-//!   classified [`Error`] out (`/xrpc/<nsid>`, query pairs, buffered body,
-//!   per-call timeout, response size limit, 429 parsing, opt-in retries).
-//!   It sends through an [`HttpClient`]: `ReqwestClient` (feature
+//! ```text
+//! your app
+//!   └─ atproto-client: Agent<M: SessionManager>, CredentialSession, stores
+//!        ├─ atproto-api (generated endpoints and records) ─► atproto-types
+//!        └─ atproto-xrpc: Transport, Authorizer, HttpClient, ServiceUrl, Secret
+//!             └─ atproto-types (string formats, data model, Endpoint trait)
+//! ```
+//!
+//! Each layer knows only the one below it:
+//!
+//! - [`atproto_xrpc::Transport`] (crate `atproto-xrpc`): one HTTP request
+//!   in, a 2xx answer (status, headers, body) or a classified
+//!   [`atproto_xrpc::Error`] out: `/xrpc/<nsid>`, query pairs, buffered or
+//!   streamed body, per-call timeout, response size limit, 429 parsing,
+//!   opt-in retries. An [`atproto_xrpc::Authorizer`] adds credentials to each
+//!   attempt. It sends through an [`HttpClient`]: `ReqwestClient` (feature
 //!   `reqwest`, on by default) or any implementation of the application's.
-//! - [`SessionManager`]: middleware that sends a prepared [`XrpcRequest`],
-//!   adding authentication and handling its expiry. [`CredentialSession`] is
-//!   the password flavour; OAuth or service auth can implement the same trait.
+//! - [`SessionManager`] (module [`session`]): sends a prepared
+//!   [`XrpcRequest`], adding authentication and handling its expiry;
+//!   reports [`SessionError`]. [`CredentialSession`] is the password
+//!   flavour; OAuth or service auth implement the same trait. Sessions are
+//!   kept in any [`SessionStore`] (module [`store`]).
 //! - [`Agent`]: typed calls (generated endpoints via [`Agent::api`] or
-//!   [`Agent::call`], raw calls by NSID), record helpers. It knows nothing of
-//!   HTTP or tokens. [`AtpAgent`] = `Agent<CredentialSession>`.
+//!   [`Agent::call`], raw calls by NSID), record helpers; reports
+//!   [`Error`]. It knows nothing of HTTP or tokens.
+//!   [`AtpAgent`] = `Agent<CredentialSession>`.
 //!
 //! # Features
 //!
@@ -65,8 +80,16 @@
 //!
 //! Other refresh failures (a 4xx that is not a token rejection) fire no event
 //! and keep the session. `resume_session` with a DID other than the saved one
-//! fails with [`Error::DidMismatch`], forgets the session in memory, fires
-//! nothing.
+//! fails with [`SessionError::DidMismatch`], forgets the session in memory,
+//! fires nothing.
+//!
+//! A login or account creation whose session cannot be saved to the store
+//! fails with [`SessionError::Store`]: the session is not started (the one
+//! just created on the server is revoked, best effort), the store and the
+//! session in memory stay as they were, and the only event is
+//! `CreateFailed`. The persist hook runs under the session lock; an agent
+//! call made from inside it fails with [`SessionError::CalledFromHook`]
+//! instead of deadlocking.
 //!
 //! # Token lifecycle
 //!
@@ -101,34 +124,29 @@
 #![warn(missing_docs)]
 
 pub mod agent;
-mod atproto;
 pub mod error;
-pub mod http;
-pub mod manager;
-#[cfg(feature = "reqwest")]
-mod reqwest_client;
-pub mod retry;
-pub mod secret;
+pub mod jwt;
+mod records;
 pub mod session;
 pub mod store;
-pub mod time;
-pub mod transport;
-pub mod url;
 mod validate;
 
 pub use agent::{Agent, AgentBuilder, AtpAgent, CallOptions};
-pub use atproto::{FetchedRecord, Login, NewAccount, RecordRef};
 pub use atproto_api;
 pub use atproto_types;
 pub use atproto_types::xrpc::{Method, NoError, RawBody};
-pub use error::{Error, RateLimit, TransportError, TransportErrorKind};
-pub use http::{HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse};
-pub use manager::{CredentialSession, SessionManager};
+pub use atproto_xrpc;
 #[cfg(feature = "reqwest")]
-pub use reqwest_client::ReqwestClient;
-pub use retry::RetryPolicy;
-pub use secret::Secret;
-pub use session::{SessionData, SessionEvent};
+pub use atproto_xrpc::ReqwestClient;
+pub use atproto_xrpc::{
+    HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse, RateLimit,
+    RetryPolicy, Secret, ServiceUrl, Transport, TransportError, TransportErrorKind, XrpcError,
+    XrpcRequest, XrpcResponse,
+};
+pub use error::{AnyError, DeclaredError, Error};
+pub use records::{FetchedRecord, RecordRef, Swap};
+pub use session::{
+    CredentialSession, CredentialSessionBuilder, Login, NewAccount, SessionData, SessionError,
+    SessionEvent, SessionManager,
+};
 pub use store::{FileStore, MemoryStore, SessionStore, StoreError, StoreErrorKind, StoreLock};
-pub use transport::{Transport, XrpcRequest};
-pub use url::ServiceUrl;

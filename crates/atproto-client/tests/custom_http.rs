@@ -156,9 +156,11 @@ fn resolve_params() -> resolve_handle::Parameters {
 async fn logs_in_refreshes_and_retries_through_a_custom_client() {
     let (server, agent, events) = setup();
     match agent.login(Login::new("alice.test", "wrong")).await {
-        Err(Error::Xrpc {
-            status: 401, error, ..
-        }) => assert_eq!(error, "AuthenticationRequired"),
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+            atproto_client::atproto_xrpc::XrpcError {
+                status: 401, error, ..
+            },
+        ))) => assert_eq!(error, "AuthenticationRequired"),
         other => panic!("{other:?}"),
     }
     agent
@@ -224,7 +226,7 @@ async fn maps_the_clients_errors() {
         .call::<resolve_handle::ResolveHandle>(resolve_params(), ())
         .await
     {
-        Err(Error::Transport(t)) => {
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t))) => {
             assert_eq!(t.kind, TransportErrorKind::Connect);
             assert_eq!(t.nsid, "com.atproto.identity.resolveHandle");
             assert!(t.message.contains("connection refused"), "{t}");
@@ -236,7 +238,9 @@ async fn maps_the_clients_errors() {
         .call::<resolve_handle::ResolveHandle>(resolve_params(), ())
         .await
     {
-        Err(Error::ResponseTooLarge { limit, .. }) => assert_eq!(limit, 1000),
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::ResponseTooLarge {
+            limit, ..
+        })) => assert_eq!(limit, 1000),
         other => panic!("{other:?}"),
     }
     // The session survived both.
@@ -247,7 +251,7 @@ async fn maps_the_clients_errors() {
 #[test]
 fn without_reqwest_an_http_client_is_required() {
     match AtpAgent::builder("https://bsky.social").build() {
-        Err(e @ Error::Transport(_)) => {
+        Err(e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(_))) => {
             assert!(
                 e.to_string().contains("enable the `reqwest` feature"),
                 "{e}"

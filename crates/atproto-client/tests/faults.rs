@@ -148,36 +148,79 @@ impl Fault {
         let shown = format!("{e}");
         assert!(shown.contains(nsid), "{self:?}: {shown}");
         let ok = match (self, e) {
-            (Fault::Refused, Error::Transport(t)) => t.kind == TransportErrorKind::Connect,
-            (Fault::Reset, Error::Transport(t)) => t.kind != TransportErrorKind::Timeout,
-            (Fault::Timeout, Error::Transport(t)) => t.kind == TransportErrorKind::Timeout,
-            (Fault::CutOff, Error::Transport(t)) => t.kind == TransportErrorKind::Body,
-            (Fault::Http500Json, Error::Xrpc { status, error, .. }) => {
-                *status == 500 && error == "InternalServerError"
+            (Fault::Refused, Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t))) => {
+                t.kind == TransportErrorKind::Connect
             }
-            (Fault::Http502Json, Error::Xrpc { status, error, .. }) => {
-                *status == 502 && error == "UpstreamFailure"
+            (Fault::Reset, Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t))) => {
+                t.kind != TransportErrorKind::Timeout
             }
-            (Fault::Http503Json, Error::Xrpc { status, error, .. }) => {
-                *status == 503 && error == "NotEnoughResources"
+            (Fault::Timeout, Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t))) => {
+                t.kind == TransportErrorKind::Timeout
             }
-            (Fault::Http500Empty, Error::UnexpectedResponse { status, reason, .. }) => {
-                *status == 500 && reason.contains("empty")
+            (Fault::CutOff, Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t))) => {
+                t.kind == TransportErrorKind::Body
             }
-            (Fault::Http503Empty, Error::UnexpectedResponse { status, reason, .. }) => {
-                *status == 503 && reason.contains("empty")
-            }
-            (Fault::Http502Html, Error::UnexpectedResponse { status, reason, .. }) => {
-                *status == 502 && reason.contains("text/html")
-            }
-            (Fault::TruncatedErrorJson, Error::UnexpectedResponse { status, reason, .. }) => {
-                *status == 503 && reason.contains("not XRPC JSON")
-            }
+            (
+                Fault::Http500Json,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+                    atproto_client::atproto_xrpc::XrpcError { status, error, .. },
+                )),
+            ) => *status == 500 && error == "InternalServerError",
+            (
+                Fault::Http502Json,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+                    atproto_client::atproto_xrpc::XrpcError { status, error, .. },
+                )),
+            ) => *status == 502 && error == "UpstreamFailure",
+            (
+                Fault::Http503Json,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+                    atproto_client::atproto_xrpc::XrpcError { status, error, .. },
+                )),
+            ) => *status == 503 && error == "NotEnoughResources",
+            (
+                Fault::Http500Empty,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::UnexpectedResponse {
+                    status,
+                    reason,
+                    ..
+                }),
+            ) => *status == 500 && reason.contains("empty"),
+            (
+                Fault::Http503Empty,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::UnexpectedResponse {
+                    status,
+                    reason,
+                    ..
+                }),
+            ) => *status == 503 && reason.contains("empty"),
+            (
+                Fault::Http502Html,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::UnexpectedResponse {
+                    status,
+                    reason,
+                    ..
+                }),
+            ) => *status == 502 && reason.contains("text/html"),
+            (
+                Fault::TruncatedErrorJson,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::UnexpectedResponse {
+                    status,
+                    reason,
+                    ..
+                }),
+            ) => *status == 503 && reason.contains("not XRPC JSON"),
             (Fault::Empty200 | Fault::Truncated200, Error::Decode(d)) => d.nsid == nsid,
-            (Fault::Oversized, Error::ResponseTooLarge { limit, .. }) => *limit == CAP,
-            (Fault::RateLimited, Error::RateLimited(r)) => {
-                r.reset.is_some() && r.remaining == Some(0) && r.limit == Some(100)
-            }
+            (
+                Fault::Oversized,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::ResponseTooLarge {
+                    limit, ..
+                }),
+            ) => *limit == CAP,
+            (
+                Fault::RateLimited,
+                Error::Xrpc(atproto_client::atproto_xrpc::Error::RateLimited(r)),
+            ) => r.reset.is_some() && r.remaining == Some(0) && r.limit == Some(100),
             _ => false,
         };
         assert!(ok, "{self:?} on {nsid}: unexpected {e:?}");
@@ -245,10 +288,7 @@ impl World {
     async fn login(&self) -> SessionData {
         let s = self
             .agent
-            .manager()
-            .start_session::<ep::CreateSession>(
-                &json!({"identifier": "alice.test", "password": PASSWORD}),
-            )
+            .login(atproto_client::Login::new("alice.test", PASSWORD))
             .await
             .unwrap();
         assert_eq!(self.events.take(), vec![Create]);
@@ -392,7 +432,9 @@ async fn faults_on_delete_session_still_log_out_locally_and_report() {
         w.disarm().await;
         assert!(matches!(
             w.echo().await,
-            Err(Error::Xrpc { status: 400, .. })
+            Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+                atproto_client::atproto_xrpc::XrpcError { status: 400, .. }
+            )))
         ));
         assert!(w.service.of(ECHO).last().unwrap().auth().is_none());
     }
@@ -448,7 +490,9 @@ async fn rejected_refresh_ends_the_session_once_for_all_waiters() {
             .collect();
         for t in tasks {
             match t.await.unwrap() {
-                Err(Error::SessionExpired { error, .. }) => assert_eq!(error, name),
+                Err(Error::Session(atproto_client::SessionError::Expired { error, .. })) => {
+                    assert_eq!(error, name)
+                }
                 other => panic!("{name}: {other:?}"),
             }
         }

@@ -90,7 +90,7 @@ async fn damaged_files_are_clear_errors_and_never_overwritten() {
             .unwrap();
         assert!(matches!(
             agent.resume_from_store().await,
-            Err(Error::Store(_))
+            Err(Error::Session(atproto_client::SessionError::Store(_)))
         ));
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name}");
     }

@@ -23,7 +23,10 @@ async fn login_with_two_factor_prompt() {
     let login = Login::new("alice.test", PASSWORD);
     assert!(!format!("{login:?}").contains(PASSWORD));
     match agent.login(login.clone()).await {
-        Err(Error::Api(create_session::Error::AuthFactorTokenRequired(_))) => {}
+        Err(Error::Api {
+            error: create_session::Error::AuthFactorTokenRequired(_),
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     let body = mock.of("com.atproto.server.createSession")[0].json();
@@ -51,7 +54,10 @@ async fn takedown_is_typed() {
     assert!(
         matches!(
             r,
-            Err(Error::Api(create_session::Error::AccountTakedown(_)))
+            Err(Error::Api {
+                error: create_session::Error::AccountTakedown(_),
+                ..
+            })
         ),
         "{r:?}"
     );
@@ -85,7 +91,10 @@ async fn create_account_starts_a_session() {
         .await;
     assert!(matches!(
         r,
-        Err(Error::Api(create_account::Error::InvalidInviteCode(_)))
+        Err(Error::Api {
+            error: create_account::Error::InvalidInviteCode(_),
+            ..
+        })
     ));
 }
 
@@ -172,7 +181,10 @@ async fn post_and_record_helpers() {
 
     // Without a session the helpers refuse before sending.
     agent.logout().await.unwrap();
-    assert!(matches!(agent.post("x").await, Err(Error::NoSession)));
+    assert!(matches!(
+        agent.post("x").await,
+        Err(Error::Session(atproto_client::SessionError::NoSession))
+    ));
 }
 
 #[tokio::test]
@@ -221,7 +233,13 @@ async fn generated_confirm_email_expired_token_is_typed_not_refreshed() {
     };
     let r = agent.api().com.atproto.server.confirm_email(input).await;
     assert!(
-        matches!(r, Err(Error::Api(confirm_email::Error::ExpiredToken(_)))),
+        matches!(
+            r,
+            Err(Error::Api {
+                error: confirm_email::Error::ExpiredToken(_),
+                ..
+            })
+        ),
         "{r:?}"
     );
     assert_eq!(mock.count("com.atproto.server.refreshSession"), 0);

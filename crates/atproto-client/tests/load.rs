@@ -6,9 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use atproto_client::store::BoxFuture;
 use atproto_client::{AtpAgent, MemoryStore, SessionData, SessionEvent, SessionStore, StoreError};
-use common::ep::{self, Echo, EchoParams};
+use common::ep::{Echo, EchoParams};
 use common::{fake_server, Fake, PASSWORD};
-use serde_json::json;
 
 const REFRESH: &str = "com.atproto.server.refreshSession";
 const TASKS: usize = 100;
@@ -65,9 +64,7 @@ async fn thousand_calls_from_a_hundred_tasks_across_three_expiries() {
         .unwrap();
     agent
         .manager()
-        .start_session::<ep::CreateSession>(
-            &json!({"identifier": "alice.test", "password": PASSWORD}),
-        )
+        .login(&atproto_client::Login::new("alice.test", PASSWORD))
         .await
         .unwrap();
 

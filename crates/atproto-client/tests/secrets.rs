@@ -89,10 +89,18 @@ async fn no_secret_in_any_output_on_any_error_path() {
     let mock = fake_server(&fake).await;
     let a = agent(&mock.url, &events);
     let e = a.login(login(WRONG_PASSWORD)).await.unwrap_err();
-    assert!(matches!(e, Error::Xrpc { status: 401, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+                atproto_client::atproto_xrpc::XrpcError { status: 401, .. }
+            ))
+        ),
+        "{e:?}"
+    );
     out.error("login: wrong password", &e);
     let e = a.login(login(PASSWORD)).await.unwrap_err();
-    assert!(matches!(e, Error::Api(_)), "{e:?}");
+    assert!(matches!(e, Error::Api { error: _, .. }), "{e:?}");
     out.error("login: 2FA required", &e);
     let e = a
         .login(login(PASSWORD).auth_factor_token(WRONG_CODE))
@@ -210,13 +218,22 @@ async fn no_secret_in_any_output_on_any_error_path() {
     out.debug("agent after failed resume", &refused);
     *fake.did.lock().unwrap() = "did:plc:mallory00000000000000000".into();
     let e = a.resume_session(saved.clone()).await.unwrap_err();
-    assert!(matches!(e, Error::DidMismatch { .. }));
+    assert!(matches!(
+        e,
+        Error::Session(atproto_client::SessionError::DidMismatch { .. })
+    ));
     out.error("resume: other did", &e);
     *fake.did.lock().unwrap() = DID.into();
     *fake.mode.lock().unwrap() = RefreshMode::Reject;
     fake.expire_access();
     let e = a.resume_session(saved.clone()).await.unwrap_err();
-    assert!(matches!(e, Error::SessionExpired { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Error::Session(atproto_client::SessionError::Expired { .. })
+        ),
+        "{e:?}"
+    );
     out.error("resume: rejected", &e);
     *fake.mode.lock().unwrap() = RefreshMode::Ok;
 

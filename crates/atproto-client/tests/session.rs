@@ -8,7 +8,7 @@ use std::time::Duration;
 use atproto_client::{
     AtpAgent, CallOptions, Error, MemoryStore, SessionData, SessionEvent, SessionStore,
 };
-use common::ep::{self, ConfirmEmailError, CreateSessionError, Echo, EchoParams};
+use common::ep::{self, ConfirmEmailError, Echo, EchoParams};
 use common::{fake_server, Events, Fake, Mock, RefreshMode, Reply, CODE, DID, PASSWORD};
 use serde_json::json;
 
@@ -25,10 +25,7 @@ fn agent_for(mock: &Mock, events: &Events) -> AtpAgent {
 
 async fn login(agent: &AtpAgent) -> SessionData {
     agent
-        .manager()
-        .start_session::<ep::CreateSession>(
-            &json!({"identifier": "alice.test", "password": PASSWORD}),
-        )
+        .login(atproto_client::Login::new("alice.test", PASSWORD))
         .await
         .unwrap()
 }
@@ -84,20 +81,20 @@ async fn login_failure_fires_create_failed_and_is_typed() {
     let mock = fake_server(&fake).await;
     let events = Events::default();
     let agent = agent_for(&mock, &events);
-    let m = agent.manager();
     // Wrong password: undeclared name, with status.
-    match m
-        .start_session::<ep::CreateSession>(
-            &json!({"identifier": "alice.test", "password": "nope"}),
-        )
+    match agent
+        .login(atproto_client::Login::new("alice.test", "nope"))
         .await
     {
-        Err(Error::Xrpc {
-            status: 401,
-            error,
-            message,
-            nsid,
-        }) => {
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+            atproto_client::atproto_xrpc::XrpcError {
+                status: 401,
+                error,
+                message,
+                nsid,
+                ..
+            },
+        ))) => {
             assert_eq!(error, "AuthenticationRequired");
             assert_eq!(nsid, "com.atproto.server.createSession");
             assert!(message.unwrap().contains("Invalid identifier"));
@@ -105,22 +102,18 @@ async fn login_failure_fires_create_failed_and_is_typed() {
         other => panic!("{other:?}"),
     }
     // 2FA: 401 AuthFactorTokenRequired as the entryway answers; typed.
-    let r = m
-        .start_session::<ep::CreateSession>(
-            &json!({"identifier": "alice.test", "password": PASSWORD}),
-        )
+    let r = agent
+        .login(atproto_client::Login::new("alice.test", PASSWORD))
         .await;
     assert!(
-        matches!(r, Err(Error::Api(CreateSessionError::AuthFactorTokenRequired(Some(ref msg)))) if msg.contains("sign in code")),
+        matches!(r, Err(Error::Api { error: atproto_client::atproto_api::com::atproto::server::create_session::Error::AuthFactorTokenRequired(Some(ref msg)), .. }) if msg.contains("sign in code")),
         "{r:?}"
     );
     assert!(!agent.has_session());
     // No refresh is attempted for a 401 on login.
     assert_eq!(mock.count(REFRESH), 0);
-    let s = m
-        .start_session::<ep::CreateSession>(
-            &json!({"identifier": "alice.test", "password": PASSWORD, "authFactorToken": CODE}),
-        )
+    let s = agent
+        .login(atproto_client::Login::new("alice.test", PASSWORD).auth_factor_token(CODE))
         .await
         .unwrap();
     assert_eq!(s.did.as_str(), DID);
@@ -278,7 +271,7 @@ async fn rejected_refresh_expires_session_and_clears_store() {
     fake.expire_access();
     *fake.mode.lock().unwrap() = RefreshMode::Reject;
     match echo(&agent).await {
-        Err(Error::SessionExpired { error, message }) => {
+        Err(Error::Session(atproto_client::SessionError::Expired { error, message })) => {
             assert_eq!(error, "ExpiredToken");
             assert_eq!(message.as_deref(), Some("Token has been revoked"));
         }
@@ -309,7 +302,9 @@ async fn refresh_network_failure_keeps_session_and_retries_later() {
     fake.expire_access();
     *fake.mode.lock().unwrap() = RefreshMode::Abort;
     match echo(&agent).await {
-        Err(Error::Transport(t)) => assert_eq!(t.nsid, REFRESH),
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t))) => {
+            assert_eq!(t.nsid, REFRESH)
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(events.take(), vec![NetworkError]);
@@ -367,7 +362,7 @@ async fn endpoint_declaring_expired_token_gets_typed_error_without_refresh() {
         .call::<ep::ConfirmEmail>((), json!({"email": "a@b.c", "token": "12345"}))
         .await;
     assert!(
-        matches!(r, Err(Error::Api(ConfirmEmailError::ExpiredToken(Some(ref m)))) if m == "Token is expired"),
+        matches!(r, Err(Error::Api { error: ConfirmEmailError::ExpiredToken(Some(ref m)), .. }) if m == "Token is expired"),
         "{r:?}"
     );
     assert_eq!(mock.count(REFRESH), 0);
@@ -376,7 +371,9 @@ async fn endpoint_declaring_expired_token_gets_typed_error_without_refresh() {
     let r = agent
         .procedure_json("com.atproto.server.confirmEmail", &[], Some(&json!({})))
         .await;
-    assert!(matches!(r, Err(Error::Xrpc { ref error, .. }) if error == "ExpiredToken"));
+    assert!(
+        matches!(r, Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(atproto_client::atproto_xrpc::XrpcError { ref error, .. }))) if error == "ExpiredToken")
+    );
     assert_eq!(mock.count(REFRESH), 0);
 }
 
@@ -390,7 +387,12 @@ async fn caller_authorization_is_left_alone() {
     let r = agent
         .call_with::<Echo>(&EchoParams::default(), &(), &opts)
         .await;
-    assert!(matches!(r, Err(Error::Xrpc { status: 400, .. })));
+    assert!(matches!(
+        r,
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+            atproto_client::atproto_xrpc::XrpcError { status: 400, .. }
+        )))
+    ));
     let reqs = mock.of("com.example.echo");
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].auth(), Some("Bearer mine"));
@@ -475,7 +477,11 @@ async fn http_is_refused_except_loopback() {
         "http://example.com/",
     ] {
         match AtpAgent::builder(url).build() {
-            Err(e @ Error::InsecureUrl(_)) => assert!(e.to_string().contains("refusing")),
+            Err(
+                e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::Url(
+                    atproto_client::atproto_xrpc::UrlError::Insecure(_),
+                )),
+            ) => assert!(e.to_string().contains("refusing")),
             other => panic!("{url}: {other:?}"),
         }
         assert!(AtpAgent::builder(url)
@@ -493,7 +499,12 @@ async fn http_is_refused_except_loopback() {
     }
     for url in ["ftp://x", "not a url", "mailto:a@b.c", ""] {
         assert!(
-            matches!(AtpAgent::builder(url).build(), Err(Error::InvalidUrl(_))),
+            matches!(
+                AtpAgent::builder(url).build(),
+                Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Url(
+                    atproto_client::atproto_xrpc::UrlError::Invalid(_)
+                )))
+            ),
             "{url}"
         );
     }
@@ -552,7 +563,7 @@ async fn resume_with_another_did_is_an_error() {
     let saved = login(&agent).await;
     *fake.did.lock().unwrap() = "did:plc:mallory000000000000000000".into();
     match agent.resume_session(saved).await {
-        Err(Error::DidMismatch { expected, actual }) => {
+        Err(Error::Session(atproto_client::SessionError::DidMismatch { expected, actual })) => {
             assert_eq!(expected.as_str(), DID);
             assert_eq!(actual.as_str(), "did:plc:mallory000000000000000000");
         }
@@ -573,14 +584,16 @@ async fn resume_failures_fire_expired_or_network_error() {
     events.take();
     assert!(matches!(
         agent.resume_session(saved.clone()).await,
-        Err(Error::Transport(_))
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(
+            _
+        )))
     ));
     assert_eq!(events.take(), vec![NetworkError]);
     assert_eq!(agent.session().unwrap(), saved);
     *fake.mode.lock().unwrap() = RefreshMode::Reject;
     assert!(matches!(
         agent.resume_session(saved.clone()).await,
-        Err(Error::SessionExpired { .. })
+        Err(Error::Session(atproto_client::SessionError::Expired { .. }))
     ));
     assert_eq!(events.take(), vec![Expired]);
     assert!(!agent.has_session());
@@ -591,7 +604,9 @@ async fn resume_failures_fire_expired_or_network_error() {
         .unwrap();
     assert!(matches!(
         dead.resume_session(saved.clone()).await,
-        Err(Error::Transport(_))
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(
+            _
+        )))
     ));
     assert_eq!(events.take(), vec![NetworkError]);
     assert_eq!(dead.session().unwrap(), saved);

@@ -48,13 +48,20 @@ async fn declared_and_undeclared_errors() {
         )
         .await;
     match r {
-        Err(Error::Api(e @ ep::EchoError::Specific(_))) => {
+        Err(Error::Api {
+            error: e @ ep::EchoError::Specific(_),
+            ..
+        }) => {
             assert_eq!(e.to_string(), "Specific: declared")
         }
         other => panic!("{other:?}"),
     }
     match echo(&a).await {
-        Err(e @ Error::Xrpc { status: 404, .. }) => {
+        Err(
+            e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
+                atproto_client::atproto_xrpc::XrpcError { status: 404, .. },
+            )),
+        ) => {
             assert_eq!(e.error_name(), Some("NotFound"));
             assert!(
                 e.to_string().contains("HTTP 404 NotFound: undeclared"),
@@ -98,7 +105,9 @@ async fn non_xrpc_error_bodies_are_clear_errors() {
     ] {
         let r = a.query_json("com.example.q", &[("case", case)]).await;
         match r {
-            Err(e @ Error::UnexpectedResponse { .. }) => {
+            Err(
+                e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::UnexpectedResponse { .. }),
+            ) => {
                 assert_eq!(e.status(), Some(status), "{case}");
                 assert!(e.to_string().contains(needle), "{case}: {e}");
             }
@@ -133,7 +142,9 @@ async fn decode_errors_name_the_endpoint_and_path() {
     ));
     assert!(matches!(
         a.query_json("com.example.q", &[]).await,
-        Err(Error::UnexpectedResponse { status: 200, .. })
+        Err(Error::Xrpc(
+            atproto_client::atproto_xrpc::Error::UnexpectedResponse { status: 200, .. }
+        ))
     ));
 }
 
@@ -159,9 +170,9 @@ async fn rate_limit_carries_headers_and_reset_time() {
     .await;
     let a = agent(&mock.url).await;
     match echo(&a).await {
-        Err(e @ Error::RateLimited(_)) => {
+        Err(e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::RateLimited(_))) => {
             assert!(e.to_string().contains("rate limited"), "{e}");
-            let Error::RateLimited(r) = e else {
+            let Error::Xrpc(atproto_client::atproto_xrpc::Error::RateLimited(r)) = e else {
                 unreachable!()
             };
             assert_eq!(r.limit, Some(3000));
@@ -209,7 +220,12 @@ async fn retries_queries_on_429_503_and_transport_errors() {
     // Procedures are not retried unless asked.
     n.store(0, std::sync::atomic::Ordering::SeqCst);
     let r = a.call::<ep::Write>((), json!({})).await;
-    assert!(matches!(r, Err(Error::RateLimited(_))));
+    assert!(matches!(
+        r,
+        Err(Error::Xrpc(
+            atproto_client::atproto_xrpc::Error::RateLimited(_)
+        ))
+    ));
     assert_eq!(mock.requests().len(), 5);
     n.store(0, std::sync::atomic::Ordering::SeqCst);
     let opts = CallOptions::new().retry(
@@ -239,7 +255,12 @@ async fn response_size_limit() {
         .build()
         .unwrap();
     match echo(&a).await {
-        Err(e @ Error::ResponseTooLarge { limit: 1000, .. }) => {
+        Err(
+            e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::ResponseTooLarge {
+                limit: 1000,
+                ..
+            }),
+        ) => {
             assert!(e.to_string().contains("1000 bytes"))
         }
         other => panic!("{other:?}"),
@@ -260,7 +281,9 @@ async fn per_call_and_agent_timeouts() {
         .build()
         .unwrap();
     match echo(&a).await {
-        Err(Error::Transport(t)) => assert_eq!(t.kind, TransportErrorKind::Timeout),
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t))) => {
+            assert_eq!(t.kind, TransportErrorKind::Timeout)
+        }
         other => panic!("{other:?}"),
     }
     let a = agent(&mock.url).await;
@@ -268,14 +291,18 @@ async fn per_call_and_agent_timeouts() {
     let r = a
         .call_with::<Echo>(&EchoParams::default(), &(), &opts)
         .await;
-    assert!(matches!(r, Err(Error::Transport(ref t)) if t.kind == TransportErrorKind::Timeout));
+    assert!(
+        matches!(r, Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(ref t))) if t.kind == TransportErrorKind::Timeout)
+    );
 }
 
 #[tokio::test]
 async fn connection_refused_and_truncated_bodies() {
     let a = agent("http://127.0.0.1:9").await;
     match echo(&a).await {
-        Err(Error::Transport(t)) => assert_eq!(t.kind, TransportErrorKind::Connect),
+        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t))) => {
+            assert_eq!(t.kind, TransportErrorKind::Connect)
+        }
         other => panic!("{other:?}"),
     }
     // A server that promises 100 bytes, sends 10 and hangs up.
@@ -292,8 +319,8 @@ async fn connection_refused_and_truncated_bodies() {
     });
     let a = agent(&format!("http://127.0.0.1:{port}")).await;
     match echo(&a).await {
-        Err(e @ Error::Transport(_)) => {
-            let Error::Transport(t) = &e else {
+        Err(e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(_))) => {
+            let Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(t)) = &e else {
                 unreachable!()
             };
             assert_eq!(t.kind, TransportErrorKind::Body, "{e}");
@@ -350,7 +377,9 @@ async fn raw_calls_by_nsid() {
     // Not an NSID: refused before sending.
     assert!(matches!(
         a.query_json("../../admin", &[]).await,
-        Err(Error::Invalid(_))
+        Err(Error::Xrpc(
+            atproto_client::atproto_xrpc::Error::InvalidRequest(_)
+        ))
     ));
 }
 
@@ -395,10 +424,7 @@ async fn nothing_secret_is_ever_printed() {
         .build()
         .unwrap();
     let s = a
-        .manager()
-        .start_session::<ep::CreateSession>(
-            &json!({"identifier": "alice.test", "password": PASSWORD}),
-        )
+        .login(atproto_client::Login::new("alice.test", PASSWORD))
         .await
         .unwrap();
     let secrets = [
@@ -414,10 +440,7 @@ async fn nothing_secret_is_ever_printed() {
         format!("{:?}", a.manager()),
     ];
     let wrong = a
-        .manager()
-        .start_session::<ep::CreateSession>(
-            &json!({"identifier": "alice.test", "password": "wrong-password-x"}),
-        )
+        .login(atproto_client::Login::new("alice.test", "wrong-password-x"))
         .await
         .unwrap_err();
     printed.push(format!("{wrong:?} {wrong}"));
@@ -431,11 +454,11 @@ async fn nothing_secret_is_ever_printed() {
     req.set_header("authorization", format!("Bearer {}", s.access_jwt.expose()));
     printed.push(format!("{req:?}"));
     for e in [
-        Error::<ep::EchoError>::NoSession,
-        Error::DidMismatch {
+        Error::<ep::EchoError>::Session(atproto_client::SessionError::NoSession),
+        Error::Session(atproto_client::SessionError::DidMismatch {
             expected: s.did.clone(),
             actual: s.did.clone(),
-        },
+        }),
     ] {
         printed.push(format!("{e:?} {e}"));
     }
@@ -490,7 +513,10 @@ async fn file_store_roundtrip_permissions_and_corruption() {
         .session_store(FileStore::new(&path))
         .build()
         .unwrap();
-    assert!(matches!(a.resume_from_store().await, Err(Error::Store(_))));
+    assert!(matches!(
+        a.resume_from_store().await,
+        Err(Error::Session(atproto_client::SessionError::Store(_)))
+    ));
     assert_eq!(std::fs::read(&path).unwrap(), b"{\"accessJwt\": tru");
     // The lock is exclusive and released on drop.
     let g = store.lock().await.unwrap();

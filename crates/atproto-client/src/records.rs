@@ -1,108 +1,52 @@
-//! What needs the generated `com.atproto` / `app.bsky` endpoints: login,
-//! account creation, record helpers, posting, and the typed namespace tree.
+//! What needs the generated `com.atproto` / `app.bsky` endpoints: login and
+//! account creation through the agent, record helpers, posting, and the
+//! typed namespace tree.
 
 use atproto_api::com::atproto::repo::{create_record, delete_record, get_record, put_record};
 use atproto_api::com::atproto::server::{create_account, create_session};
 use atproto_types::object::Record;
-use atproto_types::xrpc::{decode_json, Endpoint};
-use atproto_types::{AtIdentifier, AtUri, Cid, Did, Extra, Handle, Nsid, RecordKey, Unknown};
+use atproto_types::xrpc::decode_json;
+use atproto_types::xrpc::Endpoint;
+use atproto_types::{AtIdentifier, AtUri, Cid, Did, Extra, Nsid, RecordKey, Unknown};
 
 use crate::agent::{Agent, AtpAgent};
 use crate::error::Error;
-use crate::manager::SessionManager;
-use crate::secret::Secret;
-use crate::session::SessionData;
+use crate::session::{Login, NewAccount, SessionData, SessionError, SessionManager};
 
-/// Credentials for [`AtpAgent::login`]. `Debug` hides the password and code.
-#[derive(Clone, Debug)]
-pub struct Login {
-    /// Handle, DID or email.
-    pub identifier: String,
-    /// The account password or an app password.
-    pub password: Secret,
-    /// The emailed sign-in code, when the server asked for one
-    /// (`AuthFactorTokenRequired`).
-    pub auth_factor_token: Option<Secret>,
-    /// Let a taken-down account sign in (to export its data).
-    pub allow_takendown: Option<bool>,
+/// Compare-and-swap conditions of a write: the write is refused (with the
+/// endpoint's typed `InvalidSwap`) unless the repository is as expected.
+/// [`Swap::default`] checks nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swap {
+    /// `swapRecord`: `None` checks nothing; `Some(None)` requires that the
+    /// record does not exist yet (put only); `Some(Some(cid))` requires that
+    /// it is currently `cid`.
+    pub record: Option<Option<Cid>>,
+    /// `swapCommit`: the repository's current commit must be this one.
+    pub commit: Option<Cid>,
 }
 
-impl Login {
-    /// Identifier (handle, DID or email) and password.
-    pub fn new(identifier: impl Into<String>, password: impl Into<Secret>) -> Self {
-        Login {
-            identifier: identifier.into(),
-            password: password.into(),
-            auth_factor_token: None,
-            allow_takendown: None,
+impl Swap {
+    /// Only if the record is currently `cid`.
+    pub fn record_is(cid: Cid) -> Self {
+        Swap {
+            record: Some(Some(cid)),
+            commit: None,
         }
     }
 
-    /// Adds the sign-in code the server emailed after
-    /// `AuthFactorTokenRequired`.
-    pub fn auth_factor_token(mut self, code: impl Into<Secret>) -> Self {
-        self.auth_factor_token = Some(code.into());
-        self
-    }
-
-    /// Allows signing in to a taken-down account.
-    pub fn allow_takendown(mut self, allow: bool) -> Self {
-        self.allow_takendown = Some(allow);
-        self
-    }
-}
-
-/// A new account for [`AtpAgent::create_account`]. `Debug` hides the password.
-#[derive(Clone, Debug)]
-pub struct NewAccount {
-    /// The requested handle.
-    pub handle: Handle,
-    /// Email address (required by most servers).
-    pub email: Option<String>,
-    /// Password (required unless migrating an existing DID).
-    pub password: Option<Secret>,
-    /// Invite code, where the server requires one.
-    pub invite_code: Option<String>,
-    /// Phone verification code, where the server requires one.
-    pub verification_code: Option<String>,
-    /// The phone number verified.
-    pub verification_phone: Option<String>,
-    /// An existing DID (account migration).
-    pub did: Option<Did>,
-    /// A recovery rotation key.
-    pub recovery_key: Option<String>,
-    /// A signed PLC operation (account migration).
-    pub plc_op: Option<serde_json::Value>,
-}
-
-impl NewAccount {
-    /// An account with this handle.
-    pub fn new(handle: Handle) -> Self {
-        NewAccount {
-            handle,
-            email: None,
-            password: None,
-            invite_code: None,
-            verification_code: None,
-            verification_phone: None,
-            did: None,
-            recovery_key: None,
-            plc_op: None,
+    /// Only if the record does not exist yet (for
+    /// [`Agent::put_record_with`]: create, never overwrite).
+    pub fn record_absent() -> Self {
+        Swap {
+            record: Some(None),
+            commit: None,
         }
     }
-    /// Sets the email.
-    pub fn email(mut self, email: impl Into<String>) -> Self {
-        self.email = Some(email.into());
-        self
-    }
-    /// Sets the password.
-    pub fn password(mut self, password: impl Into<Secret>) -> Self {
-        self.password = Some(password.into());
-        self
-    }
-    /// Sets the invite code.
-    pub fn invite_code(mut self, code: impl Into<String>) -> Self {
-        self.invite_code = Some(code.into());
+
+    /// Also only if the repository's current commit is `cid`.
+    pub fn commit_is(mut self, cid: Cid) -> Self {
+        self.commit = Some(cid);
         self
     }
 }
@@ -129,23 +73,17 @@ pub struct FetchedRecord<R> {
 
 impl AtpAgent {
     /// Signs in (`com.atproto.server.createSession` to the service URL) and
-    /// keeps the session. Fires `Create`, or `CreateFailed` on any failure.
+    /// keeps the session. Fires `Create`, or `CreateFailed` on any failure
+    /// (the session is then as it was; see [`crate::CredentialSession::login`]).
     ///
-    /// Declared errors come back typed: on
-    /// `Error::Api(create_session::Error::AuthFactorTokenRequired(_))` ask the
-    /// user for the emailed code and call again with
-    /// [`Login::auth_factor_token`].
+    /// Declared errors come back typed: on `Error::Api { error:
+    /// create_session::Error::AuthFactorTokenRequired(_), .. }` ask the user
+    /// for the emailed code and call again with [`Login::auth_factor_token`].
     pub async fn login(&self, login: Login) -> Result<SessionData, Error<create_session::Error>> {
-        let input = create_session::Input {
-            identifier: login.identifier,
-            password: login.password.expose().to_owned(),
-            auth_factor_token: login.auth_factor_token.map(|t| t.expose().to_owned()),
-            allow_takendown: login.allow_takendown,
-            extra: Extra::new(),
-        };
         self.manager()
-            .start_session::<create_session::CreateSession>(&input)
+            .login(&login)
             .await
+            .map_err(|e| Error::from_session(e, create_session::CreateSession::NSID))
     }
 
     /// Creates an account (`com.atproto.server.createAccount`) and keeps its
@@ -154,26 +92,15 @@ impl AtpAgent {
         &self,
         account: NewAccount,
     ) -> Result<SessionData, Error<create_account::Error>> {
-        let input = create_account::Input {
-            email: account.email,
-            handle: account.handle,
-            did: account.did,
-            invite_code: account.invite_code,
-            verification_code: account.verification_code,
-            verification_phone: account.verification_phone,
-            password: account.password.map(|p| p.expose().to_owned()),
-            recovery_key: account.recovery_key,
-            plc_op: account.plc_op.as_ref().map(Unknown::from_value),
-            extra: Extra::new(),
-        };
         self.manager()
-            .start_session::<create_account::CreateAccount>(&input)
+            .create_account(&account)
             .await
+            .map_err(|e| Error::from_session(e, create_account::CreateAccount::NSID))
     }
 }
 
 fn own_repo<E>(did: Option<Did>) -> Result<AtIdentifier, Error<E>> {
-    let did = did.ok_or(Error::NoSession)?;
+    let did = did.ok_or(Error::Session(SessionError::NoSession))?;
     AtIdentifier::new(did.as_str()).map_err(|e| Error::Invalid(format!("repo {did}: {e}")))
 }
 
@@ -227,6 +154,17 @@ impl<M: SessionManager> Agent<M> {
         rkey: RecordKey,
         record: &R,
     ) -> Result<RecordRef, Error<put_record::Error>> {
+        self.put_record_with(rkey, record, Swap::default()).await
+    }
+
+    /// [`Agent::put_record`] under compare-and-swap conditions, e.g.
+    /// `Swap::record_is(cid)` to update only what was read.
+    pub async fn put_record_with<R: Record>(
+        &self,
+        rkey: RecordKey,
+        record: &R,
+        swap: Swap,
+    ) -> Result<RecordRef, Error<put_record::Error>> {
         if self.validates_requests() {
             crate::validate::record(record)?;
         }
@@ -236,8 +174,8 @@ impl<M: SessionManager> Agent<M> {
             rkey,
             validate: None,
             record: record_value(record)?,
-            swap_record: None,
-            swap_commit: None,
+            swap_record: swap.record,
+            swap_commit: swap.commit,
             extra: Extra::new(),
         };
         let out = self.call::<put_record::PutRecord>((), input).await?;
@@ -289,12 +227,30 @@ impl<M: SessionManager> Agent<M> {
         &self,
         rkey: RecordKey,
     ) -> Result<(), Error<delete_record::Error>> {
+        self.delete_record_with::<R>(rkey, Swap::default()).await
+    }
+
+    /// [`Agent::delete_record`] under compare-and-swap conditions
+    /// (`Swap::record_absent` makes no sense here and is refused).
+    pub async fn delete_record_with<R: Record>(
+        &self,
+        rkey: RecordKey,
+        swap: Swap,
+    ) -> Result<(), Error<delete_record::Error>> {
+        let swap_record = match swap.record {
+            Some(None) => {
+                return Err(Error::Invalid(
+                    "deleteRecord cannot require that the record does not exist".into(),
+                ))
+            }
+            other => other.flatten(),
+        };
         let input = delete_record::Input {
             repo: own_repo(self.did())?,
             collection: collection::<R, _>()?,
             rkey,
-            swap_record: None,
-            swap_commit: None,
+            swap_record,
+            swap_commit: swap.commit,
             extra: Extra::new(),
         };
         self.call::<delete_record::DeleteRecord>((), input)
@@ -308,7 +264,7 @@ impl<M: SessionManager> Agent<M> {
         &self,
         text: impl Into<String>,
     ) -> Result<RecordRef, Error<create_record::Error>> {
-        let created_at = atproto_types::Datetime::new(crate::time::now_rfc3339())
+        let created_at = atproto_types::Datetime::new(atproto_types::time::now_rfc3339())
             .map_err(|e| Error::Invalid(format!("clock: {e}")))?;
         let post = atproto_api::app::bsky::feed::post::Post {
             text: text.into(),

@@ -1,173 +1,20 @@
-//! Where sessions are kept between runs.
+//! A session store in one JSON file.
 
-use std::fmt;
-use std::future::Future;
 use std::io::Write;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{redact_quoted, BoxFuture, SessionStore, StoreError, StoreErrorKind, StoreLock};
 use crate::session::SessionData;
 
-/// A boxed `Send` future, the return type of [`SessionStore`] methods. Boxing
-/// keeps the trait object-safe so an agent can hold any store without a type
-/// parameter (stores are called once per login or refresh, so the allocation
-/// does not matter).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Persistent storage for one session.
-///
-/// The agent saves the session on `Create` and `Update`, clears it on
-/// `Expired`, and leaves it alone on `NetworkError` (see the crate docs).
-///
-/// Several processes sharing one stored session burn each other's refresh
-/// token: the server rotates it on every refresh. A store shared between
-/// processes should implement [`SessionStore::lock`]; the agent holds the
-/// lock around each refresh and re-reads the store under it, so a session
-/// another process refreshed meanwhile is adopted instead of refreshed again.
-/// It also re-reads the store before declaring a session expired.
-pub trait SessionStore: Send + Sync {
-    /// The saved session, `None` when there is none. A corrupt or unreadable
-    /// store is an error, not `None`.
-    fn load(&self) -> BoxFuture<'_, Result<Option<SessionData>, StoreError>>;
-    /// Replaces the saved session.
-    fn save<'a>(&'a self, session: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>>;
-    /// Deletes the saved session.
-    fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Takes an exclusive lock held while the agent refreshes (dropping the
-    /// guard releases it). The default takes none, which is right for a store
-    /// used by one process.
-    fn lock(&self) -> BoxFuture<'_, Result<StoreLock, StoreError>> {
-        Box::pin(async { Ok(StoreLock::none()) })
-    }
-}
-
-/// A held store lock; dropping it releases the lock.
-pub struct StoreLock(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
-
-impl StoreLock {
-    /// A guard that holds nothing.
-    pub fn none() -> Self {
-        StoreLock(None)
-    }
-    /// A guard that releases when `guard` is dropped.
-    pub fn new(guard: impl Send + Sync + 'static) -> Self {
-        StoreLock(Some(Box::new(guard)))
-    }
-}
-
-impl fmt::Debug for StoreLock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StoreLock")
-    }
-}
-
-/// A session store failure.
-#[derive(Clone, Debug)]
-pub struct StoreError {
-    /// The file concerned, for file stores.
-    pub path: Option<PathBuf>,
-    /// What kind of failure.
-    pub kind: StoreErrorKind,
-    /// Description.
-    pub message: String,
-}
-
-/// Kinds of [`StoreError`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StoreErrorKind {
-    /// Reading, writing or locking failed.
-    Io,
-    /// The stored data is not a valid session. It is left in place.
-    Corrupt,
-    /// The lock could not be taken in time.
-    LockTimeout,
-    /// The file is readable by other users, or owned by another user: it is
-    /// not read (tokens there may have leaked, or been planted). Fix its
-    /// permissions (`chmod 600`) or remove it; see [`FileStore`].
-    Insecure,
-}
-
-impl StoreError {
-    /// A custom store's error.
-    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
-        StoreError {
-            path: None,
-            kind,
-            message: message.into(),
-        }
-    }
-
-    fn at(path: &Path, kind: StoreErrorKind, message: impl fmt::Display) -> Self {
-        StoreError {
-            path: Some(path.to_owned()),
-            kind,
-            message: message.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
-            StoreErrorKind::Io => "I/O error",
-            StoreErrorKind::Corrupt => "not a valid saved session (left untouched)",
-            StoreErrorKind::LockTimeout => "timed out waiting for the lock",
-            StoreErrorKind::Insecure => "refusing an unsafe session file (left untouched)",
-        };
-        match &self.path {
-            Some(p) => write!(f, "{}: {what}: {}", p.display(), self.message),
-            None => write!(f, "{what}: {}", self.message),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-/// A store in memory: the session survives the agent but not the process.
-#[derive(Debug, Default)]
-pub struct MemoryStore(Mutex<Option<SessionData>>);
-
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A store holding a session.
-    pub fn with(session: SessionData) -> Self {
-        MemoryStore(Mutex::new(Some(session)))
-    }
-
-    /// The stored session, read synchronously.
-    pub fn get(&self) -> Option<SessionData> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn set(&self, s: Option<SessionData>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = s;
-    }
-}
-
-impl SessionStore for MemoryStore {
-    fn load(&self) -> BoxFuture<'_, Result<Option<SessionData>, StoreError>> {
-        let s = self.get();
-        Box::pin(async move { Ok(s) })
-    }
-    fn save<'a>(&'a self, session: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.set(Some(session.clone()));
-        Box::pin(async { Ok(()) })
-    }
-    fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.set(None);
-        Box::pin(async { Ok(()) })
-    }
-}
-
-/// A store in one JSON file (the TypeScript `AtpSessionData` format).
+/// A store in one JSON file: for the password session ([`FileStore::new`]),
+/// the TypeScript `AtpSessionData` format; any other serializable session
+/// type works the same way ([`FileStore::for_type`]).
 ///
 /// Writes are atomic: a temporary file in the same directory is written,
 /// flushed to disk, made readable by the owner only (0600 on Unix) and renamed
@@ -200,11 +47,23 @@ impl SessionStore for MemoryStore {
 /// a process that died holding it.
 ///
 /// File operations are small and synchronous.
-#[derive(Debug, Clone)]
-pub struct FileStore {
+#[derive(Debug)]
+pub struct FileStore<T = SessionData> {
     path: PathBuf,
     lock_timeout: Duration,
     check_permissions: bool,
+    kind: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for FileStore<T> {
+    fn clone(&self) -> Self {
+        FileStore {
+            path: self.path.clone(),
+            lock_timeout: self.lock_timeout,
+            check_permissions: self.check_permissions,
+            kind: PhantomData,
+        }
+    }
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -212,12 +71,31 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 const STALE_LOCK: Duration = Duration::from_secs(30);
 
 impl FileStore {
-    /// A store in the file at `path` (created on first save).
+    /// A store of password sessions in the file at `path` (created on first
+    /// save).
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::for_type(path)
+    }
+
+    /// Parses the content of a session file: the JSON object TypeScript's
+    /// `AtpSessionData` serializes to. This is what `load` applies to the
+    /// file's bytes, exposed so it can be tested (and fuzzed) on its own. The
+    /// error is [`StoreErrorKind::Corrupt`], says whether the content is
+    /// empty, not JSON, cut short or of the wrong shape, and never quotes
+    /// string values from the input.
+    pub fn parse(bytes: &[u8]) -> Result<SessionData, StoreError> {
+        Self::parse_as(bytes)
+    }
+}
+
+impl<T> FileStore<T> {
+    /// A store of `T` sessions in the file at `path` (created on first save).
+    pub fn for_type(path: impl Into<PathBuf>) -> Self {
         FileStore {
             path: path.into(),
             lock_timeout: Duration::from_secs(10),
             check_permissions: true,
+            kind: PhantomData,
         }
     }
 
@@ -229,13 +107,8 @@ impl FileStore {
         self
     }
 
-    /// Parses the content of a session file: the JSON object TypeScript's
-    /// `AtpSessionData` serializes to. This is what `load` applies to the
-    /// file's bytes, exposed so it can be tested (and fuzzed) on its own. The
-    /// error is [`StoreErrorKind::Corrupt`], says whether the content is
-    /// empty, not JSON, cut short or of the wrong shape, and never quotes
-    /// string values from the input.
-    pub fn parse(bytes: &[u8]) -> Result<SessionData, StoreError> {
+    /// [`FileStore::parse`] for any session type.
+    pub fn parse_as<U: DeserializeOwned>(bytes: &[u8]) -> Result<U, StoreError> {
         let corrupt = |m: String| StoreError::new(StoreErrorKind::Corrupt, m);
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(corrupt("the file is empty".into()));
@@ -275,14 +148,19 @@ impl FileStore {
         e
     }
 
-    fn load_sync(&self) -> Result<Option<SessionData>, StoreError> {
+    fn load_sync(&self) -> Result<Option<T>, StoreError>
+    where
+        T: DeserializeOwned,
+    {
         if self.check_permissions {
             self.check_file_permissions()?;
         }
         let Some(bytes) = self.read_file()? else {
             return Ok(None);
         };
-        Self::parse(&bytes).map(Some).map_err(|e| self.with_path(e))
+        Self::parse_as(&bytes)
+            .map(Some)
+            .map_err(|e| self.with_path(e))
     }
 
     #[cfg(unix)]
@@ -325,10 +203,13 @@ impl FileStore {
         Ok(())
     }
 
-    fn save_sync(&self, session: &SessionData) -> Result<(), StoreError> {
+    fn save_sync(&self, session: &T) -> Result<(), StoreError>
+    where
+        T: Serialize + DeserializeOwned,
+    {
         // Never replace what could not be read: the caller clears it first.
         if let Some(bytes) = self.read_file().map_err(refuse_overwrite)? {
-            Self::parse(&bytes).map_err(|e| refuse_overwrite(self.with_path(e)))?;
+            Self::parse_as::<T>(&bytes).map_err(|e| refuse_overwrite(self.with_path(e)))?;
         }
         let io = |e: std::io::Error| StoreError::at(&self.path, StoreErrorKind::Io, e);
         let json = serde_json::to_vec_pretty(session)
@@ -431,36 +312,6 @@ fn refuse_overwrite(mut e: StoreError) -> StoreError {
     e
 }
 
-/// Replaces every double-quoted part of a serde message (string values from
-/// the input, which may be tokens) with `"…"`. Field names, which serde
-/// quotes with backticks, stay.
-pub(crate) fn redact_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    let mut escaped = false;
-    for c in message.chars() {
-        if inside {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                inside = false;
-                out.push_str("…\"");
-            }
-            continue;
-        }
-        out.push(c);
-        if c == '"' {
-            inside = true;
-        }
-    }
-    if inside {
-        out.push_str("…\"");
-    }
-    out
-}
-
 /// The effective user id, read from the owner of `/proc/self` (Linux);
 /// `None` elsewhere, where the owner check is skipped. Avoids `unsafe` and a
 /// libc dependency for one number.
@@ -521,11 +372,14 @@ impl Drop for LockFile {
     }
 }
 
-impl SessionStore for FileStore {
-    fn load(&self) -> BoxFuture<'_, Result<Option<SessionData>, StoreError>> {
+impl<T> SessionStore<T> for FileStore<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync,
+{
+    fn load(&self) -> BoxFuture<'_, Result<Option<T>, StoreError>> {
         Box::pin(async move { self.load_sync() })
     }
-    fn save<'a>(&'a self, session: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn save<'a>(&'a self, session: &'a T) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { self.save_sync(session) })
     }
     fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>> {

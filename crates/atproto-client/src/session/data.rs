@@ -8,7 +8,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use atproto_types::object::{required, set_once, Key};
 use atproto_types::Did;
 
-use crate::secret::Secret;
+use atproto_xrpc::Secret;
 
 /// A logged-in session: exactly TypeScript's `AtpSessionData`, serialized to
 /// the same camelCase JSON so that sessions saved by a TypeScript app can be
@@ -165,7 +165,7 @@ pub fn pds_endpoint(did_doc: &serde_json::Value, did: &str) -> Option<String> {
             return None;
         }
         let endpoint = s.get("serviceEndpoint")?.as_str()?;
-        crate::url::ServiceUrl::parse(endpoint)
+        atproto_xrpc::ServiceUrl::parse(endpoint)
             .is_ok()
             .then(|| endpoint.to_owned())
     })
