@@ -21,6 +21,7 @@ pub(super) fn structure(s: &Struct, here: &[String]) -> TokenStream {
     };
     let decl = declaration(s, here, debug_derive);
     let default_impl = default_impl(s, here);
+    let constructor = constructor(s, here);
     let record_impl = record_impl(s);
     let validate_impl = validate_impl(s);
     let fields_impl = object_fields_impl(s);
@@ -36,6 +37,7 @@ pub(super) fn structure(s: &Struct, here: &[String]) -> TokenStream {
     };
     quote! {
         #decl
+        #constructor
         #default_impl
         #debug_impl
         #record_impl
@@ -129,6 +131,60 @@ fn default_impl(s: &Struct, here: &[String]) -> TokenStream {
         impl ::std::default::Default for #name {
             #[inline]
             fn default() -> Self {
+                #name { #(#inits)* #extra_init }
+            }
+        }
+    )
+}
+
+/// `new(required...)` for a struct with required fields: every optional
+/// field `None`, lexicon defaults applied, `extra` empty. (Structs without
+/// required fields implement `Default` instead.)
+fn constructor(s: &Struct, here: &[String]) -> TokenStream {
+    let required =
+        |f: &&Field| matches!(f.presence, Presence::Required | Presence::RequiredNullable);
+    if !s.fields.iter().any(|f| required(&f)) {
+        return quote!();
+    }
+    let name = ident(&s.name);
+    let args = s.fields.iter().filter(required).map(|f| {
+        let n = ident(&f.rust);
+        let t = super::ty_tokens(&f.ty, here);
+        match f.presence {
+            Presence::RequiredNullable => quote!(#n: ::std::option::Option<#t>),
+            _ => quote!(#n: #t),
+        }
+    });
+    let inits = s.fields.iter().map(|f| {
+        let n = ident(&f.rust);
+        match (&f.presence, f.boxed) {
+            (Presence::Required, true) => quote!(#n: ::std::boxed::Box::new(#n),),
+            (Presence::RequiredNullable, true) => quote!(#n: #n.map(::std::boxed::Box::new),),
+            (Presence::Required | Presence::RequiredNullable, false) => quote!(#n,),
+            (Presence::Default(d), _) => {
+                let e = default_expr(d, here);
+                quote!(#n: #e,)
+            }
+            (Presence::Optional | Presence::OptionalNullable, _) => {
+                quote!(#n: ::std::option::Option::None,)
+            }
+        }
+    });
+    let extra_init = if s.extra {
+        quote!(extra: ::atproto_types::Extra::new(),)
+    } else {
+        quote!()
+    };
+    let doc = docs(Some(if s.extra {
+        "From its required fields: every optional field `None` (or its lexicon\ndefault), no extra properties."
+    } else {
+        "From its required parameters: every optional one `None` (or its lexicon\ndefault)."
+    }));
+    quote!(
+        impl #name {
+            #doc
+            #[inline]
+            pub fn new(#(#args),*) -> Self {
                 #name { #(#inits)* #extra_init }
             }
         }

@@ -19,6 +19,24 @@ pub struct Declaration {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Declaration {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        version: ::std::string::String,
+        current_key: ::atproto_types::Bytes,
+    ) -> Self {
+        Declaration {
+            version,
+            current_key,
+            message_me: ::std::option::Option::None,
+            key_package: ::std::option::Option::None,
+            continuity_proofs: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Declaration {
     const NSID: &'static str = "com.germnetwork.declaration";
     const KEY: &'static str = "literal:self";
@@ -180,6 +198,21 @@ pub struct MessageMe {
     pub show_button_to: ::atproto_types::object::Open<MessageMeShowButtonTo>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl MessageMe {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        message_me_url: ::atproto_types::Uri,
+        show_button_to: ::atproto_types::object::Open<MessageMeShowButtonTo>,
+    ) -> Self {
+        MessageMe {
+            message_me_url,
+            show_button_to,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for MessageMe {
     #[inline]

@@ -9,6 +9,17 @@ pub struct ContentVisibilityDeclaration {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ContentVisibilityDeclaration {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(hide_from_algorithmic_recommendations: bool) -> Self {
+        ContentVisibilityDeclaration {
+            hide_from_algorithmic_recommendations,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for ContentVisibilityDeclaration {
     const NSID: &'static str = "app.bsky.actor.contentVisibilityDeclaration";
     const KEY: &'static str = "literal:self";

@@ -7,6 +7,17 @@ pub struct AdultContentPref {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AdultContentPref {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(enabled: bool) -> Self {
+        AdultContentPref {
+            enabled,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AdultContentPref {
     #[inline]
     fn validate_at(
@@ -73,6 +84,17 @@ pub struct BskyAppProgressGuide {
     pub guide: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl BskyAppProgressGuide {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(guide: ::std::string::String) -> Self {
+        BskyAppProgressGuide {
+            guide,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for BskyAppProgressGuide {
     #[inline]
@@ -308,6 +330,22 @@ pub struct ContentLabelPref {
     pub visibility: ::atproto_types::object::Open<ContentLabelPrefVisibility>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ContentLabelPref {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        label: ::std::string::String,
+        visibility: ::atproto_types::object::Open<ContentLabelPrefVisibility>,
+    ) -> Self {
+        ContentLabelPref {
+            labeler_did: ::std::option::Option::None,
+            label,
+            visibility,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ContentLabelPref {
     #[inline]
@@ -547,6 +585,22 @@ pub struct FeedViewPref {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl FeedViewPref {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(feed: ::std::string::String) -> Self {
+        FeedViewPref {
+            feed,
+            hide_replies: ::std::option::Option::None,
+            hide_replies_by_unfollowed: true,
+            hide_replies_by_like_count: ::std::option::Option::None,
+            hide_reposts: ::std::option::Option::None,
+            hide_quote_posts: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for FeedViewPref {
     #[inline]
     fn validate_at(
@@ -675,6 +729,17 @@ pub struct HiddenPostsPref {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl HiddenPostsPref {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(items: ::std::vec::Vec<::atproto_types::AtUri>) -> Self {
+        HiddenPostsPref {
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for HiddenPostsPref {
     #[inline]
     fn validate_at(
@@ -743,6 +808,18 @@ pub struct InterestsPref {
     pub tags: ::std::vec::Vec<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl InterestsPref {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(tags: ::std::vec::Vec<::std::string::String>) -> Self {
+        InterestsPref {
+            updated_at: ::std::option::Option::None,
+            tags,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for InterestsPref {
     #[inline]
@@ -850,6 +927,18 @@ pub struct KnownFollowers {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl KnownFollowers {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(count: i64, followers: ::std::vec::Vec<ProfileViewBasic>) -> Self {
+        KnownFollowers {
+            count,
+            followers,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for KnownFollowers {
     #[inline]
     fn validate_at(
@@ -940,6 +1029,17 @@ pub struct LabelerPrefItem {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LabelerPrefItem {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        LabelerPrefItem {
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LabelerPrefItem {
     #[inline]
     fn validate_at(
@@ -1005,6 +1105,17 @@ pub struct LabelersPref {
     pub labelers: ::std::vec::Vec<LabelerPrefItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LabelersPref {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(labelers: ::std::vec::Vec<LabelerPrefItem>) -> Self {
+        LabelersPref {
+            labelers,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LabelersPref {
     #[inline]
@@ -1172,6 +1283,24 @@ pub struct MutedWord {
     pub expires_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl MutedWord {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        value: ::std::string::String,
+        targets: ::std::vec::Vec<::atproto_types::object::Open<MutedWordTarget>>,
+    ) -> Self {
+        MutedWord {
+            id: ::std::option::Option::None,
+            value,
+            targets,
+            actor_target: ::std::convert::From::from("all"),
+            expires_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for MutedWord {
     #[inline]
@@ -1385,6 +1514,17 @@ pub struct MutedWordsPref {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl MutedWordsPref {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(items: ::std::vec::Vec<MutedWord>) -> Self {
+        MutedWordsPref {
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for MutedWordsPref {
     #[inline]
     fn validate_at(
@@ -1459,6 +1599,20 @@ pub struct Nux {
     pub expires_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Nux {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(id: ::std::string::String, completed: bool) -> Self {
+        Nux {
+            id,
+            completed,
+            data: ::std::option::Option::None,
+            expires_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Nux {
     #[inline]
@@ -2363,6 +2517,21 @@ pub struct ProfileAssociatedActivitySubscription {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ProfileAssociatedActivitySubscription {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        allow_subscriptions: ::atproto_types::object::Open<
+            ProfileAssociatedActivitySubscriptionAllowSubscriptions,
+        >,
+    ) -> Self {
+        ProfileAssociatedActivitySubscription {
+            allow_subscriptions,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ProfileAssociatedActivitySubscription {
     #[inline]
     fn validate_at(
@@ -2476,6 +2645,20 @@ pub struct ProfileAssociatedChat {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ProfileAssociatedChat {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        allow_incoming: ::atproto_types::object::Open<ProfileAssociatedChatAllowIncoming>,
+    ) -> Self {
+        ProfileAssociatedChat {
+            allow_incoming,
+            allow_group_invites: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ProfileAssociatedChat {
     #[inline]
@@ -2633,6 +2816,21 @@ pub struct ProfileAssociatedGerm {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ProfileAssociatedGerm {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        message_me_url: ::atproto_types::Uri,
+        show_button_to: ::atproto_types::object::Open<ProfileAssociatedGermShowButtonTo>,
+    ) -> Self {
+        ProfileAssociatedGerm {
+            message_me_url,
+            show_button_to,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ProfileAssociatedGerm {
     #[inline]
     fn validate_at(
@@ -2763,6 +2961,30 @@ pub struct ProfileView {
     pub debug: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ProfileView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, handle: ::atproto_types::Handle) -> Self {
+        ProfileView {
+            did,
+            handle,
+            display_name: ::std::option::Option::None,
+            pronouns: ::std::option::Option::None,
+            description: ::std::option::Option::None,
+            avatar: ::std::option::Option::None,
+            associated: ::std::option::Option::None,
+            indexed_at: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            verification: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            debug: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ProfileView {
     #[inline]
@@ -3029,6 +3251,28 @@ pub struct ProfileViewBasic {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ProfileViewBasic {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, handle: ::atproto_types::Handle) -> Self {
+        ProfileViewBasic {
+            did,
+            handle,
+            display_name: ::std::option::Option::None,
+            pronouns: ::std::option::Option::None,
+            avatar: ::std::option::Option::None,
+            associated: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            verification: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            debug: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ProfileViewBasic {
     #[inline]
     fn validate_at(
@@ -3269,6 +3513,37 @@ pub struct ProfileViewDetailed {
     pub debug: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ProfileViewDetailed {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, handle: ::atproto_types::Handle) -> Self {
+        ProfileViewDetailed {
+            did,
+            handle,
+            display_name: ::std::option::Option::None,
+            description: ::std::option::Option::None,
+            pronouns: ::std::option::Option::None,
+            website: ::std::option::Option::None,
+            avatar: ::std::option::Option::None,
+            banner: ::std::option::Option::None,
+            followers_count: ::std::option::Option::None,
+            follows_count: ::std::option::Option::None,
+            posts_count: ::std::option::Option::None,
+            associated: ::std::option::Option::None,
+            joined_via_starter_pack: ::std::option::Option::None,
+            indexed_at: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            pinned_post: ::std::option::Option::None,
+            verification: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            debug: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ProfileViewDetailed {
     #[inline]
@@ -3613,6 +3888,25 @@ pub struct SavedFeed {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SavedFeed {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: ::std::string::String,
+        r#type: ::atproto_types::object::Open<SavedFeedType>,
+        value: ::std::string::String,
+        pinned: bool,
+    ) -> Self {
+        SavedFeed {
+            id,
+            r#type,
+            value,
+            pinned,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SavedFeed {
     #[inline]
     fn validate_at(
@@ -3748,6 +4042,22 @@ pub struct SavedFeedsPref {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SavedFeedsPref {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        pinned: ::std::vec::Vec<::atproto_types::AtUri>,
+        saved: ::std::vec::Vec<::atproto_types::AtUri>,
+    ) -> Self {
+        SavedFeedsPref {
+            pinned,
+            saved,
+            timeline_index: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SavedFeedsPref {
     #[inline]
     fn validate_at(
@@ -3836,6 +4146,17 @@ pub struct SavedFeedsPrefV2 {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SavedFeedsPrefV2 {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(items: ::std::vec::Vec<SavedFeed>) -> Self {
+        SavedFeedsPrefV2 {
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SavedFeedsPrefV2 {
     #[inline]
     fn validate_at(
@@ -3916,6 +4237,28 @@ pub struct StatusView {
     pub is_disabled: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl StatusView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        status: ::atproto_types::object::Open<StatusViewStatus>,
+        record: ::atproto_types::Unknown,
+    ) -> Self {
+        StatusView {
+            uri: ::std::option::Option::None,
+            cid: ::std::option::Option::None,
+            status,
+            record,
+            embed: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            expires_at: ::std::option::Option::None,
+            is_active: ::std::option::Option::None,
+            is_disabled: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for StatusView {
     #[inline]
@@ -4373,6 +4716,25 @@ pub struct VerificationState {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl VerificationState {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        verifications: ::std::vec::Vec<VerificationView>,
+        verified_status: ::atproto_types::object::Open<VerificationStateVerifiedStatus>,
+        trusted_verifier_status: ::atproto_types::object::Open<
+            VerificationStateTrustedVerifierStatus,
+        >,
+    ) -> Self {
+        VerificationState {
+            verifications,
+            verified_status,
+            trusted_verifier_status,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for VerificationState {
     #[inline]
     fn validate_at(
@@ -4555,6 +4917,27 @@ pub struct VerificationView {
     pub created_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl VerificationView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        issuer: ::atproto_types::Did,
+        uri: ::atproto_types::AtUri,
+        is_valid: bool,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        VerificationView {
+            issuer,
+            issuer_display_name: ::std::option::Option::None,
+            issuer_handle: ::std::option::Option::None,
+            uri,
+            is_valid,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for VerificationView {
     #[inline]

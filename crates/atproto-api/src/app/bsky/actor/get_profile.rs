@@ -40,6 +40,14 @@ pub struct Parameters {
     /// Handle or DID of account to fetch profile of.
     pub actor: ::atproto_types::AtIdentifier,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier) -> Self {
+        Parameters { actor }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

@@ -45,6 +45,14 @@ impl ::atproto_types::xrpc::Endpoint for GetProfiles {
 pub struct Parameters {
     pub actors: ::std::vec::Vec<::atproto_types::AtIdentifier>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actors: ::std::vec::Vec<::atproto_types::AtIdentifier>) -> Self {
+        Parameters { actors }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -130,6 +138,19 @@ pub struct Output {
     pub profiles: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewDetailed>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        profiles: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewDetailed>,
+    ) -> Self {
+        Output {
+            profiles,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

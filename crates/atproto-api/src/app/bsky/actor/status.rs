@@ -14,6 +14,23 @@ pub struct Status {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Status {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        status: ::atproto_types::object::Open<StatusStatus>,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Status {
+            status,
+            embed: ::std::option::Option::None,
+            duration_minutes: ::std::option::Option::None,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Status {
     const NSID: &'static str = "app.bsky.actor.status";
     const KEY: &'static str = "literal:self";

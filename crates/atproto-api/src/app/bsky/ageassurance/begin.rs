@@ -48,6 +48,24 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        email: ::std::string::String,
+        language: ::std::string::String,
+        country_code: ::std::string::String,
+    ) -> Self {
+        Input {
+            email,
+            language,
+            country_code,
+            region_code: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(

@@ -50,6 +50,17 @@ pub struct Config {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Config {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(regions: ::std::vec::Vec<ConfigRegion>) -> Self {
+        Config {
+            regions,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Config {
     #[inline]
     fn validate_at(
@@ -133,6 +144,26 @@ pub struct ConfigRegion {
     pub rules: ::std::vec::Vec<ConfigRegionRulesItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ConfigRegion {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        country_code: ::std::string::String,
+        min_access_age: i64,
+        rules: ::std::vec::Vec<ConfigRegionRulesItem>,
+    ) -> Self {
+        ConfigRegion {
+            platforms: ::std::option::Option::None,
+            country_code,
+            region_code: ::std::option::Option::None,
+            min_access_age,
+            additional_verification_methods: ::std::option::Option::None,
+            rules,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ConfigRegion {
     #[inline]
@@ -484,6 +515,17 @@ pub struct ConfigRegionRuleDefault {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ConfigRegionRuleDefault {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(access: ::atproto_types::object::Open<Access>) -> Self {
+        ConfigRegionRuleDefault {
+            access,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ConfigRegionRuleDefault {
     #[inline]
     fn validate_at(
@@ -552,6 +594,21 @@ pub struct ConfigRegionRuleIfAccountNewerThan {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ConfigRegionRuleIfAccountNewerThan {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        date: ::atproto_types::Datetime,
+        access: ::atproto_types::object::Open<Access>,
+    ) -> Self {
+        ConfigRegionRuleIfAccountNewerThan {
+            date,
+            access,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ConfigRegionRuleIfAccountNewerThan {
     #[inline]
@@ -633,6 +690,21 @@ pub struct ConfigRegionRuleIfAccountOlderThan {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ConfigRegionRuleIfAccountOlderThan {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        date: ::atproto_types::Datetime,
+        access: ::atproto_types::object::Open<Access>,
+    ) -> Self {
+        ConfigRegionRuleIfAccountOlderThan {
+            date,
+            access,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ConfigRegionRuleIfAccountOlderThan {
     #[inline]
     fn validate_at(
@@ -712,6 +784,18 @@ pub struct ConfigRegionRuleIfAssuredOverAge {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ConfigRegionRuleIfAssuredOverAge {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(age: i64, access: ::atproto_types::object::Open<Access>) -> Self {
+        ConfigRegionRuleIfAssuredOverAge {
+            age,
+            access,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ConfigRegionRuleIfAssuredOverAge {
     #[inline]
@@ -793,6 +877,18 @@ pub struct ConfigRegionRuleIfAssuredUnderAge {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ConfigRegionRuleIfAssuredUnderAge {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(age: i64, access: ::atproto_types::object::Open<Access>) -> Self {
+        ConfigRegionRuleIfAssuredUnderAge {
+            age,
+            access,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ConfigRegionRuleIfAssuredUnderAge {
     #[inline]
     fn validate_at(
@@ -873,6 +969,18 @@ pub struct ConfigRegionRuleIfDeclaredOverAge {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ConfigRegionRuleIfDeclaredOverAge {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(age: i64, access: ::atproto_types::object::Open<Access>) -> Self {
+        ConfigRegionRuleIfDeclaredOverAge {
+            age,
+            access,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ConfigRegionRuleIfDeclaredOverAge {
     #[inline]
     fn validate_at(
@@ -952,6 +1060,18 @@ pub struct ConfigRegionRuleIfDeclaredUnderAge {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ConfigRegionRuleIfDeclaredUnderAge {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(age: i64, access: ::atproto_types::object::Open<Access>) -> Self {
+        ConfigRegionRuleIfDeclaredUnderAge {
+            age,
+            access,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ConfigRegionRuleIfDeclaredUnderAge {
     #[inline]
@@ -1051,6 +1171,33 @@ pub struct Event {
     pub complete_ua: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Event {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        created_at: ::atproto_types::Datetime,
+        attempt_id: ::std::string::String,
+        status: ::atproto_types::object::Open<EventStatus>,
+        access: ::atproto_types::object::Open<EventAccess>,
+        country_code: ::std::string::String,
+    ) -> Self {
+        Event {
+            created_at,
+            attempt_id,
+            status,
+            access,
+            country_code,
+            region_code: ::std::option::Option::None,
+            email: ::std::option::Option::None,
+            init_ip: ::std::option::Option::None,
+            init_ua: ::std::option::Option::None,
+            complete_ip: ::std::option::Option::None,
+            complete_ua: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Event {
     #[inline]
@@ -1320,6 +1467,22 @@ pub struct State {
     pub access: ::atproto_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl State {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        status: ::atproto_types::object::Open<Status>,
+        access: ::atproto_types::object::Open<Access>,
+    ) -> Self {
+        State {
+            last_initiated_at: ::std::option::Option::None,
+            status,
+            access,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for State {
     #[inline]

@@ -40,6 +40,17 @@ pub struct Parameters {
     pub country_code: ::std::string::String,
     pub region_code: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(country_code: ::std::string::String) -> Self {
+        Parameters {
+            country_code,
+            region_code: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -129,6 +140,21 @@ pub struct Output {
     pub metadata: crate::app::bsky::ageassurance::defs::StateMetadata,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        state: crate::app::bsky::ageassurance::defs::State,
+        metadata: crate::app::bsky::ageassurance::defs::StateMetadata,
+    ) -> Self {
+        Output {
+            state,
+            metadata,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

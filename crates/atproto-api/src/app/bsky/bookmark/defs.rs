@@ -9,6 +9,17 @@ pub struct Bookmark {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Bookmark {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(subject: crate::com::atproto::repo::strong_ref::StrongRef) -> Self {
+        Bookmark {
+            subject,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Bookmark {
     #[inline]
     fn validate_at(
@@ -77,6 +88,22 @@ pub struct BookmarkView {
     pub item: BookmarkViewItem,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl BookmarkView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: crate::com::atproto::repo::strong_ref::StrongRef,
+        item: BookmarkViewItem,
+    ) -> Self {
+        BookmarkView {
+            subject,
+            created_at: ::std::option::Option::None,
+            item,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for BookmarkView {
     #[inline]

@@ -11,6 +11,21 @@ pub struct MatchAndContactIndex {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl MatchAndContactIndex {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        r#match: crate::app::bsky::actor::defs::ProfileView,
+        contact_index: i64,
+    ) -> Self {
+        MatchAndContactIndex {
+            r#match,
+            contact_index,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for MatchAndContactIndex {
     #[inline]
     fn validate_at(
@@ -111,6 +126,18 @@ pub struct Notification {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Notification {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(from: ::atproto_types::Did, to: ::atproto_types::Did) -> Self {
+        Notification {
+            from,
+            to,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Notification {
     #[inline]
     fn validate_at(
@@ -189,6 +216,18 @@ pub struct SyncStatus {
     pub matches_count: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SyncStatus {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(synced_at: ::atproto_types::Datetime, matches_count: i64) -> Self {
+        SyncStatus {
+            synced_at,
+            matches_count,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SyncStatus {
     #[inline]

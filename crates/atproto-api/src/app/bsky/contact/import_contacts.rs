@@ -50,6 +50,21 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        token: ::std::string::String,
+        contacts: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Input {
+            token,
+            contacts,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::std::fmt::Debug for Input {
     #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -151,6 +166,21 @@ pub struct Output {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        matches_and_contact_indexes: ::std::vec::Vec<
+            crate::app::bsky::contact::defs::MatchAndContactIndex,
+        >,
+    ) -> Self {
+        Output {
+            matches_and_contact_indexes,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -44,6 +44,18 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(phone: ::std::string::String, code: ::std::string::String) -> Self {
+        Input {
+            phone,
+            code,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::std::fmt::Debug for Input {
     #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -130,6 +142,17 @@ pub struct Output {
     pub token: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(token: ::std::string::String) -> Self {
+        Output {
+            token,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for Output {
     #[inline]

@@ -23,6 +23,22 @@ pub struct Draft {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Draft {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(posts: ::std::vec::Vec<DraftPost>) -> Self {
+        Draft {
+            device_id: ::std::option::Option::None,
+            device_name: ::std::option::Option::None,
+            posts,
+            langs: ::std::option::Option::None,
+            postgate_embedding_rules: ::std::option::Option::None,
+            threadgate_allow: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Draft {
     #[inline]
     fn validate_at(
@@ -374,6 +390,18 @@ pub struct DraftEmbedCaption {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl DraftEmbedCaption {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(lang: ::atproto_types::Language, content: ::std::string::String) -> Self {
+        DraftEmbedCaption {
+            lang,
+            content,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for DraftEmbedCaption {
     #[inline]
     fn validate_at(
@@ -465,6 +493,17 @@ pub struct DraftEmbedExternal {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl DraftEmbedExternal {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::Uri) -> Self {
+        DraftEmbedExternal {
+            uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for DraftEmbedExternal {
     #[inline]
     fn validate_at(
@@ -530,6 +569,17 @@ pub struct DraftEmbedGallery {
     pub items: DraftEmbedGalleryItems,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl DraftEmbedGallery {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(items: DraftEmbedGalleryItems) -> Self {
+        DraftEmbedGallery {
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for DraftEmbedGallery {
     #[inline]
@@ -675,6 +725,18 @@ pub struct DraftEmbedImage {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl DraftEmbedImage {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(local_ref: DraftEmbedLocalRef) -> Self {
+        DraftEmbedImage {
+            local_ref,
+            alt: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for DraftEmbedImage {
     #[inline]
     fn validate_at(
@@ -769,6 +831,17 @@ pub struct DraftEmbedLocalRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl DraftEmbedLocalRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(path: ::std::string::String) -> Self {
+        DraftEmbedLocalRef {
+            path,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for DraftEmbedLocalRef {
     #[inline]
     fn validate_at(
@@ -851,6 +924,17 @@ pub struct DraftEmbedRecord {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl DraftEmbedRecord {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(record: crate::com::atproto::repo::strong_ref::StrongRef) -> Self {
+        DraftEmbedRecord {
+            record,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for DraftEmbedRecord {
     #[inline]
     fn validate_at(
@@ -918,6 +1002,19 @@ pub struct DraftEmbedVideo {
     pub captions: ::std::option::Option<::std::vec::Vec<DraftEmbedCaption>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl DraftEmbedVideo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(local_ref: DraftEmbedLocalRef) -> Self {
+        DraftEmbedVideo {
+            local_ref,
+            alt: ::std::option::Option::None,
+            captions: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for DraftEmbedVideo {
     #[inline]
@@ -1043,6 +1140,23 @@ pub struct DraftPost {
     pub embed_records: ::std::option::Option<::std::vec::Vec<DraftEmbedRecord>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl DraftPost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(text: ::std::string::String) -> Self {
+        DraftPost {
+            text,
+            labels: ::std::option::Option::None,
+            embed_images: ::std::option::Option::None,
+            embed_gallery: ::std::option::Option::None,
+            embed_videos: ::std::option::Option::None,
+            embed_externals: ::std::option::Option::None,
+            embed_records: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for DraftPost {
     #[inline]
@@ -1311,6 +1425,25 @@ pub struct DraftView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl DraftView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: ::atproto_types::Tid,
+        draft: Draft,
+        created_at: ::atproto_types::Datetime,
+        updated_at: ::atproto_types::Datetime,
+    ) -> Self {
+        DraftView {
+            id,
+            draft,
+            created_at,
+            updated_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for DraftView {
     #[inline]
     fn validate_at(
@@ -1412,6 +1545,18 @@ pub struct DraftWithId {
     pub draft: Draft,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl DraftWithId {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(id: ::atproto_types::Tid, draft: Draft) -> Self {
+        DraftWithId {
+            id,
+            draft,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for DraftWithId {
     #[inline]

@@ -9,6 +9,18 @@ pub struct AspectRatio {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AspectRatio {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(width: i64, height: i64) -> Self {
+        AspectRatio {
+            width,
+            height,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AspectRatio {
     #[inline]
     fn validate_at(

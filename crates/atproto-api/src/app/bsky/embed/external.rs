@@ -8,6 +8,17 @@ pub struct External {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl External {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(external: ExternalDef) -> Self {
+        External {
+            external,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for External {
     #[inline]
     fn validate_at(
@@ -79,6 +90,19 @@ pub struct ColorRgb {
     pub b: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ColorRgb {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(r: i64, g: i64, b: i64) -> Self {
+        ColorRgb {
+            r,
+            g,
+            b,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ColorRgb {
     #[inline]
@@ -204,6 +228,25 @@ pub struct ExternalDef {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ExternalDef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::Uri,
+        title: ::std::string::String,
+        description: ::std::string::String,
+    ) -> Self {
+        ExternalDef {
+            uri,
+            title,
+            description,
+            thumb: ::std::option::Option::None,
+            associated_refs: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ExternalDef {
     #[inline]
@@ -331,6 +374,17 @@ pub struct View {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl View {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(external: ViewExternal) -> Self {
+        View {
+            external,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for View {
     #[inline]
     fn validate_at(
@@ -420,6 +474,31 @@ pub struct ViewExternal {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ViewExternal {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::Uri,
+        title: ::std::string::String,
+        description: ::std::string::String,
+    ) -> Self {
+        ViewExternal {
+            uri,
+            title,
+            description,
+            thumb: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            updated_at: ::std::option::Option::None,
+            reading_time: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            source: ::std::option::Option::None,
+            associated_refs: ::std::option::Option::None,
+            associated_profiles: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ViewExternal {
     #[inline]
@@ -621,6 +700,21 @@ pub struct ViewExternalSource {
     pub theme: ::std::option::Option<ViewExternalSourceTheme>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ViewExternalSource {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::Uri, title: ::std::string::String) -> Self {
+        ViewExternalSource {
+            uri,
+            icon: ::std::option::Option::None,
+            title,
+            description: ::std::option::Option::None,
+            theme: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ViewExternalSource {
     #[inline]

@@ -8,6 +8,17 @@ pub struct Gallery {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Gallery {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(items: ::std::vec::Vec<GalleryItemsItem>) -> Self {
+        Gallery {
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Gallery {
     #[inline]
     fn validate_at(
@@ -153,6 +164,23 @@ pub struct Image {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Image {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        image: ::atproto_types::Blob,
+        alt: ::std::string::String,
+        aspect_ratio: crate::app::bsky::embed::defs::AspectRatio,
+    ) -> Self {
+        Image {
+            image,
+            alt,
+            aspect_ratio,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Image {
     #[inline]
     fn validate_at(
@@ -256,6 +284,17 @@ pub struct View {
     pub items: ::std::vec::Vec<ViewItemsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl View {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(items: ::std::vec::Vec<ViewItemsItem>) -> Self {
+        View {
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for View {
     #[inline]
@@ -392,6 +431,25 @@ pub struct ViewImage {
     pub aspect_ratio: crate::app::bsky::embed::defs::AspectRatio,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ViewImage {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        thumbnail: ::atproto_types::Uri,
+        fullsize: ::atproto_types::Uri,
+        alt: ::std::string::String,
+        aspect_ratio: crate::app::bsky::embed::defs::AspectRatio,
+    ) -> Self {
+        ViewImage {
+            thumbnail,
+            fullsize,
+            alt,
+            aspect_ratio,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ViewImage {
     #[inline]

@@ -48,6 +48,17 @@ pub struct Parameters {
     /// AT-URIs of any Atmosphere records that can be resolved and used to construct #externalView views. Example: a site.standard.document and optionally its associated site.standard.publication.
     pub uris: ::std::vec::Vec<::atproto_types::AtUri>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(
+        url: ::atproto_types::Uri,
+        uris: ::std::vec::Vec<::atproto_types::AtUri>,
+    ) -> Self {
+        Parameters { url, uris }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

@@ -7,6 +7,17 @@ pub struct Images {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Images {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(images: ::std::vec::Vec<Image>) -> Self {
+        Images {
+            images,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Images {
     #[inline]
     fn validate_at(
@@ -90,6 +101,19 @@ pub struct Image {
     pub aspect_ratio: ::std::option::Option<crate::app::bsky::embed::defs::AspectRatio>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Image {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(image: ::atproto_types::Blob, alt: ::std::string::String) -> Self {
+        Image {
+            image,
+            alt,
+            aspect_ratio: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Image {
     #[inline]
@@ -194,6 +218,17 @@ pub struct View {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl View {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(images: ::std::vec::Vec<ViewImage>) -> Self {
+        View {
+            images,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for View {
     #[inline]
     fn validate_at(
@@ -279,6 +314,24 @@ pub struct ViewImage {
     pub aspect_ratio: ::std::option::Option<crate::app::bsky::embed::defs::AspectRatio>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ViewImage {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        thumb: ::atproto_types::Uri,
+        fullsize: ::atproto_types::Uri,
+        alt: ::std::string::String,
+    ) -> Self {
+        ViewImage {
+            thumb,
+            fullsize,
+            alt,
+            aspect_ratio: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ViewImage {
     #[inline]

@@ -7,6 +7,17 @@ pub struct Record {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Record {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(record: crate::com::atproto::repo::strong_ref::StrongRef) -> Self {
+        Record {
+            record,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Record {
     #[inline]
     fn validate_at(
@@ -72,6 +83,17 @@ pub struct View {
     pub record: ViewRecordUnion,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl View {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(record: ViewRecordUnion) -> Self {
+        View {
+            record,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for View {
     #[inline]
@@ -329,6 +351,23 @@ pub struct ViewBlocked {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ViewBlocked {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        blocked: bool,
+        author: crate::app::bsky::feed::defs::BlockedAuthor,
+    ) -> Self {
+        ViewBlocked {
+            uri,
+            blocked,
+            author,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ViewBlocked {
     #[inline]
     fn validate_at(
@@ -424,6 +463,18 @@ pub struct ViewDetached {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ViewDetached {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, detached: bool) -> Self {
+        ViewDetached {
+            uri,
+            detached,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ViewDetached {
     #[inline]
     fn validate_at(
@@ -507,6 +558,18 @@ pub struct ViewNotFound {
     pub not_found: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ViewNotFound {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, not_found: bool) -> Self {
+        ViewNotFound {
+            uri,
+            not_found,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ViewNotFound {
     #[inline]
@@ -603,6 +666,33 @@ pub struct ViewRecord {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ViewRecord {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        author: crate::app::bsky::actor::defs::ProfileViewBasic,
+        value: ::atproto_types::Unknown,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ViewRecord {
+            uri,
+            cid,
+            author,
+            value,
+            labels: ::std::option::Option::None,
+            reply_count: ::std::option::Option::None,
+            repost_count: ::std::option::Option::None,
+            like_count: ::std::option::Option::None,
+            quote_count: ::std::option::Option::None,
+            embeds: ::std::option::Option::None,
+            indexed_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ViewRecord {
     #[inline]

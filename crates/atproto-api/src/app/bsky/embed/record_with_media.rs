@@ -8,6 +8,21 @@ pub struct RecordWithMedia {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl RecordWithMedia {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        record: crate::app::bsky::embed::record::Record,
+        media: RecordWithMediaMedia,
+    ) -> Self {
+        RecordWithMedia {
+            record,
+            media,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for RecordWithMedia {
     #[inline]
     fn validate_at(
@@ -198,6 +213,18 @@ pub struct View {
     pub media: ViewMedia,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl View {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(record: crate::app::bsky::embed::record::View, media: ViewMedia) -> Self {
+        View {
+            record,
+            media,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for View {
     #[inline]

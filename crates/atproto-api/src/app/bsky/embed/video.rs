@@ -16,6 +16,21 @@ pub struct Video {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Video {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(video: ::atproto_types::Blob) -> Self {
+        Video {
+            video,
+            captions: ::std::option::Option::None,
+            alt: ::std::option::Option::None,
+            aspect_ratio: ::std::option::Option::None,
+            presentation: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Video {
     #[inline]
     fn validate_at(
@@ -191,6 +206,18 @@ pub struct Caption {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Caption {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(lang: ::atproto_types::Language, file: ::atproto_types::Blob) -> Self {
+        Caption {
+            lang,
+            file,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Caption {
     #[inline]
     fn validate_at(
@@ -288,6 +315,22 @@ pub struct View {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl View {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(cid: ::atproto_types::Cid, playlist: ::atproto_types::Uri) -> Self {
+        View {
+            cid,
+            playlist,
+            thumbnail: ::std::option::Option::None,
+            alt: ::std::option::Option::None,
+            aspect_ratio: ::std::option::Option::None,
+            presentation: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for View {
     #[inline]

@@ -8,6 +8,18 @@ pub struct BlockedAuthor {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl BlockedAuthor {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        BlockedAuthor {
+            did,
+            viewer: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for BlockedAuthor {
     #[inline]
     fn validate_at(
@@ -90,6 +102,23 @@ pub struct BlockedPost {
     pub author: BlockedAuthor,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl BlockedPost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        blocked: bool,
+        author: BlockedAuthor,
+    ) -> Self {
+        BlockedPost {
+            uri,
+            blocked,
+            author,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for BlockedPost {
     #[inline]
@@ -202,6 +231,21 @@ pub struct FeedViewPost {
     pub req_id: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl FeedViewPost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(post: PostView) -> Self {
+        FeedViewPost {
+            post,
+            reply: ::std::option::Option::None,
+            reason: ::std::option::Option::None,
+            feed_context: ::std::option::Option::None,
+            req_id: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for FeedViewPost {
     #[inline]
@@ -439,6 +483,37 @@ pub struct GeneratorView {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl GeneratorView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        did: ::atproto_types::Did,
+        creator: crate::app::bsky::actor::defs::ProfileView,
+        display_name: ::std::string::String,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        GeneratorView {
+            uri,
+            cid,
+            did,
+            creator,
+            display_name,
+            description: ::std::option::Option::None,
+            description_facets: ::std::option::Option::None,
+            avatar: ::std::option::Option::None,
+            like_count: ::std::option::Option::None,
+            accepts_interactions: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            content_mode: ::std::option::Option::None,
+            indexed_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for GeneratorView {
     #[inline]
@@ -1040,6 +1115,21 @@ pub struct KnownLikers {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl KnownLikers {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        count: i64,
+        actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
+    ) -> Self {
+        KnownLikers {
+            count,
+            actors,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for KnownLikers {
     #[inline]
     fn validate_at(
@@ -1130,6 +1220,18 @@ pub struct NotFoundPost {
     pub not_found: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl NotFoundPost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, not_found: bool) -> Self {
+        NotFoundPost {
+            uri,
+            not_found,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for NotFoundPost {
     #[inline]
@@ -1230,6 +1332,37 @@ pub struct PostView {
     pub debug: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl PostView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        author: crate::app::bsky::actor::defs::ProfileViewBasic,
+        record: ::atproto_types::Unknown,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        PostView {
+            uri,
+            cid,
+            author,
+            record,
+            embed: ::std::option::Option::None,
+            bookmark_count: ::std::option::Option::None,
+            reply_count: ::std::option::Option::None,
+            repost_count: ::std::option::Option::None,
+            like_count: ::std::option::Option::None,
+            quote_count: ::std::option::Option::None,
+            indexed_at,
+            viewer: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            threadgate: ::std::option::Option::None,
+            debug: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for PostView {
     #[inline]
@@ -1669,6 +1802,23 @@ pub struct ReasonRepost {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ReasonRepost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        by: crate::app::bsky::actor::defs::ProfileViewBasic,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ReasonRepost {
+            by,
+            uri: ::std::option::Option::None,
+            cid: ::std::option::Option::None,
+            indexed_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ReasonRepost {
     #[inline]
     fn validate_at(
@@ -1776,6 +1926,19 @@ pub struct ReplyRef {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ReplyRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(root: ReplyRefRoot, parent: ReplyRefParent) -> Self {
+        ReplyRef {
+            root,
+            parent,
+            grandparent_author: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ReplyRef {
     #[inline]
@@ -2077,6 +2240,19 @@ pub struct SkeletonFeedPost {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SkeletonFeedPost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(post: ::atproto_types::AtUri) -> Self {
+        SkeletonFeedPost {
+            post,
+            reason: ::std::option::Option::None,
+            feed_context: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SkeletonFeedPost {
     #[inline]
     fn validate_at(
@@ -2303,6 +2479,17 @@ pub struct SkeletonReasonRepost {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SkeletonReasonRepost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(repost: ::atproto_types::AtUri) -> Self {
+        SkeletonReasonRepost {
+            repost,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SkeletonReasonRepost {
     #[inline]
     fn validate_at(
@@ -2440,6 +2627,20 @@ pub struct ThreadViewPost {
     pub thread_context: ::std::option::Option<ThreadContext>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ThreadViewPost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(post: PostView) -> Self {
+        ThreadViewPost {
+            post,
+            parent: ::std::option::Option::None,
+            replies: ::std::option::Option::None,
+            thread_context: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ThreadViewPost {
     #[inline]

@@ -22,6 +22,29 @@ pub struct Generator {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Generator {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        display_name: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Generator {
+            did,
+            display_name,
+            description: ::std::option::Option::None,
+            description_facets: ::std::option::Option::None,
+            avatar: ::std::option::Option::None,
+            accepts_interactions: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            content_mode: ::std::option::Option::None,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Generator {
     const NSID: &'static str = "app.bsky.feed.generator";
     const KEY: &'static str = "any";

@@ -98,6 +98,20 @@ pub struct Parameters {
     pub filter: ::atproto_types::object::Open<ParametersFilter>,
     pub include_pins: bool,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier) -> Self {
+        Parameters {
+            actor,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+            filter: ::std::convert::From::from("posts_with_replies"),
+            include_pins: false,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -234,6 +248,20 @@ pub struct Output {
     pub feed: ::std::vec::Vec<crate::app::bsky::feed::defs::FeedViewPost>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        feed: ::std::vec::Vec<crate::app::bsky::feed::defs::FeedViewPost>,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            feed,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

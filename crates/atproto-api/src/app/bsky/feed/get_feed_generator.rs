@@ -40,6 +40,14 @@ pub struct Parameters {
     /// AT-URI of the feed generator record.
     pub feed: ::atproto_types::AtUri,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(feed: ::atproto_types::AtUri) -> Self {
+        Parameters { feed }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -116,6 +124,23 @@ pub struct Output {
     pub is_valid: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        view: crate::app::bsky::feed::defs::GeneratorView,
+        is_online: bool,
+        is_valid: bool,
+    ) -> Self {
+        Output {
+            view,
+            is_online,
+            is_valid,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for GetFeedGenerators {
 pub struct Parameters {
     pub feeds: ::std::vec::Vec<::atproto_types::AtUri>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(feeds: ::std::vec::Vec<::atproto_types::AtUri>) -> Self {
+        Parameters { feeds }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -111,6 +119,19 @@ pub struct Output {
     pub feeds: ::std::vec::Vec<crate::app::bsky::feed::defs::GeneratorView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        feeds: ::std::vec::Vec<crate::app::bsky::feed::defs::GeneratorView>,
+    ) -> Self {
+        Output {
+            feeds,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

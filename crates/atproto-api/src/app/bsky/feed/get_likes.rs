@@ -50,6 +50,19 @@ pub struct Parameters {
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri) -> Self {
+        Parameters {
+            uri,
+            cid: ::std::option::Option::None,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -179,6 +192,20 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, likes: ::std::vec::Vec<Like>) -> Self {
+        Output {
+            uri,
+            cid: ::std::option::Option::None,
+            cursor: ::std::option::Option::None,
+            likes,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -285,6 +312,23 @@ pub struct Like {
     pub actor: crate::app::bsky::actor::defs::ProfileView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Like {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        indexed_at: ::atproto_types::Datetime,
+        created_at: ::atproto_types::Datetime,
+        actor: crate::app::bsky::actor::defs::ProfileView,
+    ) -> Self {
+        Like {
+            indexed_at,
+            created_at,
+            actor,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Like {
     #[inline]

@@ -50,6 +50,18 @@ pub struct Parameters {
     /// How many levels of parent (and grandparent, etc) post to include.
     pub parent_height: i64,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri) -> Self {
+        Parameters {
+            uri,
+            depth: 6,
+            parent_height: 80,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -273,6 +285,18 @@ pub struct Output {
     pub threadgate: ::std::option::Option<crate::app::bsky::feed::defs::ThreadgateView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(thread: OutputThread) -> Self {
+        Output {
+            thread,
+            threadgate: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -46,6 +46,14 @@ pub struct Parameters {
     /// List of post AT-URIs to return hydrated views for.
     pub uris: ::std::vec::Vec<::atproto_types::AtUri>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(uris: ::std::vec::Vec<::atproto_types::AtUri>) -> Self {
+        Parameters { uris }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -131,6 +139,17 @@ pub struct Output {
     pub posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>) -> Self {
+        Output {
+            posts,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

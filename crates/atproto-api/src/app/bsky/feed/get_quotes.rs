@@ -50,6 +50,19 @@ pub struct Parameters {
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri) -> Self {
+        Parameters {
+            uri,
+            cid: ::std::option::Option::None,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -178,6 +191,23 @@ pub struct Output {
     pub posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>,
+    ) -> Self {
+        Output {
+            uri,
+            cid: ::std::option::Option::None,
+            cursor: ::std::option::Option::None,
+            posts,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -10,6 +10,22 @@ pub struct Like {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Like {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: crate::com::atproto::repo::strong_ref::StrongRef,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Like {
+            subject,
+            created_at,
+            via: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Like {
     const NSID: &'static str = "app.bsky.feed.like";
     const KEY: &'static str = "tid";

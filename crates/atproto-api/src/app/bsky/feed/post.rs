@@ -25,6 +25,28 @@ pub struct Post {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Post {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        text: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Post {
+            text,
+            entities: ::std::option::Option::None,
+            facets: ::std::option::Option::None,
+            reply: ::std::option::Option::None,
+            embed: ::std::option::Option::None,
+            langs: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            tags: ::std::option::Option::None,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Post {
     const NSID: &'static str = "app.bsky.feed.post";
     const KEY: &'static str = "tid";
@@ -468,6 +490,23 @@ pub struct Entity {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Entity {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        index: TextSlice,
+        r#type: ::std::string::String,
+        value: ::std::string::String,
+    ) -> Self {
+        Entity {
+            index,
+            r#type,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Entity {
     #[inline]
     fn validate_at(
@@ -558,6 +597,21 @@ pub struct ReplyRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ReplyRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        root: crate::com::atproto::repo::strong_ref::StrongRef,
+        parent: crate::com::atproto::repo::strong_ref::StrongRef,
+    ) -> Self {
+        ReplyRef {
+            root,
+            parent,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ReplyRef {
     #[inline]
     fn validate_at(
@@ -635,6 +689,18 @@ pub struct TextSlice {
     pub end: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl TextSlice {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(start: i64, end: i64) -> Self {
+        TextSlice {
+            start,
+            end,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for TextSlice {
     #[inline]

@@ -18,6 +18,23 @@ pub struct Postgate {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Postgate {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        created_at: ::atproto_types::Datetime,
+        post: ::atproto_types::AtUri,
+    ) -> Self {
+        Postgate {
+            created_at,
+            post,
+            detached_embedding_uris: ::std::option::Option::None,
+            embedding_rules: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Postgate {
     const NSID: &'static str = "app.bsky.feed.postgate";
     const KEY: &'static str = "tid";

@@ -767,6 +767,20 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            hits_total: ::std::option::Option::None,
+            posts,
+            detected_query_languages: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(

@@ -48,6 +48,20 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        interactions: ::std::vec::Vec<crate::app::bsky::feed::defs::Interaction>,
+    ) -> Self {
+        Input {
+            feed: ::std::option::Option::None,
+            interactions,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(

@@ -14,6 +14,23 @@ pub struct Threadgate {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Threadgate {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        post: ::atproto_types::AtUri,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Threadgate {
+            post,
+            allow: ::std::option::Option::None,
+            created_at,
+            hidden_replies: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Threadgate {
     const NSID: &'static str = "app.bsky.feed.threadgate";
     const KEY: &'static str = "tid";
@@ -359,6 +376,17 @@ pub struct ListRule {
     pub list: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ListRule {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(list: ::atproto_types::AtUri) -> Self {
+        ListRule {
+            list,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ListRule {
     #[inline]

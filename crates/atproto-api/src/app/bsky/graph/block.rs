@@ -10,6 +10,21 @@ pub struct Block {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Block {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Block {
+            subject,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Block {
     const NSID: &'static str = "app.bsky.graph.block";
     const KEY: &'static str = "tid";

@@ -12,6 +12,22 @@ pub struct ListItemView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ListItemView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        subject: crate::app::bsky::actor::defs::ProfileView,
+    ) -> Self {
+        ListItemView {
+            uri,
+            subject,
+            subject_opted_out: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ListItemView {
     #[inline]
     fn validate_at(
@@ -162,6 +178,35 @@ pub struct ListView {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ListView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        creator: crate::app::bsky::actor::defs::ProfileView,
+        name: ::std::string::String,
+        purpose: ::atproto_types::object::Open<ListPurpose>,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ListView {
+            uri,
+            cid,
+            creator,
+            name,
+            purpose,
+            description: ::std::option::Option::None,
+            description_facets: ::std::option::Option::None,
+            avatar: ::std::option::Option::None,
+            list_item_count: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            indexed_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ListView {
     #[inline]
@@ -408,6 +453,30 @@ pub struct ListViewBasic {
     pub indexed_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ListViewBasic {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        name: ::std::string::String,
+        purpose: ::atproto_types::object::Open<ListPurpose>,
+    ) -> Self {
+        ListViewBasic {
+            uri,
+            cid,
+            name,
+            purpose,
+            avatar: ::std::option::Option::None,
+            list_item_count: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            indexed_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ListViewBasic {
     #[inline]
@@ -693,6 +762,18 @@ pub struct NotFoundActor {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl NotFoundActor {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier, not_found: bool) -> Self {
+        NotFoundActor {
+            actor,
+            not_found,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for NotFoundActor {
     #[inline]
     fn validate_at(
@@ -790,6 +871,23 @@ pub struct Relationship {
     pub blocked_by_list: ::std::option::Option<::atproto_types::AtUri>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Relationship {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Relationship {
+            did,
+            following: ::std::option::Option::None,
+            followed_by: ::std::option::Option::None,
+            blocking: ::std::option::Option::None,
+            blocked_by: ::std::option::Option::None,
+            blocking_by_list: ::std::option::Option::None,
+            blocked_by_list: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Relationship {
     #[inline]
@@ -942,6 +1040,33 @@ pub struct StarterPackView {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl StarterPackView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        record: ::atproto_types::Unknown,
+        creator: crate::app::bsky::actor::defs::ProfileViewBasic,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        StarterPackView {
+            uri,
+            cid,
+            record,
+            creator,
+            list: ::std::option::Option::None,
+            list_items_sample: ::std::option::Option::None,
+            feeds: ::std::option::Option::None,
+            joined_week_count: ::std::option::Option::None,
+            joined_all_time_count: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            indexed_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for StarterPackView {
     #[inline]
@@ -1181,6 +1306,31 @@ pub struct StarterPackViewBasic {
     pub indexed_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl StarterPackViewBasic {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        record: ::atproto_types::Unknown,
+        creator: crate::app::bsky::actor::defs::ProfileViewBasic,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        StarterPackViewBasic {
+            uri,
+            cid,
+            record,
+            creator,
+            list_item_count: ::std::option::Option::None,
+            joined_week_count: ::std::option::Option::None,
+            joined_all_time_count: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            indexed_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for StarterPackViewBasic {
     #[inline]

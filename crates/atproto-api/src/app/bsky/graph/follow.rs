@@ -10,6 +10,22 @@ pub struct Follow {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Follow {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Follow {
+            subject,
+            created_at,
+            via: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Follow {
     const NSID: &'static str = "app.bsky.graph.follow";
     const KEY: &'static str = "tid";

@@ -81,6 +81,19 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
     pub sort: ::std::option::Option<::atproto_types::object::Open<ParametersSort>>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier) -> Self {
+        Parameters {
+            actor,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+            sort: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -208,6 +221,22 @@ pub struct Output {
     pub followers: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: crate::app::bsky::actor::defs::ProfileView,
+        followers: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
+    ) -> Self {
+        Output {
+            subject,
+            cursor: ::std::option::Option::None,
+            followers,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

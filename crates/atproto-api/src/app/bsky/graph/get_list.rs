@@ -48,6 +48,18 @@ pub struct Parameters {
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(list: ::atproto_types::AtUri) -> Self {
+        Parameters {
+            list,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -162,6 +174,22 @@ pub struct Output {
     pub items: ::std::vec::Vec<crate::app::bsky::graph::defs::ListItemView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        list: crate::app::bsky::graph::defs::ListView,
+        items: ::std::vec::Vec<crate::app::bsky::graph::defs::ListItemView>,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            list,
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -85,6 +85,19 @@ pub struct Parameters {
         ::std::vec::Vec<::atproto_types::object::Open<ParametersPurposesItem>>,
     >,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier) -> Self {
+        Parameters {
+            actor,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+            purposes: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -211,6 +224,18 @@ pub struct Output {
     pub lists: ::std::vec::Vec<crate::app::bsky::graph::defs::ListView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(lists: ::std::vec::Vec<crate::app::bsky::graph::defs::ListView>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            lists,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -48,6 +48,17 @@ pub struct Parameters {
     /// List of 'other' accounts to be related back to the primary.
     pub others: ::std::option::Option<::std::vec::Vec<::atproto_types::AtIdentifier>>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier) -> Self {
+        Parameters {
+            actor,
+            others: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -221,6 +232,18 @@ pub struct Output {
     pub relationships: ::std::vec::Vec<OutputRelationshipsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(relationships: ::std::vec::Vec<OutputRelationshipsItem>) -> Self {
+        Output {
+            actor: ::std::option::Option::None,
+            relationships,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

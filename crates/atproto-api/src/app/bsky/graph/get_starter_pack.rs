@@ -40,6 +40,14 @@ pub struct Parameters {
     /// Reference (AT-URI) of the starter pack record.
     pub starter_pack: ::atproto_types::AtUri,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(starter_pack: ::atproto_types::AtUri) -> Self {
+        Parameters { starter_pack }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -115,6 +123,17 @@ pub struct Output {
     pub starter_pack: crate::app::bsky::graph::defs::StarterPackView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(starter_pack: crate::app::bsky::graph::defs::StarterPackView) -> Self {
+        Output {
+            starter_pack,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

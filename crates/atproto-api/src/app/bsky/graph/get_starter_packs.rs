@@ -45,6 +45,14 @@ impl ::atproto_types::xrpc::Endpoint for GetStarterPacks {
 pub struct Parameters {
     pub uris: ::std::vec::Vec<::atproto_types::AtUri>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(uris: ::std::vec::Vec<::atproto_types::AtUri>) -> Self {
+        Parameters { uris }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -132,6 +140,21 @@ pub struct Output {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        starter_packs: ::std::vec::Vec<
+            crate::app::bsky::graph::defs::StarterPackViewBasic,
+        >,
+    ) -> Self {
+        Output {
+            starter_packs,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -48,6 +48,18 @@ pub struct Parameters {
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier) -> Self {
+        Parameters {
+            actor,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -162,6 +174,20 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        starter_packs_with_membership: ::std::vec::Vec<StarterPackWithMembership>,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            starter_packs_with_membership,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -256,6 +282,18 @@ pub struct StarterPackWithMembership {
     pub list_item: ::std::option::Option<crate::app::bsky::graph::defs::ListItemView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl StarterPackWithMembership {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(starter_pack: crate::app::bsky::graph::defs::StarterPackView) -> Self {
+        StarterPackWithMembership {
+            starter_pack,
+            list_item: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for StarterPackWithMembership {
     #[inline]

@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for GetSuggestedFollowsByActor {
 pub struct Parameters {
     pub actor: ::atproto_types::AtIdentifier,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier) -> Self {
+        Parameters { actor }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -117,6 +125,22 @@ pub struct Output {
     pub rec_id: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        suggestions: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
+    ) -> Self {
+        Output {
+            suggestions,
+            rec_id_str: ::std::option::Option::None,
+            is_fallback: false,
+            rec_id: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

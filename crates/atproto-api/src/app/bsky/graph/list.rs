@@ -20,6 +20,29 @@ pub struct List {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl List {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        purpose: ::atproto_types::object::Open<
+            crate::app::bsky::graph::defs::ListPurpose,
+        >,
+        name: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        List {
+            purpose,
+            name,
+            description: ::std::option::Option::None,
+            description_facets: ::std::option::Option::None,
+            avatar: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for List {
     const NSID: &'static str = "app.bsky.graph.list";
     const KEY: &'static str = "tid";

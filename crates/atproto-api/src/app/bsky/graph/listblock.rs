@@ -10,6 +10,21 @@ pub struct Listblock {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Listblock {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: ::atproto_types::AtUri,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Listblock {
+            subject,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Listblock {
     const NSID: &'static str = "app.bsky.graph.listblock";
     const KEY: &'static str = "tid";

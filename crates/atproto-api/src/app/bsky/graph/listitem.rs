@@ -12,6 +12,23 @@ pub struct Listitem {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Listitem {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: ::atproto_types::Did,
+        list: ::atproto_types::AtUri,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Listitem {
+            subject,
+            list,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Listitem {
     const NSID: &'static str = "app.bsky.graph.listitem";
     const KEY: &'static str = "tid";

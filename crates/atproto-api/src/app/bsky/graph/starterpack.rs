@@ -17,6 +17,26 @@ pub struct Starterpack {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Starterpack {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        name: ::std::string::String,
+        list: ::atproto_types::AtUri,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Starterpack {
+            name,
+            description: ::std::option::Option::None,
+            description_facets: ::std::option::Option::None,
+            list,
+            feeds: ::std::option::Option::None,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Starterpack {
     const NSID: &'static str = "app.bsky.graph.starterpack";
     const KEY: &'static str = "tid";
@@ -203,6 +223,17 @@ pub struct FeedItem {
     pub uri: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl FeedItem {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri) -> Self {
+        FeedItem {
+            uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for FeedItem {
     #[inline]

@@ -15,6 +15,25 @@ pub struct Verification {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Verification {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: ::atproto_types::Did,
+        handle: ::atproto_types::Handle,
+        display_name: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Verification {
+            subject,
+            handle,
+            display_name,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Verification {
     const NSID: &'static str = "app.bsky.graph.verification";
     const KEY: &'static str = "tid";

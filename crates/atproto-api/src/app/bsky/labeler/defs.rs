@@ -14,6 +14,22 @@ pub struct LabelerPolicies {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LabelerPolicies {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        label_values: ::std::vec::Vec<
+            ::atproto_types::object::Open<crate::com::atproto::label::defs::LabelValue>,
+        >,
+    ) -> Self {
+        LabelerPolicies {
+            label_values,
+            label_value_definitions: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LabelerPolicies {
     #[inline]
     fn validate_at(
@@ -109,6 +125,28 @@ pub struct LabelerView {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LabelerView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        creator: crate::app::bsky::actor::defs::ProfileView,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        LabelerView {
+            uri,
+            cid,
+            creator,
+            like_count: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            indexed_at,
+            labels: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LabelerView {
     #[inline]
@@ -286,6 +324,33 @@ pub struct LabelerViewDetailed {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LabelerViewDetailed {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        creator: crate::app::bsky::actor::defs::ProfileView,
+        policies: LabelerPolicies,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        LabelerViewDetailed {
+            uri,
+            cid,
+            creator,
+            policies,
+            like_count: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            indexed_at,
+            labels: ::std::option::Option::None,
+            reason_types: ::std::option::Option::None,
+            subject_types: ::std::option::Option::None,
+            subject_collections: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LabelerViewDetailed {
     #[inline]

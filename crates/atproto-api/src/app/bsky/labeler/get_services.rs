@@ -40,6 +40,17 @@ pub struct Parameters {
     pub dids: ::std::vec::Vec<::atproto_types::Did>,
     pub detailed: bool,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(dids: ::std::vec::Vec<::atproto_types::Did>) -> Self {
+        Parameters {
+            dids,
+            detailed: false,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -206,6 +217,17 @@ pub struct Output {
     pub views: ::std::vec::Vec<OutputViewsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(views: ::std::vec::Vec<OutputViewsItem>) -> Self {
+        Output {
+            views,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -30,6 +30,25 @@ pub struct Service {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Service {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        policies: crate::app::bsky::labeler::defs::LabelerPolicies,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Service {
+            policies,
+            labels: ::std::option::Option::None,
+            created_at,
+            reason_types: ::std::option::Option::None,
+            subject_types: ::std::option::Option::None,
+            subject_collections: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Service {
     const NSID: &'static str = "app.bsky.labeler.service";
     const KEY: &'static str = "literal:self";

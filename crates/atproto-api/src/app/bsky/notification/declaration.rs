@@ -11,6 +11,19 @@ pub struct Declaration {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Declaration {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        allow_subscriptions: ::atproto_types::object::Open<DeclarationAllowSubscriptions>,
+    ) -> Self {
+        Declaration {
+            allow_subscriptions,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Declaration {
     const NSID: &'static str = "app.bsky.notification.declaration";
     const KEY: &'static str = "literal:self";

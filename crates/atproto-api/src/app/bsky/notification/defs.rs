@@ -8,6 +8,18 @@ pub struct ActivitySubscription {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ActivitySubscription {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(post: bool, reply: bool) -> Self {
+        ActivitySubscription {
+            post,
+            reply,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ActivitySubscription {
     #[inline]
     fn validate_at(
@@ -85,6 +97,21 @@ pub struct ChatPreference {
     pub push: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ChatPreference {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        include: ::atproto_types::object::Open<ChatPreferenceInclude>,
+        push: bool,
+    ) -> Self {
+        ChatPreference {
+            include,
+            push,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ChatPreference {
     #[inline]
@@ -196,6 +223,23 @@ pub struct FilterablePreference {
     pub push: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl FilterablePreference {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        include: ::atproto_types::object::Open<FilterablePreferenceInclude>,
+        list: bool,
+        push: bool,
+    ) -> Self {
+        FilterablePreference {
+            include,
+            list,
+            push,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for FilterablePreference {
     #[inline]
@@ -317,6 +361,18 @@ pub struct Preference {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Preference {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(list: bool, push: bool) -> Self {
+        Preference {
+            list,
+            push,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Preference {
     #[inline]
     fn validate_at(
@@ -405,6 +461,43 @@ pub struct Preferences {
     pub verified: Preference,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Preferences {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        chat: ChatPreference,
+        follow: FilterablePreference,
+        like: FilterablePreference,
+        like_via_repost: FilterablePreference,
+        mention: FilterablePreference,
+        quote: FilterablePreference,
+        reply: FilterablePreference,
+        repost: FilterablePreference,
+        repost_via_repost: FilterablePreference,
+        starterpack_joined: Preference,
+        subscribed_post: Preference,
+        unverified: Preference,
+        verified: Preference,
+    ) -> Self {
+        Preferences {
+            chat,
+            follow,
+            like,
+            like_via_repost,
+            mention,
+            quote,
+            reply,
+            repost,
+            repost_via_repost,
+            starterpack_joined,
+            subscribed_post,
+            unverified,
+            verified,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Preferences {
     #[inline]
@@ -656,6 +749,21 @@ pub struct SubjectActivitySubscription {
     pub activity_subscription: ActivitySubscription,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SubjectActivitySubscription {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: ::atproto_types::Did,
+        activity_subscription: ActivitySubscription,
+    ) -> Self {
+        SubjectActivitySubscription {
+            subject,
+            activity_subscription,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SubjectActivitySubscription {
     #[inline]

@@ -209,6 +209,20 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(notifications: ::std::vec::Vec<Notification>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            notifications,
+            priority: ::std::option::Option::None,
+            seen_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -333,6 +347,34 @@ pub struct Notification {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Notification {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        author: crate::app::bsky::actor::defs::ProfileView,
+        reason: ::atproto_types::object::Open<NotificationReason>,
+        record: ::atproto_types::Unknown,
+        is_read: bool,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Notification {
+            uri,
+            cid,
+            author,
+            reason,
+            reason_subject: ::std::option::Option::None,
+            record,
+            starter_pack: ::std::option::Option::None,
+            is_read,
+            indexed_at,
+            labels: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Notification {
     #[inline]

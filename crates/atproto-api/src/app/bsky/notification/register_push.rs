@@ -81,6 +81,26 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        service_did: ::atproto_types::Did,
+        token: ::std::string::String,
+        platform: ::atproto_types::object::Open<InputPlatform>,
+        app_id: ::std::string::String,
+    ) -> Self {
+        Input {
+            service_did,
+            token,
+            platform,
+            app_id,
+            age_restricted: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::std::fmt::Debug for Input {
     #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {

@@ -9,6 +9,18 @@ pub struct Facet {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Facet {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(index: ByteSlice, features: ::std::vec::Vec<FacetFeaturesItem>) -> Self {
+        Facet {
+            index,
+            features,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Facet {
     #[inline]
     fn validate_at(
@@ -180,6 +192,18 @@ pub struct ByteSlice {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ByteSlice {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(byte_start: i64, byte_end: i64) -> Self {
+        ByteSlice {
+            byte_start,
+            byte_end,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ByteSlice {
     #[inline]
     fn validate_at(
@@ -285,6 +309,17 @@ pub struct Link {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Link {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::Uri) -> Self {
+        Link {
+            uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Link {
     #[inline]
     fn validate_at(
@@ -352,6 +387,17 @@ pub struct Mention {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Mention {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Mention {
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Mention {
     #[inline]
     fn validate_at(
@@ -418,6 +464,17 @@ pub struct Tag {
     pub tag: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Tag {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(tag: ::std::string::String) -> Self {
+        Tag {
+            tag,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Tag {
     #[inline]

@@ -23,6 +23,28 @@ pub struct AgeAssuranceEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AgeAssuranceEvent {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        created_at: ::atproto_types::Datetime,
+        status: ::atproto_types::object::Open<AgeAssuranceEventStatus>,
+        attempt_id: ::std::string::String,
+    ) -> Self {
+        AgeAssuranceEvent {
+            created_at,
+            status,
+            attempt_id,
+            email: ::std::option::Option::None,
+            init_ip: ::std::option::Option::None,
+            init_ua: ::std::option::Option::None,
+            complete_ip: ::std::option::Option::None,
+            complete_ua: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AgeAssuranceEvent {
     #[inline]
     fn validate_at(
@@ -211,6 +233,18 @@ pub struct AgeAssuranceState {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AgeAssuranceState {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(status: ::atproto_types::object::Open<AgeAssuranceStateStatus>) -> Self {
+        AgeAssuranceState {
+            last_initiated_at: ::std::option::Option::None,
+            status,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AgeAssuranceState {
     #[inline]
     fn validate_at(
@@ -331,6 +365,17 @@ pub struct SkeletonSearchActor {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SkeletonSearchActor {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        SkeletonSearchActor {
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SkeletonSearchActor {
     #[inline]
     fn validate_at(
@@ -397,6 +442,17 @@ pub struct SkeletonSearchPost {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SkeletonSearchPost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri) -> Self {
+        SkeletonSearchPost {
+            uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SkeletonSearchPost {
     #[inline]
     fn validate_at(
@@ -462,6 +518,17 @@ pub struct SkeletonSearchStarterPack {
     pub uri: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SkeletonSearchStarterPack {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri) -> Self {
+        SkeletonSearchStarterPack {
+            uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SkeletonSearchStarterPack {
     #[inline]
@@ -538,6 +605,32 @@ pub struct SkeletonTrend {
     pub dids: ::std::vec::Vec<::atproto_types::Did>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SkeletonTrend {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        topic: ::std::string::String,
+        display_name: ::std::string::String,
+        link: ::std::string::String,
+        started_at: ::atproto_types::Datetime,
+        post_count: i64,
+        dids: ::std::vec::Vec<::atproto_types::Did>,
+    ) -> Self {
+        SkeletonTrend {
+            topic,
+            display_name,
+            description: ::std::option::Option::None,
+            link,
+            started_at,
+            post_count,
+            status: ::std::option::Option::None,
+            category: ::std::option::Option::None,
+            dids,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SkeletonTrend {
     #[inline]
@@ -722,6 +815,17 @@ pub struct ThreadItemBlocked {
     pub author: crate::app::bsky::feed::defs::BlockedAuthor,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ThreadItemBlocked {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(author: crate::app::bsky::feed::defs::BlockedAuthor) -> Self {
+        ThreadItemBlocked {
+            author,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ThreadItemBlocked {
     #[inline]
@@ -910,6 +1014,31 @@ pub struct ThreadItemPost {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ThreadItemPost {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        post: crate::app::bsky::feed::defs::PostView,
+        more_parents: bool,
+        more_replies: i64,
+        op_thread: bool,
+        hidden_by_threadgate: bool,
+        muted_by_viewer: bool,
+    ) -> Self {
+        ThreadItemPost {
+            post,
+            more_parents,
+            more_replies,
+            op_thread,
+            op_thread_post_index: ::std::option::Option::None,
+            op_thread_post_count: ::std::option::Option::None,
+            hidden_by_threadgate,
+            muted_by_viewer,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ThreadItemPost {
     #[inline]
     fn validate_at(
@@ -1072,6 +1201,32 @@ pub struct TrendView {
     pub actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl TrendView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        topic: ::std::string::String,
+        display_name: ::std::string::String,
+        link: ::std::string::String,
+        started_at: ::atproto_types::Datetime,
+        post_count: i64,
+        actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
+    ) -> Self {
+        TrendView {
+            topic,
+            display_name,
+            description: ::std::option::Option::None,
+            link,
+            started_at,
+            post_count,
+            status: ::std::option::Option::None,
+            category: ::std::option::Option::None,
+            actors,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for TrendView {
     #[inline]
@@ -1262,6 +1417,20 @@ pub struct TrendingTopic {
     pub link: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl TrendingTopic {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(topic: ::std::string::String, link: ::std::string::String) -> Self {
+        TrendingTopic {
+            topic,
+            display_name: ::std::option::Option::None,
+            description: ::std::option::Option::None,
+            link,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for TrendingTopic {
     #[inline]

@@ -124,6 +124,21 @@ pub struct LiveNowConfig {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LiveNowConfig {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        domains: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        LiveNowConfig {
+            did,
+            domains,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LiveNowConfig {
     #[inline]
     fn validate_at(

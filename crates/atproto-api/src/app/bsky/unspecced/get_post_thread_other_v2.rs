@@ -40,6 +40,14 @@ pub struct Parameters {
     /// Reference (AT-URI) to post record. This is the anchor post.
     pub anchor: ::atproto_types::AtUri,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(anchor: ::atproto_types::AtUri) -> Self {
+        Parameters { anchor }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -114,6 +122,17 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(thread: ::std::vec::Vec<ThreadItem>) -> Self {
+        Output {
+            thread,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -187,6 +206,19 @@ pub struct ThreadItem {
     pub value: ThreadItemValue,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ThreadItem {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, depth: i64, value: ThreadItemValue) -> Self {
+        ThreadItem {
+            uri,
+            depth,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ThreadItem {
     #[inline]

@@ -92,6 +92,20 @@ pub struct Parameters {
     /// Sorting for the thread replies.
     pub sort: ::atproto_types::object::Open<ParametersSort>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(anchor: ::atproto_types::AtUri) -> Self {
+        Parameters {
+            anchor,
+            above: true,
+            below: 6,
+            branching_factor: 10,
+            sort: ::std::convert::From::from("oldest"),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -243,6 +257,19 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(thread: ::std::vec::Vec<ThreadItem>, has_other_replies: bool) -> Self {
+        Output {
+            thread,
+            threadgate: ::std::option::Option::None,
+            has_other_replies,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -342,6 +369,19 @@ pub struct ThreadItem {
     pub value: ThreadItemValue,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ThreadItem {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, depth: i64, value: ThreadItemValue) -> Self {
+        ThreadItem {
+            uri,
+            depth,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ThreadItem {
     #[inline]

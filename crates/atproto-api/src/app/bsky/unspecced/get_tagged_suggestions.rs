@@ -96,6 +96,17 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(suggestions: ::std::vec::Vec<Suggestion>) -> Self {
+        Output {
+            suggestions,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -168,6 +179,23 @@ pub struct Suggestion {
     pub subject: ::atproto_types::Uri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Suggestion {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        tag: ::std::string::String,
+        subject_type: ::atproto_types::object::Open<SuggestionSubjectType>,
+        subject: ::atproto_types::Uri,
+    ) -> Self {
+        Suggestion {
+            tag,
+            subject_type,
+            subject,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Suggestion {
     #[inline]

@@ -103,6 +103,28 @@ pub struct Parameters {
     /// Optional pagination mechanism; may not necessarily allow scrolling through entire result set.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(q: ::std::string::String) -> Self {
+        Parameters {
+            q,
+            sort: ::std::convert::From::from("latest"),
+            since: ::std::option::Option::None,
+            until: ::std::option::Option::None,
+            mentions: ::std::option::Option::None,
+            author: ::std::option::Option::None,
+            lang: ::std::option::Option::None,
+            domain: ::std::option::Option::None,
+            url: ::std::option::Option::None,
+            tag: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            limit: 25,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -358,6 +380,21 @@ pub struct Output {
     pub posts: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonSearchPost>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        posts: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonSearchPost>,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            hits_total: ::std::option::Option::None,
+            posts,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -51,6 +51,19 @@ pub struct Parameters {
     /// Optional pagination mechanism; may not necessarily allow scrolling through entire result set.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(q: ::std::string::String) -> Self {
+        Parameters {
+            q,
+            viewer: ::std::option::Option::None,
+            limit: 25,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -177,6 +190,23 @@ pub struct Output {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        starter_packs: ::std::vec::Vec<
+            crate::app::bsky::unspecced::defs::SkeletonSearchStarterPack,
+        >,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            hits_total: ::std::option::Option::None,
+            starter_packs,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -19,6 +19,28 @@ pub struct JobStatus {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl JobStatus {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        job_id: ::std::string::String,
+        did: ::atproto_types::Did,
+        state: ::atproto_types::object::Open<JobStatusState>,
+    ) -> Self {
+        JobStatus {
+            job_id,
+            did,
+            state,
+            progress: ::std::option::Option::None,
+            blob: ::std::option::Option::None,
+            error: ::std::option::Option::None,
+            failure_code: ::std::option::Option::None,
+            message: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for JobStatus {
     #[inline]
     fn validate_at(

@@ -47,6 +47,17 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(job_id: ::std::string::String) -> Self {
+        Input {
+            job_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -130,6 +141,21 @@ pub struct Output {
     pub job_status: crate::app::bsky::video::defs::JobStatus,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        completed_job_id: ::std::string::String,
+        job_status: crate::app::bsky::video::defs::JobStatus,
+    ) -> Self {
+        Output {
+            completed_job_id,
+            job_status,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for GetJobStatus {
 pub struct Parameters {
     pub job_id: ::std::string::String,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(job_id: ::std::string::String) -> Self {
+        Parameters { job_id }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -111,6 +119,17 @@ pub struct Output {
     pub job_status: crate::app::bsky::video::defs::JobStatus,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(job_status: crate::app::bsky::video::defs::JobStatus) -> Self {
+        Output {
+            job_status,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -44,6 +44,21 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(can_upload: bool) -> Self {
+        Output {
+            can_upload,
+            remaining_daily_videos: ::std::option::Option::None,
+            remaining_daily_bytes: ::std::option::Option::None,
+            message: ::std::option::Option::None,
+            error: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(

@@ -45,6 +45,14 @@ impl ::atproto_types::xrpc::Endpoint for GetUploadStatus {
 pub struct Parameters {
     pub job_id: ::std::string::String,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(job_id: ::std::string::String) -> Self {
+        Parameters { job_id }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -193,6 +201,32 @@ pub struct Output {
     pub failure_reason: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        job_id: ::std::string::String,
+        part_size_bytes: i64,
+        part_count: i64,
+        received_parts: ::std::vec::Vec<i64>,
+        expires_at: ::atproto_types::Datetime,
+        state: ::atproto_types::object::Open<OutputState>,
+    ) -> Self {
+        Output {
+            job_id,
+            part_size_bytes,
+            part_count,
+            received_parts,
+            expires_at,
+            state,
+            completed_job_id: ::std::option::Option::None,
+            job_status: ::std::option::Option::None,
+            failure_reason: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

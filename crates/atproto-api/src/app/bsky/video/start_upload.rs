@@ -58,6 +58,22 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(size_bytes: i64, mime_type: ::std::string::String) -> Self {
+        Input {
+            size_bytes,
+            mime_type,
+            name: ::std::option::Option::None,
+            duration_ms: ::std::option::Option::None,
+            width: ::std::option::Option::None,
+            height: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -225,6 +241,25 @@ pub struct Output {
     pub expires_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        job_id: ::std::string::String,
+        part_size_bytes: i64,
+        part_count: i64,
+        expires_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Output {
+            job_id,
+            part_size_bytes,
+            part_count,
+            expires_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

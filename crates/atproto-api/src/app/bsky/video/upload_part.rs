@@ -47,6 +47,14 @@ pub struct Parameters {
     pub job_id: ::std::string::String,
     pub part_number: i64,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(job_id: ::std::string::String, part_number: i64) -> Self {
+        Parameters { job_id, part_number }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -162,6 +170,18 @@ pub struct Output {
     pub size_bytes: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(part_number: i64, size_bytes: i64) -> Self {
+        Output {
+            part_number,
+            size_bytes,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

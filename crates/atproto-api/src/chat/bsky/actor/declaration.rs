@@ -12,6 +12,20 @@ pub struct Declaration {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Declaration {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        allow_incoming: ::atproto_types::object::Open<DeclarationAllowIncoming>,
+    ) -> Self {
+        Declaration {
+            allow_incoming,
+            allow_group_invites: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Declaration {
     const NSID: &'static str = "chat.bsky.actor.declaration";
     const KEY: &'static str = "literal:self";

@@ -62,6 +62,18 @@ pub struct GroupConvoMember {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl GroupConvoMember {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(role: ::atproto_types::object::Open<MemberRole>) -> Self {
+        GroupConvoMember {
+            added_by: ::std::option::Option::None,
+            role,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for GroupConvoMember {
     #[inline]
     fn validate_at(
@@ -245,6 +257,27 @@ pub struct ProfileViewBasic {
     pub kind: ::std::option::Option<ProfileViewBasicKind>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ProfileViewBasic {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, handle: ::atproto_types::Handle) -> Self {
+        ProfileViewBasic {
+            did,
+            handle,
+            display_name: ::std::option::Option::None,
+            avatar: ::std::option::Option::None,
+            associated: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            labels: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            chat_disabled: ::std::option::Option::None,
+            verification: ::std::option::Option::None,
+            kind: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ProfileViewBasic {
     #[inline]

@@ -45,6 +45,23 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        chat_disabled: bool,
+        can_create_groups: bool,
+        group_member_limit: i64,
+    ) -> Self {
+        Output {
+            chat_disabled,
+            can_create_groups,
+            group_member_limit,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(

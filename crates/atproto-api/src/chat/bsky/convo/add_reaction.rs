@@ -49,6 +49,23 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        convo_id: ::std::string::String,
+        message_id: ::std::string::String,
+        value: ::std::string::String,
+    ) -> Self {
+        Input {
+            convo_id,
+            message_id,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -151,6 +168,17 @@ pub struct Output {
     pub message: crate::chat::bsky::convo::defs::MessageView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(message: crate::chat::bsky::convo::defs::MessageView) -> Self {
+        Output {
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -78,6 +78,18 @@ pub struct ConvoRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ConvoRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, convo_id: ::std::string::String) -> Self {
+        ConvoRef {
+            did,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ConvoRef {
     #[inline]
     fn validate_at(
@@ -197,6 +209,31 @@ pub struct ConvoView {
     pub kind: ::std::option::Option<ConvoViewKind>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ConvoView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: ::std::string::String,
+        rev: ::std::string::String,
+        members: ::std::vec::Vec<crate::chat::bsky::actor::defs::ProfileViewBasic>,
+        muted: bool,
+        unread_count: i64,
+    ) -> Self {
+        ConvoView {
+            id,
+            rev,
+            members,
+            last_message: ::std::option::Option::None,
+            last_reaction: ::std::option::Option::None,
+            muted,
+            status: ::std::option::Option::None,
+            unread_count,
+            kind: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ConvoView {
     #[inline]
@@ -590,6 +627,25 @@ pub struct DeletedMessageView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl DeletedMessageView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: ::std::string::String,
+        rev: ::std::string::String,
+        sender: MessageViewSender,
+        sent_at: ::atproto_types::Datetime,
+    ) -> Self {
+        DeletedMessageView {
+            id,
+            rev,
+            sender,
+            sent_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for DeletedMessageView {
     #[inline]
     fn validate_at(
@@ -751,6 +807,32 @@ pub struct GroupConvo {
     pub unread_join_request_count: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl GroupConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        created_at: ::atproto_types::Datetime,
+        lock_status: ::atproto_types::object::Open<ConvoLockStatus>,
+        lock_status_moderation_override: bool,
+        member_count: i64,
+        member_limit: i64,
+        name: ::std::string::String,
+    ) -> Self {
+        GroupConvo {
+            created_at,
+            join_link: ::std::option::Option::None,
+            join_request_count: ::std::option::Option::None,
+            lock_status,
+            lock_status_moderation_override,
+            member_count,
+            member_limit,
+            name,
+            unread_join_request_count: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for GroupConvo {
     #[inline]
@@ -934,6 +1016,18 @@ pub struct LogAcceptConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogAcceptConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
+        LogAcceptConvo {
+            rev,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogAcceptConvo {
     #[inline]
     fn validate_at(
@@ -1017,6 +1111,27 @@ pub struct LogAddMember {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogAddMember {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+        related_profiles: ::std::vec::Vec<
+            crate::chat::bsky::actor::defs::ProfileViewBasic,
+        >,
+    ) -> Self {
+        LogAddMember {
+            rev,
+            convo_id,
+            message,
+            related_profiles,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogAddMember {
     #[inline]
@@ -1131,6 +1246,26 @@ pub struct LogAddReaction {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogAddReaction {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: LogAddReactionMessage,
+        reaction: ReactionView,
+    ) -> Self {
+        LogAddReaction {
+            rev,
+            convo_id,
+            message,
+            reaction,
+            related_profiles: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogAddReaction {
     #[inline]
@@ -1327,6 +1462,23 @@ pub struct LogApproveJoinRequest {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogApproveJoinRequest {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        member: crate::chat::bsky::actor::defs::ProfileViewBasic,
+    ) -> Self {
+        LogApproveJoinRequest {
+            rev,
+            convo_id,
+            member,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogApproveJoinRequest {
     #[inline]
     fn validate_at(
@@ -1418,6 +1570,18 @@ pub struct LogBeginConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogBeginConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
+        LogBeginConvo {
+            rev,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogBeginConvo {
     #[inline]
     fn validate_at(
@@ -1497,6 +1661,23 @@ pub struct LogCreateJoinLink {
     pub message: SystemMessageView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogCreateJoinLink {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+    ) -> Self {
+        LogCreateJoinLink {
+            rev,
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogCreateJoinLink {
     #[inline]
@@ -1590,6 +1771,24 @@ pub struct LogCreateMessage {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogCreateMessage {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: LogCreateMessageMessage,
+    ) -> Self {
+        LogCreateMessage {
+            rev,
+            convo_id,
+            message,
+            related_profiles: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogCreateMessage {
     #[inline]
@@ -1775,6 +1974,23 @@ pub struct LogDeleteMessage {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogDeleteMessage {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: LogDeleteMessageMessage,
+    ) -> Self {
+        LogDeleteMessage {
+            rev,
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogDeleteMessage {
     #[inline]
     fn validate_at(
@@ -1943,6 +2159,23 @@ pub struct LogDisableJoinLink {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogDisableJoinLink {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+    ) -> Self {
+        LogDisableJoinLink {
+            rev,
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogDisableJoinLink {
     #[inline]
     fn validate_at(
@@ -2032,6 +2265,23 @@ pub struct LogEditGroup {
     pub message: SystemMessageView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogEditGroup {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+    ) -> Self {
+        LogEditGroup {
+            rev,
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogEditGroup {
     #[inline]
@@ -2123,6 +2373,23 @@ pub struct LogEditJoinLink {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogEditJoinLink {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+    ) -> Self {
+        LogEditJoinLink {
+            rev,
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogEditJoinLink {
     #[inline]
     fn validate_at(
@@ -2213,6 +2480,23 @@ pub struct LogEnableJoinLink {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogEnableJoinLink {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+    ) -> Self {
+        LogEnableJoinLink {
+            rev,
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogEnableJoinLink {
     #[inline]
     fn validate_at(
@@ -2302,6 +2586,23 @@ pub struct LogIncomingJoinRequest {
     pub member: crate::chat::bsky::actor::defs::ProfileViewBasic,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogIncomingJoinRequest {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        member: crate::chat::bsky::actor::defs::ProfileViewBasic,
+    ) -> Self {
+        LogIncomingJoinRequest {
+            rev,
+            convo_id,
+            member,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogIncomingJoinRequest {
     #[inline]
@@ -2394,6 +2695,18 @@ pub struct LogLeaveConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogLeaveConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
+        LogLeaveConvo {
+            rev,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogLeaveConvo {
     #[inline]
     fn validate_at(
@@ -2477,6 +2790,27 @@ pub struct LogLockConvo {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogLockConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+        related_profiles: ::std::vec::Vec<
+            crate::chat::bsky::actor::defs::ProfileViewBasic,
+        >,
+    ) -> Self {
+        LogLockConvo {
+            rev,
+            convo_id,
+            message,
+            related_profiles,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogLockConvo {
     #[inline]
@@ -2592,6 +2926,27 @@ pub struct LogLockConvoPermanently {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogLockConvoPermanently {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+        related_profiles: ::std::vec::Vec<
+            crate::chat::bsky::actor::defs::ProfileViewBasic,
+        >,
+    ) -> Self {
+        LogLockConvoPermanently {
+            rev,
+            convo_id,
+            message,
+            related_profiles,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogLockConvoPermanently {
     #[inline]
     fn validate_at(
@@ -2705,6 +3060,27 @@ pub struct LogMemberJoin {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogMemberJoin {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+        related_profiles: ::std::vec::Vec<
+            crate::chat::bsky::actor::defs::ProfileViewBasic,
+        >,
+    ) -> Self {
+        LogMemberJoin {
+            rev,
+            convo_id,
+            message,
+            related_profiles,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogMemberJoin {
     #[inline]
@@ -2820,6 +3196,27 @@ pub struct LogMemberLeave {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogMemberLeave {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+        related_profiles: ::std::vec::Vec<
+            crate::chat::bsky::actor::defs::ProfileViewBasic,
+        >,
+    ) -> Self {
+        LogMemberLeave {
+            rev,
+            convo_id,
+            message,
+            related_profiles,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogMemberLeave {
     #[inline]
     fn validate_at(
@@ -2928,6 +3325,18 @@ pub struct LogMuteConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogMuteConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
+        LogMuteConvo {
+            rev,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogMuteConvo {
     #[inline]
     fn validate_at(
@@ -3005,6 +3414,18 @@ pub struct LogOutgoingJoinRequest {
     pub convo_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogOutgoingJoinRequest {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
+        LogOutgoingJoinRequest {
+            rev,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogOutgoingJoinRequest {
     #[inline]
@@ -3084,6 +3505,23 @@ pub struct LogReadConvo {
     pub message: LogReadConvoMessage,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogReadConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: LogReadConvoMessage,
+    ) -> Self {
+        LogReadConvo {
+            rev,
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogReadConvo {
     #[inline]
@@ -3265,6 +3703,18 @@ pub struct LogReadJoinRequests {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogReadJoinRequests {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
+        LogReadJoinRequests {
+            rev,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogReadJoinRequests {
     #[inline]
     fn validate_at(
@@ -3343,6 +3793,23 @@ pub struct LogReadMessage {
     pub message: LogReadMessageMessage,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogReadMessage {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: LogReadMessageMessage,
+    ) -> Self {
+        LogReadMessage {
+            rev,
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogReadMessage {
     #[inline]
@@ -3526,6 +3993,23 @@ pub struct LogRejectJoinRequest {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogRejectJoinRequest {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        member: crate::chat::bsky::actor::defs::ProfileViewBasic,
+    ) -> Self {
+        LogRejectJoinRequest {
+            rev,
+            convo_id,
+            member,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogRejectJoinRequest {
     #[inline]
     fn validate_at(
@@ -3622,6 +4106,27 @@ pub struct LogRemoveMember {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogRemoveMember {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+        related_profiles: ::std::vec::Vec<
+            crate::chat::bsky::actor::defs::ProfileViewBasic,
+        >,
+    ) -> Self {
+        LogRemoveMember {
+            rev,
+            convo_id,
+            message,
+            related_profiles,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogRemoveMember {
     #[inline]
@@ -3736,6 +4241,26 @@ pub struct LogRemoveReaction {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogRemoveReaction {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: LogRemoveReactionMessage,
+        reaction: ReactionView,
+    ) -> Self {
+        LogRemoveReaction {
+            rev,
+            convo_id,
+            message,
+            reaction,
+            related_profiles: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogRemoveReaction {
     #[inline]
@@ -3936,6 +4461,27 @@ pub struct LogUnlockConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogUnlockConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        message: SystemMessageView,
+        related_profiles: ::std::vec::Vec<
+            crate::chat::bsky::actor::defs::ProfileViewBasic,
+        >,
+    ) -> Self {
+        LogUnlockConvo {
+            rev,
+            convo_id,
+            message,
+            related_profiles,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogUnlockConvo {
     #[inline]
     fn validate_at(
@@ -4044,6 +4590,18 @@ pub struct LogUnmuteConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogUnmuteConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
+        LogUnmuteConvo {
+            rev,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogUnmuteConvo {
     #[inline]
     fn validate_at(
@@ -4123,6 +4681,23 @@ pub struct LogWithdrawIncomingJoinRequest {
     pub member: crate::chat::bsky::actor::defs::ProfileViewBasic,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LogWithdrawIncomingJoinRequest {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        rev: ::std::string::String,
+        convo_id: ::std::string::String,
+        member: crate::chat::bsky::actor::defs::ProfileViewBasic,
+    ) -> Self {
+        LogWithdrawIncomingJoinRequest {
+            rev,
+            convo_id,
+            member,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LogWithdrawIncomingJoinRequest {
     #[inline]
@@ -4215,6 +4790,18 @@ pub struct LogWithdrawOutgoingJoinRequest {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LogWithdrawOutgoingJoinRequest {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
+        LogWithdrawOutgoingJoinRequest {
+            rev,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LogWithdrawOutgoingJoinRequest {
     #[inline]
     fn validate_at(
@@ -4291,6 +4878,18 @@ pub struct MessageAndReactionView {
     pub reaction: ReactionView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl MessageAndReactionView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(message: MessageView, reaction: ReactionView) -> Self {
+        MessageAndReactionView {
+            message,
+            reaction,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for MessageAndReactionView {
     #[inline]
@@ -4432,6 +5031,20 @@ pub struct MessageInput {
     pub reply_to: ::std::option::Option<ReplyRef>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl MessageInput {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(text: ::std::string::String) -> Self {
+        MessageInput {
+            text,
+            facets: ::std::option::Option::None,
+            embed: ::std::option::Option::None,
+            reply_to: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for MessageInput {
     #[inline]
@@ -4625,6 +5238,23 @@ pub struct MessageRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl MessageRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        convo_id: ::std::string::String,
+        message_id: ::std::string::String,
+    ) -> Self {
+        MessageRef {
+            did,
+            convo_id,
+            message_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for MessageRef {
     #[inline]
     fn validate_at(
@@ -4723,6 +5353,31 @@ pub struct MessageView {
     pub sent_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl MessageView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: ::std::string::String,
+        rev: ::std::string::String,
+        text: ::std::string::String,
+        sender: MessageViewSender,
+        sent_at: ::atproto_types::Datetime,
+    ) -> Self {
+        MessageView {
+            id,
+            rev,
+            text,
+            facets: ::std::option::Option::None,
+            embed: ::std::option::Option::None,
+            reactions: ::std::option::Option::None,
+            reply_to: ::std::option::Option::None,
+            sender,
+            sent_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for MessageView {
     #[inline]
@@ -5070,6 +5725,17 @@ pub struct MessageViewSender {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl MessageViewSender {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        MessageViewSender {
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for MessageViewSender {
     #[inline]
     fn validate_at(
@@ -5137,6 +5803,23 @@ pub struct ReactionView {
     pub created_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ReactionView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        value: ::std::string::String,
+        sender: ReactionViewSender,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ReactionView {
+            value,
+            sender,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ReactionView {
     #[inline]
@@ -5224,6 +5907,17 @@ pub struct ReactionViewSender {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ReactionViewSender {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        ReactionViewSender {
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ReactionViewSender {
     #[inline]
     fn validate_at(
@@ -5290,6 +5984,17 @@ pub struct ReplyRef {
     pub message_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ReplyRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(message_id: ::std::string::String) -> Self {
+        ReplyRef {
+            message_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ReplyRef {
     #[inline]
@@ -5361,6 +6066,23 @@ pub struct SystemMessageDataAddMember {
     pub added_by: SystemMessageReferredUser,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SystemMessageDataAddMember {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        member: SystemMessageReferredUser,
+        role: ::atproto_types::object::Open<crate::chat::bsky::actor::defs::MemberRole>,
+        added_by: SystemMessageReferredUser,
+    ) -> Self {
+        SystemMessageDataAddMember {
+            member,
+            role,
+            added_by,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SystemMessageDataAddMember {
     #[inline]
@@ -5753,6 +6475,17 @@ pub struct SystemMessageDataLockConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SystemMessageDataLockConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(locked_by: SystemMessageReferredUser) -> Self {
+        SystemMessageDataLockConvo {
+            locked_by,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SystemMessageDataLockConvo {
     #[inline]
     fn validate_at(
@@ -5820,6 +6553,17 @@ pub struct SystemMessageDataLockConvoPermanently {
     pub locked_by: SystemMessageReferredUser,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SystemMessageDataLockConvoPermanently {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(locked_by: SystemMessageReferredUser) -> Self {
+        SystemMessageDataLockConvoPermanently {
+            locked_by,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SystemMessageDataLockConvoPermanently {
     #[inline]
@@ -5893,6 +6637,22 @@ pub struct SystemMessageDataMemberJoin {
     pub approved_by: ::std::option::Option<SystemMessageReferredUser>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SystemMessageDataMemberJoin {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        member: SystemMessageReferredUser,
+        role: ::atproto_types::object::Open<crate::chat::bsky::actor::defs::MemberRole>,
+    ) -> Self {
+        SystemMessageDataMemberJoin {
+            member,
+            role,
+            approved_by: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SystemMessageDataMemberJoin {
     #[inline]
@@ -5984,6 +6744,17 @@ pub struct SystemMessageDataMemberLeave {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SystemMessageDataMemberLeave {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(member: SystemMessageReferredUser) -> Self {
+        SystemMessageDataMemberLeave {
+            member,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SystemMessageDataMemberLeave {
     #[inline]
     fn validate_at(
@@ -6052,6 +6823,21 @@ pub struct SystemMessageDataRemoveMember {
     pub removed_by: SystemMessageReferredUser,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SystemMessageDataRemoveMember {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        member: SystemMessageReferredUser,
+        removed_by: SystemMessageReferredUser,
+    ) -> Self {
+        SystemMessageDataRemoveMember {
+            member,
+            removed_by,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SystemMessageDataRemoveMember {
     #[inline]
@@ -6131,6 +6917,17 @@ pub struct SystemMessageDataUnlockConvo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SystemMessageDataUnlockConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(unlocked_by: SystemMessageReferredUser) -> Self {
+        SystemMessageDataUnlockConvo {
+            unlocked_by,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SystemMessageDataUnlockConvo {
     #[inline]
     fn validate_at(
@@ -6196,6 +6993,17 @@ pub struct SystemMessageReferredUser {
     pub did: ::atproto_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SystemMessageReferredUser {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        SystemMessageReferredUser {
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SystemMessageReferredUser {
     #[inline]
@@ -6265,6 +7073,25 @@ pub struct SystemMessageView {
     pub data: SystemMessageViewData,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SystemMessageView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: ::std::string::String,
+        rev: ::std::string::String,
+        sent_at: ::atproto_types::Datetime,
+        data: SystemMessageViewData,
+    ) -> Self {
+        SystemMessageView {
+            id,
+            rev,
+            sent_at,
+            data,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SystemMessageView {
     #[inline]

@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for GetConvo {
 pub struct Parameters {
     pub convo_id: ::std::string::String,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(convo_id: ::std::string::String) -> Self {
+        Parameters { convo_id }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -111,6 +119,17 @@ pub struct Output {
     pub convo: crate::chat::bsky::convo::defs::ConvoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(convo: crate::chat::bsky::convo::defs::ConvoView) -> Self {
+        Output {
+            convo,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -45,6 +45,14 @@ impl ::atproto_types::xrpc::Endpoint for GetConvoAvailability {
 pub struct Parameters {
     pub members: ::std::vec::Vec<::atproto_types::Did>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(members: ::std::vec::Vec<::atproto_types::Did>) -> Self {
+        Parameters { members }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -131,6 +139,18 @@ pub struct Output {
     pub convo: ::std::option::Option<crate::chat::bsky::convo::defs::ConvoView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(can_chat: bool) -> Self {
+        Output {
+            can_chat,
+            convo: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -124,6 +124,18 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(unread_accepted_convos: i64, unread_request_convos: i64) -> Self {
+        Output {
+            unread_accepted_convos,
+            unread_request_convos,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(

@@ -47,6 +47,17 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(items: ::std::vec::Vec<BatchItem>) -> Self {
+        Input {
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -126,6 +137,19 @@ pub struct Output {
     pub items: ::std::vec::Vec<crate::chat::bsky::convo::defs::MessageView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        items: ::std::vec::Vec<crate::chat::bsky::convo::defs::MessageView>,
+    ) -> Self {
+        Output {
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
@@ -245,6 +269,21 @@ pub struct BatchItem {
     pub message: crate::chat::bsky::convo::defs::MessageInput,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl BatchItem {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        convo_id: ::std::string::String,
+        message: crate::chat::bsky::convo::defs::MessageInput,
+    ) -> Self {
+        BatchItem {
+            convo_id,
+            message,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for BatchItem {
     #[inline]

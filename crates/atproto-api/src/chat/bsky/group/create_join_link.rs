@@ -45,6 +45,24 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        convo_id: ::std::string::String,
+        join_rule: ::atproto_types::object::Open<
+            crate::chat::bsky::group::defs::JoinRule,
+        >,
+    ) -> Self {
+        Input {
+            convo_id,
+            require_approval: false,
+            join_rule,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -130,6 +148,17 @@ pub struct Output {
     pub join_link: crate::chat::bsky::group::defs::JoinLinkView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(join_link: crate::chat::bsky::group::defs::JoinLinkView) -> Self {
+        Output {
+            join_link,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

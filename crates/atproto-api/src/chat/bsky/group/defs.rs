@@ -8,6 +8,17 @@ pub struct DisabledJoinLinkPreviewView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl DisabledJoinLinkPreviewView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(code: ::std::string::String) -> Self {
+        DisabledJoinLinkPreviewView {
+            code,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::std::fmt::Debug for DisabledJoinLinkPreviewView {
     #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -83,6 +94,17 @@ pub struct InvalidJoinLinkPreviewView {
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl InvalidJoinLinkPreviewView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(code: ::std::string::String) -> Self {
+        InvalidJoinLinkPreviewView {
+            code,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for InvalidJoinLinkPreviewView {
     #[inline]
@@ -169,6 +191,35 @@ pub struct JoinLinkPreviewView {
     pub viewer: ::std::option::Option<JoinLinkViewerState>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl JoinLinkPreviewView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        convo_id: ::std::string::String,
+        code: ::std::string::String,
+        name: ::std::string::String,
+        owner: crate::chat::bsky::actor::defs::ProfileViewBasic,
+        member_count: i64,
+        member_limit: i64,
+        require_approval: bool,
+        join_rule: ::atproto_types::object::Open<JoinRule>,
+    ) -> Self {
+        JoinLinkPreviewView {
+            convo_id,
+            code,
+            name,
+            owner,
+            member_count,
+            member_limit,
+            require_approval,
+            join_rule,
+            convo: ::std::option::Option::None,
+            viewer: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for JoinLinkPreviewView {
     #[inline]
@@ -365,6 +416,27 @@ pub struct JoinLinkView {
     pub created_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl JoinLinkView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        code: ::std::string::String,
+        enabled_status: ::atproto_types::object::Open<LinkEnabledStatus>,
+        require_approval: bool,
+        join_rule: ::atproto_types::object::Open<JoinRule>,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        JoinLinkView {
+            code,
+            enabled_status,
+            require_approval,
+            join_rule,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for JoinLinkView {
     #[inline]
@@ -565,6 +637,29 @@ pub struct JoinRequestConvoView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl JoinRequestConvoView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        convo_id: ::std::string::String,
+        name: ::std::string::String,
+        owner: crate::chat::bsky::actor::defs::ProfileViewBasic,
+        member_count: i64,
+        member_limit: i64,
+        viewer: JoinLinkViewerState,
+    ) -> Self {
+        JoinRequestConvoView {
+            convo_id,
+            name,
+            owner,
+            member_count,
+            member_limit,
+            viewer,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for JoinRequestConvoView {
     #[inline]
     fn validate_at(
@@ -692,6 +787,23 @@ pub struct JoinRequestView {
     pub requested_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl JoinRequestView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        convo_id: ::std::string::String,
+        requested_by: crate::chat::bsky::actor::defs::ProfileViewBasic,
+        requested_at: ::atproto_types::Datetime,
+    ) -> Self {
+        JoinRequestView {
+            convo_id,
+            requested_by,
+            requested_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for JoinRequestView {
     #[inline]

@@ -45,6 +45,14 @@ impl ::atproto_types::xrpc::Endpoint for GetJoinLinkPreviews {
 pub struct Parameters {
     pub codes: ::std::vec::Vec<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(codes: ::std::vec::Vec<::std::string::String>) -> Self {
+        Parameters { codes }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -225,6 +233,17 @@ pub struct Output {
     pub join_link_previews: ::std::vec::Vec<OutputJoinLinkPreviewsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(join_link_previews: ::std::vec::Vec<OutputJoinLinkPreviewsItem>) -> Self {
+        Output {
+            join_link_previews,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

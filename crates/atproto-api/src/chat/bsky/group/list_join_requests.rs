@@ -47,6 +47,18 @@ pub struct Parameters {
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(convo_id: ::std::string::String) -> Self {
+        Parameters {
+            convo_id,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -160,6 +172,20 @@ pub struct Output {
     pub requests: ::std::vec::Vec<crate::chat::bsky::group::defs::JoinRequestView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        requests: ::std::vec::Vec<crate::chat::bsky::group::defs::JoinRequestView>,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            requests,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -11,6 +11,19 @@ pub struct ConvoView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ConvoView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(id: ::std::string::String, rev: ::std::string::String) -> Self {
+        ConvoView {
+            id,
+            rev,
+            kind: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ConvoView {
     #[inline]
     fn validate_at(
@@ -243,6 +256,32 @@ pub struct GroupConvo {
     pub name: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl GroupConvo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        created_at: ::atproto_types::Datetime,
+        join_request_count: i64,
+        lock_status: ::atproto_types::object::Open<
+            crate::chat::bsky::convo::defs::ConvoLockStatus,
+        >,
+        member_count: i64,
+        member_limit: i64,
+        name: ::std::string::String,
+    ) -> Self {
+        GroupConvo {
+            created_at,
+            join_link: ::std::option::Option::None,
+            join_request_count,
+            lock_status,
+            member_count,
+            member_limit,
+            name,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for GroupConvo {
     #[inline]

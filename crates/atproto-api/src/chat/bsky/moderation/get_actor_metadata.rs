@@ -37,6 +37,14 @@ impl ::atproto_types::xrpc::Endpoint for GetActorMetadata {
 pub struct Parameters {
     pub actor: ::atproto_types::Did,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::Did) -> Self {
+        Parameters { actor }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -111,6 +119,19 @@ pub struct Output {
     pub all: Metadata,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(day: Metadata, month: Metadata, all: Metadata) -> Self {
+        Output {
+            day,
+            month,
+            all,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
@@ -202,6 +223,25 @@ pub struct Metadata {
     pub convos_started: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Metadata {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        messages_sent: i64,
+        messages_received: i64,
+        convos: i64,
+        convos_started: i64,
+    ) -> Self {
+        Metadata {
+            messages_sent,
+            messages_received,
+            convos,
+            convos_started,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Metadata {
     #[inline]

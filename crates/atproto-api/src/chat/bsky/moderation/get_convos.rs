@@ -45,6 +45,14 @@ impl ::atproto_types::xrpc::Endpoint for GetConvos {
 pub struct Parameters {
     pub convo_ids: ::std::vec::Vec<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(convo_ids: ::std::vec::Vec<::std::string::String>) -> Self {
+        Parameters { convo_ids }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -130,6 +138,19 @@ pub struct Output {
     pub convos: ::std::vec::Vec<crate::chat::bsky::moderation::defs::ConvoView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        convos: ::std::vec::Vec<crate::chat::bsky::moderation::defs::ConvoView>,
+    ) -> Self {
+        Output {
+            convos,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -51,6 +51,20 @@ pub struct Parameters {
     /// Maximum number of system messages to include per gap between consecutive returned messages (and per side when there are no user messages on that side). Within a gap, the system messages closest to the earlier message are kept.
     pub max_interleaved_system_messages: i64,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(message_id: ::std::string::String) -> Self {
+        Parameters {
+            convo_id: ::std::option::Option::None,
+            message_id,
+            before: 5,
+            after: 5,
+            max_interleaved_system_messages: 10,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -266,6 +280,17 @@ pub struct Output {
     pub messages: ::std::vec::Vec<OutputMessagesItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(messages: ::std::vec::Vec<OutputMessagesItem>) -> Self {
+        Output {
+            messages,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

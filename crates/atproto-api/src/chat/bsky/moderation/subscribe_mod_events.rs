@@ -343,6 +343,32 @@ pub struct EventChatAccepted {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl EventChatAccepted {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        method: ::atproto_types::object::Open<EventChatAcceptedMethod>,
+        rev: ::std::string::String,
+    ) -> Self {
+        EventChatAccepted {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count: ::std::option::Option::None,
+            group_name: ::std::option::Option::None,
+            method,
+            owner_did: ::std::option::Option::None,
+            rev,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for EventChatAccepted {
     #[inline]
     fn validate_at(
@@ -540,6 +566,28 @@ pub struct EventConvoFirstMessage {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl EventConvoFirstMessage {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        recipients: ::std::vec::Vec<::atproto_types::Did>,
+        rev: ::std::string::String,
+        user: ::atproto_types::Did,
+    ) -> Self {
+        EventConvoFirstMessage {
+            convo_id,
+            created_at,
+            message_id: ::std::option::Option::None,
+            recipients,
+            rev,
+            user,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for EventConvoFirstMessage {
     #[inline]
     fn validate_at(
@@ -672,6 +720,35 @@ pub struct EventGroupChatCreated {
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl EventGroupChatCreated {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        group_member_count: i64,
+        group_name: ::std::string::String,
+        initial_member_dids: ::std::vec::Vec<::atproto_types::Did>,
+        owner_did: ::atproto_types::Did,
+        rev: ::std::string::String,
+    ) -> Self {
+        EventGroupChatCreated {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count,
+            group_name,
+            initial_member_dids,
+            owner_did,
+            rev,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for EventGroupChatCreated {
     #[inline]
@@ -843,6 +920,37 @@ pub struct EventGroupChatJoinRequest {
     pub subject_follows_owner: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl EventGroupChatJoinRequest {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        group_member_count: i64,
+        group_name: ::std::string::String,
+        join_link_code: ::std::string::String,
+        owner_did: ::atproto_types::Did,
+        rev: ::std::string::String,
+        subject_follows_owner: bool,
+    ) -> Self {
+        EventGroupChatJoinRequest {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count,
+            group_name,
+            join_link_code,
+            owner_did,
+            rev,
+            subject_follows_owner,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for EventGroupChatJoinRequest {
     #[inline]
@@ -1026,6 +1134,35 @@ pub struct EventGroupChatJoinRequestApproved {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl EventGroupChatJoinRequestApproved {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        group_member_count: i64,
+        group_name: ::std::string::String,
+        owner_did: ::atproto_types::Did,
+        rev: ::std::string::String,
+        subject_did: ::atproto_types::Did,
+    ) -> Self {
+        EventGroupChatJoinRequestApproved {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count,
+            group_name,
+            owner_did,
+            rev,
+            subject_did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for EventGroupChatJoinRequestApproved {
     #[inline]
     fn validate_at(
@@ -1192,6 +1329,35 @@ pub struct EventGroupChatJoinRequestRejected {
     pub subject_did: ::atproto_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl EventGroupChatJoinRequestRejected {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        group_member_count: i64,
+        group_name: ::std::string::String,
+        owner_did: ::atproto_types::Did,
+        rev: ::std::string::String,
+        subject_did: ::atproto_types::Did,
+    ) -> Self {
+        EventGroupChatJoinRequestRejected {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count,
+            group_name,
+            owner_did,
+            rev,
+            subject_did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for EventGroupChatJoinRequestRejected {
     #[inline]
@@ -1363,6 +1529,39 @@ pub struct EventGroupChatMemberAdded {
     pub subject_follows_owner: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl EventGroupChatMemberAdded {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        group_member_count: i64,
+        group_name: ::std::string::String,
+        owner_did: ::atproto_types::Did,
+        request_members_count: i64,
+        rev: ::std::string::String,
+        subject_did: ::atproto_types::Did,
+        subject_follows_owner: bool,
+    ) -> Self {
+        EventGroupChatMemberAdded {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count,
+            group_name,
+            owner_did,
+            request_members_count,
+            rev,
+            subject_did,
+            subject_follows_owner,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for EventGroupChatMemberAdded {
     #[inline]
@@ -1558,6 +1757,37 @@ pub struct EventGroupChatMemberJoined {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl EventGroupChatMemberJoined {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        group_member_count: i64,
+        group_name: ::std::string::String,
+        join_link_code: ::std::string::String,
+        owner_did: ::atproto_types::Did,
+        rev: ::std::string::String,
+        subject_follows_owner: bool,
+    ) -> Self {
+        EventGroupChatMemberJoined {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count,
+            group_name,
+            join_link_code,
+            owner_did,
+            rev,
+            subject_follows_owner,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for EventGroupChatMemberJoined {
     #[inline]
     fn validate_at(
@@ -1741,6 +1971,37 @@ pub struct EventGroupChatMemberLeft {
     pub subject_did: ::atproto_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl EventGroupChatMemberLeft {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        group_member_count: i64,
+        group_name: ::std::string::String,
+        leave_method: ::atproto_types::object::Open<EventGroupChatMemberLeftLeaveMethod>,
+        owner_did: ::atproto_types::Did,
+        rev: ::std::string::String,
+        subject_did: ::atproto_types::Did,
+    ) -> Self {
+        EventGroupChatMemberLeft {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count,
+            group_name,
+            leave_method,
+            owner_did,
+            rev,
+            subject_did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for EventGroupChatMemberLeft {
     #[inline]
@@ -1969,6 +2230,41 @@ pub struct EventGroupChatUpdated {
     pub update_type: ::atproto_types::object::Open<EventGroupChatUpdatedUpdateType>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl EventGroupChatUpdated {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        convo_created_at: ::atproto_types::Datetime,
+        convo_id: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        group_member_count: i64,
+        group_name: ::std::string::String,
+        owner_did: ::atproto_types::Did,
+        rev: ::std::string::String,
+        update_type: ::atproto_types::object::Open<EventGroupChatUpdatedUpdateType>,
+    ) -> Self {
+        EventGroupChatUpdated {
+            actor_did,
+            convo_created_at,
+            convo_id,
+            created_at,
+            group_member_count,
+            group_name,
+            join_link_code: ::std::option::Option::None,
+            join_link_followers_only: ::std::option::Option::None,
+            join_link_requires_approval: ::std::option::Option::None,
+            lock_reason: ::std::option::Option::None,
+            new_name: ::std::option::Option::None,
+            old_name: ::std::option::Option::None,
+            owner_did,
+            rev,
+            update_type,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for EventGroupChatUpdated {
     #[inline]
@@ -2313,6 +2609,25 @@ pub struct EventRateLimitExceeded {
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl EventRateLimitExceeded {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actor_did: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+        endpoint: ::std::string::String,
+        rev: ::std::string::String,
+    ) -> Self {
+        EventRateLimitExceeded {
+            actor_did,
+            created_at,
+            endpoint,
+            rev,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for EventRateLimitExceeded {
     #[inline]

@@ -8,6 +8,21 @@ pub struct ChatPreference {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ChatPreference {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        include: ::atproto_types::object::Open<ChatPreferenceInclude>,
+        push: bool,
+    ) -> Self {
+        ChatPreference {
+            include,
+            push,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ChatPreference {
     #[inline]
     fn validate_at(
@@ -117,6 +132,18 @@ pub struct Preferences {
     pub chat_request: ChatPreference,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Preferences {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(chat: ChatPreference, chat_request: ChatPreference) -> Self {
+        Preferences {
+            chat,
+            chat_request,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Preferences {
     #[inline]

@@ -22,6 +22,32 @@ pub struct AccountView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AccountView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        handle: ::atproto_types::Handle,
+        indexed_at: ::atproto_types::Datetime,
+    ) -> Self {
+        AccountView {
+            did,
+            handle,
+            email: ::std::option::Option::None,
+            related_records: ::std::option::Option::None,
+            indexed_at,
+            invited_by: ::std::option::Option::None,
+            invites: ::std::option::Option::None,
+            invites_disabled: ::std::option::Option::None,
+            email_confirmed_at: ::std::option::Option::None,
+            invite_note: ::std::option::Option::None,
+            deactivated_at: ::std::option::Option::None,
+            threat_signatures: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AccountView {
     #[inline]
     fn validate_at(
@@ -218,6 +244,19 @@ pub struct RepoBlobRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl RepoBlobRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, cid: ::atproto_types::Cid) -> Self {
+        RepoBlobRef {
+            did,
+            cid,
+            record_uri: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for RepoBlobRef {
     #[inline]
     fn validate_at(
@@ -306,6 +345,17 @@ pub struct RepoRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl RepoRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        RepoRef {
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for RepoRef {
     #[inline]
     fn validate_at(
@@ -372,6 +422,18 @@ pub struct StatusAttr {
     pub r#ref: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl StatusAttr {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(applied: bool) -> Self {
+        StatusAttr {
+            applied,
+            r#ref: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for StatusAttr {
     #[inline]
@@ -451,6 +513,18 @@ pub struct ThreatSignature {
     pub value: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ThreatSignature {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(property: ::std::string::String, value: ::std::string::String) -> Self {
+        ThreatSignature {
+            property,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ThreatSignature {
     #[inline]

@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for GetAccountInfo {
 pub struct Parameters {
     pub did: ::atproto_types::Did,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Parameters { did }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

@@ -46,6 +46,25 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        recipient_did: ::atproto_types::Did,
+        content: ::std::string::String,
+        sender_did: ::atproto_types::Did,
+    ) -> Self {
+        Input {
+            recipient_did,
+            content,
+            subject: ::std::option::Option::None,
+            sender_did,
+            comment: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -158,6 +177,17 @@ pub struct Output {
     pub sent: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(sent: bool) -> Self {
+        Output {
+            sent,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -11,6 +11,23 @@ pub struct IdentityInfo {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl IdentityInfo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        handle: ::atproto_types::Handle,
+        did_doc: ::atproto_types::Unknown,
+    ) -> Self {
+        IdentityInfo {
+            did,
+            handle,
+            did_doc,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for IdentityInfo {
     #[inline]
     fn validate_at(

@@ -40,6 +40,14 @@ pub struct Parameters {
     /// Handle or DID to resolve.
     pub identifier: ::atproto_types::AtIdentifier,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(identifier: ::atproto_types::AtIdentifier) -> Self {
+        Parameters { identifier }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

@@ -25,6 +25,30 @@ pub struct Label {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Label {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        src: ::atproto_types::Did,
+        uri: ::atproto_types::Uri,
+        val: ::std::string::String,
+        cts: ::atproto_types::Datetime,
+    ) -> Self {
+        Label {
+            ver: ::std::option::Option::None,
+            src,
+            uri,
+            cid: ::std::option::Option::None,
+            val,
+            neg: ::std::option::Option::None,
+            cts,
+            exp: ::std::option::Option::None,
+            sig: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Label {
     #[inline]
     fn validate_at(
@@ -265,6 +289,27 @@ pub struct LabelValueDefinition {
     pub locales: ::std::vec::Vec<LabelValueDefinitionStrings>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl LabelValueDefinition {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        identifier: ::std::string::String,
+        severity: ::atproto_types::object::Open<LabelValueDefinitionSeverity>,
+        blurs: ::atproto_types::object::Open<LabelValueDefinitionBlurs>,
+        locales: ::std::vec::Vec<LabelValueDefinitionStrings>,
+    ) -> Self {
+        LabelValueDefinition {
+            identifier,
+            severity,
+            blurs,
+            default_setting: ::std::convert::From::from("warn"),
+            adult_only: ::std::option::Option::None,
+            locales,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for LabelValueDefinition {
     #[inline]
@@ -522,6 +567,23 @@ pub struct LabelValueDefinitionStrings {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl LabelValueDefinitionStrings {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        lang: ::atproto_types::Language,
+        name: ::std::string::String,
+        description: ::std::string::String,
+    ) -> Self {
+        LabelValueDefinitionStrings {
+            lang,
+            name,
+            description,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for LabelValueDefinitionStrings {
     #[inline]
     fn validate_at(
@@ -643,6 +705,17 @@ pub struct SelfLabel {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SelfLabel {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(val: ::std::string::String) -> Self {
+        SelfLabel {
+            val,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SelfLabel {
     #[inline]
     fn validate_at(
@@ -724,6 +797,17 @@ pub struct SelfLabels {
     pub values: ::std::vec::Vec<SelfLabel>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SelfLabels {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(values: ::std::vec::Vec<SelfLabel>) -> Self {
+        SelfLabels {
+            values,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SelfLabels {
     #[inline]

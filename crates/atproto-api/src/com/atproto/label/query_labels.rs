@@ -50,6 +50,19 @@ pub struct Parameters {
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(uri_patterns: ::std::vec::Vec<::std::string::String>) -> Self {
+        Parameters {
+            uri_patterns,
+            sources: ::std::option::Option::None,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -179,6 +192,20 @@ pub struct Output {
     pub labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            labels,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

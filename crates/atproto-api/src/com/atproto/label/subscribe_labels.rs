@@ -199,6 +199,18 @@ pub struct Info {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Info {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(name: ::atproto_types::object::Open<InfoName>) -> Self {
+        Info {
+            name,
+            message: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Info {
     #[inline]
     fn validate_at(
@@ -306,6 +318,21 @@ pub struct Labels {
     pub labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Labels {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        seq: i64,
+        labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
+    ) -> Self {
+        Labels {
+            seq,
+            labels,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Labels {
     #[inline]

@@ -40,6 +40,14 @@ pub struct Parameters {
     /// The lexicon NSID to resolve.
     pub nsid: ::atproto_types::Nsid,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(nsid: ::atproto_types::Nsid) -> Self {
+        Parameters { nsid }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -117,6 +125,23 @@ pub struct Output {
     pub uri: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        cid: ::atproto_types::Cid,
+        schema: crate::com::atproto::lexicon::schema::Schema,
+        uri: ::atproto_types::AtUri,
+    ) -> Self {
+        Output {
+            cid,
+            schema,
+            uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -9,6 +9,17 @@ pub struct Schema {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Schema {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(lexicon: i64) -> Self {
+        Schema {
+            lexicon,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Schema {
     const NSID: &'static str = "com.atproto.lexicon.schema";
     const KEY: &'static str = "nsid";

@@ -125,6 +125,25 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        reason_type: ::atproto_types::object::Open<
+            crate::com::atproto::moderation::defs::ReasonType,
+        >,
+        subject: InputSubject,
+    ) -> Self {
+        Input {
+            reason_type,
+            reason: ::std::option::Option::None,
+            subject,
+            mod_tool: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -318,6 +337,30 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        reason_type: ::atproto_types::object::Open<
+            crate::com::atproto::moderation::defs::ReasonType,
+        >,
+        subject: OutputSubject,
+        reported_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Output {
+            id,
+            reason_type,
+            reason: ::std::option::Option::None,
+            subject,
+            reported_by,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -456,6 +499,18 @@ pub struct ModTool {
     pub meta: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ModTool {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(name: ::std::string::String) -> Self {
+        ModTool {
+            name,
+            meta: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ModTool {
     #[inline]

@@ -143,6 +143,23 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        repo: ::atproto_types::AtIdentifier,
+        writes: ::std::vec::Vec<InputWritesItem>,
+    ) -> Self {
+        Input {
+            repo,
+            validate: ::std::option::Option::None,
+            writes,
+            swap_commit: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -456,6 +473,22 @@ pub struct Create {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Create {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        collection: ::atproto_types::Nsid,
+        value: ::atproto_types::Unknown,
+    ) -> Self {
+        Create {
+            collection,
+            rkey: ::std::option::Option::None,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Create {
     #[inline]
     fn validate_at(
@@ -561,6 +594,19 @@ pub struct CreateResult {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl CreateResult {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, cid: ::atproto_types::Cid) -> Self {
+        CreateResult {
+            uri,
+            cid,
+            validation_status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for CreateResult {
     #[inline]
@@ -684,6 +730,21 @@ pub struct Delete {
     pub rkey: ::atproto_types::RecordKey,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Delete {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        collection: ::atproto_types::Nsid,
+        rkey: ::atproto_types::RecordKey,
+    ) -> Self {
+        Delete {
+            collection,
+            rkey,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Delete {
     #[inline]
@@ -815,6 +876,23 @@ pub struct Update {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Update {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        collection: ::atproto_types::Nsid,
+        rkey: ::atproto_types::RecordKey,
+        value: ::atproto_types::Unknown,
+    ) -> Self {
+        Update {
+            collection,
+            rkey,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Update {
     #[inline]
     fn validate_at(
@@ -904,6 +982,19 @@ pub struct UpdateResult {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl UpdateResult {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, cid: ::atproto_types::Cid) -> Self {
+        UpdateResult {
+            uri,
+            cid,
+            validation_status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for UpdateResult {
     #[inline]

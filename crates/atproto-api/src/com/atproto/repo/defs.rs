@@ -8,6 +8,18 @@ pub struct CommitMeta {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl CommitMeta {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(cid: ::atproto_types::Cid, rev: ::atproto_types::Tid) -> Self {
+        CommitMeta {
+            cid,
+            rev,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for CommitMeta {
     #[inline]
     fn validate_at(

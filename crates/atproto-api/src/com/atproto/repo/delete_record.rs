@@ -50,6 +50,25 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        repo: ::atproto_types::AtIdentifier,
+        collection: ::atproto_types::Nsid,
+        rkey: ::atproto_types::RecordKey,
+    ) -> Self {
+        Input {
+            repo,
+            collection,
+            rkey,
+            swap_record: ::std::option::Option::None,
+            swap_commit: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(

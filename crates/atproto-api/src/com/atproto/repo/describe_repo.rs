@@ -40,6 +40,14 @@ pub struct Parameters {
     /// The handle or DID of the repo.
     pub repo: ::atproto_types::AtIdentifier,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(repo: ::atproto_types::AtIdentifier) -> Self {
+        Parameters { repo }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -119,6 +127,27 @@ pub struct Output {
     pub handle_is_correct: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        handle: ::atproto_types::Handle,
+        did: ::atproto_types::Did,
+        did_doc: ::atproto_types::Unknown,
+        collections: ::std::vec::Vec<::atproto_types::Nsid>,
+        handle_is_correct: bool,
+    ) -> Self {
+        Output {
+            handle,
+            did,
+            did_doc,
+            collections,
+            handle_is_correct,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -46,6 +46,23 @@ pub struct Parameters {
     /// The CID of the version of the record. If not specified, then return the most recent version.
     pub cid: ::std::option::Option<::atproto_types::Cid>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(
+        repo: ::atproto_types::AtIdentifier,
+        collection: ::atproto_types::Nsid,
+        rkey: ::atproto_types::RecordKey,
+    ) -> Self {
+        Parameters {
+            repo,
+            collection,
+            rkey,
+            cid: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -155,6 +172,19 @@ pub struct Output {
     pub value: ::atproto_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, value: ::atproto_types::Unknown) -> Self {
+        Output {
+            uri,
+            cid: ::std::option::Option::None,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

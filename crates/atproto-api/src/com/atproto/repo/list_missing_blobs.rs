@@ -158,6 +158,18 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(blobs: ::std::vec::Vec<RecordBlob>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            blobs,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -238,6 +250,18 @@ pub struct RecordBlob {
     pub record_uri: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RecordBlob {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(cid: ::atproto_types::Cid, record_uri: ::atproto_types::AtUri) -> Self {
+        RecordBlob {
+            cid,
+            record_uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RecordBlob {
     #[inline]

@@ -53,6 +53,23 @@ pub struct Parameters {
     /// Flag to reverse the order of the returned records.
     pub reverse: ::std::option::Option<bool>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(
+        repo: ::atproto_types::AtIdentifier,
+        collection: ::atproto_types::Nsid,
+    ) -> Self {
+        Parameters {
+            repo,
+            collection,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+            reverse: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -191,6 +208,18 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(records: ::std::vec::Vec<Record>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            records,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -272,6 +301,23 @@ pub struct Record {
     pub value: ::atproto_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Record {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        value: ::atproto_types::Unknown,
+    ) -> Self {
+        Record {
+            uri,
+            cid,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Record {
     #[inline]

@@ -60,6 +60,28 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        repo: ::atproto_types::AtIdentifier,
+        collection: ::atproto_types::Nsid,
+        rkey: ::atproto_types::RecordKey,
+        record: ::atproto_types::Unknown,
+    ) -> Self {
+        Input {
+            repo,
+            collection,
+            rkey,
+            validate: ::std::option::Option::None,
+            record,
+            swap_record: ::std::option::Option::None,
+            swap_commit: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -244,6 +266,20 @@ pub struct Output {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, cid: ::atproto_types::Cid) -> Self {
+        Output {
+            uri,
+            cid,
+            commit: ::std::option::Option::None,
+            validation_status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

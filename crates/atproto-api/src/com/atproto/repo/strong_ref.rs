@@ -8,6 +8,18 @@ pub struct StrongRef {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl StrongRef {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, cid: ::atproto_types::Cid) -> Self {
+        StrongRef {
+            uri,
+            cid,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for StrongRef {
     #[inline]
     fn validate_at(

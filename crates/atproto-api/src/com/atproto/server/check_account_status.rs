@@ -48,6 +48,35 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        activated: bool,
+        valid_did: bool,
+        repo_commit: ::atproto_types::Cid,
+        repo_rev: ::std::string::String,
+        repo_blocks: i64,
+        indexed_records: i64,
+        private_state_values: i64,
+        expected_blobs: i64,
+        imported_blobs: i64,
+    ) -> Self {
+        Output {
+            activated,
+            valid_did,
+            repo_commit,
+            repo_rev,
+            repo_blocks,
+            indexed_records,
+            private_state_values,
+            expected_blobs,
+            imported_blobs,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(

@@ -54,6 +54,25 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(handle: ::atproto_types::Handle) -> Self {
+        Input {
+            email: ::std::option::Option::None,
+            handle,
+            did: ::std::option::Option::None,
+            invite_code: ::std::option::Option::None,
+            verification_code: ::std::option::Option::None,
+            verification_phone: ::std::option::Option::None,
+            password: ::std::option::Option::None,
+            recovery_key: ::std::option::Option::None,
+            plc_op: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::std::fmt::Debug for Input {
     #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -239,6 +258,26 @@ pub struct Output {
     pub did_doc: ::std::option::Option<::atproto_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        access_jwt: ::std::string::String,
+        refresh_jwt: ::std::string::String,
+        handle: ::atproto_types::Handle,
+        did: ::atproto_types::Did,
+    ) -> Self {
+        Output {
+            access_jwt,
+            refresh_jwt,
+            handle,
+            did,
+            did_doc: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for Output {
     #[inline]

@@ -44,6 +44,18 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(name: ::std::string::String) -> Self {
+        Input {
+            name,
+            privileged: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -164,6 +176,24 @@ pub struct AppPassword {
     pub privileged: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl AppPassword {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        name: ::std::string::String,
+        password: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        AppPassword {
+            name,
+            password,
+            created_at,
+            privileged: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for AppPassword {
     #[inline]

@@ -42,6 +42,18 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(use_count: i64) -> Self {
+        Input {
+            use_count,
+            for_account: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -119,6 +131,17 @@ pub struct Output {
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(code: ::std::string::String) -> Self {
+        Output {
+            code,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for Output {
     #[inline]

@@ -46,6 +46,23 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        identifier: ::std::string::String,
+        password: ::std::string::String,
+    ) -> Self {
+        Input {
+            identifier,
+            password,
+            auth_factor_token: ::std::option::Option::None,
+            allow_takendown: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::std::fmt::Debug for Input {
     #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -208,6 +225,31 @@ pub struct Output {
     pub status: ::std::option::Option<::atproto_types::object::Open<OutputStatus>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        access_jwt: ::std::string::String,
+        refresh_jwt: ::std::string::String,
+        handle: ::atproto_types::Handle,
+        did: ::atproto_types::Did,
+    ) -> Self {
+        Output {
+            access_jwt,
+            refresh_jwt,
+            handle,
+            did,
+            did_doc: ::std::option::Option::None,
+            email: ::std::option::Option::None,
+            email_confirmed: ::std::option::Option::None,
+            email_auth_factor: ::std::option::Option::None,
+            active: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for Output {
     #[inline]

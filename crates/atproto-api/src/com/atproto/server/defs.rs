@@ -13,6 +13,31 @@ pub struct InviteCode {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl InviteCode {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        code: ::std::string::String,
+        available: i64,
+        disabled: bool,
+        for_account: ::std::string::String,
+        created_by: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+        uses: ::std::vec::Vec<InviteCodeUse>,
+    ) -> Self {
+        InviteCode {
+            code,
+            available,
+            disabled,
+            for_account,
+            created_by,
+            created_at,
+            uses,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::std::fmt::Debug for InviteCode {
     #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -154,6 +179,21 @@ pub struct InviteCodeUse {
     pub used_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl InviteCodeUse {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        used_by: ::atproto_types::Did,
+        used_at: ::atproto_types::Datetime,
+    ) -> Self {
+        InviteCodeUse {
+            used_by,
+            used_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for InviteCodeUse {
     #[inline]

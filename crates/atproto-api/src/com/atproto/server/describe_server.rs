@@ -52,6 +52,26 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        available_user_domains: ::std::vec::Vec<::std::string::String>,
+        did: ::atproto_types::Did,
+    ) -> Self {
+        Output {
+            invite_code_required: ::std::option::Option::None,
+            phone_verification_required: ::std::option::Option::None,
+            blob_upload_limit: ::std::option::Option::None,
+            available_user_domains,
+            links: ::std::option::Option::None,
+            contact: ::std::option::Option::None,
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(

@@ -50,6 +50,18 @@ pub struct Parameters {
     /// Lexicon (XRPC) method to bind the requested token to
     pub lxm: ::std::option::Option<::atproto_types::Nsid>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(aud: ::std::string::String) -> Self {
+        Parameters {
+            aud,
+            exp: ::std::option::Option::None,
+            lxm: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -163,6 +175,17 @@ pub struct Output {
     pub token: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(token: ::std::string::String) -> Self {
+        Output {
+            token,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::std::fmt::Debug for Output {
     #[inline]

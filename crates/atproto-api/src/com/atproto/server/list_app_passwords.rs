@@ -40,6 +40,17 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(passwords: ::std::vec::Vec<AppPassword>) -> Self {
+        Output {
+            passwords,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -146,6 +157,22 @@ pub struct AppPassword {
     pub privileged: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl AppPassword {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        name: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        AppPassword {
+            name,
+            created_at,
+            privileged: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for AppPassword {
     #[inline]

@@ -88,6 +88,31 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        access_jwt: ::std::string::String,
+        refresh_jwt: ::std::string::String,
+        handle: ::atproto_types::Handle,
+        did: ::atproto_types::Did,
+    ) -> Self {
+        Output {
+            access_jwt,
+            refresh_jwt,
+            handle,
+            did,
+            did_doc: ::std::option::Option::None,
+            email: ::std::option::Option::None,
+            email_confirmed: ::std::option::Option::None,
+            email_auth_factor: ::std::option::Option::None,
+            active: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::std::fmt::Debug for Output {
     #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {

@@ -42,6 +42,14 @@ pub struct Parameters {
     /// The CID of the blob to fetch
     pub cid: ::atproto_types::Cid,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, cid: ::atproto_types::Cid) -> Self {
+        Parameters { did, cid }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

@@ -41,6 +41,17 @@ pub struct Parameters {
     pub did: ::atproto_types::Did,
     pub cids: ::std::vec::Vec<::atproto_types::Cid>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        cids: ::std::vec::Vec<::atproto_types::Cid>,
+    ) -> Self {
+        Parameters { did, cids }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

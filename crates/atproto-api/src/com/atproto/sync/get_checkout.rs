@@ -40,6 +40,14 @@ pub struct Parameters {
     /// The DID of the repo.
     pub did: ::atproto_types::Did,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Parameters { did }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

@@ -40,6 +40,14 @@ pub struct Parameters {
     /// Hostname of the host (eg, PDS or relay) being queried.
     pub hostname: ::std::string::String,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(hostname: ::std::string::String) -> Self {
+        Parameters { hostname }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -119,6 +127,20 @@ pub struct Output {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(hostname: ::std::string::String) -> Self {
+        Output {
+            hostname,
+            seq: ::std::option::Option::None,
+            account_count: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

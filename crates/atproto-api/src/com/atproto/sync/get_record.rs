@@ -43,6 +43,22 @@ pub struct Parameters {
     /// Record Key
     pub rkey: ::atproto_types::RecordKey,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        collection: ::atproto_types::Nsid,
+        rkey: ::atproto_types::RecordKey,
+    ) -> Self {
+        Parameters {
+            did,
+            collection,
+            rkey,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

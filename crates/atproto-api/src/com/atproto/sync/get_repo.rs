@@ -42,6 +42,17 @@ pub struct Parameters {
     /// The revision ('rev') of the repo to create a diff from.
     pub since: ::std::option::Option<::atproto_types::Tid>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Parameters {
+            did,
+            since: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

@@ -40,6 +40,14 @@ pub struct Parameters {
     /// The DID of the repo.
     pub did: ::atproto_types::Did,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Parameters { did }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -167,6 +175,20 @@ pub struct Output {
     pub rev: ::std::option::Option<::atproto_types::Tid>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, active: bool) -> Self {
+        Output {
+            did,
+            active,
+            status: ::std::option::Option::None,
+            rev: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -159,6 +159,18 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(hosts: ::std::vec::Vec<Host>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            hosts,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -245,6 +257,20 @@ pub struct Host {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Host {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(hostname: ::std::string::String) -> Self {
+        Host {
+            hostname,
+            seq: ::std::option::Option::None,
+            account_count: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Host {
     #[inline]

@@ -158,6 +158,18 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(repos: ::std::vec::Vec<Repo>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            repos,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -243,6 +255,25 @@ pub struct Repo {
     pub status: ::std::option::Option<::atproto_types::object::Open<RepoStatus>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Repo {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        head: ::atproto_types::Cid,
+        rev: ::atproto_types::Tid,
+    ) -> Self {
+        Repo {
+            did,
+            head,
+            rev,
+            active: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Repo {
     #[inline]

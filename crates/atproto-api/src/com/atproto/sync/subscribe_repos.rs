@@ -257,6 +257,26 @@ pub struct Account {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Account {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        seq: i64,
+        did: ::atproto_types::Did,
+        time: ::atproto_types::Datetime,
+        active: bool,
+    ) -> Self {
+        Account {
+            seq,
+            did,
+            time,
+            active,
+            status: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Account {
     #[inline]
     fn validate_at(
@@ -436,6 +456,40 @@ pub struct Commit {
     pub time: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Commit {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        seq: i64,
+        rebase: bool,
+        too_big: bool,
+        repo: ::atproto_types::Did,
+        commit: ::atproto_types::CidLink,
+        rev: ::atproto_types::Tid,
+        since: ::std::option::Option<::atproto_types::Tid>,
+        blocks: ::atproto_types::Bytes,
+        ops: ::std::vec::Vec<RepoOp>,
+        blobs: ::std::vec::Vec<::atproto_types::CidLink>,
+        time: ::atproto_types::Datetime,
+    ) -> Self {
+        Commit {
+            seq,
+            rebase,
+            too_big,
+            repo,
+            commit,
+            rev,
+            since,
+            blocks,
+            ops,
+            blobs,
+            prev_data: ::std::option::Option::None,
+            time,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Commit {
     #[inline]
@@ -644,6 +698,24 @@ pub struct Identity {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Identity {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        seq: i64,
+        did: ::atproto_types::Did,
+        time: ::atproto_types::Datetime,
+    ) -> Self {
+        Identity {
+            seq,
+            did,
+            time,
+            handle: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Identity {
     #[inline]
     fn validate_at(
@@ -742,6 +814,18 @@ pub struct Info {
     pub message: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Info {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(name: ::atproto_types::object::Open<InfoName>) -> Self {
+        Info {
+            name,
+            message: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Info {
     #[inline]
@@ -855,6 +939,24 @@ pub struct RepoOp {
     pub prev: ::std::option::Option<::atproto_types::CidLink>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RepoOp {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        action: ::atproto_types::object::Open<RepoOpAction>,
+        path: ::std::string::String,
+        cid: ::std::option::Option<::atproto_types::CidLink>,
+    ) -> Self {
+        RepoOp {
+            action,
+            path,
+            cid,
+            prev: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RepoOp {
     #[inline]
@@ -1000,6 +1102,27 @@ pub struct Sync {
     pub time: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Sync {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        seq: i64,
+        did: ::atproto_types::Did,
+        blocks: ::atproto_types::Bytes,
+        rev: ::std::string::String,
+        time: ::atproto_types::Datetime,
+    ) -> Self {
+        Sync {
+            seq,
+            did,
+            blocks,
+            rev,
+            time,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Sync {
     #[inline]

@@ -44,6 +44,18 @@ pub struct Parameters {
     /// User-provided birth date. Might be used to build handle suggestions.
     pub birth_date: ::std::option::Option<::atproto_types::Datetime>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(handle: ::atproto_types::Handle) -> Self {
+        Parameters {
+            handle,
+            email: ::std::option::Option::None,
+            birth_date: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -216,6 +228,18 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(handle: ::atproto_types::Handle, result: OutputResult) -> Self {
+        Output {
+            handle,
+            result,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -385,6 +409,17 @@ pub struct ResultUnavailable {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ResultUnavailable {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(suggestions: ::std::vec::Vec<Suggestion>) -> Self {
+        ResultUnavailable {
+            suggestions,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ResultUnavailable {
     #[inline]
     fn validate_at(
@@ -455,6 +490,18 @@ pub struct Suggestion {
     pub method: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Suggestion {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(handle: ::atproto_types::Handle, method: ::std::string::String) -> Self {
+        Suggestion {
+            handle,
+            method,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Suggestion {
     #[inline]

@@ -40,6 +40,14 @@ pub struct Parameters {
     /// The scope reference (starts with 'ref:')
     pub scope: ::std::string::String,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(scope: ::std::string::String) -> Self {
+        Parameters { scope }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -113,6 +121,17 @@ pub struct Output {
     pub scope: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(scope: ::std::string::String) -> Self {
+        Output {
+            scope,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

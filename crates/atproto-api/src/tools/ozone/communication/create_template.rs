@@ -50,6 +50,25 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        name: ::std::string::String,
+        content_markdown: ::std::string::String,
+        subject: ::std::string::String,
+    ) -> Self {
+        Input {
+            name,
+            content_markdown,
+            subject,
+            lang: ::std::option::Option::None,
+            created_by: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(

@@ -20,6 +20,33 @@ pub struct TemplateView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl TemplateView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: ::std::string::String,
+        name: ::std::string::String,
+        content_markdown: ::std::string::String,
+        disabled: bool,
+        last_updated_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+        updated_at: ::atproto_types::Datetime,
+    ) -> Self {
+        TemplateView {
+            id,
+            name,
+            subject: ::std::option::Option::None,
+            content_markdown,
+            disabled,
+            lang: ::std::option::Option::None,
+            last_updated_by,
+            created_at,
+            updated_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for TemplateView {
     #[inline]
     fn validate_at(

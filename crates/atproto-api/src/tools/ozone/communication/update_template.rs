@@ -53,6 +53,23 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(id: ::std::string::String) -> Self {
+        Input {
+            id,
+            name: ::std::option::Option::None,
+            lang: ::std::option::Option::None,
+            content_markdown: ::std::option::Option::None,
+            subject: ::std::option::Option::None,
+            updated_by: ::std::option::Option::None,
+            disabled: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(

@@ -95,6 +95,19 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
     pub limit: i64,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Parameters {
+            did,
+            events: ::std::option::Option::None,
+            cursor: ::std::option::Option::None,
+            limit: 50,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -221,6 +234,18 @@ pub struct Output {
     pub events: ::std::vec::Vec<Event>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(events: ::std::vec::Vec<Event>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            events,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
@@ -383,6 +408,17 @@ pub struct EmailConfirmed {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl EmailConfirmed {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(email: ::std::string::String) -> Self {
+        EmailConfirmed {
+            email,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for EmailConfirmed {
     #[inline]
     fn validate_at(
@@ -448,6 +484,17 @@ pub struct EmailUpdated {
     pub email: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl EmailUpdated {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(email: ::std::string::String) -> Self {
+        EmailUpdated {
+            email,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for EmailUpdated {
     #[inline]
@@ -516,6 +563,23 @@ pub struct Event {
     pub created_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Event {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        details: EventDetails,
+        created_by: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Event {
+            details,
+            created_by,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Event {
     #[inline]
@@ -715,6 +779,17 @@ pub struct HandleUpdated {
     pub handle: ::atproto_types::Handle,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl HandleUpdated {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(handle: ::atproto_types::Handle) -> Self {
+        HandleUpdated {
+            handle,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for HandleUpdated {
     #[inline]

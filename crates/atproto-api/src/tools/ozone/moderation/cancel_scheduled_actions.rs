@@ -50,6 +50,18 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(subjects: ::std::vec::Vec<::atproto_types::Did>) -> Self {
+        Input {
+            subjects,
+            comment: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -147,6 +159,21 @@ pub struct CancellationResults {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl CancellationResults {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        succeeded: ::std::vec::Vec<::atproto_types::Did>,
+        failed: ::std::vec::Vec<FailedCancellation>,
+    ) -> Self {
+        CancellationResults {
+            succeeded,
+            failed,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for CancellationResults {
     #[inline]
     fn validate_at(
@@ -224,6 +251,19 @@ pub struct FailedCancellation {
     pub error_code: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl FailedCancellation {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, error: ::std::string::String) -> Self {
+        FailedCancellation {
+            did,
+            error,
+            error_code: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for FailedCancellation {
     #[inline]

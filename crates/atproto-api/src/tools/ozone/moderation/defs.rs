@@ -12,6 +12,20 @@ pub struct AccountEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AccountEvent {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(active: bool, timestamp: ::atproto_types::Datetime) -> Self {
+        AccountEvent {
+            comment: ::std::option::Option::None,
+            active,
+            status: ::std::option::Option::None,
+            timestamp,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AccountEvent {
     #[inline]
     fn validate_at(
@@ -165,6 +179,22 @@ pub struct AccountHosting {
     pub reactivated_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl AccountHosting {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(status: ::atproto_types::object::Open<AccountHostingStatus>) -> Self {
+        AccountHosting {
+            status,
+            updated_at: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            deleted_at: ::std::option::Option::None,
+            deactivated_at: ::std::option::Option::None,
+            reactivated_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for AccountHosting {
     #[inline]
@@ -596,6 +626,30 @@ pub struct AgeAssuranceEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AgeAssuranceEvent {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        created_at: ::atproto_types::Datetime,
+        attempt_id: ::std::string::String,
+        status: ::atproto_types::object::Open<AgeAssuranceEventStatus>,
+    ) -> Self {
+        AgeAssuranceEvent {
+            created_at,
+            attempt_id,
+            status,
+            access: ::std::option::Option::None,
+            country_code: ::std::option::Option::None,
+            region_code: ::std::option::Option::None,
+            init_ip: ::std::option::Option::None,
+            init_ua: ::std::option::Option::None,
+            complete_ip: ::std::option::Option::None,
+            complete_ua: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AgeAssuranceEvent {
     #[inline]
     fn validate_at(
@@ -811,6 +865,22 @@ pub struct AgeAssuranceOverrideEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AgeAssuranceOverrideEvent {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        status: ::atproto_types::object::Open<AgeAssuranceOverrideEventStatus>,
+        comment: ::std::string::String,
+    ) -> Self {
+        AgeAssuranceOverrideEvent {
+            status,
+            access: ::std::option::Option::None,
+            comment,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AgeAssuranceOverrideEvent {
     #[inline]
     fn validate_at(
@@ -954,6 +1024,17 @@ pub struct AgeAssurancePurgeEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AgeAssurancePurgeEvent {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(comment: ::std::string::String) -> Self {
+        AgeAssurancePurgeEvent {
+            comment,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AgeAssurancePurgeEvent {
     #[inline]
     fn validate_at(
@@ -1039,6 +1120,27 @@ pub struct BlobView {
     pub moderation: ::std::option::Option<Moderation>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl BlobView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        cid: ::atproto_types::Cid,
+        mime_type: ::std::string::String,
+        size: i64,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        BlobView {
+            cid,
+            mime_type,
+            size,
+            created_at,
+            details: ::std::option::Option::None,
+            moderation: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for BlobView {
     #[inline]
@@ -1304,6 +1406,18 @@ pub struct ConvoView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ConvoView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did, convo_id: ::std::string::String) -> Self {
+        ConvoView {
+            did,
+            convo_id,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ConvoView {
     #[inline]
     fn validate_at(
@@ -1384,6 +1498,21 @@ pub struct IdentityEvent {
     pub timestamp: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl IdentityEvent {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(timestamp: ::atproto_types::Datetime) -> Self {
+        IdentityEvent {
+            comment: ::std::option::Option::None,
+            handle: ::std::option::Option::None,
+            pds_host: ::std::option::Option::None,
+            tombstone: ::std::option::Option::None,
+            timestamp,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for IdentityEvent {
     #[inline]
@@ -1499,6 +1628,18 @@ pub struct ImageDetails {
     pub height: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ImageDetails {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(width: i64, height: i64) -> Self {
+        ImageDetails {
+            width,
+            height,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ImageDetails {
     #[inline]
@@ -1826,6 +1967,24 @@ pub struct ModEventEmail {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ModEventEmail {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(subject_line: ::std::string::String) -> Self {
+        ModEventEmail {
+            subject_line,
+            content: ::std::option::Option::None,
+            comment: ::std::option::Option::None,
+            policies: ::std::option::Option::None,
+            severity_level: ::std::option::Option::None,
+            strike_count: ::std::option::Option::None,
+            strike_expires_at: ::std::option::Option::None,
+            is_delivered: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ModEventEmail {
     #[inline]
     fn validate_at(
@@ -2064,6 +2223,23 @@ pub struct ModEventLabel {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ModEventLabel {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        create_label_vals: ::std::vec::Vec<::std::string::String>,
+        negate_label_vals: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        ModEventLabel {
+            comment: ::std::option::Option::None,
+            create_label_vals,
+            negate_label_vals,
+            duration_in_hours: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ModEventLabel {
     #[inline]
     fn validate_at(
@@ -2172,6 +2348,18 @@ pub struct ModEventMute {
     pub duration_in_hours: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ModEventMute {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(duration_in_hours: i64) -> Self {
+        ModEventMute {
+            comment: ::std::option::Option::None,
+            duration_in_hours,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ModEventMute {
     #[inline]
@@ -2339,6 +2527,18 @@ pub struct ModEventPriorityScore {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ModEventPriorityScore {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(score: i64) -> Self {
+        ModEventPriorityScore {
+            comment: ::std::option::Option::None,
+            score,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ModEventPriorityScore {
     #[inline]
     fn validate_at(
@@ -2438,6 +2638,23 @@ pub struct ModEventReport {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ModEventReport {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        report_type: ::atproto_types::object::Open<
+            crate::com::atproto::moderation::defs::ReasonType,
+        >,
+    ) -> Self {
+        ModEventReport {
+            comment: ::std::option::Option::None,
+            is_reporter_muted: ::std::option::Option::None,
+            report_type,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ModEventReport {
     #[inline]
@@ -2730,6 +2947,23 @@ pub struct ModEventTag {
     pub duration_in_hours: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ModEventTag {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        add: ::std::vec::Vec<::std::string::String>,
+        remove: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        ModEventTag {
+            add,
+            remove,
+            comment: ::std::option::Option::None,
+            duration_in_hours: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ModEventTag {
     #[inline]
@@ -3194,6 +3428,32 @@ pub struct ModEventView {
     pub mod_tool: ::std::option::Option<ModTool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ModEventView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        event: ModEventViewEvent,
+        subject: ModEventViewSubject,
+        subject_blob_cids: ::std::vec::Vec<::std::string::String>,
+        created_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ModEventView {
+            id,
+            event,
+            subject,
+            subject_blob_cids,
+            created_by,
+            created_at,
+            creator_handle: ::std::option::Option::None,
+            subject_handle: ::std::option::Option::None,
+            mod_tool: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ModEventView {
     #[inline]
@@ -3876,6 +4136,30 @@ pub struct ModEventViewDetail {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ModEventViewDetail {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        event: ModEventViewDetailEvent,
+        subject: ModEventViewDetailSubject,
+        subject_blobs: ::std::vec::Vec<BlobView>,
+        created_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ModEventViewDetail {
+            id,
+            event,
+            subject,
+            subject_blobs,
+            created_by,
+            created_at,
+            mod_tool: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ModEventViewDetail {
     #[inline]
     fn validate_at(
@@ -4557,6 +4841,18 @@ pub struct ModTool {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ModTool {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(name: ::std::string::String) -> Self {
+        ModTool {
+            name,
+            meta: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ModTool {
     #[inline]
     fn validate_at(
@@ -4789,6 +5085,23 @@ pub struct RecordEvent {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl RecordEvent {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        op: ::atproto_types::object::Open<RecordEventOp>,
+        timestamp: ::atproto_types::Datetime,
+    ) -> Self {
+        RecordEvent {
+            comment: ::std::option::Option::None,
+            op,
+            cid: ::std::option::Option::None,
+            timestamp,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for RecordEvent {
     #[inline]
     fn validate_at(
@@ -4928,6 +5241,20 @@ pub struct RecordHosting {
     pub deleted_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RecordHosting {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(status: ::atproto_types::object::Open<RecordHostingStatus>) -> Self {
+        RecordHosting {
+            status,
+            updated_at: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            deleted_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RecordHosting {
     #[inline]
@@ -5070,6 +5397,31 @@ pub struct RecordView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl RecordView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        value: ::atproto_types::Unknown,
+        blob_cids: ::std::vec::Vec<::atproto_types::Cid>,
+        indexed_at: ::atproto_types::Datetime,
+        moderation: Moderation,
+        repo: RepoView,
+    ) -> Self {
+        RecordView {
+            uri,
+            cid,
+            value,
+            blob_cids,
+            indexed_at,
+            moderation,
+            repo,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for RecordView {
     #[inline]
     fn validate_at(
@@ -5208,6 +5560,32 @@ pub struct RecordViewDetail {
     pub repo: RepoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RecordViewDetail {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        uri: ::atproto_types::AtUri,
+        cid: ::atproto_types::Cid,
+        value: ::atproto_types::Unknown,
+        blobs: ::std::vec::Vec<BlobView>,
+        indexed_at: ::atproto_types::Datetime,
+        moderation: ModerationDetail,
+        repo: RepoView,
+    ) -> Self {
+        RecordViewDetail {
+            uri,
+            cid,
+            value,
+            blobs,
+            labels: ::std::option::Option::None,
+            indexed_at,
+            moderation,
+            repo,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RecordViewDetail {
     #[inline]
@@ -5352,6 +5730,17 @@ pub struct RecordViewNotFound {
     pub uri: ::atproto_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RecordViewNotFound {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri) -> Self {
+        RecordViewNotFound {
+            uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RecordViewNotFound {
     #[inline]
@@ -5599,6 +5988,33 @@ pub struct RepoView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl RepoView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        handle: ::atproto_types::Handle,
+        related_records: ::std::vec::Vec<::atproto_types::Unknown>,
+        indexed_at: ::atproto_types::Datetime,
+        moderation: Moderation,
+    ) -> Self {
+        RepoView {
+            did,
+            handle,
+            email: ::std::option::Option::None,
+            related_records,
+            indexed_at,
+            moderation,
+            invited_by: ::std::option::Option::None,
+            invites_disabled: ::std::option::Option::None,
+            invite_note: ::std::option::Option::None,
+            deactivated_at: ::std::option::Option::None,
+            threat_signatures: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for RepoView {
     #[inline]
     fn validate_at(
@@ -5801,6 +6217,36 @@ pub struct RepoViewDetail {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RepoViewDetail {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        handle: ::atproto_types::Handle,
+        related_records: ::std::vec::Vec<::atproto_types::Unknown>,
+        indexed_at: ::atproto_types::Datetime,
+        moderation: ModerationDetail,
+    ) -> Self {
+        RepoViewDetail {
+            did,
+            handle,
+            email: ::std::option::Option::None,
+            related_records,
+            indexed_at,
+            moderation,
+            labels: ::std::option::Option::None,
+            invited_by: ::std::option::Option::None,
+            invites: ::std::option::Option::None,
+            invites_disabled: ::std::option::Option::None,
+            invite_note: ::std::option::Option::None,
+            email_confirmed_at: ::std::option::Option::None,
+            deactivated_at: ::std::option::Option::None,
+            threat_signatures: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RepoViewDetail {
     #[inline]
@@ -6023,6 +6469,17 @@ pub struct RepoViewNotFound {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl RepoViewNotFound {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        RepoViewNotFound {
+            did,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for RepoViewNotFound {
     #[inline]
     fn validate_at(
@@ -6104,6 +6561,35 @@ pub struct ReporterStats {
     pub labeled_record_count: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ReporterStats {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        account_report_count: i64,
+        record_report_count: i64,
+        reported_account_count: i64,
+        reported_record_count: i64,
+        takendown_account_count: i64,
+        takendown_record_count: i64,
+        labeled_account_count: i64,
+        labeled_record_count: i64,
+    ) -> Self {
+        ReporterStats {
+            did,
+            account_report_count,
+            record_report_count,
+            reported_account_count,
+            reported_record_count,
+            takendown_account_count,
+            takendown_record_count,
+            labeled_account_count,
+            labeled_record_count,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ReporterStats {
     #[inline]
@@ -6284,6 +6770,17 @@ pub struct RevokeAccountCredentialsEvent {
     pub comment: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RevokeAccountCredentialsEvent {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(comment: ::std::string::String) -> Self {
+        RevokeAccountCredentialsEvent {
+            comment,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RevokeAccountCredentialsEvent {
     #[inline]
@@ -6503,6 +7000,38 @@ pub struct ScheduledActionView {
     pub execution_event_id: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ScheduledActionView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        action: ::atproto_types::object::Open<ScheduledActionViewAction>,
+        did: ::atproto_types::Did,
+        created_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+        status: ::atproto_types::object::Open<ScheduledActionViewStatus>,
+    ) -> Self {
+        ScheduledActionView {
+            id,
+            action,
+            event_data: ::std::option::Option::None,
+            did,
+            execute_at: ::std::option::Option::None,
+            execute_after: ::std::option::Option::None,
+            execute_until: ::std::option::Option::None,
+            randomize_execution: ::std::option::Option::None,
+            created_by,
+            created_at,
+            updated_at: ::std::option::Option::None,
+            status,
+            last_executed_at: ::std::option::Option::None,
+            last_failure_reason: ::std::option::Option::None,
+            execution_event_id: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ScheduledActionView {
     #[inline]
@@ -6887,6 +7416,47 @@ pub struct SubjectStatusView {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SubjectStatusView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        subject: SubjectStatusViewSubject,
+        updated_at: ::atproto_types::Datetime,
+        created_at: ::atproto_types::Datetime,
+        review_state: ::atproto_types::object::Open<SubjectReviewState>,
+    ) -> Self {
+        SubjectStatusView {
+            id,
+            subject,
+            hosting: ::std::option::Option::None,
+            subject_blob_cids: ::std::option::Option::None,
+            subject_repo_handle: ::std::option::Option::None,
+            updated_at,
+            created_at,
+            review_state,
+            comment: ::std::option::Option::None,
+            priority_score: ::std::option::Option::None,
+            mute_until: ::std::option::Option::None,
+            mute_reporting_until: ::std::option::Option::None,
+            last_reviewed_by: ::std::option::Option::None,
+            last_reviewed_at: ::std::option::Option::None,
+            last_reported_at: ::std::option::Option::None,
+            last_appealed_at: ::std::option::Option::None,
+            takendown: ::std::option::Option::None,
+            appealed: ::std::option::Option::None,
+            suspend_until: ::std::option::Option::None,
+            tags: ::std::option::Option::None,
+            account_stats: ::std::option::Option::None,
+            records_stats: ::std::option::Option::None,
+            account_strike: ::std::option::Option::None,
+            age_assurance_state: ::std::option::Option::None,
+            age_assurance_updated_by: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SubjectStatusView {
     #[inline]
@@ -7510,6 +8080,27 @@ pub struct SubjectView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SubjectView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        r#type: ::atproto_types::object::Open<
+            crate::com::atproto::moderation::defs::SubjectType,
+        >,
+        subject: ::std::string::String,
+    ) -> Self {
+        SubjectView {
+            r#type,
+            subject,
+            status: ::std::option::Option::None,
+            repo: ::std::option::Option::None,
+            profile: ::std::option::Option::None,
+            record: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SubjectView {
     #[inline]
     fn validate_at(
@@ -7687,6 +8278,19 @@ pub struct VideoDetails {
     pub length: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl VideoDetails {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(width: i64, height: i64, length: i64) -> Self {
+        VideoDetails {
+            width,
+            height,
+            length,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for VideoDetails {
     #[inline]

@@ -592,6 +592,27 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        event: InputEvent,
+        subject: InputSubject,
+        created_by: ::atproto_types::Did,
+    ) -> Self {
+        Input {
+            event,
+            subject,
+            subject_blob_cids: ::std::option::Option::None,
+            created_by,
+            mod_tool: ::std::option::Option::None,
+            external_id: ::std::option::Option::None,
+            report_action: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(

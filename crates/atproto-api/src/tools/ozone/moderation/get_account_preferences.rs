@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for GetAccountPreferences {
 pub struct Parameters {
     pub did: ::atproto_types::Did,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Parameters { did }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -111,6 +119,17 @@ pub struct Output {
     pub preferences: crate::app::bsky::actor::defs::Preferences,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(preferences: crate::app::bsky::actor::defs::Preferences) -> Self {
+        Output {
+            preferences,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

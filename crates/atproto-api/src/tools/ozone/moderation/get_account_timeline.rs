@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for GetAccountTimeline {
 pub struct Parameters {
     pub did: ::atproto_types::Did,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Parameters { did }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -111,6 +119,17 @@ pub struct Output {
     pub timeline: ::std::vec::Vec<TimelineItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(timeline: ::std::vec::Vec<TimelineItem>) -> Self {
+        Output {
+            timeline,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
@@ -218,6 +237,21 @@ pub struct TimelineItem {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl TimelineItem {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        day: ::std::string::String,
+        summary: ::std::vec::Vec<TimelineItemSummary>,
+    ) -> Self {
+        TimelineItem {
+            day,
+            summary,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for TimelineItem {
     #[inline]
     fn validate_at(
@@ -297,6 +331,25 @@ pub struct TimelineItemSummary {
     pub count: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl TimelineItemSummary {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        event_subject_type: ::atproto_types::object::Open<
+            TimelineItemSummaryEventSubjectType,
+        >,
+        event_type: ::atproto_types::object::Open<TimelineItemSummaryEventType>,
+        count: i64,
+    ) -> Self {
+        TimelineItemSummary {
+            event_subject_type,
+            event_type,
+            count,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for TimelineItemSummary {
     #[inline]

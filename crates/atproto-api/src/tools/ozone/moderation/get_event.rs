@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for GetEvent {
 pub struct Parameters {
     pub id: i64,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(id: i64) -> Self {
+        Parameters { id }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

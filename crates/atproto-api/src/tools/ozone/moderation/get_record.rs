@@ -40,6 +40,17 @@ pub struct Parameters {
     pub uri: ::atproto_types::AtUri,
     pub cid: ::std::option::Option<::atproto_types::Cid>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri) -> Self {
+        Parameters {
+            uri,
+            cid: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

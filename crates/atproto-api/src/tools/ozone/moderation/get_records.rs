@@ -45,6 +45,14 @@ impl ::atproto_types::xrpc::Endpoint for GetRecords {
 pub struct Parameters {
     pub uris: ::std::vec::Vec<::atproto_types::AtUri>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(uris: ::std::vec::Vec<::atproto_types::AtUri>) -> Self {
+        Parameters { uris }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -209,6 +217,17 @@ pub struct Output {
     pub records: ::std::vec::Vec<OutputRecordsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(records: ::std::vec::Vec<OutputRecordsItem>) -> Self {
+        Output {
+            records,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

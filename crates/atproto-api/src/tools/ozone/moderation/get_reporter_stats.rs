@@ -45,6 +45,14 @@ impl ::atproto_types::xrpc::Endpoint for GetReporterStats {
 pub struct Parameters {
     pub dids: ::std::vec::Vec<::atproto_types::Did>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(dids: ::std::vec::Vec<::atproto_types::Did>) -> Self {
+        Parameters { dids }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -130,6 +138,19 @@ pub struct Output {
     pub stats: ::std::vec::Vec<crate::tools::ozone::moderation::defs::ReporterStats>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        stats: ::std::vec::Vec<crate::tools::ozone::moderation::defs::ReporterStats>,
+    ) -> Self {
+        Output {
+            stats,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

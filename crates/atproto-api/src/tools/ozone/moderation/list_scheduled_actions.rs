@@ -99,6 +99,24 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        statuses: ::std::vec::Vec<::atproto_types::object::Open<InputStatusesItem>>,
+    ) -> Self {
+        Input {
+            starts_after: ::std::option::Option::None,
+            ends_before: ::std::option::Option::None,
+            subjects: ::std::option::Option::None,
+            statuses,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -263,6 +281,22 @@ pub struct Output {
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        actions: ::std::vec::Vec<
+            crate::tools::ozone::moderation::defs::ScheduledActionView,
+        >,
+    ) -> Self {
+        Output {
+            actions,
+            cursor: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

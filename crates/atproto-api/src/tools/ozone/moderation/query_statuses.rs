@@ -998,6 +998,22 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject_statuses: ::std::vec::Vec<
+            crate::tools::ozone::moderation::defs::SubjectStatusView,
+        >,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            subject_statuses,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(

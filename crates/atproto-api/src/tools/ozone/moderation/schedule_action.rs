@@ -114,6 +114,26 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        action: InputAction,
+        subjects: ::std::vec::Vec<::atproto_types::Did>,
+        created_by: ::atproto_types::Did,
+        scheduling: SchedulingConfig,
+    ) -> Self {
+        Input {
+            action,
+            subjects,
+            created_by,
+            scheduling,
+            mod_tool: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -241,6 +261,19 @@ pub struct FailedScheduling {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl FailedScheduling {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(subject: ::atproto_types::Did, error: ::std::string::String) -> Self {
+        FailedScheduling {
+            subject,
+            error,
+            error_code: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for FailedScheduling {
     #[inline]
     fn validate_at(
@@ -329,6 +362,21 @@ pub struct ScheduledActionResults {
     pub failed: ::std::vec::Vec<FailedScheduling>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ScheduledActionResults {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        succeeded: ::std::vec::Vec<::atproto_types::Did>,
+        failed: ::std::vec::Vec<FailedScheduling>,
+    ) -> Self {
+        ScheduledActionResults {
+            succeeded,
+            failed,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ScheduledActionResults {
     #[inline]

@@ -13,6 +13,27 @@ pub struct AssignmentView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AssignmentView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        did: ::atproto_types::Did,
+        queue: QueueView,
+        start_at: ::atproto_types::Datetime,
+    ) -> Self {
+        AssignmentView {
+            id,
+            did,
+            moderator: ::std::option::Option::None,
+            queue,
+            start_at,
+            end_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AssignmentView {
     #[inline]
     fn validate_at(
@@ -315,6 +336,37 @@ pub struct QueueView {
     pub stats: QueueStats,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl QueueView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        name: ::std::string::String,
+        created_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+        updated_at: ::atproto_types::Datetime,
+        enabled: bool,
+        stats: QueueStats,
+    ) -> Self {
+        QueueView {
+            id,
+            name,
+            subject_types: ::std::option::Option::None,
+            collection: ::std::option::Option::None,
+            report_types: ::std::option::Option::None,
+            description: ::std::option::Option::None,
+            recommended_policies: ::std::option::Option::None,
+            created_by,
+            created_at,
+            updated_at,
+            enabled,
+            deleted_at: ::std::option::Option::None,
+            stats,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for QueueView {
     #[inline]

@@ -52,6 +52,21 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(queue_id: i64) -> Self {
+        Input {
+            queue_id,
+            name: ::std::option::Option::None,
+            enabled: ::std::option::Option::None,
+            description: ::std::option::Option::None,
+            recommended_policies: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -165,6 +180,17 @@ pub struct Output {
     pub queue: crate::tools::ozone::queue::defs::QueueView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(queue: crate::tools::ozone::queue::defs::QueueView) -> Self {
+        Output {
+            queue,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -48,6 +48,20 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(subject: ::atproto_types::Uri) -> Self {
+        Input {
+            subject,
+            report_types: ::std::option::Option::None,
+            internal_note: ::std::option::Option::None,
+            is_automated: false,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -150,6 +164,18 @@ pub struct Output {
     pub report_ids: ::std::vec::Vec<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(closed_count: i64, report_ids: ::std::vec::Vec<i64>) -> Self {
+        Output {
+            closed_count,
+            report_ids,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

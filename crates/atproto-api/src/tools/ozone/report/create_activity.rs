@@ -184,6 +184,22 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(activity: InputActivity) -> Self {
+        Input {
+            report_id: ::std::option::Option::None,
+            event_id: ::std::option::Option::None,
+            activity,
+            internal_note: ::std::option::Option::None,
+            public_note: ::std::option::Option::None,
+            is_automated: false,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -307,6 +323,17 @@ pub struct Output {
     pub activity: crate::tools::ozone::report::defs::ReportActivityView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(activity: crate::tools::ozone::report::defs::ReportActivityView) -> Self {
+        Output {
+            activity,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -132,6 +132,28 @@ pub struct AssignmentView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl AssignmentView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        did: ::atproto_types::Did,
+        report_id: i64,
+        start_at: ::atproto_types::Datetime,
+    ) -> Self {
+        AssignmentView {
+            id,
+            did,
+            moderator: ::std::option::Option::None,
+            queue: ::std::option::Option::None,
+            report_id,
+            start_at,
+            end_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for AssignmentView {
     #[inline]
     fn validate_at(
@@ -518,6 +540,24 @@ pub struct HistoricalStats {
     pub avg_handling_time_sec: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl HistoricalStats {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(date: ::std::string::String) -> Self {
+        HistoricalStats {
+            date,
+            computed_at: ::std::option::Option::None,
+            pending_count: ::std::option::Option::None,
+            actioned_count: ::std::option::Option::None,
+            escalated_count: ::std::option::Option::None,
+            inbound_count: ::std::option::Option::None,
+            action_rate: ::std::option::Option::None,
+            avg_handling_time_sec: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for HistoricalStats {
     #[inline]
@@ -1526,6 +1566,34 @@ pub struct ReportActivityView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ReportActivityView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        report_id: i64,
+        activity: ReportActivityViewActivity,
+        is_automated: bool,
+        created_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ReportActivityView {
+            id,
+            report_id,
+            activity,
+            internal_note: ::std::option::Option::None,
+            public_note: ::std::option::Option::None,
+            meta: ::std::option::Option::None,
+            is_automated,
+            created_by,
+            moderator: ::std::option::Option::None,
+            report: ::std::option::Option::None,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ReportActivityView {
     #[inline]
     fn validate_at(
@@ -1843,6 +1911,22 @@ pub struct ReportAssignment {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl ReportAssignment {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        assigned_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ReportAssignment {
+            did,
+            moderator: ::std::option::Option::None,
+            assigned_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for ReportAssignment {
     #[inline]
     fn validate_at(
@@ -1978,6 +2062,47 @@ pub struct ReportView {
     pub is_automated: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl ReportView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        event_id: i64,
+        status: ::atproto_types::object::Open<ReportViewStatus>,
+        subject: crate::tools::ozone::moderation::defs::SubjectView,
+        report_type: ::atproto_types::object::Open<
+            crate::com::atproto::moderation::defs::ReasonType,
+        >,
+        reported_by: ::atproto_types::Did,
+        reporter: crate::tools::ozone::moderation::defs::SubjectView,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        ReportView {
+            id,
+            event_id,
+            status,
+            subject,
+            report_type,
+            reported_by,
+            reporter,
+            comment: ::std::option::Option::None,
+            created_at,
+            updated_at: ::std::option::Option::None,
+            queued_at: ::std::option::Option::None,
+            action_event_ids: ::std::option::Option::None,
+            actions: ::std::option::Option::None,
+            action_note: ::std::option::Option::None,
+            subject_status: ::std::option::Option::None,
+            related_report_count: ::std::option::Option::None,
+            assignment: ::std::option::Option::None,
+            queue: ::std::option::Option::None,
+            is_muted: ::std::option::Option::None,
+            is_automated: false,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for ReportView {
     #[inline]

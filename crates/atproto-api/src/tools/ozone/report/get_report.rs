@@ -40,6 +40,14 @@ pub struct Parameters {
     /// The ID of the report to retrieve.
     pub id: i64,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(id: i64) -> Self {
+        Parameters { id }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(

@@ -256,6 +256,30 @@ pub struct Parameters {
     pub limit: i64,
     pub cursor: ::std::option::Option<::std::string::String>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(status: ::atproto_types::object::Open<ParametersStatus>) -> Self {
+        Parameters {
+            queue_id: ::std::option::Option::None,
+            report_types: ::std::option::Option::None,
+            status,
+            subject: ::std::option::Option::None,
+            did: ::std::option::Option::None,
+            subject_type: ::std::option::Option::None,
+            collections: ::std::option::Option::None,
+            reported_after: ::std::option::Option::None,
+            reported_before: ::std::option::Option::None,
+            is_muted: false,
+            assigned_to: ::std::option::Option::None,
+            sort_field: ParametersSortField::CreatedAt,
+            sort_direction: ParametersSortDirection::Desc,
+            limit: 50,
+            cursor: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -535,6 +559,20 @@ pub struct Output {
     pub reports: ::std::vec::Vec<crate::tools::ozone::report::defs::ReportView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        reports: ::std::vec::Vec<crate::tools::ozone::report::defs::ReportView>,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            reports,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

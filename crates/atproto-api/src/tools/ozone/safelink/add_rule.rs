@@ -55,6 +55,33 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        url: ::std::string::String,
+        pattern: ::atproto_types::object::Open<
+            crate::tools::ozone::safelink::defs::PatternType,
+        >,
+        action: ::atproto_types::object::Open<
+            crate::tools::ozone::safelink::defs::ActionType,
+        >,
+        reason: ::atproto_types::object::Open<
+            crate::tools::ozone::safelink::defs::ReasonType,
+        >,
+    ) -> Self {
+        Input {
+            url,
+            pattern,
+            action,
+            reason,
+            comment: ::std::option::Option::None,
+            created_by: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(

@@ -57,6 +57,34 @@ pub struct Event {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Event {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        id: i64,
+        event_type: ::atproto_types::object::Open<EventType>,
+        url: ::std::string::String,
+        pattern: ::atproto_types::object::Open<PatternType>,
+        action: ::atproto_types::object::Open<ActionType>,
+        reason: ::atproto_types::object::Open<ReasonType>,
+        created_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Event {
+            id,
+            event_type,
+            url,
+            pattern,
+            action,
+            reason,
+            created_by,
+            created_at,
+            comment: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Event {
     #[inline]
     fn validate_at(
@@ -328,6 +356,32 @@ pub struct UrlRule {
     pub updated_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl UrlRule {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        url: ::std::string::String,
+        pattern: ::atproto_types::object::Open<PatternType>,
+        action: ::atproto_types::object::Open<ActionType>,
+        reason: ::atproto_types::object::Open<ReasonType>,
+        created_by: ::atproto_types::Did,
+        created_at: ::atproto_types::Datetime,
+        updated_at: ::atproto_types::Datetime,
+    ) -> Self {
+        UrlRule {
+            url,
+            pattern,
+            action,
+            reason,
+            comment: ::std::option::Option::None,
+            created_by,
+            created_at,
+            updated_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for UrlRule {
     #[inline]

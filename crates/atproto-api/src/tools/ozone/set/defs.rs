@@ -8,6 +8,18 @@ pub struct Set {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Set {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(name: ::std::string::String) -> Self {
+        Set {
+            name,
+            description: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Set {
     #[inline]
     fn validate_at(
@@ -118,6 +130,26 @@ pub struct SetView {
     pub updated_at: ::atproto_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl SetView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        name: ::std::string::String,
+        set_size: i64,
+        created_at: ::atproto_types::Datetime,
+        updated_at: ::atproto_types::Datetime,
+    ) -> Self {
+        SetView {
+            name,
+            description: ::std::option::Option::None,
+            set_size,
+            created_at,
+            updated_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for SetView {
     #[inline]

@@ -18,6 +18,33 @@ pub struct Option {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Option {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        key: ::atproto_types::Nsid,
+        did: ::atproto_types::Did,
+        value: ::atproto_types::Unknown,
+        scope: ::atproto_types::object::Open<OptionScope>,
+        created_by: ::atproto_types::Did,
+        last_updated_by: ::atproto_types::Did,
+    ) -> Self {
+        Option {
+            key,
+            did,
+            value,
+            description: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            updated_at: ::std::option::Option::None,
+            manager_role: ::std::option::Option::None,
+            scope,
+            created_by,
+            last_updated_by,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Option {
     #[inline]
     fn validate_at(

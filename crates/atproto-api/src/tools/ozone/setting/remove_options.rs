@@ -81,6 +81,21 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        keys: ::std::vec::Vec<::atproto_types::Nsid>,
+        scope: ::atproto_types::object::Open<InputScope>,
+    ) -> Self {
+        Input {
+            keys,
+            scope,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(

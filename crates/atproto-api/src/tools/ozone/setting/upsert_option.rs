@@ -135,6 +135,25 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        key: ::atproto_types::Nsid,
+        scope: ::atproto_types::object::Open<InputScope>,
+        value: ::atproto_types::Unknown,
+    ) -> Self {
+        Input {
+            key,
+            scope,
+            value,
+            description: ::std::option::Option::None,
+            manager_role: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -258,6 +277,17 @@ pub struct Output {
     pub option: crate::tools::ozone::setting::defs::Option,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(option: crate::tools::ozone::setting::defs::Option) -> Self {
+        Output {
+            option,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -8,6 +8,18 @@ pub struct SigDetail {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl SigDetail {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(property: ::std::string::String, value: ::std::string::String) -> Self {
+        SigDetail {
+            property,
+            value,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for SigDetail {
     #[inline]
     fn validate_at(

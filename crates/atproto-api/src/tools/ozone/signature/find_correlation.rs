@@ -39,6 +39,14 @@ impl ::atproto_types::xrpc::Endpoint for FindCorrelation {
 pub struct Parameters {
     pub dids: ::std::vec::Vec<::atproto_types::Did>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(dids: ::std::vec::Vec<::atproto_types::Did>) -> Self {
+        Parameters { dids }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -111,6 +119,19 @@ pub struct Output {
     pub details: ::std::vec::Vec<crate::tools::ozone::signature::defs::SigDetail>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        details: ::std::vec::Vec<crate::tools::ozone::signature::defs::SigDetail>,
+    ) -> Self {
+        Output {
+            details,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -47,6 +47,18 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
     pub limit: i64,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(did: ::atproto_types::Did) -> Self {
+        Parameters {
+            did,
+            cursor: ::std::option::Option::None,
+            limit: 50,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -161,6 +173,18 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(accounts: ::std::vec::Vec<RelatedAccount>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            accounts,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -243,6 +267,18 @@ pub struct RelatedAccount {
     >,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RelatedAccount {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(account: crate::com::atproto::admin::defs::AccountView) -> Self {
+        RelatedAccount {
+            account,
+            similarities: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RelatedAccount {
     #[inline]

@@ -47,6 +47,18 @@ pub struct Parameters {
     pub cursor: ::std::option::Option<::std::string::String>,
     pub limit: i64,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(values: ::std::vec::Vec<::std::string::String>) -> Self {
+        Parameters {
+            values,
+            cursor: ::std::option::Option::None,
+            limit: 50,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -160,6 +172,20 @@ pub struct Output {
     pub accounts: ::std::vec::Vec<crate::com::atproto::admin::defs::AccountView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        accounts: ::std::vec::Vec<crate::com::atproto::admin::defs::AccountView>,
+    ) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            accounts,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]

@@ -15,6 +15,26 @@ pub struct Member {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Member {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        did: ::atproto_types::Did,
+        role: ::atproto_types::object::Open<MemberRole>,
+    ) -> Self {
+        Member {
+            did,
+            disabled: ::std::option::Option::None,
+            profile: ::std::option::Option::None,
+            created_at: ::std::option::Option::None,
+            updated_at: ::std::option::Option::None,
+            last_updated_by: ::std::option::Option::None,
+            role,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Member {
     #[inline]
     fn validate_at(

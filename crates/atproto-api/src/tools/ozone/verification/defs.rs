@@ -29,6 +29,36 @@ pub struct VerificationView {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl VerificationView {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        issuer: ::atproto_types::Did,
+        uri: ::atproto_types::AtUri,
+        subject: ::atproto_types::Did,
+        handle: ::atproto_types::Handle,
+        display_name: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        VerificationView {
+            issuer,
+            uri,
+            subject,
+            handle,
+            display_name,
+            created_at,
+            revoke_reason: ::std::option::Option::None,
+            revoked_at: ::std::option::Option::None,
+            revoked_by: ::std::option::Option::None,
+            subject_profile: ::std::option::Option::None,
+            issuer_profile: ::std::option::Option::None,
+            subject_repo: ::std::option::Option::None,
+            issuer_repo: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for VerificationView {
     #[inline]
     fn validate_at(

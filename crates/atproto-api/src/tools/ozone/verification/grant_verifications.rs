@@ -48,6 +48,17 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(verifications: ::std::vec::Vec<VerificationInput>) -> Self {
+        Input {
+            verifications,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -132,6 +143,23 @@ pub struct Output {
     pub failed_verifications: ::std::vec::Vec<GrantError>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        verifications: ::std::vec::Vec<
+            crate::tools::ozone::verification::defs::VerificationView,
+        >,
+        failed_verifications: ::std::vec::Vec<GrantError>,
+    ) -> Self {
+        Output {
+            verifications,
+            failed_verifications,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
@@ -224,6 +252,18 @@ pub struct GrantError {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl GrantError {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(error: ::std::string::String, subject: ::atproto_types::Did) -> Self {
+        GrantError {
+            error,
+            subject,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for GrantError {
     #[inline]
     fn validate_at(
@@ -306,6 +346,24 @@ pub struct VerificationInput {
     pub created_at: ::std::option::Option<::atproto_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl VerificationInput {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        subject: ::atproto_types::Did,
+        handle: ::atproto_types::Handle,
+        display_name: ::std::string::String,
+    ) -> Self {
+        VerificationInput {
+            subject,
+            handle,
+            display_name,
+            created_at: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for VerificationInput {
     #[inline]

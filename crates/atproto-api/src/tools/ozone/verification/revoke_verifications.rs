@@ -50,6 +50,18 @@ pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Input {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uris: ::std::vec::Vec<::atproto_types::AtUri>) -> Self {
+        Input {
+            uris,
+            revoke_reason: ::std::option::Option::None,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Input {
     #[inline]
     fn validate_at(
@@ -156,6 +168,21 @@ pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        revoked_verifications: ::std::vec::Vec<::atproto_types::AtUri>,
+        failed_revocations: ::std::vec::Vec<RevokeError>,
+    ) -> Self {
+        Output {
+            revoked_verifications,
+            failed_revocations,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
     fn validate_at(
@@ -243,6 +270,18 @@ pub struct RevokeError {
     pub error: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl RevokeError {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::AtUri, error: ::std::string::String) -> Self {
+        RevokeError {
+            uri,
+            error,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for RevokeError {
     #[inline]

@@ -19,6 +19,27 @@ pub struct Item {
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
 }
+impl Item {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(
+        title: ::std::string::String,
+        created_at: ::atproto_types::Datetime,
+    ) -> Self {
+        Item {
+            title,
+            r#type: ::std::option::Option::None,
+            option: ::std::option::Option::None,
+            facets: ::std::option::Option::None,
+            subject: ::std::option::Option::None,
+            attachment: ::std::option::Option::None,
+            priority: 3,
+            created_at,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
+}
 impl ::atproto_types::object::Record for Item {
     const NSID: &'static str = "com.example.todo.item";
     const KEY: &'static str = "tid";
@@ -328,6 +349,17 @@ pub struct Link {
     pub uri: ::atproto_types::Uri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Link {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(uri: ::atproto_types::Uri) -> Self {
+        Link {
+            uri,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Link {
     #[inline]

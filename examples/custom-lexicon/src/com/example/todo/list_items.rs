@@ -47,6 +47,18 @@ pub struct Parameters {
     pub limit: i64,
     pub r#match: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
+impl Parameters {
+    /// From its required parameters: every optional one `None` (or its lexicon
+    /// default).
+    #[inline]
+    pub fn new(actor: ::atproto_types::AtIdentifier) -> Self {
+        Parameters {
+            actor,
+            limit: 50,
+            r#match: ::std::option::Option::None,
+        }
+    }
+}
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
     fn validate_at(
@@ -160,6 +172,18 @@ pub struct Output {
     pub items: ::std::vec::Vec<crate::com::example::todo::item::Item>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atproto_types::Extra,
+}
+impl Output {
+    /// From its required fields: every optional field `None` (or its lexicon
+    /// default), no extra properties.
+    #[inline]
+    pub fn new(items: ::std::vec::Vec<crate::com::example::todo::item::Item>) -> Self {
+        Output {
+            cursor: ::std::option::Option::None,
+            items,
+            extra: ::atproto_types::Extra::new(),
+        }
+    }
 }
 impl ::atproto_types::validate::Validate for Output {
     #[inline]
