@@ -93,6 +93,11 @@
 //!   the keycap emoji `#️⃣`, or longer than 64 UTF-16 code units ([`MAX_TAG_UTF16_LEN`]).
 //!   Trailing punctuation is left out (`#this!` is `this`).
 //!
+//! Each kind is detected on its own, so facets of different kinds can
+//! overlap in odd texts (`#tag(@alice.test` is a tag and, from the `(` on, a
+//! mention), as with the official client; [`RichText::segments`] then shows
+//! the one that starts first.
+//!
 //! Top-level domains are matched case-sensitively against a lowercase list,
 //! as the official client does. Two deliberate differences from it: a scheme
 //! in capitals (`HTTPS://…`) is linked (it skips those), and a bare domain

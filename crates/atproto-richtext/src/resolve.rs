@@ -12,6 +12,9 @@ use atproto_types::{Did, Handle};
 /// agent (through `com.atproto.identity.resolveHandle`), a cache, or in tests
 /// a map.
 ///
+/// Handles come lowercased (handles are case-insensitive), each distinct one
+/// once per [`RichText::resolve_mentions`] call.
+///
 /// `None` means the handle does not resolve, for whatever reason (unknown
 /// account, network failure): [`RichText::resolve_mentions`] then drops that
 /// mention, as the official client does, rather than failing the whole text.
@@ -75,19 +78,24 @@ where
     }
 }
 
-/// Resolves every handle in `handles` concurrently, each at most once (handles
-/// are compared case-insensitively, as handles are), and returns the answers
+/// Resolves every handle in `handles` concurrently, each at most once and in
+/// lowercase (handles are case-insensitive, so `@Alice.test` and
+/// `@alice.test` are one lookup of `alice.test`), and returns the answers
 /// keyed by lowercase handle.
 pub(crate) async fn resolve_all<R: ResolveHandle + ?Sized>(
     resolver: &R,
     handles: Vec<&Handle>,
 ) -> HashMap<String, Option<Did>> {
-    let mut unique: Vec<(String, &Handle)> = Vec::new();
+    let mut unique: Vec<(String, Handle)> = Vec::new();
     for handle in handles {
         let key = handle.as_str().to_ascii_lowercase();
-        if !unique.iter().any(|(k, _)| *k == key) {
-            unique.push((key, handle));
+        if unique.iter().any(|(k, _)| *k == key) {
+            continue;
         }
+        // Lowercasing ASCII letters keeps a valid handle valid; fall back to
+        // the handle as written should that ever not hold.
+        let lower = Handle::new(key.clone()).unwrap_or_else(|_| handle.clone());
+        unique.push((key, lower));
     }
     let mut pending: Vec<Pin<Box<_>>> = unique
         .iter()
@@ -112,6 +120,8 @@ pub(crate) async fn resolve_all<R: ResolveHandle + ?Sized>(
         }
     })
     .await;
+    // The futures borrow the handles in `unique`.
+    drop(pending);
     unique
         .into_iter()
         .zip(answers)

@@ -250,6 +250,10 @@ cases! {
     hash_and_at_inside_link_are_not_facets: "https://example.com/#anchor/@alice.com" => [
         (0, 38, "https://example.com/#anchor/@alice.com", "link:https://example.com/#anchor/@alice.com"),
     ];
+    tag_and_mention_overlap_like_official: "#tag(@alice.test" => [
+        (0, 16, "#tag(@alice.test", "tag:tag(@alice.test"),
+        (5, 16, "@alice.test", "mention:alice.test"),
+    ];
     no_facets_in_plain_text: "just some words, nothing to see." => [];
     empty_text: "" => [];
 }

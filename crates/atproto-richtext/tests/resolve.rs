@@ -110,15 +110,15 @@ fn closure_resolver_with_waiting_futures_resolves_all() {
 }
 
 #[test]
-fn each_handle_is_resolved_once_ignoring_case() {
-    let calls = RefCell::new(0);
-    let resolver = FnResolver(|_h: Handle| {
-        *calls.borrow_mut() += 1;
+fn each_handle_is_resolved_once_in_lowercase() {
+    let calls = RefCell::new(Vec::new());
+    let resolver = FnResolver(|h: Handle| {
+        calls.borrow_mut().push(h.to_string());
         std::future::ready(Some(did("did:plc:same")))
     });
-    let mut rt = RichText::detect("@a.test @A.test @a.test");
+    let mut rt = RichText::detect("@A.test @a.test @A.test");
     block_on(rt.resolve_mentions(&resolver));
-    assert_eq!(*calls.borrow(), 1);
+    assert_eq!(*calls.borrow(), ["a.test"]);
     assert_eq!(
         mentions(&rt),
         [
