@@ -199,3 +199,48 @@ fn clean_facet_spanning_blank_lines_shrinks_with_them() {
     assert_eq!(rt.text(), "a\n\nb");
     assert_eq!(rt.facets()[0].range(), 0..4);
 }
+
+#[test]
+fn clean_the_official_mixed_line_break_case() {
+    assert_eq!(
+        cleaned("test\r\ntest\n\rtest\rtest\n\n\n\ntest\n\r \n \n \n \n\n\ntest"),
+        "test\r\ntest\n\rtest\rtest\n\ntest\n\ntest"
+    );
+}
+
+#[test]
+fn clean_facets_over_and_across_blank_line_runs() {
+    let text = "test\n\n\n\n\ntest\n\n\n\n\n\n\ntest\n\n\n\n\n\n\ntest\n\n\n\n\n\n\ntest";
+    let facets = [0..13, 13..24, 9..15, 4..9]
+        .into_iter()
+        .map(|r| Facet::new(r, Feature::Tag("t".into())))
+        .collect();
+    let mut rt = RichText::with_facets(text, facets).unwrap();
+    let covered = |rt: &RichText| -> Vec<(std::ops::Range<usize>, String)> {
+        rt.facets()
+            .iter()
+            .map(|f| (f.range(), rt.text()[f.range()].to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        covered(&rt),
+        [
+            (0..13, "test\n\n\n\n\ntest".to_owned()),
+            (4..9, "\n\n\n\n\n".to_owned()),
+            (9..15, "test\n\n".to_owned()),
+            (13..24, "\n\n\n\n\n\n\ntest".to_owned()),
+        ]
+    );
+    rt.clean_newlines();
+    assert_eq!(rt.text(), "test\n\ntest\n\ntest\n\ntest\n\ntest");
+    // The facet that was only blank lines is gone; the others keep their
+    // words, with the blank lines between them collapsed.
+    assert_eq!(
+        covered(&rt),
+        [
+            (0..10, "test\n\ntest".to_owned()),
+            (6..10, "test".to_owned()),
+            (12..16, "test".to_owned()),
+        ]
+    );
+}
