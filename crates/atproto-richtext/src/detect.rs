@@ -8,14 +8,20 @@
 //! inside a character.
 
 use atproto_types::{Handle, Uri};
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::facet::{Facet, Feature};
 use crate::punct::PUNCTUATION;
 use crate::tlds::TLDS;
 
-/// The longest hashtag the official client makes a facet of, counted in
-/// UTF-16 code units as JavaScript's `String.length` does.
-pub const MAX_TAG_UTF16_LEN: usize = 64;
+/// The longest hashtag made a facet of, in graphemes: the official client's
+/// limit and the `maxGraphemes` of `app.bsky.richtext.facet#tag`.
+pub const MAX_TAG_GRAPHEMES: usize = 64;
+
+/// The longest hashtag made a facet of, in UTF-8 bytes: the `maxLength` of
+/// `app.bsky.richtext.facet#tag`, so that a detected tag always fits a record
+/// (64 graphemes of long emoji sequences would not).
+pub const MAX_TAG_BYTES: usize = 640;
 
 /// Finds every mention, link and hashtag in `text`, ordered by start offset.
 ///
@@ -36,6 +42,7 @@ pub fn detect_facets(text: &str) -> Vec<Facet> {
     mentions(text, &mut facets);
     links(text, &mut facets);
     tags(text, &mut facets);
+    cashtags(text, &mut facets);
     // Stable, so facets starting at the same byte keep the order above.
     facets.sort_by_key(|f| f.start);
     facets
@@ -260,7 +267,7 @@ fn links(text: &str, out: &mut Vec<Facet>) {
 /// separator. The run must not start with U+FE0F (so the keycap emoji `#️⃣`
 /// is not a tag) and must hold something other than ASCII digits and
 /// punctuation; trailing punctuation is left out, and tags longer than 64
-/// UTF-16 code units are ignored.
+/// graphemes (or 640 bytes) are ignored.
 fn tags(text: &str, out: &mut Vec<Facet>) {
     let mut resume = 0;
     let mut prev: Option<(usize, char)> = None;
@@ -289,13 +296,73 @@ fn tags(text: &str, out: &mut Vec<Facet>) {
         }
         resume = body_start + run_len;
         let tag = run.trim_end_matches(is_punctuation);
-        let utf16_len: usize = tag.chars().map(char::len_utf16).sum();
-        if tag.is_empty() || utf16_len > MAX_TAG_UTF16_LEN {
+        if tag.is_empty()
+            || tag.len() > MAX_TAG_BYTES
+            || tag.graphemes(true).nth(MAX_TAG_GRAPHEMES).is_some()
+        {
             continue;
         }
         out.push(Facet::new(
             at..body_start + tag.len(),
             Feature::Tag(tag.to_owned()),
+        ));
+    }
+}
+
+/// Characters that may follow a cashtag's ticker (besides whitespace and the
+/// end of the text).
+fn ends_cashtag(c: char) -> bool {
+    matches!(
+        c,
+        '.' | ',' | ';' | ':' | '!' | '?' | ')' | '"' | '\'' | '\u{2019}'
+    )
+}
+
+/// Cashtags: `$` preceded by the start of the text, whitespace or `(`, then a
+/// ticker of one ASCII letter and up to four more letters or digits, followed
+/// by whitespace, the end of the text or closing punctuation (`$AAPL.`,
+/// `($TSLA)`). The facet is a tag whose value is `$` and the ticker in
+/// capitals, as the official client stores them.
+fn cashtags(text: &str, out: &mut Vec<Facet>) {
+    let bytes = text.as_bytes();
+    let mut resume = 0;
+    for (at, _) in text.match_indices('$') {
+        if at < resume {
+            continue;
+        }
+        match char_before(text, at) {
+            None => {}
+            Some((pos, c)) if pos >= resume && (is_js_space(c) || c == '(') => {}
+            Some(_) => continue,
+        }
+        let ticker_start = at + 1;
+        if !bytes.get(ticker_start).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let run = bytes
+            .get(ticker_start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if run > 5 {
+            continue;
+        }
+        let end = ticker_start + run;
+        let Some(ticker) = text.get(ticker_start..end) else {
+            continue;
+        };
+        let followed_ok = text
+            .get(end..)
+            .and_then(|rest| rest.chars().next())
+            .is_none_or(|c| is_js_space(c) || ends_cashtag(c));
+        if !followed_ok {
+            continue;
+        }
+        resume = end;
+        out.push(Facet::new(
+            at..end,
+            Feature::Tag(format!("${}", ticker.to_ascii_uppercase())),
         ));
     }
 }

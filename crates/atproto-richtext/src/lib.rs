@@ -90,8 +90,12 @@
 //!   then everything up to whitespace or an invisible separator (zero-width
 //!   space/joiner/non-joiner, word joiner, soft hyphen, U+20E2), Unicode
 //!   letters included. Not a tag: only digits and punctuation (`#1`, `#1?`),
-//!   the keycap emoji `#️⃣`, or longer than 64 UTF-16 code units ([`MAX_TAG_UTF16_LEN`]).
+//!   the keycap emoji `#️⃣`, or longer than [`MAX_TAG_GRAPHEMES`] graphemes.
 //!   Trailing punctuation is left out (`#this!` is `this`).
+//! - **Cashtags**: `$` at the start of the text or after whitespace or `(`,
+//!   then a ticker of an ASCII letter and up to four letters or digits,
+//!   followed by whitespace, the end or closing punctuation. They become tag
+//!   facets whose value is `$` and the ticker in capitals (`$aapl` → `$AAPL`).
 //!
 //! Each kind is detected on its own, so facets of different kinds can
 //! overlap in odd texts (`#tag(@alice.test` is a tag and, from the `(` on, a
@@ -99,11 +103,16 @@
 //! the one that starts first.
 //!
 //! Top-level domains are matched case-sensitively against a lowercase list,
-//! as the official client does. Two deliberate differences from it: a scheme
-//! in capitals (`HTTPS://…`) is linked (it skips those), and a bare domain
-//! that happens to start with `http` (`httpbin.org`) is checked and linked
-//! like any other bare domain (it links it without `https://` and without
-//! checking the domain).
+//! as the official client does. The rules are those of `@atproto/api` 0.21.0,
+//! the release this workspace's lexicons come from, with three deliberate
+//! differences: a scheme in capitals (`HTTPS://…`) is linked (it skips
+//! those); a bare domain that happens to start with `http` (`httpbin.org`) is
+//! checked and linked like any other bare domain (it links it without
+//! `https://` and without checking the domain); and a tag longer than
+//! [`MAX_TAG_BYTES`] is not made a facet, so that every detected tag fits the
+//! lexicon's limit. Edits count inserted text in UTF-8 bytes, the unit of the
+//! offsets (the official client counts UTF-16 code units there, which shifts
+//! facets after non-ASCII inserts).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -124,7 +133,7 @@ use std::ops::Range;
 use atproto_types::Handle;
 use unicode_segmentation::UnicodeSegmentation;
 
-pub use detect::{detect_facets, MAX_TAG_UTF16_LEN};
+pub use detect::{detect_facets, MAX_TAG_BYTES, MAX_TAG_GRAPHEMES};
 pub use error::{Error, RangeProblem};
 pub use facet::{Facet, Feature};
 pub use resolve::{FnResolver, ResolveHandle};

@@ -192,7 +192,7 @@ cases! {
 }
 
 #[test]
-fn tag_of_64_utf16_units_is_kept() {
+fn tag_of_64_graphemes_is_kept() {
     let text = format!("body #{}", long_tag(64));
     assert_eq!(
         found(&text),
@@ -206,12 +206,12 @@ fn tag_of_64_utf16_units_is_kept() {
 }
 
 #[test]
-fn tag_of_65_utf16_units_is_ignored() {
+fn tag_of_65_graphemes_is_ignored() {
     assert_eq!(found(&format!("body #{}", long_tag(65))), []);
 }
 
 #[test]
-fn tag_of_64_units_then_punctuation_is_kept() {
+fn tag_of_64_graphemes_then_punctuation_is_kept() {
     let text = format!("body #{}!", long_tag(64));
     assert_eq!(
         found(&text),
@@ -225,14 +225,65 @@ fn tag_of_64_units_then_punctuation_is_kept() {
 }
 
 #[test]
-fn tag_limit_counts_utf16_units_of_emoji() {
-    // Each butterfly is two UTF-16 code units and four UTF-8 bytes.
-    let ok = format!("#{}", "🦋".repeat(32));
+fn tag_limit_counts_graphemes_not_utf16_units() {
+    // Each butterfly is one grapheme, two UTF-16 code units, four bytes.
+    let ok = format!("#{}", "🦋".repeat(64));
     assert_eq!(
         found(&ok),
-        [(0, 129, ok.clone(), format!("tag:{}", &ok[1..]))]
+        [(0, 257, ok.clone(), format!("tag:{}", &ok[1..]))]
     );
-    assert_eq!(found(&format!("#{}", "🦋".repeat(33))), []);
+    assert_eq!(found(&format!("#{}", "🦋".repeat(65))), []);
+}
+
+#[test]
+fn tag_limit_counts_combining_marks_with_their_letter() {
+    // 64 graphemes of e + combining acute: 128 code points, 192 bytes.
+    let ok = format!("#{}", "e\u{301}".repeat(64));
+    assert_eq!(
+        found(&ok),
+        [(0, 193, ok.clone(), format!("tag:{}", &ok[1..]))]
+    );
+    assert_eq!(found(&format!("#{}", "e\u{301}".repeat(65))), []);
+}
+
+#[test]
+fn tag_over_640_bytes_is_ignored_even_within_64_graphemes() {
+    // Fat graphemes without a zero-width joiner (which ends a tag): 'a'
+    // with five combining marks is one grapheme of 11 bytes, so 59 of them
+    // are 649 bytes and 58 are 638.
+    let fat = format!("a{}", "\u{301}\u{302}\u{303}\u{304}\u{305}");
+    assert_eq!(fat.len(), 11);
+    let too_big = format!("#{}", fat.repeat(59));
+    assert_eq!(found(&too_big), []);
+    let fits = format!("#{}", fat.repeat(58));
+    assert_eq!(
+        found(&fits),
+        [(0, 639, fits.clone(), format!("tag:{}", &fits[1..]))]
+    );
+}
+
+// ---------------------------------------------------------------- cashtags
+cases! {
+    cashtag_alone: "$AAPL" => [(0, 5, "$AAPL", "tag:$AAPL")];
+    cashtag_lowercase_is_capitalised: "buy $tsla now" => [(4, 9, "$tsla", "tag:$TSLA")];
+    cashtag_with_digit: "$BRK1 up" => [(0, 5, "$BRK1", "tag:$BRK1")];
+    cashtag_single_letter: "$F." => [(0, 2, "$F", "tag:$F")];
+    cashtag_six_characters_is_not: "$GOOGLE" => [];
+    cashtag_starting_with_digit_is_not: "costs $5 or $50" => [];
+    cashtag_in_parentheses: "($MSFT)" => [(1, 6, "$MSFT", "tag:$MSFT")];
+    cashtag_then_punctuation_and_quotes: "\"$AMZN\", $NVDA! $META\u{2019}s" => [
+        (9, 14, "$NVDA", "tag:$NVDA"),
+        (16, 21, "$META", "tag:$META"),
+    ];
+    cashtag_needs_leading_space: "a$AAPL" => [];
+    cashtag_followed_by_letter_is_not: "$AAPL家" => [];
+    cashtag_followed_by_hyphen_is_not: "$AAPL-B" => [];
+    cashtag_with_tag_and_mention: "#stocks $aapl @alice.test" => [
+        (0, 7, "#stocks", "tag:stocks"),
+        (8, 13, "$aapl", "tag:$AAPL"),
+        (14, 25, "@alice.test", "mention:alice.test"),
+    ];
+    cashtag_after_rtl_and_ideographic_space: "שלום\u{3000}$TSLA" => [(11, 16, "$TSLA", "tag:$TSLA")];
 }
 
 // ---------------------------------------------------------------- mixed

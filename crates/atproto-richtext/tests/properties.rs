@@ -72,6 +72,9 @@ const PIECES: &[&str] = &[
     "e.g.",
     "\u{202E}",
     "\r\n",
+    "$",
+    "$AAPL",
+    "$tsla.",
 ];
 
 fn text(rng: &mut Rng) -> String {
