@@ -57,6 +57,20 @@ pub fn shouty(s: &str) -> String {
     fix(ascii(s).to_shouty_snake_case(), "V")
 }
 
+/// Field names the generated structs use themselves: a property named like
+/// one gets another Rust name (see [`free_field`]) and keeps its JSON name.
+pub const RESERVED_FIELDS: &[&str] = &["extra"];
+
+/// `name` (a [`snake`] name), or with `_` appended until it is none of
+/// `taken`: `extra` → `extra_`, `r#type` → `type_`.
+pub fn free_field(name: &str, taken: &std::collections::BTreeSet<String>) -> String {
+    let mut n = name.to_owned();
+    while taken.contains(&n) {
+        n = format!("{}_", unraw(&n));
+    }
+    n
+}
+
 /// The name without a raw prefix, for file names.
 pub fn unraw(s: &str) -> &str {
     s.strip_prefix("r#").unwrap_or(s)
@@ -85,5 +99,16 @@ mod tests {
         assert_eq!(pascal("18+"), "V18");
         assert_eq!(pascal("self"), "Self_");
         assert_eq!(shouty("reasonSpam"), "REASON_SPAM");
+    }
+
+    #[test]
+    fn free_fields() {
+        let taken: std::collections::BTreeSet<String> = ["extra", "extra_", "r#type"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(free_field("extra", &taken), "extra__");
+        assert_eq!(free_field("r#type", &taken), "type_");
+        assert_eq!(free_field("text", &taken), "text");
     }
 }

@@ -295,7 +295,7 @@ impl Set {
         set.check_defs(&mut errors);
         set.check_refs(&mut errors);
         set.check_modules(&mut errors);
-        set.assign_names(&mut errors);
+        set.assign_names();
         if errors.is_empty() {
             Ok(set)
         } else {
@@ -432,58 +432,50 @@ impl Set {
 
     /// Names each def: `main` → PascalCase of the last NSID segment, others →
     /// PascalCase of the def name; tokens → SHOUTY_SNAKE constants. Names the
-    /// generator adds itself (`Parameters`, `Input`, `Output`, `Error`,
-    /// `Message`) are reserved in endpoint modules; a def whose name collides
-    /// with a reserved or main name gets a `Def` suffix. Any collision left
-    /// after that is an error.
-    fn assign_names(&mut self, errors: &mut Vec<Error>) {
+    /// generator adds itself are reserved: `Parameters`, `Input`, `Output`,
+    /// `Error`, `Message` and the main name in endpoint modules, the `NSID`
+    /// constant of subscriptions and the constant of a permission set; a def
+    /// named like one gets a `Def` (`_DEF`) suffix. Defs whose names still
+    /// clash after case conversion (`fooBar`, `foo_bar`) are numbered in
+    /// document order (`FooBar`, `FooBar2`), so every valid document has names.
+    fn assign_names(&mut self) {
         for e in self.docs.values_mut() {
             let last = e.doc.id.rsplit('.').next().unwrap_or_default();
             let main_kind = e.def("main").map(|m| m.kind());
-            let mut reserved: Vec<&str> = match main_kind {
+            let main_name = names::pascal(last);
+            let mut reserved_types: Vec<String> = match main_kind {
                 Some("query") | Some("procedure") => vec!["Parameters", "Input", "Output", "Error"],
                 Some("subscription") => vec!["Parameters", "Message", "Error"],
                 _ => vec![],
-            };
-            let main_name = names::pascal(last);
-            if main_kind.is_some() {
-                reserved.push(&main_name);
             }
-            let mut types: BTreeMap<String, String> = BTreeMap::new();
-            let mut consts: BTreeMap<String, String> = BTreeMap::new();
-            let mut taken_types: BTreeMap<String, String> = BTreeMap::new();
-            let mut taken_consts: BTreeMap<String, String> = BTreeMap::new();
+            .into_iter()
+            .map(String::from)
+            .collect();
+            if main_kind.is_some() {
+                reserved_types.push(main_name.clone());
+            }
+            let reserved_consts: Vec<String> = match main_kind {
+                Some("subscription") => vec!["NSID".to_owned()],
+                Some("permission-set") => vec![names::shouty(last)],
+                _ => vec![],
+            };
+            let mut types = BTreeMap::new();
+            let mut consts = BTreeMap::new();
             for (name, def) in &e.doc.defs {
-                let path = format!("defs.{name}");
                 match def {
                     Schema::Token(_) => {
                         let c = names::shouty(name);
-                        if let Some(prev) = taken_consts.insert(c.clone(), name.clone()) {
-                            errors.push(Error::new(
-                                &e.doc.file,
-                                &path,
-                                format!("token name clashes with {prev:?}: both become the constant {c}"),
-                            ));
-                        }
+                        let c = unique(c, &reserved_consts, "_DEF", "_", consts.values());
                         consts.insert(name.clone(), c);
                     }
                     Schema::PermissionSet(_) | Schema::Subscription(_) => {}
+                    _ if name == "main" => {
+                        types.insert(name.clone(), main_name.clone());
+                    }
                     _ => {
-                        let mut t = if name == "main" {
-                            main_name.clone()
-                        } else {
-                            names::pascal(name)
-                        };
-                        if name != "main" && reserved.contains(&t.as_str()) {
-                            t.push_str("Def");
-                        }
-                        if let Some(prev) = taken_types.insert(t.clone(), name.clone()) {
-                            errors.push(Error::new(
-                                &e.doc.file,
-                                &path,
-                                format!("definition name clashes with {prev:?}: both become the type {t}"),
-                            ));
-                        }
+                        // The main name is reserved whenever there is a main def.
+                        let t = names::pascal(name);
+                        let t = unique(t, &reserved_types, "Def", "", types.values());
                         types.insert(name.clone(), t);
                     }
                 }
@@ -492,4 +484,27 @@ impl Set {
             e.const_names = consts;
         }
     }
+}
+
+/// `name`, with `reserved_suffix` when it is reserved, then numbered
+/// (`{name}{sep}2`, `{name}{sep}3`...) until it is none of `taken`.
+fn unique<'a>(
+    name: String,
+    reserved: &[String],
+    reserved_suffix: &str,
+    sep: &str,
+    taken: impl Iterator<Item = &'a String> + Clone,
+) -> String {
+    let mut base = name;
+    if reserved.contains(&base) {
+        base.push_str(reserved_suffix);
+    }
+    let free = |n: &String| !reserved.contains(n) && !taken.clone().any(|t| t == n);
+    if free(&base) {
+        return base;
+    }
+    (2..)
+        .map(|i| format!("{base}{sep}{i}"))
+        .find(|n| free(n))
+        .unwrap_or(base)
 }

@@ -135,25 +135,31 @@ fn duplicate_defs_and_documents_are_refused() {
 }
 
 #[test]
-fn name_clashes_after_case_conversion_are_refused() {
-    let e = one_error(&[(
+fn names_that_clash_after_case_conversion_are_numbered_or_suffixed() {
+    let d = doc(
         "c.json",
-        r#"{"lexicon":1,"id":"com.example.c","defs":{"main":{"type":"object","properties":{
-            "fooBar":{"type":"string"},"foo_bar":{"type":"string"}}}}}"#,
-    )]);
-    assert_eq!(
-        e.to_string(),
-        r#"c.json: defs.main.properties.foo_bar: property name clashes with "fooBar": both become the field foo_bar"#
+        r#"{"lexicon":1,"id":"com.example.c","defs":{
+            "main":{"type":"object","properties":{
+                "fooBar":{"type":"string"},"foo_bar":{"type":"string"},"extra":{"type":"integer"}}},
+            "thing":{"type":"object","properties":{}},"Thing":{"type":"object","properties":{}},
+            "fooBar":{"type":"token"},"foo_bar":{"type":"token"}}}"#,
     );
-    let e = one_error(&[(
-        "c.json",
-        r#"{"lexicon":1,"id":"com.example.c","defs":{"fooBar":{"type":"token"},"foo_bar":{"type":"token"}}}"#,
-    )]);
-    assert!(
-        e.to_string()
-            .starts_with("c.json: defs.foo_bar: token name clashes"),
-        "{e}"
-    );
+    let g = generate_with_official(vec![d]);
+    let text = module_file(&g, "com.example.c");
+    for expected in [
+        "pub foo_bar: ::std::option::Option<::std::string::String>",
+        "pub foo_bar_: ::std::option::Option<::std::string::String>",
+        "pub extra_: ::std::option::Option<i64>",
+        // JSON names are kept.
+        "\"foo_bar\" => {\n                    ::atproto_types::object::set_once(\n                        &mut f_foo_bar_,",
+        "\"extra\" => {\n                    ::atproto_types::object::set_once(\n                        &mut f_extra_,",
+        "pub struct Thing {",
+        "pub struct Thing2 {",
+        r#"pub const FOO_BAR: &str = "com.example.c#fooBar";"#,
+        r#"pub const FOO_BAR_2: &str = "com.example.c#foo_bar";"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
 }
 
 #[test]

@@ -248,7 +248,7 @@ impl Lower<'_> {
         if let Some(b) = &e.output {
             ep.output = self.body("Output", lexname, b, &format!("{path}.output"));
         }
-        self.errors_item(&e.errors, path);
+        self.errors_item(&e.errors);
         self.items.push(Item::Endpoint(ep));
     }
 
@@ -298,7 +298,7 @@ impl Lower<'_> {
                 self.items.push(Item::Union(un));
             }
         }
-        self.errors_item(&s.errors, path);
+        self.errors_item(&s.errors);
         self.items.push(nsid_const);
     }
 
@@ -339,24 +339,22 @@ impl Lower<'_> {
         });
     }
 
-    fn errors_item(&mut self, errors: &[ErrorDef], path: &str) {
+    fn errors_item(&mut self, errors: &[ErrorDef]) {
         if errors.is_empty() {
             self.items.push(Item::Errors(Errors { errors: vec![] }));
             return;
         }
-        let mut seen = BTreeMap::new();
+        // Names that differ only in case or separators (`fooBar`, `FooBar`)
+        // are numbered in lexicon order.
+        let mut seen = BTreeSet::new();
         let mut out = Vec::new();
-        for (i, e) in errors.iter().enumerate() {
-            let v = names::pascal(&e.name);
-            if let Some(prev) = seen.insert(v.clone(), e.name.clone()) {
-                self.err(
-                    &format!("{path}.errors[{i}]"),
-                    format!(
-                        "error name {:?} clashes with {prev:?}: both become the variant {v}",
-                        e.name
-                    ),
-                );
-            }
+        for e in errors {
+            let base = names::pascal(&e.name);
+            let v = std::iter::once(base.clone())
+                .chain((2..).map(|i| format!("{base}{i}")))
+                .find(|v| !seen.contains(v))
+                .unwrap_or(base);
+            seen.insert(v.clone());
             out.push((v, e.name.clone(), e.description.clone()));
         }
         self.items.push(Item::Errors(Errors { errors: out }));
@@ -426,18 +424,15 @@ impl Lower<'_> {
     /// An object struct named `name` (claimed by the caller or by def naming).
     fn object(&mut self, name: &str, lexname: &str, o: &ObjectDef, path: &str) -> Struct {
         let mut fields = Vec::new();
-        let mut field_names: BTreeMap<String, String> = BTreeMap::new();
-        field_names.insert("extra".into(), "(unknown properties)".into());
+        // Field names the generated code takes, then each property's.
+        let mut field_names: BTreeSet<String> = names::RESERVED_FIELDS
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
         for (prop, schema) in &o.properties {
             let ppath = format!("{path}.properties.{prop}");
-            let rust = names::snake(prop);
-            if let Some(prev) = field_names.insert(rust.clone(), prop.clone()) {
-                self.err(
-                    &ppath,
-                    format!("property name clashes with {prev:?}: both become the field {rust}"),
-                );
-                continue;
-            }
+            let rust = names::free_field(&names::snake(prop), &field_names);
+            field_names.insert(rust.clone());
             let ty = self.ty(schema, name, &names::pascal(prop), &ppath);
             let required = o.required.contains(prop);
             let nullable = o.nullable.contains(prop);
@@ -503,13 +498,15 @@ impl Lower<'_> {
 
     /// `{Parent}{Field}`; when a definition already has that name, the
     /// kind is appended (`ViewRecord` taken by `#viewRecord` → `ViewRecordUnion`).
+    /// When that is taken too, it is numbered (`ViewRecordUnion2`).
     fn inline_name(&mut self, parent: &str, field: &str, kind: &str, path: &str) -> String {
-        let name = format!("{parent}{field}");
-        if !self.taken.contains_key(&name) {
-            self.claim(&name, path);
-            return name;
-        }
-        let name = format!("{name}{kind}");
+        let plain = format!("{parent}{field}");
+        let with_kind = format!("{plain}{kind}");
+        let name = [plain, with_kind.clone()]
+            .into_iter()
+            .chain((2..).map(|i| format!("{with_kind}{i}")))
+            .find(|n| !self.taken.contains_key(n))
+            .unwrap_or(with_kind);
         self.claim(&name, path);
         name
     }

@@ -108,14 +108,6 @@ pub(super) fn files(
         parts.mods.push(quote!(pub mod #id;));
         for item in &m.items {
             if let Item::Endpoint(e) = item {
-                if unraw(seg) == "new" {
-                    errors.push(Error::new(
-                        &m.nsid,
-                        "defs.main",
-                        "an endpoint named `new` clashes with the namespace constructor",
-                    ));
-                    continue;
-                }
                 parts.methods.push(service_method(seg, e));
             }
         }
@@ -169,6 +161,12 @@ fn child_parts(seg: &str, child: &Node, depth: usize, opts: &Options, parts: &mu
 /// The `Service` method calling one endpoint of module `seg`.
 fn service_method(seg: &str, e: &ir::Endpoint) -> TokenStream {
     let id = ident(seg);
+    // `Service::new` is the constructor: an endpoint named `new` is `new_`.
+    let method = if unraw(seg) == "new" {
+        ident("new_")
+    } else {
+        id.clone()
+    };
     let marker = ident(&e.name);
     let out_ty = match e.output {
         ir::BodyKind::None => quote!(()),
@@ -199,7 +197,7 @@ fn service_method(seg: &str, e: &ir::Endpoint) -> TokenStream {
     )));
     quote! {
         #doc
-        pub fn #id(&self, #(#args),*) -> impl ::std::future::Future<
+        pub fn #method(&self, #(#args),*) -> impl ::std::future::Future<
             Output = ::std::result::Result<#out_ty, C::Error<#id::Error>>,
         > + ::std::marker::Send + 'a {
             self.caller_.call::<#id::#marker>(#params, #input)

@@ -37,6 +37,8 @@ impl<'a, C: ?Sized> Api<'a, C> {
 /// of this crate (or whose namespace's feature is off).
 pub fn declared_errors(nsid: &str) -> ::std::option::Option<&'static [&'static str]> {
     match nsid {
+        "com.example.names.new" => ::std::option::Option::Some(&["fooBar", "FooBar", "Extra"]),
+        "com.example.names.stream" => ::std::option::Option::Some(&["Message"]),
         "com.example.todo.listItems" => ::std::option::Option::Some(&["UnknownActor"]),
         _ => ::std::option::Option::None,
     }
