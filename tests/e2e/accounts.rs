@@ -1,4 +1,4 @@
-//! Scenarios 2 (createAccount errors) and 7 (takedown, deactivation).
+//! createAccount errors, and accounts that are taken down or deactivated.
 
 use atproto_api::com::atproto::admin::{defs, update_subject_status};
 use atproto_api::com::atproto::server::{
@@ -16,7 +16,7 @@ fn account(handle: &str) -> NewAccount {
         .password(PASSWORD)
 }
 
-/// Scenario 2: a taken handle and a handle the server refuses come back as
+/// A taken handle and a handle the server refuses come back as
 /// createAccount's declared, typed errors, and fire `CreateFailed`.
 #[tokio::test(flavor = "multi_thread")]
 async fn create_account_errors_are_typed() {
@@ -78,7 +78,7 @@ async fn create_account_errors_are_typed() {
     );
 }
 
-/// Scenario 2: with invites required, a missing or unknown invite code is
+/// With invites required, a missing or unknown invite code is
 /// the typed `InvalidInviteCode`; a code made through the admin API works.
 #[tokio::test(flavor = "multi_thread")]
 async fn invite_codes_when_the_server_requires_them() {
@@ -150,7 +150,7 @@ async fn set_takedown(pds: &Pds, agent: &atproto_client::AtpAgent, did: &Did, ap
         .expect("admin updateSubjectStatus");
 }
 
-/// Scenario 7: after a takedown through the admin API, login is the typed
+/// After a takedown through the admin API, login is the typed
 /// `AccountTakedown`; a live session's next refresh is refused and the
 /// session ends with `Expired`.
 #[tokio::test(flavor = "multi_thread")]
@@ -189,7 +189,7 @@ async fn takedown_refuses_login_and_ends_a_live_session() {
     login(&other, &handle).await;
 }
 
-/// Scenario 7: a deactivated account can still log in; the session says
+/// A deactivated account can still log in; the session says
 /// `active: false` and `status: "deactivated"`.
 #[tokio::test(flavor = "multi_thread")]
 async fn deactivated_account_logs_in_with_status() {

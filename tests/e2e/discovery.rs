@@ -1,4 +1,4 @@
-//! Scenario 8: PDS discovery behind an entryway stand-in.
+//! PDS discovery behind an entryway stand-in.
 
 use atproto_client::SessionEvent;
 use atproto_tests::proxy::Proxy;

@@ -1,4 +1,4 @@
-//! Scenario 10: email confirmation against the real PDS. (The 2FA path is
+//! Email confirmation against the real PDS. (The 2FA path is
 //! not here: the reference PDS 0.5.35 does not implement email 2FA — it
 //! ignores `authFactorToken` and never answers `AuthFactorTokenRequired` —
 //! so that path is tested against an in-process mock answering as Bluesky's

@@ -1,4 +1,4 @@
-//! Scenarios 1, 2 (logins), 3 and 6: account creation, records, logins by
+//! Account creation, records, logins by
 //! handle/DID/email, persistence across agents, logout.
 
 use atproto_api::app::bsky::actor::profile::Profile;
@@ -10,7 +10,7 @@ use atproto_types::{AtIdentifier, RecordKey};
 
 use crate::{agent, login, new_account, PASSWORD};
 
-/// Scenario 1: createAccount starts a session and fires `Create`; a profile
+/// createAccount starts a session and fires `Create`; a profile
 /// record and a post written with `agent.post` read back equal.
 #[tokio::test(flavor = "multi_thread")]
 async fn create_account_then_profile_and_post_round_trip() {
@@ -51,7 +51,7 @@ async fn create_account_then_profile_and_post_round_trip() {
     assert_eq!(events.names(), vec![SessionEvent::Create]);
 }
 
-/// Scenario 2: login by handle, by DID and by email; a wrong password is the
+/// Login by handle, by DID and by email; a wrong password is the
 /// server's 401 `AuthenticationRequired`, reported with status and name, and
 /// fires `CreateFailed`.
 #[tokio::test(flavor = "multi_thread")]
@@ -103,7 +103,7 @@ fn file_agent(
     (agent, events)
 }
 
-/// Scenario 3: persist to the file store, drop the agent, build a new one on
+/// Persist to the file store, drop the agent, build a new one on
 /// the same file, resume: the session works, `Update` fires, same DID.
 #[tokio::test(flavor = "multi_thread")]
 async fn file_store_persist_and_resume_in_a_new_agent() {
@@ -156,7 +156,7 @@ async fn file_store_persist_and_resume_in_a_new_agent() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Scenario 6: logout sends deleteSession with the refresh token; afterwards
+/// Logout sends deleteSession with the refresh token; afterwards
 /// that refresh token is refused by the server (400 `ExpiredToken`, "Token
 /// has been revoked"); `Expired` fires and the agent has no session.
 #[tokio::test(flavor = "multi_thread")]

@@ -1,4 +1,4 @@
-//! Scenario 9: the PDS's own rate limit on logins.
+//! The PDS's own rate limit on logins.
 
 use std::time::SystemTime;
 

@@ -1,7 +1,7 @@
 //! End-to-end tests against the real reference PDS (`@atproto/pds` 0.5.35)
 //! and a local PLC directory, both on 127.0.0.1, started by `tests/pds/run.sh`.
 //!
-//! Each test says which scenario of the end-to-end issue it covers. Without
+//! Each test says in its name and doc comment what it checks. Without
 //! an installed PDS they skip with a printed notice; under `cargo xtask test`
 //! (`ATPROTO_E2E=required`) they fail instead.
 
@@ -11,6 +11,7 @@ mod email;
 mod lifecycle;
 mod limits;
 mod refresh;
+mod writes;
 
 use atproto_client::{AtpAgent, Login, NewAccount, SessionData};
 use atproto_tests::{unique_handle, Events, Pds};

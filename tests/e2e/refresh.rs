@@ -1,4 +1,4 @@
-//! Scenarios 4 and 5: automatic refresh across real token expiry.
+//! Automatic refresh across real token expiry.
 //!
 //! The harness's test-only switch makes the PDS issue access tokens that
 //! expire after a few seconds; the PDS itself then answers 400
@@ -42,7 +42,7 @@ async fn describe_me(agent: &AtpAgent) -> Result<(), atproto_client::Error> {
         .map(|_| ())
 }
 
-/// Scenario 4: calls keep succeeding across two expiries; one refreshSession
+/// Calls keep succeeding across two expiries; one refreshSession
 /// per expiry; the refresh token rotates and the new one is persisted.
 #[tokio::test(flavor = "multi_thread")]
 async fn calls_keep_working_across_expiry_with_one_refresh_each() {
@@ -101,7 +101,7 @@ async fn calls_keep_working_across_expiry_with_one_refresh_each() {
     );
 }
 
-/// Scenario 5: 100 concurrent calls across an expiry share exactly one
+/// 100 concurrent calls across an expiry share exactly one
 /// refreshSession, with zero failures.
 #[tokio::test(flavor = "multi_thread")]
 async fn hundred_concurrent_calls_share_one_refresh() {

@@ -3,8 +3,8 @@
 //! Runs the side-by-side benchmarks of `benches/` (a workspace of its own, so
 //! that nothing else ever compiles the peers) and writes:
 //!
-//! - `target/bench-summary.json`: the headline medians, with exactly the keys
-//!   of issue 6;
+//! - `target/bench-summary.json`: the headline medians, one key per
+//!   performance target;
 //! - `benches/results/latest.json`: every figure with its min and max;
 //! - `benches/results/chart.svg`: decode time and build time side by side;
 //! - the tables of `BENCHMARKS.md` between its `bench:begin`/`bench:end` marks.
@@ -619,7 +619,7 @@ fn median_of(latest: &Value, group: &str, party: &str) -> Value {
     latest[group][party]["median_ns"].clone()
 }
 
-/// The headline figures, with exactly the keys of issue 6 (null = not measured).
+/// The headline figures, one key per target (null = not measured).
 fn summary(latest: &Value) -> Value {
     let group = |g: &str| {
         let mut m = Map::new();

@@ -438,10 +438,10 @@ impl AgentBuilder {
 
     /// Sends requests through `client` instead of the built-in one: an
     /// [`HttpClient`] of the application's own (another HTTP library, a test
-    /// double), or a `ReqwestClient` around a `reqwest::Client` it
-    /// configured (proxies, roots) or shares.
+    /// double), a `HyperClient` configured otherwise, or a `ReqwestClient`
+    /// around a `reqwest::Client` it configured (proxies, roots) or shares.
     ///
-    /// Without the `reqwest` feature this is required.
+    /// Without the `hyper` and `reqwest` features this is required.
     pub fn http_client(mut self, client: impl HttpClient) -> Self {
         self.session = self.session.http_client(client);
         self
@@ -497,7 +497,16 @@ impl AgentBuilder {
 }
 
 /// The HTTP client a session uses when none is given.
-#[cfg(feature = "reqwest")]
+#[cfg(feature = "hyper")]
+pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
+    match atproto_xrpc::HyperClient::new() {
+        Ok(client) => Ok(Arc::new(client)),
+        Err(e) => Err(no_client(e.message)),
+    }
+}
+
+/// The HTTP client a session uses when none is given.
+#[cfg(all(feature = "reqwest", not(feature = "hyper")))]
 pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
     match atproto_xrpc::ReqwestClient::new() {
         Ok(client) => Ok(Arc::new(client)),
@@ -505,10 +514,10 @@ pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
     }
 }
 
-#[cfg(not(feature = "reqwest"))]
+#[cfg(not(any(feature = "hyper", feature = "reqwest")))]
 pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
     Err(no_client(
-        "no HTTP client: enable the `reqwest` feature of atproto-client, \
+        "no HTTP client: enable the `hyper` (or `reqwest`) feature of atproto-client, \
          or pass one with AgentBuilder::http_client"
             .into(),
     ))

@@ -312,6 +312,17 @@ impl<E: EndpointError> Error<E> {
     }
 }
 
+impl AnyError {
+    /// XRPC error name (declared or not), when the server sent one.
+    pub fn error_name(&self) -> Option<&str> {
+        match self {
+            Error::Api { error, .. } => Some(error.name()),
+            Error::Session(SessionError::Expired { error, .. }) => Some(error),
+            _ => self.xrpc().and_then(atproto_xrpc::Error::error_name),
+        }
+    }
+}
+
 impl Error<NoError> {
     /// Gives an untyped error the endpoint's type (see
     /// [`Error::from_session`]).

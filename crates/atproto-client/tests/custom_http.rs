@@ -1,6 +1,6 @@
 //! The agent over an application's own [`HttpClient`], with no HTTP library:
 //! this file is also built with `--no-default-features` (CI does), proving the
-//! core works without the `reqwest` feature.
+//! core works without the `hyper` and `reqwest` features.
 //!
 //! The client below answers in memory like a PDS would, and records every
 //! request it is given.
@@ -247,13 +247,14 @@ async fn maps_the_clients_errors() {
     assert!(agent.has_session());
 }
 
-#[cfg(not(feature = "reqwest"))]
+#[cfg(not(any(feature = "hyper", feature = "reqwest")))]
 #[test]
-fn without_reqwest_an_http_client_is_required() {
+fn without_a_built_in_client_an_http_client_is_required() {
     match AtpAgent::builder("https://bsky.social").build() {
         Err(e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(_))) => {
             assert!(
-                e.to_string().contains("enable the `reqwest` feature"),
+                e.to_string()
+                    .contains("enable the `hyper` (or `reqwest`) feature"),
                 "{e}"
             )
         }

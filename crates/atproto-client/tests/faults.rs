@@ -26,9 +26,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use atproto_client::{
-    AtpAgent, Error, FileStore, ReqwestClient, SessionData, SessionEvent, TransportErrorKind,
-};
+use atproto_client::{AtpAgent, Error, FileStore, SessionData, SessionEvent, TransportErrorKind};
 use common::ep::{self, Echo, EchoParams};
 use common::{unpooled_client, Events, Fake, Mock, Reply, PASSWORD};
 use serde_json::json;
@@ -267,7 +265,7 @@ impl World {
         let store_path = dir.join("session.json");
         let events = Events::default();
         let agent = AtpAgent::builder(&service.url)
-            .http_client(ReqwestClient::from(unpooled_client()))
+            .http_client(unpooled_client())
             .timeout(TIMEOUT)
             .max_response_size(CAP)
             .session_store(FileStore::new(&store_path))

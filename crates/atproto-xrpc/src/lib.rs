@@ -10,8 +10,9 @@
 //! ```
 //!
 //! - [`HttpClient`]: the HTTP seam, one method that sends a complete request
-//!   (and one that streams the answer's body). `ReqwestClient` (feature
-//!   `reqwest`) is the built-in one; applications can bring their own.
+//!   (and one that streams the answer's body). `HyperClient` (feature
+//!   `hyper`) and `ReqwestClient` (feature `reqwest`) are built in;
+//!   applications can bring their own.
 //! - [`ServiceUrl`] and [`check_url`]: service origins and the one URL
 //!   policy of every layer (no plain `http://` except to loopback, unless
 //!   allowed).
@@ -25,14 +26,19 @@
 //!
 //! # Features
 //!
+//! - `hyper`: `HyperClient`, hyper's pooled HTTP/1.1 client with rustls (the
+//!   ring provider) and the platform's root certificates; no redirects, no
+//!   proxies. Off by default here; `atproto-client` turns it on by default.
 //! - `reqwest`: `ReqwestClient` (reqwest with rustls and the ring provider,
-//!   the platform's root certificates). Off by default here; `atproto-client`
-//!   turns it on by default.
+//!   the platform's verifier), for applications that already build reqwest
+//!   or need its proxy and redirect handling.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod http;
+#[cfg(feature = "hyper")]
+mod hyper_client;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 pub mod retry;
@@ -45,8 +51,10 @@ pub use http::{
     BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
     HttpResponse, StreamingResponse,
 };
+#[cfg(feature = "hyper")]
+pub use hyper_client::{HyperClient, HyperClientBuilder};
 #[cfg(feature = "reqwest")]
-pub use reqwest_client::{ReqwestClient, DEFAULT_CONNECT_TIMEOUT};
+pub use reqwest_client::ReqwestClient;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use transport::{

@@ -9,8 +9,8 @@ use crate::http::{
     HttpResponse, StreamingResponse,
 };
 
-/// Connect timeout of the client [`ReqwestClient::new`] builds.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+// Connect timeout of the client `ReqwestClient::new` builds.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// [`HttpClient`] over a `reqwest::Client`: HTTP/1.1 with connection reuse,
 /// rustls with the ring provider and the platform's root certificates.

@@ -774,10 +774,9 @@ pub mod ep {
 /// A client that keeps no idle connections: every request connects anew, so
 /// a closed mock refuses the very next request (a pooled connection would
 /// fail differently, depending on timing).
-pub fn unpooled_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
+pub fn unpooled_client() -> atproto_client::HyperClient {
+    atproto_client::HyperClient::builder()
+        .max_idle_per_host(0)
         .build()
         .unwrap()
 }

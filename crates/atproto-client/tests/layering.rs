@@ -1,0 +1,363 @@
+//! The layers as a user meets them: a session built on its own and handed to
+//! an agent, errors of every layer, one error type across endpoints, a failed
+//! save at login, and a persist hook that calls back into the agent.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use atproto_client::atproto_xrpc::{self, Authorizer, Bearer, NoAuth, Transport};
+use atproto_client::{
+    Agent, AnyError, AtpAgent, CredentialSession, Error, FileStore, Login, MemoryStore,
+    SessionError, SessionEvent, SessionStore, StoreErrorKind,
+};
+use common::ep::{Echo, EchoError, EchoParams, Write};
+use common::{fake_server, Events, Fake, Mock, Reply, PASSWORD};
+use serde_json::json;
+
+use SessionEvent::*;
+
+/// A fake PDS whose `com.example.echo` answers the declared error
+/// `Specific` with HTTP 409, and whose `com.example.write` answers an
+/// undeclared one.
+async fn server_with_errors(fake: &Arc<Fake>) -> Mock {
+    let fake = fake.clone();
+    Mock::start(move |r| match r.nsid.as_str() {
+        "com.example.echo" => Reply::err(409, "Specific", "the specific failure"),
+        "com.example.write" => Reply::err(418, "Teapot", "short and stout"),
+        _ => fake.handle(r),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_credential_session_built_on_its_own_drives_an_agent() {
+    let fake = Fake::new();
+    let mock = fake_server(&fake).await;
+    let events = Events::default();
+    let session = CredentialSession::builder(&mock.url)
+        .session_store(MemoryStore::new())
+        .persist_session(events.hook())
+        .build()
+        .unwrap();
+    session
+        .login(&Login::new("alice.test", PASSWORD))
+        .await
+        .unwrap();
+    let agent = Agent::new(session);
+    assert_eq!(agent.did().unwrap().as_str(), common::DID);
+    let out = agent
+        .call::<Echo>(
+            EchoParams {
+                limit: Some(3),
+                ..Default::default()
+            },
+            (),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["nsid"], "com.example.echo");
+    // The request carried the session's token.
+    let sent = mock.of("com.example.echo").pop().unwrap();
+    assert_eq!(sent.bearer().map(str::to_owned), fake.current_access());
+    assert_eq!(events.take(), vec![Create]);
+}
+
+#[tokio::test]
+async fn typed_and_untyped_errors_keep_status_endpoint_and_message() {
+    let fake = Fake::new();
+    let mock = server_with_errors(&fake).await;
+    let agent = AtpAgent::builder(&mock.url).build().unwrap();
+    agent
+        .login(Login::new("alice.test", PASSWORD))
+        .await
+        .unwrap();
+    let e = agent
+        .call::<Echo>(EchoParams::default(), ())
+        .await
+        .unwrap_err();
+    match &e {
+        Error::Api {
+            error: EchoError::Specific(Some(m)),
+            nsid,
+            status: 409,
+        } => {
+            assert_eq!(m, "the specific failure");
+            assert_eq!(nsid, "com.example.echo");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.status(), Some(409));
+    assert_eq!(e.error_name(), Some("Specific"));
+    assert_eq!(
+        e.to_string(),
+        "com.example.echo failed with HTTP 409 Specific: the specific failure"
+    );
+    // Untyped, nothing is invented: the same status and endpoint.
+    match e.into_untyped() {
+        Error::Xrpc(atproto_xrpc::Error::Xrpc(x)) => {
+            assert_eq!((x.status, x.nsid.as_str()), (409, "com.example.echo"));
+            assert_eq!(x.message.as_deref(), Some("the specific failure"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // An undeclared name keeps the answer's headers too.
+    match agent.call::<Write>((), json!({})).await.unwrap_err() {
+        Error::Xrpc(atproto_xrpc::Error::Xrpc(x)) => {
+            assert_eq!((x.status, x.error.as_str()), (418, "Teapot"));
+            assert_eq!(x.header("content-type"), Some("application/json"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The source chain reaches the typed error.
+    let e = agent
+        .call::<Echo>(EchoParams::default(), ())
+        .await
+        .unwrap_err();
+    let source = std::error::Error::source(&e).unwrap();
+    assert!(source.to_string().starts_with("Specific"), "{source}");
+}
+
+#[tokio::test]
+async fn any_error_carries_two_endpoints_errors_through_question_mark() {
+    let fake = Fake::new();
+    let mock = server_with_errors(&fake).await;
+    let agent = AtpAgent::builder(&mock.url).build().unwrap();
+    agent
+        .login(Login::new("alice.test", PASSWORD))
+        .await
+        .unwrap();
+
+    async fn both(agent: &AtpAgent, echo_first: bool) -> Result<(), AnyError> {
+        if echo_first {
+            agent.call::<Echo>(EchoParams::default(), ()).await?;
+        }
+        agent.call::<Write>((), json!({})).await?;
+        Ok(())
+    }
+    let e = both(&agent, true).await.unwrap_err();
+    match &e {
+        Error::Api { error, status, .. } => {
+            assert_eq!((error.name(), *status), ("Specific", 409));
+            // The typed error is still there.
+            assert_eq!(
+                error.downcast_ref::<EchoError>(),
+                Some(&EchoError::Specific(Some("the specific failure".into())))
+            );
+            assert!(error.downcast_ref::<atproto_client::NoError>().is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = both(&agent, false).await.unwrap_err();
+    assert_eq!((e.status(), e.error_name()), (Some(418), Some("Teapot")));
+}
+
+#[tokio::test]
+async fn a_login_whose_session_cannot_be_saved_leaves_everything_as_it_was() {
+    let fake = Fake::new();
+    let mock = fake_server(&fake).await;
+    let events = Events::default();
+    let missing_dir = std::env::temp_dir()
+        .join(format!("atproto-no-such-dir-{}", std::process::id()))
+        .join("session.json");
+    let agent = AtpAgent::builder(&mock.url)
+        .session_store(FileStore::new(&missing_dir))
+        .persist_session(events.hook())
+        .build()
+        .unwrap();
+    let e = agent
+        .login(Login::new("alice.test", PASSWORD))
+        .await
+        .unwrap_err();
+    match &e {
+        Error::Session(SessionError::Store(s)) => assert_eq!(s.kind, StoreErrorKind::Io),
+        other => panic!("{other:?}"),
+    }
+    assert!(!agent.has_session());
+    assert_eq!(events.take(), vec![CreateFailed]);
+    assert!(!missing_dir.exists());
+    // The session the server created was revoked rather than left behind.
+    assert_eq!(mock.count("com.atproto.server.deleteSession"), 1);
+    assert!(fake.current_access().is_none());
+    // Nothing goes out as if logged in.
+    assert!(matches!(
+        agent.call::<Echo>(EchoParams::default(), ()).await,
+        Err(Error::Api { .. }) | Err(Error::Xrpc(_))
+    ));
+    assert!(mock
+        .of("com.example.echo")
+        .iter()
+        .all(|r| r.bearer().is_none()));
+}
+
+#[tokio::test]
+async fn a_persist_hook_that_calls_the_agent_gets_an_error_not_a_deadlock() {
+    let fake = Fake::new();
+    let mock = fake_server(&fake).await;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let slot: Arc<Mutex<Option<AtpAgent>>> = Arc::default();
+    let (seen2, slot2) = (seen.clone(), slot.clone());
+    let agent = AtpAgent::builder(&mock.url)
+        .persist_session_async(move |event, _| {
+            let (seen, slot) = (seen2.clone(), slot2.clone());
+            async move {
+                let agent = slot.lock().unwrap().clone();
+                if let (SessionEvent::Create, Some(agent)) = (event, agent) {
+                    let r = agent.call::<Echo>(EchoParams::default(), ()).await;
+                    seen.lock().unwrap().push(match r {
+                        Err(Error::Session(SessionError::CalledFromHook)) => "refused".into(),
+                        other => format!("{other:?}"),
+                    });
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    *slot.lock().unwrap() = Some(agent.clone());
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        agent.login(Login::new("alice.test", PASSWORD)),
+    )
+    .await
+    .expect("login finishes: the hook's call does not wait for the login's lock")
+    .unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec!["refused".to_owned()]);
+    // Outside the hook the same call works.
+    agent.call::<Echo>(EchoParams::default(), ()).await.unwrap();
+    slot.lock().unwrap().take();
+}
+
+#[tokio::test]
+async fn the_transport_lets_an_authorizer_see_each_attempt_and_returns_headers() {
+    struct Recording(Mutex<Vec<String>>);
+    impl Authorizer for Recording {
+        fn authorize(
+            &self,
+            method: atproto_xrpc::HttpMethod,
+            url: &str,
+            headers: &mut Vec<(String, String)>,
+        ) -> Result<(), atproto_xrpc::Error> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} {url}", method.as_str()));
+            headers.push(("authorization".into(), "Custom scheme".into()));
+            Ok(())
+        }
+    }
+    let mock = Mock::start(|r| {
+        Reply::with_headers(
+            200,
+            json!({"auth": r.auth()}),
+            vec![("dpop-nonce", "n-1".to_owned())],
+        )
+    })
+    .await;
+    let client = atproto_client::HyperClient::new().unwrap();
+    let transport = Transport::new(Arc::new(client), Default::default());
+    let base = atproto_xrpc::check_url(&mock.url, false).unwrap();
+    let mut req = atproto_xrpc::XrpcRequest::new("com.example.echo", atproto_client::Method::Query);
+    req.query = vec![("a".into(), "1".into())];
+    let auth = Recording(Mutex::default());
+    let answer = transport.send(&base, &req, &auth).await.unwrap();
+    assert_eq!(answer.header("DPoP-Nonce"), Some("n-1"));
+    let body: serde_json::Value = serde_json::from_slice(&answer.body.bytes).unwrap();
+    assert_eq!(body["auth"], "Custom scheme");
+    assert_eq!(
+        *auth.0.lock().unwrap(),
+        vec![format!("GET {}xrpc/com.example.echo?a=1", base.as_str())]
+    );
+    // The simple authorizers.
+    let token = atproto_xrpc::Secret::new("t0k");
+    let answer = transport.send(&base, &req, &Bearer(&token)).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&answer.body.bytes).unwrap();
+    assert_eq!(body["auth"], "Bearer t0k");
+    let answer = transport.send(&base, &req, &NoAuth).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&answer.body.bytes).unwrap();
+    assert!(body["auth"].is_null());
+}
+
+#[tokio::test]
+async fn large_bodies_stream_within_the_size_limit() {
+    let big = vec![7u8; 300_000];
+    let big2 = big.clone();
+    let mock = Mock::start(move |r| match r.nsid.as_str() {
+        "com.example.blob" => Reply::Raw {
+            status: 200,
+            content_type: "application/octet-stream",
+            body: big2.clone(),
+            headers: vec![],
+        },
+        _ => Reply::err(404, "NotFound", "no such thing"),
+    })
+    .await;
+    let client = atproto_client::HyperClient::new().unwrap();
+    let base = atproto_xrpc::check_url(&mock.url, false).unwrap();
+    let req = atproto_xrpc::XrpcRequest::new("com.example.blob", atproto_client::Method::Query);
+    let transport = Transport::new(Arc::new(client.clone()), Default::default());
+    let mut answer = transport
+        .send_streaming(&base, &req, &NoAuth)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    let (mut total, mut chunks) = (Vec::new(), 0);
+    while let Some(c) = answer.body.next_chunk().await.unwrap() {
+        total.extend_from_slice(&c);
+        chunks += 1;
+    }
+    assert_eq!(total, big);
+    assert!(chunks >= 1);
+    // The cap still holds while streaming.
+    let small = Transport::new(
+        Arc::new(client.clone()),
+        atproto_xrpc::TransportConfig {
+            max_response_size: 100_000,
+            ..Default::default()
+        },
+    );
+    let outcome = match small.send_streaming(&base, &req, &NoAuth).await {
+        Err(e) => Err(e.to_string()),
+        Ok(mut a) => loop {
+            match a.body.next_chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e.to_string()),
+            }
+        },
+    };
+    assert!(outcome.unwrap_err().contains("100000"));
+    // An error answer is classified as by `send`.
+    let req = atproto_xrpc::XrpcRequest::new("com.example.other", atproto_client::Method::Query);
+    match transport.send_streaming(&base, &req, &NoAuth).await {
+        Err(atproto_xrpc::Error::Xrpc(x)) => {
+            assert_eq!((x.status, x.error.as_str()), (404, "NotFound"))
+        }
+        other => panic!("{:?}", other.map(|a| a.status)),
+    }
+}
+
+#[tokio::test]
+async fn stores_keep_any_serializable_session_type() {
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Other {
+        issuer: String,
+        n: u32,
+    }
+    let dir = std::env::temp_dir().join(format!("atproto-generic-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = FileStore::<Other>::for_type(dir.join("other.json"));
+    let value = Other {
+        issuer: "https://auth.example".into(),
+        n: 3,
+    };
+    file.save(&value).await.unwrap();
+    assert_eq!(file.load().await.unwrap(), Some(value.clone()));
+    // A password-session store refuses that file as not a session.
+    let as_session = FileStore::new(dir.join("other.json"));
+    let e = as_session.load().await.unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::Corrupt);
+    let memory = MemoryStore::<Other>::new();
+    memory.save(&value).await.unwrap();
+    assert_eq!(memory.get(), Some(value));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,253 @@
+//! The built-in [`HttpClient`] of feature `hyper`: hyper's pooled HTTP/1.1
+//! client with rustls (ring provider) and the platform's root certificates.
+//! No URL library, no redirect handling, no proxy support: what XRPC needs
+//! and nothing more, so that it builds in a fraction of reqwest's time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::http::{
+    BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
+    HttpResponse, StreamingResponse,
+};
+
+/// Connect timeout of the client [`HyperClient::new`] builds.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// [`HttpClient`] over hyper: HTTP/1.1 with connection reuse, rustls with
+/// the ring provider and the platform's root certificates. Cheap to clone
+/// (clones share the connection pool).
+///
+/// Redirects are not followed (XRPC uses none); a 3xx is returned as it is,
+/// with its `location` header. Proxies from the environment are not used:
+/// bring a client of your own (e.g. the `reqwest` feature's) for those.
+#[derive(Clone)]
+pub struct HyperClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for HyperClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperClient").finish_non_exhaustive()
+    }
+}
+
+/// Settings of a [`HyperClient`] other than the defaults.
+#[derive(Clone, Debug)]
+pub struct HyperClientBuilder {
+    connect_timeout: Duration,
+    max_idle_per_host: usize,
+}
+
+impl HyperClientBuilder {
+    /// How long connecting may take (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Idle connections kept per host for reuse (default: no limit). Zero
+    /// opens a connection per request.
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Builds the client. The platform's root certificates are loaded once;
+    /// when none can be loaded, `https` requests fail with a certificate
+    /// error while `http` to loopback still works.
+    pub fn build(self) -> Result<HyperClient, HttpError> {
+        // Installing fails only when the application installed a provider
+        // already; that one is then used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            // A certificate the store cannot use is skipped, as browsers do.
+            let _ = roots.add(cert);
+        }
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(Arc::new(roots))
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(self.connect_timeout));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(HyperClient {
+            client: Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(self.max_idle_per_host)
+                .build(https),
+        })
+    }
+}
+
+impl HyperClient {
+    /// A client with a pool of its own and a 10 s connect timeout; see
+    /// [`HyperClientBuilder::build`].
+    pub fn new() -> Result<Self, HttpError> {
+        Self::builder().build()
+    }
+
+    /// Starts configuring a client.
+    pub fn builder() -> HyperClientBuilder {
+        HyperClientBuilder {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_idle_per_host: usize::MAX,
+        }
+    }
+
+    /// Sends `request` and waits for the status and headers.
+    async fn start(&self, request: HttpRequest) -> Result<StreamingResponse, HttpError> {
+        let limit = request.max_response_size;
+        let timeout = request.timeout;
+        let mut builder = hyper::Request::builder()
+            .method(match request.method {
+                HttpMethod::Get => hyper::Method::GET,
+                HttpMethod::Post => hyper::Method::POST,
+            })
+            .uri(request.url.as_str());
+        for (name, value) in &request.headers {
+            let mut v = hyper::header::HeaderValue::from_str(value).map_err(|_| {
+                HttpError::new(
+                    HttpErrorKind::Other,
+                    format!("invalid value for header {name}"),
+                )
+            })?;
+            v.set_sensitive(HttpRequest::is_sensitive_header(name));
+            builder = builder.header(name.as_str(), v);
+        }
+        let body = Full::new(Bytes::from(request.body.unwrap_or_default()));
+        let req = builder.body(body).map_err(|e| {
+            HttpError::new(
+                HttpErrorKind::Other,
+                format!("invalid request for {}: {e}", request.url),
+            )
+        })?;
+        let resp = tokio::time::timeout(timeout, self.client.request(req))
+            .await
+            .map_err(|_| timed_out(timeout))?
+            .map_err(|e| map_error(&e))?;
+        let length = resp
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if length.is_some_and(|n| n > limit as u64) {
+            return Err(too_large(limit));
+        }
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        Ok(StreamingResponse {
+            status,
+            headers,
+            body: Box::new(HyperBody {
+                body: resp.into_body(),
+                left: limit,
+                limit,
+            }),
+        })
+    }
+
+    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let (limit, timeout) = (request.max_response_size, request.timeout);
+        // One deadline for the whole exchange, body included.
+        tokio::time::timeout(timeout, async {
+            self.start(request).await?.collect(limit).await
+        })
+        .await
+        .map_err(|_| timed_out(timeout))?
+    }
+}
+
+fn timed_out(after: Duration) -> HttpError {
+    HttpError::new(
+        HttpErrorKind::Timeout,
+        format!("no complete answer within {} ms", after.as_millis()),
+    )
+}
+
+fn too_large(limit: usize) -> HttpError {
+    HttpError::new(
+        HttpErrorKind::TooLarge,
+        format!("the response body is larger than {limit} bytes"),
+    )
+}
+
+/// Classifies a failure of the pooled client (before any answer).
+fn map_error(e: &hyper_util::client::legacy::Error) -> HttpError {
+    let kind = if e.is_connect() {
+        HttpErrorKind::Connect
+    } else {
+        HttpErrorKind::Body
+    };
+    HttpError::new(kind, chain(e))
+}
+
+/// The error and its causes, one after the other.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A hyper body read frame by frame, counting against the size limit.
+struct HyperBody {
+    body: Incoming,
+    left: usize,
+    limit: usize,
+}
+
+impl BodyStream for HyperBody {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, HttpError>> {
+        Box::pin(async move {
+            loop {
+                let Some(frame) = self.body.frame().await else {
+                    return Ok(None);
+                };
+                let frame = frame.map_err(|e| HttpError::new(HttpErrorKind::Body, chain(&e)))?;
+                // Trailers carry no data.
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if data.len() > self.left {
+                    return Err(too_large(self.limit));
+                }
+                self.left -= data.len();
+                return Ok(Some(data.to_vec()));
+            }
+        })
+    }
+}
+
+impl HttpClient for HyperClient {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+        Box::pin(self.exchange(request))
+    }
+
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+    ) -> BoxFuture<'_, Result<StreamingResponse, HttpError>> {
+        Box::pin(self.start(request))
+    }
+}
