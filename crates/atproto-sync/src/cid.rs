@@ -112,6 +112,17 @@ impl Cid {
         Ok((cid, bytes.get(36..).unwrap_or_default()))
     }
 
+    /// A CID that names no content (all-zero digest), for slots that must
+    /// hold some CID before the real one is known.
+    pub(crate) const fn placeholder() -> Cid {
+        let mut arr = [0u8; 36];
+        arr[0] = 1;
+        arr[1] = DAG_CBOR;
+        arr[2] = SHA2_256;
+        arr[3] = 32;
+        Cid(arr)
+    }
+
     /// The CID of `data` under `codec` ([`DAG_CBOR`] or [`RAW`]; other
     /// values are treated as raw).
     pub fn compute(codec: u8, data: &[u8]) -> Cid {

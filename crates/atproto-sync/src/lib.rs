@@ -13,6 +13,8 @@
 //! - [`car`]: CAR v1 reading with every block checked against its CID.
 //! - [`mst`] and [`repo`]: walking a repository to its records.
 //! - [`commit`]: commits, their signatures, and per-repository sync state.
+//! - [`tree`]: changing an MST, and the Sync 1.1 commit-proof check
+//!   ([`tree::invert_ops`]).
 //!
 //! Nothing here touches the network.
 
@@ -39,6 +41,7 @@ pub mod car;
 pub mod commit;
 pub mod mst;
 pub mod repo;
+pub mod tree;
 
 pub use car::{Car, CarError, CarLimits};
 pub use commit::{Commit, CommitError, RepoState, Verdict};
