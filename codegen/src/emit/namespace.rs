@@ -84,6 +84,9 @@ struct Parts {
     root_items: Vec<TokenStream>,
 }
 
+/// The private module of `declared_errors`.
+const ERRORS_MODULE: &str = "declared_errors_";
+
 /// Writes `mod.rs` (or `lib.rs` for the root) of a namespace folder and of
 /// every folder below it.
 pub(super) fn files(
@@ -101,7 +104,25 @@ pub(super) fn files(
         files(child, &p, opts, out, errors);
     }
     if path.is_empty() {
-        parts.root_items.push(declared_errors(node, opts));
+        // In a file of its own, so that the root's `#[rustfmt::skip]` keeps
+        // `cargo fmt` out of it. A name ending in `_` is never an NSID
+        // segment's module (`self_` and the like aside).
+        let table = declared_errors(node, opts);
+        let doc = render::inner_docs("The error names each endpoint declares.");
+        let file = format!("{ERRORS_MODULE}.rs");
+        let source = format!("{}/", opts.source_label);
+        match format_file(&file, quote!(#doc #table), &source, opts) {
+            Ok(text) => {
+                out.files.insert(file, text);
+            }
+            Err(e) => errors.push(e),
+        }
+        let m = ident(ERRORS_MODULE);
+        parts.root_items.push(quote! {
+            #[rustfmt::skip]
+            mod #m;
+            pub use #m::declared_errors;
+        });
     }
     for (seg, m) in &node.leaves {
         let id = ident(seg);

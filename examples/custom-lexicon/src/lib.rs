@@ -31,15 +31,6 @@ impl<'a, C: ?Sized> Api<'a, C> {
         }
     }
 }
-/// The error names (as in the lexicon, e.g. `ExpiredToken`) that the
-/// query, procedure or subscription `nsid` declares: `Some(&[])` for
-/// one that declares none, `None` for an NSID that is not an endpoint
-/// of this crate (or whose namespace's feature is off).
-pub fn declared_errors(nsid: &str) -> ::std::option::Option<&'static [&'static str]> {
-    match nsid {
-        "com.example.names.new" => ::std::option::Option::Some(&["fooBar", "FooBar", "Extra"]),
-        "com.example.names.stream" => ::std::option::Option::Some(&["Message"]),
-        "com.example.todo.listItems" => ::std::option::Option::Some(&["UnknownActor"]),
-        _ => ::std::option::Option::None,
-    }
-}
+#[rustfmt::skip]
+mod declared_errors_;
+pub use declared_errors_::declared_errors;
