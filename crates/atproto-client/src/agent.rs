@@ -18,15 +18,6 @@ use crate::session::{
 };
 use crate::store::SessionStore;
 
-/// NSIDs whose lexicon declares `ExpiredToken` for an expired email token.
-/// Used for raw calls, which have no declared error type to ask.
-const EMAIL_TOKEN_NSIDS: [&str; 4] = [
-    "com.atproto.server.confirmEmail",
-    "com.atproto.server.updateEmail",
-    "com.atproto.server.resetPassword",
-    "com.atproto.server.deleteAccount",
-];
-
 /// Options of one call, or defaults of an agent ([`Agent::with_options`]).
 /// Per-call values override the agent's.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -286,7 +277,10 @@ impl<M: SessionManager> Agent<M> {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         req.body = body;
-        req.declares_expired_token = EMAIL_TOKEN_NSIDS.contains(&nsid);
+        // The generated table knows which endpoints declare `ExpiredToken`
+        // (an expired email token, not an expired session).
+        req.declares_expired_token =
+            atproto_api::declared_errors(nsid).is_some_and(|names| names.contains(&"ExpiredToken"));
         self.options.merged(options).apply(&mut req);
         Ok(self.manager.send(req).await?.body)
     }

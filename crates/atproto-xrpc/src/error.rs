@@ -1,5 +1,5 @@
 //! What the XRPC layer reports: no answer, an error answer, or a request
-//! that could not be sent. Nothing here knows of sessions.
+//! that could not be sent. Nothing here knows who is signed in.
 
 use std::fmt;
 use std::time::SystemTime;

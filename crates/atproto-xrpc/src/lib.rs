@@ -1,12 +1,12 @@
 //! The XRPC layer of atproto: the bottom of the runtime crates.
 //!
 //! It sends XRPC requests and classifies their answers, and knows nothing of
-//! sessions, accounts or tokens beyond "add these headers to this attempt".
+//! accounts or credentials beyond "add these headers to this attempt".
 //!
 //! ```text
-//! atproto-client (sessions, agent) ──┐
-//! atproto-identity (handle → DID → PDS) ──► atproto-xrpc ──► atproto-types
-//! atproto-oauth, atproto-sync (network parts) ──┘
+//! atproto-client (the agent) ──────────────┐
+//! atproto-identity (handle → DID → PDS) ───┼──► atproto-xrpc ──► atproto-types
+//! network parts of OAuth and sync ─────────┘
 //! ```
 //!
 //! - [`HttpClient`]: the HTTP seam, one method that sends a complete request
@@ -20,7 +20,7 @@
 //!   headers, body) or a classified [`Error`] out; per-call timeout, response
 //!   size limit, 429 parsing, opt-in [`RetryPolicy`]. An [`Authorizer`] adds
 //!   credentials to each attempt with the attempt's method and URL in hand
-//!   ([`Bearer`] for password sessions, a DPoP signer for OAuth, [`NoAuth`]
+//!   ([`Bearer`] for password logins, a DPoP signer for OAuth, [`NoAuth`]
 //!   for public calls).
 //! - [`Secret`]: a string that prints as `***`.
 //!

@@ -6,11 +6,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A token or password.
 ///
-/// `Debug` and `Display` print `***`, so a session, a login request or an
+/// `Debug` and `Display` print `***`, so a request, a login or an
 /// error can be logged or `{:?}`-printed without leaking credentials. The value
 /// is only reachable through [`Secret::expose`], which makes every place that
 /// reads it easy to find. Serialization writes the plain string: that is what
-/// a session store must persist (and what TypeScript's `AtpSessionData` holds).
+/// a credential store must persist.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 

@@ -1,6 +1,6 @@
 //! The plain XRPC transport: one XRPC request in, an answer (status,
-//! headers, body) or a classified error out. It knows nothing about
-//! sessions: an [`Authorizer`] given per call adds credentials to each
+//! headers, body) or a classified error out. It knows nothing about who is
+//! signed in: an [`Authorizer`] given per call adds credentials to each
 //! attempt, and the layer above reads the answer's headers. It knows nothing
 //! about HTTP libraries either: it speaks to an [`HttpClient`].
 
@@ -127,7 +127,7 @@ pub struct XrpcRequest {
     /// The request body with its content type.
     pub body: Option<RawBody>,
     /// Extra headers (`atproto-proxy`, `atproto-accept-labelers`, or a
-    /// caller-set `authorization`, which the session manager then leaves alone).
+    /// caller-set `authorization`, which authorizers then leave alone).
     pub headers: Vec<(String, String)>,
     /// The `Accept` header: the endpoint's output encoding.
     pub accept: Option<String>,
@@ -138,7 +138,7 @@ pub struct XrpcRequest {
     /// The endpoint itself declares an `ExpiredToken` error (confirmEmail,
     /// updateEmail, resetPassword, deleteAccount: an expired *email* token),
     /// so a 400 `ExpiredToken` is that typed error and not a reason to
-    /// refresh the session.
+    /// renew the credentials.
     pub declares_expired_token: bool,
 }
 
