@@ -7,12 +7,32 @@
 //! ```sh
 //! echo '["hi @alice.test #rust"]' | cargo run -q -p atproto-richtext --example detect_json
 //! ```
+//!
+//! With `--segments`, prints instead `[segments, cleaned text, cleaned
+//! facet ranges]` for each text: the segments (`[text, has a facet]`) of the
+//! detected facets, then the text and facet ranges after `clean_newlines`.
 
 use std::io::Read;
 use std::process::ExitCode;
 
-use atproto_richtext::{detect_facets, Feature};
+use atproto_richtext::{detect_facets, Feature, RichText};
 use serde_json::{json, Value};
+
+fn segments_and_clean(text: &str) -> Value {
+    let rt = RichText::detect(text);
+    let segments: Vec<Value> = rt
+        .segments()
+        .map(|s| json!([s.text, s.facet.is_some()]))
+        .collect();
+    let mut cleaned = rt.clone();
+    cleaned.clean_newlines();
+    let ranges: Vec<Value> = cleaned
+        .facets()
+        .iter()
+        .map(|f| json!([f.start, f.end]))
+        .collect();
+    json!([segments, cleaned.text(), ranges])
+}
 
 fn main() -> ExitCode {
     let mut input = String::new();
@@ -27,6 +47,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if std::env::args().nth(1).as_deref() == Some("--segments") {
+        let out: Vec<Value> = texts.iter().map(|t| segments_and_clean(t)).collect();
+        println!("{}", Value::Array(out));
+        return ExitCode::SUCCESS;
+    }
     let out: Vec<Value> = texts
         .iter()
         .map(|text| {

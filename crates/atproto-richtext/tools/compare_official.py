@@ -3,12 +3,15 @@
 
   compare_official.py inputs OUT.json            writes the texts to compare
   compare_official.py compare IN.json OURS.json OFFICIAL.json
+  compare_official.py segment-inputs OUT.json    texts for segments/cleaning
+  compare_official.py same IN.json OURS.json OFFICIAL.json
 
 The texts are every input of tests/detection.rs plus generated ones made of
 tricky pieces (fixed seed, so every run compares the same texts). The
 comparison leaves out the differences the crate documents as deliberate (see
 its crate docs), and prints and counts every other one: exit status 1 when
-there is any.
+there is any. `same` compares segments and newline cleaning, where no
+difference is deliberate.
 """
 import json
 import random
@@ -115,7 +118,42 @@ def compare(in_path, ours_path, official_path):
     return 1 if unexplained else 0
 
 
+SEGMENT_PIECES = [
+    "\n", "\n", "\n", " ", "\r", "\u200B", "\u00AD", "\u3000", "\t", "\u2028", "a",
+    "#tag", "@alice.test", "example.com", "👨‍👩‍👧‍👧", "שלום", "日本語", "e\u0301",
+    "https://x.com/a", "$AAPL",
+]
+
+
+def segment_inputs(out_path):
+    rng = random.Random(11)
+    texts = [
+        "".join(rng.choice(SEGMENT_PIECES) for _ in range(rng.randrange(30)))
+        for _ in range(20000)
+    ]
+    json.dump(texts, open(out_path, "w", encoding="utf-8"), ensure_ascii=False)
+    print(f"{len(texts)} texts")
+
+
+def same(in_path, ours_path, official_path):
+    texts = json.load(open(in_path, encoding="utf-8"))
+    ours = json.load(open(ours_path, encoding="utf-8"))
+    official = json.load(open(official_path, encoding="utf-8"))
+    differ = [(t, a, b) for t, a, b in zip(texts, ours, official) if a != b]
+    for text, a, b in differ[:20]:
+        print(repr(text))
+        print("  ours:    ", a)
+        print("  official:", b)
+    print(f"{len(texts)} texts: segments and cleaning differ in {len(differ)}")
+    return 1 if differ else 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["segment-inputs"] and len(sys.argv) == 3:
+        segment_inputs(sys.argv[2])
+        sys.exit(0)
+    if sys.argv[1:2] == ["same"] and len(sys.argv) == 5:
+        sys.exit(same(*sys.argv[2:5]))
     if sys.argv[1:2] == ["inputs"] and len(sys.argv) == 3:
         inputs(sys.argv[2])
     elif sys.argv[1:2] == ["compare"] and len(sys.argv) == 5:
