@@ -104,10 +104,11 @@
 //!
 //! Top-level domains are matched case-sensitively against a lowercase list,
 //! as the official client does. The rules are those of `@atproto/api` 0.21.0,
-//! the release this workspace's lexicons come from, and the results agree
-//! with it on tens of thousands of generated texts (`tools/compare-with-official.sh`)
-//! except where this crate deliberately differs, always so that every facet
-//! it makes is valid in a record:
+//! the release this workspace's lexicons come from. On tens of thousands of
+//! generated texts (`tools/compare-with-official.sh`), detection agrees with
+//! it except where this crate deliberately differs, mostly so that every
+//! facet it makes is valid in a record, and segments and newline cleaning
+//! agree everywhere:
 //!
 //! - a scheme in capitals (`HTTPS://…`) is linked (it skips those);
 //! - a bare domain that happens to start with `http` (`httpbin.org`) is
