@@ -373,7 +373,7 @@ const CONFIGS: &[Config] = &[
         key: "ours_default",
         // atrium-api, the row this is compared with, has no HTTP client
         // either (that is atrium-xrpc-client): like for like, ours is built
-        // without its `reqwest` feature. `ours_reqwest` is the full default.
+        // without its HTTP client. `ours_with_http` is the full default.
         label: "atproto-client + atproto-api, com.atproto + app.bsky, no HTTP stack",
         deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\" }\natproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false, features = [\"app-bsky\"] }\n",
         main_crate: "atproto-api",
@@ -389,9 +389,16 @@ const CONFIGS: &[Config] = &[
         leaf: None,
     },
     Config {
-        key: "ours_reqwest",
-        label: "atproto-client default features (app.bsky + reqwest/rustls)",
+        key: "ours_with_http",
+        label: "atproto-client default features (app.bsky + hyper/rustls)",
         deps: "atproto-client = { path = \"{ROOT}/crates/atproto-client\" }\n",
+        main_crate: "atproto-api",
+        leaf: None,
+    },
+    Config {
+        key: "ours_reqwest",
+        label: "atproto-client with reqwest instead (app.bsky + reqwest/rustls)",
+        deps: "atproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false, features = [\"app-bsky\", \"reqwest\"] }\n",
         main_crate: "atproto-api",
         leaf: None,
     },
@@ -636,6 +643,7 @@ fn summary(latest: &Value) -> Value {
     for k in [
         "ours_default",
         "ours_com_atproto",
+        "ours_with_http",
         "ours_reqwest",
         "atrium_default",
         "atrium_no_default",
@@ -818,7 +826,7 @@ fn tables(latest: &Value) -> String {
         let against = match cfg.key {
             "ours_default" => Some("atrium_default"),
             "ours_com_atproto" => Some("atrium_no_default"),
-            "ours_reqwest" => Some("atrium_with_client"),
+            "ours_with_http" | "ours_reqwest" => Some("atrium_with_client"),
             _ => None,
         };
         let ratio = |prof: &str| match (wall(cfg.key, prof), against.and_then(|a| wall(a, prof))) {
@@ -904,6 +912,7 @@ fn chart(latest: &Value) -> String {
             let name = match c.key {
                 "ours_default" => "ours, no HTTP",
                 "ours_com_atproto" => "ours, com.atproto",
+                "ours_with_http" => "ours + hyper",
                 "ours_reqwest" => "ours + reqwest",
                 "atrium_default" => "atrium-api",
                 "atrium_no_default" => "atrium, no default",

@@ -130,6 +130,8 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+#[cfg(feature = "app-bsky")]
+pub mod bsky;
 pub mod error;
 pub mod jwt;
 mod records;

@@ -1,0 +1,1 @@
+//! Everyday `app.bsky` helpers of the agent (work in progress).

@@ -1,0 +1,1 @@
+//! atproto OAuth (work in progress).
