@@ -88,8 +88,8 @@ pub enum ErrorKind {
     SeveralTxtRecords(usize),
     /// The handle resolvers gave different DIDs: `(step, did)` for each.
     Conflict(Vec<(Step, String)>),
-    /// Every handle resolver failed: `(step, why)` for each.
-    AllFailed(Vec<(Step, String)>),
+    /// Every handle resolver failed or knew nothing: each one's error.
+    AllFailed(Vec<Error>),
     /// DNS failure other than "no such record" (the text says which).
     Dns(String),
     /// The DID document is malformed or lacks what atproto needs.
@@ -129,9 +129,7 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         match &self.kind {
             ErrorKind::NotFound => true,
-            ErrorKind::AllFailed(all) => {
-                !all.is_empty() && all.iter().all(|(_, why)| why == NOT_FOUND)
-            }
+            ErrorKind::AllFailed(all) => !all.is_empty() && all.iter().all(Error::is_not_found),
             _ => false,
         }
     }
@@ -147,8 +145,8 @@ impl Error {
     }
 }
 
-/// How [`ErrorKind::NotFound`] reads (also inside [`ErrorKind::AllFailed`]).
-pub(crate) const NOT_FOUND: &str = "not found";
+/// How [`ErrorKind::NotFound`] reads.
+const NOT_FOUND: &str = "not found";
 
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -177,8 +175,8 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::AllFailed(attempts) => {
                 f.write_str("no resolver found it:")?;
-                for (step, why) in attempts {
-                    write!(f, " {step}: {why};")?;
+                for e in attempts {
+                    write!(f, " {}: {};", e.step, e.kind)?;
                 }
                 Ok(())
             }

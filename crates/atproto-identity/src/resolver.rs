@@ -392,15 +392,13 @@ impl Resolver {
         let resolvers = &self.inner.handle_resolvers;
         let results = join_all(resolvers.iter().map(|r| r.resolve(handle)).collect()).await;
         let mut answers: Vec<(Step, Did)> = Vec::new();
-        let mut failures: Vec<(Step, Error)> = Vec::new();
+        let mut failures: Vec<Error> = Vec::new();
         for (resolver, result) in resolvers.iter().zip(results) {
             let step = resolver.step();
             match result {
                 Ok(Some(did)) => answers.push((step, did)),
-                Ok(None) => {
-                    failures.push((step, Error::new(step, handle.as_str(), ErrorKind::NotFound)))
-                }
-                Err(e) => failures.push((step, e)),
+                Ok(None) => failures.push(Error::new(step, handle.as_str(), ErrorKind::NotFound)),
+                Err(e) => failures.push(e),
             }
         }
         if let Some((_, first)) = answers.first() {
@@ -419,19 +417,14 @@ impl Resolver {
             return Ok(first.clone());
         }
         if failures.len() == 1 {
-            if let Some((_, e)) = failures.pop() {
+            if let Some(e) = failures.pop() {
                 return Err(e);
             }
         }
         Err(Error::new(
             Step::Handle,
             handle.as_str(),
-            ErrorKind::AllFailed(
-                failures
-                    .into_iter()
-                    .map(|(s, e)| (s, e.kind().to_string()))
-                    .collect(),
-            ),
+            ErrorKind::AllFailed(failures),
         ))
     }
 
