@@ -3,7 +3,7 @@
 //! ```text
 //! lexgen generate --lexicons DIR [--lexicons DIR ...] --out DIR
 //!                 [--external-crate NAME=DIR ...] [--no-external] [--secret NAME ...]
-//! lexgen validate --lexicons DIR [--lexicons DIR ...] [--nsid NSID] FILE.json...
+//! lexgen validate [--lexicons DIR ...] [--no-builtin] [--nsid NSID] FILE.json...
 //! ```
 //!
 //! `generate` writes a module tree whose root file `lib.rs` works as the
@@ -17,8 +17,11 @@
 //! `generate` exit codes: 0 done, 1 usage or I/O error, 2 lexicon errors (each
 //! printed as `file: json.path: problem`).
 //!
-//! `validate` checks each file (one record) against the lexicons at run time
-//! and prints one line per file, `FILE: ok` or `FILE: ` and every violation
+//! `validate` checks each file (one record) against the lexicons at run time:
+//! the official set built into the binary (unless `--no-builtin`) and those
+//! of `--lexicons` (which take precedence for an NSID both define). A
+//! reference that does not resolve is reported only for a record that
+//! reaches it. It prints one line per file, `FILE: ok` or `FILE: ` and every violation
 //! with its path (`; `-separated). Exit codes: 0 all valid, 1 some invalid,
 //! 2 unusable input (usage, unreadable file, bad JSON, unknown NSID, bad
 //! lexicon), with the reason on stderr.
@@ -29,7 +32,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   lexgen generate --lexicons DIR [--lexicons DIR ...] --out DIR
                   [--external-crate NAME=DIR ...] [--no-external] [--secret NAME ...]
-  lexgen validate --lexicons DIR [--lexicons DIR ...] [--nsid NSID] FILE.json...
+  lexgen validate [--lexicons DIR ...] [--no-builtin] [--nsid NSID] FILE.json...
 
 --external-crate NAME=DIR  lexicons in DIR are already generated in crate NAME:
                            refs into them become ::NAME::... paths.
@@ -39,7 +42,9 @@ const USAGE: &str = "usage:
                            as ***; repeatable. Default: password, accessJwt,
                            refreshJwt, token, authFactorToken, code, inviteCode.
 --nsid NSID                (validate) check every file as this record type
-                           instead of the one its $type names.";
+                           instead of the one its $type names.
+--no-builtin               (validate) leave out the official lexicons built
+                           into lexgen; --lexicons DIR... are then all there is.";
 
 /// The string properties whose values are secrets when no `--secret` is
 /// given: passwords, session JWTs, one-time email/PLC/SMS tokens and codes.
@@ -220,48 +225,83 @@ fn write_files(out: &Path, generated: &lexgen::Generated) -> Result<(), String> 
     Ok(())
 }
 
-fn validate(args: &[String]) -> ExitCode {
-    let mut lexicons = Vec::new();
-    let mut nsid = None;
-    let mut files = Vec::new();
+// The official lexicons, embedded by build.rs.
+include!(concat!(env!("OUT_DIR"), "/builtin_lexicons.rs"));
+
+/// `lexgen validate` arguments.
+#[derive(Default)]
+struct ValidateArgs {
+    lexicons: Vec<PathBuf>,
+    nsid: Option<String>,
+    no_builtin: bool,
+    files: Vec<PathBuf>,
+}
+
+fn validate_args(args: &[String]) -> Result<ValidateArgs, String> {
+    let mut v = ValidateArgs::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--lexicons" | "--nsid" => {
-                let Some(v) = it.next() else {
-                    eprintln!("{a} needs a value\n{USAGE}");
-                    return ExitCode::from(2);
-                };
+                let value = it.next().ok_or_else(|| format!("{a} needs a value"))?;
                 if a == "--nsid" {
-                    nsid = Some(v.clone());
+                    v.nsid = Some(value.clone());
                 } else {
-                    lexicons.push(PathBuf::from(v));
+                    v.lexicons.push(PathBuf::from(value));
                 }
             }
-            other if other.starts_with("--") => {
-                eprintln!("unknown argument {other:?}\n{USAGE}");
-                return ExitCode::from(2);
-            }
-            file => files.push(PathBuf::from(file)),
+            "--no-builtin" => v.no_builtin = true,
+            other if other.starts_with("--") => return Err(format!("unknown argument {other:?}")),
+            file => v.files.push(PathBuf::from(file)),
         }
     }
-    if lexicons.is_empty() || files.is_empty() {
-        eprintln!("--lexicons and at least one file are required\n{USAGE}");
-        return ExitCode::from(2);
+    if v.files.is_empty() {
+        return Err("at least one file is required".into());
     }
+    if v.no_builtin && v.lexicons.is_empty() {
+        return Err("--no-builtin needs --lexicons".into());
+    }
+    Ok(v)
+}
+
+/// The `--lexicons` documents, then the built-in ones whose NSID none of
+/// them defines (so `--lexicons lexicons` or a newer copy of an official
+/// document takes precedence).
+fn validation_set(args: &ValidateArgs) -> Result<lexgen::Set, Vec<lexgen::Error>> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    for dir in &lexicons {
+    for dir in &args.lexicons {
         match lexgen::load_dir_any(dir) {
             Ok(d) => docs.extend(d),
             Err(e) => errors.extend(e),
         }
     }
-    let set = match errors.is_empty() {
-        true => lexgen::Set::build(docs, Vec::new()),
-        false => Err(errors),
+    if !args.no_builtin {
+        let given: std::collections::BTreeSet<String> = docs.iter().map(|d| d.id.clone()).collect();
+        for (path, text) in BUILTIN_LEXICONS {
+            match lexgen::model::parse_document(&format!("(built in) lexicons/{path}"), text) {
+                Ok(d) if !given.contains(&d.id) => docs.push(d),
+                Ok(_) => {}
+                Err(e) => errors.extend(e),
+            }
+        }
+    }
+    if errors.is_empty() {
+        lexgen::Set::build_for_validation(docs)
+    } else {
+        Err(errors)
+    }
+}
+
+fn validate(args: &[String]) -> ExitCode {
+    let args = match validate_args(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
     };
-    let set = match set {
+    let set = match validation_set(&args) {
         Ok(s) => s,
         Err(errors) => {
             for e in &errors {
@@ -275,27 +315,17 @@ fn validate(args: &[String]) -> ExitCode {
         }
     };
     let (mut invalid, mut unusable) = (false, false);
-    for file in &files {
-        let shown = file.display();
-        let value = std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|t| {
-                serde_json::from_str::<serde_json::Value>(&t)
-                    .map_err(|e| format!("invalid JSON: {e}"))
-            });
-        let result = value.and_then(|v| {
-            lexgen::validate::validate_record(&set, nsid.as_deref(), &v).map_err(|e| e.0)
-        });
-        match result {
-            Ok(violations) if violations.is_empty() => println!("{shown}: ok"),
+    for file in &args.files {
+        match check_file(&set, args.nsid.as_deref(), file) {
+            Ok(violations) if violations.is_empty() => println!("{}: ok", file.display()),
             Ok(violations) => {
                 invalid = true;
                 let all: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
-                println!("{shown}: {}", all.join("; "));
+                println!("{}: {}", file.display(), all.join("; "));
             }
             Err(reason) => {
                 unusable = true;
-                eprintln!("lexgen validate: {shown}: {reason}");
+                eprintln!("lexgen validate: {}: {reason}", file.display());
             }
         }
     }
@@ -306,4 +336,16 @@ fn validate(args: &[String]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// One record file's violations, or why it cannot be checked.
+fn check_file(
+    set: &lexgen::Set,
+    nsid: Option<&str>,
+    file: &Path,
+) -> Result<Vec<atproto_types::validate::Violation>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
+    let value = serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| format!("invalid JSON: {e}"))?;
+    lexgen::validate::validate_record(set, nsid, &value).map_err(|e| e.0)
 }

@@ -54,6 +54,15 @@ impl Entry {
     }
 }
 
+/// What a set is built for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Code generation: every reference must resolve.
+    Generate,
+    /// Run-time validation: references are resolved when reached.
+    Validate,
+}
+
 /// A checked set of documents, by NSID.
 #[derive(Clone, Debug, Default)]
 pub struct Set {
@@ -252,6 +261,23 @@ impl Set {
         local: Vec<Document>,
         external: Vec<(String, Vec<Document>)>,
     ) -> Result<Set, Vec<Error>> {
+        Set::build_with(local, external, Mode::Generate)
+    }
+
+    /// Indexes documents for run-time validation: NSIDs, duplicates and
+    /// definitions are checked as by [`Set::build`], but references are not
+    /// (nor the Rust module layout): a validator reports an unresolvable
+    /// reference only when a record reaches it, so one broken document does
+    /// not refuse every record.
+    pub fn build_for_validation(docs: Vec<Document>) -> Result<Set, Vec<Error>> {
+        Set::build_with(docs, Vec::new(), Mode::Validate)
+    }
+
+    fn build_with(
+        local: Vec<Document>,
+        external: Vec<(String, Vec<Document>)>,
+        mode: Mode,
+    ) -> Result<Set, Vec<Error>> {
         let mut errors = Vec::new();
         let mut docs: BTreeMap<String, Entry> = BTreeMap::new();
         let all =
@@ -293,8 +319,10 @@ impl Set {
         }
         let mut set = Set { docs };
         set.check_defs(&mut errors);
-        set.check_refs(&mut errors);
-        set.check_modules(&mut errors);
+        if mode == Mode::Generate {
+            set.check_refs(&mut errors);
+            set.check_modules(&mut errors);
+        }
         set.assign_names();
         if errors.is_empty() {
             Ok(set)

@@ -183,40 +183,9 @@ impl Walker<'_> {
                 }
                 None => wrong(out, "a boolean"),
             },
-            Schema::Bytes(b) => {
-                match serde_json::from_value::<atproto_types::Bytes>(value.clone()) {
-                    Ok(bytes) => v::bytes_len(
-                        bytes.0.len(),
-                        non_negative(b.min_length),
-                        non_negative(b.max_length),
-                        path,
-                        out,
-                    ),
-                    Err(e) => out.push(path, format_args!("expected bytes ($bytes): {e}")),
-                }
+            Schema::Bytes(_) | Schema::CidLink(_) | Schema::Blob(_) => {
+                data_type(schema, value, path, out)
             }
-            Schema::CidLink(_) => {
-                if let Err(e) = serde_json::from_value::<atproto_types::CidLink>(value.clone()) {
-                    out.push(path, format_args!("expected a cid-link ($link): {e}"));
-                }
-            }
-            Schema::Blob(b) => match serde_json::from_value::<atproto_types::Blob>(value.clone()) {
-                Ok(blob) => {
-                    let accept: Option<Vec<&str>> = b
-                        .accept
-                        .as_ref()
-                        .map(|a| a.iter().map(String::as_str).collect());
-                    v::blob(
-                        blob.mime_type(),
-                        blob.size(),
-                        accept.as_deref(),
-                        non_negative(b.max_size),
-                        path,
-                        out,
-                    )
-                }
-                Err(e) => out.push(path, format_args!("expected a blob: {e}")),
-            },
             Schema::Unknown(_) => {
                 // Any data-model value; the whole record was checked already.
             }
@@ -235,23 +204,44 @@ impl Walker<'_> {
                 }
                 None => wrong(out, "an array"),
             },
-            Schema::Ref(r) => {
-                let t = parse_ref(from, &r.target);
-                match self.set.lookup(&t) {
-                    Some((_, Schema::Record(rec))) => {
-                        self.object(&t.nsid, &rec.record, value, path, out, depth + 1)
-                    }
-                    Some((_, Schema::Token(_))) => {
-                        if !value.is_string() {
-                            wrong(out, "a string")
-                        }
-                    }
-                    Some((_, target)) => self.value(&t.nsid, target, value, path, out, depth + 1),
-                    None => out.push(path, format_args!("unresolved reference {:?}", r.target)),
-                }
-            }
+            Schema::Ref(r) => self.reference(from, &r.target, value, path, out, depth),
             Schema::Union(u) => self.union(from, u, value, path, out, depth),
             other => out.push(path, format_args!("a {} cannot hold a value", other.kind())),
+        }
+    }
+
+    /// A value of a referenced definition.
+    fn reference(
+        &self,
+        from: &str,
+        target: &str,
+        value: &Value,
+        path: &Path<'_>,
+        out: &mut Violations,
+        depth: usize,
+    ) {
+        let wrong = |out: &mut Violations, what: &str| {
+            out.push(path, format_args!("expected {what}, found {}", kind(value)));
+        };
+        let t = parse_ref(from, target);
+        match self.set.lookup(&t) {
+            Some((_, Schema::Record(rec))) => {
+                self.object(&t.nsid, &rec.record, value, path, out, depth + 1)
+            }
+            Some((_, Schema::Token(_))) => {
+                if !value.is_string() {
+                    wrong(out, "a string")
+                }
+            }
+            Some((_, def)) => self.value(&t.nsid, def, value, path, out, depth + 1),
+            None => out.push(
+                path,
+                format_args!(
+                    "unresolved reference {:?}: {}",
+                    target,
+                    missing(self.set, &t)
+                ),
+            ),
         }
     }
 
@@ -295,7 +285,11 @@ impl Walker<'_> {
                 Some((_, Schema::Record(r))) => {
                     self.object(&m.nsid, &r.record, value, path, out, depth + 1)
                 }
-                _ => out.push(path, format_args!("unresolved union member {t:?}")),
+                Some(_) => out.push(path, format_args!("union member {t:?} is not an object")),
+                None => out.push(
+                    path,
+                    format_args!("unresolved union member {t:?}: {}", missing(self.set, &m)),
+                ),
             },
             None if u.closed => out.push(
                 &path.field("$type"),
@@ -303,6 +297,54 @@ impl Walker<'_> {
             ),
             None => {}
         }
+    }
+}
+
+/// `bytes`, `cid-link` and `blob` values, read as the data model types.
+fn data_type(schema: &Schema, value: &Value, path: &Path<'_>, out: &mut Violations) {
+    match schema {
+        Schema::Bytes(b) => match serde_json::from_value::<atproto_types::Bytes>(value.clone()) {
+            Ok(bytes) => v::bytes_len(
+                bytes.0.len(),
+                non_negative(b.min_length),
+                non_negative(b.max_length),
+                path,
+                out,
+            ),
+            Err(e) => out.push(path, format_args!("expected bytes ($bytes): {e}")),
+        },
+        Schema::CidLink(_) => {
+            if let Err(e) = serde_json::from_value::<atproto_types::CidLink>(value.clone()) {
+                out.push(path, format_args!("expected a cid-link ($link): {e}"));
+            }
+        }
+        Schema::Blob(b) => match serde_json::from_value::<atproto_types::Blob>(value.clone()) {
+            Ok(blob) => {
+                let accept: Option<Vec<&str>> = b
+                    .accept
+                    .as_ref()
+                    .map(|a| a.iter().map(String::as_str).collect());
+                v::blob(
+                    blob.mime_type(),
+                    blob.size(),
+                    accept.as_deref(),
+                    non_negative(b.max_size),
+                    path,
+                    out,
+                )
+            }
+            Err(e) => out.push(path, format_args!("expected a blob: {e}")),
+        },
+        _ => {}
+    }
+}
+
+/// Why a reference does not resolve.
+fn missing(set: &Set, t: &crate::resolve::Target) -> String {
+    if set.docs.contains_key(&t.nsid) {
+        format!("lexicon {} has no definition {:?}", t.nsid, t.def)
+    } else {
+        format!("no lexicon {} is loaded", t.nsid)
     }
 }
 

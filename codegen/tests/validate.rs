@@ -180,16 +180,11 @@ fn unusable_input_exits_2_with_a_reason() {
         // The other files are still checked and reported.
         assert_eq!(stdout(&out), "ok-minimal.json: ok\n");
     }
-    // A lexicon set with an unresolved ref (the catalog needs app.bsky.*).
-    let out = lexgen(&[], &[catalog], &["ok-minimal.json"]);
+    // Usage: no file; --no-builtin without --lexicons.
+    assert_eq!(lexgen(&[], &[catalog], &[]).status.code(), Some(2));
+    let out = lexgen(&["--no-builtin"], &[], &["ok-minimal.json"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unresolved reference \"app.bsky.actor.defs#preferences\""));
-    assert_eq!(stdout(&out), "");
-    // Usage.
-    assert_eq!(
-        lexgen(&[], &[], &["ok-minimal.json"]).status.code(),
-        Some(2)
-    );
+    assert!(stderr(&out).contains("--no-builtin needs --lexicons"));
     println!(
         "lexgen validate: {} unusable-input cases exit 2",
         cases.len() + 2
@@ -206,4 +201,85 @@ fn a_real_post_against_the_official_lexicons() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(lexgen(&[], &dirs, &["post-ok.json"]).status.code(), Some(0));
+}
+
+#[test]
+fn the_official_lexicons_are_built_in() {
+    let out = lexgen(&[], &[], &["post-ok.json", "post-301-graphemes.json"]);
+    assert_eq!(
+        stdout(&out),
+        "post-ok.json: ok\npost-301-graphemes.json: text: 301 graphemes > maxGraphemes 300\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // Left out: the post's NSID is unknown without them.
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validate/lexicons");
+    let out = lexgen(&["--no-builtin"], &[own], &["post-ok.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains(r#"post-ok.json: no lexicon for NSID "app.bsky.feed.post" is loaded"#),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unresolvable_ref_is_reported_only_where_a_record_reaches_it() {
+    let dir = std::env::temp_dir().join(format!("lexgen-validate-refs-{}", std::process::id()));
+    let lex = dir.join("lex/com/example");
+    std::fs::create_dir_all(&lex).unwrap();
+    // One record refers to a missing document and a missing def, in an
+    // optional property; the other has no problem at all.
+    std::fs::write(
+        lex.join("broken.json"),
+        r##"{"lexicon":1,"id":"com.example.broken","defs":{"main":{"type":"record","key":"tid",
+            "record":{"type":"object","properties":{
+              "gone":{"type":"ref","ref":"com.example.missing#thing"},
+              "nodef":{"type":"ref","ref":"#nothing"},
+              "member":{"type":"union","refs":["com.example.missing#other"]},
+              "fine":{"type":"integer","maximum":3}}}}}}"##,
+    )
+    .unwrap();
+    std::fs::write(
+        lex.join("fine.json"),
+        r#"{"lexicon":1,"id":"com.example.fine","defs":{"main":{"type":"record","key":"tid",
+            "record":{"type":"object","required":["n"],"properties":{"n":{"type":"integer"}}}}}}"#,
+    )
+    .unwrap();
+    let record = |name: &str, json: &str| {
+        let f = dir.join(name);
+        std::fs::write(&f, json).unwrap();
+        f.display().to_string()
+    };
+    let fine = record("fine.json", r#"{"$type":"com.example.fine","n":1}"#);
+    let unreached = record(
+        "unreached.json",
+        r#"{"$type":"com.example.broken","fine":2}"#,
+    );
+    let reached = record(
+        "reached.json",
+        r#"{"$type":"com.example.broken","gone":{},"nodef":1,
+            "member":{"$type":"com.example.missing#other"},"fine":4}"#,
+    );
+    let out = lexgen(&[], &[dir.join("lex")], &[&fine, &unreached]);
+    assert_eq!(
+        stdout(&out),
+        format!("{fine}: ok\n{unreached}: ok\n"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(0));
+
+    let out = lexgen(&["--no-builtin"], &[dir.join("lex")], &[&reached]);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{reached}: gone: unresolved reference \"com.example.missing#thing\": no lexicon com.example.missing is loaded; \
+             nodef: unresolved reference \"#nothing\": lexicon com.example.broken has no definition \"nothing\"; \
+             member: unresolved union member \"com.example.missing#other\": no lexicon com.example.missing is loaded; \
+             fine: 4 > maximum 3\n"
+        )
+    );
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
