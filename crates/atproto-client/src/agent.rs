@@ -449,6 +449,13 @@ impl AgentBuilder {
         self
     }
 
+    /// Ends the session locally after `timeout` without a call; see
+    /// [`CredentialSessionBuilder::idle_timeout`].
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.session = self.session.idle_timeout(timeout);
+        self
+    }
+
     /// Proxies every call to `did#service_id` by default.
     pub fn proxy(mut self, did: &str, service_id: &str) -> Self {
         self.options = self.options.proxy(did, service_id);

@@ -361,3 +361,52 @@ async fn stores_keep_any_serializable_session_type() {
     assert_eq!(memory.get(), Some(value));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_idle_session_ends_locally_and_the_next_call_says_why() {
+    let fake = Fake::new();
+    let mock = fake_server(&fake).await;
+    let events = Events::default();
+    let store = Arc::new(MemoryStore::new());
+    let agent = AtpAgent::builder(&mock.url)
+        .session_store_arc(store.clone())
+        .persist_session(events.hook())
+        .idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap();
+    agent
+        .login(Login::new("alice.test", PASSWORD))
+        .await
+        .unwrap();
+    // Calls closer together than the timeout keep it alive.
+    for _ in 0..4 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        agent.call::<Echo>(EchoParams::default(), ()).await.unwrap();
+    }
+    assert!(store.get().is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    match agent.call::<Echo>(EchoParams::default(), ()).await {
+        Err(Error::Session(SessionError::Expired { error, message })) => {
+            assert_eq!(error, "IdleTimeout");
+            assert!(message.unwrap().contains("log in again"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!agent.has_session());
+    assert!(store.get().is_none(), "the store is cleared");
+    assert_eq!(events.take(), vec![Create, Expired]);
+    // Nothing was sent for the idle call; no revocation either.
+    assert_eq!(mock.count("com.example.echo"), 4);
+    assert_eq!(mock.count("com.atproto.server.deleteSession"), 0);
+    // A new login starts afresh.
+    agent
+        .login(Login::new("alice.test", PASSWORD))
+        .await
+        .unwrap();
+    agent.call::<Echo>(EchoParams::default(), ()).await.unwrap();
+    // check_idle ends it from a timer without a call.
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    assert!(agent.manager().check_idle().await.is_err());
+    assert!(store.get().is_none());
+    assert!(agent.manager().check_idle().await.is_ok());
+}

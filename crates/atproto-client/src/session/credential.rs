@@ -47,6 +47,7 @@ pub struct CredentialSessionBuilder {
     transport: TransportConfig,
     client: Option<Arc<dyn HttpClient>>,
     refresh_margin: Duration,
+    idle_timeout: Option<Duration>,
     store: Option<Arc<dyn SessionStore>>,
     hook: Option<Hook>,
 }
@@ -90,6 +91,23 @@ impl CredentialSessionBuilder {
     /// already expired.
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
+        self
+    }
+
+    /// Ends the session locally after `timeout` without a call: the next
+    /// call (or [`CredentialSession::check_idle`]) finds it idle, forgets
+    /// it, clears the store, fires `Expired`, and fails with
+    /// [`SessionError::Expired`] named `IdleTimeout`. Off by default.
+    ///
+    /// The TypeScript docs advise clearing sessions after periods of
+    /// inactivity: a session left on a shared or stolen device is as good
+    /// as the password until its refresh token expires (months). The check
+    /// runs when the session is used, not on a timer, so an idle session
+    /// stays in the store until then; call `check_idle` from a timer of your
+    /// own to clear it sooner. The server-side session is not revoked (that
+    /// needs the network; `logout` does it).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
         self
     }
 
@@ -150,6 +168,7 @@ impl CredentialSessionBuilder {
             service,
             allow_insecure_http: self.allow_insecure_http,
             refresh_margin: self.refresh_margin,
+            idle_timeout: self.idle_timeout,
             store: self.store,
             hook: self.hook,
             state: RwLock::new(State::default()),
@@ -175,6 +194,8 @@ struct State {
     /// The failure of the last refresh, with the generation it ended at:
     /// requests that waited on that refresh get the same error.
     last_failure: Option<(u64, SessionError)>,
+    /// When the session was last used (or started).
+    last_used: Option<std::time::Instant>,
 }
 
 impl State {
@@ -201,6 +222,7 @@ pub struct CredentialSession {
     service: ServiceUrl,
     allow_insecure_http: bool,
     refresh_margin: Duration,
+    idle_timeout: Option<Duration>,
     store: Option<Arc<dyn SessionStore>>,
     hook: Option<Hook>,
     state: RwLock<State>,
@@ -288,6 +310,7 @@ impl CredentialSession {
             transport: TransportConfig::default(),
             client: None,
             refresh_margin: DEFAULT_REFRESH_MARGIN,
+            idle_timeout: None,
             store: None,
             hook: None,
         }
@@ -384,6 +407,7 @@ impl CredentialSession {
 
     fn set_session(&self, session: Option<SessionData>, pds: Option<ServiceUrl>) {
         let mut st = self.write();
+        st.last_used = session.as_ref().map(|_| std::time::Instant::now());
         st.set_current(session);
         st.pds = pds;
         st.generation += 1;
@@ -605,6 +629,7 @@ impl CredentialSession {
     async fn token_for_request(&self) -> Result<(Option<Secret>, u64), SessionError> {
         let generation = self.read().generation;
         let _guard = self.lock().await?;
+        self.end_if_idle().await?;
         let (token, stale) = {
             let st = self.read();
             if st.session.is_none() {
@@ -753,6 +778,48 @@ impl CredentialSession {
         let answer = result?;
         ended?;
         Ok(Some(answer))
+    }
+
+    /// Whether the session has been idle longer than the idle timeout (see
+    /// [`CredentialSessionBuilder::idle_timeout`]); if so it is ended, as the
+    /// next call would, and `Err(Expired { error: "IdleTimeout", .. })` says
+    /// so. `Ok(())` when the session is in use, absent, or there is no
+    /// timeout.
+    pub async fn check_idle(&self) -> Result<(), SessionError> {
+        let _guard = self.lock().await?;
+        self.end_if_idle().await
+    }
+
+    /// The idle check itself. Caller holds `self.lock`. Marks the session
+    /// used when it is not idle.
+    async fn end_if_idle(&self) -> Result<(), SessionError> {
+        let Some(timeout) = self.idle_timeout else {
+            return Ok(());
+        };
+        let idle = {
+            let mut st = self.write();
+            let now = std::time::Instant::now();
+            let idle = st.session.is_some()
+                && st
+                    .last_used
+                    .is_some_and(|t| now.saturating_duration_since(t) > timeout);
+            if !idle {
+                st.last_used = Some(now);
+            }
+            idle
+        };
+        if !idle {
+            return Ok(());
+        }
+        // The session is over whatever the store says.
+        let _ = self.end_session().await;
+        Err(SessionError::Expired {
+            error: "IdleTimeout".into(),
+            message: Some(format!(
+                "no call for more than {} s; log in again",
+                timeout.as_secs()
+            )),
+        })
     }
 
     /// Ends the session locally without telling the server, e.g. after a
