@@ -141,6 +141,11 @@ mod validate;
 
 pub use agent::{Agent, AgentBuilder, AtpAgent, CallOptions};
 pub use atproto_api;
+/// Bluesky rich text (crate `atproto-richtext`): facets for mentions, links
+/// and tags with UTF-8 byte offsets, segments for rendering, edits that
+/// keep facets in place.
+#[cfg(feature = "app-bsky")]
+pub use atproto_richtext as richtext;
 pub use atproto_types;
 pub use atproto_types::xrpc::{Method, NoError, RawBody};
 pub use atproto_xrpc;
