@@ -80,7 +80,15 @@ fn default_official() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-fn generate(args: &[String]) -> ExitCode {
+/// `lexgen generate` arguments, with the defaults applied.
+struct GenerateArgs {
+    lexicons: Vec<PathBuf>,
+    out: PathBuf,
+    externals: Vec<(String, PathBuf)>,
+    secrets: Vec<String>,
+}
+
+fn generate_args(args: &[String]) -> Result<GenerateArgs, String> {
     let mut lexicons = Vec::new();
     let mut out = None;
     let mut externals: Vec<(String, PathBuf)> = Vec::new();
@@ -88,50 +96,27 @@ fn generate(args: &[String]) -> ExitCode {
     let mut secrets: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = |name: &str| match it.next() {
-            Some(v) => Some(v.clone()),
-            None => {
-                eprintln!("{name} needs a value\n{USAGE}");
-                None
-            }
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
         };
         match a.as_str() {
-            "--lexicons" => match value(a) {
-                Some(v) => lexicons.push(PathBuf::from(v)),
-                None => return ExitCode::from(1),
-            },
-            "--out" => match value(a) {
-                Some(v) => out = Some(PathBuf::from(v)),
-                None => return ExitCode::from(1),
-            },
-            "--external-crate" => match value(a).and_then(|v| {
-                v.split_once('=')
-                    .map(|(n, d)| (n.replace('-', "_"), PathBuf::from(d)))
-            }) {
-                Some(e) => externals.push(e),
-                None => {
-                    eprintln!("--external-crate takes NAME=DIR\n{USAGE}");
-                    return ExitCode::from(1);
-                }
-            },
-            "--no-external" => no_external = true,
-            "--secret" => match value(a) {
-                Some(v) => secrets.push(v),
-                None => return ExitCode::from(1),
-            },
-            other => {
-                eprintln!("unknown argument {other:?}\n{USAGE}");
-                return ExitCode::from(1);
+            "--lexicons" => lexicons.push(PathBuf::from(value()?)),
+            "--out" => out = Some(PathBuf::from(value()?)),
+            "--external-crate" => {
+                let v = value()?;
+                let (n, d) = v.split_once('=').ok_or("--external-crate takes NAME=DIR")?;
+                externals.push((n.replace('-', "_"), PathBuf::from(d)));
             }
+            "--no-external" => no_external = true,
+            "--secret" => secrets.push(value()?),
+            other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    let Some(out) = out else {
-        eprintln!("--out is required\n{USAGE}");
-        return ExitCode::from(1);
-    };
+    let out = out.ok_or("--out is required")?;
     if lexicons.is_empty() {
-        eprintln!("--lexicons is required\n{USAGE}");
-        return ExitCode::from(1);
+        return Err("--lexicons is required".into());
     }
     if secrets.is_empty() {
         secrets = DEFAULT_SECRETS.iter().map(|s| s.to_string()).collect();
@@ -145,6 +130,27 @@ fn generate(args: &[String]) -> ExitCode {
             }
         }
     }
+    Ok(GenerateArgs {
+        lexicons,
+        out,
+        externals,
+        secrets,
+    })
+}
+
+fn generate(args: &[String]) -> ExitCode {
+    let GenerateArgs {
+        lexicons,
+        out,
+        externals,
+        secrets,
+    } = match generate_args(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(1);
+        }
+    };
     let result = build(&lexicons, &externals, secrets);
     let generated = match result {
         Ok(g) => g,

@@ -85,3 +85,41 @@ fn usage_errors_exit_1_and_validate_usage_exits_2() {
     assert_eq!(v.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&v.stderr).contains("usage:"));
 }
+
+#[test]
+fn secret_properties_are_the_callers_choice() {
+    let dir = temp("secret");
+    let lex = dir.join("lex/com/example");
+    std::fs::create_dir_all(&lex).unwrap();
+    std::fs::write(
+        lex.join("login.json"),
+        r#"{"lexicon":1,"id":"com.example.login","defs":{"main":{"type":"object",
+            "properties":{"pin":{"type":"string"},"password":{"type":"string"}}}}}"#,
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lexgen"))
+            .args(["generate", "--no-external", "--lexicons"])
+            .arg(dir.join("lex"))
+            .arg("--out")
+            .arg(dir.join("src"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(dir.join("src/com/example/login.rs")).unwrap()
+    };
+    // The default list: `password` is redacted, `pin` is not.
+    let text = run(&[]);
+    assert!(text.contains("Redacted(&self.password)"), "{text}");
+    assert!(!text.contains("Redacted(&self.pin)"), "{text}");
+    // `--secret` replaces the list.
+    let text = run(&["--secret", "pin"]);
+    assert!(text.contains("Redacted(&self.pin)"), "{text}");
+    assert!(!text.contains("Redacted(&self.password)"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
