@@ -279,6 +279,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A map key's raw bytes, without the UTF-8 check (for look-ahead).
+    #[inline]
+    pub fn key_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let (head, at) = self.head()?;
+        match head {
+            Head::Text(len) => self.take(len),
+            _ => Err(self.err(at, Rule::NonStringKey)),
+        }
+    }
+
     /// Skips one whole item, checking every rule on the way.
     pub fn skip(&mut self, depth: usize) -> Result<(), DecodeError> {
         let (head, at) = self.head()?;

@@ -277,7 +277,8 @@ impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
 /// Where a map's `$type` entry lies when it is handed out first.
 #[derive(Clone, Copy)]
 struct TypeEntry<'de> {
-    key: &'de str,
+    key: &'static str,
+    _input: std::marker::PhantomData<&'de ()>,
     key_at: usize,
     value_at: usize,
     value_end: usize,
@@ -327,21 +328,25 @@ fn find_type<'de>(r: &Reader<'de>, n: usize, depth: usize) -> Option<TypeEntry<'
     let mut look = r.clone();
     let start = look.pos;
     for i in 0..n {
-        let (key, key_at) = look.key().ok()?;
-        if key == "$type" {
+        let key_at = look.pos;
+        let key = look.key_bytes().ok()?;
+        if key == b"$type" {
             if i == 0 {
                 return None;
             }
             let value_at = look.pos;
             look.skip(depth).ok()?;
             return Some(TypeEntry {
-                key,
+                key: "$type",
+                _input: std::marker::PhantomData,
                 key_at,
                 value_at,
                 value_end: look.pos,
             });
         }
-        if crate::cbor::key_cmp(key.as_bytes(), b"$type").is_gt() {
+        // In canonical order nothing after a key that sorts above `$type`
+        // can be `$type` (keys of six bytes or more, most of them).
+        if crate::cbor::key_cmp(key, b"$type").is_gt() {
             return None;
         }
         look.skip(depth).ok()?;

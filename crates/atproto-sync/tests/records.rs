@@ -80,3 +80,39 @@ fn unknown_union_member_is_kept() {
     let post: Post = from_slice(&cbor).unwrap();
     assert_eq!(to_vec(&post).unwrap(), cbor);
 }
+
+#[test]
+fn unknown_values_carry_cbor_links_and_bytes_losslessly() {
+    use atproto_types::Unknown;
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Holder {
+        record: Unknown,
+    }
+    let cid = Cid::for_dag_cbor(b"linked");
+    let json = serde_json::json!({"record": {
+        "$type": "com.example.any",
+        "link": {"$link": cid.to_string()},
+        "data": {"$bytes": "3q2+7w"},
+        "list": [1, -2, "x", null, true],
+    }});
+    let cbor = Value::from_json(&json).unwrap().to_cbor();
+    let h: Holder = from_slice(&cbor).unwrap();
+    // Held as the data model's JSON form.
+    assert_eq!(h.record.type_name(), Some("com.example.any"));
+    assert_eq!(h.record.to_value().unwrap(), json["record"]);
+    // Written back to DAG-CBOR as a real link and real bytes.
+    assert_eq!(to_vec(&h).unwrap(), cbor);
+    let back = Value::from_cbor(&cbor).unwrap();
+    let rec = back
+        .as_map()
+        .unwrap()
+        .get("record")
+        .unwrap()
+        .as_map()
+        .unwrap();
+    assert_eq!(rec.get("link").unwrap().as_link(), Some(cid));
+    assert_eq!(
+        rec.get("data").unwrap().as_bytes(),
+        Some(&[0xde, 0xad, 0xbe, 0xef][..])
+    );
+}
