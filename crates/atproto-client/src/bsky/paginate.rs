@@ -1,0 +1,307 @@
+//! Cursor pagination: any endpoint that takes a `cursor` and answers with the
+//! next one becomes a stream of pages, or of the items in them.
+//!
+//! The streams implement [`futures_core::Stream`] (so `StreamExt` from
+//! `futures-util`, or `tokio-stream`, work on them) and also have an inherent
+//! `next().await`, so that walking them needs no extra crate. Only the trait
+//! crate is a dependency: it is tiny and already in every build that has
+//! hyper.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use atproto_api::app::bsky::{actor, feed, graph, notification};
+use atproto_api::com::atproto::{repo, sync};
+use atproto_types::xrpc::Endpoint;
+use futures_core::Stream;
+
+use crate::agent::Agent;
+use crate::error::Error;
+use crate::session::SessionManager;
+
+/// An endpoint whose answers come in pages linked by a cursor: a query
+/// (no input) whose parameters take the cursor of the previous answer.
+///
+/// Implemented for the common `app.bsky` and `com.atproto` list endpoints;
+/// implement it for any other endpoint (your own lexicons' too) to use it
+/// with [`Agent::paginate`].
+pub trait Paginated: Endpoint<Input = ()> {
+    /// One entry of a page (a feed item, a profile, a record...).
+    type Item;
+
+    /// Sets the cursor to send (`None`: the first page).
+    fn set_cursor(params: &mut Self::Params, cursor: Option<String>);
+
+    /// The cursor of the next page, if the answer names one.
+    fn next_cursor(output: &Self::Output) -> Option<&str>;
+
+    /// The page's entries, in the server's order.
+    fn into_items(output: Self::Output) -> Vec<Self::Item>;
+}
+
+macro_rules! paginated {
+    ($($endpoint:path => $field:ident: $item:ty;)*) => {$(
+        impl Paginated for $endpoint {
+            type Item = $item;
+            fn set_cursor(params: &mut Self::Params, cursor: Option<String>) {
+                params.cursor = cursor;
+            }
+            fn next_cursor(output: &Self::Output) -> Option<&str> {
+                output.cursor.as_deref()
+            }
+            fn into_items(output: Self::Output) -> Vec<Self::Item> {
+                output.$field
+            }
+        }
+    )*};
+}
+
+paginated! {
+    feed::get_timeline::GetTimeline => feed: feed::defs::FeedViewPost;
+    feed::get_author_feed::GetAuthorFeed => feed: feed::defs::FeedViewPost;
+    feed::get_actor_likes::GetActorLikes => feed: feed::defs::FeedViewPost;
+    feed::get_feed::GetFeed => feed: feed::defs::FeedViewPost;
+    feed::get_list_feed::GetListFeed => feed: feed::defs::FeedViewPost;
+    feed::get_likes::GetLikes => likes: feed::get_likes::Like;
+    feed::get_reposted_by::GetRepostedBy => reposted_by: actor::defs::ProfileView;
+    feed::get_quotes::GetQuotes => posts: feed::defs::PostView;
+    feed::search_posts::SearchPosts => posts: feed::defs::PostView;
+    graph::get_followers::GetFollowers => followers: actor::defs::ProfileView;
+    graph::get_follows::GetFollows => follows: actor::defs::ProfileView;
+    graph::get_blocks::GetBlocks => blocks: actor::defs::ProfileView;
+    graph::get_mutes::GetMutes => mutes: actor::defs::ProfileView;
+    actor::search_actors::SearchActors => actors: actor::defs::ProfileView;
+    notification::list_notifications::ListNotifications => notifications: notification::list_notifications::Notification;
+    repo::list_records::ListRecords => records: repo::list_records::Record;
+    sync::list_repos::ListRepos => repos: sync::list_repos::Repo;
+}
+
+type Fetch<E> = Pin<
+    Box<
+        dyn Future<Output = Result<<E as Endpoint>::Output, Error<<E as Endpoint>::Error>>>
+            + Send,
+    >,
+>;
+
+/// The pages of a [`Paginated`] endpoint, fetched one at a time as they are
+/// asked for ([`Agent::paginate`]).
+///
+/// The stream ends after the page without a cursor (or with an empty one, or
+/// with the cursor just sent, which would repeat the same page forever), or
+/// after the first error, which it yields. Dropping it cancels the request in
+/// flight.
+pub struct Pages<M, E: Endpoint> {
+    agent: Agent<M>,
+    // Boxed so that the stream is `Unpin` whatever the parameter type.
+    params: Box<E::Params>,
+    cursor: Option<String>,
+    pages: usize,
+    done: bool,
+    in_flight: Option<Fetch<E>>,
+    endpoint: PhantomData<fn() -> E>,
+}
+
+impl<M, E: Endpoint> std::fmt::Debug for Pages<M, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages")
+            .field("endpoint", &E::NSID)
+            .field("cursor", &self.cursor)
+            .field("pages", &self.pages)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<M, E> Pages<M, E>
+where
+    M: SessionManager,
+    E: Paginated + 'static,
+    E::Params: Clone + Send + Sync + 'static,
+    E::Output: Send + 'static,
+    E::Error: Send + 'static,
+{
+    /// The next page, `None` once there are no more.
+    pub async fn next(&mut self) -> Option<Result<E::Output, Error<E::Error>>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// The entries of the pages, one at a time.
+    pub fn items(self) -> Items<M, E> {
+        Items {
+            pages: self,
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// Starts from `cursor` (one a previous walk stopped at, see
+    /// [`Pages::cursor`]) instead of the first page.
+    pub fn from_cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// How many pages were received so far.
+    pub fn pages_received(&self) -> usize {
+        self.pages
+    }
+
+    /// The cursor the next request will send (`None` before the first page,
+    /// and once the stream has ended).
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+}
+
+impl<M, E> Stream for Pages<M, E>
+where
+    M: SessionManager,
+    E: Paginated + 'static,
+    E::Params: Clone + Send + Sync + 'static,
+    E::Output: Send + 'static,
+    E::Error: Send + 'static,
+{
+    type Item = Result<E::Output, Error<E::Error>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let fetch = this.in_flight.get_or_insert_with(|| {
+            let mut params = (*this.params).clone();
+            E::set_cursor(&mut params, this.cursor.clone());
+            let agent = this.agent.clone();
+            Box::pin(async move { agent.call::<E>(params, ()).await })
+        });
+        let answer = match fetch.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(answer) => answer,
+        };
+        this.in_flight = None;
+        match answer {
+            Ok(page) => {
+                this.pages += 1;
+                let sent = this.cursor.take();
+                match E::next_cursor(&page) {
+                    Some(next) if !next.is_empty() && Some(next) != sent.as_deref() => {
+                        this.cursor = Some(next.to_owned());
+                    }
+                    _ => this.done = true,
+                }
+                Poll::Ready(Some(Ok(page)))
+            }
+            Err(e) => {
+                this.done = true;
+                this.cursor = None;
+                Poll::Ready(Some(Err(e)))
+            }
+        }
+    }
+}
+
+/// The entries of a [`Paginated`] endpoint's pages, one at a time
+/// ([`Pages::items`]). Pages are fetched as the entries of the previous one
+/// run out; an error is yielded once and ends the stream.
+pub struct Items<M, E: Paginated> {
+    pages: Pages<M, E>,
+    buffer: VecDeque<E::Item>,
+}
+
+// Nothing is ever pinned inside: the buffered items are moved out by value
+// and the request in flight is boxed.
+impl<M, E: Paginated> Unpin for Items<M, E> {}
+
+impl<M, E: Paginated> std::fmt::Debug for Items<M, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Items")
+            .field("pages", &self.pages)
+            .field("buffered", &self.buffer.len())
+            .finish()
+    }
+}
+
+impl<M, E> Items<M, E>
+where
+    M: SessionManager,
+    E: Paginated + 'static,
+    E::Params: Clone + Send + Sync + 'static,
+    E::Output: Send + 'static,
+    E::Error: Send + 'static,
+{
+    /// The next entry, `None` once there are no more.
+    pub async fn next(&mut self) -> Option<Result<E::Item, Error<E::Error>>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// How many pages were received so far.
+    pub fn pages_received(&self) -> usize {
+        self.pages.pages
+    }
+}
+
+impl<M, E> Stream for Items<M, E>
+where
+    M: SessionManager,
+    E: Paginated + 'static,
+    E::Params: Clone + Send + Sync + 'static,
+    E::Output: Send + 'static,
+    E::Error: Send + 'static,
+{
+    type Item = Result<E::Item, Error<E::Error>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.buffer.pop_front() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            // Empty pages are skipped: a feed may answer one with a cursor.
+            match Pin::new(&mut this.pages).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(page))) => this.buffer.extend(E::into_items(page)),
+            }
+        }
+    }
+}
+
+impl<M: SessionManager> Agent<M> {
+    /// Walks a cursor-paginated endpoint page by page, starting from
+    /// `params` (their cursor is replaced: see [`Pages::from_cursor`]): each page is fetched when asked
+    /// for, through the agent (so with its session and options).
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: atproto_client::AtpAgent) -> Result<(), atproto_client::AnyError> {
+    /// use atproto_client::atproto_api::app::bsky::feed::get_timeline::{GetTimeline, Parameters};
+    ///
+    /// let mut items = agent.paginate::<GetTimeline>(Parameters::default()).items();
+    /// let mut seen = 0;
+    /// while let Some(item) = items.next().await {
+    ///     println!("{}", item?.post.uri);
+    ///     seen += 1;
+    ///     if seen == 100 { break; }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn paginate<E>(&self, params: E::Params) -> Pages<M, E>
+    where
+        E: Paginated + 'static,
+        E::Params: Clone + Send + Sync + 'static,
+        E::Output: Send + 'static,
+        E::Error: Send + 'static,
+    {
+        Pages {
+            agent: self.clone(),
+            params: Box::new(params),
+            cursor: None,
+            pages: 0,
+            done: false,
+            in_flight: None,
+            endpoint: PhantomData,
+        }
+    }
+}
