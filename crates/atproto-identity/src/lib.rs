@@ -27,6 +27,25 @@
 //! - Every failure is an [`Error`] naming the [`Step`] (DNS, well-known,
 //!   PLC, did:web, document…) and the identifier.
 //!
+//! ```no_run
+//! use std::sync::Arc;
+//! use atproto_identity::Resolver;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let http = Arc::new(atproto_xrpc::ReqwestClient::new()?);   // any HttpClient
+//! let resolver = Resolver::builder(http).build()?;
+//! let id = resolver.resolve_identity("alice.bsky.social").await?;
+//! println!("{} is {} on {}", id.did, id.handle.display(), id.pds);
+//! // A local PDS: .test handles through its resolveHandle, its PLC directory.
+//! let dev = Resolver::builder(Arc::new(atproto_xrpc::ReqwestClient::new()?))
+//!     .plc_url("http://localhost:2582")
+//!     .well_known(false)
+//!     .resolve_handle_via("http://localhost:2583")
+//!     .allow_private_hosts(true) // its PDS endpoint is on loopback
+//!     .build()?;
+//! # let _ = dev; Ok(()) }
+//! ```
+//!
 //! # Network safety
 //!
 //! Handles and `did:web` hosts come from users. Requests to them use https
