@@ -17,6 +17,37 @@
 //!   ([`tree::invert_ops`]).
 //!
 //! Nothing here touches the network.
+//!
+//! ```
+//! use atproto_sync::{from_slice, to_vec, Cid, Value};
+//!
+//! // The data model's JSON form to canonical DAG-CBOR and back.
+//! let json = serde_json::json!({"$type": "com.example.note", "text": "hi",
+//!     "data": {"$bytes": "AAEC"}, "ref": {"$link": Cid::for_raw(b"x").to_string()}});
+//! let cbor = Value::from_json(&json)?.to_cbor();
+//! assert_eq!(Value::from_cbor(&cbor)?.to_json(), json);
+//! // Any serde type reads it; serializing writes the same bytes.
+//! let any: serde_json::Value = from_slice(&cbor)?;
+//! assert_eq!(to_vec(&any)?, cbor);
+//! println!("{}", Cid::for_dag_cbor(&cbor));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Reading a repository (the bytes of `com.atproto.sync.getRepo`):
+//!
+//! ```no_run
+//! # fn demo(car_bytes: &[u8], key: &atproto_crypto::PublicKey) -> Result<(), Box<dyn std::error::Error>> {
+//! use atproto_api::app::bsky::feed::post::Post;
+//! let repo = atproto_sync::Repo::from_car(car_bytes)?;   // every block hash-checked, tree walked
+//! repo.commit().verify(key)?;                           // the `#atproto` key of the DID document
+//! for (rkey, post) in repo.typed::<Post>() {
+//!     println!("{rkey}: {}", post?.text);
+//! }
+//! for record in repo.records() {                        // every collection, raw
+//!     println!("{}/{} {}", record.collection, record.rkey, record.value()?);
+//! }
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
