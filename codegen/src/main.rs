@@ -351,7 +351,43 @@ fn check_file(
     file: &Path,
 ) -> Result<Vec<atproto_types::validate::Violation>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
-    let value = serde_json::from_str::<serde_json::Value>(&text)
-        .map_err(|e| format!("invalid JSON: {e}"))?;
+    let value = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) => v,
+        Err(e) => return json_problem(&e),
+    };
     lexgen::validate::validate_record(set, nsid, &value).map_err(|e| e.0)
+}
+
+/// Deepest nesting of arrays and objects a record file may have: serde_json's
+/// recursion limit (128 levels) less one, so that reading never exhausts the
+/// stack and the checks that walk the value stay bounded too.
+const MAX_NESTING: usize = 127;
+
+/// What is wrong with a file serde_json cannot read. Valid JSON that is not
+/// data-model text says so: a nesting deeper than [`MAX_NESTING`] (exit 2,
+/// this tool's limit) or a `\uD800`-style escape that is half of a UTF-16
+/// pair (a violation: atproto strings are Unicode text).
+fn json_problem(e: &serde_json::Error) -> Result<Vec<atproto_types::validate::Violation>, String> {
+    let at = format!("line {} column {}", e.line(), e.column());
+    let text = e.to_string();
+    if text.starts_with("recursion limit exceeded") {
+        return Err(format!(
+            "nested deeper than {MAX_NESTING} levels of arrays and objects at {at} \
+             (the most lexgen validate reads)"
+        ));
+    }
+    if text.starts_with("lone leading surrogate")
+        || text.starts_with("unexpected end of hex escape")
+    {
+        let mut out = atproto_types::validate::Violations::default();
+        out.push(
+            &atproto_types::validate::Path::Root,
+            format_args!(
+                "data model: a string escape at {at} is a lone UTF-16 surrogate \
+                 (\\uD800-\\uDFFF without its pair), which is not Unicode text"
+            ),
+        );
+        return Ok(out.0);
+    }
+    Err(format!("invalid JSON: {e}"))
 }

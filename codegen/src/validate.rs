@@ -173,6 +173,10 @@ impl Walker<'_> {
                     path,
                     out,
                 ),
+                None if kind(value) == "an integer" => out.push(
+                    path,
+                    format_args!("{value} is out of range (integers are signed 64-bit)"),
+                ),
                 None => wrong(out, "an integer"),
             },
             Schema::Boolean(b) => match value.as_bool() {

@@ -283,3 +283,66 @@ fn an_unresolvable_ref_is_reported_only_where_a_record_reaches_it() {
     assert_eq!(out.status.code(), Some(1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn json_the_data_model_cannot_hold_is_named_for_what_it_is() {
+    let Some(catalog) = catalog() else { return };
+    let dir = std::env::temp_dir().join(format!("lexgen-validate-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, text: String| {
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        f.display().to_string()
+    };
+    let head = r#"{"$type":"example.lexicon.record","#;
+    let big = file(
+        "big.json",
+        format!(r#"{head}"integer":18446744073709551615}}"#),
+    );
+    let out = lexgen(&[], &[catalog.clone()], &[&big]);
+    assert!(
+        stdout(&out).ends_with(
+            "integer: 18446744073709551615 is out of range (integers are signed 64-bit)\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    for escape in [r"\ud800", r"\udc00", r"\ud800\u0041"] {
+        let lone = file(
+            "lone.json",
+            format!(r#"{head}"integer":1,"string":"a{escape}b"}}"#),
+        );
+        let out = lexgen(&[], &[catalog.clone()], &[&lone]);
+        assert!(
+            stdout(&out).contains("is a lone UTF-16 surrogate"),
+            "{escape}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert_eq!(out.status.code(), Some(1), "{escape}");
+    }
+
+    // 127 levels (the record, its `unknown` object, 125 arrays) are read;
+    // 128 are refused with the limit named.
+    let nested = |arrays: usize| {
+        format!(
+            r#"{head}"integer":1,"unknown":{{"a":{}{}}}}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    let ok = file("deep-ok.json", nested(125));
+    let out = lexgen(&[], &[catalog.clone()], &[&ok]);
+    assert_eq!(stdout(&out), format!("{ok}: ok\n"), "{}", stderr(&out));
+    let deep = file("deep.json", nested(126));
+    let out = lexgen(&[], &[catalog], &[&deep]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("nested deeper than 127 levels of arrays and objects at line 1"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
