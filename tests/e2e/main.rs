@@ -8,6 +8,7 @@
 mod accounts;
 mod discovery;
 mod email;
+mod handle_login;
 mod lifecycle;
 mod limits;
 mod refresh;

@@ -134,6 +134,8 @@ impl CallOptions {
 pub struct Agent<M> {
     manager: Arc<M>,
     options: Arc<CallOptions>,
+    /// For [`Agent::resolve_identity`]; a default one is made when needed.
+    pub(crate) resolver: Option<atproto_identity::Resolver>,
     /// Check requests against the lexicon before sending (see
     /// [`AgentBuilder::validate_requests`]).
     validate: bool,
@@ -144,6 +146,7 @@ impl<M> Clone for Agent<M> {
         Agent {
             manager: self.manager.clone(),
             options: self.options.clone(),
+            resolver: self.resolver.clone(),
             validate: self.validate,
         }
     }
@@ -167,6 +170,7 @@ impl<M: SessionManager> Agent<M> {
         Agent {
             manager: Arc::new(manager),
             options: Arc::new(CallOptions::default()),
+            resolver: None,
             validate: true,
         }
     }
@@ -206,6 +210,7 @@ impl<M: SessionManager> Agent<M> {
         Agent {
             manager: self.manager.clone(),
             options: Arc::new(self.options.merged(&options)),
+            resolver: self.resolver.clone(),
             validate: self.validate,
         }
     }
@@ -353,8 +358,9 @@ impl<M: SessionManager> XrpcCaller for Agent<M> {
 /// Builds an [`AtpAgent`]: a [`CredentialSession`] and the agent's own
 /// options.
 pub struct AgentBuilder {
-    session: CredentialSessionBuilder,
+    pub(crate) session: CredentialSessionBuilder,
     options: CallOptions,
+    pub(crate) resolver: Option<atproto_identity::Resolver>,
     validate_requests: bool,
 }
 
@@ -362,15 +368,45 @@ impl AtpAgent {
     /// Starts building an agent for `service`: the server to log in with
     /// (a PDS or an entryway such as `https://bsky.social`).
     pub fn builder(service: impl Into<String>) -> AgentBuilder {
-        AgentBuilder {
-            session: CredentialSession::builder(service),
-            options: CallOptions::default(),
-            validate_requests: true,
-        }
+        AgentBuilder::new().service(service)
+    }
+}
+
+impl Default for AgentBuilder {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl AgentBuilder {
+    /// A builder without a service yet: set one with
+    /// [`AgentBuilder::service`], or let
+    /// [`AgentBuilder::login_with_handle`] find the account's PDS.
+    pub fn new() -> Self {
+        AgentBuilder {
+            session: CredentialSession::builder(""),
+            options: CallOptions::default(),
+            resolver: None,
+            validate_requests: true,
+        }
+    }
+
+    /// The server to log in with (a PDS or an entryway such as
+    /// `https://bsky.social`).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.session = self.session.service(service);
+        self
+    }
+
+    /// Resolves handles and DIDs for [`AgentBuilder::login_with_handle`] and
+    /// [`Agent::resolve_identity`] (default: a [`atproto_identity::Resolver`]
+    /// over this agent's HTTP client with its default settings: the public
+    /// PLC directory, HTTPS well-known handle lookups, no private hosts).
+    pub fn identity_resolver(mut self, resolver: atproto_identity::Resolver) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
     /// Called after every session event, with the session (`None` for
     /// `Expired` and `CreateFailed`). Events arrive one at a time, in order.
     /// The hook runs while the session is locked: an agent call made from
@@ -492,6 +528,7 @@ impl AgentBuilder {
         Ok(Agent {
             manager: Arc::new(self.session.build()?),
             options: Arc::new(self.options),
+            resolver: self.resolver,
             validate: self.validate_requests,
         })
     }

@@ -73,6 +73,9 @@ pub enum Error<E = NoError> {
         /// Every violation, with its path (`text: 301 graphemes > maxGraphemes 300`).
         error: atproto_types::validate::ValidationError,
     },
+    /// Resolving a handle or DID failed (see [`atproto_identity::Error`]:
+    /// it names the step and the identifier).
+    Identity(Box<atproto_identity::Error>),
     /// A helper got something it did not expect (e.g. a record of another
     /// type). Carries an explanation.
     Invalid(String),
@@ -158,6 +161,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::Validation { nsid, error } => {
                 write!(f, "{nsid}: not sent, it breaks the lexicon: {error}")
             }
+            Error::Identity(e) => write!(f, "{e}"),
             Error::Invalid(m) => f.write_str(m),
         }
     }
@@ -172,6 +176,7 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
             Error::Decode(e) => Some(e),
             Error::Encode(e) => Some(e),
             Error::Validation { error, .. } => Some(error),
+            Error::Identity(e) => Some(&**e),
             Error::Invalid(_) => None,
         }
     }
@@ -261,6 +266,7 @@ impl<E> Error<E> {
             Error::Decode(e) => Error::Decode(e),
             Error::Encode(e) => Error::Encode(e),
             Error::Validation { nsid, error } => Error::Validation { nsid, error },
+            Error::Identity(e) => Error::Identity(e),
             Error::Invalid(m) => Error::Invalid(m),
         }
     }
@@ -324,12 +330,18 @@ impl AnyError {
 }
 
 impl Error<NoError> {
+    /// The same error as any endpoint's `Error<E>` (it has no `Api` case to
+    /// convert).
+    pub fn into_typed<E>(self) -> Error<E> {
+        self.map_api(|never, _, _| match never {})
+    }
+
     /// Gives an untyped error the endpoint's type (see
     /// [`Error::from_session`]).
     pub fn typed<E: EndpointError>(self, nsid: &str) -> Error<E> {
         match self {
             Error::Xrpc(e) => Error::from_session(SessionError::Xrpc(e), nsid),
-            other => other.map_api(|never, _, _| match never {}),
+            other => other.into_typed(),
         }
     }
 }

@@ -133,6 +133,7 @@ pub mod agent;
 #[cfg(feature = "app-bsky")]
 pub mod bsky;
 pub mod error;
+mod identity;
 pub mod jwt;
 mod records;
 pub mod session;
@@ -141,6 +142,7 @@ mod validate;
 
 pub use agent::{Agent, AgentBuilder, AtpAgent, CallOptions};
 pub use atproto_api;
+pub use atproto_identity;
 /// Bluesky rich text (crate `atproto-richtext`): facets for mentions, links
 /// and tags with UTF-8 byte offsets, segments for rendering, edits that
 /// keep facets in place.

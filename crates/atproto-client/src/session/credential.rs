@@ -53,6 +53,12 @@ pub struct CredentialSessionBuilder {
 }
 
 impl CredentialSessionBuilder {
+    /// The server to log in with (a PDS or an entryway).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = service.into();
+        self
+    }
+
     /// Sends requests through `client` (required without the `reqwest`
     /// feature; otherwise a `ReqwestClient` is made).
     pub fn http_client(mut self, client: impl HttpClient) -> Self {
@@ -156,12 +162,24 @@ impl CredentialSessionBuilder {
     /// URL, a plain-http URL to a non-loopback host unless allowed, or when
     /// no HTTP client was given and the `reqwest` feature is off.
     pub fn build(self) -> Result<CredentialSession, SessionError> {
-        let service = check_url(&self.service, self.allow_insecure_http)
-            .map_err(|e| SessionError::Xrpc(e.into()))?;
-        let client = match self.client {
+        let client = match self.client.clone() {
             Some(c) => c,
             None => crate::agent::default_client()?,
         };
+        self.build_with(client)
+    }
+
+    /// The HTTP client given, if any.
+    pub(crate) fn client(&self) -> Option<Arc<dyn HttpClient>> {
+        self.client.clone()
+    }
+
+    pub(crate) fn build_with(
+        self,
+        client: Arc<dyn HttpClient>,
+    ) -> Result<CredentialSession, SessionError> {
+        let service = check_url(&self.service, self.allow_insecure_http)
+            .map_err(|e| SessionError::Xrpc(e.into()))?;
         Ok(CredentialSession {
             id: session_id(),
             transport: Transport::new(client, self.transport),

@@ -1,0 +1,96 @@
+//! Logging in with nothing but a handle, and identity lookups through the
+//! agent, against the harness's PDS and PLC directory.
+
+use std::sync::Arc;
+
+use atproto_client::atproto_identity::{HandleStatus, Resolver};
+use atproto_client::{AgentBuilder, AtpAgent, Error, HyperClient};
+use atproto_tests::Pds;
+use atproto_types::Handle;
+
+use crate::{agent, new_account, PASSWORD};
+
+/// The harness's resolver: `.test` handles through the PDS's resolveHandle,
+/// documents from its PLC directory, loopback hosts allowed.
+fn local_resolver(pds: &Pds) -> Resolver {
+    Resolver::builder(Arc::new(HyperClient::new().expect("http client")))
+        .plc_url(&pds.plc)
+        .well_known(false)
+        .resolve_handle_via(&pds.url)
+        .allow_private_hosts(true)
+        .allow_http_loopback(true)
+        .build()
+        .expect("resolver builds")
+}
+
+/// The handle alone finds the PDS (handle → DID → PLC document →
+/// `#atproto_pds`), the agent is built for it and logs in there.
+#[tokio::test(flavor = "multi_thread")]
+async fn login_with_only_a_handle_finds_the_pds() {
+    let Some(pds) = Pds::shared() else { return };
+    let (creator, _) = agent(&pds.url);
+    let (handle, session) = new_account(&creator, "hlogin").await;
+
+    let agent = AgentBuilder::new()
+        .identity_resolver(local_resolver(pds))
+        .login_with_handle(&handle.to_uppercase(), PASSWORD)
+        .await
+        .expect("login with the handle alone");
+    let pds_url = format!("{}/", pds.url);
+    assert_eq!(agent.service_url().as_str(), pds_url);
+    assert_eq!(
+        agent.pds_url().expect("PDS from the session").as_str(),
+        pds_url
+    );
+    assert_eq!(agent.did(), Some(session.did.clone()));
+    agent
+        .post("found by handle")
+        .await
+        .expect("post after handle login");
+
+    // Identity lookups through the agent.
+    let h = Handle::new(handle.clone()).unwrap();
+    assert_eq!(
+        agent.resolve_handle(&h).await.expect("resolveHandle"),
+        session.did
+    );
+    let id = agent
+        .resolve_identity(&handle)
+        .await
+        .expect("resolve identity");
+    assert_eq!(id.did, session.did);
+    assert_eq!(id.handle, HandleStatus::Verified(h));
+    assert_eq!(id.pds.as_str(), pds_url);
+
+    // A wrong password is still the server's typed answer.
+    let wrong = AgentBuilder::new()
+        .identity_resolver(local_resolver(pds))
+        .login_with_handle(&handle, "not-the-password")
+        .await;
+    assert!(
+        matches!(&wrong, Err(e) if e.status() == Some(401)),
+        "{:?}",
+        wrong.as_ref().map(|_| ())
+    );
+}
+
+/// A handle that does not resolve fails before any login, naming the step.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_handle_is_an_identity_error() {
+    let Some(pds) = Pds::shared() else { return };
+    let r = AgentBuilder::new()
+        .identity_resolver(local_resolver(pds))
+        .login_with_handle("nobody-here.test", PASSWORD)
+        .await;
+    match r {
+        Err(Error::Identity(e)) => assert!(e.to_string().contains("nobody-here.test"), "{e}"),
+        Err(e) => panic!("expected an identity error, got {e:?}"),
+        Ok(_) => panic!("an unknown handle must not log in"),
+    }
+    // The one-call form uses the public defaults, which refuse a `.test`
+    // handle on loopback: still a typed identity error, not a panic.
+    assert!(matches!(
+        AtpAgent::login_with_handle("nobody-here.test", PASSWORD).await,
+        Err(Error::Identity(_))
+    ));
+}
