@@ -287,6 +287,7 @@ fn an_unresolvable_ref_is_reported_only_where_a_record_reaches_it() {
 #[test]
 fn json_the_data_model_cannot_hold_is_named_for_what_it_is() {
     let Some(catalog) = catalog() else { return };
+    let dirs = [catalog];
     let dir = std::env::temp_dir().join(format!("lexgen-validate-json-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = |name: &str, text: String| {
@@ -299,7 +300,7 @@ fn json_the_data_model_cannot_hold_is_named_for_what_it_is() {
         "big.json",
         format!(r#"{head}"integer":18446744073709551615}}"#),
     );
-    let out = lexgen(&[], &[catalog.clone()], &[&big]);
+    let out = lexgen(&[], &dirs, &[&big]);
     assert!(
         stdout(&out).ends_with(
             "integer: 18446744073709551615 is out of range (integers are signed 64-bit)\n"
@@ -314,7 +315,7 @@ fn json_the_data_model_cannot_hold_is_named_for_what_it_is() {
             "lone.json",
             format!(r#"{head}"integer":1,"string":"a{escape}b"}}"#),
         );
-        let out = lexgen(&[], &[catalog.clone()], &[&lone]);
+        let out = lexgen(&[], &dirs, &[&lone]);
         assert!(
             stdout(&out).contains("is a lone UTF-16 surrogate"),
             "{escape}: {}{}",
@@ -334,10 +335,10 @@ fn json_the_data_model_cannot_hold_is_named_for_what_it_is() {
         )
     };
     let ok = file("deep-ok.json", nested(125));
-    let out = lexgen(&[], &[catalog.clone()], &[&ok]);
+    let out = lexgen(&[], &dirs, &[&ok]);
     assert_eq!(stdout(&out), format!("{ok}: ok\n"), "{}", stderr(&out));
     let deep = file("deep.json", nested(126));
-    let out = lexgen(&[], &[catalog], &[&deep]);
+    let out = lexgen(&[], &dirs, &[&deep]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("nested deeper than 127 levels of arrays and objects at line 1"),
