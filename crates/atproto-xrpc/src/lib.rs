@@ -52,7 +52,7 @@ pub use http::{
     HttpResponse, StreamingResponse,
 };
 #[cfg(feature = "hyper")]
-pub use hyper_client::{HyperClient, HyperClientBuilder};
+pub use hyper_client::{HyperClient, HyperClientBuilder, DEFAULT_CONNECT_TIMEOUT};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;
 pub use retry::RetryPolicy;
