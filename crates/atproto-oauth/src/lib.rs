@@ -1,1 +1,82 @@
-//! atproto OAuth (work in progress).
+//! atproto OAuth for clients: sign an account in through its authorization
+//! server and use the session with `atproto_client::Agent`.
+//!
+//! ```text
+//! your app ──► atproto-client (Agent) ──► SessionManager
+//!                                             ▲
+//!        atproto-oauth (OAuthClient, OAuthSession)
+//!            ├─► atproto-identity (handle/DID → PDS)
+//!            └─► atproto-xrpc (HttpClient, Transport, Authorizer, Secret)
+//! ```
+//!
+//! It implements the atproto OAuth profile: PAR, PKCE (S256), DPoP-bound
+//! tokens with per-origin nonces, issuer checks on every step, and the
+//! three client kinds (the loopback development client, public clients
+//! whose `client_id` is the URL of their metadata, and confidential clients
+//! authenticating with `private_key_jwt`).
+//!
+//! - [`ClientConfig`]: one typed configuration; [`ClientConfig::metadata`]
+//!   and [`ClientConfig::jwks`] are the documents an app serves;
+//!   [`ClientConfig::check`] refuses what servers would.
+//! - [`OAuthClient::authorize`] → URL for the user; [`OAuthClient::callback`]
+//!   with the redirect's query → [`OAuthSession`] and the app state;
+//!   [`OAuthClient::restore`] → a stored session.
+//! - [`OAuthSession`] is a `SessionManager`: `Agent::new(session)`. It
+//!   refreshes (single-flight in the process, under the store's lock across
+//!   processes), and [`OAuthSession::sign_out`] revokes.
+//! - Stores: [`store::MemoryStore`], [`store::DirStore`] (JSON files, 0600,
+//!   lock files), and with feature `redis` a Redis store with a distributed
+//!   lock.
+//! - [`Scope`]/[`Scopes`]: typed scopes, unknown ones kept.
+//!
+//! ```no_run
+//! use atproto_oauth::{AuthorizeOptions, ClientConfig, OAuthClient, Scopes};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ClientConfig::loopback(
+//!     vec!["http://127.0.0.1:8080/callback".into()],
+//!     Scopes::generic(),
+//! );
+//! let client = OAuthClient::builder(config).build()?;
+//! let url = client.authorize("alice.bsky.social", AuthorizeOptions::default()).await?;
+//! println!("open {url}");
+//! // ... the browser comes back to /callback?code=...&state=...&iss=...
+//! # let query = "";
+//! let (session, _app_state) = client.callback(query).await?;
+//! let agent = atproto_client::Agent::new(session.clone());
+//! agent.post("Hello over OAuth").await?;
+//! session.sign_out().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Tokens, PKCE verifiers and private keys are [`atproto_xrpc::Secret`]s
+//! or [`Es256Key`]s and never appear in `Debug`, `Display` or errors.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod dpop;
+pub mod error;
+pub mod headless;
+pub mod jose;
+pub mod metadata;
+pub mod pkce;
+pub mod resolve;
+pub mod scope;
+pub mod session;
+pub mod store;
+mod util;
+
+pub use client::{parse_token_response, AuthorizeOptions, OAuthClient, OAuthClientBuilder};
+pub use error::OAuthError;
+pub use jose::Es256Key;
+pub use metadata::{
+    check_client_metadata, ApplicationType, AuthorizationServerMetadata, ClientConfig, ClientKind,
+    ProtectedResourceMetadata,
+};
+pub use pkce::Pkce;
+pub use resolve::{IdentityResolver, ResolvedIdentity};
+pub use scope::{Scope, Scopes};
+pub use session::OAuthSession;
+pub use store::{
+    AuthState, DirStore, MemoryStore, OAuthSessionData, OAuthSessionStore, StateStore,
+};

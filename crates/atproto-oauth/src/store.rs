@@ -1,0 +1,272 @@
+//! What the OAuth client keeps: pending authorizations by `state`, and
+//! sessions by DID, with a lock around each refresh.
+//!
+//! [`StateStore`] and [`OAuthSessionStore`] are the seams; [`MemoryStore`]
+//! (one process) and [`DirStore`] (JSON files in a directory, written
+//! atomically with mode 0600 through `atproto_client::FileStore`, locked
+//! across processes with lock files) implement both, and so does the
+//! Redis store of the `redis` feature.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use atproto_client::store::SessionStore;
+use atproto_client::{FileStore, StoreError, StoreLock};
+use atproto_types::Did;
+use atproto_xrpc::{BoxFuture, Secret};
+use serde::{Deserialize, Serialize};
+
+use crate::jose::Es256Key;
+
+/// A pending authorization: what `authorize` saved for `callback`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthState {
+    /// The authorization server the flow began with.
+    pub issuer: String,
+    /// The DPoP key bound to the request (and to the session that follows).
+    pub dpop_key: Es256Key,
+    /// The PKCE verifier.
+    pub verifier: Secret,
+    /// The redirect URI sent with the request.
+    pub redirect_uri: String,
+    /// The application's own state, handed back by `callback`.
+    pub app_state: Option<String>,
+    /// The account the flow began with, when it began from a handle or DID.
+    pub expected_did: Option<Did>,
+    /// When `authorize` ran (Unix seconds).
+    pub created_at: u64,
+}
+
+/// A signed-in OAuth session as stored.
+///
+/// `Debug` never shows tokens or the key (they are [`Secret`]s and an
+/// [`Es256Key`]); serialization writes them all, as a store must.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OAuthSessionData {
+    /// The account (`sub`).
+    pub did: Did,
+    /// The authorization server that issued the tokens.
+    pub issuer: String,
+    /// The account's PDS (the token's audience): where requests go.
+    pub pds: String,
+    /// The granted scopes.
+    pub scope: String,
+    /// The DPoP-bound access token.
+    pub access_token: Secret,
+    /// The single-use refresh token.
+    pub refresh_token: Option<Secret>,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: Option<u64>,
+    /// The session's DPoP key.
+    pub dpop_key: Es256Key,
+    /// The issuer's token endpoint.
+    pub token_endpoint: String,
+    /// The issuer's revocation endpoint.
+    pub revocation_endpoint: Option<String>,
+}
+
+/// Pending authorizations, keyed by `state`.
+pub trait StateStore: Send + Sync {
+    /// Saves `state` under `key`.
+    fn save_state<'a>(
+        &'a self,
+        key: &'a str,
+        state: &'a AuthState,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Removes and returns the state saved under `key`: each state is used
+    /// at most once.
+    fn take_state<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AuthState>, StoreError>>;
+}
+
+/// Sessions, keyed by DID.
+///
+/// Refresh tokens are single-use: two processes refreshing the same session
+/// at once end it. A store shared between processes or machines must
+/// implement [`OAuthSessionStore::lock`]; the client refreshes under it and
+/// re-reads the session first, adopting tokens another process refreshed.
+pub trait OAuthSessionStore: Send + Sync {
+    /// The session of `did`, if stored.
+    fn load_session<'a>(
+        &'a self,
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<OAuthSessionData>, StoreError>>;
+    /// Saves (replaces) the session of `session.did`.
+    fn save_session<'a>(
+        &'a self,
+        session: &'a OAuthSessionData,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Deletes the session of `did`.
+    fn clear_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// An exclusive lock on `did`'s session, held while refreshing. The
+    /// default holds nothing: right only for a store one client uses.
+    fn lock_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<StoreLock, StoreError>> {
+        let _ = did;
+        Box::pin(async { Ok(StoreLock::none()) })
+    }
+}
+
+/// Both stores in memory (one process). Its session lock is per DID, so
+/// several clients in one process sharing it refresh one at a time.
+#[derive(Default)]
+pub struct MemoryStore {
+    states: Mutex<HashMap<String, AuthState>>,
+    sessions: Mutex<HashMap<String, OAuthSessionData>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl StateStore for MemoryStore {
+    fn save_state<'a>(
+        &'a self,
+        key: &'a str,
+        state: &'a AuthState,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        guard(&self.states).insert(key.to_owned(), state.clone());
+        Box::pin(async { Ok(()) })
+    }
+    fn take_state<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AuthState>, StoreError>> {
+        let s = guard(&self.states).remove(key);
+        Box::pin(async move { Ok(s) })
+    }
+}
+
+impl OAuthSessionStore for MemoryStore {
+    fn load_session<'a>(
+        &'a self,
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<OAuthSessionData>, StoreError>> {
+        let s = guard(&self.sessions).get(did.as_str()).cloned();
+        Box::pin(async move { Ok(s) })
+    }
+    fn save_session<'a>(
+        &'a self,
+        session: &'a OAuthSessionData,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        guard(&self.sessions).insert(session.did.as_str().to_owned(), session.clone());
+        Box::pin(async { Ok(()) })
+    }
+    fn clear_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<(), StoreError>> {
+        guard(&self.sessions).remove(did.as_str());
+        Box::pin(async { Ok(()) })
+    }
+    fn lock_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<StoreLock, StoreError>> {
+        let lock = guard(&self.locks)
+            .entry(did.as_str().to_owned())
+            .or_default()
+            .clone();
+        Box::pin(async move { Ok(StoreLock::new(lock.lock_owned().await)) })
+    }
+}
+
+/// Both stores as JSON files in a directory: `states/<key>.json` and
+/// `sessions/<key>.json`, each written atomically with mode 0600 (through
+/// `atproto_client::FileStore`, which also refuses files others can read).
+/// File names are the base64url of the key, so no input can name a path.
+/// The session lock is a lock file per DID, so processes (on one machine,
+/// or sharing the directory) refresh one at a time.
+#[derive(Clone, Debug)]
+pub struct DirStore {
+    dir: PathBuf,
+}
+
+impl DirStore {
+    /// A store in `dir` (created on first save).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DirStore { dir: dir.into() }
+    }
+
+    fn file<T>(&self, kind: &str, key: &str) -> Result<FileStore<T>, StoreError> {
+        let dir = self.dir.join(kind);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            StoreError::new(
+                atproto_client::StoreErrorKind::Io,
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
+        let name = atproto_types::base64::encode_url(key.as_bytes());
+        Ok(FileStore::for_type(dir.join(format!("{name}.json"))))
+    }
+}
+
+impl StateStore for DirStore {
+    fn save_state<'a>(
+        &'a self,
+        key: &'a str,
+        state: &'a AuthState,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.file::<AuthState>("states", key)?.save(state).await })
+    }
+    fn take_state<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AuthState>, StoreError>> {
+        Box::pin(async move {
+            let f = self.file::<AuthState>("states", key)?;
+            // Under the file's lock, so that two callbacks with the same
+            // state cannot both read it before either deletes it.
+            let _lock = f.lock().await?;
+            let s = f.load().await?;
+            if s.is_some() {
+                f.clear().await?;
+            }
+            Ok(s)
+        })
+    }
+}
+
+impl OAuthSessionStore for DirStore {
+    fn load_session<'a>(
+        &'a self,
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<OAuthSessionData>, StoreError>> {
+        Box::pin(async move { self.file("sessions", did.as_str())?.load().await })
+    }
+    fn save_session<'a>(
+        &'a self,
+        session: &'a OAuthSessionData,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.file::<OAuthSessionData>("sessions", session.did.as_str())?
+                .save(session)
+                .await
+        })
+    }
+    fn clear_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.file::<OAuthSessionData>("sessions", did.as_str())?
+                .clear()
+                .await
+        })
+    }
+    fn lock_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<StoreLock, StoreError>> {
+        Box::pin(async move {
+            self.file::<OAuthSessionData>("sessions", did.as_str())?
+                .lock()
+                .await
+        })
+    }
+}
