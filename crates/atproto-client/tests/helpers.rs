@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use atproto_client::atproto_api::app::bsky::feed::get_timeline::{GetTimeline, Parameters};
 use atproto_client::atproto_api::com::atproto::repo::put_record;
 use atproto_client::atproto_types::{AtIdentifier, AtUri, Cid, Did, Handle, Language, Uri};
-use atproto_client::richtext::{Facet, Feature, RichText};
 use atproto_client::bsky::PostBuilder;
+use atproto_client::richtext::{Facet, Feature, RichText};
 use atproto_client::{AtpAgent, Error, Login, RecordRef};
 use common::{Fake, Mock, Reply, Req, DID, PASSWORD};
 use futures_core::Stream;
@@ -88,11 +88,7 @@ fn feed_item(rkey: &str) -> Value {
 #[tokio::test]
 async fn get_profile_decodes_an_appview_profile() {
     let (mock, agent) = logged_in(|r| match r.nsid.as_str() {
-        "app.bsky.actor.getProfile" => Some(Reply::ok(profile_view(
-            BOB,
-            "bob.test",
-            "Bob",
-        ))),
+        "app.bsky.actor.getProfile" => Some(Reply::ok(profile_view(BOB, "bob.test", "Bob"))),
         _ => None,
     })
     .await;
@@ -226,15 +222,18 @@ async fn paginate_is_a_stream_fetching_only_what_is_asked_for() {
     let last = rest.next().await.unwrap().unwrap();
     assert_eq!(last.feed.len(), 1);
     assert!(rest.next().await.is_none());
-    assert_eq!(param(&mock.of("app.bsky.feed.getTimeline")[1], "cursor"), Some("c3"));
+    assert_eq!(
+        param(&mock.of("app.bsky.feed.getTimeline")[1], "cursor"),
+        Some("c3")
+    );
 }
 
 #[tokio::test]
 async fn paginate_stops_when_the_server_repeats_its_cursor() {
     let (mock, agent) = logged_in(|r| match r.nsid.as_str() {
-        "app.bsky.feed.getTimeline" => {
-            Some(Reply::ok(json!({"feed": [feed_item("x")], "cursor": "same"})))
-        }
+        "app.bsky.feed.getTimeline" => Some(Reply::ok(
+            json!({"feed": [feed_item("x")], "cursor": "same"}),
+        )),
         _ => None,
     })
     .await;
@@ -255,17 +254,13 @@ async fn paginate_yields_an_error_once_then_ends() {
         ("app.bsky.feed.getTimeline", None) => {
             Some(Reply::ok(json!({"feed": [feed_item("a")], "cursor": "c1"})))
         }
-        ("app.bsky.feed.getTimeline", Some(_)) => Some(Reply::err(
-            400,
-            "InvalidRequest",
-            "malformed cursor",
-        )),
+        ("app.bsky.feed.getTimeline", Some(_)) => {
+            Some(Reply::err(400, "InvalidRequest", "malformed cursor"))
+        }
         _ => None,
     })
     .await;
-    let mut items = agent
-        .paginate::<GetTimeline>(Parameters::default())
-        .items();
+    let mut items = agent.paginate::<GetTimeline>(Parameters::default()).items();
     assert!(items.next().await.unwrap().is_ok());
     match items.next().await {
         Some(Err(e)) => {
@@ -279,16 +274,19 @@ async fn paginate_yields_an_error_once_then_ends() {
     assert_eq!(mock.count("app.bsky.feed.getTimeline"), 2);
 }
 
+/// The profile record a mock repository holds: its CID and value.
+type Stored = Arc<Mutex<Option<(String, Value)>>>;
+
 /// A repository holding one profile record whose CID changes on each write;
 /// `conflicts` writes fail with InvalidSwap as if someone wrote in between.
 fn profile_repo(
     conflicts: usize,
     exists: bool,
 ) -> (
-    Arc<Mutex<Option<(String, Value)>>>,
+    Stored,
     impl Fn(&Req) -> Option<Reply> + Send + Sync + 'static,
 ) {
-    let state: Arc<Mutex<Option<(String, Value)>>> = Arc::new(Mutex::new(exists.then(|| {
+    let state: Stored = Arc::new(Mutex::new(exists.then(|| {
         (
             CID1.to_owned(),
             json!({"$type": "app.bsky.actor.profile", "description": "kept as it was"}),
@@ -316,7 +314,8 @@ fn profile_repo(
             {
                 // Someone else wrote first: the record changed.
                 let mut s = st.lock().unwrap();
-                let value = json!({"$type": "app.bsky.actor.profile", "description": "changed elsewhere"});
+                let value =
+                    json!({"$type": "app.bsky.actor.profile", "description": "changed elsewhere"});
                 *s = Some((CID2.to_owned(), value));
                 return Some(Reply::err(400, "InvalidSwap", "Record was at another CID"));
             }
@@ -514,11 +513,8 @@ async fn plain_text_without_detection_and_rich_text_as_given() {
     assert!(created(&mock)["record"].get("facets").is_none());
 
     let link = Uri::new("https://atproto.com").unwrap();
-    let rich = RichText::with_facets(
-        "the protocol",
-        vec![Facet::new(4..12, Feature::Link(link))],
-    )
-    .unwrap();
+    let rich = RichText::with_facets("the protocol", vec![Facet::new(4..12, Feature::Link(link))])
+        .unwrap();
     agent.post_with(rich).await.unwrap();
     let facets = created(&mock)["record"]["facets"].clone();
     assert_eq!(facets[0]["index"], json!({"byteStart": 4, "byteEnd": 12}));
@@ -641,7 +637,10 @@ async fn a_reply_by_uri_keeps_the_thread_root() {
         .unwrap();
     let reply = created(&mock)["record"]["reply"].clone();
     assert_eq!(reply["parent"]["uri"], parent.as_str());
-    assert_eq!(reply["root"]["uri"], format!("at://{BOB}/app.bsky.feed.post/3root"));
+    assert_eq!(
+        reply["root"]["uri"],
+        format!("at://{BOB}/app.bsky.feed.post/3root")
+    );
     let get = mock.of("com.atproto.repo.getRecord").pop().unwrap();
     assert_eq!(param(&get, "repo"), Some(BOB));
     assert_eq!(param(&get, "rkey"), Some("3parent"));
@@ -665,9 +664,16 @@ async fn interactions_write_and_undo_their_records() {
     let body = created(&mock);
     assert_eq!(body["collection"], "app.bsky.feed.like");
     assert_eq!(body["repo"], DID);
-    assert_eq!(body["record"]["subject"], json!({"uri": post.uri.as_str(), "cid": CID1}));
+    assert_eq!(
+        body["record"]["subject"],
+        json!({"uri": post.uri.as_str(), "cid": CID1})
+    );
     agent.unlike(&like.uri).await.unwrap();
-    let del = mock.of("com.atproto.repo.deleteRecord").pop().unwrap().json();
+    let del = mock
+        .of("com.atproto.repo.deleteRecord")
+        .pop()
+        .unwrap()
+        .json();
     assert_eq!(del["collection"], "app.bsky.feed.like");
     assert_eq!(del["rkey"], "3kabcdefghi2a");
 
@@ -697,9 +703,18 @@ async fn interactions_write_and_undo_their_records() {
     );
 
     // An undo of someone else's record, or of the wrong kind, sends nothing.
-    assert!(matches!(agent.unlike(&post.uri).await, Err(Error::Invalid(_))));
-    assert!(matches!(agent.unfollow(&like.uri).await, Err(Error::Invalid(_))));
-    assert!(matches!(agent.delete_post(&like.uri).await, Err(Error::Invalid(_))));
+    assert!(matches!(
+        agent.unlike(&post.uri).await,
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        agent.unfollow(&like.uri).await,
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        agent.delete_post(&like.uri).await,
+        Err(Error::Invalid(_))
+    ));
     assert_eq!(mock.count("com.atproto.repo.deleteRecord"), 4);
 }
 

@@ -40,7 +40,11 @@ pub fn guess_mime_type(bytes: &[u8]) -> Option<&'static str> {
         // EBML: the document type names WebM or Matroska near the start.
         let head = bytes.get(..64.min(bytes.len())).unwrap_or_default();
         let webm = head.windows(4).any(|w| w == b"webm");
-        return Some(if webm { "video/webm" } else { "video/x-matroska" });
+        return Some(if webm {
+            "video/webm"
+        } else {
+            "video/x-matroska"
+        });
     }
     // ISO base media files: a box of type `ftyp` whose major brand says what
     // the file is.

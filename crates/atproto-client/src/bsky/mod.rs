@@ -65,7 +65,9 @@ fn own_rkey<E>(did: Option<Did>, uri: &AtUri, collection: &str) -> Result<Record
         )));
     }
     if uri.collection() != Some(collection) {
-        return Err(Error::Invalid(format!("{uri} is not a {collection} record")));
+        return Err(Error::Invalid(format!(
+            "{uri} is not a {collection} record"
+        )));
     }
     let rkey = uri
         .rkey()
@@ -81,16 +83,26 @@ mod tests {
     #[test]
     fn own_rkey_accepts_only_own_records_of_the_collection() {
         let did = Did::new("did:plc:alice0000000000000000000").unwrap();
-        let ok = AtUri::new("at://did:plc:alice0000000000000000000/app.bsky.feed.like/3abc").unwrap();
+        let ok =
+            AtUri::new("at://did:plc:alice0000000000000000000/app.bsky.feed.like/3abc").unwrap();
         let key = own_rkey::<NoError>(Some(did.clone()), &ok, "app.bsky.feed.like").unwrap();
         assert_eq!(key.as_str(), "3abc");
 
-        let other = AtUri::new("at://did:plc:bob00000000000000000000/app.bsky.feed.like/3abc").unwrap();
+        let other =
+            AtUri::new("at://did:plc:bob00000000000000000000/app.bsky.feed.like/3abc").unwrap();
         let e = own_rkey::<NoError>(Some(did.clone()), &other, "app.bsky.feed.like").unwrap_err();
-        assert!(e.to_string().contains("not in the signed-in account's repository"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("not in the signed-in account's repository"),
+            "{e}"
+        );
 
         let e = own_rkey::<NoError>(Some(did.clone()), &ok, "app.bsky.feed.repost").unwrap_err();
-        assert!(e.to_string().contains("is not a app.bsky.feed.repost record"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("is not a app.bsky.feed.repost record"),
+            "{e}"
+        );
 
         let repo = AtUri::new("at://did:plc:alice0000000000000000000").unwrap();
         assert!(matches!(

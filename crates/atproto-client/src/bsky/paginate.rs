@@ -80,10 +80,7 @@ paginated! {
 }
 
 type Fetch<E> = Pin<
-    Box<
-        dyn Future<Output = Result<<E as Endpoint>::Output, Error<<E as Endpoint>::Error>>>
-            + Send,
-    >,
+    Box<dyn Future<Output = Result<<E as Endpoint>::Output, Error<<E as Endpoint>::Error>>> + Send>,
 >;
 
 /// The pages of a [`Paginated`] endpoint, fetched one at a time as they are

@@ -364,7 +364,10 @@ impl<M: SessionManager> Agent<M> {
             .map_err(|e| Error::Invalid(format!("{parent}: record key: {e}")))?;
         let found = self.get_record::<Post>(repo, rkey).await?;
         let cid = found.cid.ok_or_else(|| {
-            Error::Invalid(format!("{} came without its CID: cannot reply to it", found.uri))
+            Error::Invalid(format!(
+                "{} came without its CID: cannot reply to it",
+                found.uri
+            ))
         })?;
         let parent_ref = StrongRef::new(found.uri, cid);
         let root = match found.value.reply {

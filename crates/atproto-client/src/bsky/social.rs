@@ -16,7 +16,10 @@ use crate::session::SessionManager;
 impl<M: SessionManager> Agent<M> {
     /// Likes a post (or any record: a feed generator, a list): writes an
     /// `app.bsky.feed.like` of it. Keep the returned URI to [`Agent::unlike`].
-    pub async fn like(&self, subject: &RecordRef) -> Result<RecordRef, Error<create_record::Error>> {
+    pub async fn like(
+        &self,
+        subject: &RecordRef,
+    ) -> Result<RecordRef, Error<create_record::Error>> {
         let like = Like::new(strong_ref(subject), now()?);
         self.create_record(&like, None).await
     }
