@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the one command that runs every test.
 //!
-//! 1. installs the reference PDS (Node 22 and the npm packages) when missing;
+//! 1. installs the reference PDS (Node 22 and the npm packages) and
+//!    Debian's `redis-server` when missing;
 //! 2. checks the generated crate is current (`cargo xtask codegen --check`);
 //! 3. runs all unit, snapshot and integration tests of the workspace, and
 //!    atproto-client's own tests again without its HTTP stack;
@@ -20,6 +21,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if !skip_install {
         step("installing the reference PDS (tests/pds/install.sh)");
         crate::install_pds()?;
+        step("redis-server for the OAuth stores' Redis tests");
+        install_redis()?;
     }
 
     step("checking generated code is current");
@@ -55,6 +58,42 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     step(&format!("all tests passed ({passed} end-to-end)"));
     Ok(())
+}
+
+/// Makes sure `redis-server` is on PATH: the OAuth session stores' Redis
+/// tests start one on loopback. Installs Debian's package when missing and
+/// running as root (as CI does); otherwise says what to install.
+fn install_redis() -> Result<(), String> {
+    let present = || {
+        Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if present() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root {
+        return Err(
+            "redis-server is missing: install it (e.g. `apt-get install redis-server`)".into(),
+        );
+    }
+    status(Command::new("apt-get").args(["update", "-qq"]))?;
+    status(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "redis-server"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    if present() {
+        Ok(())
+    } else {
+        Err("apt-get installed redis-server but it does not run".into())
+    }
 }
 
 fn cargo() -> String {
