@@ -101,6 +101,40 @@ mod tests {
     }
 
     #[test]
+    fn every_day_round_trips() {
+        // Walk day by day over 600 years and check month/day progression.
+        let (mut y, mut m, mut d) = civil_from_days(-100_000);
+        for z in -99_999..120_000 {
+            let (y2, m2, d2) = civil_from_days(z);
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let len = [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ];
+            if d == len[m as usize - 1] {
+                if m == 12 {
+                    assert_eq!((y2, m2, d2), (y + 1, 1, 1));
+                } else {
+                    assert_eq!((y2, m2, d2), (y, m + 1, 1));
+                }
+            } else {
+                assert_eq!((y2, m2, d2), (y, m, d + 1));
+            }
+            (y, m, d) = (y2, m2, d2);
+        }
+    }
+
+    #[test]
     fn parses_http_dates() {
         assert_eq!(
             parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT"),
