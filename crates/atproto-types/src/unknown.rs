@@ -31,6 +31,11 @@ const RAW_TOKEN: &str = "$serde_json::private::RawValue";
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 ///
+/// From a binary format (DAG-CBOR through `atproto-sync`) the value is held
+/// in the data model's JSON form, links as `{"$link": ..}` and bytes as
+/// `{"$bytes": ..}`; serializing it back to DAG-CBOR writes real links and
+/// byte strings again, so nothing is lost either way.
+///
 /// Equality is JSON value equality, not text equality: `{"a":1,"b":2}` equals
 /// `{ "b": 2, "a": 1 }`. Texts that differ are parsed to compare them, so
 /// `==` on large values is not free.
