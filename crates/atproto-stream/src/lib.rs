@@ -1,0 +1,1 @@
+//! atproto event streams (work in progress).
