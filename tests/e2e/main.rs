@@ -9,6 +9,7 @@ mod accounts;
 mod discovery;
 mod email;
 mod handle_login;
+mod identity;
 mod helpers;
 mod lifecycle;
 mod limits;
