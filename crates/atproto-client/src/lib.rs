@@ -133,6 +133,7 @@ pub mod agent;
 #[cfg(feature = "app-bsky")]
 pub mod bsky;
 pub mod error;
+pub mod guide;
 mod identity;
 pub mod jwt;
 mod records;
