@@ -317,13 +317,20 @@ fn data_type(schema: &Schema, value: &Value, path: &Path<'_>, out: &mut Violatio
             ),
             Err(e) => out.push(path, format_args!("expected bytes ($bytes): {e}")),
         },
-        Schema::CidLink(_) => {
-            if let Err(e) = serde_json::from_value::<atproto_types::CidLink>(value.clone()) {
-                out.push(path, format_args!("expected a cid-link ($link): {e}"));
+        Schema::CidLink(_) => match serde_json::from_value::<atproto_types::CidLink>(value.clone())
+        {
+            Ok(link) => {
+                if let Err(e) = link.cid().decode() {
+                    out.push(&path.field("$link"), format_args!("{e}"));
+                }
             }
-        }
+            Err(e) => out.push(path, format_args!("expected a cid-link ($link): {e}")),
+        },
         Schema::Blob(b) => match serde_json::from_value::<atproto_types::Blob>(value.clone()) {
             Ok(blob) => {
+                if let Err(e) = blob.cid().decode() {
+                    out.push(&path.field("ref"), format_args!("{e}"));
+                }
                 let accept: Option<Vec<&str>> = b
                     .accept
                     .as_ref()
@@ -379,7 +386,8 @@ fn string(s: &StringDef, text: &str, path: &Path<'_>, out: &mut Violations) {
             "at-uri" => t::AtUri::new(text).map(drop),
             "at-identifier" => t::AtIdentifier::new(text).map(drop),
             "datetime" => t::Datetime::new(text).map(drop),
-            "cid" => t::Cid::new(text).map(drop),
+            // The syntax, then the decoded CID (version, codec, multihash).
+            "cid" => t::Cid::new(text).and_then(|c| c.decode()).map(drop),
             "tid" => t::Tid::new(text).map(drop),
             "record-key" => t::RecordKey::new(text).map(drop),
             "uri" => t::Uri::new(text).map(drop),

@@ -347,3 +347,43 @@ fn json_the_data_model_cannot_hold_is_named_for_what_it_is() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn cids_must_decode_not_only_look_like_cids() {
+    let Some(catalog) = catalog() else { return };
+    let dirs = [catalog];
+    let dir = std::env::temp_dir().join(format!("lexgen-validate-cid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a";
+    let record = |cid: &str, link: &str, blob: &str| {
+        let f = dir.join("cid.json");
+        let text = format!(
+            r#"{{"$type":"example.lexicon.record","integer":1,
+                "formats":{{"cid":"{cid}"}},"cid-link":{{"$link":"{link}"}},
+                "blob":{{"$type":"blob","ref":{{"$link":"{blob}"}},"mimeType":"text/plain","size":3}}}}"#
+        );
+        std::fs::write(&f, text).unwrap();
+        let out = lexgen(&[], &dirs, &[f.to_str().unwrap()]);
+        let line = stdout(&out);
+        let line = line.trim_end().split_once(": ").map(|(_, v)| v.to_owned());
+        (out.status.code(), line.unwrap_or_default())
+    };
+    assert_eq!(record(good, good, good), (Some(0), "ok".into()));
+    let (code, line) = record("bafyreia", good, good);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        line,
+        r#"formats.cid: invalid cid: CID "bafyreia" declares a 32-byte digest but holds 0 byte(s)"#
+    );
+    let (_, line) = record(good, "z7x3CtScH765HvShXT", good);
+    assert!(
+        line.starts_with(r#"cid-link.$link: invalid cid: CID "z7x3CtScH765HvShXT""#),
+        "{line}"
+    );
+    let (_, line) = record(good, good, "bafkreia");
+    assert!(
+        line.starts_with(r#"blob.ref: invalid cid: CID "bafkreia""#),
+        "{line}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

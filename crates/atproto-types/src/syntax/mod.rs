@@ -132,6 +132,9 @@ macro_rules! string_format {
 }
 
 mod checks;
+mod cid;
+
+pub use cid::CidParts;
 
 string_format!(
     /// A DID (`did` format), e.g. `did:plc:z72i7hdynmk6r22z27h6tvur`.
