@@ -19,12 +19,15 @@ use atproto_xrpc::{BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, 
 const PASSWORD: &str = "correct-horse-battery";
 const REDIRECT: &str = "http://127.0.0.1/callback";
 
+/// One exchange: URL, status, `WWW-Authenticate`.
+type Exchange = (String, u16, Option<String>);
+
 /// An HTTP client that records every exchange (URL, status, the DPoP
 /// challenge if any) and counts refresh-token grants, shared between clients.
 #[derive(Clone)]
 struct Recording {
     inner: Arc<dyn HttpClient>,
-    log: Arc<Mutex<Vec<(String, u16, Option<String>)>>>,
+    log: Arc<Mutex<Vec<Exchange>>>,
     refreshes: Arc<AtomicUsize>,
 }
 
@@ -36,7 +39,7 @@ impl Recording {
             refreshes: Arc::default(),
         }
     }
-    fn log(&self) -> Vec<(String, u16, Option<String>)> {
+    fn log(&self) -> Vec<Exchange> {
         self.log.lock().unwrap().clone()
     }
 }
@@ -356,7 +359,27 @@ async fn sign_out_revokes_the_session() {
         "{err:?}"
     );
 
-    // The old tokens, tried by a client that still has them.
+    // The old access token, used by a client that still has it: refused,
+    // and the refresh that follows is refused too, ending that copy.
+    let copy_store = Arc::new(MemoryStore::new());
+    copy_store.save_session(&old).await.unwrap();
+    let (copy, copy_events) = client_with(pds, &http, copy_store.clone());
+    let copy_session = copy.restore(&did).await.unwrap();
+    let err = Agent::new(copy_session)
+        .query_json("com.atproto.server.getSession", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            atproto_client::Error::Session(SessionError::Expired { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(copy_store.load_session(&did).await.unwrap().is_none());
+    assert_eq!(*copy_events.lock().unwrap(), [SessionEvent::Expired]);
+
+    // The old refresh token, tried directly.
     let stale_store = Arc::new(MemoryStore::new());
     stale_store
         .save_session(&OAuthSessionData {
