@@ -96,7 +96,7 @@ impl fmt::Display for Curve {
 ///
 /// Parsing checks the encoding (multibase, multicodec, length, SEC1 point
 /// tag); whether the bytes are really a point on the curve is only known to
-/// the curve arithmetic of the `verify` feature: [`PublicKey::verify`]
+/// the curve arithmetic of the `verify` feature: `PublicKey::verify`
 /// reports such a key as [`SignatureError::InvalidKey`], and with that
 /// feature uncompressed input is also checked to lie on the curve when it is
 /// parsed.

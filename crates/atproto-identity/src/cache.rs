@@ -45,9 +45,6 @@ pub trait IdentityCache: Send + Sync + 'static {
 
     /// Stores `value` for `key` for `ttl`.
     fn put(&self, key: CacheKey, value: CacheValue, ttl: Duration) -> BoxFuture<'_, ()>;
-
-    /// Forgets `key` (after an answer was found stale by its user).
-    fn remove<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, ()>;
 }
 
 /// Default number of entries a [`MemoryCache`] holds.
@@ -154,11 +151,6 @@ impl IdentityCache for MemoryCache {
 
     fn put(&self, key: CacheKey, value: CacheValue, ttl: Duration) -> BoxFuture<'_, ()> {
         self.put_now(key, value, ttl, Instant::now());
-        Box::pin(async {})
-    }
-
-    fn remove<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, ()> {
-        self.lock().map.remove(key);
         Box::pin(async {})
     }
 }

@@ -1,7 +1,7 @@
 //! DNS as resolution needs it: TXT records for handles, A/AAAA addresses
 //! for the private-host check.
 //!
-//! [`DnsLookup`] is the seam: the `dns` feature provides [`SystemDns`]
+//! [`DnsLookup`] is the seam: the `dns` feature provides `SystemDns`
 //! (hickory-resolver, configured from the system or pointed at given name
 //! servers); an application or a test can implement it over anything else.
 

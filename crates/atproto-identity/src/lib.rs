@@ -14,7 +14,7 @@
 //!   handle or a DID. [`Resolver::fresh`] bypasses the cache.
 //! - Handle → DID ([`HandleResolver`]): DNS TXT `_atproto.<handle>`
 //!   ([`DnsTxtResolver`] over a [`DnsLookup`]: the `dns` feature's
-//!   [`SystemDns`](dns::SystemDns) or the application's), HTTPS
+//!   `dns::SystemDns` or the application's), HTTPS
 //!   `/.well-known/atproto-did` ([`WellKnownResolver`]) and XRPC
 //!   `com.atproto.identity.resolveHandle` against a chosen service
 //!   ([`XrpcHandleResolver`]). All configured resolvers are asked at once;
@@ -62,7 +62,7 @@
 //!
 //! # Features
 //!
-//! - `dns` (off by default): [`dns::SystemDns`], hickory-resolver with the
+//! - `dns` (off by default): `dns::SystemDns`, hickory-resolver with the
 //!   system's configuration, for TXT records and address checks.
 
 #![forbid(unsafe_code)]

@@ -294,6 +294,14 @@ mod dns {
     }
 
     #[tokio::test]
+    async fn the_system_configuration_loads() {
+        // Reads /etc/resolv.conf; sends no query.
+        let builder = Resolver::builder(http()).system_dns();
+        assert!(builder.is_ok(), "{:?}", builder.err());
+        assert!(builder.unwrap().build().is_ok());
+    }
+
+    #[tokio::test]
     async fn txt_records_through_hickory_from_a_loopback_server() {
         let alice = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
         let mut records = HashMap::new();

@@ -793,9 +793,6 @@ impl IdentityCache for RecordingCache {
         self.puts.lock().unwrap().push((key, ttl));
         Box::pin(async {})
     }
-    fn remove<'a>(&'a self, _: &'a CacheKey) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
 }
 
 #[tokio::test]
