@@ -13,6 +13,7 @@
 //! - [`car`]: CAR v1 reading with every block checked against its CID.
 //! - [`mst`] and [`repo`]: walking a repository to its records.
 //! - [`commit`]: commits, their signatures, and per-repository sync state.
+//! - [`event`]: event-stream frames and the full check of a `#commit` event.
 //! - [`tree`]: changing an MST, and the Sync 1.1 commit-proof check
 //!   ([`tree::invert_ops`]).
 //!
@@ -70,6 +71,7 @@ pub use ser::{cid_of, to_vec, Serializer};
 
 pub mod car;
 pub mod commit;
+pub mod event;
 pub mod mst;
 pub mod repo;
 pub mod tree;
