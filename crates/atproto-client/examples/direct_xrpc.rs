@@ -2,16 +2,32 @@
 //! with JSON (for endpoints that were not generated).
 //!
 //! `cargo run -p atproto-client --example direct_xrpc -- [service] [handle]`
+//!
+//! Both calls are public: no login. Against the local test PDS, pass its URL
+//! and the handle of an account on it (`resolveHandle` answers for its own
+//! accounts).
+
+use std::process::ExitCode;
 
 use atproto_client::atproto_api::com::atproto::identity::resolve_handle;
 use atproto_client::atproto_types::Handle;
 use atproto_client::AtpAgent;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let service = args.next().unwrap_or_else(|| "https://bsky.social".into());
     let handle = args.next().unwrap_or_else(|| "bsky.app".into());
+    match run(service, handle).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&*e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(service: String, handle: String) -> Result<(), Box<dyn std::error::Error>> {
     let agent = AtpAgent::builder(service).build()?;
 
     // Typed: parameters, output and errors are generated types.
@@ -33,4 +49,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("server: {desc}");
     Ok(())
+}
+
+/// Prints an error and what caused it, one line per cause (a cause whose
+/// text the line above already shows is not repeated).
+fn report(e: &dyn std::error::Error) {
+    let mut shown = e.to_string();
+    eprintln!("error: {shown}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        shown = text;
+        source = cause.source();
+    }
 }

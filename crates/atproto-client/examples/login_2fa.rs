@@ -6,18 +6,29 @@
 //! unset: never from the command line.
 
 use std::io::BufRead;
+use std::process::ExitCode;
 
 use atproto_client::atproto_api::com::atproto::server::create_session;
 use atproto_client::{AtpAgent, Error, Login};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let [_, service, identifier] = args.as_slice() else {
         eprintln!("usage: login_2fa <service> <identifier>");
-        std::process::exit(2);
+        return ExitCode::from(2);
     };
-    let agent = AtpAgent::builder(service.as_str()).build()?;
+    match run(service, identifier).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&*e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(service: &str, identifier: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let agent = AtpAgent::builder(service).build()?;
     let password = match std::env::var("ATPROTO_PASSWORD") {
         Ok(p) => p,
         Err(_) => {
@@ -27,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    let login = Login::new(identifier.as_str(), password);
+    let login = Login::new(identifier, password);
     let session = match agent.login(login.clone()).await {
         Ok(s) => s,
         Err(Error::Api {
@@ -52,4 +63,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("logged in as {} ({})", session.handle, session.did);
     agent.logout().await?;
     Ok(())
+}
+
+/// Prints an error and what caused it, one line per cause (a cause whose
+/// text the line above already shows is not repeated).
+fn report(e: &dyn std::error::Error) {
+    let mut shown = e.to_string();
+    eprintln!("error: {shown}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        shown = text;
+        source = cause.source();
+    }
 }
