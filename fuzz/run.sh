@@ -3,12 +3,13 @@
 # starting from the committed seeds. Needs `cargo install cargo-fuzz`; works
 # on the stable toolchain through RUSTC_BOOTSTRAP=1. Crashes land in
 # fuzz/artifacts/<target>/; the growing corpus in fuzz/corpus/<target>/ (both
-# gitignored). Usage: fuzz/run.sh [seconds] [target...]
+# gitignored). Usage: fuzz/run.sh [seconds] [target...] (default: every
+# target in fuzz_targets/)
 set -eu
 cd "$(dirname "$0")"
 secs=${1:-300}
 [ $# -gt 0 ] && shift
-targets=${*:-"lexicon_parse decode_outputs session_file jwt_exp service_url"}
+targets=${*:-$(ls fuzz_targets | sed 's/\.rs$//')}
 for t in $targets; do
     mkdir -p "corpus/$t"
     echo "== $t ($secs s)"

@@ -3,8 +3,10 @@
 //! 1. installs the reference PDS (Node 22 and the npm packages) and
 //!    Debian's `redis-server` when missing;
 //! 2. checks the generated crate is current (`cargo xtask codegen --check`);
-//! 3. runs all unit, snapshot and integration tests of the workspace, and
-//!    atproto-client's own tests again without its HTTP stack;
+//! 3. runs all unit, snapshot and integration tests of the workspace,
+//!    atproto-client's own tests again without its HTTP stack, and the
+//!    feature combinations a workspace run does not build (identity with
+//!    real DNS, the key parser without verification);
 //! 4. runs the end-to-end suite, which starts and stops the PDS itself, with
 //!    `ATPROTO_E2E=required` so that a PDS that cannot start fails the run
 //!    instead of skipping, and fails unless the suite actually ran tests.
@@ -44,6 +46,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "--no-default-features",
         "--lib",
         "--tests",
+    ]))?;
+
+    step("feature combinations the workspace run does not build");
+    // Real DNS (hickory) for handle TXT records, against a loopback DNS
+    // server; the key parser without signature verification.
+    status(Command::new(cargo()).current_dir(&root).args([
+        "test",
+        "-p",
+        "atproto-identity",
+        "--features",
+        "dns",
+    ]))?;
+    status(Command::new(cargo()).current_dir(&root).args([
+        "test",
+        "-p",
+        "atproto-crypto",
+        "--no-default-features",
     ]))?;
 
     step("end-to-end tests against the reference PDS");

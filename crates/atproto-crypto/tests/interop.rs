@@ -5,7 +5,6 @@
 mod common;
 
 use atproto_crypto::{multibase, Curve, PublicKey};
-use base64::Engine;
 use serde_json::Value;
 
 fn load(name: &str) -> Option<Vec<Value>> {
@@ -15,9 +14,7 @@ fn load(name: &str) -> Option<Vec<Value>> {
 }
 
 fn b64(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .unwrap()
+    atproto_types::base64::decode(s).unwrap()
 }
 
 #[test]
