@@ -252,13 +252,15 @@ impl Lower<'_> {
         self.items.push(Item::Endpoint(ep));
     }
 
-    /// The `Parameters` struct of an endpoint or subscription.
+    /// The `Parameters` struct of an endpoint or subscription: no `extra`
+    /// (unknown query parameters are ignored), so no reserved field name.
     fn params_struct(&mut self, lexname: &str, p: &ObjectDef, path: &str) {
-        let mut s = self.object(
+        let mut s = self.object_fields(
             "Parameters",
             &format!("{lexname} parameters"),
             p,
             &format!("{path}.parameters"),
+            &[],
         );
         s.extra = false;
         s.params = true;
@@ -423,12 +425,21 @@ impl Lower<'_> {
 
     /// An object struct named `name` (claimed by the caller or by def naming).
     fn object(&mut self, name: &str, lexname: &str, o: &ObjectDef, path: &str) -> Struct {
+        self.object_fields(name, lexname, o, path, names::RESERVED_FIELDS)
+    }
+
+    /// An object struct whose generated fields are `reserved`.
+    fn object_fields(
+        &mut self,
+        name: &str,
+        lexname: &str,
+        o: &ObjectDef,
+        path: &str,
+        reserved: &[&str],
+    ) -> Struct {
         let mut fields = Vec::new();
         // Field names the generated code takes, then each property's.
-        let mut field_names: BTreeSet<String> = names::RESERVED_FIELDS
-            .iter()
-            .map(|f| f.to_string())
-            .collect();
+        let mut field_names: BTreeSet<String> = reserved.iter().map(|f| f.to_string()).collect();
         for (prop, schema) in &o.properties {
             let ppath = format!("{path}.properties.{prop}");
             let rust = names::free_field(&names::snake(prop), &field_names);

@@ -35,15 +35,15 @@ impl ::atproto_types::xrpc::Endpoint for New {
 /// Query parameters of `com.example.names.new`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
-    pub extra_: ::std::string::String,
+    pub extra: ::std::string::String,
     pub q: i64,
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
     /// default).
     #[inline]
-    pub fn new(extra_: ::std::string::String) -> Self {
-        Parameters { extra_, q: 7 }
+    pub fn new(extra: ::std::string::String) -> Self {
+        Parameters { extra, q: 7 }
     }
 }
 impl ::atproto_types::validate::Validate for Parameters {
@@ -61,7 +61,7 @@ impl ::atproto_types::object::ObjectFields for Parameters {
         type_written: bool,
     ) -> ::std::result::Result<(), M::Error> {
         let _ = type_written;
-        map.serialize_entry("extra", &self.extra_)?;
+        map.serialize_entry("extra", &self.extra)?;
         map.serialize_entry("q", &self.q)?;
         ::std::result::Result::Ok(())
     }
@@ -79,7 +79,7 @@ impl<'de> ::atproto_types::object::DecodeObject<'de> for Parameters {
     fn decode_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
-        let mut f_extra_ = ::std::option::Option::None;
+        let mut f_extra = ::std::option::Option::None;
         let mut f_q = ::std::option::Option::None;
         while let ::std::option::Option::Some(key) = map
             .next_key::<::atproto_types::object::Key<'de>>()?
@@ -87,7 +87,7 @@ impl<'de> ::atproto_types::object::DecodeObject<'de> for Parameters {
             match key.as_str() {
                 "extra" => {
                     ::atproto_types::object::set_once(
-                        &mut f_extra_,
+                        &mut f_extra,
                         map.next_value()?,
                         "extra",
                     )?
@@ -101,7 +101,7 @@ impl<'de> ::atproto_types::object::DecodeObject<'de> for Parameters {
             }
         }
         ::std::result::Result::Ok(Parameters {
-            extra_: ::atproto_types::object::required(f_extra_, "extra")?,
+            extra: ::atproto_types::object::required(f_extra, "extra")?,
             q: f_q.unwrap_or(7),
         })
     }
@@ -116,7 +116,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
 impl ::atproto_types::xrpc::QueryParams for Parameters {
     #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
-        q.push("extra", &self.extra_);
+        q.push("extra", &self.extra);
         q.push("q", &self.q);
     }
 }

@@ -6,7 +6,7 @@ pub const NSID: &str = "com.example.names.stream";
 /// Query parameters of `com.example.names.stream`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parameters {
-    pub extra_: ::std::option::Option<i64>,
+    pub extra: ::std::option::Option<i64>,
 }
 impl ::atproto_types::validate::Validate for Parameters {
     #[inline]
@@ -23,7 +23,7 @@ impl ::atproto_types::object::ObjectFields for Parameters {
         type_written: bool,
     ) -> ::std::result::Result<(), M::Error> {
         let _ = type_written;
-        if let ::std::option::Option::Some(v) = &self.extra_ {
+        if let ::std::option::Option::Some(v) = &self.extra {
             map.serialize_entry("extra", v)?;
         }
         ::std::result::Result::Ok(())
@@ -42,14 +42,14 @@ impl<'de> ::atproto_types::object::DecodeObject<'de> for Parameters {
     fn decode_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
-        let mut f_extra_ = ::std::option::Option::None;
+        let mut f_extra = ::std::option::Option::None;
         while let ::std::option::Option::Some(key) = map
             .next_key::<::atproto_types::object::Key<'de>>()?
         {
             match key.as_str() {
                 "extra" => {
                     ::atproto_types::object::set_once(
-                        &mut f_extra_,
+                        &mut f_extra,
                         map.next_value()?,
                         "extra",
                     )?
@@ -59,7 +59,7 @@ impl<'de> ::atproto_types::object::DecodeObject<'de> for Parameters {
                 }
             }
         }
-        ::std::result::Result::Ok(Parameters { extra_: f_extra_ })
+        ::std::result::Result::Ok(Parameters { extra: f_extra })
     }
 }
 impl<'de> ::serde::Deserialize<'de> for Parameters {
@@ -72,7 +72,7 @@ impl<'de> ::serde::Deserialize<'de> for Parameters {
 impl ::atproto_types::xrpc::QueryParams for Parameters {
     #[inline]
     fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
-        q.push_opt("extra", &self.extra_);
+        q.push_opt("extra", &self.extra);
     }
 }
 #[derive(Debug, Clone, PartialEq)]
