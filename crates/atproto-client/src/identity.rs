@@ -66,11 +66,16 @@ impl AtpAgent {
     }
 }
 
-/// The resolver used when none was configured.
+/// The resolver used when none was configured: the public PLC directory,
+/// HTTPS well-known handle lookups, and DNS TXT records with the `dns`
+/// feature.
 fn default_resolver(client: Arc<dyn HttpClient>) -> Result<Resolver, Error> {
-    Resolver::builder(client)
-        .build()
-        .map_err(|e| Error::Identity(Box::new(e)))
+    let builder = Resolver::builder(client);
+    #[cfg(feature = "dns")]
+    let builder = builder.system_dns().map_err(|e| {
+        Error::Invalid(format!("cannot read the system's DNS configuration: {e}"))
+    })?;
+    builder.build().map_err(|e| Error::Identity(Box::new(e)))
 }
 
 impl<M: SessionManager> Agent<M> {

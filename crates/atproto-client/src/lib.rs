@@ -66,6 +66,9 @@
 //!   reqwest or need its proxy and redirect handling (the default client
 //!   when `hyper` is off). Without either feature the crate has no HTTP
 //!   stack at all and an agent needs a client of yours.
+//! - `dns`: handle TXT records through the system's DNS (hickory-resolver)
+//!   for [`AgentBuilder::login_with_handle`] and [`Agent::resolve_identity`];
+//!   without it handles resolve over HTTPS (`/.well-known/atproto-did`).
 //! - `app-bsky` (default), `chat-bsky`, `tools-ozone`: the generated
 //!   namespaces [`Agent::api`] offers (com.atproto is always there), and the
 //!   `app.bsky` helpers such as `post`.
