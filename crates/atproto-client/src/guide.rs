@@ -452,7 +452,7 @@
 //! logging in. The store does the saving; the hook only reports.
 //!
 //! ```no_run
-//! use atproto_client::{AnyError, AtpAgent, Error, FileStore, Login, SessionEvent};
+//! use atproto_client::{AnyError, AtpAgent, FileStore, Login, SessionEvent};
 //!
 //! struct Session {
 //!     agent: AtpAgent,
@@ -507,10 +507,7 @@
 //! }
 //! assert!(session.is_authenticated());
 //! session.agent.post("Posted with a session manager!").await?;
-//! match session.agent.logout().await {
-//!     Ok(()) | Err(Error::Session(_)) => {}
-//!     Err(e) => return Err(e.into()),
-//! }
+//! session.agent.logout().await?; // revoked on the server, session.json removed
 //! # Ok(()) }
 //! ```
 //!

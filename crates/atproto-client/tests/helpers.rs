@@ -506,11 +506,19 @@ async fn post_with_detects_facets_and_drops_mentions_that_do_not_resolve() {
 #[tokio::test]
 async fn plain_text_without_detection_and_rich_text_as_given() {
     let (mock, agent) = logged_in(writes).await;
+    let at = atproto_client::atproto_types::Datetime::new("2024-02-03T04:05:06.789Z").unwrap();
     agent
-        .post_with(PostBuilder::new("see example.com").detect_facets(false))
+        .post_with(
+            PostBuilder::new("see example.com")
+                .detect_facets(false)
+                .created_at(at),
+        )
         .await
         .unwrap();
-    assert!(created(&mock)["record"].get("facets").is_none());
+    let record = created(&mock)["record"].clone();
+    assert!(record.get("facets").is_none());
+    assert_eq!(record["createdAt"], "2024-02-03T04:05:06.789Z");
+    assert_eq!(record["$type"], "app.bsky.feed.post");
 
     let link = Uri::new("https://atproto.com").unwrap();
     let rich = RichText::with_facets("the protocol", vec![Facet::new(4..12, Feature::Link(link))])
@@ -574,6 +582,20 @@ async fn post_embeds_images_link_cards_quotes_and_quotes_with_media() {
     assert_eq!(embed["external"]["uri"], "https://atproto.com/guides");
     assert_eq!(embed["external"]["title"], "Guides");
     assert_eq!(embed["external"]["thumb"]["mimeType"], "image/jpeg");
+
+    agent
+        .post_with(
+            PostBuilder::new("a clip")
+                .video(blob("video/mp4"), Some("waves on a beach".into()))
+                .tag("sea"),
+        )
+        .await
+        .unwrap();
+    let record = created(&mock)["record"].clone();
+    assert_eq!(record["embed"]["$type"], "app.bsky.embed.video");
+    assert_eq!(record["embed"]["alt"], "waves on a beach");
+    assert_eq!(record["embed"]["video"]["mimeType"], "video/mp4");
+    assert_eq!(record["tags"], json!(["sea"]));
 
     agent
         .post_with(PostBuilder::new("this").quote(&quoted))
