@@ -1,0 +1,326 @@
+//! Repository events with their commits opened: each op's collection, rkey
+//! and record, read out of the commit's CAR slice.
+
+use std::fmt;
+
+use atproto_api::com::atproto::sync::subscribe_repos::{self as repos, RepoOpAction};
+use atproto_sync::{Car, CarError, Cid, DecodeError, Value};
+use atproto_types::object::Open;
+use serde::Deserialize;
+
+/// One firehose event, with `#commit` opened into [`CommitEvent`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RepoEvent {
+    /// `#commit`: records created, updated or deleted.
+    Commit(Box<CommitEvent>),
+    /// `#sync`: the repository's state was reset; fetch it with `getRepo`.
+    Sync(Box<repos::Sync>),
+    /// `#identity`: the DID document or handle may have changed.
+    Identity(Box<repos::Identity>),
+    /// `#account`: the account's hosting status changed.
+    Account(Box<repos::Account>),
+    /// `#info`: a notice from the server (`OutdatedCursor`).
+    Info(Box<repos::Info>),
+    /// A message type this build does not know, kept verbatim.
+    Unknown(atproto_types::UnknownObject),
+}
+
+impl RepoEvent {
+    /// Opens a decoded firehose message (reading each commit's records out
+    /// of its blocks).
+    pub fn from_message(message: repos::Message) -> Result<RepoEvent, EventError> {
+        Ok(match message {
+            repos::Message::Commit(c) => RepoEvent::Commit(Box::new(CommitEvent::open(*c)?)),
+            repos::Message::Sync(s) => RepoEvent::Sync(s),
+            repos::Message::Identity(i) => RepoEvent::Identity(i),
+            repos::Message::Account(a) => RepoEvent::Account(a),
+            repos::Message::Info(i) => RepoEvent::Info(i),
+            repos::Message::Unknown(u) => RepoEvent::Unknown(u),
+        })
+    }
+
+    /// The event's sequence number (`#info` has none).
+    pub fn seq(&self) -> Option<i64> {
+        match self {
+            RepoEvent::Commit(c) => Some(c.commit.seq),
+            RepoEvent::Sync(s) => Some(s.seq),
+            RepoEvent::Identity(i) => Some(i.seq),
+            RepoEvent::Account(a) => Some(a.seq),
+            RepoEvent::Info(_) => None,
+            RepoEvent::Unknown(u) => crate::subscription::unknown_seq(u),
+        }
+    }
+
+    /// The DID the event is about (`#info` and unknown types: none).
+    pub fn did(&self) -> Option<&str> {
+        match self {
+            RepoEvent::Commit(c) => Some(c.commit.repo.as_str()),
+            RepoEvent::Sync(s) => Some(s.did.as_str()),
+            RepoEvent::Identity(i) => Some(i.did.as_str()),
+            RepoEvent::Account(a) => Some(a.did.as_str()),
+            RepoEvent::Info(_) | RepoEvent::Unknown(_) => None,
+        }
+    }
+}
+
+/// What an op did to its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A new record.
+    Create,
+    /// A record replaced.
+    Update,
+    /// A record removed.
+    Delete,
+    /// An action this build does not know.
+    Other(String),
+}
+
+impl Action {
+    /// The wire name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One op of a commit, with its record when the commit carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOp {
+    /// What happened.
+    pub action: Action,
+    /// The record's collection (NSID).
+    pub collection: String,
+    /// The record key.
+    pub rkey: String,
+    /// The record's CID after the commit (`None` for a delete).
+    pub cid: Option<Cid>,
+    /// The record's CID before (`None` for a create; absent from producers
+    /// older than Sync 1.1).
+    pub prev: Option<Cid>,
+    record: Option<Vec<u8>>,
+}
+
+impl RecordOp {
+    /// `collection/rkey`.
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.collection, self.rkey)
+    }
+
+    /// The record's DAG-CBOR bytes (creates and updates whose block the
+    /// commit carries).
+    pub fn record_bytes(&self) -> Option<&[u8]> {
+        self.record.as_deref()
+    }
+
+    /// The record as a data-model value.
+    pub fn record(&self) -> Option<Result<Value<'_>, DecodeError>> {
+        self.record.as_deref().map(Value::from_cbor)
+    }
+
+    /// The record in its JSON form (`$link`, `$bytes`), `None` when there
+    /// is none; the bytes were checked to be DAG-CBOR when the commit was
+    /// opened.
+    pub fn record_json(&self) -> Option<serde_json::Value> {
+        self.record().and_then(Result::ok).map(|v| v.to_json())
+    }
+
+    /// The record decoded as a generated record type
+    /// (`app.bsky.feed.post::Post`).
+    pub fn decode<'a, T: Deserialize<'a>>(&'a self) -> Option<Result<T, DecodeError>> {
+        self.record.as_deref().map(atproto_sync::from_slice)
+    }
+
+    pub(crate) fn to_tree_op(&self) -> atproto_sync::tree::Op {
+        atproto_sync::tree::Op {
+            path: self.path(),
+            cid: self.cid,
+            prev: self.prev,
+        }
+    }
+}
+
+/// A `#commit` with its ops opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitEvent {
+    /// The message as sent (its `blocks` hold the CAR slice).
+    pub commit: repos::Commit,
+    /// The commit block's CID.
+    pub commit_cid: Cid,
+    /// `prevData`: the MST root before the commit (Sync 1.1).
+    pub prev_data: Option<Cid>,
+    /// The ops with their records.
+    pub ops: Vec<RecordOp>,
+    /// The verification outcome, when the stream verifies commits.
+    pub check: Option<crate::verify::Check>,
+}
+
+impl CommitEvent {
+    /// Opens a commit message: reads its CAR slice (every block checked
+    /// against its CID) and each op's record.
+    pub fn open(commit: repos::Commit) -> Result<CommitEvent, EventError> {
+        let seq = commit.seq;
+        let err = |what: EventErrorKind| EventError {
+            seq,
+            repo: commit.repo.as_str().to_owned(),
+            kind: what,
+        };
+        let commit_cid = parse_cid(commit.commit.link.as_str()).map_err(|why| {
+            err(EventErrorKind::Field {
+                field: "commit".into(),
+                why,
+            })
+        })?;
+        let prev_data = match &commit.prev_data {
+            Some(l) => Some(parse_cid(l.link.as_str()).map_err(|why| {
+                err(EventErrorKind::Field {
+                    field: "prevData".into(),
+                    why,
+                })
+            })?),
+            None => None,
+        };
+        let car = Car::from_bytes(&commit.blocks.0).map_err(|e| err(EventErrorKind::Car(e)))?;
+        let mut ops = Vec::with_capacity(commit.ops.len());
+        for (i, op) in commit.ops.iter().enumerate() {
+            let field = |name: &str| format!("ops[{i}].{name}");
+            let (collection, rkey) = op.path.split_once('/').ok_or_else(|| {
+                err(EventErrorKind::Field {
+                    field: field("path"),
+                    why: format!("{:?} is not collection/rkey", op.path),
+                })
+            })?;
+            let cid = match &op.cid {
+                Some(l) => Some(parse_cid(l.link.as_str()).map_err(|why| {
+                    err(EventErrorKind::Field {
+                        field: field("cid"),
+                        why,
+                    })
+                })?),
+                None => None,
+            };
+            let prev = match &op.prev {
+                Some(l) => Some(parse_cid(l.link.as_str()).map_err(|why| {
+                    err(EventErrorKind::Field {
+                        field: field("prev"),
+                        why,
+                    })
+                })?),
+                None => None,
+            };
+            let action = match &op.action {
+                Open::Known(RepoOpAction::Create) => Action::Create,
+                Open::Known(RepoOpAction::Update) => Action::Update,
+                Open::Known(RepoOpAction::Delete) => Action::Delete,
+                Open::Other(s) => Action::Other(s.clone()),
+            };
+            let record = match cid.and_then(|c| car.get(&c)) {
+                Some(bytes) => {
+                    Value::from_cbor(bytes).map_err(|e| {
+                        err(EventErrorKind::Record {
+                            path: op.path.clone(),
+                            source: e,
+                        })
+                    })?;
+                    Some(bytes.to_vec())
+                }
+                None => None,
+            };
+            ops.push(RecordOp {
+                action,
+                collection: collection.to_owned(),
+                rkey: rkey.to_owned(),
+                cid,
+                prev,
+                record,
+            });
+        }
+        Ok(CommitEvent {
+            commit,
+            commit_cid,
+            prev_data,
+            ops,
+            check: None,
+        })
+    }
+
+    /// The repository's DID.
+    pub fn repo(&self) -> &str {
+        self.commit.repo.as_str()
+    }
+
+    /// The commit's revision.
+    pub fn rev(&self) -> &str {
+        self.commit.rev.as_str()
+    }
+}
+
+fn parse_cid(s: &str) -> Result<Cid, String> {
+    s.parse::<Cid>().map_err(|e| format!("CID {s:?}: {e}"))
+}
+
+/// A firehose message that decoded but could not be opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventError {
+    /// The event's `seq`.
+    pub seq: i64,
+    /// The repository it is about.
+    pub repo: String,
+    /// What was wrong.
+    pub kind: EventErrorKind,
+}
+
+/// What was wrong with a commit's contents.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EventErrorKind {
+    /// The CAR slice in `blocks` is malformed or a block does not hash to
+    /// its CID.
+    Car(CarError),
+    /// A field has the wrong form.
+    Field {
+        /// Which (`ops[2].path`).
+        field: String,
+        /// Why.
+        why: String,
+    },
+    /// A record block is not valid DAG-CBOR.
+    Record {
+        /// The op's path.
+        path: String,
+        /// What was wrong.
+        source: DecodeError,
+    },
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "commit seq {} of {}: ", self.seq, self.repo)?;
+        match &self.kind {
+            EventErrorKind::Car(e) => write!(f, "blocks: {e}"),
+            EventErrorKind::Field { field, why } => write!(f, "{field}: {why}"),
+            EventErrorKind::Record { path, source } => write!(f, "record {path}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for EventError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            EventErrorKind::Car(e) => Some(e),
+            EventErrorKind::Record { source, .. } => Some(source),
+            EventErrorKind::Field { .. } => None,
+        }
+    }
+}
