@@ -25,8 +25,8 @@
 //!   refreshes (single-flight in the process, under the store's lock across
 //!   processes), and [`OAuthSession::sign_out`] revokes.
 //! - Stores: [`store::MemoryStore`], [`store::DirStore`] (JSON files, 0600,
-//!   lock files), and with feature `redis` a Redis store with a distributed
-//!   lock.
+//!   lock files), and with feature `redis` `RedisStore` with a
+//!   distributed lock.
 //! - [`Scope`]/[`Scopes`]: typed scopes, unknown ones kept.
 //!
 //! ```no_run
@@ -60,6 +60,8 @@ pub mod headless;
 pub mod jose;
 pub mod metadata;
 pub mod pkce;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod resolve;
 pub mod scope;
 pub mod session;
@@ -74,6 +76,8 @@ pub use metadata::{
     ProtectedResourceMetadata,
 };
 pub use pkce::Pkce;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
 pub use resolve::{IdentityResolver, ResolvedIdentity};
 pub use scope::{Scope, Scopes};
 pub use session::OAuthSession;

@@ -23,12 +23,15 @@ const REDIRECT: &str = "http://127.0.0.1/callback";
 type Exchange = (String, u16, Option<String>);
 
 /// An HTTP client that records every exchange (URL, status, the DPoP
-/// challenge if any) and counts refresh-token grants, shared between clients.
+/// challenge if any) and counts the refresh-token grants the server carried
+/// out; shared between clients, it counts for all of them.
 #[derive(Clone)]
 struct Recording {
     inner: Arc<dyn HttpClient>,
     log: Arc<Mutex<Vec<Exchange>>>,
     refreshes: Arc<AtomicUsize>,
+    /// Every refresh token presented to the server (nonce retries repeat one).
+    presented: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Recording {
@@ -37,6 +40,7 @@ impl Recording {
             inner: Arc::new(HyperClient::new().unwrap()),
             log: Arc::default(),
             refreshes: Arc::default(),
+            presented: Arc::default(),
         }
     }
     fn log(&self) -> Vec<Exchange> {
@@ -48,14 +52,21 @@ impl HttpClient for Recording {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
         Box::pin(async move {
             let url = request.url.clone();
-            if request
-                .body
-                .as_deref()
-                .is_some_and(|b| String::from_utf8_lossy(b).contains("grant_type=refresh_token"))
+            let body =
+                String::from_utf8_lossy(request.body.as_deref().unwrap_or_default()).into_owned();
+            let is_refresh = body.contains("grant_type=refresh_token");
+            if let Some(token) = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("refresh_token="))
             {
-                self.refreshes.fetch_add(1, Ordering::SeqCst);
+                self.presented.lock().unwrap().insert(token.to_owned());
             }
             let r = self.inner.send(request).await?;
+            // A refresh the server carried out (a nonce challenge answered
+            // 400 is not one: the retry that follows is).
+            if is_refresh && r.status == 200 {
+                self.refreshes.fetch_add(1, Ordering::SeqCst);
+            }
             let challenge = r.header("www-authenticate").map(str::to_owned);
             self.log.lock().unwrap().push((url, r.status, challenge));
             Ok(r)
@@ -317,6 +328,11 @@ async fn concurrent_refresh_through_a_shared_dir_store_sends_one_request() {
         "exactly one refresh request"
     );
     assert_eq!(
+        http.presented.lock().unwrap().len(),
+        1,
+        "one refresh token presented"
+    );
+    assert_eq!(
         session_a.data(),
         session_b.data(),
         "both hold the new tokens"
@@ -395,4 +411,54 @@ async fn sign_out_revokes_the_session() {
         err.to_string().contains("invalid_grant") || err.to_string().contains("ended"),
         "{err}"
     );
+}
+
+#[cfg(feature = "redis")]
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+/// Two clients (as on two machines) sharing one Redis store refresh the
+/// same session at the same moment: exactly one refresh request reaches the
+/// server, the other adopts its tokens under the distributed lock, both
+/// keep working.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_refresh_through_a_shared_redis_store_sends_one_request() {
+    let Some(pds) = Pds::shared() else { return };
+    let Some(redis) = redis_server::RedisServer::start().await else {
+        return;
+    };
+    let (handle, did) = new_account(pds).await;
+    let http = Recording::new();
+    let store_a = atproto_oauth::RedisStore::connect(&redis.url)
+        .await
+        .unwrap();
+    let store_b = atproto_oauth::RedisStore::connect(&redis.url)
+        .await
+        .unwrap();
+    let (a, _) = client(pds, &http, Arc::new(store_a));
+    let (b, _) = client(pds, &http, Arc::new(store_b));
+    let session_a = sign_in(&a, &http, &handle).await;
+    let session_b = b.restore(&did).await.unwrap();
+    let (ra, rb) = tokio::join!(session_a.refresh(), session_b.refresh());
+    ra.unwrap();
+    rb.unwrap();
+    assert_eq!(
+        http.refreshes.load(Ordering::SeqCst),
+        1,
+        "exactly one refresh request"
+    );
+    assert_eq!(
+        http.presented.lock().unwrap().len(),
+        1,
+        "one refresh token presented"
+    );
+    assert_eq!(session_a.data(), session_b.data());
+    for s in [session_a, session_b] {
+        let me = Agent::new(s)
+            .query_json("com.atproto.server.getSession", &[])
+            .await
+            .unwrap();
+        assert_eq!(me["did"], did.as_str());
+    }
 }
