@@ -78,6 +78,13 @@ pub enum CarError {
         /// The CID it claims.
         cid: Cid,
     },
+    /// Reading failed (async reader only).
+    Io {
+        /// Bytes read before the failure.
+        offset: usize,
+        /// The I/O error's message.
+        message: String,
+    },
 }
 
 impl fmt::Display for CarError {
@@ -108,6 +115,9 @@ impl fmt::Display for CarError {
                 f,
                 "CAR block {cid} at byte {offset} does not hash to its CID"
             ),
+            CarError::Io { offset, message } => {
+                write!(f, "CAR: reading failed after {offset} bytes: {message}")
+            }
         }
     }
 }
@@ -203,19 +213,7 @@ pub fn read_car(bytes: &[u8], limits: CarLimits) -> Result<(Vec<Cid>, Blocks<'_>
     if length > rest {
         return Err(CarError::Truncated { offset: 0, length });
     }
-    let header = Value::from_cbor(&bytes[n..n + length as usize]).map_err(CarError::Header)?;
-    let shape = |why: &str| CarError::HeaderShape(why.to_owned());
-    let map = header.as_map().ok_or_else(|| shape("not a map"))?;
-    if map.get("version").and_then(Value::as_i64) != Some(1) {
-        return Err(shape("version is not 1"));
-    }
-    let Some(Value::Array(roots)) = map.get("roots") else {
-        return Err(shape("roots is not an array"));
-    };
-    let roots = roots
-        .iter()
-        .map(|r| r.as_link().ok_or_else(|| shape("a root is not a CID link")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let roots = parse_header(&bytes[n..n + length as usize])?;
     Ok((
         roots,
         Blocks {
@@ -225,6 +223,22 @@ pub fn read_car(bytes: &[u8], limits: CarLimits) -> Result<(Vec<Cid>, Blocks<'_>
             failed: false,
         },
     ))
+}
+
+fn parse_header(bytes: &[u8]) -> Result<Vec<Cid>, CarError> {
+    let header = Value::from_cbor(bytes).map_err(CarError::Header)?;
+    let shape = |why: &str| CarError::HeaderShape(why.to_owned());
+    let map = header.as_map().ok_or_else(|| shape("not a map"))?;
+    if map.get("version").and_then(Value::as_i64) != Some(1) {
+        return Err(shape("version is not 1"));
+    }
+    let Some(Value::Array(roots)) = map.get("roots") else {
+        return Err(shape("roots is not an array"));
+    };
+    roots
+        .iter()
+        .map(|r| r.as_link().ok_or_else(|| shape("a root is not a CID link")))
+        .collect()
 }
 
 /// A whole CAR file: its roots and its blocks by CID, lent from the input.
@@ -288,4 +302,154 @@ fn write_varint(out: &mut Vec<u8>, mut v: u64) {
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// Largest CAR header accepted from a stream.
+#[cfg(feature = "async")]
+const MAX_HEADER: u64 = 1 << 20;
+
+/// A CAR file read from an async reader block by block (feature `async`):
+/// memory holds one block at a time. The same checks and caps as the slice
+/// reader apply; [`CarLimits::max_file`] caps the bytes read in total.
+#[cfg(feature = "async")]
+pub struct CarStream<R> {
+    reader: R,
+    limits: CarLimits,
+    offset: usize,
+    roots: Vec<Cid>,
+}
+
+/// A block read from a stream (owned).
+#[cfg(feature = "async")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedBlock {
+    /// Its CID (checked against `data`).
+    pub cid: Cid,
+    /// Its bytes.
+    pub data: Vec<u8>,
+    /// Offset of its section in the stream.
+    pub offset: usize,
+}
+
+#[cfg(feature = "async")]
+impl<R: tokio::io::AsyncRead + Unpin> CarStream<R> {
+    /// Reads the header.
+    pub async fn new(reader: R, limits: CarLimits) -> Result<Self, CarError> {
+        let mut s = CarStream {
+            reader,
+            limits,
+            offset: 0,
+            roots: Vec::new(),
+        };
+        let Some(length) = s.varint().await? else {
+            return Err(CarError::Varint(0));
+        };
+        if length > MAX_HEADER {
+            return Err(CarError::HeaderShape(format!(
+                "header of {length} bytes is over {MAX_HEADER}"
+            )));
+        }
+        let header = s.exact(length as usize, 0, length).await?;
+        s.roots = parse_header(&header)?;
+        Ok(s)
+    }
+
+    /// The header's roots.
+    pub fn roots(&self) -> &[Cid] {
+        &self.roots
+    }
+
+    /// The next block, checked against its CID; `None` at the end.
+    pub async fn next_block(&mut self) -> Result<Option<OwnedBlock>, CarError> {
+        let offset = self.offset;
+        let Some(length) = self.varint().await? else {
+            return Ok(None);
+        };
+        // A section is a 36-byte CID and the block.
+        let data_len = length.saturating_sub(36);
+        if data_len > self.limits.max_block as u64 {
+            return Err(CarError::BlockTooLarge {
+                offset,
+                length: data_len,
+                max: self.limits.max_block,
+            });
+        }
+        let section = self.exact(length as usize, offset, length).await?;
+        let (cid, data) =
+            Cid::read_prefix(&section).map_err(|error| CarError::Cid { offset, error })?;
+        if !cid.matches(data) {
+            return Err(CarError::HashMismatch { offset, cid });
+        }
+        Ok(Some(OwnedBlock {
+            cid,
+            data: data.to_vec(),
+            offset,
+        }))
+    }
+
+    fn count(&mut self, n: usize) -> Result<(), CarError> {
+        self.offset += n;
+        if self.offset > self.limits.max_file {
+            return Err(CarError::FileTooLarge {
+                size: self.offset,
+                max: self.limits.max_file,
+            });
+        }
+        Ok(())
+    }
+
+    /// A varint, or `None` at a clean end of the stream.
+    async fn varint(&mut self) -> Result<Option<u64>, CarError> {
+        use tokio::io::AsyncReadExt;
+        let start = self.offset;
+        let mut v: u64 = 0;
+        for i in 0..9 {
+            let mut b = [0u8; 1];
+            let n = self.reader.read(&mut b).await.map_err(|e| CarError::Io {
+                offset: self.offset,
+                message: e.to_string(),
+            })?;
+            if n == 0 {
+                return if i == 0 {
+                    Ok(None)
+                } else {
+                    Err(CarError::Varint(start))
+                };
+            }
+            self.count(1)?;
+            v |= u64::from(b[0] & 0x7f) << (7 * i);
+            if b[0] & 0x80 == 0 {
+                if b[0] == 0 && i > 0 {
+                    return Err(CarError::Varint(start));
+                }
+                return Ok(Some(v));
+            }
+        }
+        Err(CarError::Varint(start))
+    }
+
+    async fn exact(&mut self, n: usize, offset: usize, length: u64) -> Result<Vec<u8>, CarError> {
+        use tokio::io::AsyncReadExt;
+        if self.offset.saturating_add(n) > self.limits.max_file {
+            return Err(CarError::FileTooLarge {
+                size: self.offset.saturating_add(n),
+                max: self.limits.max_file,
+            });
+        }
+        let mut buf = vec![0u8; n];
+        match self.reader.read_exact(&mut buf).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(CarError::Truncated { offset, length });
+            }
+            Err(e) => {
+                return Err(CarError::Io {
+                    offset: self.offset,
+                    message: e.to_string(),
+                })
+            }
+        }
+        self.count(n)?;
+        Ok(buf)
+    }
 }

@@ -10,7 +10,8 @@
 //! - [`Cid`]: blessed CIDs (v1, dag-cbor or raw, sha2-256) as 36 bytes.
 //! - [`Value`]: any data-model value, DAG-CBOR and JSON forms.
 //! - [`from_slice`] / [`to_vec`]: serde over strict DAG-CBOR.
-//! - [`car`]: CAR v1 reading with every block checked against its CID.
+//! - [`car`]: CAR v1 reading with every block checked against its CID (from
+//!   a slice, or from a tokio `AsyncRead` with the `async` feature).
 //! - [`mst`] and [`repo`]: walking a repository to its records.
 //! - [`commit`]: commits, their signatures, and per-repository sync state.
 //! - [`event`]: event-stream frames and the full check of a `#commit` event.
