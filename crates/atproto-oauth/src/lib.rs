@@ -58,6 +58,8 @@ pub mod dpop;
 pub mod error;
 pub mod headless;
 pub mod jose;
+#[cfg(feature = "loopback")]
+pub mod loopback;
 pub mod metadata;
 pub mod pkce;
 #[cfg(feature = "redis")]

@@ -1,0 +1,132 @@
+//! Measurements (a program, not a test): the cost of one DPoP proof, and
+//! an OAuth call next to a password-session call against the local
+//! reference PDS on loopback (the same `getSession` query, interleaved in
+//! rounds, medians compared).
+//!
+//! ```sh
+//! cargo run --release -p atproto-oauth --example bench [-- calls-per-round]
+//! ```
+//! The PDS part needs the harness (`tests/pds/install.sh`); without it only
+//! the proof cost is measured.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atproto_client::{Agent, AtpAgent, Login, NewAccount};
+use atproto_oauth::{headless, AuthorizeOptions, ClientConfig, Es256Key, OAuthClient, Scopes};
+use atproto_tests::{unique_handle, Pds, PdsOptions};
+use atproto_types::Handle;
+use atproto_xrpc::{HttpClient, HyperClient};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn proof_cost() -> Result<(), Box<dyn std::error::Error>> {
+    let key = Es256Key::generate()?;
+    let url = "https://pds.example.com/xrpc/app.bsky.feed.getTimeline?limit=50";
+    let token = "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NiJ9.".repeat(8);
+    for _ in 0..200 {
+        key.dpop_proof("GET", url, Some("nonce-123"), Some(&token))?;
+    }
+    let mut samples = Vec::new();
+    for _ in 0..10 {
+        let n = 1000;
+        let t = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(key.dpop_proof("GET", url, Some("nonce-123"), Some(&token))?);
+        }
+        samples.push(t.elapsed() / n);
+    }
+    println!(
+        "DPoP proof (ES256 sign + JSON + base64url): median {:.1} µs",
+        median(samples).as_secs_f64() * 1e6
+    );
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    proof_cost()?;
+    let calls: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100);
+    let pds = match Pds::start(&PdsOptions::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("PDS comparison skipped: {e}");
+            return Ok(());
+        }
+    };
+    let password_agent = AtpAgent::builder(&pds.url).build()?;
+    let handle = unique_handle("bench");
+    password_agent
+        .create_account(
+            NewAccount::new(Handle::new(handle.clone())?)
+                .email(format!("{}@example.test", handle.trim_end_matches(".test")))
+                .password("bench-password-1"),
+        )
+        .await?;
+    password_agent
+        .login(Login::new(&handle, "bench-password-1"))
+        .await?;
+
+    let http: Arc<dyn HttpClient> = Arc::new(HyperClient::new()?);
+    let resolver = atproto_identity::Resolver::builder(http.clone())
+        .plc_url(&pds.plc)
+        .well_known(false)
+        .dns_txt(false)
+        .resolve_handle_via(&pds.url)
+        .allow_private_hosts(true)
+        .allow_http_loopback(true)
+        .build()?;
+    let client = OAuthClient::builder(ClientConfig::loopback(
+        vec!["http://127.0.0.1/callback".into()],
+        Scopes::generic(),
+    ))
+    .http_client(http.clone())
+    .resolver(Arc::new(resolver))
+    .build()?;
+    let url = client
+        .authorize(&handle, AuthorizeOptions::default())
+        .await?;
+    let query = headless::sign_in(&http, &url, &handle, "bench-password-1").await?;
+    let (session, _) = client.callback(&query).await?;
+    let oauth_agent = Agent::new(session);
+
+    // Warm both connections and the DPoP nonce.
+    for _ in 0..20 {
+        password_agent
+            .query_json("com.atproto.server.getSession", &[])
+            .await?;
+        oauth_agent
+            .query_json("com.atproto.server.getSession", &[])
+            .await?;
+    }
+    let (mut pw, mut oa) = (Vec::new(), Vec::new());
+    for _round in 0..5 {
+        for _ in 0..calls {
+            let t = Instant::now();
+            password_agent
+                .query_json("com.atproto.server.getSession", &[])
+                .await?;
+            pw.push(t.elapsed());
+            let t = Instant::now();
+            oauth_agent
+                .query_json("com.atproto.server.getSession", &[])
+                .await?;
+            oa.push(t.elapsed());
+        }
+    }
+    let (pw, oa) = (median(pw), median(oa));
+    println!(
+        "getSession on loopback, median of {} calls each: password {:.0} µs, OAuth/DPoP {:.0} µs, ratio {:.2}",
+        5 * calls,
+        pw.as_secs_f64() * 1e6,
+        oa.as_secs_f64() * 1e6,
+        oa.as_secs_f64() / pw.as_secs_f64()
+    );
+    Ok(())
+}
