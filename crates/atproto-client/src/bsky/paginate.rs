@@ -13,8 +13,11 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use atproto_api::app::bsky::{actor, feed, graph, notification};
-use atproto_api::com::atproto::{repo, sync};
+#[cfg(feature = "chat-bsky")]
+use atproto_api::chat;
+#[cfg(feature = "tools-ozone")]
+use atproto_api::tools;
+use atproto_api::{app, com};
 use atproto_types::xrpc::Endpoint;
 use futures_core::Stream;
 
@@ -25,9 +28,11 @@ use crate::session::SessionManager;
 /// An endpoint whose answers come in pages linked by a cursor: a query
 /// (no input) whose parameters take the cursor of the previous answer.
 ///
-/// Implemented for the common `app.bsky` and `com.atproto` list endpoints;
-/// implement it for any other endpoint (your own lexicons' too) to use it
-/// with [`Agent::paginate`].
+/// Implemented for every generated query that takes a `cursor` and answers
+/// with one list and the next `cursor` (`com.atproto`, `app.bsky`, and with
+/// their features `chat.bsky` and `tools.ozone`); implement it for the
+/// endpoints of your own lexicons (generated with `lexgen`) to use them with
+/// [`Agent::paginate`].
 pub trait Paginated: Endpoint<Input = ()> {
     /// One entry of a page (a feed item, a profile, a record...).
     type Item;
@@ -59,24 +64,167 @@ macro_rules! paginated {
     )*};
 }
 
+// Every cursor-paginated query of the generated namespaces this crate
+// offers whose answer has one list: implemented here because the orphan
+// rule keeps applications from implementing this trait for types of
+// `atproto-api` themselves.
 paginated! {
-    feed::get_timeline::GetTimeline => feed: feed::defs::FeedViewPost;
-    feed::get_author_feed::GetAuthorFeed => feed: feed::defs::FeedViewPost;
-    feed::get_actor_likes::GetActorLikes => feed: feed::defs::FeedViewPost;
-    feed::get_feed::GetFeed => feed: feed::defs::FeedViewPost;
-    feed::get_list_feed::GetListFeed => feed: feed::defs::FeedViewPost;
-    feed::get_likes::GetLikes => likes: feed::get_likes::Like;
-    feed::get_reposted_by::GetRepostedBy => reposted_by: actor::defs::ProfileView;
-    feed::get_quotes::GetQuotes => posts: feed::defs::PostView;
-    feed::search_posts::SearchPosts => posts: feed::defs::PostView;
-    graph::get_followers::GetFollowers => followers: actor::defs::ProfileView;
-    graph::get_follows::GetFollows => follows: actor::defs::ProfileView;
-    graph::get_blocks::GetBlocks => blocks: actor::defs::ProfileView;
-    graph::get_mutes::GetMutes => mutes: actor::defs::ProfileView;
-    actor::search_actors::SearchActors => actors: actor::defs::ProfileView;
-    notification::list_notifications::ListNotifications => notifications: notification::list_notifications::Notification;
-    repo::list_records::ListRecords => records: repo::list_records::Record;
-    sync::list_repos::ListRepos => repos: sync::list_repos::Repo;
+    app::bsky::actor::get_suggestions::GetSuggestions
+        => actors: app::bsky::actor::defs::ProfileView;
+    app::bsky::actor::search_actors::SearchActors
+        => actors: app::bsky::actor::defs::ProfileView;
+    app::bsky::bookmark::get_bookmarks::GetBookmarks
+        => bookmarks: app::bsky::bookmark::defs::BookmarkView;
+    app::bsky::contact::get_matches::GetMatches
+        => matches: app::bsky::actor::defs::ProfileView;
+    app::bsky::draft::get_drafts::GetDrafts
+        => drafts: app::bsky::draft::defs::DraftView;
+    app::bsky::feed::get_actor_feeds::GetActorFeeds
+        => feeds: app::bsky::feed::defs::GeneratorView;
+    app::bsky::feed::get_actor_likes::GetActorLikes
+        => feed: app::bsky::feed::defs::FeedViewPost;
+    app::bsky::feed::get_author_feed::GetAuthorFeed
+        => feed: app::bsky::feed::defs::FeedViewPost;
+    app::bsky::feed::get_feed::GetFeed
+        => feed: app::bsky::feed::defs::FeedViewPost;
+    app::bsky::feed::get_feed_skeleton::GetFeedSkeleton
+        => feed: app::bsky::feed::defs::SkeletonFeedPost;
+    app::bsky::feed::get_likes::GetLikes
+        => likes: app::bsky::feed::get_likes::Like;
+    app::bsky::feed::get_list_feed::GetListFeed
+        => feed: app::bsky::feed::defs::FeedViewPost;
+    app::bsky::feed::get_quotes::GetQuotes
+        => posts: app::bsky::feed::defs::PostView;
+    app::bsky::feed::get_reposted_by::GetRepostedBy
+        => reposted_by: app::bsky::actor::defs::ProfileView;
+    app::bsky::feed::get_suggested_feeds::GetSuggestedFeeds
+        => feeds: app::bsky::feed::defs::GeneratorView;
+    app::bsky::feed::get_timeline::GetTimeline
+        => feed: app::bsky::feed::defs::FeedViewPost;
+    app::bsky::feed::search_posts::SearchPosts
+        => posts: app::bsky::feed::defs::PostView;
+    app::bsky::feed::search_posts_v2::SearchPostsV2
+        => posts: app::bsky::feed::defs::PostView;
+    app::bsky::graph::get_actor_starter_packs::GetActorStarterPacks
+        => starter_packs: app::bsky::graph::defs::StarterPackViewBasic;
+    app::bsky::graph::get_blocks::GetBlocks
+        => blocks: app::bsky::actor::defs::ProfileView;
+    app::bsky::graph::get_followers::GetFollowers
+        => followers: app::bsky::actor::defs::ProfileView;
+    app::bsky::graph::get_follows::GetFollows
+        => follows: app::bsky::actor::defs::ProfileView;
+    app::bsky::graph::get_known_followers::GetKnownFollowers
+        => followers: app::bsky::actor::defs::ProfileView;
+    app::bsky::graph::get_list::GetList
+        => items: app::bsky::graph::defs::ListItemView;
+    app::bsky::graph::get_list_blocks::GetListBlocks
+        => lists: app::bsky::graph::defs::ListView;
+    app::bsky::graph::get_list_mutes::GetListMutes
+        => lists: app::bsky::graph::defs::ListView;
+    app::bsky::graph::get_lists::GetLists
+        => lists: app::bsky::graph::defs::ListView;
+    app::bsky::graph::get_lists_with_membership::GetListsWithMembership
+        => lists_with_membership: app::bsky::graph::get_lists_with_membership::ListWithMembership;
+    app::bsky::graph::get_mutes::GetMutes
+        => mutes: app::bsky::actor::defs::ProfileView;
+    app::bsky::graph::get_starter_packs_with_membership::GetStarterPacksWithMembership
+        => starter_packs_with_membership: app::bsky::graph::get_starter_packs_with_membership::StarterPackWithMembership;
+    app::bsky::graph::search_starter_packs::SearchStarterPacks
+        => starter_packs: app::bsky::graph::defs::StarterPackViewBasic;
+    app::bsky::graph::search_starter_packs_v2::SearchStarterPacksV2
+        => starter_packs: app::bsky::graph::defs::StarterPackView;
+    app::bsky::notification::list_activity_subscriptions::ListActivitySubscriptions
+        => subscriptions: app::bsky::actor::defs::ProfileView;
+    app::bsky::notification::list_notifications::ListNotifications
+        => notifications: app::bsky::notification::list_notifications::Notification;
+    app::bsky::unspecced::get_popular_feed_generators::GetPopularFeedGenerators
+        => feeds: app::bsky::feed::defs::GeneratorView;
+    app::bsky::unspecced::get_suggestions_skeleton::GetSuggestionsSkeleton
+        => actors: app::bsky::unspecced::defs::SkeletonSearchActor;
+    app::bsky::unspecced::search_actors_skeleton::SearchActorsSkeleton
+        => actors: app::bsky::unspecced::defs::SkeletonSearchActor;
+    app::bsky::unspecced::search_posts_skeleton::SearchPostsSkeleton
+        => posts: app::bsky::unspecced::defs::SkeletonSearchPost;
+    app::bsky::unspecced::search_starter_packs_skeleton::SearchStarterPacksSkeleton
+        => starter_packs: app::bsky::unspecced::defs::SkeletonSearchStarterPack;
+    com::atproto::admin::get_invite_codes::GetInviteCodes
+        => codes: com::atproto::server::defs::InviteCode;
+    com::atproto::admin::search_accounts::SearchAccounts
+        => accounts: com::atproto::admin::defs::AccountView;
+    com::atproto::label::query_labels::QueryLabels
+        => labels: com::atproto::label::defs::Label;
+    com::atproto::repo::list_missing_blobs::ListMissingBlobs
+        => blobs: com::atproto::repo::list_missing_blobs::RecordBlob;
+    com::atproto::repo::list_records::ListRecords
+        => records: com::atproto::repo::list_records::Record;
+    com::atproto::sync::list_blobs::ListBlobs
+        => cids: atproto_types::Cid;
+    com::atproto::sync::list_hosts::ListHosts
+        => hosts: com::atproto::sync::list_hosts::Host;
+    com::atproto::sync::list_repos::ListRepos
+        => repos: com::atproto::sync::list_repos::Repo;
+    com::atproto::sync::list_repos_by_collection::ListReposByCollection
+        => repos: com::atproto::sync::list_repos_by_collection::Repo;
+}
+
+#[cfg(feature = "chat-bsky")]
+paginated! {
+    chat::bsky::convo::get_convo_members::GetConvoMembers
+        => members: chat::bsky::actor::defs::ProfileViewBasic;
+    chat::bsky::convo::get_log::GetLog
+        => logs: chat::bsky::convo::get_log::OutputLogsItem;
+    chat::bsky::convo::get_messages::GetMessages
+        => messages: chat::bsky::convo::get_messages::OutputMessagesItem;
+    chat::bsky::convo::list_convo_requests::ListConvoRequests
+        => requests: chat::bsky::convo::list_convo_requests::OutputRequestsItem;
+    chat::bsky::convo::list_convos::ListConvos
+        => convos: chat::bsky::convo::defs::ConvoView;
+    chat::bsky::group::list_join_requests::ListJoinRequests
+        => requests: chat::bsky::group::defs::JoinRequestView;
+    chat::bsky::group::list_mutual_groups::ListMutualGroups
+        => convos: chat::bsky::convo::defs::ConvoView;
+    chat::bsky::moderation::get_convo_members::GetConvoMembers
+        => members: chat::bsky::actor::defs::ProfileViewBasic;
+}
+
+#[cfg(feature = "tools-ozone")]
+paginated! {
+    tools::ozone::hosting::get_account_history::GetAccountHistory
+        => events: tools::ozone::hosting::get_account_history::Event;
+    tools::ozone::moderation::query_events::QueryEvents
+        => events: tools::ozone::moderation::defs::ModEventView;
+    tools::ozone::moderation::query_statuses::QueryStatuses
+        => subject_statuses: tools::ozone::moderation::defs::SubjectStatusView;
+    tools::ozone::moderation::search_repos::SearchRepos
+        => repos: tools::ozone::moderation::defs::RepoView;
+    tools::ozone::queue::get_assignments::GetAssignments
+        => assignments: tools::ozone::queue::defs::AssignmentView;
+    tools::ozone::queue::list_queues::ListQueues
+        => queues: tools::ozone::queue::defs::QueueView;
+    tools::ozone::report::get_assignments::GetAssignments
+        => assignments: tools::ozone::report::defs::AssignmentView;
+    tools::ozone::report::get_historical_stats::GetHistoricalStats
+        => stats: tools::ozone::report::defs::HistoricalStats;
+    tools::ozone::report::list_activities::ListActivities
+        => activities: tools::ozone::report::defs::ReportActivityView;
+    tools::ozone::report::query_activities::QueryActivities
+        => activities: tools::ozone::report::defs::ReportActivityView;
+    tools::ozone::report::query_reports::QueryReports
+        => reports: tools::ozone::report::defs::ReportView;
+    tools::ozone::set::get_values::GetValues
+        => values: std::string::String;
+    tools::ozone::set::query_sets::QuerySets
+        => sets: tools::ozone::set::defs::SetView;
+    tools::ozone::setting::list_options::ListOptions
+        => options: tools::ozone::setting::defs::Option;
+    tools::ozone::signature::find_related_accounts::FindRelatedAccounts
+        => accounts: tools::ozone::signature::find_related_accounts::RelatedAccount;
+    tools::ozone::signature::search_accounts::SearchAccounts
+        => accounts: com::atproto::admin::defs::AccountView;
+    tools::ozone::team::list_members::ListMembers
+        => members: tools::ozone::team::defs::Member;
+    tools::ozone::verification::list_verifications::ListVerifications
+        => verifications: tools::ozone::verification::defs::VerificationView;
 }
 
 type Fetch<E> = Pin<
@@ -268,8 +416,9 @@ where
 
 impl<M: SessionManager> Agent<M> {
     /// Walks a cursor-paginated endpoint page by page, starting from
-    /// `params` (their cursor is replaced: see [`Pages::from_cursor`]): each page is fetched when asked
-    /// for, through the agent (so with its session and options).
+    /// `params` (whose cursor is ignored: see [`Pages::from_cursor`]). Each
+    /// page is fetched when asked for, through the agent, so with its
+    /// session and options.
     ///
     /// ```no_run
     /// # async fn demo(agent: atproto_client::AtpAgent) -> Result<(), atproto_client::AnyError> {
