@@ -14,6 +14,7 @@ mod helpers;
 mod lifecycle;
 mod limits;
 mod refresh;
+mod sync;
 mod writes;
 
 use atproto_client::{AtpAgent, Login, NewAccount, SessionData};

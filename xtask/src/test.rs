@@ -6,7 +6,7 @@
 //! 3. runs all unit, snapshot and integration tests of the workspace,
 //!    atproto-client's own tests again without its HTTP stack, and the
 //!    feature combinations a workspace run does not build (identity with
-//!    real DNS, the key parser without verification);
+//!    real DNS, the key parser without verification, the async CAR reader);
 //! 4. runs the end-to-end suite, which starts and stops the PDS itself, with
 //!    `ATPROTO_E2E=required` so that a PDS that cannot start fails the run
 //!    instead of skipping, and fails unless the suite actually ran tests.
@@ -63,6 +63,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "-p",
         "atproto-crypto",
         "--no-default-features",
+    ]))?;
+    // The async CAR reader.
+    status(Command::new(cargo()).current_dir(&root).args([
+        "test",
+        "-p",
+        "atproto-sync",
+        "--all-features",
     ]))?;
 
     step("end-to-end tests against the reference PDS");
