@@ -16,12 +16,11 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use crate::object::Key;
+use crate::object::{Key, TYPE_KEY};
 use crate::syntax::Cid;
 
 const LINK_KEY: &str = "$link";
 const BYTES_KEY: &str = "$bytes";
-const TYPE_KEY: &str = "$type";
 
 // ---------------------------------------------------------------- base64
 
