@@ -147,6 +147,10 @@ impl OAuthClientBuilder {
     /// callback, `Update` after a refresh, `Expired` when a session ends,
     /// `NetworkError` when a refresh could not reach the server), and
     /// awaited before the call that caused it returns.
+    ///
+    /// Refresh events are delivered while the session's refresh lock is
+    /// held: a hook must not await calls on the same session (hand such
+    /// work to another task without awaiting it).
     pub fn on_event<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(SessionEvent, Did, Option<OAuthSessionData>) -> Fut + Send + Sync + 'static,
@@ -428,7 +432,8 @@ impl OAuthClient {
         };
         let state_key = get("state")?
             .ok_or_else(|| OAuthError::InvalidCallback("no state parameter".into()))?;
-        if state_key.len() > 512 {
+        // Ours are 32 characters; anything much longer is not one of ours.
+        if state_key.len() > 128 {
             return Err(OAuthError::UnknownState);
         }
         let state = inner

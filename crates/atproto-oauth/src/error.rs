@@ -122,6 +122,9 @@ pub enum OAuthError {
     Store(StoreError),
     /// There is no stored session for this DID.
     NoSession(Did),
+    /// Refreshing a restored session failed (the session error says whether
+    /// it ended or the server could not be reached).
+    Session(atproto_client::session::SessionError),
 }
 
 impl fmt::Display for OAuthError {
@@ -193,6 +196,7 @@ impl fmt::Display for OAuthError {
             OAuthError::Crypto(m) => write!(f, "crypto failure: {m}"),
             OAuthError::Store(e) => write!(f, "OAuth store: {e}"),
             OAuthError::NoSession(did) => write!(f, "no stored OAuth session for {did}"),
+            OAuthError::Session(e) => write!(f, "refreshing the session failed: {e}"),
         }
     }
 }
@@ -201,6 +205,7 @@ impl std::error::Error for OAuthError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             OAuthError::Store(e) => Some(e),
+            OAuthError::Session(e) => Some(e),
             _ => None,
         }
     }
@@ -221,6 +226,7 @@ impl OAuthError {
             OAuthError::Server { status, .. } => *status >= 500 || *status == 429,
             OAuthError::Metadata { reason, .. } => reason.starts_with("HTTP 5"),
             OAuthError::Resolve { .. } => true,
+            OAuthError::Session(e) => e.is_transient(),
             _ => false,
         }
     }

@@ -181,7 +181,7 @@ impl OAuthSession {
         {
             self.refresh_from(&data).await.map_err(|e| match e {
                 SessionError::NoSession => OAuthError::NoSession(self.did.clone()),
-                other => OAuthError::TokenResponse(other.to_string()),
+                other => OAuthError::Session(other),
             })?;
         }
         Ok(())

@@ -185,7 +185,8 @@ impl OAuthSessionStore for MemoryStore {
 /// Both stores as JSON files in a directory: `states/<key>.json` and
 /// `sessions/<key>.json`, each written atomically with mode 0600 (through
 /// `atproto_client::FileStore`, which also refuses files others can read).
-/// File names are the base64url of the key, so no input can name a path.
+/// File names are the base64url of the key (or of its SHA-256 when long),
+/// so no input can name a path.
 /// The session lock is a lock file per DID, so processes (on one machine,
 /// or sharing the directory) refresh one at a time.
 #[derive(Clone, Debug)]
@@ -207,7 +208,16 @@ impl DirStore {
                 format!("cannot create {}: {e}", dir.display()),
             )
         })?;
-        let name = atproto_types::base64::encode_url(key.as_bytes());
+        // base64url of the key; long keys (a long did:web) by their hash,
+        // so that names stay within file-system limits.
+        let mut name = atproto_types::base64::encode_url(key.as_bytes());
+        if name.len() > 160 {
+            use sha2::Digest;
+            name = format!(
+                "h-{}",
+                atproto_types::base64::encode_url(&sha2::Sha256::digest(key.as_bytes()))
+            );
+        }
         Ok(FileStore::for_type(dir.join(format!("{name}.json"))))
     }
 }
