@@ -41,6 +41,12 @@ struct Behaviour {
     client_jwks: Option<Value>,
     /// The PDS answers 401 use_dpop_nonce without a nonce.
     pds_withholds_nonce: bool,
+    /// `expires_in` of the token answers (default 3600).
+    expires_in: Option<u64>,
+    /// An access token the PDS calls invalid (401 `invalid_token`).
+    revoked_access: Option<String>,
+    /// Refresh grants are answered 503.
+    token_unavailable: bool,
 }
 
 #[derive(Default)]
@@ -290,7 +296,11 @@ async fn handle(
                 "/oauth/par" => reply(201, &[("dpop-nonce", NONCE)], json!({"request_uri": "urn:ietf:params:oauth:request_uri:req-1", "expires_in": 299}).to_string().into_bytes()),
                 "/oauth/revoke" => reply(200, &[], b"{}".to_vec()),
                 _ => {
-                    if form.get("grant_type").map(String::as_str) == Some("refresh_token")
+                    let refreshing = form.get("grant_type").map(String::as_str) == Some("refresh_token");
+                    if refreshing && behaviour.token_unavailable {
+                        return reply(503, &[], b"{}".to_vec());
+                    }
+                    if refreshing
                         && form.get("refresh_token").map(String::as_str) != Some(&format!("ref-{}", s.issued))
                     {
                         return reply(400, &[], json!({"error": "invalid_grant", "error_description": "refresh token replayed"}).to_string().into_bytes());
@@ -303,7 +313,7 @@ async fn handle(
                         "token_type": behaviour.token_type.clone().unwrap_or_else(|| "DPoP".into()),
                         "sub": behaviour.sub.clone().unwrap_or_else(|| "did:plc:alice".into()),
                         "scope": "atproto transition:generic",
-                        "expires_in": 3600,
+                        "expires_in": behaviour.expires_in.unwrap_or(3600),
                     }).to_string().into_bytes())
                 }
             }
@@ -325,6 +335,20 @@ async fn handle(
                         .to_string()
                         .into_bytes(),
                 );
+            }
+            if let (Some(bad), Some(a)) = (&behaviour.revoked_access, auth.as_deref()) {
+                if a == format!("DPoP {bad}") {
+                    return reply(
+                        401,
+                        &[(
+                            "www-authenticate",
+                            r#"DPoP error="invalid_token", error_description="revoked""#,
+                        )],
+                        json!({"error": "InvalidToken", "message": "revoked"})
+                            .to_string()
+                            .into_bytes(),
+                    );
+                }
             }
             let ok = auth.as_deref().is_some_and(|a| a.starts_with("DPoP acc-"));
             if !ok {
@@ -744,4 +768,101 @@ async fn a_rejected_refresh_ends_the_session() {
         .unwrap()
         .is_none());
     assert!(session.data().is_none());
+}
+
+type Events = Arc<Mutex<Vec<atproto_client::SessionEvent>>>;
+
+fn client_with_events(mock: &Mock) -> (OAuthClient, Events, Arc<MemoryStore>) {
+    let events: Events = Arc::default();
+    let ev = events.clone();
+    let store = Arc::new(MemoryStore::new());
+    let client = OAuthClient::builder(loopback())
+        .resolver(Arc::new(Stub {
+            pds: mock.url.clone(),
+            others: HashMap::new(),
+        }))
+        .session_store(store.clone())
+        .on_event(move |event, _, _| {
+            let ev = ev.clone();
+            async move { ev.lock().unwrap().push(event) }
+        })
+        .build()
+        .unwrap();
+    (client, events, store)
+}
+
+/// An access token about to expire is refreshed before the call, not after
+/// a failure.
+#[tokio::test]
+async fn refreshes_before_expiry() {
+    use atproto_client::SessionEvent::{Create, Update};
+    let mock = Mock::start(Behaviour {
+        expires_in: Some(5),
+        ..Default::default()
+    })
+    .await;
+    let (client, events, _) = client_with_events(&mock);
+    let state = start(&client, &mock, "alice.test").await;
+    let (session, _) = client
+        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
+        .await
+        .unwrap();
+    Agent::new(session.clone())
+        .query_json("com.atproto.server.getSession", &[])
+        .await
+        .unwrap();
+    assert_eq!(*events.lock().unwrap(), [Create, Update]);
+    assert_eq!(session.data().unwrap().access_token.expose(), "acc-2");
+}
+
+/// A 401 `invalid_token` from the PDS refreshes once and retries the call.
+#[tokio::test]
+async fn refreshes_on_invalid_token_and_retries() {
+    use atproto_client::SessionEvent::{Create, Update};
+    let mock = Mock::start(Behaviour {
+        revoked_access: Some("acc-1".into()),
+        ..Default::default()
+    })
+    .await;
+    let (client, events, _) = client_with_events(&mock);
+    let state = start(&client, &mock, "alice.test").await;
+    let (session, _) = client
+        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
+        .await
+        .unwrap();
+    let me = Agent::new(session.clone())
+        .query_json("com.atproto.server.getSession", &[])
+        .await
+        .unwrap();
+    assert_eq!(me["did"], "did:plc:alice");
+    assert_eq!(*events.lock().unwrap(), [Create, Update]);
+    assert_eq!(session.data().unwrap().access_token.expose(), "acc-2");
+}
+
+/// A refresh that cannot reach the server keeps the session: a
+/// `NetworkError` event, the store untouched, a transient error.
+#[tokio::test]
+async fn an_unreachable_token_endpoint_keeps_the_session() {
+    use atproto_client::SessionEvent::{Create, NetworkError};
+    use atproto_oauth::OAuthSessionStore;
+    let mock = Mock::start(Behaviour {
+        token_unavailable: true,
+        ..Default::default()
+    })
+    .await;
+    let (client, events, store) = client_with_events(&mock);
+    let state = start(&client, &mock, "alice.test").await;
+    let (session, _) = client
+        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
+        .await
+        .unwrap();
+    let err = session.refresh().await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(*events.lock().unwrap(), [Create, NetworkError]);
+    assert!(store
+        .load_session(session.account())
+        .await
+        .unwrap()
+        .is_some());
+    assert!(session.data().is_some());
 }
