@@ -52,6 +52,8 @@ async fn mock(scripts: Vec<Vec<Step>>) -> Mock {
             n += 1;
             let reqs = reqs.clone();
             tokio::spawn(async move {
+                // tungstenite's callback signature, large error type included.
+                #[allow(clippy::result_large_err)]
                 let record = |req: &Request, resp: Response| {
                     reqs.lock().unwrap().push(req.uri().to_string());
                     Ok(resp)
