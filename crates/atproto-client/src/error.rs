@@ -83,6 +83,10 @@ pub enum Error<E = NoError> {
 
 /// One error type for every endpoint: what `?` turns any [`Error<E>`] into,
 /// keeping the declared error reachable through [`DeclaredError::downcast_ref`].
+///
+/// To make an error of your own in such a function, name the type
+/// (`AnyError::Invalid(..)`): `Error::Invalid(..)?` leaves Rust to guess
+/// which `Error<E>` is meant.
 pub type AnyError = Error<DeclaredError>;
 
 /// A declared endpoint error whose type was erased: its name, message and
@@ -168,15 +172,18 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 }
 
 impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    /// Each variant's `Display` already includes the text of the error it
+    /// wraps, so the chain continues with *that* error's source: printing
+    /// the whole chain (as `anyhow` does) never repeats a line.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Api { error, .. } => Some(error),
-            Error::Xrpc(e) => Some(e),
-            Error::Session(e) => Some(e),
-            Error::Decode(e) => Some(e),
-            Error::Encode(e) => Some(e),
-            Error::Validation { error, .. } => Some(error),
-            Error::Identity(e) => Some(&**e),
+            Error::Api { error, .. } => error.source(),
+            Error::Xrpc(e) => e.source(),
+            Error::Session(e) => e.source(),
+            Error::Decode(e) => e.source(),
+            Error::Encode(e) => e.source(),
+            Error::Validation { error, .. } => error.source(),
+            Error::Identity(e) => e.source(),
             Error::Invalid(_) => None,
         }
     }

@@ -194,10 +194,12 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    /// `Display` includes the wrapped error's text; the chain continues with
+    /// its source, so nothing is printed twice.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Transport(e) => Some(e),
-            Error::Url(e) => Some(e),
+            Error::Transport(e) => e.source(),
+            Error::Url(e) => e.source(),
             _ => None,
         }
     }

@@ -88,17 +88,24 @@ impl<M: SessionManager> Agent<M> {
         Ok(out.blob)
     }
 
-    /// Reads the file at `path` (without blocking the async thread) and
-    /// uploads it like [`Agent::upload_blob`]. A file that cannot be read is
-    /// [`Error::Invalid`] naming the path.
+    /// Reads the file at `path` and uploads it like [`Agent::upload_blob`].
+    /// A file that cannot be read is [`Error::Invalid`] naming the path.
+    ///
+    /// With the `hyper` feature (and so tokio's runtime) the file is read
+    /// without blocking the async thread; without it, on the calling thread
+    /// (the HTTP-free core carries no runtime): read large files yourself
+    /// and call [`Agent::upload_blob`].
     pub async fn upload_file(
         &self,
         path: impl AsRef<Path>,
     ) -> Result<Blob, Error<upload_blob::Error>> {
         let path = path.as_ref();
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
+        #[cfg(feature = "hyper")]
+        let bytes = tokio::fs::read(path).await;
+        #[cfg(not(feature = "hyper"))]
+        let bytes = std::fs::read(path);
+        let bytes =
+            bytes.map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
         self.upload_blob(bytes).await
     }
 }

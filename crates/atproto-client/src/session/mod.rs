@@ -111,11 +111,13 @@ impl fmt::Display for SessionError {
 }
 
 impl std::error::Error for SessionError {
+    /// `Display` includes the wrapped error's text; the chain continues with
+    /// its source, so nothing is printed twice.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SessionError::Xrpc(e) => Some(e),
-            SessionError::Decode(e) => Some(e),
-            SessionError::Store(e) => Some(e),
+            SessionError::Xrpc(e) => e.source(),
+            SessionError::Decode(e) => e.source(),
+            SessionError::Store(e) => e.source(),
             _ => None,
         }
     }
