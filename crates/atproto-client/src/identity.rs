@@ -72,9 +72,9 @@ impl AtpAgent {
 fn default_resolver(client: Arc<dyn HttpClient>) -> Result<Resolver, Error> {
     let builder = Resolver::builder(client);
     #[cfg(feature = "dns")]
-    let builder = builder.system_dns().map_err(|e| {
-        Error::Invalid(format!("cannot read the system's DNS configuration: {e}"))
-    })?;
+    let builder = builder
+        .system_dns()
+        .map_err(|e| Error::Invalid(format!("cannot read the system's DNS configuration: {e}")))?;
     builder.build().map_err(|e| Error::Identity(Box::new(e)))
 }
 
