@@ -142,7 +142,8 @@ impl RecordOp {
         self.record.as_deref().map(atproto_sync::from_slice)
     }
 
-    pub(crate) fn to_tree_op(&self) -> atproto_sync::tree::Op {
+    /// The op as atproto-sync's tree op (for [`atproto_sync::tree::invert_ops`]).
+    pub fn to_tree_op(&self) -> atproto_sync::tree::Op {
         atproto_sync::tree::Op {
             path: self.path(),
             cid: self.cid,

@@ -4,8 +4,7 @@
 
 use std::fmt;
 
-use atproto_sync::tree::TreeError;
-use atproto_sync::{CarError, Cid, CommitError};
+use atproto_sync::event::EventError;
 
 #[cfg(feature = "verify")]
 pub use checks::{verify_commit, Verifier};
@@ -40,41 +39,19 @@ impl Check {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// The CAR slice could not be read.
-    Car(CarError),
-    /// The commit block is missing from the slice or is not its CID's.
-    MissingCommit(Cid),
-    /// The commit block is malformed, or its signature does not verify.
-    Commit(CommitError),
-    /// The commit block disagrees with the message (`did`, `rev`).
-    Mismatch(String),
+    /// The commit's blocks, signature or proof are wrong (the CAR slice,
+    /// its first root, the commit block, its DID and rev, the signature,
+    /// undoing the ops to `prevData`): atproto-sync's Sync 1.1 check.
+    Event(EventError),
     /// The signing key could not be found (identity resolution failed).
     Key(String),
-    /// The ops cannot be undone on the blocks sent (the proof is
-    /// incomplete or the ops do not match the tree).
-    Proof(TreeError),
-    /// Undoing the ops gives another root than `prevData`.
-    PrevData {
-        /// `prevData` as sent.
-        expected: Cid,
-        /// The root the undo produced.
-        computed: Cid,
-    },
 }
 
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VerifyError::Car(e) => write!(f, "blocks: {e}"),
-            VerifyError::MissingCommit(c) => write!(f, "commit block {c} is not in the blocks"),
-            VerifyError::Commit(e) => e.fmt(f),
-            VerifyError::Mismatch(why) => f.write_str(why),
+            VerifyError::Event(e) => e.fmt(f),
             VerifyError::Key(why) => write!(f, "signing key: {why}"),
-            VerifyError::Proof(e) => write!(f, "commit proof: {e}"),
-            VerifyError::PrevData { expected, computed } => write!(
-                f,
-                "undoing the ops gives root {computed}, not prevData {expected}"
-            ),
         }
     }
 }
@@ -82,10 +59,8 @@ impl fmt::Display for VerifyError {
 impl std::error::Error for VerifyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            VerifyError::Car(e) => Some(e),
-            VerifyError::Commit(e) => Some(e),
-            VerifyError::Proof(e) => Some(e),
-            _ => None,
+            VerifyError::Event(e) => Some(e),
+            VerifyError::Key(_) => None,
         }
     }
 }
@@ -97,56 +72,31 @@ mod checks {
 
     use atproto_api::com::atproto::sync::subscribe_repos as repos;
     use atproto_crypto::PublicKey;
-    use atproto_sync::tree::invert_ops;
-    use atproto_sync::{Car, Cid, Commit, CommitError, RepoState, Verdict};
+    use atproto_sync::event::{check_signed_commit_event, CheckedCommit, EventError};
+    use atproto_sync::{Car, Commit, CommitError, RepoState, Verdict};
 
     use super::{Check, VerifyError};
     use crate::event::CommitEvent;
 
-    /// Checks the commit's blocks, signature (with `key`) and proof, without
-    /// any state. Returns the decoded commit block.
-    pub fn verify_commit(event: &CommitEvent, key: &PublicKey) -> Result<Commit, VerifyError> {
-        let commit = commit_block(event)?;
-        commit.verify(key).map_err(VerifyError::Commit)?;
-        check_proof(event, &commit)?;
-        Ok(commit)
-    }
-
-    fn commit_block(event: &CommitEvent) -> Result<Commit, VerifyError> {
-        let car = Car::from_bytes(&event.commit.blocks.0).map_err(VerifyError::Car)?;
-        let bytes = car
-            .get(&event.commit_cid)
-            .ok_or(VerifyError::MissingCommit(event.commit_cid))?;
-        let commit = Commit::from_block(event.commit_cid, bytes).map_err(VerifyError::Commit)?;
-        if commit.did != event.repo() {
-            return Err(VerifyError::Mismatch(format!(
-                "commit block is for {}, the message for {}",
-                commit.did,
-                event.repo()
-            )));
-        }
-        if commit.rev != event.rev() {
-            return Err(VerifyError::Mismatch(format!(
-                "commit block has rev {}, the message {}",
-                commit.rev,
-                event.rev()
-            )));
-        }
-        Ok(commit)
-    }
-
-    fn check_proof(event: &CommitEvent, commit: &Commit) -> Result<(), VerifyError> {
-        let Some(expected) = event.prev_data else {
-            return Ok(());
-        };
-        let car = Car::from_bytes(&event.commit.blocks.0).map_err(VerifyError::Car)?;
+    /// Checks the commit's blocks, signature (with `key`) and proof against
+    /// the known `state` of its repository (none: the first seen), with
+    /// atproto-sync's Sync 1.1 check.
+    pub fn verify_commit(
+        event: &CommitEvent,
+        state: Option<&RepoState>,
+        key: &PublicKey,
+    ) -> Result<CheckedCommit, VerifyError> {
         let ops: Vec<_> = event.ops.iter().map(|o| o.to_tree_op()).collect();
-        let computed =
-            invert_ops(commit.data, &|c: &Cid| car.get(c), &ops).map_err(VerifyError::Proof)?;
-        if computed != expected {
-            return Err(VerifyError::PrevData { expected, computed });
-        }
-        Ok(())
+        let ev = atproto_sync::event::CommitEvent {
+            repo: event.repo(),
+            rev: event.rev(),
+            since: event.commit.since.as_ref().map(|s| s.as_str()),
+            commit: event.commit_cid,
+            blocks: &event.commit.blocks.0,
+            ops,
+            prev_data: event.prev_data,
+        };
+        check_signed_commit_event(&ev, state, key).map_err(VerifyError::Event)
     }
 
     /// Verifies commits and keeps each repository's [`RepoState`].
@@ -213,7 +163,9 @@ mod checks {
                 Err(e) => return Check::Invalid(VerifyError::Key(e)),
             };
             match self.check_with_key(event, &key) {
-                Check::Invalid(VerifyError::Commit(CommitError::Signature(_))) => {
+                Check::Invalid(VerifyError::Event(EventError::Commit(CommitError::Signature(
+                    _,
+                )))) => {
                     // The key may have been rotated since it was cached.
                     match signing_key(&resolver.fresh(), event.repo()).await {
                         Ok(fresh) => self.check_with_key(event, &fresh),
@@ -226,26 +178,27 @@ mod checks {
 
         /// Checks `event` with `key` and updates the repository's state.
         pub fn check_with_key(&mut self, event: &CommitEvent, key: &PublicKey) -> Check {
-            let commit = match verify_commit(event, key) {
+            let state = self.states.get(event.repo());
+            let checked = match verify_commit(event, state, key) {
                 Ok(c) => c,
                 Err(e) => return Check::Invalid(e),
             };
-            let since = event.commit.since.as_ref().map(|s| s.as_str());
-            let verdict = match self.states.get(event.repo()) {
-                Some(state) => state.check(event.rev(), since, event.prev_data),
-                None if event.prev_data.is_none() => {
+            let verdict = match checked.verdict {
+                // The first commit seen of a repository can only be trusted as
+                // a starting point when its proof was checked.
+                Verdict::Apply if state.is_none() && event.prev_data.is_none() => {
                     Verdict::Resync("commit has no prevData".into())
                 }
-                None => Verdict::Apply,
+                v => v,
             };
             match verdict {
                 Verdict::Stale => Check::Stale,
                 Verdict::Apply => {
-                    self.set_state(event.repo(), RepoState::from_commit(&commit));
+                    self.set_state(event.repo(), RepoState::from_commit(&checked.commit));
                     Check::Valid
                 }
                 Verdict::Resync(why) => {
-                    self.set_state(event.repo(), RepoState::from_commit(&commit));
+                    self.set_state(event.repo(), RepoState::from_commit(&checked.commit));
                     Check::Resync(why)
                 }
             }
@@ -258,21 +211,22 @@ mod checks {
             sync: &repos::Sync,
             key: &PublicKey,
         ) -> Result<(), VerifyError> {
-            let car = Car::from_bytes(&sync.blocks.0).map_err(VerifyError::Car)?;
-            let root = *car
-                .roots
-                .first()
-                .ok_or_else(|| VerifyError::Mismatch("#sync blocks have no root".into()))?;
-            let bytes = car.get(&root).ok_or(VerifyError::MissingCommit(root))?;
-            let commit = Commit::from_block(root, bytes).map_err(VerifyError::Commit)?;
+            let fail = VerifyError::Event;
+            let car = Car::from_bytes(&sync.blocks.0).map_err(|e| fail(EventError::Car(e)))?;
+            let root = *car.roots.first().ok_or(fail(EventError::Root))?;
+            let bytes = car.get(&root).ok_or(fail(EventError::Root))?;
+            let commit =
+                Commit::from_block(root, bytes).map_err(|e| fail(EventError::Commit(e)))?;
             if commit.did != sync.did.as_str() {
-                return Err(VerifyError::Mismatch(format!(
+                return Err(fail(EventError::Mismatch(format!(
                     "#sync commit is for {}, the message for {}",
                     commit.did,
                     sync.did.as_str()
-                )));
+                ))));
             }
-            commit.verify(key).map_err(VerifyError::Commit)?;
+            commit
+                .verify(key)
+                .map_err(|e| fail(EventError::Commit(e)))?;
             self.set_state(sync.did.as_str(), RepoState::from_commit(&commit));
             Ok(())
         }

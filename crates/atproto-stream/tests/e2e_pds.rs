@@ -16,10 +16,12 @@ use std::time::Duration;
 use atproto_api::app::bsky::feed::post::Post;
 use atproto_client::{AtpAgent, NewAccount};
 use atproto_identity::Resolver;
+use atproto_stream::VerifyError;
 use atproto_stream::{
-    Action, Check, Config, ConnectionEvent, Firehose, FirehoseError, RepoEvent, SubscribeRepos,
-    Subscriber, Verifier,
+    Action, Check, CommitEvent, Config, ConnectionEvent, Firehose, FirehoseError, RepoEvent,
+    SubscribeRepos, Subscriber, Verifier,
 };
+use atproto_sync::event::EventError;
 use atproto_tests::{unique_handle, Pds};
 use atproto_types::{Datetime, Handle, RecordKey};
 use tokio::net::{TcpListener, TcpStream};
@@ -91,8 +93,9 @@ fn resolver(pds: &Pds) -> Resolver {
         .expect("resolver builds")
 }
 
-/// The commits of `did` seen so far, as `(seq, [(action, path)])`.
-type Seen = Vec<(i64, Vec<(String, String)>)>;
+/// The record-writing commits of `did` seen so far, as
+/// `(seq, [(action, path)])`, and the events themselves.
+type Seen = Vec<(i64, Vec<(String, String)>, CommitEvent)>;
 
 /// Receives events until `done(seen)` holds, keeping `did`'s commits;
 /// fails on an invalid commit, a repeated or out-of-order seq, or a
@@ -152,6 +155,7 @@ async fn collect_until(
                     .iter()
                     .map(|o| (o.action.to_string(), o.path()))
                     .collect(),
+                *c,
             ));
         }
     }
@@ -239,7 +243,9 @@ async fn firehose_delivers_verified_ops_once_across_a_cut() {
 
     collect_until(&mut rx, &did, &mut seen, &mut last_seq, |s| s.len() == 4).await;
     assert_eq!(
-        seen.iter().map(|(_, ops)| ops.clone()).collect::<Vec<_>>(),
+        seen.iter()
+            .map(|(_, ops, _)| ops.clone())
+            .collect::<Vec<_>>(),
         vec![
             vec![("create".to_owned(), path_a.clone())],
             vec![("create".to_owned(), path_b.clone())],
@@ -287,8 +293,51 @@ async fn firehose_delivers_verified_ops_once_across_a_cut() {
     );
     let set: BTreeSet<_> = cursors.iter().collect();
     assert_eq!(set.len(), cursors.len());
-    for (seq, _) in &seen {
+    for (seq, _, _) in &seen {
         assert!(set.contains(seq));
     }
     reader.abort();
+
+    // The same commits through a fresh verifier, offline with the key from
+    // the PLC document: replays are stale, a skipped commit is a gap, a
+    // wrong prevData or a tampered block is invalid.
+    let key = resolver(pds)
+        .resolve_did(&did)
+        .await
+        .unwrap()
+        .signing_key()
+        .unwrap();
+    let [c1, c2, c3, c4] = [&seen[0].2, &seen[1].2, &seen[2].2, &seen[3].2];
+    let mut v = Verifier::offline();
+    assert_eq!(v.check_with_key(c1, &key), Check::Valid);
+    assert_eq!(v.state(&did).unwrap().rev, c1.rev());
+    assert_eq!(v.check_with_key(c1, &key), Check::Stale);
+    assert!(matches!(v.check_with_key(c3, &key), Check::Resync(_)));
+    assert_eq!(v.state(&did).unwrap().rev, c3.rev(), "the state moves on");
+    assert_eq!(v.check_with_key(c4, &key), Check::Valid);
+
+    let mut wrong_prev = c2.clone();
+    wrong_prev.prev_data = c4.prev_data;
+    let mut v = Verifier::offline();
+    let check = v.check_with_key(&wrong_prev, &key);
+    assert!(
+        matches!(
+            check,
+            Check::Invalid(VerifyError::Event(EventError::PrevData { .. }))
+        ),
+        "{check:?}"
+    );
+    assert!(v.state(&did).is_none(), "an invalid commit leaves no state");
+
+    let mut tampered = c2.clone();
+    let last = tampered.commit.blocks.0.len() - 1;
+    tampered.commit.blocks.0[last] ^= 1;
+    let check = v.check_with_key(&tampered, &key);
+    assert!(
+        matches!(
+            check,
+            Check::Invalid(VerifyError::Event(EventError::Car(_)))
+        ),
+        "{check:?}"
+    );
 }
