@@ -367,7 +367,7 @@ fn integer(value: &Value) -> Option<i64> {
         return Some(i);
     }
     let f = n.as_f64()?;
-    (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
+    atproto_types::data::integral_float(f)
 }
 
 fn non_negative(v: Option<i64>) -> Option<u64> {

@@ -42,25 +42,11 @@ pub use crate::base64::decode as base64_decode;
 /// bytes.
 pub const CID_LINK_TOKEN: &str = "$atproto::cid-link";
 
-const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-
 /// The multibase base32 text (`b…`) of a binary CID.
 fn cid_text_from_binary(bytes: &[u8]) -> Result<Cid, String> {
     let mut out = String::with_capacity(1 + bytes.len().div_ceil(5) * 8);
     out.push('b');
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(BASE32[((acc >> bits) & 31) as usize]));
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(char::from(BASE32[((acc << (5 - bits)) & 31) as usize]));
-    }
+    crate::syntax::cid::base32_encode(bytes, &mut out);
     Cid::new(out).map_err(|e| format!("binary CID is not a valid CID: {e}"))
 }
 
@@ -72,23 +58,7 @@ fn cid_binary_from_text(cid: &Cid) -> Result<Vec<u8>, String> {
             "CID {text} is not base32 (b…); only such CIDs have a binary form here"
         ));
     };
-    let mut out = Vec::with_capacity(rest.len() * 5 / 8);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in rest.bytes() {
-        let v = match c {
-            b'a'..=b'z' => c - b'a',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => return Err(format!("CID {text} is not lower-case base32")),
-        };
-        acc = (acc << 5) | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    Ok(out)
+    crate::syntax::cid::base32(rest).ok_or_else(|| format!("CID {text} is not lower-case base32"))
 }
 
 /// A CID's binary bytes as a serde byte string.
@@ -383,7 +353,11 @@ impl<'de> Deserialize<'de> for BlobSize {
                 ))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<BlobSize, E> {
-                Ok(BlobSize(Err(format!("blob size {v} is not an integer"))))
+                // `100.0` is the integer 100, as everywhere in the data model.
+                Ok(BlobSize(match integral_float(v) {
+                    Some(n) => u64::try_from(n).map_err(|_| format!("blob size {v} is negative")),
+                    None => Err(format!("blob size {v} is not an integer")),
+                }))
             }
         }
         d.deserialize_any(V)
@@ -433,7 +407,10 @@ impl<'de> Visitor<'de> for BlobVisitor {
                     size.replace(v.map_err(de::Error::custom)?).is_some()
                 }
                 "cid" => cid.replace(map.next_value()?).is_some(),
-                // Other keys are ignored, as the reference implementation does.
+                // Other keys are skipped (and not written back). The
+                // TypeScript lexicon validator refuses them; decoding here
+                // stays lenient so one odd blob does not fail a whole
+                // answer, and `check_data_model` is where they are judged.
                 _ => {
                     map.next_value::<de::IgnoredAny>()?;
                     false
@@ -494,7 +471,14 @@ pub const MAX_DEPTH: usize = 256;
 
 /// Largest magnitude at which a float is accepted as an integer: 2^53, where
 /// integers stop being exact in a double.
-const MAX_EXACT_FLOAT: f64 = 9_007_199_254_740_992.0;
+pub const MAX_EXACT_FLOAT: f64 = 9_007_199_254_740_992.0;
+
+/// The integer a JSON number written as a float stands for, when it is
+/// integral and exact (`100.0`, `1e2`): the data model's one rule for
+/// integral floats, used wherever an integer is read.
+pub fn integral_float(f: f64) -> Option<i64> {
+    (f.fract() == 0.0 && f.abs() <= MAX_EXACT_FLOAT).then_some(f as i64)
+}
 
 /// Checks a top-level data-model value (a record, an XRPC body): it must be
 /// an object, and everything inside must follow the data model.
@@ -554,7 +538,7 @@ fn walk(value: &Value, path: &mut String, depth: usize) -> Result<(), DataModelE
                 )
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
-                if f.fract() == 0.0 && f.abs() <= MAX_EXACT_FLOAT {
+                if integral_float(f).is_some() {
                     Ok(())
                 } else {
                     fail(
@@ -713,6 +697,17 @@ mod tests {
         }
         let e = serde_json::from_value::<Blob>(blobs[0].clone()).unwrap_err();
         assert!(e.to_string().contains("negative"), "{e}");
+        // Integral floats are integers here as everywhere in the data model.
+        for size in [json!(100.0), json!(1e2), json!(100)] {
+            let v = json!({"$type": "blob", "ref": {"$link": CID}, "mimeType": "a/b", "size": size});
+            let blob = serde_json::from_value::<Blob>(v.clone()).unwrap();
+            assert_eq!(blob.size(), Some(100), "{v}");
+            assert!(check_data_model(&v).is_ok(), "{v}");
+        }
+        for size in [json!(-1.0), json!(1e300)] {
+            let v = json!({"$type": "blob", "ref": {"$link": CID}, "mimeType": "a/b", "size": size});
+            assert!(serde_json::from_value::<Blob>(v.clone()).is_err(), "{v}");
+        }
     }
 
     #[test]

@@ -113,6 +113,27 @@ fn varint(rest: &mut &[u8]) -> Option<u64> {
     None
 }
 
+/// The base32 alphabet of CIDs (RFC 4648, lower case).
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// RFC 4648 base32, lower case, no padding: the text of `bytes` (without a
+/// multibase prefix).
+pub(crate) fn base32_encode(bytes: &[u8], out: &mut String) {
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(BASE32[((acc >> bits) & 31) as usize]));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(BASE32[((acc << (5 - bits)) & 31) as usize]));
+    }
+}
+
 /// RFC 4648 base32, lower case, no padding; `None` for any other character
 /// or for leftover bits that are not zero.
 pub(crate) fn base32(text: &str) -> Option<Vec<u8>> {

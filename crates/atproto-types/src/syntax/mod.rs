@@ -132,7 +132,7 @@ macro_rules! string_format {
 }
 
 mod checks;
-mod cid;
+pub(crate) mod cid;
 
 pub use cid::CidParts;
 
