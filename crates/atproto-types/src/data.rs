@@ -498,7 +498,7 @@ pub fn check_data_model(value: &Value) -> Result<(), DataModelError> {
 /// such as `123.0` count as integers), integers outside the signed 64-bit
 /// range, `$type` that is not a non-empty string, `$link` / `$bytes` objects
 /// that are malformed or have other keys, and `"$type": "blob"` objects that
-/// are not valid blobs.
+/// are not valid blobs or have keys beyond the four of a blob.
 pub fn check_data_model_value(value: &Value) -> Result<(), DataModelError> {
     let mut path = String::from("$");
     walk(value, &mut path, 0)
@@ -574,6 +574,14 @@ fn walk(value: &Value, path: &mut String, depth: usize) -> Result<(), DataModelE
                         return fail(path, "\"$type\" is an empty string")
                     }
                     Value::String(s) if s == "blob" => {
+                        // A blob is exactly these four keys (decoding skips
+                        // others; the data model does not allow them).
+                        if let Some(k) = map
+                            .keys()
+                            .find(|k| !matches!(k.as_str(), "$type" | "ref" | "mimeType" | "size"))
+                        {
+                            return fail(path, format!("invalid blob: unexpected key {k:?}"));
+                        }
                         return Blob::deserialize(value)
                             .map(|_| ())
                             .or_else(|e| fail(path, format!("invalid blob: {e}")));
@@ -699,13 +707,20 @@ mod tests {
         assert!(e.to_string().contains("negative"), "{e}");
         // Integral floats are integers here as everywhere in the data model.
         for size in [json!(100.0), json!(1e2), json!(100)] {
-            let v = json!({"$type": "blob", "ref": {"$link": CID}, "mimeType": "a/b", "size": size});
+            let v =
+                json!({"$type": "blob", "ref": {"$link": CID}, "mimeType": "a/b", "size": size});
             let blob = serde_json::from_value::<Blob>(v.clone()).unwrap();
             assert_eq!(blob.size(), Some(100), "{v}");
             assert!(check_data_model(&v).is_ok(), "{v}");
         }
+        let extra =
+            json!({"$type": "blob", "ref": {"$link": CID}, "mimeType": "a/b", "size": 1, "x": 1});
+        assert!(serde_json::from_value::<Blob>(extra.clone()).is_ok());
+        let e = check_data_model(&extra).unwrap_err();
+        assert!(e.to_string().contains("unexpected key \"x\""), "{e}");
         for size in [json!(-1.0), json!(1e300)] {
-            let v = json!({"$type": "blob", "ref": {"$link": CID}, "mimeType": "a/b", "size": size});
+            let v =
+                json!({"$type": "blob", "ref": {"$link": CID}, "mimeType": "a/b", "size": size});
             assert!(serde_json::from_value::<Blob>(v.clone()).is_err(), "{v}");
         }
     }
