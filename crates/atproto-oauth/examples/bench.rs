@@ -4,7 +4,7 @@
 //! rounds, medians compared).
 //!
 //! ```sh
-//! cargo run --release -p atproto-oauth --example bench [-- calls-per-round]
+//! cargo run --release -p atproto-oauth --example bench [-- calls-per-round | proof]
 //! ```
 //! The PDS part needs the harness (`tests/pds/install.sh`); without it only
 //! the proof cost is measured.
@@ -16,7 +16,23 @@ use atproto_client::{Agent, AtpAgent, Login, NewAccount};
 use atproto_oauth::{headless, AuthorizeOptions, ClientConfig, Es256Key, OAuthClient, Scopes};
 use atproto_tests::{unique_handle, Pds, PdsOptions};
 use atproto_types::Handle;
-use atproto_xrpc::{HttpClient, HyperClient};
+use atproto_xrpc::{BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, HyperClient};
+
+/// Counts the answers that were not 2xx (a nonce challenge means a second
+/// round trip), to tell client retries from server time.
+struct Counting(HyperClient, std::sync::atomic::AtomicUsize);
+
+impl HttpClient for Counting {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+        Box::pin(async move {
+            let r = self.0.send(request).await?;
+            if r.status >= 300 {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(r)
+        })
+    }
+}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -73,7 +89,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .login(Login::new(&handle, "bench-password-1"))
         .await?;
 
-    let http: Arc<dyn HttpClient> = Arc::new(HyperClient::new()?);
+    let counting = Arc::new(Counting(HyperClient::new()?, Default::default()));
+    let http: Arc<dyn HttpClient> = counting.clone();
     let resolver = atproto_identity::Resolver::builder(http.clone())
         .plc_url(&pds.plc)
         .well_known(false)
@@ -106,6 +123,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
     }
     let (mut pw, mut oa) = (Vec::new(), Vec::new());
+    let failures_before = counting.1.load(std::sync::atomic::Ordering::Relaxed);
     for _round in 0..5 {
         for _ in 0..calls {
             let t = Instant::now();
@@ -121,6 +139,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let (pw, oa) = (median(pw), median(oa));
+    let retries = counting.1.load(std::sync::atomic::Ordering::Relaxed) - failures_before;
     println!(
         "getSession on loopback, median of {} calls each: password {:.0} µs, OAuth/DPoP {:.0} µs, ratio {:.2}",
         5 * calls,
@@ -128,5 +147,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         oa.as_secs_f64() * 1e6,
         oa.as_secs_f64() / pw.as_secs_f64()
     );
+    println!("non-2xx answers (nonce challenges) during the OAuth calls: {retries}");
     Ok(())
 }
