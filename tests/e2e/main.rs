@@ -8,9 +8,10 @@
 mod accounts;
 mod discovery;
 mod email;
+mod examples;
 mod handle_login;
-mod identity;
 mod helpers;
+mod identity;
 mod lifecycle;
 mod limits;
 mod refresh;
