@@ -60,6 +60,20 @@ pub struct RecordRef {
     pub cid: Cid,
 }
 
+impl From<RecordRef> for atproto_api::com::atproto::repo::strong_ref::StrongRef {
+    /// The `com.atproto.repo.strongRef` that points at the record as written
+    /// (what likes, reposts, replies and quotes embed).
+    fn from(r: RecordRef) -> Self {
+        Self::new(r.uri, r.cid)
+    }
+}
+
+impl From<&RecordRef> for atproto_api::com::atproto::repo::strong_ref::StrongRef {
+    fn from(r: &RecordRef) -> Self {
+        Self::new(r.uri.clone(), r.cid.clone())
+    }
+}
+
 /// A record read with [`Agent::get_record`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct FetchedRecord<R> {

@@ -421,3 +421,24 @@ async fn an_idle_session_ends_locally_and_the_next_call_says_why() {
     assert!(store.get().is_none());
     assert!(agent.manager().check_idle().await.is_ok());
 }
+
+#[test]
+fn a_record_ref_converts_into_a_strong_ref() {
+    use atproto_client::atproto_api::com::atproto::repo::strong_ref::StrongRef;
+    use atproto_client::RecordRef;
+    let r = RecordRef {
+        uri: "at://did:plc:alice0000000000000000000/app.bsky.feed.post/3abc"
+            .parse()
+            .unwrap(),
+        cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+            .parse()
+            .unwrap(),
+    };
+    let s: StrongRef = (&r).into();
+    assert_eq!((&s.uri, &s.cid), (&r.uri, &r.cid));
+    let json = serde_json::to_value(StrongRef::from(r)).unwrap();
+    assert_eq!(
+        json["uri"],
+        "at://did:plc:alice0000000000000000000/app.bsky.feed.post/3abc"
+    );
+}

@@ -52,7 +52,7 @@ fn now<E>() -> Result<Datetime, Error<E>> {
 
 /// A strong reference (URI and CID) to a written record.
 fn strong_ref(r: &RecordRef) -> StrongRef {
-    StrongRef::new(r.uri.clone(), r.cid.clone())
+    r.into()
 }
 
 /// The record key of `uri` when it names a record of `collection` in the
