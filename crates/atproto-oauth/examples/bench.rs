@@ -65,10 +65,11 @@ fn proof_cost() -> Result<(), Box<dyn std::error::Error>> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     proof_cost()?;
-    let calls: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100);
+    let arg = std::env::args().nth(1);
+    if arg.as_deref() == Some("proof") {
+        return Ok(());
+    }
+    let calls: usize = arg.and_then(|a| a.parse().ok()).unwrap_or(100);
     let pds = match Pds::start(&PdsOptions::default()) {
         Ok(p) => p,
         Err(e) => {
