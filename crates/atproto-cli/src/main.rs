@@ -14,6 +14,10 @@
 //! lookups and PDS endpoints reach loopback and plain-http hosts, for a
 //! local development PDS).
 //!
+//! Handles resolve through `https://<handle>/.well-known/atproto-did`, the
+//! `--resolve-handle-via` service, and with the `dns` feature DNS TXT
+//! records.
+//!
 //! Exit codes: 0 success, 1 the command failed, 2 the command line is
 //! wrong. Errors go to stderr with their chain of causes.
 
@@ -229,6 +233,12 @@ fn resolver(o: &Opts, http: Arc<HyperClient>) -> Result<Resolver, BoxError> {
     }
     if let Some(via) = &o.resolve_via {
         b = b.resolve_handle_via(via.clone());
+    }
+    #[cfg(feature = "dns")]
+    {
+        b = b
+            .system_dns()
+            .map_err(ctx("reading the system's DNS configuration"))?;
     }
     b.build().map_err(ctx("configuring identity resolution"))
 }
