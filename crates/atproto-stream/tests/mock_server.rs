@@ -445,6 +445,62 @@ async fn gives_up_after_max_attempts() {
     assert!(next(&mut sub).await.is_none());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_slows_the_server_instead_of_queueing() {
+    // The server writes 64 frames of 512 KiB (32 MiB) as fast as the socket
+    // takes them; the client reads one and pauses. With no queue inside the
+    // client, the server gets stuck once the socket buffers are full.
+    const N: usize = 64;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        for seq in 1..=N as i64 {
+            let frame = encode_frame(
+                1,
+                Some("#identity"),
+                &body(vec![
+                    ("seq", Value::Integer(seq)),
+                    ("did", s("did:plc:abc")),
+                    ("time", s("2024-01-01T00:00:00.000Z")),
+                    ("pad", Value::Bytes(vec![0u8; 512 * 1024].into())),
+                ]),
+            );
+            ws.send(Message::Binary(frame.into())).await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    let mut sub = Subscriber::<SubscribeRepos>::builder(&url)
+        .config(fast())
+        .build()
+        .unwrap();
+    assert_eq!(seq_of(&next(&mut sub).await.unwrap().unwrap()), 1);
+    // Wait until the server stops making progress (or has sent everything).
+    let mut last = usize::MAX;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = sent.load(std::sync::atomic::Ordering::SeqCst);
+        if now == last || now == N {
+            break;
+        }
+        last = now;
+    }
+    let stalled_at = sent.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!("the server stalled after {stalled_at} of {N} frames");
+    assert!(
+        stalled_at < N / 2,
+        "the server sent {stalled_at} of {N} frames to a paused consumer"
+    );
+    // Reading on lets the server finish, every frame in order.
+    for seq in 2..=N as i64 {
+        assert_eq!(seq_of(&next(&mut sub).await.unwrap().unwrap()), seq);
+    }
+}
+
 #[test]
 fn plain_ws_to_a_public_host_is_refused() {
     let err = Subscriber::<SubscribeRepos>::builder("ws://bsky.network")
