@@ -87,7 +87,7 @@ pub trait StateStore: Send + Sync {
 ///
 /// Refresh tokens are single-use: two processes refreshing the same session
 /// at once end it. A store shared between processes or machines must
-/// implement [`OAuthSessionStore::lock`]; the client refreshes under it and
+/// implement [`OAuthSessionStore::lock_session`]; the client refreshes under it and
 /// re-reads the session first, adopting tokens another process refreshed.
 pub trait OAuthSessionStore: Send + Sync {
     /// The session of `did`, if stored.
