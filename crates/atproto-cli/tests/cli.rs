@@ -171,7 +171,7 @@ async fn resolve_export_ls_and_firehose_against_the_pds() {
     assert_eq!(posts, ["cli one", "cli two"]);
 
     // The firehose from the start of the PDS's window, as JSON lines,
-    // filtered to posts: both of ours appear.
+    // filtered to posts, verified: both of ours appear, valid.
     let mut child = Command::new(env!("CARGO_BIN_EXE_atproto"))
         .args([
             "firehose",
@@ -182,6 +182,10 @@ async fn resolve_export_ls_and_firehose_against_the_pds() {
             "--collection",
             "app.bsky.feed.post",
             "--json",
+            "--verify",
+            "--plc",
+            &pds.plc,
+            "--allow-loopback",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -197,6 +201,7 @@ async fn resolve_export_ls_and_firehose_against_the_pds() {
             let v: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
             assert_eq!(v["collection"], "app.bsky.feed.post");
             if v["repo"] == want.as_str() {
+                assert_eq!(v["check"], "Valid", "{v}");
                 found.push(v["record"]["text"].as_str().unwrap_or_default().to_owned());
                 if found.len() == 2 || start.elapsed() > Duration::from_secs(60) {
                     break;
