@@ -28,7 +28,8 @@
 //!   ping/read-timeout watchdog, a cursor hook, and no internal queue (a
 //!   slow consumer slows the socket); [`Firehose`] on top of it.
 //! - Feature `verify` (default): [`Verifier`] (keys through
-//!   `atproto-identity`).
+//!   `atproto-identity`) and [`labels`] (label signatures against the
+//!   labeler's `#atproto_label` key).
 //!
 //! Decoding a frame offline:
 //!
@@ -51,6 +52,9 @@ pub mod event;
 pub mod frame;
 pub mod subscription;
 pub mod verify;
+
+#[cfg(feature = "verify")]
+pub mod labels;
 
 #[cfg(feature = "ws")]
 mod client;
