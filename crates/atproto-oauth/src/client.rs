@@ -488,6 +488,7 @@ impl OAuthClient {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
             expires_at: tokens.expires_at,
+            issued_at: Some(now_secs()),
             dpop_key: state.dpop_key,
             token_endpoint: meta.token_endpoint.clone(),
             revocation_endpoint: meta.revocation_endpoint.clone(),
@@ -822,6 +823,7 @@ impl ClientInner {
             access_token: t.access_token,
             refresh_token: t.refresh_token.or_else(|| data.refresh_token.clone()),
             expires_at: t.expires_at,
+            issued_at: Some(now_secs()),
             ..data.clone()
         })
     }

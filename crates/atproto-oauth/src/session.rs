@@ -19,8 +19,21 @@ use crate::jose::Es256Key;
 use crate::store::OAuthSessionData;
 use crate::util::now_secs;
 
-/// Refresh this long before the access token's expiry.
+/// Refresh this long before the access token's expiry (or, for tokens that
+/// live less than four times this, a quarter of their lifetime before).
 pub const REFRESH_MARGIN_SECS: u64 = 30;
+
+/// Whether the access token expires within the refresh margin.
+pub fn needs_refresh(data: &OAuthSessionData) -> bool {
+    let Some(expires) = data.expires_at else {
+        return false;
+    };
+    let margin = match data.issued_at {
+        Some(issued) => REFRESH_MARGIN_SECS.min(expires.saturating_sub(issued) / 4),
+        None => REFRESH_MARGIN_SECS,
+    };
+    expires <= now_secs().saturating_add(margin)
+}
 
 /// A signed-in OAuth session. Implements
 /// [`atproto_client::session::SessionManager`], so
@@ -124,10 +137,16 @@ fn session_error(e: OAuthError) -> SessionError {
     }
 }
 
-/// Whether an error answer says the access token is no longer good.
+/// Whether an error answer says the access token is no longer good (and
+/// not, say, that the proof was refused, which a new token would not fix).
 fn is_invalid_token(e: &XrpcError, declares_expired_token: bool) -> bool {
+    let named = matches!(e.error.as_str(), "InvalidToken" | "ExpiredToken");
     if e.status == 401 {
-        return dpop_error(&e.headers).as_deref() != Some("use_dpop_nonce");
+        return match dpop_error(&e.headers).as_deref() {
+            Some("invalid_token") => true,
+            Some(_) => false,
+            None => named,
+        };
     }
     e.status == 400 && e.error == "ExpiredToken" && !declares_expired_token
 }
@@ -175,10 +194,7 @@ impl OAuthSession {
         let data = self
             .current()
             .map_err(|_| OAuthError::NoSession(self.did.clone()))?;
-        if data
-            .expires_at
-            .is_some_and(|t| t <= now_secs() + REFRESH_MARGIN_SECS)
-        {
+        if needs_refresh(&data) {
             self.refresh_from(&data).await.map_err(|e| match e {
                 SessionError::NoSession => OAuthError::NoSession(self.did.clone()),
                 other => OAuthError::Session(other),
@@ -316,10 +332,7 @@ impl OAuthSession {
 impl SessionManager for OAuthSession {
     async fn send(&self, request: XrpcRequest) -> Result<XrpcResponse, SessionError> {
         let mut data = self.current()?;
-        if data
-            .expires_at
-            .is_some_and(|t| t <= now_secs() + REFRESH_MARGIN_SECS)
-        {
+        if needs_refresh(&data) {
             match self.refresh_from(&data).await {
                 Ok(d) => data = d,
                 // Not reachable now: try the current token anyway.
@@ -340,5 +353,76 @@ impl SessionManager for OAuthSession {
 
     fn did(&self) -> Option<Did> {
         self.data().map(|d| d.did)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atproto_xrpc::Secret;
+
+    fn data(issued_at: Option<u64>, expires_at: Option<u64>) -> OAuthSessionData {
+        OAuthSessionData {
+            did: Did::new("did:plc:abc").unwrap(),
+            issuer: "https://as.example".into(),
+            pds: "https://pds.example".into(),
+            scope: "atproto".into(),
+            access_token: Secret::new("a"),
+            refresh_token: None,
+            expires_at,
+            issued_at,
+            dpop_key: Es256Key::generate().unwrap(),
+            token_endpoint: "https://as.example/oauth/token".into(),
+            revocation_endpoint: None,
+        }
+    }
+
+    #[test]
+    fn refresh_margin() {
+        let now = now_secs();
+        assert!(!needs_refresh(&data(None, None)), "no expiry known");
+        assert!(needs_refresh(&data(None, Some(now + 10))), "within 30 s");
+        assert!(!needs_refresh(&data(None, Some(now + 120))));
+        assert!(needs_refresh(&data(Some(now - 3600), Some(now + 20))));
+        // A 20 s token is refreshed only in its last 5 s.
+        assert!(!needs_refresh(&data(Some(now), Some(now + 20))));
+        assert!(needs_refresh(&data(Some(now - 16), Some(now + 4))));
+        assert!(needs_refresh(&data(Some(now), Some(now))));
+    }
+
+    #[test]
+    fn invalid_token_answers() {
+        let e = |status, error: &str, www: Option<&str>| XrpcError {
+            nsid: "x".into(),
+            status,
+            error: error.into(),
+            message: None,
+            headers: www
+                .map(|w| vec![("www-authenticate".to_owned(), w.to_owned())])
+                .unwrap_or_default(),
+        };
+        assert!(is_invalid_token(
+            &e(401, "InvalidToken", Some(r#"DPoP error="invalid_token""#)),
+            false
+        ));
+        assert!(is_invalid_token(&e(401, "ExpiredToken", None), false));
+        assert!(!is_invalid_token(
+            &e(401, "UseDpopNonce", Some(r#"DPoP error="use_dpop_nonce""#)),
+            false
+        ));
+        assert!(!is_invalid_token(
+            &e(
+                401,
+                "InvalidToken",
+                Some(r#"DPoP error="invalid_dpop_proof""#)
+            ),
+            false
+        ));
+        assert!(!is_invalid_token(&e(401, "AuthRequired", None), false));
+        assert!(is_invalid_token(&e(400, "ExpiredToken", None), false));
+        assert!(
+            !is_invalid_token(&e(400, "ExpiredToken", None), true),
+            "an endpoint's own ExpiredToken"
+        );
     }
 }

@@ -59,6 +59,10 @@ pub struct OAuthSessionData {
     pub refresh_token: Option<Secret>,
     /// When the access token expires (Unix seconds).
     pub expires_at: Option<u64>,
+    /// When the access token was issued (Unix seconds), for the refresh
+    /// margin of short-lived tokens.
+    #[serde(default)]
+    pub issued_at: Option<u64>,
     /// The session's DPoP key.
     pub dpop_key: Es256Key,
     /// The issuer's token endpoint.

@@ -41,7 +41,7 @@ struct Behaviour {
     client_jwks: Option<Value>,
     /// The PDS answers 401 use_dpop_nonce without a nonce.
     pds_withholds_nonce: bool,
-    /// `expires_in` of the token answers (default 3600).
+    /// `expires_in` of the first token (later ones, and by default: 3600).
     expires_in: Option<u64>,
     /// An access token the PDS calls invalid (401 `invalid_token`).
     revoked_access: Option<String>,
@@ -218,6 +218,7 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let bad_proof = req.headers().contains_key("x-mock-bad-proof");
     let body = req
         .into_body()
         .collect()
@@ -313,7 +314,7 @@ async fn handle(
                         "token_type": behaviour.token_type.clone().unwrap_or_else(|| "DPoP".into()),
                         "sub": behaviour.sub.clone().unwrap_or_else(|| "did:plc:alice".into()),
                         "scope": "atproto transition:generic",
-                        "expires_in": behaviour.expires_in.unwrap_or(3600),
+                        "expires_in": if n == 1 { behaviour.expires_in.unwrap_or(3600) } else { 3600 },
                     }).to_string().into_bytes())
                 }
             }
@@ -332,6 +333,15 @@ async fn handle(
                     401,
                     h,
                     json!({"error": "use_dpop_nonce", "message": "nonce"})
+                        .to_string()
+                        .into_bytes(),
+                );
+            }
+            if bad_proof {
+                return reply(
+                    401,
+                    &[("www-authenticate", r#"DPoP error="invalid_dpop_proof""#)],
+                    json!({"error": "InvalidDPoPProof"})
                         .to_string()
                         .into_bytes(),
                 );
@@ -797,7 +807,7 @@ fn client_with_events(mock: &Mock) -> (OAuthClient, Events, Arc<MemoryStore>) {
 async fn refreshes_before_expiry() {
     use atproto_client::SessionEvent::{Create, Update};
     let mock = Mock::start(Behaviour {
-        expires_in: Some(5),
+        expires_in: Some(0),
         ..Default::default()
     })
     .await;
@@ -865,4 +875,72 @@ async fn an_unreachable_token_endpoint_keeps_the_session() {
         .unwrap()
         .is_some());
     assert!(session.data().is_some());
+}
+
+/// Many calls at once on a session whose token is about to expire: one
+/// refresh for all of them (single flight), every call succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_calls_share_one_refresh() {
+    use atproto_client::SessionEvent::{Create, Update};
+    let mock = Mock::start(Behaviour {
+        expires_in: Some(0),
+        ..Default::default()
+    })
+    .await;
+    let (client, events, _) = client_with_events(&mock);
+    let state = start(&client, &mock, "alice.test").await;
+    let (session, _) = client
+        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
+        .await
+        .unwrap();
+    let agent = Agent::new(session);
+    let calls = (0..10).map(|_| {
+        let agent = agent.clone();
+        tokio::spawn(async move { agent.query_json("com.atproto.server.getSession", &[]).await })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(*events.lock().unwrap(), [Create, Update]);
+    let grants = mock
+        .state
+        .lock()
+        .unwrap()
+        .forms
+        .iter()
+        .filter(|(p, f)| {
+            p == "/oauth/token" && f.get("grant_type").map(String::as_str) == Some("refresh_token")
+        })
+        .count();
+    assert_eq!(grants, 1);
+}
+
+/// A 401 for a refused proof (not the token) is returned as it is, without
+/// spending the refresh token.
+#[tokio::test]
+async fn a_refused_proof_does_not_refresh() {
+    let mock = Mock::start(Behaviour {
+        revoked_access: Some("acc-1".into()),
+        ..Default::default()
+    })
+    .await;
+    let (client, events, _) = client_with_events(&mock);
+    let state = start(&client, &mock, "alice.test").await;
+    let (session, _) = client
+        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
+        .await
+        .unwrap();
+    // The mock's PDS answers this header with a proof error.
+    let err = Agent::new(session)
+        .with_options(atproto_client::CallOptions::new().header("x-mock-bad-proof", "1"))
+        .query_json("com.atproto.server.getSession", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err:?}");
+    assert_eq!(
+        events.lock().unwrap().len(),
+        1,
+        "no refresh: {:?}",
+        events.lock().unwrap()
+    );
 }

@@ -24,6 +24,7 @@ fn session(did: &Did) -> OAuthSessionData {
         access_token: Secret::new("at-1"),
         refresh_token: Some(Secret::new("rt-1")),
         expires_at: Some(1),
+        issued_at: None,
         dpop_key: Es256Key::generate().unwrap(),
         token_endpoint: "https://as.example/oauth/token".into(),
         revocation_endpoint: None,
