@@ -501,6 +501,27 @@ async fn a_slow_consumer_slows_the_server_instead_of_queueing() {
     }
 }
 
+#[tokio::test]
+async fn as_a_stream() {
+    let m = mock(vec![
+        vec![identity(1), identity(2), Step::Drop],
+        vec![identity(3)],
+    ])
+    .await;
+    let stream = Subscriber::<SubscribeRepos>::builder(&m.url)
+        .config(fast())
+        .build()
+        .unwrap()
+        .into_stream();
+    let got: Vec<i64> = tokio::time::timeout(
+        Duration::from_secs(20),
+        stream.take(3).map(|m| seq_of(&m.unwrap())).collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, [1, 2, 3]);
+}
+
 #[test]
 fn plain_ws_to_a_public_host_is_refused() {
     let err = Subscriber::<SubscribeRepos>::builder("ws://bsky.network")
