@@ -469,3 +469,87 @@ fn render(event: &RepoEvent, o: &Opts) -> Vec<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atproto_stream::{decode_frame, encode_frame, Frame, DEFAULT_MAX_FRAME_SIZE};
+    use atproto_sync::car::write_car;
+    use atproto_sync::Map;
+
+    fn s(v: &str) -> Value<'static> {
+        Value::String(v.to_owned().into())
+    }
+
+    fn commit_event() -> RepoEvent {
+        let mut rec = Map::new();
+        rec.insert("$type", s("app.bsky.feed.post"));
+        rec.insert("text", s("hi there"));
+        rec.insert("createdAt", s("2024-01-01T00:00:00.000Z"));
+        let rec = Value::Map(rec).to_cbor();
+        let rec_cid = Cid::for_dag_cbor(&rec);
+        let mut commit = Map::new();
+        commit.insert("did", s("did:plc:abc"));
+        let commit = Value::Map(commit).to_cbor();
+        let commit_cid = Cid::for_dag_cbor(&commit);
+        let car = write_car(&[commit_cid], [commit.as_slice(), rec.as_slice()]);
+        let op = |coll: &str| {
+            let mut m = Map::new();
+            m.insert("action", s("create"));
+            m.insert("path", s(&format!("{coll}/3kabcdefghij2")));
+            m.insert("cid", Value::Link(rec_cid));
+            Value::Map(m)
+        };
+        let mut body = Map::new();
+        for (k, v) in [
+            ("seq", Value::Integer(5)),
+            ("rebase", Value::Bool(false)),
+            ("tooBig", Value::Bool(false)),
+            ("repo", s("did:plc:abc")),
+            ("commit", Value::Link(commit_cid)),
+            ("rev", s("3kabcdefghij2")),
+            ("since", Value::Null),
+            ("blocks", Value::Bytes(car.into())),
+            (
+                "ops",
+                Value::Array(vec![op("app.bsky.feed.post"), op("app.bsky.feed.like")]),
+            ),
+            ("blobs", Value::Array(vec![])),
+            ("time", s("2024-01-01T00:00:00.000Z")),
+        ] {
+            body.insert(k, v);
+        }
+        let frame = encode_frame(1, Some("#commit"), &Value::Map(body).to_cbor());
+        let Ok(Frame::Message(m)) = decode_frame::<SubscribeRepos>(&frame, DEFAULT_MAX_FRAME_SIZE)
+        else {
+            panic!("frame decodes")
+        };
+        RepoEvent::from_message(m).unwrap()
+    }
+
+    #[test]
+    fn readable_and_json_lines_with_collection_filter() {
+        let ev = commit_event();
+        let o = Opts::default();
+        assert_eq!(
+            render(&ev, &o),
+            [
+                "5 did:plc:abc create app.bsky.feed.post/3kabcdefghij2 \"hi there\"",
+                "5 did:plc:abc create app.bsky.feed.like/3kabcdefghij2 \"hi there\"",
+            ]
+        );
+        let o = Opts {
+            json: true,
+            collection: Some("app.bsky.feed.post".into()),
+            ..Opts::default()
+        };
+        let lines = render(&ev, &o);
+        assert_eq!(lines.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["seq"], 5);
+        assert_eq!(v["action"], "create");
+        assert_eq!(v["collection"], "app.bsky.feed.post");
+        assert_eq!(v["record"]["text"], "hi there");
+        assert_eq!(v["check"], serde_json::Value::Null);
+    }
+}
