@@ -62,6 +62,84 @@ fn proof_cost() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// What `OAuthSession` adds to each attempt: the token and a fresh proof.
+struct Dpop(Es256Key, String);
+
+impl atproto_xrpc::Authorizer for Dpop {
+    fn authorize(
+        &self,
+        method: atproto_xrpc::HttpMethod,
+        url: &str,
+        headers: &mut Vec<(String, String)>,
+    ) -> Result<(), atproto_xrpc::Error> {
+        let proof = self
+            .0
+            .dpop_proof(method.as_str(), url, Some("nonce-123"), Some(&self.1))
+            .map_err(|e| atproto_xrpc::Error::InvalidRequest(e.to_string()))?;
+        headers.push(("authorization".into(), format!("DPoP {}", self.1)));
+        headers.push(("dpop".into(), proof));
+        Ok(())
+    }
+}
+
+/// The client side alone: the same query through the transport against a
+/// trivial loopback server, with a bearer token and with DPoP.
+async fn client_side(calls: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(
+                        hyper::Response::builder()
+                            .header("content-type", "application/json")
+                            .header("dpop-nonce", "nonce-123")
+                            .body(Full::new(Bytes::from_static(b"{\"did\":\"did:plc:x\"}")))
+                            .unwrap_or_default(),
+                    )
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    let transport = atproto_xrpc::Transport::new(Arc::new(HyperClient::new()?), Default::default());
+    let service = atproto_xrpc::ServiceUrl::parse(&base)?;
+    let request = atproto_xrpc::XrpcRequest::new(
+        "com.atproto.server.getSession",
+        atproto_client::Method::Query,
+    );
+    let token = atproto_xrpc::Secret::new("eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NiJ9.".repeat(8));
+    let bearer = atproto_xrpc::Bearer(&token);
+    let dpop = Dpop(Es256Key::generate()?, token.expose().to_owned());
+    for _ in 0..50 {
+        transport.send(&service, &request, &bearer).await?;
+        transport.send(&service, &request, &dpop).await?;
+    }
+    let (mut b, mut d) = (Vec::new(), Vec::new());
+    for _ in 0..5 * calls {
+        let t = Instant::now();
+        transport.send(&service, &request, &bearer).await?;
+        b.push(t.elapsed());
+        let t = Instant::now();
+        transport.send(&service, &request, &dpop).await?;
+        d.push(t.elapsed());
+    }
+    let (b, d) = (median(b), median(d));
+    println!(
+        "client side only (trivial loopback server), median of {} calls: bearer {:.0} µs, DPoP {:.0} µs, ratio {:.2}",
+        5 * calls,
+        b.as_secs_f64() * 1e6,
+        d.as_secs_f64() * 1e6,
+        d.as_secs_f64() / b.as_secs_f64()
+    );
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     proof_cost()?;
@@ -70,6 +148,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let calls: usize = arg.and_then(|a| a.parse().ok()).unwrap_or(100);
+    client_side(calls).await?;
     let pds = match Pds::start(&PdsOptions::default()) {
         Ok(p) => p,
         Err(e) => {
