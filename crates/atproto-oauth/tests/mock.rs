@@ -47,6 +47,8 @@ struct Behaviour {
     revoked_access: Option<String>,
     /// Refresh grants are answered 503.
     token_unavailable: bool,
+    /// Revocation is answered 500.
+    revoke_fails: bool,
 }
 
 #[derive(Default)]
@@ -295,6 +297,7 @@ async fn handle(
             }
             match path.as_str() {
                 "/oauth/par" => reply(201, &[("dpop-nonce", NONCE)], json!({"request_uri": "urn:ietf:params:oauth:request_uri:req-1", "expires_in": 299}).to_string().into_bytes()),
+                "/oauth/revoke" if behaviour.revoke_fails => reply(500, &[], b"{}".to_vec()),
                 "/oauth/revoke" => reply(200, &[], b"{}".to_vec()),
                 _ => {
                     let refreshing = form.get("grant_type").map(String::as_str) == Some("refresh_token");
@@ -942,5 +945,41 @@ async fn a_refused_proof_does_not_refresh() {
         1,
         "no refresh: {:?}",
         events.lock().unwrap()
+    );
+}
+
+/// Sign-out clears the store and ends the session even when the server's
+/// revocation fails, and reports that failure.
+#[tokio::test]
+async fn sign_out_clears_the_store_even_when_revocation_fails() {
+    use atproto_client::SessionEvent::{Create, Expired};
+    use atproto_oauth::OAuthSessionStore;
+    let mock = Mock::start(Behaviour {
+        revoke_fails: true,
+        ..Default::default()
+    })
+    .await;
+    let (client, events, store) = client_with_events(&mock);
+    let state = start(&client, &mock, "alice.test").await;
+    let (session, _) = client
+        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
+        .await
+        .unwrap();
+    let err = session.sign_out().await.unwrap_err();
+    assert!(
+        matches!(err, OAuthError::Server { status: 500, .. }),
+        "{err:?}"
+    );
+    assert!(store
+        .load_session(session.account())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(session.data().is_none());
+    assert_eq!(*events.lock().unwrap(), [Create, Expired]);
+    assert_eq!(
+        mock.last_form("/oauth/revoke")["token"],
+        "ref-1",
+        "the refresh token is revoked"
     );
 }
