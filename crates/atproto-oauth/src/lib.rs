@@ -50,6 +50,20 @@
 //!
 //! Tokens, PKCE verifiers and private keys are [`atproto_xrpc::Secret`]s
 //! or [`Es256Key`]s and never appear in `Debug`, `Display` or errors.
+//!
+//! # Features
+//!
+//! - `hyper` (default): atproto-xrpc's built-in HTTP client, used when the
+//!   builder is given none.
+//! - `ring` (default): ES256 signatures through ring (already built for
+//!   rustls); without it the portable `p256` code signs, about four times
+//!   slower per DPoP proof.
+//! - `redis`: `RedisStore`, state and session store with a distributed
+//!   refresh lock.
+//! - `loopback`: `loopback::RedirectListener`, the one-shot redirect
+//!   listener for command-line and desktop apps.
+//! - [`headless`] (always): driving the reference PDS's sign-in pages
+//!   without a browser, for development, demos and tests only.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
