@@ -14,14 +14,15 @@
 
 use std::sync::Arc;
 
+use atproto_client::atproto_identity;
+use atproto_client::atproto_types::{Did, Handle};
+use atproto_client::atproto_xrpc::{HttpClient, HyperClient};
 use atproto_client::{Agent, AtpAgent, NewAccount, SessionEvent};
 use atproto_oauth::loopback::RedirectListener;
 use atproto_oauth::{
     headless, AuthorizeOptions, ClientConfig, DirStore, OAuthClient, OAuthSessionData, Scopes,
 };
 use atproto_tests::{unique_handle, Pds, PdsOptions};
-use atproto_types::{Did, Handle};
-use atproto_xrpc::{HttpClient, HyperClient};
 
 const PASSWORD: &str = "demo-password-1";
 
