@@ -11,6 +11,7 @@ use std::process::ExitCode;
 mod bench;
 mod codegen;
 mod demo;
+mod demo_oauth;
 mod lexicons;
 mod test;
 
@@ -25,7 +26,10 @@ fn main() -> ExitCode {
         "bench" => bench::run(&rest),
         "lexicons" => lexicons::run(&rest),
         "codegen" => codegen::run(&rest),
-        "demo" => demo::run(&rest),
+        "demo" => match rest.split_first() {
+            Some((flag, oauth_args)) if flag == "--oauth" => demo_oauth::run(oauth_args),
+            _ => demo::run(&rest),
+        },
         "test" => test::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -48,6 +52,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   test                   install the reference PDS and run every test
   demo [--service URL --identifier ID]
                          the session lifecycle against a local PDS (or a real one)
+  demo --oauth [--handle H]
+                         OAuth (PAR, PKCE, DPoP) step by step against a local PDS (or H's server)
   bench [--quick] [--compile]
                          benchmarks against atrium-api and jacquard";
 

@@ -6,7 +6,8 @@
 //! 3. runs all unit, snapshot and integration tests of the workspace,
 //!    atproto-client's own tests again without its HTTP stack, and the
 //!    feature combinations a workspace run does not build (identity with
-//!    real DNS, the key parser without verification, the async CAR reader);
+//!    real DNS, the key parser without verification, OAuth's Redis store,
+//!    the async CAR reader);
 //! 4. runs the end-to-end suite, which starts and stops the PDS itself, with
 //!    `ATPROTO_E2E=required` so that a PDS that cannot start fails the run
 //!    instead of skipping, and fails unless the suite actually ran tests.
@@ -67,6 +68,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "atproto-crypto",
         "--no-default-features",
     ]))?;
+    // OAuth's Redis store (a real redis-server on loopback) and the
+    // loopback redirect listener.
+    status(
+        Command::new(cargo())
+            .current_dir(&root)
+            .args([
+                "test",
+                "-p",
+                "atproto-oauth",
+                "--features",
+                "redis,loopback",
+            ])
+            .env("ATPROTO_E2E", "required"),
+    )?;
     // The async CAR reader.
     status(Command::new(cargo()).current_dir(&root).args([
         "test",
