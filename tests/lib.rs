@@ -11,6 +11,12 @@
 
 pub mod proxy;
 
+/// The README's code blocks, compiled as doctests so that they cannot go
+/// stale (this crate depends on every crate they use).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};

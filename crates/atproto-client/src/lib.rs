@@ -132,11 +132,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-/// The README's code blocks, compiled as doctests so they cannot go stale.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
-
 pub mod agent;
 #[cfg(feature = "app-bsky")]
 pub mod bsky;
