@@ -125,6 +125,14 @@ pub struct HttpError {
 }
 
 impl HttpError {
+    /// The [`HttpErrorKind::TooLarge`] error for a body over `limit` bytes.
+    pub fn too_large(limit: usize) -> Self {
+        HttpError::new(
+            HttpErrorKind::TooLarge,
+            format!("the response body is larger than {limit} bytes"),
+        )
+    }
+
     /// An error of `kind`.
     pub fn new(kind: HttpErrorKind, message: impl Into<String>) -> Self {
         HttpError {
@@ -215,10 +223,7 @@ impl StreamingResponse {
         let mut body = Vec::new();
         while let Some(chunk) = self.body.next_chunk().await? {
             if body.len() + chunk.len() > limit {
-                return Err(HttpError::new(
-                    HttpErrorKind::TooLarge,
-                    format!("the response body is larger than {limit} bytes"),
-                ));
+                return Err(HttpError::too_large(limit));
             }
             body.extend_from_slice(&chunk);
         }

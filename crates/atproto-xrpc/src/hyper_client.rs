@@ -14,6 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::client_util::{declared_too_large, error_chain, header_pairs, too_large};
 use crate::http::{
     BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
     HttpResponse, StreamingResponse,
@@ -139,19 +140,11 @@ impl HyperClient {
             .await
             .map_err(|_| timed_out(timeout))?
             .map_err(|e| map_error(&e))?;
-        let length = resp
-            .headers()
-            .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if length.is_some_and(|n| n > limit as u64) {
+        if declared_too_large(resp.headers(), limit) {
             return Err(too_large(limit));
         }
         let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
+        let headers = header_pairs(resp.headers());
         Ok(StreamingResponse {
             status,
             headers,
@@ -181,13 +174,6 @@ fn timed_out(after: Duration) -> HttpError {
     )
 }
 
-fn too_large(limit: usize) -> HttpError {
-    HttpError::new(
-        HttpErrorKind::TooLarge,
-        format!("the response body is larger than {limit} bytes"),
-    )
-}
-
 /// Classifies a failure of the pooled client (before any answer).
 fn map_error(e: &hyper_util::client::legacy::Error) -> HttpError {
     let kind = if e.is_connect() {
@@ -195,19 +181,7 @@ fn map_error(e: &hyper_util::client::legacy::Error) -> HttpError {
     } else {
         HttpErrorKind::Body
     };
-    HttpError::new(kind, chain(e))
-}
-
-/// The error and its causes, one after the other.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    HttpError::new(kind, error_chain(e))
 }
 
 /// A hyper body read frame by frame, counting against the size limit.
@@ -224,7 +198,8 @@ impl BodyStream for HyperBody {
                 let Some(frame) = self.body.frame().await else {
                     return Ok(None);
                 };
-                let frame = frame.map_err(|e| HttpError::new(HttpErrorKind::Body, chain(&e)))?;
+                let frame =
+                    frame.map_err(|e| HttpError::new(HttpErrorKind::Body, error_chain(&e)))?;
                 // Trailers carry no data.
                 let Ok(data) = frame.into_data() else {
                     continue;

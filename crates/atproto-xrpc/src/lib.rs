@@ -35,6 +35,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "hyper", feature = "reqwest"))]
+mod client_util;
 pub mod error;
 pub mod http;
 #[cfg(feature = "hyper")]

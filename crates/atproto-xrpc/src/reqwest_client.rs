@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::client_util::{declared_too_large, error_chain, header_pairs, too_large};
 use crate::http::{
     BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
     HttpResponse, StreamingResponse,
@@ -40,7 +41,7 @@ impl ReqwestClient {
             .map_err(|e| {
                 HttpError::new(
                     HttpErrorKind::Other,
-                    format!("cannot build the HTTP client: {}", chain(&e)),
+                    format!("cannot build the HTTP client: {}", error_chain(&e)),
                 )
             })?;
         Ok(ReqwestClient::from_client(client))
@@ -114,15 +115,11 @@ impl ReqwestClient {
         }
         let resp = rb.send().await.map_err(map_error)?;
         let limit = request.max_response_size;
-        if resp.content_length().is_some_and(|n| n > limit as u64) {
+        if declared_too_large(resp.headers(), limit) {
             return Err(too_large(limit));
         }
         let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
+        let headers = header_pairs(resp.headers());
         Ok(StreamingResponse {
             status,
             headers,
@@ -138,13 +135,6 @@ impl ReqwestClient {
         let limit = request.max_response_size;
         self.start(request).await?.collect(limit).await
     }
-}
-
-fn too_large(limit: usize) -> HttpError {
-    HttpError::new(
-        HttpErrorKind::TooLarge,
-        format!("the response body is larger than {limit} bytes"),
-    )
 }
 
 /// A reqwest body read chunk by chunk, counting against the size limit.
@@ -198,22 +188,11 @@ fn map_error(e: reqwest::Error) -> HttpError {
     } else {
         HttpErrorKind::Other
     };
-    HttpError::new(kind, chain(&e))
+    HttpError::new(kind, error_chain(&e))
 }
 
 /// The error with its sources: reqwest's own text is often just "error
 /// sending request".
-fn chain(e: &reqwest::Error) -> String {
-    let mut message = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        src = s.source();
-    }
-    message
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

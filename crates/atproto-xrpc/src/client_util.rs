@@ -1,0 +1,38 @@
+//! What the built-in HTTP clients share: reading an answer's status and
+//! headers, the size-limit error, and an error's cause chain as text.
+
+use crate::http::HttpError;
+
+/// The error for a body over `limit` bytes.
+pub(crate) fn too_large(limit: usize) -> HttpError {
+    HttpError::too_large(limit)
+}
+
+/// Whether a declared `content-length` already exceeds `limit`.
+pub(crate) fn declared_too_large(headers: &http::HeaderMap, limit: usize) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+}
+
+/// The headers as owned pairs; values that are not visible ASCII are left
+/// out (no caller reads such values).
+pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+/// `e` and its causes, `: `-separated.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
