@@ -9,8 +9,8 @@
 //!   with `Authorization: Bearer` and `Accept`, status check, body read, and
 //!   decode into the generated `get_preferences::Output`;
 //! - session: `AtpAgent::call::<GetPreferences>` on an agent resumed into a
-//!   session (token bookkeeping, request building, error classification,
-//!   the same decode).
+//!   session, sending through `ReqwestClient` (token bookkeeping, request
+//!   building, error classification, the same decode).
 //!
 //! Prints one JSON object: per-call median/min/mean in ns for each, and
 //! `ratio` = session median / plain median.
@@ -134,8 +134,11 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
+        // Like for like: the agent sends through reqwest too, so the ratio is
+        // the session layer's own cost.
         let agent = AtpAgent::builder(base.clone())
             .allow_insecure_http(true)
+            .http_client(atproto_client::ReqwestClient::new().unwrap())
             .build()
             .unwrap();
         let saved: SessionData = serde_json::from_str(&session_json(&token)).unwrap();
