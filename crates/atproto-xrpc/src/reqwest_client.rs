@@ -91,9 +91,9 @@ impl ReqwestClient {
         Ok(parsed)
     }
 
-    /// Sends `request` and reads the status and headers; the body is left
-    /// on the wire, with the request's size limit attached.
-    async fn start(&self, request: HttpRequest) -> Result<StreamingResponse, HttpError> {
+    /// Sends `request` and waits for the status and headers (refusing a
+    /// declared length over the limit); the body is left on the wire.
+    async fn open(&self, request: HttpRequest) -> Result<reqwest::Response, HttpError> {
         let url = self.url(&request.url)?;
         let mut rb = match request.method {
             HttpMethod::Get => self.client.get(url),
@@ -114,10 +114,16 @@ impl ReqwestClient {
             rb = rb.body(body);
         }
         let resp = rb.send().await.map_err(map_error)?;
-        let limit = request.max_response_size;
-        if declared_too_large(resp.headers(), limit) {
-            return Err(too_large(limit));
+        if declared_too_large(resp.headers(), request.max_response_size) {
+            return Err(too_large(request.max_response_size));
         }
+        Ok(resp)
+    }
+
+    /// [`ReqwestClient::open`], the body to be read chunk by chunk.
+    async fn start(&self, request: HttpRequest) -> Result<StreamingResponse, HttpError> {
+        let limit = request.max_response_size;
+        let resp = self.open(request).await?;
         let status = resp.status().as_u16();
         let headers = header_pairs(resp.headers());
         Ok(StreamingResponse {
@@ -131,9 +137,25 @@ impl ReqwestClient {
         })
     }
 
+    /// The whole answer, read straight into one buffer (no boxed stream on
+    /// the path every XRPC call takes).
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let limit = request.max_response_size;
-        self.start(request).await?.collect(limit).await
+        let mut resp = self.open(request).await?;
+        let status = resp.status().as_u16();
+        let headers = header_pairs(resp.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(map_error)? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
