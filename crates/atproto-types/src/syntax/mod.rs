@@ -39,6 +39,12 @@ macro_rules! string_format {
             /// The lexicon format name.
             pub const FORMAT: &'static str = $format;
 
+            /// Checks the syntax of `s` without taking or copying it; allocates
+            /// only for the error when `s` is refused.
+            pub fn check(s: &str) -> Result<(), SyntaxError> {
+                $check(s)
+            }
+
             /// Checks the syntax and wraps the string.
             pub fn new(s: impl Into<String>) -> Result<Self, SyntaxError> {
                 let s = s.into();
@@ -367,6 +373,22 @@ impl Datetime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_agrees_with_new() {
+        for s in [
+            "app.bsky.feed.post",
+            "com.atproto.sync.getRepo",
+            "../../admin",
+            "app.bsky.feed.post?x=1",
+            "nodots",
+            "",
+        ] {
+            assert_eq!(Nsid::check(s), Nsid::new(s).map(drop), "{s:?}");
+        }
+        assert!(Did::check("did:plc:abc").is_ok());
+        assert_eq!(Did::check("plc:abc").unwrap_err().format, "did");
+    }
 
     #[test]
     fn accessors() {
