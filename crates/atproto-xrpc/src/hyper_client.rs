@@ -109,8 +109,9 @@ impl HyperClient {
         }
     }
 
-    /// Sends `request` and waits for the status and headers.
-    async fn start(&self, request: HttpRequest) -> Result<StreamingResponse, HttpError> {
+    /// Sends `request` and waits for the status and headers (within the
+    /// request's timeout), refusing a declared length over the size limit.
+    async fn open(&self, request: HttpRequest) -> Result<hyper::Response<Incoming>, HttpError> {
         let limit = request.max_response_size;
         let timeout = request.timeout;
         let mut builder = hyper::Request::builder()
@@ -143,6 +144,13 @@ impl HyperClient {
         if declared_too_large(resp.headers(), limit) {
             return Err(too_large(limit));
         }
+        Ok(resp)
+    }
+
+    /// [`HyperClient::open`], the body to be read chunk by chunk.
+    async fn start(&self, request: HttpRequest) -> Result<StreamingResponse, HttpError> {
+        let limit = request.max_response_size;
+        let resp = self.open(request).await?;
         let status = resp.status().as_u16();
         let headers = header_pairs(resp.headers());
         Ok(StreamingResponse {
@@ -156,15 +164,44 @@ impl HyperClient {
         })
     }
 
+    /// The whole answer, read straight into one buffer (no boxed stream on
+    /// the path every XRPC call takes), under one deadline for the whole
+    /// exchange, body included.
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let (limit, timeout) = (request.max_response_size, request.timeout);
-        // One deadline for the whole exchange, body included.
         tokio::time::timeout(timeout, async {
-            self.start(request).await?.collect(limit).await
+            let resp = self.open(request).await?;
+            let status = resp.status().as_u16();
+            let headers = header_pairs(resp.headers());
+            let mut incoming = resp.into_body();
+            let mut body = Vec::new();
+            while let Some(data) = next_data(&mut incoming).await? {
+                if body.len() + data.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&data);
+            }
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            })
         })
         .await
         .map_err(|_| timed_out(timeout))?
     }
+}
+
+/// The next data frame of `body` (trailers carry no data and are skipped),
+/// or `None` at its end.
+async fn next_data(body: &mut Incoming) -> Result<Option<Bytes>, HttpError> {
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| HttpError::new(HttpErrorKind::Body, error_chain(&e)))?;
+        if let Ok(data) = frame.into_data() {
+            return Ok(Some(data));
+        }
+    }
+    Ok(None)
 }
 
 fn timed_out(after: Duration) -> HttpError {
@@ -194,22 +231,14 @@ struct HyperBody {
 impl BodyStream for HyperBody {
     fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, HttpError>> {
         Box::pin(async move {
-            loop {
-                let Some(frame) = self.body.frame().await else {
-                    return Ok(None);
-                };
-                let frame =
-                    frame.map_err(|e| HttpError::new(HttpErrorKind::Body, error_chain(&e)))?;
-                // Trailers carry no data.
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                if data.len() > self.left {
-                    return Err(too_large(self.limit));
-                }
-                self.left -= data.len();
-                return Ok(Some(data.to_vec()));
+            let Some(data) = next_data(&mut self.body).await? else {
+                return Ok(None);
+            };
+            if data.len() > self.left {
+                return Err(too_large(self.limit));
             }
+            self.left -= data.len();
+            Ok(Some(data.to_vec()))
         })
     }
 }

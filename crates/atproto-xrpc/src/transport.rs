@@ -377,7 +377,7 @@ impl Transport {
 /// it cannot walk the path elsewhere).
 fn url_for(base: &ServiceUrl, req: &XrpcRequest) -> Result<String, Error> {
     let nsid = &req.nsid;
-    if nsid.parse::<atproto_types::Nsid>().is_err() {
+    if atproto_types::Nsid::check(nsid).is_err() {
         return Err(Error::InvalidRequest(format!("not an NSID: {nsid:?}")));
     }
     Ok(base.xrpc_url(nsid, &req.query))
