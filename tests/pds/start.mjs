@@ -7,6 +7,10 @@
 // data lives in a throw-away temp dir, and it has test-only switches
 // (shortened access-token lifetime, email token peeking).
 //
+// The harness API can also stop and start the PDS service object again on
+// the same config, data directory and port while the PLC directory keeps
+// its DIDs (POST /test/pds/stop|start|restart), for restart tests.
+//
 // stdout carries exactly one line: `PDS_READY {json}` once everything answers.
 // Everything else goes to stderr. The process exits when stdin closes (so it
 // dies with the parent that holds the pipe), and on SIGTERM/SIGINT.
@@ -189,6 +193,13 @@ let plc = null
 let pds = null
 let harness = null
 let stopping = false
+// The PDS can be stopped and started again on the same data directory and
+// port while the PLC directory (and so every DID) stays: see startPds.
+let pdsCfg = null // { port }
+let pdsStarts = 0 // how many times a PDS service object has started
+let pdsInstance = null // random id of the running PDS service object
+let pdsLifecycle = Promise.resolve() // serialises stop/start requests
+const mails = [] // every mail any PDS instance "sent"
 
 async function shutdown(reason, code = 0) {
   if (stopping) return
@@ -256,34 +267,14 @@ try {
     PDS_CRAWLERS: '',
   }
   Object.assign(process.env, pdsEnv) // other PDS_* vars from the caller pass through
-  const env = readEnv()
-  pds = await PDS.create(envToCfg(env), envToSecrets(env))
-  await pds.start()
+  pdsCfg = { port: pdsPort }
+  await startPds()
   const pdsUrl = pds.ctx.cfg.service.publicUrl
   log(`pds listening on ${LOOPBACK}:${pdsPort} (${pdsUrl})`)
 
-  // Capture outgoing mail (there is no SMTP: the PDS uses a JSON transport).
-  const mails = []
-  for (const mailer of [pds.ctx.mailer, pds.ctx.moderationMailer]) {
-    const t = mailer?.transporter
-    if (!t?.sendMail) continue
-    const orig = t.sendMail.bind(t)
-    t.sendMail = async (msg, ...rest) => {
-      const res = await orig(msg, ...rest)
-      let parsed = {}
-      try { parsed = JSON.parse(res.message) } catch {}
-      mails.push({
-        to: msg.to, subject: msg.subject, text: parsed.text ?? null,
-        sentAt: new Date().toISOString(),
-      })
-      return res
-    }
-  }
-
   // 3. Harness API (loopback only).
-  const accountDb = pds.ctx.accountManager.db.db
   harness = http.createServer((req, res) => {
-    handleHarness(req, res, { accountDb, mails }).catch((err) => {
+    handleHarness(req, res).catch((err) => {
       log('harness error:', err)
       sendJson(res, 500, { error: 'InternalError', message: String(err?.message ?? err) })
     })
@@ -308,12 +299,70 @@ try {
     accessTtlSecs,
     dataDir: dataRoot,
     pid: process.pid,
+    pdsStarts,
+    pdsInstance,
   }
   process.stdout.write(`PDS_READY ${JSON.stringify(ready)}\n`)
   log('ready')
 } catch (err) {
   log('startup failed:', err?.stack ?? err)
   await shutdown('startup failure', 1)
+}
+
+// Creates and starts a PDS service object from the environment set up
+// above (same config, secrets, data directory, blob directory and port),
+// and hooks its mailers. The first start binds the port reserved up front;
+// a later one binds it again after stopPds released it.
+async function startPds() {
+  const env = readEnv()
+  const next = await PDS.create(envToCfg(env), envToSecrets(env))
+  try {
+    await next.start()
+  } catch (err) {
+    try { await next.destroy() } catch {}
+    throw err
+  }
+  pds = next
+  pdsStarts += 1
+  pdsInstance = randHex(8)
+  // Capture outgoing mail (there is no SMTP: the PDS uses a JSON transport).
+  for (const mailer of [pds.ctx.mailer, pds.ctx.moderationMailer]) {
+    const t = mailer?.transporter
+    if (!t?.sendMail) continue
+    const orig = t.sendMail.bind(t)
+    t.sendMail = async (msg, ...rest) => {
+      const res = await orig(msg, ...rest)
+      let parsed = {}
+      try { parsed = JSON.parse(res.message) } catch {}
+      mails.push({
+        to: msg.to, subject: msg.subject, text: parsed.text ?? null,
+        sentAt: new Date().toISOString(),
+      })
+      return res
+    }
+  }
+  await waitHealthy(`http://${LOOPBACK}:${pdsCfg.port}/xrpc/_health`)
+}
+
+// Stops the running PDS service object: its HTTP server (open connections,
+// firehose subscribers included, are closed), sequencer and databases. The
+// data directory stays; the port is free until startPds.
+async function stopPds() {
+  const old = pds
+  pds = null
+  pdsInstance = null
+  if (old) await old.destroy()
+}
+
+function pdsStatus() {
+  return { running: pds !== null, starts: pdsStarts, instance: pdsInstance, port: pdsCfg?.port ?? null }
+}
+
+// Runs one stop/start step after any step already requested.
+function lifecycle(step) {
+  const run = pdsLifecycle.then(step)
+  pdsLifecycle = run.catch(() => {})
+  return run
 }
 
 async function waitHealthy(url, timeoutMs = 60_000) {
@@ -341,8 +390,12 @@ function sendJson(res, status, body) {
 //   GET  /test/emails[?to=ADDR]       -> 200 {emails:[{to,subject,text,sentAt}]}
 //   GET  /test/access-ttl             -> 200 {accessTtlSecs}
 //   POST /test/access-ttl?secs=N|off  -> 200 {accessTtlSecs}
+//   GET  /test/pds                    -> 200 {running,starts,instance,port}
+//   POST /test/pds/stop               -> 200 {running:false,...} once the PDS is stopped
+//   POST /test/pds/start              -> 200 {running:true,...} once a new PDS answers
+//   POST /test/pds/restart[?downMs=N] -> stop, wait N ms (default 0), start; 200 {running:true,...}
 //   POST /test/shutdown               -> 200, then the harness stops
-async function handleHarness(req, res, { accountDb, mails }) {
+async function handleHarness(req, res) {
   const url = new URL(req.url, 'http://harness')
   const q = url.searchParams
   const route = `${req.method} ${url.pathname}`
@@ -353,7 +406,8 @@ async function handleHarness(req, res, { accountDb, mails }) {
       const did = q.get('did')
       const purpose = q.get('purpose') || 'confirm_email'
       if (!did) return sendJson(res, 400, { error: 'InvalidRequest', message: 'did is required' })
-      const row = await accountDb
+      if (!pds) return sendJson(res, 409, { error: 'PdsStopped', message: 'the PDS is stopped' })
+      const row = await pds.ctx.accountManager.db.db
         .selectFrom('email_token')
         .selectAll()
         .where('did', '=', did)
@@ -374,6 +428,35 @@ async function handleHarness(req, res, { accountDb, mails }) {
       else if (/^\d+$/.test(secs)) accessTtlSecs = Number(secs)
       else return sendJson(res, 400, { error: 'InvalidRequest', message: 'secs must be a positive integer or "off"' })
       return sendJson(res, 200, { accessTtlSecs })
+    }
+    case 'GET /test/pds':
+      return sendJson(res, 200, pdsStatus())
+    case 'POST /test/pds/stop':
+    case 'POST /test/pds/start':
+    case 'POST /test/pds/restart': {
+      const action = url.pathname.slice('/test/pds/'.length)
+      const downMs = q.has('downMs') ? Number(q.get('downMs')) : 0
+      if (!Number.isInteger(downMs) || downMs < 0 || downMs > 600_000) {
+        return sendJson(res, 400, { error: 'InvalidRequest', message: 'downMs must be an integer from 0 to 600000' })
+      }
+      if (stopping) return sendJson(res, 409, { error: 'ShuttingDown', message: 'the harness is stopping' })
+      try {
+        await lifecycle(async () => {
+          if (action !== 'start' && pds) {
+            await stopPds()
+            log(`pds stopped (${route})`)
+          }
+          if (action === 'restart' && downMs > 0) await new Promise((r) => setTimeout(r, downMs))
+          if (action !== 'stop' && !pds) {
+            await startPds()
+            log(`pds started again on ${LOOPBACK}:${pdsCfg.port}, start ${pdsStarts}`)
+          }
+        })
+      } catch (err) {
+        log(`${route} failed:`, err?.stack ?? err)
+        return sendJson(res, 500, { error: 'PdsLifecycleFailed', message: String(err?.message ?? err), ...pdsStatus() })
+      }
+      return sendJson(res, 200, pdsStatus())
     }
     case 'POST /test/shutdown':
       sendJson(res, 200, { ok: true })
