@@ -15,7 +15,7 @@ use atproto_sync::Value;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
-const FRAMES: usize = 1000;
+const FRAMES: usize = 10_000;
 
 fn body(frame: &[u8]) -> &[u8] {
     match read_frame(frame).unwrap() {
@@ -25,7 +25,7 @@ fn body(frame: &[u8]) -> &[u8] {
 }
 
 fn frames(c: &mut Criterion) {
-    let corpus = stream_bench::corpus(FRAMES);
+    let corpus = stream_bench::corpus(FRAMES).frames;
     let bytes: usize = corpus.iter().map(Vec::len).sum();
     eprintln!(
         "corpus: {FRAMES} frames, {bytes} bytes, {} bytes per frame",
@@ -36,7 +36,8 @@ fn frames(c: &mut Criterion) {
     g.bench_function("typed", |b| {
         b.iter(|| {
             for f in &corpus {
-                let m = decode_frame::<SubscribeRepos>(black_box(f), DEFAULT_MAX_FRAME_SIZE).unwrap();
+                let m =
+                    decode_frame::<SubscribeRepos>(black_box(f), DEFAULT_MAX_FRAME_SIZE).unwrap();
                 black_box(m);
             }
         })
@@ -74,7 +75,9 @@ fn frames(c: &mut Criterion) {
     g.bench_function("typed", |b| {
         b.iter(|| {
             for f in &corpus {
-                black_box(decode_frame::<SubscribeRepos>(black_box(f), DEFAULT_MAX_FRAME_SIZE).unwrap());
+                black_box(
+                    decode_frame::<SubscribeRepos>(black_box(f), DEFAULT_MAX_FRAME_SIZE).unwrap(),
+                );
             }
         })
     });
