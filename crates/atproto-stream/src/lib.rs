@@ -15,6 +15,10 @@
 //!   [`ErrorFrame`]s with typed errors ([`ErrorFrame::typed`]); unknown `t`
 //!   values and unknown fields pass through as unknown; frames over the
 //!   cap, garbage and trailing bytes are [`FrameError`]s. No network.
+//!   The frame rules themselves (cap, header, error bodies, errors and
+//!   their offsets) are [`atproto_sync::event`]'s, shared with its untyped
+//!   [`atproto_sync::event::read_frame`]; only the body decoding is typed
+//!   here.
 //! - [`Subscription`]: an endpoint's NSID, message union and errors
 //!   ([`SubscribeRepos`], [`SubscribeLabels`], or your own).
 //! - [`RepoEvent`] / [`CommitEvent`]: firehose messages with each commit's

@@ -6,25 +6,37 @@
 //! body. `op = 1` is a message whose type `t` names the lexicon member
 //! (`#commit`, `#sync`, ..); `op = -1` is an error (`{error, message?}`),
 //! after which the server closes the stream. Unknown `op` values are kept
-//! for the caller to ignore.
+//! for the caller to ignore, and their bodies are not read.
+//!
+//! This module holds the one implementation of those rules: the size cap
+//! and the header ([`read_header`]), the error body ([`read_error_body`])
+//! and the errors, whose offsets count from the frame's first byte
+//! ([`FrameError`], [`body_error`]). [`read_frame`] is the untyped view over
+//! them; `atproto-stream`'s `decode_frame` uses the same functions and
+//! decodes the body straight into the generated message types.
 
 use std::fmt;
 
 use serde::Deserialize;
 
 use crate::car::{read_car, CarError, CarLimits};
-use crate::cbor::{DecodeOptions, Reader};
+use crate::cbor::{DecodeOptions, Head, Reader};
 use crate::cid::Cid;
 use crate::commit::{Commit, CommitError, RepoState, Verdict};
-use crate::error::DecodeError;
+use crate::error::{DecodeError, Rule};
 use crate::tree::{invert_ops, Op, TreeError};
-use crate::value::{read_value, Value};
 
-/// Largest frame the reference relay sends.
-pub const MAX_FRAME: usize = 5_000_000;
+/// The default largest frame, in bytes: the specification caps frames at
+/// 5 MB; a little room above that for producers that round up.
+pub const MAX_FRAME: usize = 6 * 1024 * 1024;
 
 /// Largest `blocks` CAR slice in a `#commit`.
 pub const MAX_COMMIT_BLOCKS: usize = 2_000_000;
+
+/// The header's `op` of a message frame.
+pub const OP_MESSAGE: i64 = 1;
+/// The header's `op` of an error frame.
+pub const OP_ERROR: i64 = -1;
 
 /// A decoded frame header and the body's bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,7 +45,8 @@ pub enum Frame<'a> {
     Message {
         /// The message type as sent, e.g. `#commit`.
         t: &'a str,
-        /// The body's DAG-CBOR bytes (decode with [`crate::from_slice`]).
+        /// The body's DAG-CBOR bytes, checked to be exactly one valid
+        /// value (decode with [`crate::from_slice`]).
         body: &'a [u8],
     },
     /// `op = -1`: the server's error; the stream ends after it.
@@ -43,82 +56,372 @@ pub enum Frame<'a> {
         /// The message, if any.
         message: Option<String>,
     },
-    /// Another `op`: to be ignored.
+    /// Another `op`: to be ignored (its body is not read).
     Unknown {
         /// The op.
         op: i64,
     },
 }
 
-/// A frame that cannot be read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which part of a frame was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The `{op, t}` header.
+    Header,
+    /// The body after it.
+    Body,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Header => "header",
+            Part::Body => "body",
+        })
+    }
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FrameError {
-    /// Over [`MAX_FRAME`] bytes.
-    TooLarge(usize),
-    /// The header or body is not valid DAG-CBOR (offsets are in the frame).
-    Cbor(DecodeError),
-    /// The header is not `{op, t}` as the spec says.
-    Header(String),
+    /// The frame is larger than the cap.
+    TooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// The header or body is not valid DAG-CBOR (or the body does not fit
+    /// its message type); the offset in `source` counts from the frame's
+    /// first byte.
+    Decode {
+        /// Which part.
+        part: Part,
+        /// The message type being read (`#commit`), when known.
+        t: Option<String>,
+        /// The body's `seq`, when it could still be read: a consumer that
+        /// skips the frame resumes after it.
+        seq: Option<i64>,
+        /// What was wrong.
+        source: DecodeError,
+    },
+    /// The header or error body is well-formed DAG-CBOR of the wrong shape
+    /// (no integer `op`, a message without `t`, an error without `error`).
+    Shape {
+        /// Which part.
+        part: Part,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl FrameError {
+    /// The body's `seq`, when the frame was readable far enough to find it.
+    pub fn seq(&self) -> Option<i64> {
+        match self {
+            FrameError::Decode { seq, .. } => *seq,
+            _ => None,
+        }
+    }
+
+    fn header(source: DecodeError) -> FrameError {
+        FrameError::Decode {
+            part: Part::Header,
+            t: None,
+            seq: None,
+            source,
+        }
+    }
+
+    fn shape(part: Part, why: &str) -> FrameError {
+        FrameError::Shape {
+            part,
+            why: why.to_owned(),
+        }
+    }
 }
 
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FrameError::TooLarge(n) => write!(f, "frame of {n} bytes is over {MAX_FRAME}"),
-            FrameError::Cbor(e) => write!(f, "frame: {e}"),
-            FrameError::Header(why) => write!(f, "frame header: {why}"),
+            FrameError::TooLarge { size, max } => {
+                write!(f, "frame of {size} bytes is over the {max}-byte limit")
+            }
+            FrameError::Decode {
+                part,
+                t,
+                seq,
+                source,
+            } => {
+                write!(f, "frame {part}")?;
+                if let Some(t) = t {
+                    write!(f, " ({t}")?;
+                    if let Some(s) = seq {
+                        write!(f, ", seq {s}")?;
+                    }
+                    f.write_str(")")?;
+                }
+                write!(f, ": {source}")
+            }
+            FrameError::Shape { part, why } => write!(f, "frame {part}: {why}"),
         }
     }
 }
 
-impl std::error::Error for FrameError {}
-
-/// Splits a frame into header and body and reads the header.
-pub fn read_frame(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
-    if bytes.len() > MAX_FRAME {
-        return Err(FrameError::TooLarge(bytes.len()));
+impl std::error::Error for FrameError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FrameError::Decode { source, .. } => Some(source),
+            _ => None,
+        }
     }
-    let mut r = Reader::new(bytes, DecodeOptions::default());
-    let header = read_value(&mut r, 0).map_err(FrameError::Cbor)?;
-    let body = &bytes[r.pos..];
-    let bad = |why: &str| FrameError::Header(why.to_owned());
-    let h = header.as_map().ok_or_else(|| bad("not a map"))?;
-    let op = h
-        .get("op")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| bad("\"op\" must be an integer"))?;
-    // The body must be exactly one value.
-    let body_value = {
-        let mut b = Reader::new(body, DecodeOptions::default());
-        let v = read_value(&mut b, 0).map_err(|mut e| {
-            e.offset += r.pos;
-            FrameError::Cbor(e)
-        })?;
-        b.finish().map_err(|mut e| {
-            e.offset += r.pos;
-            FrameError::Cbor(e)
-        })?;
-        v
+}
+
+/// A frame's header `{op, t}`, read, and where the body starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader<'a> {
+    /// [`OP_MESSAGE`], [`OP_ERROR`], or another op to ignore.
+    pub op: i64,
+    /// The message type (`#commit`); absent or `null` gives `None`.
+    pub t: Option<&'a str>,
+    /// Offset of the body's first byte in the frame.
+    pub body_at: usize,
+}
+
+impl<'a> FrameHeader<'a> {
+    /// The message type of an `op = 1` frame, which must have one.
+    pub fn message_type(&self) -> Result<&'a str, FrameError> {
+        self.t
+            .ok_or_else(|| FrameError::shape(Part::Header, "message frame (op 1) without \"t\""))
+    }
+
+    /// The body's bytes within `frame` (the frame the header was read
+    /// from; empty if it is some other, shorter slice).
+    pub fn body<'f>(&self, frame: &'f [u8]) -> &'f [u8] {
+        frame.get(self.body_at..).unwrap_or_default()
+    }
+}
+
+/// The body of an error frame (`{error, message?}`), lent from the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorBody<'a> {
+    /// The error name (`FutureCursor`, `ConsumerTooSlow`, ..).
+    pub error: &'a str,
+    /// The server's explanation, if any.
+    pub message: Option<&'a str>,
+}
+
+/// A header or error-body field as far as the frame rules look at it.
+enum Field<'a> {
+    Int(i64),
+    Str(&'a str),
+    Null,
+    Other,
+}
+
+/// Reads one value (at depth 1) as a [`Field`], checking every rule.
+fn field<'a>(r: &mut Reader<'a>) -> Result<Field<'a>, DecodeError> {
+    let start = r.pos;
+    let (head, at) = r.head()?;
+    Ok(match head {
+        // An integer outside i64 is not an integer the rules accept.
+        Head::Uint(_) | Head::Nint(_) => r.int(head, at).map_or(Field::Other, Field::Int),
+        Head::Text(len) => Field::Str(r.text(len, at)?),
+        Head::Null => Field::Null,
+        _ => {
+            r.pos = start;
+            r.skip(1)?;
+            Field::Other
+        }
+    })
+}
+
+/// Reads a map whose values are read by `keep` for the keys it names and
+/// checked and skipped otherwise, with canonical key order; `what` names
+/// the map for a value that is not one.
+fn read_map<'a>(
+    r: &mut Reader<'a>,
+    what: &str,
+    mut keep: impl FnMut(&'a str, Field<'a>),
+    wanted: &[&str],
+) -> Result<(), DecodeError> {
+    let (head, at) = r.head()?;
+    let Head::Map(n) = head else {
+        return Err(r.err(at, Rule::Message(format!("{what} must be a map"))));
     };
-    match op {
-        1 => {
-            let t = match h.get("t") {
-                Some(Value::String(std::borrow::Cow::Borrowed(t))) => *t,
-                _ => return Err(bad("a message needs a string \"t\"")),
-            };
+    let mut prev: Option<&[u8]> = None;
+    for _ in 0..n {
+        let (k, kat) = r.key()?;
+        if let Some(p) = prev {
+            r.key_order(p, k.as_bytes(), kat)?;
+        }
+        prev = Some(k.as_bytes());
+        if wanted.contains(&k) {
+            keep(k, field(r)?);
+        } else {
+            r.skip(1)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks the size of a frame against `max`.
+pub fn check_size(frame: &[u8], max: usize) -> Result<(), FrameError> {
+    if frame.len() > max {
+        return Err(FrameError::TooLarge {
+            size: frame.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Reads the header of a frame of at most `max` bytes: a DAG-CBOR map
+/// with an integer `op` and, if present and not `null`, a string `t`;
+/// other header fields are checked as DAG-CBOR and ignored. The body is
+/// not read.
+pub fn read_header(frame: &[u8], max: usize) -> Result<FrameHeader<'_>, FrameError> {
+    check_size(frame, max)?;
+    let mut r = Reader::new(frame, DecodeOptions::default());
+    let mut op = None;
+    let mut t = None;
+    read_map(
+        &mut r,
+        "a frame header",
+        |k, v| match k {
+            "op" => op = Some(v),
+            _ => t = Some(v),
+        },
+        &["op", "t"],
+    )
+    .map_err(FrameError::header)?;
+    let op = match op {
+        Some(Field::Int(op)) => op,
+        Some(_) => return Err(FrameError::shape(Part::Header, "\"op\" is not an integer")),
+        None => return Err(FrameError::shape(Part::Header, "no \"op\"")),
+    };
+    let t = match t {
+        None | Some(Field::Null) => None,
+        Some(Field::Str(t)) => Some(t),
+        Some(_) => return Err(FrameError::shape(Part::Header, "\"t\" is not a string")),
+    };
+    Ok(FrameHeader {
+        op,
+        t,
+        body_at: r.pos,
+    })
+}
+
+/// Reads the body of an error frame (`op = -1`) whose header is `header`:
+/// exactly one map with a string `error` and, if present and not `null`,
+/// a string `message`; other fields are checked and ignored.
+pub fn read_error_body<'a>(
+    frame: &'a [u8],
+    header: &FrameHeader<'_>,
+) -> Result<ErrorBody<'a>, FrameError> {
+    let mut r = Reader::new(header.body(frame), DecodeOptions::default());
+    let mut error = None;
+    let mut message = None;
+    read_map(
+        &mut r,
+        "an error body",
+        |k, v| match k {
+            "error" => error = Some(v),
+            _ => message = Some(v),
+        },
+        &["error", "message"],
+    )
+    .and_then(|()| r.finish())
+    .map_err(|e| body_error(frame, header, e))?;
+    let error = match error {
+        Some(Field::Str(e)) => e,
+        _ => {
+            return Err(FrameError::shape(
+                Part::Body,
+                "error body has no \"error\" string",
+            ))
+        }
+    };
+    let message = match message {
+        None | Some(Field::Null) => None,
+        Some(Field::Str(m)) => Some(m),
+        Some(_) => {
+            return Err(FrameError::shape(
+                Part::Body,
+                "error \"message\" is not a string",
+            ))
+        }
+    };
+    Ok(ErrorBody { error, message })
+}
+
+/// The error for a body that failed to decode, `source` counting from the
+/// body's first byte (an offset of `usize::MAX`, a serde visitor's error
+/// without a position, becomes the body's start): its offset moved to
+/// count from the frame's first byte, with the header's `t` and the
+/// body's `seq` when the body is still a map with an integer `seq`.
+pub fn body_error(frame: &[u8], header: &FrameHeader<'_>, mut source: DecodeError) -> FrameError {
+    source.offset = if source.offset == usize::MAX {
+        header.body_at
+    } else {
+        source.offset.saturating_add(header.body_at)
+    };
+    FrameError::Decode {
+        part: Part::Body,
+        t: header.t.map(str::to_owned),
+        seq: seq_of(header.body(frame)),
+        source,
+    }
+}
+
+/// The `seq` of a body, if it is a well-formed DAG-CBOR map with an
+/// integer `seq` (bytes after it are allowed).
+fn seq_of(body: &[u8]) -> Option<i64> {
+    let mut r = Reader::new(body, DecodeOptions::default());
+    let mut seq = None;
+    read_map(
+        &mut r,
+        "a body",
+        |_, v| {
+            if let Field::Int(s) = v {
+                seq = Some(s);
+            }
+        },
+        &["seq"],
+    )
+    .ok()?;
+    seq
+}
+
+/// Splits a frame (at most [`MAX_FRAME`] bytes) into header and body,
+/// reads the header and checks the body; see [`read_frame_with`].
+pub fn read_frame(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
+    read_frame_with(bytes, MAX_FRAME)
+}
+
+/// Splits a frame of at most `max` bytes into header and body: a message
+/// gives its `t` and its body, checked to be exactly one valid DAG-CBOR
+/// value; an error frame gives its `{error, message?}`; another `op` is
+/// [`Frame::Unknown`] with its body not read.
+pub fn read_frame_with(bytes: &[u8], max: usize) -> Result<Frame<'_>, FrameError> {
+    let header = read_header(bytes, max)?;
+    match header.op {
+        OP_MESSAGE => {
+            let t = header.message_type()?;
+            let body = header.body(bytes);
+            let mut r = Reader::new(body, DecodeOptions::default());
+            r.skip(0)
+                .and_then(|()| r.finish())
+                .map_err(|e| body_error(bytes, &header, e))?;
             Ok(Frame::Message { t, body })
         }
-        -1 => {
-            let m = body_value
-                .as_map()
-                .ok_or_else(|| bad("an error body must be a map"))?;
-            let error = m
-                .get("error")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad("an error body needs a string \"error\""))?
-                .to_owned();
-            let message = m.get("message").and_then(Value::as_str).map(str::to_owned);
-            Ok(Frame::Error { error, message })
+        OP_ERROR => {
+            let e = read_error_body(bytes, &header)?;
+            Ok(Frame::Error {
+                error: e.error.to_owned(),
+                message: e.message.map(str::to_owned),
+            })
         }
         op => Ok(Frame::Unknown { op }),
     }

@@ -15,6 +15,10 @@
 //! - [`mst`] and [`repo`]: walking a repository to its records.
 //! - [`commit`]: commits, their signatures, and per-repository sync state.
 //! - [`event`]: event-stream frames and the full check of a `#commit` event.
+//!   It holds the one implementation of the frame rules (size cap, header
+//!   `{op, t}`, error frames, unknown ops, errors with offsets from the
+//!   frame's start): [`event::read_frame`] is its untyped view, and
+//!   `atproto-stream` decodes typed messages with the same functions.
 //! - [`tree`]: changing an MST, and the Sync 1.1 commit-proof check
 //!   ([`tree::invert_ops`]).
 //!

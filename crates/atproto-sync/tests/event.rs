@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use atproto_api::com::atproto::sync::subscribe_repos::{self, RepoOp, RepoOpAction};
 use atproto_sync::event::{
-    check_commit_event, check_signed_commit_event, decode_body, read_frame, CommitEvent,
-    EventError, Frame, FrameError,
+    check_commit_event, check_signed_commit_event, decode_body, read_frame, read_frame_with,
+    read_header, CommitEvent, EventError, Frame, FrameError, Part, MAX_FRAME,
 };
 use atproto_sync::tree::{invert_ops, Op, TreeError};
 use atproto_sync::{car, mst, to_vec, Cid, Map, RepoState, Rule, Value, Verdict};
@@ -59,23 +59,176 @@ fn frames_split_and_decode() {
     unknown.push(0xa0);
     assert_eq!(read_frame(&unknown).unwrap(), Frame::Unknown { op: 2 });
 
+    // The body of an unknown op is not read.
+    let mut unknown_garbage = header(2, None);
+    unknown_garbage.extend([0xff, 0xff]);
+    assert_eq!(
+        read_frame(&unknown_garbage).unwrap(),
+        Frame::Unknown { op: 2 }
+    );
+
     // A message without `t`, a body with trailing bytes, a bad header.
     let mut no_t = header(1, None);
     no_t.push(0xa0);
-    assert!(matches!(read_frame(&no_t), Err(FrameError::Header(_))));
+    assert!(matches!(
+        read_frame(&no_t),
+        Err(FrameError::Shape {
+            part: Part::Header,
+            ..
+        })
+    ));
     let mut trailing = header(1, Some("#info"));
     let at = trailing.len();
     trailing.extend([0xa0, 0x00]);
     match read_frame(&trailing) {
-        Err(FrameError::Cbor(e)) => assert_eq!((e.offset, e.rule), (at + 1, Rule::TrailingBytes)),
+        Err(FrameError::Decode {
+            part: Part::Body,
+            t,
+            source: e,
+            ..
+        }) => {
+            assert_eq!((e.offset, e.rule), (at + 1, Rule::TrailingBytes));
+            assert_eq!(t.as_deref(), Some("#info"));
+        }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(read_frame(&[0x01]), Err(FrameError::Header(_))));
-    assert!(matches!(read_frame(&[]), Err(FrameError::Cbor(_))));
+    // A header that is not a map, an empty frame.
+    match read_frame(&[0x01]) {
+        Err(FrameError::Decode {
+            part: Part::Header,
+            source,
+            ..
+        }) => assert_eq!(source.offset, 0),
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
-        read_frame(&vec![0u8; 5_000_001]),
-        Err(FrameError::TooLarge(_))
+        read_frame(&[]),
+        Err(FrameError::Decode {
+            part: Part::Header,
+            ..
+        })
     ));
+    // The cap: the default, and one of the caller's.
+    assert!(matches!(
+        read_frame(&vec![0u8; MAX_FRAME + 1]),
+        Err(FrameError::TooLarge { size, max: MAX_FRAME }) if size == MAX_FRAME + 1
+    ));
+    assert_eq!(
+        read_frame_with(&frame, frame.len() - 1),
+        Err(FrameError::TooLarge {
+            size: frame.len(),
+            max: frame.len() - 1
+        })
+    );
+    assert!(read_frame_with(&frame, frame.len()).is_ok());
+}
+
+#[test]
+fn frame_headers_and_error_bodies() {
+    // The header lends `t` and says where the body starts; other header
+    // fields are ignored, `t: null` is no `t`.
+    let mut m = Map::new();
+    m.insert("op", Value::Integer(1));
+    m.insert("t", Value::String("#info".into()));
+    m.insert("zz", Value::Array(vec![Value::Bool(true)]));
+    let mut frame = Value::Map(m).to_cbor();
+    let body_at = frame.len();
+    frame.push(0xa0);
+    let h = read_header(&frame, MAX_FRAME).unwrap();
+    assert_eq!((h.op, h.t, h.body_at), (1, Some("#info"), body_at));
+    assert_eq!(h.body(&frame), &[0xa0]);
+    let mut m = Map::new();
+    m.insert("op", Value::Integer(-1));
+    m.insert("t", Value::Null);
+    let error_header = Value::Map(m).to_cbor();
+    let h = read_header(&error_header, MAX_FRAME).unwrap();
+    assert_eq!((h.op, h.t), (-1, None));
+
+    // `op` must be an integer, `t` a string.
+    let mut m = Map::new();
+    m.insert("op", Value::String("1".into()));
+    let err = read_header(&Value::Map(m).to_cbor(), MAX_FRAME).unwrap_err();
+    assert!(
+        matches!(err, FrameError::Shape { part: Part::Header, ref why } if why.contains("op")),
+        "{err:?}"
+    );
+    let mut m = Map::new();
+    m.insert("op", Value::Integer(1));
+    m.insert("t", Value::Integer(3));
+    let err = read_header(&Value::Map(m).to_cbor(), MAX_FRAME).unwrap_err();
+    assert!(
+        matches!(err, FrameError::Shape { part: Part::Header, ref why } if why.contains("\"t\"")),
+        "{err:?}"
+    );
+
+    // Error bodies: `message` is optional and must be a string; `error`
+    // is required; the body must be one map; errors name the body.
+    let error_frame = |body: serde_json::Value| {
+        let mut f = header(-1, None);
+        f.extend(Value::from_json(&body).unwrap().to_cbor());
+        f
+    };
+    assert_eq!(
+        read_frame(&error_frame(
+            serde_json::json!({"error": "ConsumerTooSlow", "x": [1]})
+        ))
+        .unwrap(),
+        Frame::Error {
+            error: "ConsumerTooSlow".into(),
+            message: None
+        }
+    );
+    for bad in [
+        serde_json::json!({"message": "no name"}),
+        serde_json::json!({"error": 5}),
+        serde_json::json!({"error": "X", "message": 5}),
+    ] {
+        let err = read_frame(&error_frame(bad.clone())).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FrameError::Shape {
+                    part: Part::Body,
+                    ..
+                }
+            ),
+            "{bad}: {err:?}"
+        );
+    }
+    let mut not_a_map = header(-1, None);
+    let at = not_a_map.len();
+    not_a_map.push(0x01);
+    match read_frame(&not_a_map) {
+        Err(FrameError::Decode {
+            part: Part::Body,
+            source,
+            ..
+        }) => assert_eq!(source.offset, at),
+        other => panic!("{other:?}"),
+    }
+
+    // A message body that is not valid DAG-CBOR: the offset counts from
+    // the frame's start, and the `seq` is found when the map is readable.
+    let mut bad_body = header(1, Some("#identity"));
+    let at = bad_body.len();
+    let mut m = Map::new();
+    m.insert("seq", Value::Integer(12));
+    bad_body.extend(Value::Map(m).to_cbor());
+    bad_body.push(0x1f);
+    let err = read_frame(&bad_body).unwrap_err();
+    assert_eq!(err.seq(), Some(12), "{err:?}");
+    assert!(err.to_string().contains("(#identity, seq 12)"), "{err}");
+    let mut truncated = header(1, Some("#identity"));
+    truncated.extend([0xa1, 0x63]);
+    match read_frame(&truncated) {
+        Err(FrameError::Decode {
+            part: Part::Body,
+            seq: None,
+            source,
+            ..
+        }) => assert!(source.offset >= at, "{source}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 fn signing_key() -> k256::ecdsa::SigningKey {
