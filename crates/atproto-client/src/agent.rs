@@ -110,6 +110,16 @@ impl CallOptions {
         }
     }
 
+    /// Applies the agent's defaults `self` overridden by the call's `over`
+    /// to `req`; the common call without options of its own copies nothing.
+    fn apply_with(&self, over: &CallOptions, req: &mut XrpcRequest) {
+        if *over == CallOptions::default() {
+            self.apply(req);
+        } else {
+            self.merged(over).apply(req);
+        }
+    }
+
     fn apply(&self, req: &mut XrpcRequest) {
         for (n, v) in &self.headers {
             req.set_header(n.clone(), v.clone());
@@ -257,7 +267,7 @@ impl<M: SessionManager> Agent<M> {
         req.body = E::encode_input(input)?;
         req.accept = E::OUTPUT_ENCODING.map(str::to_owned);
         req.declares_expired_token = E::Error::from_xrpc("ExpiredToken", None).is_some();
-        self.options.merged(options).apply(&mut req);
+        self.options.apply_with(options, &mut req);
         let answer = self
             .manager
             .send(req)
@@ -286,7 +296,7 @@ impl<M: SessionManager> Agent<M> {
         // (an expired email token, not an expired session).
         req.declares_expired_token =
             atproto_api::declared_errors(nsid).is_some_and(|names| names.contains(&"ExpiredToken"));
-        self.options.merged(options).apply(&mut req);
+        self.options.apply_with(options, &mut req);
         Ok(self.manager.send(req).await?.body)
     }
 

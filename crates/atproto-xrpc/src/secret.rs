@@ -1,6 +1,7 @@
 //! A string that never shows itself in logs.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -11,13 +12,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// is only reachable through [`Secret::expose`], which makes every place that
 /// reads it easy to find. Serialization writes the plain string: that is what
 /// a credential store must persist.
+///
+/// The value is shared: cloning a `Secret` (every authenticated request
+/// takes a copy of the access token) copies no bytes.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
+pub struct Secret(Arc<str>);
 
 impl Secret {
     /// Wraps a value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(value.into().into())
     }
 
     /// The secret value. Do not log it.
@@ -40,13 +44,13 @@ impl fmt::Display for Secret {
 
 impl From<String> for Secret {
     fn from(s: String) -> Self {
-        Secret(s)
+        Secret(s.into())
     }
 }
 
 impl From<&str> for Secret {
     fn from(s: &str) -> Self {
-        Secret(s.to_owned())
+        Secret(s.into())
     }
 }
 
@@ -58,7 +62,7 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
+        String::deserialize(d).map(Secret::from)
     }
 }
 

@@ -249,7 +249,7 @@ impl Transport {
         auth: &dyn Authorizer,
     ) -> Result<XrpcResponse, Error> {
         let url = url_for(base, req)?;
-        let answer = self.exchange(&url, req, auth).await?;
+        let answer = self.exchange_owned(url, req, auth).await?;
         classify(&req.nsid, answer)
     }
 
@@ -292,18 +292,30 @@ impl Transport {
         req: &XrpcRequest,
         auth: &dyn Authorizer,
     ) -> Result<HttpResponse, Error> {
-        let policy = req
+        self.exchange_owned(url.to_owned(), req, auth).await
+    }
+
+    /// [`Transport::exchange`] with the URL handed over, so that a request
+    /// without retries sends it without a copy.
+    async fn exchange_owned(
+        &self,
+        url: String,
+        req: &XrpcRequest,
+        auth: &dyn Authorizer,
+    ) -> Result<HttpResponse, Error> {
+        let Some(policy) = req
             .retry
-            .filter(|p| req.method == Method::Query || p.retry_procedures);
+            .filter(|p| req.method == Method::Query || p.retry_procedures)
+        else {
+            return self.attempt(url, req, auth).await;
+        };
         let mut attempt = 0u32;
         loop {
-            let outcome = self.attempt(url, req, auth).await;
-            if let Some(p) = policy {
-                if let Some(delay) = p.delay_for(&outcome, attempt) {
-                    attempt += 1;
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
+            let outcome = self.attempt(url.clone(), req, auth).await;
+            if let Some(delay) = policy.delay_for(&outcome, attempt) {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                continue;
             }
             return outcome;
         }
@@ -311,11 +323,11 @@ impl Transport {
 
     async fn attempt(
         &self,
-        url: &str,
+        url: String,
         req: &XrpcRequest,
         auth: &dyn Authorizer,
     ) -> Result<HttpResponse, Error> {
-        let request = self.http_request(url.to_owned(), req, auth)?;
+        let request = self.http_request(url, req, auth)?;
         let limit = request.max_response_size;
         self.client
             .send(request)

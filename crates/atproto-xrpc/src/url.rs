@@ -14,8 +14,9 @@ use std::net::{IpAddr, Ipv6Addr};
 /// fragment of the text it was parsed from is dropped (XRPC paths are fixed).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ServiceUrl {
-    /// `scheme://host[:port]/`.
-    text: String,
+    /// `scheme://host[:port]/`, shared: every request clones the URL of
+    /// the service it goes to.
+    text: std::sync::Arc<str>,
     /// Where the host starts and ends in `text` (brackets of IPv6 included).
     host: (usize, usize),
 }
@@ -97,7 +98,7 @@ impl ServiceUrl {
         }
         text.push('/');
         Ok(ServiceUrl {
-            text,
+            text: text.into(),
             host: (start, end),
         })
     }
