@@ -205,26 +205,34 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
         step("session layer vs plain reqwest on loopback");
         // A few seconds either way; fewer calls made the ratio swing by ±3 %.
+        // First like for like (the agent on reqwest too), then the agent on
+        // its default HTTP client.
         let calls = "20000";
-        match cargo_json(
-            &benches,
-            &[
-                "run",
-                "-q",
-                "--release",
-                "-p",
-                "bench-suite",
-                "--bin",
-                "session_overhead",
-                "--",
-                calls,
-            ],
-        ) {
-            Ok(mut v) => {
-                v["date"] = json!(today);
-                latest.insert("session_overhead".into(), v);
+        for (client, key) in [
+            ("reqwest", "session_overhead"),
+            ("default", "session_overhead_default"),
+        ] {
+            match cargo_json(
+                &benches,
+                &[
+                    "run",
+                    "-q",
+                    "--release",
+                    "-p",
+                    "bench-suite",
+                    "--bin",
+                    "session_overhead",
+                    "--",
+                    calls,
+                    client,
+                ],
+            ) {
+                Ok(mut v) => {
+                    v["date"] = json!(today);
+                    latest.insert(key.into(), v);
+                }
+                Err(e) => failures.push(format!("session overhead ({client}): {e}")),
             }
-            Err(e) => failures.push(format!("session overhead: {e}")),
         }
     }
 
@@ -803,6 +811,14 @@ fn tables(latest: &Value) -> String {
             )
         }
         None => s += &format!("{pending}\n"),
+    }
+    let d = &latest["session_overhead_default"];
+    if let Some(ratio) = d["ratio"].as_f64() {
+        s += &format!(
+            "\nWith the client's default HTTP client (hyper) instead of reqwest under the agent, same run: plain reqwest median {}, agent median {}: ratio **{ratio:.3}**.\n",
+            fmt_time(d["plain_ns"]["median"].as_f64().unwrap_or(0.0)),
+            fmt_time(d["session_ns"]["median"].as_f64().unwrap_or(0.0)),
+        );
     }
 
     let k = &latest["compile"];

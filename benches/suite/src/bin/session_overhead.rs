@@ -1,4 +1,4 @@
-//! `session_overhead [CALLS]`: the cost of the session layer.
+//! `session_overhead [CALLS] [reqwest|default]`: the cost of the session layer.
 //!
 //! A loopback HTTP/1.1 server (hyper, on its own thread and runtime) answers
 //! `app.bsky.actor.getPreferences` with a small fixed body. The same
@@ -10,7 +10,9 @@
 //!   decode into the generated `get_preferences::Output`;
 //! - session: `AtpAgent::call::<GetPreferences>` on an agent resumed into a
 //!   session, sending through `ReqwestClient` (token bookkeeping, request
-//!   building, error classification, the same decode).
+//!   building, error classification, the same decode); with `default`, the
+//!   agent sends through the client's default HTTP client (`HyperClient`)
+//!   instead: what an app gets without choosing one.
 //!
 //! Prints one JSON object: per-call median/min/mean in ns for each, and
 //! `ratio` = session median / plain median.
@@ -125,6 +127,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20_000);
+    let which = std::env::args().nth(2).unwrap_or_else(|| "reqwest".into());
     let token = access_token();
     let addr = start_server(Bytes::from(session_json(&token)));
     let base = format!("http://{addr}");
@@ -136,11 +139,14 @@ fn main() {
     rt.block_on(async {
         // Like for like: the agent sends through reqwest too, so the ratio is
         // the session layer's own cost.
-        let agent = AtpAgent::builder(base.clone())
-            .allow_insecure_http(true)
-            .http_client(atproto_client::ReqwestClient::new().unwrap())
-            .build()
-            .unwrap();
+        let builder = AtpAgent::builder(base.clone()).allow_insecure_http(true);
+        let agent = match which.as_str() {
+            "reqwest" => builder.http_client(atproto_client::ReqwestClient::new().unwrap()),
+            "default" => builder,
+            other => panic!("unknown client {other:?}: reqwest or default"),
+        }
+        .build()
+        .unwrap();
         let saved: SessionData = serde_json::from_str(&session_json(&token)).unwrap();
         agent
             .resume_session(saved)
@@ -203,6 +209,7 @@ fn main() {
         let ratio = ss["median"].as_f64().unwrap() / ps["median"].as_f64().unwrap();
         let out = serde_json::json!({
             "calls": calls,
+            "client": which,
             "plain_ns": ps,
             "session_ns": ss,
             "ratio": (ratio * 1000.0).round() / 1000.0,
