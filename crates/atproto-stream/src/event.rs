@@ -228,7 +228,7 @@ impl CommitEvent {
             };
             let record = match cid.and_then(|c| car.get(&c)) {
                 Some(bytes) => {
-                    Value::from_cbor(bytes).map_err(|e| {
+                    Value::check_cbor(bytes).map_err(|e| {
                         err(EventErrorKind::Record {
                             path: op.path.clone(),
                             source: e,

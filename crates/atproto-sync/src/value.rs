@@ -108,6 +108,14 @@ impl<'a> Value<'a> {
         Ok(v)
     }
 
+    /// Checks that `bytes` hold exactly one value that [`Value::from_cbor`]
+    /// would accept (every strict rule), without building it.
+    pub fn check_cbor(bytes: &[u8]) -> Result<(), DecodeError> {
+        let mut r = Reader::new(bytes, DecodeOptions::default());
+        r.skip(0)?;
+        r.finish()
+    }
+
     /// The canonical DAG-CBOR encoding.
     pub fn to_cbor(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -418,5 +426,48 @@ fn check_at(v: &Value<'_>, path: &mut String) -> Result<(), String> {
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `check_cbor` accepts and refuses exactly what `from_cbor` does, with
+    /// the same error.
+    #[test]
+    fn check_cbor_agrees_with_from_cbor() {
+        let cid = Cid::for_raw(b"x");
+        let mut valid = Map::new();
+        valid.insert("a", Value::Integer(-5));
+        valid.insert("bb", Value::Array(vec![Value::Link(cid), Value::Null]));
+        valid.insert("ccc", Value::Bytes(Cow::Borrowed(b"\x00\x01")));
+        valid.insert("text", Value::String("héllo".into()));
+        let valid = Value::Map(valid).to_cbor();
+        let mut trailing = valid.clone();
+        trailing.push(0x00);
+        let inputs: Vec<Vec<u8>> = vec![
+            valid,
+            trailing,
+            vec![],
+            vec![0x18, 0x05],                               // non-minimal integer
+            vec![0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02], // keys out of order
+            vec![0xa2, 0x61, 0x61, 0x01, 0x61, 0x61, 0x02], // duplicate key
+            vec![0xfb, 0, 0, 0, 0, 0, 0, 0, 0],             // a float
+            vec![0x9f, 0xff],                               // indefinite length
+            vec![0xc1, 0x00],                               // a tag other than 42
+            vec![0x62, 0xff, 0xfe],                         // invalid UTF-8
+            vec![0xa1, 0x01, 0x01],                         // integer key
+            vec![0x82, 0x01],                               // truncated array
+        ];
+        for bytes in &inputs {
+            assert_eq!(
+                Value::check_cbor(bytes),
+                Value::from_cbor(bytes).map(drop),
+                "{bytes:02x?}"
+            );
+        }
+        assert!(Value::check_cbor(&inputs[0]).is_ok());
+        assert!(inputs[1..].iter().all(|b| Value::check_cbor(b).is_err()));
     }
 }
