@@ -234,6 +234,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 Err(e) => failures.push(format!("session overhead ({client}): {e}")),
             }
         }
+
+        firehose_step(&benches, args.quick, &today, &mut latest, &mut failures);
     }
 
     if args.compile {
@@ -291,6 +293,43 @@ pub fn run(args: &[String]) -> Result<(), String> {
             failures.join("\n  ")
         ))
     }
+}
+
+/// Firehose frame decoding side by side (`benches/stream-bench`'s `peers`:
+/// atproto-stream, atrium, jacquard, the `Ipld` baseline, and ours with full
+/// verification) and ours' memory over a million frames, into
+/// `latest["firehose"]`.
+fn firehose_step(
+    benches: &Path,
+    quick: bool,
+    today: &str,
+    latest: &mut Map<String, Value>,
+    failures: &mut Vec<String>,
+) {
+    step("firehose frames: ours vs atrium, jacquard and Ipld; memory over a million frames");
+    let rounds = if quick { "3" } else { "9" };
+    let peers = [
+        "run",
+        "-q",
+        "--release",
+        "-p",
+        "stream-bench",
+        "--bin",
+        "peers",
+        "--",
+    ];
+    let mut v = match cargo_json(benches, &[&peers[..], &["--rounds", rounds]].concat()) {
+        Ok(v) => v,
+        Err(e) => return failures.push(format!("firehose: {e}")),
+    };
+    if !quick {
+        match cargo_json(benches, &[&peers[..], &["--memory"]].concat()) {
+            Ok(m) => v["memory"] = m["memory"].clone(),
+            Err(e) => failures.push(format!("firehose memory: {e}")),
+        }
+    }
+    v["date"] = json!(today);
+    latest.insert("firehose".into(), v);
 }
 
 fn step(what: &str) {

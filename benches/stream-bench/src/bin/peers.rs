@@ -10,6 +10,8 @@
 //! the report gives the median round's frames/s and MB/s. `--memory`
 //! instead decodes the corpus with atproto-stream until a million frames
 //! have passed, printing the process's resident memory every 100,000.
+//! `--only PARTY` decodes the corpus once with that party alone (for a
+//! profiler).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -59,6 +61,16 @@ fn main() -> Result<(), Failure> {
     if std::env::args().any(|a| a == "--memory") {
         return memory(frames);
     }
+    // `--only PARTY`: that party alone, for a profiler.
+    if let Some(only) = arg("--only") {
+        let (_, d) = PARTIES
+            .iter()
+            .find(|(name, _)| *name == only)
+            .ok_or("--only: ours, atrium, jacquard or ipld")?;
+        let t = decode_all(frames, d).map_err(|(i, e)| format!("frame {i}: {e}"))?;
+        println!("{only}: {t:?}");
+        return Ok(());
+    }
 
     // Every party reads the corpus the same way.
     let mut reference: Option<Tally> = None;
@@ -72,65 +84,141 @@ fn main() -> Result<(), Failure> {
         }
     }
     let keys = &corpus.keys;
-    let verify = |f: &[u8], t: &mut Tally| decode::ours::verify(f, keys, t);
-    let vt = decode_all(frames, verify).map_err(|(i, e)| format!("verify, frame {i}: {e}"))?;
+    let vt = decode_all(frames, |f, t| decode::ours::verify(f, keys, t))
+        .map_err(|(i, e)| format!("verify, frame {i}: {e}"))?;
     println!("   verify: {vt:?}");
 
-    type Run<'a> = (
-        &'a str,
-        Box<dyn Fn(&[u8], &mut Tally) -> Result<(), Failure> + 'a>,
-        Vec<Duration>,
-    );
-    let mut runs: Vec<Run> = PARTIES
+    // The steps of ours, for where its time goes: the frame alone, and the
+    // CAR slices read with every block hashed against its CID.
+    let cars: Vec<Vec<u8>> = frames
         .iter()
-        .map(|(name, d)| {
-            (
-                *name,
-                Box::new(*d) as Box<dyn Fn(&[u8], &mut Tally) -> Result<(), Failure>>,
-                Vec::new(),
-            )
+        .filter_map(|f| match decode::ours::event(f) {
+            Ok(atproto_stream::RepoEvent::Commit(c)) => Some(c.commit.blocks.0.clone()),
+            _ => None,
         })
         .collect();
-    runs.push(("ours + verify", Box::new(verify), Vec::new()));
-    for round in 0..rounds {
-        let k = runs.len();
-        for i in 0..k {
-            let (_, d, times) = &mut runs[(i + round) % k];
-            let start = Instant::now();
+    type Pass<'a> = Box<dyn Fn() -> Result<(), Failure> + 'a>;
+    let per_frame = |d: decode::Decoder| -> Pass {
+        Box::new(move || {
             let mut t = Tally::default();
             for f in frames {
                 d(black_box(f), &mut t)?;
             }
-            times.push(start.elapsed());
             black_box(t);
+            Ok(())
+        })
+    };
+    let mut runs: Vec<(&str, Pass, Vec<Duration>)> = PARTIES
+        .iter()
+        .map(|(name, d)| (*name, per_frame(*d), Vec::new()))
+        .collect();
+    runs.push((
+        "ours + verify",
+        Box::new(|| {
+            let mut t = Tally::default();
+            for f in frames {
+                decode::ours::verify(black_box(f), keys, &mut t)?;
+            }
+            black_box(t);
+            Ok(())
+        }),
+        Vec::new(),
+    ));
+    runs.push((
+        "ours: frame only",
+        Box::new(|| {
+            for f in frames {
+                black_box(atproto_stream::decode_frame::<
+                    atproto_stream::SubscribeRepos,
+                >(
+                    black_box(f), atproto_stream::DEFAULT_MAX_FRAME_SIZE
+                )?);
+            }
+            Ok(())
+        }),
+        Vec::new(),
+    ));
+    runs.push((
+        "ours: CAR read, every block hashed",
+        Box::new(|| {
+            for car in &cars {
+                black_box(atproto_sync::Car::from_bytes(black_box(car))?);
+            }
+            Ok(())
+        }),
+        Vec::new(),
+    ));
+    for round in 0..rounds {
+        let k = runs.len();
+        for i in 0..k {
+            let (_, pass, times) = &mut runs[(i + round) % k];
+            let start = Instant::now();
+            pass()?;
+            times.push(start.elapsed());
         }
     }
     let rate = |d: Duration| frames.len() as f64 / d.as_secs_f64();
     let ours = rate(median(runs[0].2.clone()));
     println!("\n| decoder | frames/s | MB/s | µs/frame | ours ÷ it |\n|---|---:|---:|---:|---:|");
+    let mut json = serde_json::Map::new();
     for (name, _, times) in &runs {
         let m = median(times.clone());
         let fps = rate(m);
+        let mbs = bytes as f64 / m.as_secs_f64() / 1e6;
         println!(
-            "| {name} | {:.0} | {:.1} | {:.2} | {:.2}x |",
-            fps,
-            bytes as f64 / m.as_secs_f64() / 1e6,
+            "| {name} | {fps:.0} | {mbs:.1} | {:.2} | {:.2}x |",
             1e6 / fps,
             ours / fps
         );
+        let (lo, hi) = (
+            times.iter().min().copied().unwrap_or_default(),
+            times.iter().max().copied().unwrap_or_default(),
+        );
+        json.insert(
+            (*name).into(),
+            serde_json::json!({"frames_per_s": fps, "mb_per_s": mbs,
+                "us_per_frame": 1e6 / fps, "min_us_per_frame": lo.as_secs_f64() * 1e6 / frames.len() as f64,
+                "max_us_per_frame": hi.as_secs_f64() * 1e6 / frames.len() as f64}),
+        );
     }
     println!(
-        "\n(median of {rounds} rounds; {} frames, {bytes} bytes a round)",
-        frames.len()
+        "\n(median of {rounds} rounds; {} frames, {bytes} bytes a round; \"CAR read\" covers the {} commits' blocks only, its µs/frame per corpus frame)",
+        frames.len(),
+        cars.len()
     );
+    let fastest_peer = ["atrium", "jacquard"]
+        .iter()
+        .filter_map(|p| json[*p]["frames_per_s"].as_f64())
+        .fold(0.0, f64::max);
+    let summary = serde_json::json!({
+        "frames": frames.len(), "bytes": bytes, "rounds": rounds,
+        "jacquard_fallbacks": reference_fallbacks(frames)?,
+        "parties": json,
+        "ours_vs_fastest_peer": ours / fastest_peer,
+        "ours_vs_ipld": ours / json["ipld"]["frames_per_s"].as_f64().unwrap_or(f64::NAN),
+    });
+    println!("{summary}");
     Ok(())
+}
+
+/// How many records jacquard's typed decode refused in the corpus.
+fn reference_fallbacks(frames: &[Vec<u8>]) -> Result<usize, Failure> {
+    decode_all(frames, decode::jacquard::decode)
+        .map(|t| t.fallbacks)
+        .map_err(|(i, e)| format!("jacquard, frame {i}: {e}").into())
 }
 
 fn memory(frames: &[Vec<u8>]) -> Result<(), Failure> {
     const TOTAL: usize = 1_000_000;
     const EVERY: usize = 100_000;
+    let mut samples = Vec::new();
+    let mut sample = |done: usize| {
+        let (rss, hwm) = (status("VmRSS:"), status("VmHWM:"));
+        println!("{done} | {rss} | {hwm}");
+        samples.push(serde_json::json!({"frames": done, "vm_rss": rss, "vm_hwm": hwm}));
+    };
     println!("frames decoded | VmRSS | VmHWM");
-    println!("0 | {} | {}", status("VmRSS:"), status("VmHWM:"));
+    sample(0);
     let mut t = Tally::default();
     let mut done = 0;
     while done < TOTAL {
@@ -138,7 +226,7 @@ fn memory(frames: &[Vec<u8>]) -> Result<(), Failure> {
             decode::ours::decode(black_box(f), &mut t)?;
             done += 1;
             if done % EVERY == 0 {
-                println!("{done} | {} | {}", status("VmRSS:"), status("VmHWM:"));
+                sample(done);
             }
             if done == TOTAL {
                 break;
@@ -146,5 +234,6 @@ fn memory(frames: &[Vec<u8>]) -> Result<(), Failure> {
         }
     }
     black_box(t);
+    println!("{}", serde_json::json!({ "memory": samples }));
     Ok(())
 }
