@@ -1,10 +1,11 @@
 //! Repository events with their commits opened: each op's collection, rkey
 //! and record, read out of the commit's CAR slice.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use atproto_api::com::atproto::sync::subscribe_repos::{self as repos, RepoOpAction};
-use atproto_sync::{Car, CarError, Cid, DecodeError, Value};
+use atproto_sync::{CarError, CarLimits, Cid, DecodeError, Value};
 use atproto_types::object::Open;
 use serde::Deserialize;
 
@@ -192,7 +193,7 @@ impl CommitEvent {
             })?),
             None => None,
         };
-        let car = Car::from_bytes(&commit.blocks.0).map_err(|e| err(EventErrorKind::Car(e)))?;
+        let car = Blocks::read(&commit.blocks.0).map_err(|e| err(EventErrorKind::Car(e)))?;
         let mut ops = Vec::with_capacity(commit.ops.len());
         for (i, op) in commit.ops.iter().enumerate() {
             let field = |name: &str| format!("ops[{i}].{name}");
@@ -267,6 +268,42 @@ impl CommitEvent {
     }
 }
 
+/// A commit's blocks by CID, each checked against its CID: a list while
+/// short (a commit usually carries a handful), a map beyond that.
+enum Blocks<'a> {
+    Few(Vec<(Cid, &'a [u8])>),
+    Many(HashMap<Cid, &'a [u8]>),
+}
+
+impl<'a> Blocks<'a> {
+    const FEW: usize = 32;
+
+    fn read(car: &'a [u8]) -> Result<Self, CarError> {
+        let (_roots, mut blocks) = atproto_sync::car::read_car(car, CarLimits::default())?;
+        let mut few = Vec::with_capacity(8);
+        while let Some(b) = blocks.next() {
+            let b = b?;
+            few.push((b.cid, b.data));
+            if few.len() > Self::FEW {
+                let mut many: HashMap<Cid, &'a [u8]> = few.drain(..).collect();
+                for b in blocks.by_ref() {
+                    let b = b?;
+                    many.insert(b.cid, b.data);
+                }
+                return Ok(Blocks::Many(many));
+            }
+        }
+        Ok(Blocks::Few(few))
+    }
+
+    fn get(&self, cid: &Cid) -> Option<&'a [u8]> {
+        match self {
+            Blocks::Few(v) => v.iter().find(|(c, _)| c == cid).map(|(_, b)| *b),
+            Blocks::Many(m) => m.get(cid).copied(),
+        }
+    }
+}
+
 fn parse_cid(s: &str) -> Result<Cid, String> {
     s.parse::<Cid>().map_err(|e| format!("CID {s:?}: {e}"))
 }
@@ -322,6 +359,81 @@ impl std::error::Error for EventError {
             EventErrorKind::Car(e) => Some(e),
             EventErrorKind::Record { source, .. } => Some(source),
             EventErrorKind::Field { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atproto_api::com::atproto::sync::subscribe_repos::RepoOp;
+    use atproto_sync::car::write_car;
+    use atproto_types::{Bytes, CidLink, Datetime, Did, Extra, Tid};
+
+    fn record(n: usize) -> Vec<u8> {
+        let mut m = atproto_sync::Map::new();
+        m.insert("$type", Value::String("app.bsky.feed.like".into()));
+        m.insert("n", Value::Integer(n as i64));
+        Value::Map(m).to_cbor()
+    }
+
+    /// A commit message carrying `n` record blocks, with create ops for the
+    /// first and the last; `corrupt` flips a byte of the last block.
+    fn commit(n: usize, corrupt: bool) -> repos::Commit {
+        let records: Vec<Vec<u8>> = (0..n).map(record).collect();
+        let cids: Vec<Cid> = records.iter().map(|r| Cid::for_dag_cbor(r)).collect();
+        let root = cids[0];
+        let mut car = write_car(&[root], records.iter().map(Vec::as_slice));
+        if corrupt {
+            let last = car.len() - 1;
+            car[last] ^= 1;
+        }
+        let op = |i: usize| RepoOp {
+            action: Open::Known(RepoOpAction::Create),
+            path: format!("app.bsky.feed.like/{i:013}"),
+            cid: Some(CidLink::new(cids[i].to_types_cid())),
+            prev: None,
+            extra: Extra::new(),
+        };
+        repos::Commit {
+            seq: 1,
+            rebase: false,
+            too_big: false,
+            repo: Did::new("did:plc:blocks").unwrap(),
+            commit: CidLink::new(root.to_types_cid()),
+            rev: Tid::new("3kbbbbbbbbbb2").unwrap(),
+            since: None,
+            blocks: Bytes(car),
+            ops: vec![op(0), op(n - 1)],
+            blobs: Vec::new(),
+            prev_data: None,
+            time: Datetime::new("2024-01-01T00:00:00.000Z").unwrap(),
+            extra: Extra::new(),
+        }
+    }
+
+    #[test]
+    fn records_found_in_short_and_long_block_lists() {
+        for n in [2, Blocks::FEW, Blocks::FEW + 1, 100] {
+            let c = CommitEvent::open(commit(n, false)).unwrap();
+            assert_eq!(c.ops.len(), 2);
+            assert_eq!(c.ops[0].record_bytes(), Some(record(0).as_slice()), "{n}");
+            assert_eq!(
+                c.ops[1].record_bytes(),
+                Some(record(n - 1).as_slice()),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_block_that_does_not_match_its_cid_fails() {
+        for n in [2, 100] {
+            let e = CommitEvent::open(commit(n, true)).unwrap_err();
+            assert!(
+                matches!(e.kind, EventErrorKind::Car(CarError::HashMismatch { .. })),
+                "{n}: {e}"
+            );
         }
     }
 }
