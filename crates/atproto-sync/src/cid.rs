@@ -209,6 +209,9 @@ impl FromStr for Cid {
     /// Parses the base32 multibase text (`b…`, lower case, no padding).
     fn from_str(s: &str) -> Result<Cid, CidError> {
         let rest = s.strip_prefix('b').ok_or(CidError::Multibase)?;
+        if rest.len() == 58 {
+            return from_base32_36(rest.as_bytes());
+        }
         let mut out = Vec::with_capacity(rest.len() * 5 / 8);
         let mut acc: u32 = 0;
         let mut bits = 0;
@@ -231,6 +234,41 @@ impl FromStr for Cid {
         }
         Cid::from_bytes(&out)
     }
+}
+
+/// Each base32 character's value; 0xff for bytes that are not one.
+const BASE32_VALUE: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[BASE32[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The 58 base32 characters of a 36-byte CID (290 bits, the last two
+/// zero), decoded eight characters (five bytes) at a time; the same
+/// errors as the general loop of `from_str`.
+fn from_base32_36(text: &[u8]) -> Result<Cid, CidError> {
+    let mut out = [0u8; 40];
+    for (k, (chunk, bytes)) in text.chunks(8).zip(out.chunks_mut(5)).enumerate() {
+        let mut v: u64 = 0;
+        for (j, &c) in chunk.iter().enumerate() {
+            let d = BASE32_VALUE[usize::from(c)];
+            if d > 31 {
+                return Err(CidError::Base32(k * 8 + j + 1));
+            }
+            v = (v << 5) | u64::from(d);
+        }
+        v <<= 5 * (8 - chunk.len());
+        bytes.copy_from_slice(&v.to_be_bytes()[3..]);
+    }
+    // Bits past the 36th byte must be zero padding.
+    if out[36] != 0 {
+        return Err(CidError::Base32(text.len() + 1));
+    }
+    Cid::from_bytes(&out[..36])
 }
 
 impl TryFrom<&atproto_types::Cid> for Cid {
@@ -289,5 +327,49 @@ mod tests {
         );
         assert!("b".parse::<Cid>().is_err());
         assert!(format!("{EMPTY_MAP}a").parse::<Cid>().is_err());
+    }
+
+    /// The general base32 loop, for comparison with the 36-byte fast path.
+    fn slow(s: &str) -> Result<Cid, CidError> {
+        let rest = s.strip_prefix('b').ok_or(CidError::Multibase)?;
+        let mut out = Vec::new();
+        let (mut acc, mut bits) = (0u32, 0);
+        for (i, c) in rest.bytes().enumerate() {
+            let v = BASE32
+                .iter()
+                .position(|&b| b == c)
+                .ok_or(CidError::Base32(i + 1))?;
+            acc = (acc << 5) | v as u32;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+            acc &= (1 << bits) - 1;
+        }
+        if bits >= 5 || acc != 0 {
+            return Err(CidError::Base32(s.len()));
+        }
+        Cid::from_bytes(&out)
+    }
+
+    #[test]
+    fn fast_path_parses_and_fails_as_the_general_loop() {
+        let good = Cid::for_dag_cbor(b"\xa0").to_string();
+        assert_eq!(good.len(), 59);
+        let mut inputs = vec![good.clone(), Cid::for_raw(b"x").to_string()];
+        // Every character changed to each of a few others, in every place:
+        // invalid characters, other valid ones, the zero padding broken.
+        for i in 1..good.len() {
+            for c in ['a', 'z', '2', '7', '8', 'A', '=', '0'] {
+                let mut s: Vec<char> = good.chars().collect();
+                s[i] = c;
+                inputs.push(s.into_iter().collect());
+            }
+        }
+        for s in &inputs {
+            assert_eq!(s.parse::<Cid>(), slow(s), "{s}");
+        }
+        assert!(inputs.iter().any(|s| s.parse::<Cid>().is_err()));
     }
 }
