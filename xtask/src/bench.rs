@@ -715,6 +715,14 @@ fn summary(latest: &Value) -> Value {
         "retained_bytes": Value::Object(retained),
         "codegen_full_ms": latest["codegen"]["median_ms"].clone(),
         "session_overhead_ratio": latest["session_overhead"]["ratio"].clone(),
+        "session_overhead_default_client_ratio": latest["session_overhead_default"]["ratio"].clone(),
+        "firehose": {
+            "ours_frames_per_s": latest["firehose"]["parties"]["ours"]["frames_per_s"].clone(),
+            "ours_verified_frames_per_s": latest["firehose"]["parties"]["ours + verify"]["frames_per_s"].clone(),
+            "ours_vs_fastest_peer": latest["firehose"]["ours_vs_fastest_peer"].clone(),
+            "ours_vs_ipld": latest["firehose"]["ours_vs_ipld"].clone(),
+            "memory": latest["firehose"]["memory"].clone(),
+        },
         "compile_debug_s": Value::Object(compile),
         "compile_leaf_release_s": Value::Object(leaf),
     })
