@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use atproto_api::com::atproto::sync::subscribe_repos::{self as repos, RepoOpAction};
+use atproto_sync::car::UncheckedBlock;
 use atproto_sync::{CarError, CarLimits, Cid, DecodeError, Value};
 use atproto_types::object::Open;
 use serde::Deserialize;
@@ -169,8 +170,11 @@ pub struct CommitEvent {
 }
 
 impl CommitEvent {
-    /// Opens a commit message: reads its CAR slice (every block checked
-    /// against its CID) and each op's record.
+    /// Opens a commit message: reads its CAR slice (framing, CID syntax and
+    /// caps checked) and each op's record, whose block is checked against
+    /// its CID and as DAG-CBOR before it is handed out. The other blocks
+    /// (the commit and the tree nodes) are read only by verification,
+    /// which hashes every block ([`crate::Verifier`]).
     pub fn open(commit: repos::Commit) -> Result<CommitEvent, EventError> {
         let seq = commit.seq;
         let err = |what: EventErrorKind| EventError {
@@ -228,7 +232,8 @@ impl CommitEvent {
                 Open::Other(s) => Action::Other(s.clone()),
             };
             let record = match cid.and_then(|c| car.get(&c)) {
-                Some(bytes) => {
+                Some(block) => {
+                    let bytes = block.check().map_err(|e| err(EventErrorKind::Car(e)))?.data;
                     Value::check_cbor(bytes).map_err(|e| {
                         err(EventErrorKind::Record {
                             path: op.path.clone(),
@@ -268,27 +273,29 @@ impl CommitEvent {
     }
 }
 
-/// A commit's blocks by CID, each checked against its CID: a list while
-/// short (a commit usually carries a handful), a map beyond that.
+/// A commit's blocks by CID, not yet hashed (a block is checked against
+/// its CID when it is used): a list while short (a commit usually carries a
+/// handful), a map beyond that.
 enum Blocks<'a> {
-    Few(Vec<(Cid, &'a [u8])>),
-    Many(HashMap<Cid, &'a [u8]>),
+    Few(Vec<UncheckedBlock<'a>>),
+    Many(HashMap<Cid, UncheckedBlock<'a>>),
 }
 
 impl<'a> Blocks<'a> {
     const FEW: usize = 32;
 
     fn read(car: &'a [u8]) -> Result<Self, CarError> {
-        let (_roots, mut blocks) = atproto_sync::car::read_car(car, CarLimits::default())?;
+        let (_roots, blocks) = atproto_sync::car::read_car(car, CarLimits::default())?;
+        let mut blocks = blocks.unchecked();
         let mut few = Vec::with_capacity(8);
         while let Some(b) = blocks.next() {
-            let b = b?;
-            few.push((b.cid, b.data));
+            few.push(b?);
             if few.len() > Self::FEW {
-                let mut many: HashMap<Cid, &'a [u8]> = few.drain(..).collect();
+                let mut many: HashMap<Cid, UncheckedBlock<'a>> =
+                    few.drain(..).map(|b| (b.cid, b)).collect();
                 for b in blocks.by_ref() {
                     let b = b?;
-                    many.insert(b.cid, b.data);
+                    many.insert(b.cid, b);
                 }
                 return Ok(Blocks::Many(many));
             }
@@ -296,9 +303,9 @@ impl<'a> Blocks<'a> {
         Ok(Blocks::Few(few))
     }
 
-    fn get(&self, cid: &Cid) -> Option<&'a [u8]> {
+    fn get(&self, cid: &Cid) -> Option<UncheckedBlock<'a>> {
         match self {
-            Blocks::Few(v) => v.iter().find(|(c, _)| c == cid).map(|(_, b)| *b),
+            Blocks::Few(v) => v.iter().find(|b| b.cid == *cid).copied(),
             Blocks::Many(m) => m.get(cid).copied(),
         }
     }

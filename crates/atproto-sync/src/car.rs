@@ -174,7 +174,32 @@ impl<'a> Iterator for Blocks<'a> {
 }
 
 impl<'a> Blocks<'a> {
+    /// The same blocks with the hashing left to the caller: each comes as
+    /// an [`UncheckedBlock`], which becomes a [`Block`] only through
+    /// [`UncheckedBlock::check`]. For a reader that uses a few blocks of
+    /// many (a firehose commit's records, not its tree nodes): it hashes
+    /// what it hands on and nothing else. Framing, CID syntax and the size
+    /// caps are still checked as the blocks are read.
+    pub fn unchecked(self) -> UncheckedBlocks<'a> {
+        UncheckedBlocks(self)
+    }
+
     fn read(&mut self) -> Result<Block<'a>, CarError> {
+        let block = self.read_unchecked()?;
+        if !block.cid.matches(block.data) {
+            return Err(CarError::HashMismatch {
+                offset: block.offset,
+                cid: block.cid,
+            });
+        }
+        Ok(Block {
+            cid: block.cid,
+            data: block.data,
+            offset: block.offset,
+        })
+    }
+
+    fn read_unchecked(&mut self) -> Result<UncheckedBlock<'a>, CarError> {
         let offset = self.pos;
         let (length, n) = varint(self.bytes, offset)?;
         let start = offset + n;
@@ -192,11 +217,56 @@ impl<'a> Blocks<'a> {
                 max: self.limits.max_block,
             });
         }
-        if !cid.matches(data) {
-            return Err(CarError::HashMismatch { offset, cid });
-        }
         self.pos = start + length as usize;
-        Ok(Block { cid, data, offset })
+        Ok(UncheckedBlock { cid, data, offset })
+    }
+}
+
+/// A block read from a CAR file whose bytes have not been hashed yet (see
+/// [`Blocks::unchecked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UncheckedBlock<'a> {
+    /// The CID its section claims.
+    pub cid: Cid,
+    /// Its bytes, lent from the file, not yet checked against `cid`.
+    pub data: &'a [u8],
+    /// Offset of its section in the file.
+    pub offset: usize,
+}
+
+impl<'a> UncheckedBlock<'a> {
+    /// Hashes the bytes: the block if they match its CID,
+    /// [`CarError::HashMismatch`] if not.
+    pub fn check(self) -> Result<Block<'a>, CarError> {
+        if !self.cid.matches(self.data) {
+            return Err(CarError::HashMismatch {
+                offset: self.offset,
+                cid: self.cid,
+            });
+        }
+        Ok(Block {
+            cid: self.cid,
+            data: self.data,
+            offset: self.offset,
+        })
+    }
+}
+
+/// The blocks of a CAR file, framing checked, hashing left to the caller
+/// ([`Blocks::unchecked`]).
+pub struct UncheckedBlocks<'a>(Blocks<'a>);
+
+impl<'a> Iterator for UncheckedBlocks<'a> {
+    type Item = Result<UncheckedBlock<'a>, CarError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = &mut self.0;
+        if b.failed || b.pos >= b.bytes.len() {
+            return None;
+        }
+        let r = b.read_unchecked();
+        b.failed = r.is_err();
+        Some(r)
     }
 }
 

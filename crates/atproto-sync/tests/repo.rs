@@ -235,6 +235,20 @@ fn car_refusals_name_the_block() {
     }
     let e = Repo::from_car(&bytes).unwrap_err();
     assert!(e.to_string().contains(&target.cid.to_string()), "{e}");
+    // Read unchecked, the same block comes through and fails only when it
+    // is checked, with the same error; the others check clean.
+    let (_, unchecked) = car::read_car(&bytes, CarLimits::default()).unwrap();
+    let unchecked: Vec<_> = unchecked.unchecked().map(Result::unwrap).collect();
+    assert_eq!(unchecked.len(), blocks.len());
+    for (i, b) in unchecked.into_iter().enumerate() {
+        match b.check() {
+            Ok(ok) => assert_eq!((ok.cid, ok.data), (blocks[i].cid, blocks[i].data)),
+            Err(CarError::HashMismatch { offset, cid }) => {
+                assert_eq!((i, offset, cid), (1, target.offset, target.cid));
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
     // Truncated file.
     let cut = &built.car[..built.car.len() - 3];
     assert!(matches!(
