@@ -117,20 +117,33 @@ fn varint(rest: &mut &[u8]) -> Option<u64> {
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// RFC 4648 base32, lower case, no padding: the text of `bytes` (without a
-/// multibase prefix).
+/// multibase prefix). Five bytes become eight characters at a time: every
+/// CID link decoded from DAG-CBOR passes through here.
 pub(crate) fn base32_encode(bytes: &[u8], out: &mut String) {
+    let mut text = Vec::with_capacity(bytes.len().div_ceil(5) * 8);
+    let mut chunks = bytes.chunks_exact(5);
+    for c in chunks.by_ref() {
+        let n = c.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
+        for i in (0..8).rev() {
+            text.push(BASE32[((n >> (5 * i)) & 31) as usize]);
+        }
+    }
     let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in bytes {
+    for &b in chunks.remainder() {
         acc = (acc << 8) | u32::from(b);
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            out.push(char::from(BASE32[((acc >> bits) & 31) as usize]));
+            text.push(BASE32[((acc >> bits) & 31) as usize]);
         }
         acc &= (1 << bits) - 1;
     }
     if bits > 0 {
-        out.push(char::from(BASE32[((acc << (5 - bits)) & 31) as usize]));
+        text.push(BASE32[((acc << (5 - bits)) & 31) as usize]);
+    }
+    // Every byte is from the ASCII alphabet above.
+    if let Ok(text) = std::str::from_utf8(&text) {
+        out.push_str(text);
     }
 }
 
@@ -185,6 +198,31 @@ mod tests {
 
     fn decode(s: &str) -> Result<CidParts, SyntaxError> {
         Cid::new(s).unwrap().decode()
+    }
+
+    #[test]
+    fn base32_round_trips_every_length() {
+        // A bit-at-a-time reference for the chunked encoder.
+        fn reference(bytes: &[u8]) -> String {
+            let bits: Vec<u8> = bytes
+                .iter()
+                .flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1))
+                .collect();
+            bits.chunks(5)
+                .map(|c| {
+                    let v = c.iter().chain(std::iter::repeat(&0)).take(5);
+                    let n = v.fold(0usize, |n, &b| (n << 1) | usize::from(b));
+                    char::from(BASE32[n])
+                })
+                .collect()
+        }
+        let data: Vec<u8> = (0u16..64).map(|i| (i * 37 + 11) as u8).collect();
+        for len in 0..data.len() {
+            let mut text = String::new();
+            base32_encode(&data[..len], &mut text);
+            assert_eq!(text, reference(&data[..len]), "{len}");
+            assert_eq!(base32(&text).as_deref(), Some(&data[..len]), "{len}");
+        }
     }
 
     #[test]
