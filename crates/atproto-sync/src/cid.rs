@@ -173,19 +173,7 @@ impl Cid {
 
     fn write_base32(&self, out: &mut String) {
         out.push('b');
-        let mut acc: u32 = 0;
-        let mut bits = 0;
-        for &b in &self.0 {
-            acc = (acc << 8) | u32::from(b);
-            bits += 8;
-            while bits >= 5 {
-                bits -= 5;
-                out.push(char::from(BASE32[((acc >> bits) & 31) as usize]));
-            }
-        }
-        if bits > 0 {
-            out.push(char::from(BASE32[((acc << (5 - bits)) & 31) as usize]));
-        }
+        atproto_types::base32::encode(&self.0, out);
     }
 }
 
@@ -212,26 +200,7 @@ impl FromStr for Cid {
         if rest.len() == 58 {
             return from_base32_36(rest.as_bytes());
         }
-        let mut out = Vec::with_capacity(rest.len() * 5 / 8);
-        let mut acc: u32 = 0;
-        let mut bits = 0;
-        for (i, c) in rest.bytes().enumerate() {
-            let v = match c {
-                b'a'..=b'z' => c - b'a',
-                b'2'..=b'7' => c - b'2' + 26,
-                _ => return Err(CidError::Base32(i + 1)),
-            };
-            acc = (acc << 5) | u32::from(v);
-            bits += 5;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-            }
-            acc &= (1 << bits) - 1;
-        }
-        if bits >= 5 || acc != 0 {
-            return Err(CidError::Base32(s.len()));
-        }
+        let out = atproto_types::base32::decode(rest).map_err(|e| CidError::Base32(e.at + 1))?;
         Cid::from_bytes(&out)
     }
 }

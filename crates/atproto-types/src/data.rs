@@ -46,7 +46,7 @@ pub const CID_LINK_TOKEN: &str = "$atproto::cid-link";
 fn cid_text_from_binary(bytes: &[u8]) -> Result<Cid, String> {
     let mut out = String::with_capacity(1 + bytes.len().div_ceil(5) * 8);
     out.push('b');
-    crate::syntax::cid::base32_encode(bytes, &mut out);
+    crate::base32::encode(bytes, &mut out);
     Cid::new(out).map_err(|e| format!("binary CID is not a valid CID: {e}"))
 }
 
@@ -58,7 +58,7 @@ fn cid_binary_from_text(cid: &Cid) -> Result<Vec<u8>, String> {
             "CID {text} is not base32 (b…); only such CIDs have a binary form here"
         ));
     };
-    crate::syntax::cid::base32(rest).ok_or_else(|| format!("CID {text} is not lower-case base32"))
+    crate::base32::decode(rest).map_err(|_| format!("CID {text} is not lower-case base32"))
 }
 
 /// A CID's binary bytes as a serde byte string.

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod base32;
 pub mod base64;
 pub mod data;
 pub mod object;

@@ -36,7 +36,7 @@ impl Cid {
     pub fn decode(&self) -> Result<CidParts, SyntaxError> {
         let s = self.as_str();
         let bytes = match s.as_bytes().first() {
-            Some(b'b') => base32(&s[1..]).ok_or_else(|| {
+            Some(b'b') => crate::base32::decode(&s[1..]).map_err(|_| {
                 err(F, format!("CID {s:?} is not lower-case base32 after its 'b' prefix"))
             })?,
             Some(b'z') => base58btc(&s[1..])
@@ -113,62 +113,6 @@ fn varint(rest: &mut &[u8]) -> Option<u64> {
     None
 }
 
-/// The base32 alphabet of CIDs (RFC 4648, lower case).
-const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-
-/// RFC 4648 base32, lower case, no padding: the text of `bytes` (without a
-/// multibase prefix). Five bytes become eight characters at a time: every
-/// CID link decoded from DAG-CBOR passes through here.
-pub(crate) fn base32_encode(bytes: &[u8], out: &mut String) {
-    let mut text = Vec::with_capacity(bytes.len().div_ceil(5) * 8);
-    let mut chunks = bytes.chunks_exact(5);
-    for c in chunks.by_ref() {
-        let n = c.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
-        for i in (0..8).rev() {
-            text.push(BASE32[((n >> (5 * i)) & 31) as usize]);
-        }
-    }
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in chunks.remainder() {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            text.push(BASE32[((acc >> bits) & 31) as usize]);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        text.push(BASE32[((acc << (5 - bits)) & 31) as usize]);
-    }
-    // Every byte is from the ASCII alphabet above.
-    if let Ok(text) = std::str::from_utf8(&text) {
-        out.push_str(text);
-    }
-}
-
-/// RFC 4648 base32, lower case, no padding; `None` for any other character
-/// or for leftover bits that are not zero.
-pub(crate) fn base32(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 5 / 8);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'a'..=b'z' => c - b'a',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => return None,
-        };
-        acc = (acc << 5) | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    (acc == 0 && bits < 5).then_some(out)
-}
-
 /// Bitcoin's base58; leading `1`s are zero bytes.
 fn base58btc(text: &str) -> Option<Vec<u8>> {
     const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -198,31 +142,6 @@ mod tests {
 
     fn decode(s: &str) -> Result<CidParts, SyntaxError> {
         Cid::new(s).unwrap().decode()
-    }
-
-    #[test]
-    fn base32_round_trips_every_length() {
-        // A bit-at-a-time reference for the chunked encoder.
-        fn reference(bytes: &[u8]) -> String {
-            let bits: Vec<u8> = bytes
-                .iter()
-                .flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1))
-                .collect();
-            bits.chunks(5)
-                .map(|c| {
-                    let v = c.iter().chain(std::iter::repeat(&0)).take(5);
-                    let n = v.fold(0usize, |n, &b| (n << 1) | usize::from(b));
-                    char::from(BASE32[n])
-                })
-                .collect()
-        }
-        let data: Vec<u8> = (0u16..64).map(|i| (i * 37 + 11) as u8).collect();
-        for len in 0..data.len() {
-            let mut text = String::new();
-            base32_encode(&data[..len], &mut text);
-            assert_eq!(text, reference(&data[..len]), "{len}");
-            assert_eq!(base32(&text).as_deref(), Some(&data[..len]), "{len}");
-        }
     }
 
     #[test]
@@ -280,20 +199,8 @@ mod tests {
     }
 
     fn encode32(bytes: &[u8]) -> String {
-        const A: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-        let (mut acc, mut bits, mut out) = (0u32, 0u32, String::new());
-        for &b in bytes {
-            acc = (acc << 8) | u32::from(b);
-            bits += 8;
-            while bits >= 5 {
-                bits -= 5;
-                out.push(char::from(A[((acc >> bits) & 31) as usize]));
-            }
-            acc &= (1 << bits) - 1;
-        }
-        if bits > 0 {
-            out.push(char::from(A[((acc << (5 - bits)) & 31) as usize]));
-        }
+        let mut out = String::new();
+        crate::base32::encode(bytes, &mut out);
         out
     }
 }
