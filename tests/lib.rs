@@ -61,6 +61,21 @@ fn pds_dir() -> PathBuf {
 }
 
 impl Pds {
+    /// An identity resolver for this harness: handles through the PDS's
+    /// `resolveHandle`, DID documents from its PLC directory, loopback
+    /// hosts allowed (the default `HyperClient` underneath).
+    pub fn resolver(&self) -> atproto_identity::Resolver {
+        let http = std::sync::Arc::new(atproto_client::HyperClient::new().expect("http client"));
+        atproto_identity::Resolver::builder(http)
+            .plc_url(&self.plc)
+            .well_known(false)
+            .resolve_handle_via(&self.url)
+            .allow_private_hosts(true)
+            .allow_http_loopback(true)
+            .build()
+            .expect("resolver builds")
+    }
+
     /// Starts a PDS with the given options and waits until it is ready.
     pub fn start(options: &PdsOptions) -> Result<Pds, String> {
         let dir = pds_dir();

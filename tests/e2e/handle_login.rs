@@ -1,27 +1,12 @@
 //! Logging in with nothing but a handle, and identity lookups through the
 //! agent, against the harness's PDS and PLC directory.
 
-use std::sync::Arc;
-
-use atproto_client::atproto_identity::{HandleStatus, Resolver};
-use atproto_client::{AgentBuilder, AtpAgent, Error, HyperClient};
+use atproto_client::atproto_identity::HandleStatus;
+use atproto_client::{AgentBuilder, AtpAgent, Error};
 use atproto_tests::Pds;
 use atproto_types::Handle;
 
 use crate::{agent, new_account, PASSWORD};
-
-/// The harness's resolver: `.test` handles through the PDS's resolveHandle,
-/// documents from its PLC directory, loopback hosts allowed.
-fn local_resolver(pds: &Pds) -> Resolver {
-    Resolver::builder(Arc::new(HyperClient::new().expect("http client")))
-        .plc_url(&pds.plc)
-        .well_known(false)
-        .resolve_handle_via(&pds.url)
-        .allow_private_hosts(true)
-        .allow_http_loopback(true)
-        .build()
-        .expect("resolver builds")
-}
 
 /// The handle alone finds the PDS (handle → DID → PLC document →
 /// `#atproto_pds`), the agent is built for it and logs in there.
@@ -32,7 +17,7 @@ async fn login_with_only_a_handle_finds_the_pds() {
     let (handle, session) = new_account(&creator, "hlogin").await;
 
     let agent = AgentBuilder::new()
-        .identity_resolver(local_resolver(pds))
+        .identity_resolver(pds.resolver())
         .login_with_handle(&handle.to_uppercase(), PASSWORD)
         .await
         .expect("login with the handle alone");
@@ -64,7 +49,7 @@ async fn login_with_only_a_handle_finds_the_pds() {
 
     // A wrong password is still the server's typed answer.
     let wrong = AgentBuilder::new()
-        .identity_resolver(local_resolver(pds))
+        .identity_resolver(pds.resolver())
         .login_with_handle(&handle, "not-the-password")
         .await;
     assert!(
@@ -79,7 +64,7 @@ async fn login_with_only_a_handle_finds_the_pds() {
 async fn an_unknown_handle_is_an_identity_error() {
     let Some(pds) = Pds::shared() else { return };
     let r = AgentBuilder::new()
-        .identity_resolver(local_resolver(pds))
+        .identity_resolver(pds.resolver())
         .login_with_handle("nobody-here.test", PASSWORD)
         .await;
     match r {

@@ -4,29 +4,14 @@
 //! ways; and a `did:web` document served on loopback.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
-use atproto_client::atproto_identity::{Curve, ErrorKind, HandleStatus, Resolver, Step};
+use atproto_client::atproto_identity::{Curve, ErrorKind, HandleStatus, Step};
 use atproto_tests::Pds;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use serde_json::json;
 
 use crate::{agent, new_account};
-
-/// A resolver for the harness: handles through the PDS's resolveHandle,
-/// documents from its PLC directory, loopback hosts allowed.
-fn resolver(pds: &Pds) -> Resolver {
-    let http = Arc::new(atproto_client::ReqwestClient::new().expect("http client"));
-    Resolver::builder(http)
-        .plc_url(&pds.plc)
-        .well_known(false)
-        .resolve_handle_via(&pds.url)
-        .allow_private_hosts(true)
-        .allow_http_loopback(true)
-        .build()
-        .expect("resolver builds")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn new_account_resolves_through_resolve_handle_and_plc() {
@@ -35,7 +20,7 @@ async fn new_account_resolves_through_resolve_handle_and_plc() {
     let (handle, session) = new_account(&agent, "ida").await;
     let did = session.did.as_str().to_owned();
     assert!(did.starts_with("did:plc:"), "{did}");
-    let r = resolver(pds);
+    let r = pds.resolver();
 
     // Handle → DID through com.atproto.identity.resolveHandle, case folded.
     let found = r
@@ -142,7 +127,8 @@ async fn did_web_document_on_loopback_names_the_pds() {
         }
     });
 
-    let id = resolver(pds)
+    let id = pds
+        .resolver()
         .resolve_identity(&did)
         .await
         .expect("did:web identity");

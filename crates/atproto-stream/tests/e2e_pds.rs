@@ -15,10 +15,9 @@ use std::time::Duration;
 
 use atproto_api::app::bsky::feed::post::Post;
 use atproto_client::{AtpAgent, NewAccount};
-use atproto_identity::Resolver;
 use atproto_stream::VerifyError;
 use atproto_stream::{
-    Action, Check, CommitEvent, Config, ConnectionEvent, Firehose, FirehoseError, RepoEvent,
+    Check, CommitEvent, Config, ConnectionEvent, Firehose, FirehoseError, RepoEvent,
     SubscribeRepos, Subscriber, Verifier,
 };
 use atproto_sync::event::EventError;
@@ -27,6 +26,8 @@ use atproto_types::{Datetime, Handle, RecordKey};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
+
+mod common;
 
 /// A loopback TCP proxy to the PDS whose connections can be cut, and
 /// which refuses new ones while down.
@@ -81,18 +82,6 @@ impl Proxy {
     }
 }
 
-fn resolver(pds: &Pds) -> Resolver {
-    let http = Arc::new(atproto_client::ReqwestClient::new().expect("http client"));
-    Resolver::builder(http)
-        .plc_url(&pds.plc)
-        .well_known(false)
-        .resolve_handle_via(&pds.url)
-        .allow_private_hosts(true)
-        .allow_http_loopback(true)
-        .build()
-        .expect("resolver builds")
-}
-
 /// The record-writing commits of `did` seen so far, as
 /// `(seq, [(action, path)])`, and the events themselves.
 type Seen = Vec<(i64, Vec<(String, String)>, CommitEvent)>;
@@ -127,36 +116,8 @@ async fn collect_until(
         if c.repo() != did {
             continue;
         }
-        let is_record_write =
-            !c.ops.is_empty() && c.ops.iter().all(|o| o.collection == "app.bsky.feed.post");
-        match &c.check {
-            Some(Check::Valid) => {}
-            // The account's first commit has no prevData to prove.
-            Some(Check::Resync(_)) if !is_record_write => {}
-            other => panic!("commit {} of {did}: {other:?}", c.commit.seq),
-        }
-        for op in &c.ops {
-            match op.action {
-                Action::Create | Action::Update => {
-                    let post: Post = op
-                        .decode()
-                        .expect("a create or update carries its record")
-                        .expect("the record decodes as a post");
-                    assert!(post.text.starts_with("stream test"), "{}", post.text);
-                }
-                Action::Delete => assert!(op.record_bytes().is_none()),
-                Action::Other(ref a) => panic!("unexpected action {a}"),
-            }
-        }
-        if is_record_write {
-            seen.push((
-                c.commit.seq,
-                c.ops
-                    .iter()
-                    .map(|o| (o.action.to_string(), o.path()))
-                    .collect(),
-                *c,
-            ));
+        if let Some(ops) = common::post_writes(&c, did, "stream test") {
+            seen.push((c.commit.seq, ops, *c));
         }
     }
 }
@@ -182,7 +143,7 @@ async fn firehose_delivers_verified_ops_once_across_a_cut() {
         .on_cursor(move |seq| saved.lock().unwrap().push(seq))
         .build()
         .expect("loopback URL is allowed");
-    let mut firehose = Firehose::new(sub).verify(Verifier::new(resolver(pds)));
+    let mut firehose = Firehose::new(sub).verify(Verifier::new(pds.resolver()));
     // A small bounded channel: the reader waits for the test.
     let (tx, mut rx) = mpsc::channel(4);
     let reader = tokio::spawn(async move {
@@ -325,7 +286,8 @@ async fn firehose_delivers_verified_ops_once_across_a_cut() {
     // The same commits through a fresh verifier, offline with the key from
     // the PLC document: replays are stale, a skipped commit is a gap, a
     // wrong prevData or a tampered block is invalid.
-    let key = resolver(pds)
+    let key = pds
+        .resolver()
         .resolve_did(&did)
         .await
         .unwrap()

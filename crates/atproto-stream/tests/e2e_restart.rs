@@ -17,15 +17,13 @@
 #![cfg(all(feature = "ws", feature = "verify"))]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use atproto_api::app::bsky::feed::post::Post;
 use atproto_client::{AtpAgent, Login, NewAccount};
-use atproto_identity::Resolver;
 use atproto_stream::{
-    Action, Check, Config, ConnectionEvent, Firehose, FirehoseError, RepoEvent, SubscribeRepos,
-    Subscriber, Verifier,
+    Config, ConnectionEvent, Firehose, FirehoseError, RepoEvent, SubscribeRepos, Subscriber,
+    Verifier,
 };
 use atproto_tests::{unique_handle, Pds, PdsOptions};
 use atproto_types::{Datetime, Handle, RecordKey};
@@ -33,19 +31,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-const PASSWORD: &str = "correct-horse-battery";
+mod common;
 
-fn resolver(pds: &Pds) -> Resolver {
-    let http = Arc::new(atproto_client::ReqwestClient::new().expect("http client"));
-    Resolver::builder(http)
-        .plc_url(&pds.plc)
-        .well_known(false)
-        .resolve_handle_via(&pds.url)
-        .allow_private_hosts(true)
-        .allow_http_loopback(true)
-        .build()
-        .expect("resolver builds")
-}
+const PASSWORD: &str = "correct-horse-battery";
 
 /// What the harness says about its PDS service object.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,35 +156,8 @@ impl Taken {
         if c.repo() != did {
             return;
         }
-        let is_post_write =
-            !c.ops.is_empty() && c.ops.iter().all(|o| o.collection == "app.bsky.feed.post");
-        match &c.check {
-            Some(Check::Valid) => {}
-            // The account's first commit has no prevData to prove.
-            Some(Check::Resync(_)) if !is_post_write => {}
-            other => panic!("commit {} of {did}: {other:?}", c.commit.seq),
-        }
-        for op in &c.ops {
-            match op.action {
-                Action::Create | Action::Update => {
-                    let post: Post = op
-                        .decode()
-                        .expect("a create or update carries its record")
-                        .expect("the record decodes as a post");
-                    assert!(post.text.starts_with("restart test"), "{}", post.text);
-                }
-                Action::Delete => assert!(op.record_bytes().is_none()),
-                Action::Other(ref a) => panic!("unexpected action {a}"),
-            }
-        }
-        if is_post_write {
-            self.writes.push((
-                c.commit.seq,
-                c.ops
-                    .iter()
-                    .map(|o| (o.action.to_string(), o.path()))
-                    .collect(),
-            ));
+        if let Some(ops) = common::post_writes(&c, did, "restart test") {
+            self.writes.push((c.commit.seq, ops));
         }
     }
 }
@@ -281,7 +242,7 @@ async fn resumes_from_a_stored_cursor_across_a_pds_restart() {
         .build()
         .expect("loopback URL is allowed");
     let (reader, mut live_rx) =
-        spawn_reader(Firehose::new(live_sub).verify(Verifier::new(resolver(&pds))));
+        spawn_reader(Firehose::new(live_sub).verify(Verifier::new(pds.resolver())));
     let first = tokio::time::timeout(Duration::from_secs(10), conn_rx.recv())
         .await
         .expect("connects")
@@ -303,7 +264,7 @@ async fn resumes_from_a_stored_cursor_across_a_pds_restart() {
         .build()
         .unwrap();
     let (consumer, mut consumer_rx) =
-        spawn_reader(Firehose::new(consumer_sub).verify(Verifier::new(resolver(&pds))));
+        spawn_reader(Firehose::new(consumer_sub).verify(Verifier::new(pds.resolver())));
     let first = tokio::time::timeout(Duration::from_secs(10), consumer_conn_rx.recv())
         .await
         .expect("connects")
@@ -453,7 +414,7 @@ async fn resumes_from_a_stored_cursor_across_a_pds_restart() {
         })
         .build()
         .unwrap();
-    let mut resumed = Firehose::new(resumed_sub).verify(Verifier::new(resolver(&pds)));
+    let mut resumed = Firehose::new(resumed_sub).verify(Verifier::new(pds.resolver()));
     let mut again = Taken {
         last_seq: Some(resumed_from),
         ..Taken::default()
