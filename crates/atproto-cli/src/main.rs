@@ -429,13 +429,18 @@ fn render(event: &RepoEvent, o: &Opts) -> Vec<String> {
                         "collection": op.collection,
                         "rkey": op.rkey,
                         "cid": op.cid.map(|c| c.to_string()),
-                        "record": op.record_json(),
+                        "record": match op.record_json() {
+                            Some(Ok(v)) => v,
+                            Some(Err(e)) => serde_json::json!({ "error": e.to_string() }),
+                            None => serde_json::Value::Null,
+                        },
                         "check": c.check.as_ref().map(|k| format!("{k:?}")),
                     })
                     .to_string()
                 } else {
                     let text = op
                         .record_json()
+                        .and_then(Result::ok)
                         .and_then(|r| r.get("text").and_then(|t| t.as_str()).map(str::to_owned))
                         .map(|t| format!(" {t:?}"))
                         .unwrap_or_default();

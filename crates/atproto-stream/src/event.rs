@@ -120,8 +120,10 @@ impl RecordOp {
         format!("{}/{}", self.collection, self.rkey)
     }
 
-    /// The record's DAG-CBOR bytes (creates and updates whose block the
-    /// commit carries).
+    /// The record's bytes (creates and updates whose block the commit
+    /// carries): checked against the op's CID, so exactly what the
+    /// repository committed; the DAG-CBOR rules are checked by the readers
+    /// below, which decode them.
     pub fn record_bytes(&self) -> Option<&[u8]> {
         self.record.as_deref()
     }
@@ -132,10 +134,9 @@ impl RecordOp {
     }
 
     /// The record in its JSON form (`$link`, `$bytes`), `None` when there
-    /// is none; the bytes were checked to be DAG-CBOR when the commit was
-    /// opened.
-    pub fn record_json(&self) -> Option<serde_json::Value> {
-        self.record().and_then(Result::ok).map(|v| v.to_json())
+    /// is none, an error when its bytes break the DAG-CBOR rules.
+    pub fn record_json(&self) -> Option<Result<serde_json::Value, DecodeError>> {
+        self.record().map(|r| r.map(|v| v.to_json()))
     }
 
     /// The record decoded as a generated record type
@@ -172,9 +173,11 @@ pub struct CommitEvent {
 impl CommitEvent {
     /// Opens a commit message: reads its CAR slice (framing, CID syntax and
     /// caps checked) and each op's record, whose block is checked against
-    /// its CID and as DAG-CBOR before it is handed out. The other blocks
-    /// (the commit and the tree nodes) are read only by verification,
-    /// which hashes every block ([`crate::Verifier`]).
+    /// its CID before it is handed out. The other blocks (the commit and
+    /// the tree nodes) are read only by verification, which hashes every
+    /// block ([`crate::Verifier`]). A record's DAG-CBOR is checked when it
+    /// is read ([`RecordOp::decode`], [`RecordOp::record`]), so a malformed
+    /// record fails its own op, not the whole commit.
     pub fn open(commit: repos::Commit) -> Result<CommitEvent, EventError> {
         let seq = commit.seq;
         let err = |what: EventErrorKind| EventError {
@@ -234,12 +237,6 @@ impl CommitEvent {
             let record = match cid.and_then(|c| car.get(&c)) {
                 Some(block) => {
                     let bytes = block.check().map_err(|e| err(EventErrorKind::Car(e)))?.data;
-                    Value::check_cbor(bytes).map_err(|e| {
-                        err(EventErrorKind::Record {
-                            path: op.path.clone(),
-                            source: e,
-                        })
-                    })?;
                     Some(bytes.to_vec())
                 }
                 None => None,
@@ -340,13 +337,6 @@ pub enum EventErrorKind {
         /// Why.
         why: String,
     },
-    /// A record block is not valid DAG-CBOR.
-    Record {
-        /// The op's path.
-        path: String,
-        /// What was wrong.
-        source: DecodeError,
-    },
 }
 
 impl fmt::Display for EventError {
@@ -355,7 +345,6 @@ impl fmt::Display for EventError {
         match &self.kind {
             EventErrorKind::Car(e) => write!(f, "blocks: {e}"),
             EventErrorKind::Field { field, why } => write!(f, "{field}: {why}"),
-            EventErrorKind::Record { path, source } => write!(f, "record {path}: {source}"),
         }
     }
 }
@@ -364,7 +353,6 @@ impl std::error::Error for EventError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             EventErrorKind::Car(e) => Some(e),
-            EventErrorKind::Record { source, .. } => Some(source),
             EventErrorKind::Field { .. } => None,
         }
     }
@@ -431,6 +419,35 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn a_record_that_breaks_the_cbor_rules_fails_its_own_op() {
+        // Hashes to its CID, but a map whose only key has no value.
+        let bad = vec![0xa1, 0x61, b'a'];
+        let good = record(1);
+        let cids = [Cid::for_dag_cbor(&bad), Cid::for_dag_cbor(&good)];
+        let car = write_car(&[cids[0]], [bad.as_slice(), good.as_slice()]);
+        let op = |i: usize| RepoOp {
+            action: Open::Known(RepoOpAction::Create),
+            path: format!("app.bsky.feed.like/{i:013}"),
+            cid: Some(CidLink::new(cids[i].to_types_cid())),
+            prev: None,
+            extra: Extra::new(),
+        };
+        let mut msg = commit(2, false);
+        msg.commit = CidLink::new(cids[0].to_types_cid());
+        msg.blocks = Bytes(car);
+        msg.ops = vec![op(0), op(1)];
+        let c = CommitEvent::open(msg).unwrap();
+        assert_eq!(c.ops[0].record_bytes(), Some(bad.as_slice()));
+        assert!(c.ops[0].record().unwrap().is_err());
+        assert!(c.ops[0].record_json().unwrap().is_err());
+        assert!(c.ops[0].decode::<serde_json::Value>().unwrap().is_err());
+        assert_eq!(
+            c.ops[1].record_json().unwrap().unwrap()["n"],
+            serde_json::json!(1)
+        );
     }
 
     #[test]

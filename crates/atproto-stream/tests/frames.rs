@@ -99,7 +99,7 @@ fn commit_opens_with_record() {
     assert_eq!(op.collection, "app.bsky.feed.post");
     assert_eq!(op.rkey, "3kabcdefghij2");
     assert_eq!(op.cid, Some(record_cid));
-    assert_eq!(op.record_json().unwrap()["text"], "hello");
+    assert_eq!(op.record_json().unwrap().unwrap()["text"], "hello");
     let post: atproto_api::app::bsky::feed::post::Post = op.decode().unwrap().unwrap();
     assert_eq!(post.text, "hello");
 }
