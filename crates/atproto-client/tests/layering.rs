@@ -442,3 +442,77 @@ fn a_record_ref_converts_into_a_strong_ref() {
         "at://did:plc:alice0000000000000000000/app.bsky.feed.post/3abc"
     );
 }
+
+/// A loopback server that answers every connection with a 200 whose body
+/// is sent chunked (no `content-length`, so the size is known only while
+/// reading): `chunks` chunks of 1,000 bytes.
+async fn chunked_server(chunks: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".to_vec();
+                for _ in 0..chunks {
+                    out.extend_from_slice(b"3e8\r\n");
+                    out.extend_from_slice(&[b' '; 1000]);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+                let _ = s.write_all(&out).await;
+            });
+        }
+    });
+    url
+}
+
+/// With no declared length, the cap is enforced while the body is read,
+/// buffered or streamed, by each built-in client.
+#[tokio::test]
+async fn undeclared_lengths_are_capped_while_reading() {
+    let url = chunked_server(5).await;
+    let base = atproto_xrpc::check_url(&url, true).unwrap();
+    let req = atproto_xrpc::XrpcRequest::new("com.example.big", atproto_client::Method::Query);
+    let mut clients: Vec<(&str, Arc<dyn atproto_client::HttpClient>)> = vec![(
+        "hyper",
+        Arc::new(atproto_client::HyperClient::new().unwrap()),
+    )];
+    #[cfg(feature = "reqwest")]
+    clients.push((
+        "reqwest",
+        Arc::new(atproto_client::ReqwestClient::new().unwrap()),
+    ));
+    for (name, client) in clients {
+        let config = |max| atproto_xrpc::TransportConfig {
+            max_response_size: max,
+            ..Default::default()
+        };
+        // Under the cap: the whole body, buffered.
+        let roomy = Transport::new(client.clone(), config(5_000));
+        let answer = roomy.send(&base, &req, &NoAuth).await.unwrap();
+        assert_eq!(answer.body.bytes.len(), 5_000, "{name}");
+        // Over it: refused, buffered and streamed.
+        let tight = Transport::new(client.clone(), config(2_500));
+        match tight.send(&base, &req, &NoAuth).await {
+            Err(atproto_xrpc::Error::ResponseTooLarge { limit: 2_500, .. }) => {}
+            other => panic!("{name}: {:?}", other.map(|a| a.body.bytes.len())),
+        }
+        let mut streamed = tight.send_streaming(&base, &req, &NoAuth).await.unwrap();
+        let mut read = 0;
+        let e = loop {
+            match streamed.body.next_chunk().await {
+                Ok(Some(c)) => read += c.len(),
+                Ok(None) => panic!("{name}: the whole body came through"),
+                Err(e) => break e,
+            }
+        };
+        assert!(read <= 2_500, "{name}: {read} bytes handed out");
+        assert!(e.to_string().contains("2500"), "{name}: {e}");
+    }
+}

@@ -8,6 +8,28 @@ pub(crate) fn too_large(limit: usize) -> HttpError {
     HttpError::too_large(limit)
 }
 
+/// What is left of a response's size limit as its body is read.
+pub(crate) struct Budget {
+    left: usize,
+    limit: usize,
+}
+
+impl Budget {
+    /// The whole of `limit` bytes.
+    pub(crate) fn new(limit: usize) -> Self {
+        Budget { left: limit, limit }
+    }
+
+    /// Counts `n` more bytes; the size-limit error once they exceed it.
+    pub(crate) fn take(&mut self, n: usize) -> Result<(), HttpError> {
+        self.left = self
+            .left
+            .checked_sub(n)
+            .ok_or_else(|| too_large(self.limit))?;
+        Ok(())
+    }
+}
+
 /// Whether a declared `content-length` already exceeds `limit`.
 pub(crate) fn declared_too_large(headers: &http::HeaderMap, limit: usize) -> bool {
     headers

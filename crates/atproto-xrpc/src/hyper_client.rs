@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::client_util::{declared_too_large, error_chain, header_pairs, too_large};
+use crate::client_util::{declared_too_large, error_chain, header_pairs, too_large, Budget};
 use crate::http::{
     BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
     HttpResponse, StreamingResponse,
@@ -158,8 +158,7 @@ impl HyperClient {
             headers,
             body: Box::new(HyperBody {
                 body: resp.into_body(),
-                left: limit,
-                limit,
+                budget: Budget::new(limit),
             }),
         })
     }
@@ -174,11 +173,9 @@ impl HyperClient {
             let status = resp.status().as_u16();
             let headers = header_pairs(resp.headers());
             let mut incoming = resp.into_body();
-            let mut body = Vec::new();
+            let (mut body, mut budget) = (Vec::new(), Budget::new(limit));
             while let Some(data) = next_data(&mut incoming).await? {
-                if body.len() + data.len() > limit {
-                    return Err(too_large(limit));
-                }
+                budget.take(data.len())?;
                 body.extend_from_slice(&data);
             }
             Ok(HttpResponse {
@@ -224,8 +221,7 @@ fn map_error(e: &hyper_util::client::legacy::Error) -> HttpError {
 /// A hyper body read frame by frame, counting against the size limit.
 struct HyperBody {
     body: Incoming,
-    left: usize,
-    limit: usize,
+    budget: Budget,
 }
 
 impl BodyStream for HyperBody {
@@ -234,10 +230,7 @@ impl BodyStream for HyperBody {
             let Some(data) = next_data(&mut self.body).await? else {
                 return Ok(None);
             };
-            if data.len() > self.left {
-                return Err(too_large(self.limit));
-            }
-            self.left -= data.len();
+            self.budget.take(data.len())?;
             Ok(Some(data.to_vec()))
         })
     }

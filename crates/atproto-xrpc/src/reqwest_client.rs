@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client_util::{declared_too_large, error_chain, header_pairs, too_large};
+use crate::client_util::{declared_too_large, error_chain, header_pairs, too_large, Budget};
 use crate::http::{
     BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
     HttpResponse, StreamingResponse,
@@ -131,8 +131,7 @@ impl ReqwestClient {
             headers,
             body: Box::new(ReqwestBody {
                 resp,
-                left: limit,
-                limit,
+                budget: Budget::new(limit),
             }),
         })
     }
@@ -144,11 +143,9 @@ impl ReqwestClient {
         let mut resp = self.open(request).await?;
         let status = resp.status().as_u16();
         let headers = header_pairs(resp.headers());
-        let mut body = Vec::new();
+        let (mut body, mut budget) = (Vec::new(), Budget::new(limit));
         while let Some(chunk) = resp.chunk().await.map_err(map_error)? {
-            if body.len() + chunk.len() > limit {
-                return Err(too_large(limit));
-            }
+            budget.take(chunk.len())?;
             body.extend_from_slice(&chunk);
         }
         Ok(HttpResponse {
@@ -162,21 +159,17 @@ impl ReqwestClient {
 /// A reqwest body read chunk by chunk, counting against the size limit.
 struct ReqwestBody {
     resp: reqwest::Response,
-    left: usize,
-    limit: usize,
+    budget: Budget,
 }
 
 impl BodyStream for ReqwestBody {
     fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, HttpError>> {
         Box::pin(async move {
-            match self.resp.chunk().await.map_err(map_error)? {
-                None => Ok(None),
-                Some(chunk) if chunk.len() > self.left => Err(too_large(self.limit)),
-                Some(chunk) => {
-                    self.left -= chunk.len();
-                    Ok(Some(chunk.to_vec()))
-                }
-            }
+            let Some(chunk) = self.resp.chunk().await.map_err(map_error)? else {
+                return Ok(None);
+            };
+            self.budget.take(chunk.len())?;
+            Ok(Some(chunk.to_vec()))
         })
     }
 }
