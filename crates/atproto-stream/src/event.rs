@@ -372,6 +372,17 @@ mod tests {
         Value::Map(m).to_cbor()
     }
 
+    /// A create op for like number `i`, whose record has CID `cid`.
+    fn like_op(i: usize, cid: &Cid) -> RepoOp {
+        RepoOp {
+            action: Open::Known(RepoOpAction::Create),
+            path: format!("app.bsky.feed.like/{i:013}"),
+            cid: Some(CidLink::new(cid.to_types_cid())),
+            prev: None,
+            extra: Extra::new(),
+        }
+    }
+
     /// A commit message carrying `n` record blocks, with create ops for the
     /// first and the last; `corrupt` flips a byte of the last block.
     fn commit(n: usize, corrupt: bool) -> repos::Commit {
@@ -383,13 +394,6 @@ mod tests {
             let last = car.len() - 1;
             car[last] ^= 1;
         }
-        let op = |i: usize| RepoOp {
-            action: Open::Known(RepoOpAction::Create),
-            path: format!("app.bsky.feed.like/{i:013}"),
-            cid: Some(CidLink::new(cids[i].to_types_cid())),
-            prev: None,
-            extra: Extra::new(),
-        };
         repos::Commit {
             seq: 1,
             rebase: false,
@@ -399,7 +403,7 @@ mod tests {
             rev: Tid::new("3kbbbbbbbbbb2").unwrap(),
             since: None,
             blocks: Bytes(car),
-            ops: vec![op(0), op(n - 1)],
+            ops: vec![like_op(0, &cids[0]), like_op(n - 1, &cids[n - 1])],
             blobs: Vec::new(),
             prev_data: None,
             time: Datetime::new("2024-01-01T00:00:00.000Z").unwrap(),
@@ -428,17 +432,10 @@ mod tests {
         let good = record(1);
         let cids = [Cid::for_dag_cbor(&bad), Cid::for_dag_cbor(&good)];
         let car = write_car(&[cids[0]], [bad.as_slice(), good.as_slice()]);
-        let op = |i: usize| RepoOp {
-            action: Open::Known(RepoOpAction::Create),
-            path: format!("app.bsky.feed.like/{i:013}"),
-            cid: Some(CidLink::new(cids[i].to_types_cid())),
-            prev: None,
-            extra: Extra::new(),
-        };
         let mut msg = commit(2, false);
         msg.commit = CidLink::new(cids[0].to_types_cid());
         msg.blocks = Bytes(car);
-        msg.ops = vec![op(0), op(1)];
+        msg.ops = vec![like_op(0, &cids[0]), like_op(1, &cids[1])];
         let c = CommitEvent::open(msg).unwrap();
         assert_eq!(c.ops[0].record_bytes(), Some(bad.as_slice()));
         assert!(c.ops[0].record().unwrap().is_err());

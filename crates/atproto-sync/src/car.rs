@@ -185,18 +185,7 @@ impl<'a> Blocks<'a> {
     }
 
     fn read(&mut self) -> Result<Block<'a>, CarError> {
-        let block = self.read_unchecked()?;
-        if !block.cid.matches(block.data) {
-            return Err(CarError::HashMismatch {
-                offset: block.offset,
-                cid: block.cid,
-            });
-        }
-        Ok(Block {
-            cid: block.cid,
-            data: block.data,
-            offset: block.offset,
-        })
+        self.read_unchecked()?.check()
     }
 
     fn read_unchecked(&mut self) -> Result<UncheckedBlock<'a>, CarError> {
