@@ -32,7 +32,7 @@ impl Rng {
     }
     /// Uniform in `0..n`.
     fn below(&mut self, n: u64) -> u64 {
-        ((self.next() >> 11) as u128 * n as u128 >> 53) as u64
+        (((self.next() >> 11) as u128 * n as u128) >> 53) as u64
     }
     fn range(&mut self, lo: u64, hi_inclusive: u64) -> u64 {
         lo + self.below(hi_inclusive - lo + 1)
