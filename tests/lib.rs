@@ -61,19 +61,27 @@ fn pds_dir() -> PathBuf {
 }
 
 impl Pds {
-    /// An identity resolver for this harness: handles through the PDS's
-    /// `resolveHandle`, DID documents from its PLC directory, loopback
-    /// hosts allowed (the default `HyperClient` underneath).
+    /// An identity resolver for this harness (see [`Pds::resolver_with`])
+    /// over the default `HyperClient`.
     pub fn resolver(&self) -> atproto_identity::Resolver {
         let http = std::sync::Arc::new(atproto_client::HyperClient::new().expect("http client"));
+        self.resolver_with(http).build().expect("resolver builds")
+    }
+
+    /// A resolver builder set up for this harness, over `http`: handles
+    /// through the PDS's `resolveHandle` (no well-known, no DNS), DID
+    /// documents from its PLC directory, loopback hosts allowed.
+    pub fn resolver_with(
+        &self,
+        http: std::sync::Arc<dyn atproto_client::HttpClient>,
+    ) -> atproto_identity::ResolverBuilder {
         atproto_identity::Resolver::builder(http)
             .plc_url(&self.plc)
             .well_known(false)
+            .dns_txt(false)
             .resolve_handle_via(&self.url)
             .allow_private_hosts(true)
             .allow_http_loopback(true)
-            .build()
-            .expect("resolver builds")
     }
 
     /// Starts a PDS with the given options and waits until it is ready.

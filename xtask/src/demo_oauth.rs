@@ -14,7 +14,6 @@
 
 use std::sync::Arc;
 
-use atproto_client::atproto_identity;
 use atproto_client::atproto_types::{Did, Handle};
 use atproto_client::atproto_xrpc::{HttpClient, HyperClient};
 use atproto_client::{Agent, AtpAgent, NewAccount, SessionEvent};
@@ -107,17 +106,7 @@ async fn local() -> Result<(), String> {
 
     step(2, "configuring the loopback development client");
     let http: Arc<dyn HttpClient> = Arc::new(HyperClient::new().map_err(err)?);
-    let resolver = Arc::new(
-        atproto_identity::Resolver::builder(http.clone())
-            .plc_url(&pds.plc)
-            .well_known(false)
-            .dns_txt(false)
-            .resolve_handle_via(&pds.url)
-            .allow_private_hosts(true)
-            .allow_http_loopback(true)
-            .build()
-            .map_err(err)?,
-    );
+    let resolver = Arc::new(pds.resolver_with(http.clone()).build().map_err(err)?);
     let config =
         ClientConfig::loopback(vec!["http://127.0.0.1/callback".into()], Scopes::generic());
     println!("    client_id = {}", config.client_id);

@@ -171,14 +171,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let counting = Arc::new(Counting(HyperClient::new()?, Default::default()));
     let http: Arc<dyn HttpClient> = counting.clone();
-    let resolver = atproto_identity::Resolver::builder(http.clone())
-        .plc_url(&pds.plc)
-        .well_known(false)
-        .dns_txt(false)
-        .resolve_handle_via(&pds.url)
-        .allow_private_hosts(true)
-        .allow_http_loopback(true)
-        .build()?;
+    let resolver = pds.resolver_with(http.clone()).build()?;
     let client = OAuthClient::builder(ClientConfig::loopback(
         vec!["http://127.0.0.1/callback".into()],
         Scopes::generic(),

@@ -75,18 +75,7 @@ impl HttpClient for Recording {
 }
 
 fn resolver(pds: &Pds, http: Arc<dyn HttpClient>) -> Arc<dyn IdentityResolver> {
-    Arc::new(
-        atproto_identity::Resolver::builder(http)
-            .plc_url(&pds.plc)
-            .well_known(false)
-            .dns_txt(false)
-            .resolve_handle_via(&pds.url)
-            .allow_private_hosts(true)
-            .allow_http_loopback(true)
-            .no_cache()
-            .build()
-            .unwrap(),
-    )
+    Arc::new(pds.resolver_with(http).no_cache().build().unwrap())
 }
 
 type EventLog = Arc<Mutex<Vec<SessionEvent>>>;
