@@ -211,6 +211,15 @@ pub fn unique_handle(prefix: &str) -> String {
     format!("{prefix}{pid}x{n}.test")
 }
 
+/// The `createAccount` input for a harness `handle` (as [`unique_handle`]
+/// makes them) with `password` and an `@example.test` address.
+pub fn new_account_input(handle: &str, password: &str) -> atproto_client::NewAccount {
+    let name = handle.trim_end_matches(".test");
+    atproto_client::NewAccount::new(atproto_types::Handle::new(handle).expect("a valid handle"))
+        .email(format!("{name}@example.test"))
+        .password(password)
+}
+
 /// Records session events in order, as the persist hook sees them.
 #[derive(Clone, Default)]
 pub struct Events(std::sync::Arc<std::sync::Mutex<Vec<(atproto_client::SessionEvent, bool)>>>);

@@ -18,9 +18,8 @@ mod refresh;
 mod sync;
 mod writes;
 
-use atproto_client::{AtpAgent, Login, NewAccount, SessionData};
+use atproto_client::{AtpAgent, Login, SessionData};
 use atproto_tests::{unique_handle, Events, Pds};
-use atproto_types::Handle;
 
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct-horse-battery";
@@ -38,13 +37,8 @@ pub fn agent(service: &str) -> (AtpAgent, Events) {
 /// Creates a fresh account on `pds` through `agent`; returns its handle and session.
 pub async fn new_account(agent: &AtpAgent, prefix: &str) -> (String, SessionData) {
     let handle = unique_handle(prefix);
-    let email = format!("{}@example.test", handle.trim_end_matches(".test"));
     let session = agent
-        .create_account(
-            NewAccount::new(Handle::new(handle.clone()).expect("valid handle"))
-                .email(email)
-                .password(PASSWORD),
-        )
+        .create_account(atproto_tests::new_account_input(&handle, PASSWORD))
         .await
         .unwrap_or_else(|e| panic!("createAccount {handle}: {e}"));
     (handle, session)

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atproto_client::atproto_api::com::atproto::server::create_session;
-use atproto_client::{AtpAgent, Error, FileStore, Login, NewAccount, SessionData, SessionEvent};
+use atproto_client::{AtpAgent, Error, FileStore, Login, SessionData, SessionEvent};
 use atproto_tests::{Pds, PdsOptions};
 
 const LOCAL_ACCESS_TTL_SECS: u64 = 4;
@@ -92,11 +92,10 @@ async fn local() -> Result<(), String> {
         let handle = atproto_tests::unique_handle("demo");
         step(1, &format!("create account {handle}"));
         let session = agent
-            .create_account(
-                NewAccount::new(handle.parse().map_err(|e| format!("{e}"))?)
-                    .email(format!("{}@example.test", handle.trim_end_matches(".test")))
-                    .password("demo-password-123"),
-            )
+            .create_account(atproto_tests::new_account_input(
+                &handle,
+                "demo-password-123",
+            ))
             .await
             .map_err(|e| e.to_string())?;
         println!("    session for {} ({})", session.handle, session.did);

@@ -14,9 +14,9 @@
 
 use std::sync::Arc;
 
-use atproto_client::atproto_types::{Did, Handle};
+use atproto_client::atproto_types::Did;
 use atproto_client::atproto_xrpc::{HttpClient, HyperClient};
-use atproto_client::{Agent, AtpAgent, NewAccount, SessionEvent};
+use atproto_client::{Agent, AtpAgent, SessionEvent};
 use atproto_oauth::loopback::RedirectListener;
 use atproto_oauth::{
     headless, AuthorizeOptions, ClientConfig, DirStore, OAuthClient, OAuthSessionData, Scopes,
@@ -95,11 +95,7 @@ async fn local() -> Result<(), String> {
     AtpAgent::builder(&pds.url)
         .build()
         .map_err(err)?
-        .create_account(
-            NewAccount::new(Handle::new(handle.clone()).map_err(err)?)
-                .email(format!("{}@example.test", handle.trim_end_matches(".test")))
-                .password(PASSWORD),
-        )
+        .create_account(atproto_tests::new_account_input(&handle, PASSWORD))
         .await
         .map_err(err)?;
     println!("    {handle}");

@@ -8,9 +8,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use atproto_api::app::bsky::feed::post::Post;
-use atproto_client::{AtpAgent, NewAccount};
+use atproto_client::AtpAgent;
 use atproto_tests::{unique_handle, Pds};
-use atproto_types::{Datetime, Handle};
+use atproto_types::Datetime;
 
 fn atproto(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_atproto"))
@@ -113,11 +113,10 @@ async fn resolve_export_ls_and_firehose_against_the_pds() {
     let agent = AtpAgent::builder(&pds.url).build().unwrap();
     let handle = unique_handle("cli");
     let session = agent
-        .create_account(
-            NewAccount::new(Handle::new(handle.clone()).unwrap())
-                .email(format!("{}@example.test", handle.trim_end_matches(".test")))
-                .password("correct-horse-battery"),
-        )
+        .create_account(atproto_tests::new_account_input(
+            &handle,
+            "correct-horse-battery",
+        ))
         .await
         .expect("createAccount");
     let did = session.did.as_str().to_owned();

@@ -12,10 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atproto_client::{Agent, AtpAgent, Login, NewAccount};
+use atproto_client::{Agent, AtpAgent, Login};
 use atproto_oauth::{headless, AuthorizeOptions, ClientConfig, Es256Key, OAuthClient, Scopes};
 use atproto_tests::{unique_handle, Pds, PdsOptions};
-use atproto_types::Handle;
 use atproto_xrpc::{BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, HyperClient};
 
 /// Counts the answers that were not 2xx (a nonce challenge means a second
@@ -159,11 +158,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let password_agent = AtpAgent::builder(&pds.url).build()?;
     let handle = unique_handle("bench");
     password_agent
-        .create_account(
-            NewAccount::new(Handle::new(handle.clone())?)
-                .email(format!("{}@example.test", handle.trim_end_matches(".test")))
-                .password("bench-password-1"),
-        )
+        .create_account(atproto_tests::new_account_input(
+            &handle,
+            "bench-password-1",
+        ))
         .await?;
     password_agent
         .login(Login::new(&handle, "bench-password-1"))

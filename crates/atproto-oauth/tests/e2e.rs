@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use atproto_client::session::SessionError;
-use atproto_client::{Agent, AtpAgent, NewAccount, SessionEvent};
+use atproto_client::{Agent, AtpAgent, SessionEvent};
 use atproto_oauth::{
     headless, AuthorizeOptions, ClientConfig, DirStore, IdentityResolver, MemoryStore, OAuthClient,
     OAuthError, OAuthSession, OAuthSessionData, OAuthSessionStore, Scopes,
 };
 use atproto_tests::{unique_handle, Pds};
-use atproto_types::{Did, Handle};
+use atproto_types::Did;
 use atproto_xrpc::{BoxFuture, HttpClient, HttpError, HttpRequest, HttpResponse, HyperClient};
 
 const PASSWORD: &str = "correct-horse-battery";
@@ -105,13 +105,8 @@ fn client(
 async fn new_account(pds: &Pds) -> (String, Did) {
     let agent = AtpAgent::builder(&pds.url).build().unwrap();
     let handle = unique_handle("oa");
-    let email = format!("{}@example.test", handle.trim_end_matches(".test"));
     let session = agent
-        .create_account(
-            NewAccount::new(Handle::new(handle.clone()).unwrap())
-                .email(email)
-                .password(PASSWORD),
-        )
+        .create_account(atproto_tests::new_account_input(&handle, PASSWORD))
         .await
         .unwrap();
     (handle, session.did)

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atproto_api::app::bsky::feed::post::Post;
-use atproto_client::{AtpAgent, NewAccount};
+use atproto_client::AtpAgent;
 use atproto_stream::VerifyError;
 use atproto_stream::{
     Check, CommitEvent, Config, ConnectionEvent, Firehose, FirehoseError, RepoEvent,
@@ -22,7 +22,7 @@ use atproto_stream::{
 };
 use atproto_sync::event::EventError;
 use atproto_tests::{unique_handle, Pds};
-use atproto_types::{Datetime, Handle, RecordKey};
+use atproto_types::{Datetime, RecordKey};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -163,11 +163,10 @@ async fn firehose_delivers_verified_ops_once_across_a_cut() {
     let agent = AtpAgent::builder(&pds.url).build().unwrap();
     let handle = unique_handle("fh");
     let session = agent
-        .create_account(
-            NewAccount::new(Handle::new(handle.clone()).unwrap())
-                .email(format!("{}@example.test", handle.trim_end_matches(".test")))
-                .password("correct-horse-battery"),
-        )
+        .create_account(atproto_tests::new_account_input(
+            &handle,
+            "correct-horse-battery",
+        ))
         .await
         .expect("createAccount");
     let did = session.did.as_str().to_owned();

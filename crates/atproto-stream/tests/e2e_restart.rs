@@ -20,13 +20,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atproto_api::app::bsky::feed::post::Post;
-use atproto_client::{AtpAgent, Login, NewAccount};
+use atproto_client::{AtpAgent, Login};
 use atproto_stream::{
     Config, ConnectionEvent, Firehose, FirehoseError, RepoEvent, SubscribeRepos, Subscriber,
     Verifier,
 };
 use atproto_tests::{unique_handle, Pds, PdsOptions};
-use atproto_types::{Datetime, Handle, RecordKey};
+use atproto_types::{Datetime, RecordKey};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -275,11 +275,7 @@ async fn resumes_from_a_stored_cursor_across_a_pds_restart() {
     let agent = AtpAgent::builder(&pds.url).build().unwrap();
     let handle = unique_handle("rs");
     let session = agent
-        .create_account(
-            NewAccount::new(Handle::new(handle.clone()).unwrap())
-                .email(format!("{}@example.test", handle.trim_end_matches(".test")))
-                .password(PASSWORD),
-        )
+        .create_account(atproto_tests::new_account_input(&handle, PASSWORD))
         .await
         .expect("createAccount");
     let did = session.did.as_str().to_owned();
