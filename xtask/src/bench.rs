@@ -171,37 +171,37 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
 
         step("retained memory after decode");
-        match cargo_json(
-            &benches,
-            &[
-                "run",
-                "-q",
-                "--release",
-                "-p",
-                "bench-suite",
-                "--bin",
-                "retained",
-            ],
-        ) {
-            Ok(mut v) => {
-                v["date"] = json!(today);
-                latest.insert("retained".into(), v);
-            }
-            Err(e) => failures.push(format!("retained: {e}")),
-        }
+        record(
+            cargo_json(
+                &benches,
+                &[
+                    "run",
+                    "-q",
+                    "--release",
+                    "-p",
+                    "bench-suite",
+                    "--bin",
+                    "retained",
+                ],
+            ),
+            "retained",
+            &today,
+            &mut latest,
+            &mut failures,
+        );
 
         step("codegen of the full lexicon set");
         let runs = if args.quick { "3" } else { "11" };
-        match cargo_json(
-            &benches,
-            &["run", "-q", "--release", "-p", "codegen-bench", "--", runs],
-        ) {
-            Ok(mut v) => {
-                v["date"] = json!(today);
-                latest.insert("codegen".into(), v);
-            }
-            Err(e) => failures.push(format!("codegen: {e}")),
-        }
+        record(
+            cargo_json(
+                &benches,
+                &["run", "-q", "--release", "-p", "codegen-bench", "--", runs],
+            ),
+            "codegen",
+            &today,
+            &mut latest,
+            &mut failures,
+        );
 
         step("session layer vs plain reqwest on loopback");
         // A few seconds either way; fewer calls made the ratio swing by ±3 %.
@@ -212,27 +212,27 @@ pub fn run(args: &[String]) -> Result<(), String> {
             ("reqwest", "session_overhead"),
             ("default", "session_overhead_default"),
         ] {
-            match cargo_json(
-                &benches,
-                &[
-                    "run",
-                    "-q",
-                    "--release",
-                    "-p",
-                    "bench-suite",
-                    "--bin",
-                    "session_overhead",
-                    "--",
-                    calls,
-                    client,
-                ],
-            ) {
-                Ok(mut v) => {
-                    v["date"] = json!(today);
-                    latest.insert(key.into(), v);
-                }
-                Err(e) => failures.push(format!("session overhead ({client}): {e}")),
-            }
+            record(
+                cargo_json(
+                    &benches,
+                    &[
+                        "run",
+                        "-q",
+                        "--release",
+                        "-p",
+                        "bench-suite",
+                        "--bin",
+                        "session_overhead",
+                        "--",
+                        calls,
+                        client,
+                    ],
+                ),
+                key,
+                &today,
+                &mut latest,
+                &mut failures,
+            );
         }
 
         firehose_step(&benches, args.quick, &today, &mut latest, &mut failures);
@@ -330,6 +330,24 @@ fn firehose_step(
     }
     v["date"] = json!(today);
     latest.insert("firehose".into(), v);
+}
+
+/// Keeps a step's JSON result under `key` with today's date, or notes its
+/// failure under the same name.
+fn record(
+    result: Result<Value, String>,
+    key: &str,
+    today: &str,
+    latest: &mut Map<String, Value>,
+    failures: &mut Vec<String>,
+) {
+    match result {
+        Ok(mut v) => {
+            v["date"] = json!(today);
+            latest.insert(key.into(), v);
+        }
+        Err(e) => failures.push(format!("{key}: {e}")),
+    }
 }
 
 fn step(what: &str) {
