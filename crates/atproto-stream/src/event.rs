@@ -8,6 +8,7 @@ use atproto_api::com::atproto::sync::subscribe_repos::{self as repos, RepoOpActi
 use atproto_sync::car::UncheckedBlock;
 use atproto_sync::{CarError, CarLimits, Cid, DecodeError, Value};
 use atproto_types::object::Open;
+use atproto_types::CidLink;
 use serde::Deserialize;
 
 /// One firehose event, with `#commit` opened into [`CommitEvent`].
@@ -185,21 +186,22 @@ impl CommitEvent {
             repo: commit.repo.as_str().to_owned(),
             kind: what,
         };
-        let commit_cid = parse_cid(commit.commit.link.as_str()).map_err(|why| {
-            err(EventErrorKind::Field {
-                field: "commit".into(),
-                why,
-            })
-        })?;
-        let prev_data = match &commit.prev_data {
-            Some(l) => Some(parse_cid(l.link.as_str()).map_err(|why| {
+        // A link field as a binary CID; an error names the field.
+        let link = |l: &CidLink, field: String| {
+            let s = l.link.as_str();
+            s.parse::<Cid>().map_err(|e| {
                 err(EventErrorKind::Field {
-                    field: "prevData".into(),
-                    why,
+                    field,
+                    why: format!("CID {s:?}: {e}"),
                 })
-            })?),
-            None => None,
+            })
         };
+        let commit_cid = link(&commit.commit, "commit".into())?;
+        let prev_data = commit
+            .prev_data
+            .as_ref()
+            .map(|l| link(l, "prevData".into()))
+            .transpose()?;
         let car = Blocks::read(&commit.blocks.0).map_err(|e| err(EventErrorKind::Car(e)))?;
         let mut ops = Vec::with_capacity(commit.ops.len());
         for (i, op) in commit.ops.iter().enumerate() {
@@ -210,24 +212,12 @@ impl CommitEvent {
                     why: format!("{:?} is not collection/rkey", op.path),
                 })
             })?;
-            let cid = match &op.cid {
-                Some(l) => Some(parse_cid(l.link.as_str()).map_err(|why| {
-                    err(EventErrorKind::Field {
-                        field: field("cid"),
-                        why,
-                    })
-                })?),
-                None => None,
-            };
-            let prev = match &op.prev {
-                Some(l) => Some(parse_cid(l.link.as_str()).map_err(|why| {
-                    err(EventErrorKind::Field {
-                        field: field("prev"),
-                        why,
-                    })
-                })?),
-                None => None,
-            };
+            let cid = op.cid.as_ref().map(|l| link(l, field("cid"))).transpose()?;
+            let prev = op
+                .prev
+                .as_ref()
+                .map(|l| link(l, field("prev")))
+                .transpose()?;
             let action = match &op.action {
                 Open::Known(RepoOpAction::Create) => Action::Create,
                 Open::Known(RepoOpAction::Update) => Action::Update,
@@ -306,10 +296,6 @@ impl<'a> Blocks<'a> {
             Blocks::Many(m) => m.get(cid).copied(),
         }
     }
-}
-
-fn parse_cid(s: &str) -> Result<Cid, String> {
-    s.parse::<Cid>().map_err(|e| format!("CID {s:?}: {e}"))
 }
 
 /// A firehose message that decoded but could not be opened.
