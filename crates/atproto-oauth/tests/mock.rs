@@ -448,6 +448,18 @@ async fn start(client: &OAuthClient, mock: &Mock, input: &str) -> String {
     mock.last_form("/oauth/par")["state"].clone()
 }
 
+/// The callback of a flow begun with `state` that the server completed
+/// (code `c`, the mock's issuer).
+async fn redirect(
+    client: &OAuthClient,
+    mock: &Mock,
+    state: &str,
+) -> Result<(atproto_oauth::OAuthSession, Option<String>), OAuthError> {
+    client
+        .callback(&q(&[("code", "c"), ("state", state), ("iss", &mock.url)]))
+        .await
+}
+
 fn q(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
@@ -535,10 +547,7 @@ async fn callback_refuses_unknown_reused_and_expired_states() {
         .unwrap();
     let state = start(&impatient, &mock, "alice.test").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let err = impatient
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap_err();
+    let err = redirect(&impatient, &mock, &state).await.unwrap_err();
     assert!(
         matches!(err, OAuthError::StateExpired { age_secs } if age_secs >= 1),
         "{err:?}"
@@ -585,10 +594,7 @@ async fn callback_refuses_a_sub_whose_pds_names_another_issuer() {
     );
     // Started from the server's URL, so only the issuer check can catch it.
     let state = start(&client, &mock, &mock.url).await;
-    let err = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap_err();
+    let err = redirect(&client, &mock, &state).await.unwrap_err();
     match err {
         OAuthError::IssuerNotAuthoritative {
             sub,
@@ -608,10 +614,7 @@ async fn callback_refuses_a_sub_whose_pds_names_another_issuer() {
     );
     // Started from alice's handle, a token for someone else is refused first.
     let state = start(&client, &mock, "alice.test").await;
-    let err = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap_err();
+    let err = redirect(&client, &mock, &state).await.unwrap_err();
     assert!(matches!(err, OAuthError::SubjectMismatch { .. }), "{err:?}");
 }
 
@@ -642,10 +645,7 @@ async fn pds_nonce_challenge_without_a_nonce_is_an_error_not_a_loop() {
     .await;
     let client = client_for(&mock, loopback(), HashMap::new());
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     let err = Agent::new(session)
         .query_json("com.atproto.server.getSession", &[])
         .await
@@ -680,10 +680,7 @@ async fn refuses_oversize_and_malformed_metadata_and_bad_token_answers() {
     .await;
     let client = client_for(&mock, loopback(), HashMap::new());
     let state = start(&client, &mock, "alice.test").await;
-    let err = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap_err();
+    let err = redirect(&client, &mock, &state).await.unwrap_err();
     assert!(matches!(err, OAuthError::TokenResponse(_)), "{err:?}");
 }
 
@@ -723,10 +720,7 @@ async fn confidential_client_authenticates_with_private_key_jwt() {
     .await;
     let client = client_for(&mock, config, HashMap::new());
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     session.refresh().await.unwrap();
     let agent = Agent::new(session.clone());
     let me = agent
@@ -764,10 +758,7 @@ async fn a_rejected_refresh_ends_the_session() {
         .build()
         .unwrap();
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     mock.state.lock().unwrap().issued += 1; // the server moved on: our refresh token is stale
     let err = session.refresh().await.unwrap_err();
     assert!(
@@ -816,10 +807,7 @@ async fn refreshes_before_expiry() {
     .await;
     let (client, events, _) = client_with_events(&mock);
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     Agent::new(session.clone())
         .query_json("com.atproto.server.getSession", &[])
         .await
@@ -839,10 +827,7 @@ async fn refreshes_on_invalid_token_and_retries() {
     .await;
     let (client, events, _) = client_with_events(&mock);
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     let me = Agent::new(session.clone())
         .query_json("com.atproto.server.getSession", &[])
         .await
@@ -865,10 +850,7 @@ async fn an_unreachable_token_endpoint_keeps_the_session() {
     .await;
     let (client, events, store) = client_with_events(&mock);
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     let err = session.refresh().await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     assert_eq!(*events.lock().unwrap(), [Create, NetworkError]);
@@ -892,10 +874,7 @@ async fn concurrent_calls_share_one_refresh() {
     .await;
     let (client, events, _) = client_with_events(&mock);
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     let agent = Agent::new(session);
     let calls = (0..10).map(|_| {
         let agent = agent.clone();
@@ -929,10 +908,7 @@ async fn a_refused_proof_does_not_refresh() {
     .await;
     let (client, events, _) = client_with_events(&mock);
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     // The mock's PDS answers this header with a proof error.
     let err = Agent::new(session)
         .with_options(atproto_client::CallOptions::new().header("x-mock-bad-proof", "1"))
@@ -961,10 +937,7 @@ async fn sign_out_clears_the_store_even_when_revocation_fails() {
     .await;
     let (client, events, store) = client_with_events(&mock);
     let state = start(&client, &mock, "alice.test").await;
-    let (session, _) = client
-        .callback(&q(&[("code", "c"), ("state", &state), ("iss", &mock.url)]))
-        .await
-        .unwrap();
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
     let err = session.sign_out().await.unwrap_err();
     assert!(
         matches!(err, OAuthError::Server { status: 500, .. }),
