@@ -4,6 +4,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, V
 use serde::Deserialize;
 
 use atproto_types::data::CID_LINK_TOKEN;
+use atproto_types::object::UNION_TOKEN;
 
 use crate::cbor::{DecodeOptions, Head, Reader};
 use crate::error::{DecodeError, Rule};
@@ -25,10 +26,11 @@ impl de::Error for DecodeError {
 /// unions) see CID links as `{"$link": "<cid>"}` and byte strings as
 /// `{"$bytes": "<base64>"}`, the data model's JSON form, so they keep
 /// working unchanged; [`atproto_types::CidLink`] and [`atproto_types::Bytes`]
-/// ask for the binary forms directly. When a map holds `$type` after
-/// shorter keys (canonical order puts `cid`, `uri` and the like first), the
-/// `$type` entry is handed to the visitor first, so unions dispatch without
-/// buffering.
+/// ask for the binary forms directly. When a generated union reads a map
+/// (it asks for [`atproto_types::object::UNION_TOKEN`]) whose `$type` comes
+/// after shorter keys (canonical order puts `cid`, `uri` and the like
+/// first), the `$type` entry is handed to it first, so unions dispatch
+/// without buffering; every other map is handed out in stored order.
 ///
 /// `is_human_readable()` is false.
 pub struct Deserializer<'a> {
@@ -79,6 +81,30 @@ impl<'a> Deserializer<'a> {
         let (h, at) = self.r.head()?;
         self.last = at;
         Ok((h, at))
+    }
+
+    /// Hands a map of `n` entries, its head read at `at`, to `visitor`:
+    /// `$type` first when `type_first` (see [`Entries`]), else in stored
+    /// order.
+    fn map<V: Visitor<'a>>(
+        &mut self,
+        at: usize,
+        n: usize,
+        type_first: bool,
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
+        self.enter(at)?;
+        let mut map = Entries::new(self, n, type_first);
+        let v = visitor.visit_map(&mut map)?;
+        let left = map.left;
+        self.depth -= 1;
+        if left > 0 {
+            return Err(self.r.err(
+                at,
+                Rule::Message(format!("map has {left} more entries than expected")),
+            ));
+        }
+        Ok(v)
     }
 
     fn enter(&mut self, at: usize) -> Result<(), DecodeError> {
@@ -155,21 +181,24 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                 }
                 Ok(v)
             }
-            Head::Map(n) => {
-                self.enter(at)?;
-                let mut map = Entries::new(self, n)?;
-                let v = visitor.visit_map(&mut map)?;
-                let left = map.left;
-                self.depth -= 1;
-                if left > 0 {
-                    return Err(self.r.err(
-                        at,
-                        Rule::Message(format!("map has {left} more entries than expected")),
-                    ));
-                }
-                Ok(v)
+            Head::Map(n) => self.map(at, n, false, visitor),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
+        // A union wants `$type` first; every other struct takes stored order.
+        if name == UNION_TOKEN && self.r.peek().is_some_and(|b| b >> 5 == 5) {
+            let (head, at) = self.head()?;
+            if let Head::Map(n) = head {
+                return self.map(at, n, true, visitor);
             }
         }
+        self.deserialize_any(visitor)
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DecodeError> {
@@ -246,7 +275,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        unit unit_struct seq tuple tuple_struct map struct identifier
+        unit unit_struct seq tuple tuple_struct map identifier
     }
 }
 
@@ -307,18 +336,18 @@ struct Entries<'b, 'de> {
 }
 
 impl<'b, 'de> Entries<'b, 'de> {
-    fn new(de: &'b mut Deserializer<'de>, n: usize) -> Result<Self, DecodeError> {
-        let ty = if n >= 2 {
+    fn new(de: &'b mut Deserializer<'de>, n: usize, type_first: bool) -> Self {
+        let ty = if type_first && n >= 2 {
             find_type(&de.r, n, de.depth)
         } else {
             None
         };
-        Ok(Entries {
+        Entries {
             de,
             left: n,
             prev: None,
             ty: ty.map_or(TypeState::InOrder, TypeState::Key),
-        })
+        }
     }
 }
 

@@ -116,3 +116,25 @@ fn unknown_values_carry_cbor_links_and_bytes_losslessly() {
         Some(&[0xde, 0xad, 0xbe, 0xef][..])
     );
 }
+
+#[test]
+fn union_member_after_a_shorter_key_is_read_in_place() {
+    // A mention facet stores `did` before `$type` (shorter keys sort
+    // first). The union gets `$type` handed first and reads the member in
+    // place, so an error in it names the bad string's own offset; a
+    // buffered read could only name the end of the map.
+    let mut json = post_json();
+    json["facets"][0]["features"][0]["did"] = serde_json::json!("not-a-did");
+    let cbor = Value::from_json(&json).unwrap().to_cbor();
+    let e = from_slice::<Post>(&cbor).unwrap_err();
+    let bad = cbor
+        .windows(b"not-a-did".len())
+        .position(|w| w == b"not-a-did")
+        .unwrap();
+    // The text's head is the byte before its contents.
+    assert_eq!(e.offset, bad - 1, "{e}");
+    // Plain objects are read in stored order: the same post decodes
+    // whole when the facet is fine.
+    let ok = Value::from_json(&post_json()).unwrap().to_cbor();
+    assert!(from_slice::<Post>(&ok).is_ok());
+}

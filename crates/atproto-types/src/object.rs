@@ -209,9 +209,17 @@ pub trait Union: Sized {
         -> Result<Self, D::Error>;
 }
 
+/// The struct name a union asks for (`deserialize_struct(UNION_TOKEN, ..)`),
+/// so that a binary deserializer knows the visitor wants `$type` before the
+/// other entries. Canonical DAG-CBOR sorts shorter keys (`cid`, `uri`)
+/// before `$type`; atproto-sync's deserializer looks ahead for `$type` only
+/// when it sees this name, and hands other maps out in stored order. Other
+/// deserializers treat it as any struct name (a map).
+pub const UNION_TOKEN: &str = "$atproto::union";
+
 /// The `Deserialize` body of every generated union.
 pub fn deserialize_union<'de, U: Union, D: Deserializer<'de>>(d: D) -> Result<U, D::Error> {
-    d.deserialize_map(UnionVisitor(PhantomData))
+    d.deserialize_struct(UNION_TOKEN, &[TYPE_KEY], UnionVisitor(PhantomData))
 }
 
 struct UnionVisitor<U>(PhantomData<U>);
