@@ -13,13 +13,16 @@ const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// Appends the base32 text of `bytes` to `out` (no multibase prefix).
 pub fn encode(bytes: &[u8], out: &mut String) {
-    let mut text = Vec::with_capacity(bytes.len().div_ceil(5) * 8);
+    let mut text = std::mem::take(out).into_bytes();
+    text.reserve(bytes.len().div_ceil(5) * 8);
     let mut chunks = bytes.chunks_exact(5);
     for c in chunks.by_ref() {
         let n = c.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
-        for i in (0..8).rev() {
-            text.push(ALPHABET[((n >> (5 * i)) & 31) as usize]);
+        let mut eight = [0u8; 8];
+        for (i, ch) in eight.iter_mut().enumerate() {
+            *ch = ALPHABET[((n >> (35 - 5 * i)) & 31) as usize];
         }
+        text.extend_from_slice(&eight);
     }
     let (mut acc, mut bits) = (0u32, 0u32);
     for &b in chunks.remainder() {
@@ -34,10 +37,12 @@ pub fn encode(bytes: &[u8], out: &mut String) {
     if bits > 0 {
         text.push(ALPHABET[((acc << (5 - bits)) & 31) as usize]);
     }
-    // Every byte is from the ASCII alphabet above.
-    if let Ok(text) = std::str::from_utf8(&text) {
-        out.push_str(text);
-    }
+    // `out` was a `String` and every byte added is from the ASCII
+    // alphabet above, so this never takes the lossy branch.
+    *out = match String::from_utf8(text) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
 }
 
 /// Text that is not strict base32.
@@ -107,6 +112,10 @@ mod tests {
             encode(&data[..len], &mut text);
             assert_eq!(text, reference(&data[..len]), "{len}");
             assert_eq!(decode(&text).as_deref(), Ok(&data[..len]), "{len}");
+            // Appending keeps what `out` already held.
+            let mut after = String::from("bé");
+            encode(&data[..len], &mut after);
+            assert_eq!(after, format!("bé{text}"), "{len}");
         }
     }
 

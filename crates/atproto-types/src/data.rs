@@ -44,10 +44,7 @@ pub const CID_LINK_TOKEN: &str = "$atproto::cid-link";
 
 /// The multibase base32 text (`b…`) of a binary CID.
 fn cid_text_from_binary(bytes: &[u8]) -> Result<Cid, String> {
-    let mut out = String::with_capacity(1 + bytes.len().div_ceil(5) * 8);
-    out.push('b');
-    crate::base32::encode(bytes, &mut out);
-    Cid::new(out).map_err(|e| format!("binary CID is not a valid CID: {e}"))
+    Cid::from_binary(bytes).map_err(|e| format!("binary CID is not a valid CID: {e}"))
 }
 
 /// The binary form of a base32 (`b…`) CID text.

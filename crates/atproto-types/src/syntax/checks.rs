@@ -12,8 +12,8 @@ const NSID_NAME_MAX: usize = 63;
 pub(crate) const AT_URI_MAX: usize = 8 * 1024;
 pub(crate) const URI_MAX: usize = 8 * 1024;
 pub(crate) const RECORD_KEY_MAX: usize = 512;
-const CID_MIN: usize = 8;
-const CID_MAX: usize = 256;
+pub(crate) const CID_MIN: usize = 8;
+pub(crate) const CID_MAX: usize = 256;
 /// The base32-sortable alphabet of TIDs.
 pub(crate) const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 

@@ -170,6 +170,22 @@ string_format!(
     /// A CID in its string form (`cid` format).
     Cid, "cid", checks::cid
 );
+impl Cid {
+    /// The text of a binary CID: `b` and its base32 form. That text is
+    /// made only of characters the `cid` format allows and starts with one
+    /// it accepts, so only its length is left to check.
+    pub(crate) fn from_binary(bytes: &[u8]) -> Result<Cid, SyntaxError> {
+        let mut text = String::with_capacity(1 + bytes.len().div_ceil(5) * 8);
+        text.push('b');
+        crate::base32::encode(bytes, &mut text);
+        if !(checks::CID_MIN..=checks::CID_MAX).contains(&text.len()) {
+            return checks::cid(&text).map(|()| Cid(text));
+        }
+        debug_assert!(checks::cid(&text).is_ok(), "{text}");
+        Ok(Cid(text))
+    }
+}
+
 string_format!(
     /// A timestamp identifier (`tid` format): 13 base32-sortable characters.
     Tid, "tid", checks::tid
