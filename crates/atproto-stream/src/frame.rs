@@ -10,6 +10,7 @@
 //! with it and decodes message bodies straight into the generated types,
 //! in one pass and without an intermediate value.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use atproto_sync::event::{body_error, read_error_body, read_header};
@@ -88,11 +89,29 @@ pub fn decode_header(bytes: &[u8], max_size: usize) -> Result<Header, FrameError
 /// The full `$type` of a header's `t`: `#commit` is short for
 /// `<nsid>#commit`; a `t` with an NSID of its own is kept.
 pub fn full_type(nsid: &str, t: &str) -> String {
-    if t.starts_with('#') {
-        format!("{nsid}{t}")
-    } else {
-        t.to_owned()
+    full_type_in(nsid, t, &mut [0; FULL_TYPE_BUF]).into_owned()
+}
+
+/// Room for a full message type built without allocating (an NSID is at
+/// most 317 bytes; the official ones and their `#name`s fit in far less).
+const FULL_TYPE_BUF: usize = 128;
+
+/// [`full_type`] in `buf` when it fits (every frame's type is built, so
+/// this spares an allocation per frame), else in a new `String`.
+fn full_type_in<'b>(nsid: &str, t: &'b str, buf: &'b mut [u8; FULL_TYPE_BUF]) -> Cow<'b, str> {
+    if !t.starts_with('#') {
+        return Cow::Borrowed(t);
     }
+    let n = nsid.len() + t.len();
+    if n <= buf.len() {
+        buf[..nsid.len()].copy_from_slice(nsid.as_bytes());
+        buf[nsid.len()..n].copy_from_slice(t.as_bytes());
+        // Two `str`s one after the other are UTF-8.
+        if let Ok(full) = std::str::from_utf8(&buf[..n]) {
+            return Cow::Borrowed(full);
+        }
+    }
+    Cow::Owned(format!("{nsid}{t}"))
 }
 
 /// Decodes one frame of subscription `S` (at most `max_size` bytes).
@@ -118,7 +137,8 @@ pub fn decode_frame<S: Subscription>(
         OP_MESSAGE => {
             let t = header.message_type()?;
             let mut de = Deserializer::from_slice(header.body(bytes));
-            let full = full_type(S::NSID, t);
+            let mut buf = [0; FULL_TYPE_BUF];
+            let full = full_type_in(S::NSID, t, &mut buf);
             S::Message::decode_member(&full, &mut de)
                 .and_then(|m| {
                     de.end()?;

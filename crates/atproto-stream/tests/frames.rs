@@ -350,6 +350,9 @@ fn header_only_decoding() {
         "com.atproto.label.subscribeLabels#labels"
     );
     assert_eq!(full_type("x.y.z", "a.b.c#d"), "a.b.c#d");
+    // Longer than the stack buffer frames use: built on the heap, the same.
+    let long = format!("com.example.{}", "a".repeat(200));
+    assert_eq!(full_type(&long, "#commit"), format!("{long}#commit"));
 }
 
 #[test]
