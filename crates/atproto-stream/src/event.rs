@@ -188,11 +188,10 @@ impl CommitEvent {
         };
         // A link field as a binary CID; an error names the field.
         let link = |l: &CidLink, field: String| {
-            let s = l.link.as_str();
-            s.parse::<Cid>().map_err(|e| {
+            Cid::try_from(&l.link).map_err(|e| {
                 err(EventErrorKind::Field {
                     field,
-                    why: format!("CID {s:?}: {e}"),
+                    why: format!("CID {:?}: {e}", l.link.as_str()),
                 })
             })
         };

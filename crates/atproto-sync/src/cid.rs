@@ -243,7 +243,11 @@ fn from_base32_36(text: &[u8]) -> Result<Cid, CidError> {
 impl TryFrom<&atproto_types::Cid> for Cid {
     type Error = CidError;
     fn try_from(c: &atproto_types::Cid) -> Result<Cid, CidError> {
-        c.as_str().parse()
+        match c.binary_form() {
+            // Read from DAG-CBOR: its bytes, without making and parsing text.
+            Some(bytes) => Cid::from_bytes(bytes),
+            None => c.as_str().parse(),
+        }
     }
 }
 

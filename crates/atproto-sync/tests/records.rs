@@ -138,3 +138,17 @@ fn union_member_after_a_shorter_key_is_read_in_place() {
     let ok = Value::from_json(&post_json()).unwrap().to_cbor();
     assert!(from_slice::<Post>(&ok).is_ok());
 }
+
+#[test]
+fn a_cid_link_from_cbor_keeps_its_bytes_and_text_on_demand() {
+    let cid = Cid::for_dag_cbor(b"record");
+    let cbor = Value::Link(cid).to_cbor();
+    let link: atproto_types::CidLink = from_slice(&cbor).unwrap();
+    // Held as bytes: back to the binary CID, and to the same DAG-CBOR,
+    // without its text; the text, when asked for, is the CID's own.
+    assert_eq!(link.link.binary_form(), Some(&cid.as_bytes()[..]));
+    assert_eq!(Cid::try_from(&link.link).unwrap(), cid);
+    assert_eq!(to_vec(&link).unwrap(), cbor);
+    assert_eq!(link.link.as_str(), cid.to_string());
+    assert_eq!(link, atproto_types::CidLink::new(cid.to_types_cid()));
+}

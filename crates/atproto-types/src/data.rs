@@ -103,6 +103,9 @@ impl From<Cid> for CidLink {
 impl Serialize for CidLink {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if !s.is_human_readable() {
+            if let Some(bytes) = self.link.binary_form() {
+                return s.serialize_newtype_struct(CID_LINK_TOKEN, &BinaryCid(bytes));
+            }
             let bytes = cid_binary_from_text(&self.link).map_err(serde::ser::Error::custom)?;
             return s.serialize_newtype_struct(CID_LINK_TOKEN, &BinaryCid(&bytes));
         }

@@ -29,12 +29,39 @@ pub(crate) fn err(format: &'static str, reason: impl Into<String>) -> SyntaxErro
     }
 }
 
+/// A lexicon string format held as its checked `String`.
 macro_rules! string_format {
     ($(#[$doc:meta])* $name:ident, $format:literal, $check:path) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
 
+        impl $name {
+            /// The string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The owned string.
+            pub fn into_string(self) -> String {
+                self.0
+            }
+
+            /// Wraps a string that passed the check.
+            fn checked(s: String) -> Self {
+                $name(s)
+            }
+        }
+
+        format_impls!($name, $format, $check);
+    };
+}
+
+/// What every string format has, written over `as_str`, `into_string`
+/// and a private `checked` constructor, so a format with its own
+/// representation ([`Cid`]) shares it.
+macro_rules! format_impls {
+    ($name:ident, $format:literal, $check:path) => {
         impl $name {
             /// The lexicon format name.
             pub const FORMAT: &'static str = $format;
@@ -49,29 +76,19 @@ macro_rules! string_format {
             pub fn new(s: impl Into<String>) -> Result<Self, SyntaxError> {
                 let s = s.into();
                 $check(&s)?;
-                Ok($name(s))
-            }
-
-            /// The string.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-
-            /// The owned string.
-            pub fn into_string(self) -> String {
-                self.0
+                Ok($name::checked(s))
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
+                write!(f, "{}({:?})", stringify!($name), self.as_str())
             }
         }
 
@@ -79,7 +96,7 @@ macro_rules! string_format {
             type Err = SyntaxError;
             fn from_str(s: &str) -> Result<Self, SyntaxError> {
                 $check(s)?;
-                Ok($name(s.to_owned()))
+                Ok($name::checked(s.to_owned()))
             }
         }
 
@@ -99,31 +116,31 @@ macro_rules! string_format {
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.into_string()
             }
         }
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                self.as_str() == other
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
+                self.as_str() == *other
             }
         }
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
+                s.serialize_str(self.as_str())
             }
         }
 
@@ -131,7 +148,7 @@ macro_rules! string_format {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let key = crate::object::Key::deserialize(d)?;
                 $check(key.as_str()).map_err(serde::de::Error::custom)?;
-                Ok($name(key.0.into_owned()))
+                Ok($name::checked(key.0.into_owned()))
             }
         }
     };
@@ -166,26 +183,123 @@ string_format!(
     /// A timestamp (`datetime` format): RFC 3339 with the atproto restrictions.
     Datetime, "datetime", checks::datetime
 );
-string_format!(
-    /// A CID in its string form (`cid` format).
-    Cid, "cid", checks::cid
-);
+/// A CID in its string form (`cid` format).
+///
+/// A CID read from a binary encoding (a DAG-CBOR link, through
+/// [`crate::CidLink`]) keeps its bytes and makes its text the first time
+/// it is asked for ([`Cid::as_str`], `Display`, serializing to JSON), so a
+/// firehose consumer that never prints a link never pays for its text.
+/// Either way it is the same value: equality, ordering and hashing follow
+/// the text.
+#[derive(Clone)]
+pub struct Cid(CidRepr);
+
+#[derive(Clone)]
+enum CidRepr {
+    /// Read or built from text.
+    Text(String),
+    /// Read from a binary encoding: a CIDv1 of the usual 36 bytes, its
+    /// text (`b` and base32) made when first asked for.
+    Binary {
+        bytes: [u8; 36],
+        text: std::sync::OnceLock<String>,
+    },
+}
+
+/// `b` and the base32 of `bytes`: the text of a binary CID.
+fn base32_cid_text(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(1 + bytes.len().div_ceil(5) * 8);
+    text.push('b');
+    crate::base32::encode(bytes, &mut text);
+    text
+}
+
 impl Cid {
-    /// The text of a binary CID: `b` and its base32 form. That text is
-    /// made only of characters the `cid` format allows and starts with one
-    /// it accepts, so only its length is left to check.
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            CidRepr::Text(s) => s,
+            CidRepr::Binary { bytes, text } => text.get_or_init(|| base32_cid_text(bytes)),
+        }
+    }
+
+    /// The owned string.
+    pub fn into_string(self) -> String {
+        match self.0 {
+            CidRepr::Text(s) => s,
+            CidRepr::Binary { bytes, text } => {
+                text.into_inner().unwrap_or_else(|| base32_cid_text(&bytes))
+            }
+        }
+    }
+
+    /// The CID's binary form without decoding its text, when it holds it:
+    /// a CID read from a binary encoding does; one read from text gives
+    /// `None` (its bytes are in [`Cid::decode`]).
+    pub fn binary_form(&self) -> Option<&[u8]> {
+        match &self.0 {
+            CidRepr::Binary { bytes, .. } => Some(bytes),
+            CidRepr::Text(_) => None,
+        }
+    }
+
+    /// Wraps a string that passed the check.
+    fn checked(s: String) -> Self {
+        Cid(CidRepr::Text(s))
+    }
+
+    /// A CID from its binary form, as a DAG-CBOR link carries it. Its text
+    /// (`b` and base32) is made only of characters the `cid` format
+    /// allows and starts with one it accepts, so only the length is
+    /// checked here; [`Cid::decode`] checks the structure.
     pub(crate) fn from_binary(bytes: &[u8]) -> Result<Cid, SyntaxError> {
-        let mut text = String::with_capacity(1 + bytes.len().div_ceil(5) * 8);
-        text.push('b');
-        crate::base32::encode(bytes, &mut text);
+        if let Ok(bytes) = <[u8; 36]>::try_from(bytes) {
+            // 59 characters of text: within the format's length.
+            return Ok(Cid(CidRepr::Binary {
+                bytes,
+                text: std::sync::OnceLock::new(),
+            }));
+        }
+        let text = base32_cid_text(bytes);
         if !(checks::CID_MIN..=checks::CID_MAX).contains(&text.len()) {
-            return checks::cid(&text).map(|()| Cid(text));
+            return checks::cid(&text).map(|()| Cid::checked(text));
         }
         debug_assert!(checks::cid(&text).is_ok(), "{text}");
-        Ok(Cid(text))
+        Ok(Cid::checked(text))
     }
 }
 
+impl PartialEq for Cid {
+    fn eq(&self, other: &Cid) -> bool {
+        match (&self.0, &other.0) {
+            // The same bytes have the same base32 text, and only they do.
+            (CidRepr::Binary { bytes: a, .. }, CidRepr::Binary { bytes: b, .. }) => a == b,
+            _ => self.as_str() == other.as_str(),
+        }
+    }
+}
+
+impl Eq for Cid {}
+
+impl PartialOrd for Cid {
+    fn partial_cmp(&self, other: &Cid) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Cid {
+    fn cmp(&self, other: &Cid) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for Cid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+format_impls!(Cid, "cid", checks::cid);
 string_format!(
     /// A timestamp identifier (`tid` format): 13 base32-sortable characters.
     Tid, "tid", checks::tid
@@ -389,6 +503,52 @@ impl Datetime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hash_of<T: std::hash::Hash>(v: &T) -> u64 {
+        use std::hash::{BuildHasher, RandomState};
+        thread_local!(static STATE: RandomState = RandomState::new());
+        STATE.with(|s| s.hash_one(v))
+    }
+
+    #[test]
+    fn a_cid_from_binary_is_the_same_value_as_from_text() {
+        let text = "bafyreigbtj4x7ip5legnfznufuopl4sg4knzc2cof6duas4b3q2fy6swua";
+        let bytes = crate::base32::decode(&text[1..]).unwrap();
+        let from_text = Cid::new(text).unwrap();
+        let from_binary = Cid::from_binary(&bytes).unwrap();
+        // Only the binary one holds its bytes; decoding gives them to both.
+        assert_eq!(from_binary.binary_form(), Some(&bytes[..]));
+        assert_eq!(from_text.binary_form(), None);
+        assert_eq!(from_text.decode().unwrap(), from_binary.decode().unwrap());
+        // Equal both ways, whichever made its text first.
+        assert_eq!(from_binary.clone(), from_text);
+        assert_eq!(from_text, from_binary.clone());
+        assert_eq!(from_binary, Cid::from_binary(&bytes).unwrap());
+        assert_eq!(hash_of(&from_binary), hash_of(&from_text));
+        assert_eq!(from_binary.cmp(&from_text), std::cmp::Ordering::Equal);
+        assert_eq!(from_binary.as_str(), text);
+        assert_eq!(from_binary.to_string(), text);
+        assert_eq!(format!("{from_binary:?}"), format!("{from_text:?}"));
+        assert_eq!(from_binary.clone().into_string(), text);
+        assert_eq!(String::from(Cid::from_binary(&bytes).unwrap()), text);
+        assert_eq!(from_binary, text);
+        // A different CID differs and orders by its text.
+        let mut other = bytes.clone();
+        other[35] ^= 1;
+        let other = Cid::from_binary(&other).unwrap();
+        assert_ne!(other, from_binary);
+        assert_ne!(other, from_text);
+        assert_eq!(
+            other.cmp(&from_text),
+            other.as_str().cmp(from_text.as_str())
+        );
+        // Other lengths are kept as text, checked like any text.
+        let short = Cid::from_binary(&bytes[..20]).unwrap();
+        assert_eq!(short.binary_form(), None);
+        assert_eq!(short.as_str().len(), 1 + 32);
+        assert!(Cid::from_binary(&[1, 2]).is_err());
+        assert!(Cid::from_binary(&[0; 200]).is_err());
+    }
 
     #[test]
     fn check_agrees_with_new() {
