@@ -186,20 +186,21 @@ impl CommitEvent {
             repo: commit.repo.as_str().to_owned(),
             kind: what,
         };
-        // A link field as a binary CID; an error names the field.
-        let link = |l: &CidLink, field: String| {
+        // A link field as a binary CID; an error names the field (its name
+        // is made only then).
+        let link = |l: &CidLink, field: &dyn Fn() -> String| {
             Cid::try_from(&l.link).map_err(|e| {
                 err(EventErrorKind::Field {
-                    field,
+                    field: field(),
                     why: format!("CID {:?}: {e}", l.link.as_str()),
                 })
             })
         };
-        let commit_cid = link(&commit.commit, "commit".into())?;
+        let commit_cid = link(&commit.commit, &|| "commit".into())?;
         let prev_data = commit
             .prev_data
             .as_ref()
-            .map(|l| link(l, "prevData".into()))
+            .map(|l| link(l, &|| "prevData".into()))
             .transpose()?;
         let car = Blocks::read(&commit.blocks.0).map_err(|e| err(EventErrorKind::Car(e)))?;
         let mut ops = Vec::with_capacity(commit.ops.len());
@@ -211,11 +212,15 @@ impl CommitEvent {
                     why: format!("{:?} is not collection/rkey", op.path),
                 })
             })?;
-            let cid = op.cid.as_ref().map(|l| link(l, field("cid"))).transpose()?;
+            let cid = op
+                .cid
+                .as_ref()
+                .map(|l| link(l, &|| field("cid")))
+                .transpose()?;
             let prev = op
                 .prev
                 .as_ref()
-                .map(|l| link(l, field("prev")))
+                .map(|l| link(l, &|| field("prev")))
                 .transpose()?;
             let action = match &op.action {
                 Open::Known(RepoOpAction::Create) => Action::Create,

@@ -105,6 +105,27 @@ fn commit_opens_with_record() {
 }
 
 #[test]
+fn a_link_that_is_no_atproto_cid_names_its_field() {
+    let (body, _) = commit_body(42, None);
+    let frame = encode_frame(1, Some("#commit"), &body);
+    let Frame::Message(Message::Commit(mut commit)) =
+        decode_frame::<SubscribeRepos>(&frame, MAX).unwrap()
+    else {
+        panic!("not a commit")
+    };
+    // Valid `cid` syntax, but base58 text: not a CID atproto-sync reads.
+    let base58 =
+        atproto_types::Cid::new("zdj7WhuEjrB52m1BisYCtmjH1hSKa7yZ3jEZ9JcXaFRD51wVz").unwrap();
+    commit.ops[0].cid = Some(atproto_types::CidLink::new(base58.clone()));
+    let e = RepoEvent::from_message(Message::Commit(commit.clone())).unwrap_err();
+    assert!(e.to_string().contains("ops[0].cid: CID \"zdj7"), "{e}");
+    commit.ops[0].cid = None;
+    commit.prev_data = Some(atproto_types::CidLink::new(base58));
+    let e = RepoEvent::from_message(Message::Commit(commit)).unwrap_err();
+    assert!(e.to_string().contains("prevData: CID"), "{e}");
+}
+
+#[test]
 fn unknown_fields_are_kept() {
     let (body, _) = commit_body(1, Some(("zzNewField", s("x"))));
     let frame = encode_frame(1, Some("#commit"), &body);
