@@ -198,12 +198,17 @@ pub struct Cid(CidRepr);
 enum CidRepr {
     /// Read or built from text.
     Text(String),
-    /// Read from a binary encoding: a CIDv1 of the usual 36 bytes, its
-    /// text (`b` and base32) made when first asked for.
-    Binary {
-        bytes: [u8; 36],
-        text: std::sync::OnceLock<String>,
-    },
+    /// Read from a binary encoding. Boxed, so a `Cid` stays the size of a
+    /// `String` (it is in every strong ref a JSON view carries).
+    Binary(Box<BinaryCid>),
+}
+
+/// A CIDv1 of the usual 36 bytes, its text (`b` and base32) made when
+/// first asked for.
+#[derive(Clone)]
+struct BinaryCid {
+    bytes: [u8; 36],
+    text: std::sync::OnceLock<String>,
 }
 
 /// `b` and the base32 of `bytes`: the text of a binary CID.
@@ -219,7 +224,7 @@ impl Cid {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             CidRepr::Text(s) => s,
-            CidRepr::Binary { bytes, text } => text.get_or_init(|| base32_cid_text(bytes)),
+            CidRepr::Binary(b) => b.text.get_or_init(|| base32_cid_text(&b.bytes)),
         }
     }
 
@@ -227,7 +232,8 @@ impl Cid {
     pub fn into_string(self) -> String {
         match self.0 {
             CidRepr::Text(s) => s,
-            CidRepr::Binary { bytes, text } => {
+            CidRepr::Binary(b) => {
+                let BinaryCid { bytes, text } = *b;
                 text.into_inner().unwrap_or_else(|| base32_cid_text(&bytes))
             }
         }
@@ -238,7 +244,7 @@ impl Cid {
     /// `None` (its bytes are in [`Cid::decode`]).
     pub fn binary_form(&self) -> Option<&[u8]> {
         match &self.0 {
-            CidRepr::Binary { bytes, .. } => Some(bytes),
+            CidRepr::Binary(b) => Some(&b.bytes),
             CidRepr::Text(_) => None,
         }
     }
@@ -255,10 +261,10 @@ impl Cid {
     pub(crate) fn from_binary(bytes: &[u8]) -> Result<Cid, SyntaxError> {
         if let Ok(bytes) = <[u8; 36]>::try_from(bytes) {
             // 59 characters of text: within the format's length.
-            return Ok(Cid(CidRepr::Binary {
+            return Ok(Cid(CidRepr::Binary(Box::new(BinaryCid {
                 bytes,
                 text: std::sync::OnceLock::new(),
-            }));
+            }))));
         }
         let text = base32_cid_text(bytes);
         if !(checks::CID_MIN..=checks::CID_MAX).contains(&text.len()) {
@@ -273,7 +279,7 @@ impl PartialEq for Cid {
     fn eq(&self, other: &Cid) -> bool {
         match (&self.0, &other.0) {
             // The same bytes have the same base32 text, and only they do.
-            (CidRepr::Binary { bytes: a, .. }, CidRepr::Binary { bytes: b, .. }) => a == b,
+            (CidRepr::Binary(a), CidRepr::Binary(b)) => a.bytes == b.bytes,
             _ => self.as_str() == other.as_str(),
         }
     }
@@ -548,6 +554,8 @@ mod tests {
         assert_eq!(short.as_str().len(), 1 + 32);
         assert!(Cid::from_binary(&[1, 2]).is_err());
         assert!(Cid::from_binary(&[0; 200]).is_err());
+        // Either way a `Cid` is no bigger than its text's `String`.
+        assert_eq!(std::mem::size_of::<Cid>(), std::mem::size_of::<String>());
     }
 
     #[test]
