@@ -739,6 +739,7 @@ fn summary(latest: &Value) -> Value {
             "ours_verified_frames_per_s": latest["firehose"]["parties"]["ours + verify"]["frames_per_s"].clone(),
             "ours_vs_fastest_peer": latest["firehose"]["ours_vs_fastest_peer"].clone(),
             "ours_vs_ipld": latest["firehose"]["ours_vs_ipld"].clone(),
+            "floor_share_of_3x_budget": latest["firehose"]["floor_share_of_3x_budget"].clone(),
             "memory": latest["firehose"]["memory"].clone(),
         },
         "compile_debug_s": Value::Object(compile),

@@ -37,6 +37,9 @@ fn status(field: &str) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// The row of the least a checking decoder must do.
+const FLOOR: &str = "floor: frame and records walked, records hashed, nothing built";
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -174,7 +177,7 @@ fn main() -> Result<(), Failure> {
     // nothing: the frame's header read, its body walked under the strict
     // DAG-CBOR rules, and each record block hashed and walked the same way.
     runs.push((
-        "floor: frame and records walked, records hashed, nothing built",
+        FLOOR,
         Box::new(|| {
             for (f, recs) in frames.iter().zip(&records) {
                 let f = black_box(f);
@@ -250,6 +253,9 @@ fn main() -> Result<(), Failure> {
         "parties": json,
         "ours_vs_fastest_peer": ours / fastest_peer,
         "ours_vs_ipld": ours / json["ipld"]["frames_per_s"].as_f64().unwrap_or(f64::NAN),
+        // The floor's time per frame over the time 3x the fastest peer allows.
+        "floor_share_of_3x_budget": 3.0 * fastest_peer
+            / json[FLOOR]["frames_per_s"].as_f64().unwrap_or(f64::NAN),
     });
     println!("{summary}");
     Ok(())
