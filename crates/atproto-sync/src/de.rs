@@ -97,14 +97,21 @@ impl<'a> Deserializer<'a> {
         let mut map = Entries::new(self, n, type_first);
         let v = visitor.visit_map(&mut map)?;
         let left = map.left;
+        self.leave(at, left, "map", "entries")?;
+        Ok(v)
+    }
+
+    /// Leaves the array or map (`kind`, counted in `unit`s) whose head is
+    /// at `at`; an error when the visitor stopped `left` short of its end.
+    fn leave(&mut self, at: usize, left: usize, kind: &str, unit: &str) -> Result<(), DecodeError> {
         self.depth -= 1;
         if left > 0 {
             return Err(self.r.err(
                 at,
-                Rule::Message(format!("map has {left} more entries than expected")),
+                Rule::Message(format!("{kind} has {left} more {unit} than expected")),
             ));
         }
-        Ok(v)
+        Ok(())
     }
 
     fn enter(&mut self, at: usize) -> Result<(), DecodeError> {
@@ -172,13 +179,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                 let mut seq = Seq { de: self, left: n };
                 let v = visitor.visit_seq(&mut seq)?;
                 let left = seq.left;
-                self.depth -= 1;
-                if left > 0 {
-                    return Err(self.r.err(
-                        at,
-                        Rule::Message(format!("array has {left} more items than expected")),
-                    ));
-                }
+                self.leave(at, left, "array", "items")?;
                 Ok(v)
             }
             Head::Map(n) => self.map(at, n, false, visitor),

@@ -42,11 +42,6 @@ pub use crate::base64::decode as base64_decode;
 /// bytes.
 pub const CID_LINK_TOKEN: &str = "$atproto::cid-link";
 
-/// The multibase base32 text (`b…`) of a binary CID.
-fn cid_text_from_binary(bytes: &[u8]) -> Result<Cid, String> {
-    Cid::from_binary(bytes).map_err(|e| format!("binary CID is not a valid CID: {e}"))
-}
-
 /// The binary form of a base32 (`b…`) CID text.
 fn cid_binary_from_text(cid: &Cid) -> Result<Vec<u8>, String> {
     let text = cid.as_str();
@@ -146,7 +141,9 @@ impl<'de> Visitor<'de> for CidLinkVisitor {
 
     // Binary formats: the CID's bytes (see `CID_LINK_TOKEN`).
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<CidLink, E> {
-        cid_text_from_binary(v).map(CidLink::new).map_err(E::custom)
+        Cid::from_binary(v)
+            .map(CidLink::new)
+            .map_err(|e| E::custom(format_args!("binary CID is not a valid CID: {e}")))
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<CidLink, D::Error> {
