@@ -166,9 +166,9 @@ impl Cid {
 
     /// The text form as `atproto_types`' string newtype.
     pub fn to_types_cid(&self) -> atproto_types::Cid {
-        // The base32 text of a blessed CID always passes the syntax check.
-        atproto_types::Cid::new(self.to_string())
-            .unwrap_or_else(|_| unreachable!("base32 CID text is valid CID syntax"))
+        // 36 bytes are always accepted (held as bytes, text made on demand).
+        atproto_types::Cid::from_binary(&self.0)
+            .unwrap_or_else(|_| unreachable!("a 36-byte CID is a valid types Cid"))
     }
 
     fn write_base32(&self, out: &mut String) {

@@ -257,8 +257,9 @@ impl Cid {
     /// A CID from its binary form, as a DAG-CBOR link carries it. Its text
     /// (`b` and base32) is made only of characters the `cid` format
     /// allows and starts with one it accepts, so only the length is
-    /// checked here; [`Cid::decode`] checks the structure.
-    pub(crate) fn from_binary(bytes: &[u8]) -> Result<Cid, SyntaxError> {
+    /// checked here; [`Cid::decode`] checks the structure. A 36-byte CID
+    /// (CIDv1, SHA-256) keeps its bytes and makes its text when asked.
+    pub fn from_binary(bytes: &[u8]) -> Result<Cid, SyntaxError> {
         if let Ok(bytes) = <[u8; 36]>::try_from(bytes) {
             // 59 characters of text: within the format's length.
             return Ok(Cid(CidRepr::Binary(Box::new(BinaryCid {
