@@ -1,4 +1,4 @@
-//! Base64 (RFC 4648) in the two alphabets atproto uses, strict on input.
+//! Base64 (RFC 4648) in the two alphabets atproto uses.
 //!
 //! - **Standard** (`A–Z a–z 0–9 + /`, §4): the data model's `{"$bytes": ..}`
 //!   (written without padding; [`encode_padded`] adds `=` for the places that
@@ -8,10 +8,17 @@
 //! - **URL-safe** (`A–Z a–z 0–9 - _`, §5), never padded: JWT segments and
 //!   other URL parts. [`decode_url`] refuses `=`.
 //!
-//! Decoding is strict: no whitespace, no characters of the other alphabet,
-//! no impossible lengths, and no stray bits in the last character (so every
-//! byte string has exactly one accepted text per form). Errors say what was
-//! wrong and at which character.
+//! Writing is canonical: the encoders never set the unused bits of the last
+//! character. Reading the data model's text ([`decode`]) ignores those bits,
+//! as the atproto interop vectors and the reference TypeScript implementation
+//! do: a record whose `$bytes` ends in a character such as `"123"` (where
+//! `'3'` carries two stray low bits) is valid and decodes to the same bytes
+//! as its canonical form `"120"`. Everything else stays strict: no
+//! whitespace, no characters of the other alphabet, no impossible lengths,
+//! no wrong padding. [`decode_strict`] and [`decode_url`] also refuse stray
+//! bits, so that every byte string has exactly one accepted text; use them
+//! where a text must be canonical. Errors say what was wrong and at which
+//! character.
 
 use std::fmt;
 
@@ -141,7 +148,21 @@ pub fn encode_url(data: &[u8]) -> String {
     encode_with(data, URL_SAFE, false)
 }
 
-fn decode_with(text: &[u8], rev: &[u8; 256], allow_padding: bool) -> Result<Vec<u8>, Base64Error> {
+/// How much a decoder tolerates beyond the canonical text.
+#[derive(Clone, Copy)]
+struct Rules {
+    /// `=` padding may follow the data (it must then be exactly right).
+    allow_padding: bool,
+    /// Non-zero unused bits in the last character are ignored rather than
+    /// refused.
+    ignore_trailing_bits: bool,
+}
+
+fn decode_with(text: &[u8], rev: &[u8; 256], rules: Rules) -> Result<Vec<u8>, Base64Error> {
+    let Rules {
+        allow_padding,
+        ignore_trailing_bits,
+    } = rules;
     let data_len = text.iter().position(|&c| c == b'=').unwrap_or(text.len());
     if data_len < text.len() {
         let padding = &text[data_len..];
@@ -199,7 +220,7 @@ fn decode_with(text: &[u8], rev: &[u8; 256], allow_padding: bool) -> Result<Vec<
             1 => 0x0000_ffff,
             _ => 0x0000_00ff,
         };
-        if n & unused_mask != 0 {
+        if n & unused_mask != 0 && !ignore_trailing_bits {
             return Err(Base64Error::TrailingBits {
                 position: base + rest.len() - 1,
             });
@@ -229,15 +250,46 @@ fn check_chars(chars: &[u8], rev: &[u8; 256]) -> Result<(), Base64Error> {
     }
 }
 
-/// Decodes the standard alphabet, padded or not (padding, if any, must be
-/// correct).
+/// Decodes the standard alphabet as the data model reads `$bytes`: padded or
+/// not (padding, if any, must be correct), and ignoring non-zero unused bits
+/// in the last character (see the module docs). [`encode`] of the result
+/// gives the canonical text.
 pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
-    decode_with(text.as_bytes(), &STANDARD_REV, true)
+    decode_with(
+        text.as_bytes(),
+        &STANDARD_REV,
+        Rules {
+            allow_padding: true,
+            ignore_trailing_bits: true,
+        },
+    )
 }
 
-/// Decodes the URL-safe alphabet without padding.
+/// Decodes the standard alphabet, padded or not, accepting only canonical
+/// text: non-zero unused bits in the last character are refused with
+/// [`Base64Error::TrailingBits`].
+pub fn decode_strict(text: &str) -> Result<Vec<u8>, Base64Error> {
+    decode_with(
+        text.as_bytes(),
+        &STANDARD_REV,
+        Rules {
+            allow_padding: true,
+            ignore_trailing_bits: false,
+        },
+    )
+}
+
+/// Decodes the URL-safe alphabet without padding, accepting only canonical
+/// text (JWT segments, which their issuers write canonically).
 pub fn decode_url(text: &str) -> Result<Vec<u8>, Base64Error> {
-    decode_with(text.as_bytes(), &URL_SAFE_REV, false)
+    decode_with(
+        text.as_bytes(),
+        &URL_SAFE_REV,
+        Rules {
+            allow_padding: false,
+            ignore_trailing_bits: false,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -347,10 +399,60 @@ mod tests {
             ),
         ];
         for (text, want) in cases {
-            assert_eq!(decode(text).as_ref(), Err(want), "{text:?}");
+            assert_eq!(decode_strict(text).as_ref(), Err(want), "{text:?}");
+            // The reading decoder refuses the same texts, except for stray
+            // bits, which it ignores.
+            match want {
+                TrailingBits { .. } => assert!(decode(text).is_ok(), "{text:?}"),
+                _ => assert_eq!(decode(text).as_ref(), Err(want), "{text:?}"),
+            }
         }
+        assert_eq!(decode_url("Zh"), Err(TrailingBits { position: 1 }));
         assert_eq!(decode_url("Zg=="), Err(InvalidPadding { position: 2 }));
         let msg = decode("aGVs bG8").unwrap_err().to_string();
         assert!(msg.contains("position 4"), "{msg}");
+    }
+
+    #[test]
+    fn reading_ignores_stray_bits_and_writing_is_canonical() {
+        // The interop vectors' lexicon record "full" carries {"$bytes": "123"}:
+        // '3' (55 = 0b110111) leaves two stray low bits set after the 16 bits
+        // of data. Canonical text for the same bytes ends in '0' (52).
+        let lenient = decode("123").unwrap();
+        assert_eq!(lenient, decode_strict("120").unwrap());
+        assert_eq!(lenient, [0xd7, 0x6d]);
+        assert_eq!(encode(&lenient), "120");
+        assert_eq!(
+            decode_strict("123"),
+            Err(Base64Error::TrailingBits { position: 2 })
+        );
+        // One byte in two characters: four unused bits.
+        assert_eq!(decode("Zh").unwrap(), b"f");
+        assert_eq!(decode("Zh==").unwrap(), b"f");
+        assert_eq!(encode(b"f"), "Zg");
+        // Every variant of the unused bits reads as the canonical bytes.
+        for n in 0..8u8 {
+            let data = sample(n);
+            let canonical = encode(&data);
+            let Some(last) = canonical.bytes().last() else {
+                continue;
+            };
+            let unused = match data.len() % 3 {
+                1 => 0x0f,
+                2 => 0x03,
+                _ => 0,
+            };
+            let value = STANDARD_REV[last as usize];
+            for extra in 0..=unused {
+                let mut text = canonical.clone().into_bytes();
+                if let Some(end) = text.last_mut() {
+                    *end = STANDARD[usize::from(value | extra)];
+                }
+                let text = String::from_utf8(text).unwrap();
+                assert_eq!(decode(&text).unwrap(), data, "{text}");
+                assert_eq!(encode(&decode(&text).unwrap()), canonical);
+                assert_eq!(decode_strict(&text).is_ok(), extra == 0, "{text}");
+            }
+        }
     }
 }

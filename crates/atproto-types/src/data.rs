@@ -28,7 +28,9 @@ const BYTES_KEY: &str = "$bytes";
 /// (kept under this name for existing callers; see [`crate::base64`]).
 pub use crate::base64::encode as base64_encode;
 
-/// Standard base64, padded or not, strict (see [`crate::base64::decode`]).
+/// Standard base64 as `$bytes` is read: padded or not, stray bits in the last
+/// character ignored (see [`crate::base64::decode`];
+/// [`crate::base64::decode_strict`] refuses non-canonical text).
 pub use crate::base64::decode as base64_decode;
 
 // ---------------------------------------------------------------- binary formats
@@ -164,7 +166,8 @@ impl<'de> Deserialize<'de> for CidLink {
 // ---------------------------------------------------------------- Bytes
 
 /// Raw bytes, `{"$bytes": "<base64>"}` in JSON (standard alphabet, written
-/// without padding; read with or without).
+/// canonically without padding; read with or without, and ignoring non-zero
+/// unused bits in the last character as the interop vectors require).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Bytes(pub Vec<u8>);
 
@@ -640,6 +643,17 @@ mod tests {
         let b: Bytes = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(b.0.len(), 32);
         assert_eq!(serde_json::to_value(&b).unwrap(), v);
+        // Non-zero unused bits in the last character (the interop vectors'
+        // lexicon record "full" has {"$bytes": "123"}): read as the bytes of
+        // the canonical text, written back canonically.
+        let stray: Bytes = serde_json::from_str(r#"{"$bytes":"123"}"#).unwrap();
+        let canonical: Bytes = serde_json::from_str(r#"{"$bytes":"120"}"#).unwrap();
+        assert_eq!(stray, canonical);
+        assert_eq!(
+            serde_json::to_value(&stray).unwrap(),
+            json!({"$bytes": "120"})
+        );
+        check_data_model(&json!({"rcrd": {"$type": "x.y.z", "b": {"$bytes": "123"}}})).unwrap();
         let padded: Bytes = serde_json::from_str(r#"{"$bytes":"aGVsbA=="}"#).unwrap();
         assert_eq!(
             serde_json::to_string(&padded).unwrap(),
