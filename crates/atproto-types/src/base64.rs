@@ -167,7 +167,7 @@ fn decode_with(text: &[u8], rev: &[u8; 256], rules: Rules) -> Result<Vec<u8>, Ba
     if data_len < text.len() {
         let padding = &text[data_len..];
         let ok = allow_padding
-            && text.len() % 4 == 0
+            && matches!(text.len() % 4, 0)
             && padding.len() <= 2
             && padding.iter().all(|&c| c == b'=')
             && data_len % 4 != 0;

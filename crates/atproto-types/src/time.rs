@@ -30,26 +30,31 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Parses an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT` (the HTTP
-/// date of `Retry-After`). `None` for anything else.
+/// date of `Retry-After`). `None` for anything else, including a year that
+/// is not four digits: the text comes from servers, and a longer year would
+/// overflow the arithmetic.
 pub fn parse_http_date(s: &str) -> Option<SystemTime> {
     let rest = s.split_once(", ")?.1;
     let mut it = rest.split(' ');
-    let day: i64 = it.next()?.parse().ok()?;
+    let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
+    let day = it.next().filter(|t| digits(t, 2))?;
+    let day: i64 = day.parse().ok()?;
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let name = it.next()?;
     let month = MONTHS.iter().position(|m| *m == name)? as i64 + 1;
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<i64>().ok());
+    let year: i64 = it.next().filter(|t| digits(t, 4))?.parse().ok()?;
+    let mut hms = it
+        .next()?
+        .split(':')
+        .map(|p| Some(p).filter(|p| digits(p, 2))?.parse::<i64>().ok());
     let (hh, mm, ss) = (hms.next()??, hms.next()??, hms.next()??);
     if it.next()? != "GMT" || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
     let secs = days_from_civil(year, month, day) * 86_400 + hh * 3600 + mm * 60 + ss;
-    u64::try_from(secs)
-        .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after
@@ -140,6 +145,10 @@ mod tests {
             parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(UNIX_EPOCH + Duration::from_secs(1_445_412_480))
         );
+        assert_eq!(
+            parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(UNIX_EPOCH + Duration::from_secs(253_402_300_799))
+        );
         for bad in [
             "",
             "garbage",
@@ -148,6 +157,16 @@ mod tests {
             "Wed, 21 Foo 2015 07:28:00 GMT",
             "Wed, 21 Oct 2015 24:00:00 GMT",
             "Wed, 21 Oct 1969 00:00:00 GMT",
+            // Servers choose this text: absurd numbers are refused, not
+            // overflowed.
+            "Wed, 21 Oct 99999999999999999 07:28:00 GMT",
+            "Wed, 21 Oct 9223372036854775807 07:28:00 GMT",
+            "Wed, 21 Oct -9223372036854775808 07:28:00 GMT",
+            "Wed, 21 Oct 2015 07:28:9223372036854775807 GMT",
+            "Wed, 21 Oct 2015 99999999999999999999:00:00 GMT",
+            "Wed, 9999999999999999999 Oct 2015 07:28:00 GMT",
+            "Wed, 21 Oct +015 07:28:00 GMT",
+            "Wed, 1 Oct 2015 07:28:00 GMT",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }
