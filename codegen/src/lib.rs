@@ -10,6 +10,11 @@
 //!    recursive containment with boxes, and renders Rust with `quote`,
 //!    formatted by `prettyplease`.
 //!
+//! [`Builder`] runs the three from a build script: one file in `OUT_DIR`
+//! for `include!` inside any module, with references into the official
+//! lexicons (embedded in this library, [`official`]) resolved to
+//! `atproto_api` paths.
+//!
 //! [`validate`] checks JSON records against lexicon documents at run time
 //! (`lexgen validate`), with the same shared checks the generated code calls.
 //!
@@ -20,14 +25,17 @@
 
 use std::fmt;
 
+mod builder;
 pub mod emit;
 pub mod json;
 pub mod model;
 pub mod names;
+pub mod official;
 pub mod resolve;
 pub mod validate;
 
-pub use emit::{generate, Generated, Options};
+pub use builder::{BuildError, Builder, LexiconError};
+pub use emit::{generate, generate_single, Generated, Options};
 pub use resolve::{load_dir, load_dir_any, load_files, Origin, Set};
 
 /// A problem in a lexicon document (or in the set of documents).

@@ -1,6 +1,7 @@
 //! `cargo xtask codegen --check` as a plain test: a `cargo test` fails,
 //! naming every stale, missing or extra file, when `crates/atproto-api` or
-//! `examples/custom-lexicon` is not what `lexicons/` generates.
+//! lexgen's embedded copy of the official lexicons
+//! (`codegen/official-lexicons.jsonl`) is not what `lexicons/` generates.
 //!
 //! The generation policy (crate names, Cargo.toml, secrets) lives in the
 //! xtask; `common` includes that very file rather than a copy of it.
@@ -17,18 +18,18 @@ use common::xtask;
 fn generated_crates_are_current() {
     let root = common::workspace();
     let api = xtask::generate_api(&root).unwrap();
-    let example = xtask::generate_example(&root).unwrap();
+    let bundle = xtask::generate_bundle(&root).unwrap();
     if std::env::var_os("UPDATE_GENERATED").is_some() {
         xtask::write(&root, xtask::API, &api).unwrap();
-        xtask::write(&root, xtask::EXAMPLE, &example).unwrap();
+        xtask::write(&root, xtask::LEXGEN, &bundle).unwrap();
         eprintln!(
             "UPDATE_GENERATED: wrote {} and {}",
             xtask::API,
-            xtask::EXAMPLE
+            xtask::LEXGEN
         );
     }
     let mut problems = xtask::stale(&root, xtask::API, &api);
-    problems.extend(xtask::stale(&root, xtask::EXAMPLE, &example));
+    problems.extend(xtask::stale(&root, xtask::LEXGEN, &bundle));
     assert!(
         problems.is_empty(),
         "generated code is not what the lexicons generate; run `cargo xtask codegen`:\n  {}",

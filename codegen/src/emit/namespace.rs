@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::ir::{self, Item, Module};
-use super::{feature_of, format_file, render, Generated, Options};
+use super::{feature_of, format_file, render, Files, Options};
 use crate::names::{ident, unraw};
 use crate::Error;
 
@@ -93,7 +93,7 @@ pub(super) fn files(
     node: &Node,
     path: &[String],
     opts: &Options,
-    out: &mut Generated,
+    out: &mut Files,
     errors: &mut Vec<Error>,
 ) {
     let mut parts = Parts::default();
@@ -112,8 +112,8 @@ pub(super) fn files(
         let file = format!("{ERRORS_MODULE}.rs");
         let source = format!("{}/", opts.source_label);
         match format_file(&file, quote!(#doc #table), &source, opts) {
-            Ok(text) => {
-                out.files.insert(file, text);
+            Ok(parsed) => {
+                out.insert(file, parsed);
             }
             Err(e) => errors.push(e),
         }
@@ -148,8 +148,8 @@ pub(super) fn files(
         (file, source, namespace_tokens(node, &parts))
     };
     match format_file(&file, tokens, &source, opts) {
-        Ok(text) => {
-            out.files.insert(file, text);
+        Ok(parsed) => {
+            out.insert(file, parsed);
         }
         Err(e) => errors.push(e),
     }
