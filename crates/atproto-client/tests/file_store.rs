@@ -157,7 +157,7 @@ const CHILD_ENV: &str = "ATPROTO_STORE_CRASH_CHILD";
 /// after the temporary file is written, before the rename, writing the
 /// temporary file's path to `<session>.reached`.
 fn crash_child(path: &str) {
-    atproto_client::store::testing::set_before_rename_hook(|tmp| {
+    atproto_session::store::testing::set_before_rename_hook(|tmp| {
         let session = std::env::var(CHILD_ENV).unwrap();
         let marker = format!("{session}.reached");
         std::fs::write(format!("{marker}.part"), tmp.to_string_lossy().as_bytes()).unwrap();

@@ -295,7 +295,21 @@ impl DidDocument {
         let Value::String(url) = &service.endpoint else {
             return Err(DocumentError::PdsEndpoint("not a string".into()));
         };
-        ServiceUrl::parse(url).map_err(DocumentError::PdsEndpoint)
+        let pds = ServiceUrl::parse(url).map_err(|why| {
+            // The reason quotes the endpoint, which anyone can make as long
+            // as the document allows: quote the start of it only.
+            let quoted = format!("{url:?}: ");
+            DocumentError::PdsEndpoint(match why.strip_prefix(&quoted) {
+                Some(reason) => format!(
+                    "{:?}: {}",
+                    crate::truncate(url.clone(), 80),
+                    crate::truncate(reason.to_owned(), 200)
+                ),
+                None => crate::truncate(why, 300),
+            })
+        })?;
+        check_host_name(pds.host()).map_err(DocumentError::PdsEndpoint)?;
+        Ok(pds)
     }
 
     /// The account's signing key: the one `#atproto` verification method,
@@ -329,6 +343,35 @@ impl DidDocument {
     pub fn to_json_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(&self.json).unwrap_or_default()
     }
+}
+
+/// Longest DNS name (RFC 1035: 255 octets on the wire, 253 as text).
+const MAX_HOST_NAME: usize = 253;
+/// Longest DNS label.
+const MAX_LABEL: usize = 63;
+
+/// A host name no DNS can hold is no PDS: refused here rather than handed to
+/// an HTTP client (IP literals are left to the host policy).
+fn check_host_name(host: &str) -> Result<(), String> {
+    if host.starts_with('[') {
+        return Ok(());
+    }
+    let shown = || crate::truncate(host.to_owned(), 80);
+    if host.len() > MAX_HOST_NAME {
+        return Err(format!(
+            "the host {:?} is too long ({} characters, at most {MAX_HOST_NAME})",
+            shown(),
+            host.len()
+        ));
+    }
+    if let Some(label) = host.split('.').find(|l| l.len() > MAX_LABEL) {
+        return Err(format!(
+            "the host {:?} has a label too long ({} characters, at most {MAX_LABEL})",
+            shown(),
+            label.len()
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Debug for DidDocument {

@@ -146,7 +146,10 @@ impl Net {
         url: &str,
         target: Target,
     ) -> Result<ServiceUrl, Error> {
-        let refused = |why: String| Error::new(step, id, ErrorKind::Refused(why));
+        // The URL may come from a redirect's Location: keep what is quoted
+        // of it short.
+        let refused =
+            |why: String| Error::new(step, id, ErrorKind::Refused(crate::truncate(why, 400)));
         let origin = ServiceUrl::parse(url).map_err(|e| refused(format!("invalid URL {e}")))?;
         let host = origin.host();
         if origin.scheme() == "http" {

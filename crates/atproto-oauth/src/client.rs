@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use atproto_client::SessionEvent;
+use atproto_session::SessionEvent;
 use atproto_types::Did;
 use atproto_xrpc::{
     check_url, BoxFuture, HttpClient, HttpMethod, HttpRequest, Secret, Transport, TransportConfig,

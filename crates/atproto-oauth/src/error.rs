@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use atproto_client::StoreError;
+use atproto_session::StoreError;
 use atproto_types::Did;
 
 /// An OAuth failure. Every refusal the protocol calls for is a variant of
@@ -124,7 +124,7 @@ pub enum OAuthError {
     NoSession(Did),
     /// Refreshing a restored session failed (the session error says whether
     /// it ended or the server could not be reached).
-    Session(atproto_client::session::SessionError),
+    Session(atproto_session::SessionError),
 }
 
 impl fmt::Display for OAuthError {

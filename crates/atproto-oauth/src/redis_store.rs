@@ -15,7 +15,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use atproto_client::{StoreError, StoreErrorKind, StoreLock};
+use atproto_session::{StoreError, StoreErrorKind, StoreLock};
 use atproto_types::Did;
 use atproto_xrpc::BoxFuture;
 use redis::aio::MultiplexedConnection;

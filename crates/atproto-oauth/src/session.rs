@@ -4,12 +4,11 @@
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use atproto_client::session::{SessionError, SessionManager};
-use atproto_client::SessionEvent;
+use atproto_session::{AuthError, SessionError, SessionEvent, SessionManager};
 use atproto_types::Did;
 use atproto_xrpc::{
-    Authorizer, Error as XrpcLayerError, HttpMethod, ServiceUrl, TransportError,
-    TransportErrorKind, XrpcError, XrpcRequest, XrpcResponse,
+    Authorizer, Error as XrpcLayerError, HttpMethod, ServiceUrl, XrpcError, XrpcRequest,
+    XrpcResponse,
 };
 
 use crate::client::ClientInner;
@@ -36,7 +35,7 @@ pub fn needs_refresh(data: &OAuthSessionData) -> bool {
 }
 
 /// A signed-in OAuth session. Implements
-/// [`atproto_client::session::SessionManager`], so
+/// [`atproto_session::SessionManager`], so
 /// `atproto_client::Agent::new(session)` gives the typed API.
 ///
 /// Every request goes to the account's PDS with `Authorization: DPoP
@@ -92,44 +91,22 @@ impl Authorizer for DpopAuth<'_> {
     }
 }
 
-/// An OAuth failure as the session layer reports it.
+/// An OAuth failure as the session layer reports it: a store failure as
+/// [`SessionError::Store`]; a transient one (which keeps the session) as
+/// a transient [`SessionError::Auth`] carrying the [`OAuthError`] itself;
+/// any other as [`SessionError::Expired`] named after the OAuth error
+/// (`invalid_grant`) or `OAuthSessionEnded`.
 fn session_error(e: OAuthError) -> SessionError {
     match e {
         OAuthError::Store(s) => SessionError::Store(s),
-        OAuthError::Http { url, message } => {
-            SessionError::Xrpc(XrpcLayerError::Transport(TransportError {
-                nsid: url,
-                kind: TransportErrorKind::Other,
-                message,
-            }))
-        }
-        OAuthError::Server {
-            url,
-            status,
-            error,
-            description,
-        } if status >= 500 || status == 429 => {
-            SessionError::Xrpc(XrpcLayerError::Xrpc(XrpcError {
-                nsid: url,
-                status,
-                error,
-                message: description,
-                headers: Vec::new(),
-            }))
-        }
+        OAuthError::Session(s) => s,
+        e if e.is_transient() => SessionError::Auth(AuthError::transient(e)),
         OAuthError::Server {
             error, description, ..
         } => SessionError::Expired {
             error,
             message: description,
         },
-        other if other.is_transient() => {
-            SessionError::Xrpc(XrpcLayerError::Transport(TransportError {
-                nsid: "oauth".into(),
-                kind: TransportErrorKind::Other,
-                message: other.to_string(),
-            }))
-        }
         other => SessionError::Expired {
             error: "OAuthSessionEnded".into(),
             message: Some(other.to_string()),

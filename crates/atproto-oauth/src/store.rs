@@ -3,7 +3,7 @@
 //!
 //! [`StateStore`] and [`OAuthSessionStore`] are the seams; [`MemoryStore`]
 //! (one process) and [`DirStore`] (JSON files in a directory, written
-//! atomically with mode 0600 through `atproto_client::FileStore`, locked
+//! atomically with mode 0600 through `atproto_session::FileStore`, locked
 //! across processes with lock files) implement both, and so does the
 //! Redis store of the `redis` feature.
 
@@ -12,8 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use atproto_client::store::SessionStore;
-use atproto_client::{FileStore, StoreError, StoreLock};
+use atproto_session::{FileStore, SessionStore, StoreError, StoreLock};
 use atproto_types::Did;
 use atproto_xrpc::{BoxFuture, Secret};
 use serde::{Deserialize, Serialize};
@@ -188,7 +187,7 @@ impl OAuthSessionStore for MemoryStore {
 
 /// Both stores as JSON files in a directory: `states/<key>.json` and
 /// `sessions/<key>.json`, each written atomically with mode 0600 (through
-/// `atproto_client::FileStore`, which also refuses files others can read).
+/// `atproto_session::FileStore`, which also refuses files others can read).
 /// File names are the base64url of the key (or of its SHA-256 when long),
 /// so no input can name a path.
 /// The session lock is a lock file per DID, so processes (on one machine,
@@ -208,7 +207,7 @@ impl DirStore {
         let dir = self.dir.join(kind);
         std::fs::create_dir_all(&dir).map_err(|e| {
             StoreError::new(
-                atproto_client::StoreErrorKind::Io,
+                atproto_session::StoreErrorKind::Io,
                 format!("cannot create {}: {e}", dir.display()),
             )
         })?;

@@ -7,7 +7,7 @@ use atproto_types::Did;
 use atproto_xrpc::Secret;
 use serde::de::DeserializeOwned;
 
-use super::data::SessionData;
+use super::SessionData;
 use super::SessionError;
 use crate::store::redact_quoted;
 

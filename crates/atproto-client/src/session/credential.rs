@@ -12,11 +12,13 @@ use atproto_xrpc::{
 };
 
 use super::answer::{Base, SessionAnswer};
-use super::data::{pds_endpoint, SessionData, SessionEvent};
-use super::events::{in_hook, session_id, Hook, MarkedHook};
+use super::data::pds_endpoint;
 use super::login::{Login, NewAccount};
-use super::{SessionError, SessionManager};
-use crate::store::SessionStore;
+use super::{HookScope, SessionData, SessionError, SessionEvent, SessionManager};
+use crate::store::{BoxFuture, SessionStore};
+
+/// The persist hook, type-erased.
+type Hook = Arc<dyn Fn(SessionEvent, Option<SessionData>) -> BoxFuture<'static, ()> + Send + Sync>;
 
 pub(crate) const CREATE_SESSION: &str = "com.atproto.server.createSession";
 pub(crate) const CREATE_ACCOUNT: &str = "com.atproto.server.createAccount";
@@ -181,7 +183,7 @@ impl CredentialSessionBuilder {
         let service = check_url(&self.service, self.allow_insecure_http)
             .map_err(|e| SessionError::Xrpc(e.into()))?;
         Ok(CredentialSession {
-            id: session_id(),
+            scope: HookScope::new(),
             transport: Transport::new(client, self.transport),
             service,
             allow_insecure_http: self.allow_insecure_http,
@@ -234,8 +236,9 @@ impl State {
 /// and reports every change through the store and the persist hook. See the
 /// crate documentation for the event table.
 pub struct CredentialSession {
-    /// Tells this session's persist hook apart (see [`in_hook`]).
-    id: u64,
+    /// Tells this session's persist hook apart, so that a call it makes
+    /// back into the session is refused instead of deadlocking.
+    scope: HookScope,
     transport: Transport,
     service: ServiceUrl,
     allow_insecure_http: bool,
@@ -347,9 +350,7 @@ impl CredentialSession {
     /// Takes the session lock, unless the caller is this session's own
     /// persist hook, which runs under that lock and would wait for itself.
     async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, SessionError> {
-        if in_hook(self.id) {
-            return Err(SessionError::CalledFromHook);
-        }
+        self.scope.check()?;
         Ok(self.lock.lock().await)
     }
 
@@ -401,7 +402,7 @@ impl CredentialSession {
     /// Runs the persist hook. Callers hold `self.lock`, which orders events.
     async fn notify(&self, event: SessionEvent, session: Option<&SessionData>) {
         if let Some(hook) = &self.hook {
-            MarkedHook(self.id, hook(event, session.cloned())).await;
+            self.scope.deliver(hook(event, session.cloned())).await;
         }
     }
 

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{redact_quoted, BoxFuture, SessionStore, StoreError, StoreErrorKind, StoreLock};
-use crate::session::SessionData;
+use crate::SessionData;
 
 /// A store in one JSON file: for the password session ([`FileStore::new`]),
 /// the TypeScript `AtpSessionData` format; any other serializable session
@@ -237,6 +237,7 @@ impl<T> FileStore<T> {
             f.write_all(&json)?;
             f.sync_all()?;
             drop(f);
+            #[cfg(feature = "testing")]
             if let Some(hook) = testing::BEFORE_RENAME.get() {
                 hook(&tmp);
             }
@@ -347,10 +348,11 @@ fn sweep_stray_temps(dir: &Path, name: &str) {
     }
 }
 
-/// Test support, not part of the API: a hook run by [`FileStore`]'s save
-/// after the temporary file is written and synced and before it is renamed
-/// over the session file, so that a test can kill the process at exactly
-/// that point. Unset in normal use.
+/// Test support (feature `testing`), not part of the API: a hook run by
+/// [`FileStore`]'s save after the temporary file is written and synced and
+/// before it is renamed over the session file, so that a test can kill the
+/// process at exactly that point.
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing {
     use std::path::Path;

@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use super::{BoxFuture, SessionStore, StoreError};
-use crate::session::SessionData;
+use crate::SessionData;
 
 /// A store in memory: the session survives the agent but not the process.
 #[derive(Debug)]

@@ -1,0 +1,46 @@
+//! The session seam of the atproto crates: what every session kind (the
+//! password session of `atproto-client`, the OAuth session of
+//! `atproto-oauth`) shares, so that neither depends on the other.
+//!
+//! ```text
+//! atproto-client (Agent, CredentialSession)    atproto-oauth (OAuthSession)
+//!                 └──────────────┬──────────────────────┘
+//!                         atproto-session
+//!        SessionManager, SessionError, SessionEvent, HookScope,
+//!        SessionStore, MemoryStore, FileStore, StoreLock
+//!                                │
+//!                 atproto-xrpc ──► atproto-types
+//! ```
+//!
+//! - [`SessionManager`]: the trait an agent sends its prepared requests
+//!   through; each session kind implements it.
+//! - [`SessionError`]: what a session reports, with [`SessionError::Auth`]
+//!   for failures of the authentication scheme itself (typed, and
+//!   classed transient or not), apart from the transport's errors.
+//! - [`SessionEvent`]: the events every session kind reports to its hook and
+//!   store; [`HookScope`] keeps a hook that calls back into its own session
+//!   from deadlocking it.
+//! - [`SessionStore`] (module [`store`]): where a session is kept between
+//!   runs, with an optional lock held around each refresh;
+//!   [`MemoryStore`], and [`FileStore`] (atomic, owner-only, locked across
+//!   processes with the operating system's file lock).
+//! - [`SessionData`]: the password session's data, the default type of the
+//!   stores (TypeScript's `AtpSessionData`).
+//!
+//! Applications normally use these through `atproto-client` or
+//! `atproto-oauth`, which re-export them.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod data;
+mod error;
+mod hook;
+mod manager;
+pub mod store;
+
+pub use atproto_xrpc::BoxFuture;
+pub use data::{SessionData, SessionEvent};
+pub use error::{AuthError, SessionError};
+pub use hook::HookScope;
+pub use manager::SessionManager;
+pub use store::{FileStore, MemoryStore, SessionStore, StoreError, StoreErrorKind, StoreLock};
