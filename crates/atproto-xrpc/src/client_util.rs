@@ -1,7 +1,24 @@
 //! What the built-in HTTP clients share: reading an answer's status and
 //! headers, the size-limit error, and an error's cause chain as text.
 
+use std::sync::Arc;
+
 use crate::http::HttpError;
+
+/// The ring crypto provider, for the TLS configuration of one client.
+///
+/// Handed to each configuration (`builder_with_provider`) rather than
+/// installed as the process default: which provider the process uses is the
+/// application's choice, not a library's.
+pub(crate) fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    // rustls 0.23.48 deprecates ring's provider because ring has no
+    // post-quantum key exchange. ring is kept on purpose (aws-lc-rs takes
+    // several times longer to build), and rustls offers no other path to it,
+    // so the deprecation is allowed here, in this one place.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
+}
 
 /// The error for a body over `limit` bytes.
 pub(crate) fn too_large(limit: usize) -> HttpError {

@@ -49,7 +49,11 @@ pub enum Error {
 
 /// An XRPC error answer: its status, name, message and headers (for the
 /// layer above to read `WWW-Authenticate`, `DPoP-Nonce` and the like).
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` shows only the headers that explain an error
+/// ([`XrpcError::DEBUG_HEADERS`]): a server's cookies and the rest of its
+/// headers stay out of logs. [`XrpcError::header`] still reads them all.
+#[derive(Clone, PartialEq, Eq)]
 pub struct XrpcError {
     /// The endpoint called.
     pub nsid: String,
@@ -63,7 +67,42 @@ pub struct XrpcError {
     pub headers: Vec<(String, String)>,
 }
 
+impl fmt::Debug for XrpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: Vec<&(String, String)> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| Self::is_debug_header(n))
+            .collect();
+        f.debug_struct("XrpcError")
+            .field("nsid", &self.nsid)
+            .field("status", &self.status)
+            .field("error", &self.error)
+            .field("message", &self.message)
+            .field("headers", &shown)
+            .finish()
+    }
+}
+
 impl XrpcError {
+    /// The headers `Debug` shows (besides every `ratelimit-*` one): those
+    /// that say why a call failed and when to try again.
+    pub const DEBUG_HEADERS: &'static [&'static str] = &[
+        "content-type",
+        "dpop-nonce",
+        "retry-after",
+        "www-authenticate",
+    ];
+
+    fn is_debug_header(name: &str) -> bool {
+        let prefix = "ratelimit-";
+        name.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            || Self::DEBUG_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+    }
+
     /// The first value of header `name` (case-insensitive), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -103,7 +142,9 @@ pub struct RateLimit {
     /// `ratelimit-remaining`.
     pub remaining: Option<u64>,
     /// When the limit resets: `ratelimit-reset` (epoch seconds) or
-    /// `retry-after` (seconds or an HTTP date), whichever is later.
+    /// `retry-after` (seconds or an HTTP date), whichever is later. `None`
+    /// when the server sent neither, sent garbage, or sent a time too far
+    /// ahead to represent (which is no time to wait for).
     pub reset: Option<SystemTime>,
     /// `ratelimit-policy`, e.g. `3000;w=300`.
     pub policy: Option<String>,
@@ -264,5 +305,47 @@ impl Error {
             Error::Xrpc(e) => e.status >= 500,
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_keeps_only_the_headers_that_explain_the_error() {
+        let header = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        let e = XrpcError {
+            nsid: "a.b.c".into(),
+            status: 401,
+            error: "InvalidToken".into(),
+            message: None,
+            headers: vec![
+                header("Set-Cookie", "session=cookie-secret"),
+                header("x-unrelated", "unrelated-value"),
+                header("WWW-Authenticate", "DPoP error=\"use_dpop_nonce\""),
+                header("DPoP-Nonce", "nonce-1"),
+                header("RateLimit-Remaining", "7"),
+                header("retry-after", "30"),
+                header("content-type", "application/json"),
+            ],
+        };
+        let debug = format!("{e:?}");
+        for hidden in ["cookie", "unrelated"] {
+            assert!(!debug.to_ascii_lowercase().contains(hidden), "{debug}");
+        }
+        for shown in [
+            "use_dpop_nonce",
+            "nonce-1",
+            "RateLimit-Remaining",
+            "retry-after",
+            "application/json",
+        ] {
+            assert!(debug.contains(shown), "{shown} missing: {debug}");
+        }
+        // Through the error enum too; the headers are all still readable.
+        let outer = format!("{:?}", Error::Xrpc(e.clone()));
+        assert!(!outer.contains("cookie-secret") && outer.contains("nonce-1"));
+        assert_eq!(e.header("set-cookie"), Some("session=cookie-secret"));
     }
 }

@@ -14,7 +14,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::client_util::{declared_too_large, error_chain, header_pairs, too_large, Budget};
+use crate::client_util::{
+    declared_too_large, error_chain, header_pairs, ring_provider, too_large, Budget,
+};
 use crate::http::{
     BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
     HttpResponse, StreamingResponse,
@@ -66,15 +68,16 @@ impl HyperClientBuilder {
     /// when none can be loaded, `https` requests fail with a certificate
     /// error while `http` to loopback still works.
     pub fn build(self) -> Result<HyperClient, HttpError> {
-        // Installing fails only when the application installed a provider
-        // already; that one is then used.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_native_certs::load_native_certs().certs {
             // A certificate the store cannot use is skipped, as browsers do.
             let _ = roots.add(cert);
         }
-        let tls = rustls::ClientConfig::builder()
+        // The provider goes into this configuration only: the process-wide
+        // default stays the application's to choose.
+        let tls = rustls::ClientConfig::builder_with_provider(ring_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| HttpError::new(HttpErrorKind::Other, format!("TLS configuration: {e}")))?
             .with_root_certificates(Arc::new(roots))
             .with_no_client_auth();
         let mut http = HttpConnector::new();

@@ -57,7 +57,7 @@ pub use http::{
 pub use hyper_client::{HyperClient, HyperClientBuilder, DEFAULT_CONNECT_TIMEOUT};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, MAX_RETRY_DELAY};
 pub use secret::Secret;
 pub use transport::{
     classify, Authorizer, Bearer, NoAuth, Transport, TransportConfig, XrpcRequest, XrpcResponse,

@@ -4,7 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client_util::{declared_too_large, error_chain, header_pairs, too_large, Budget};
+use rustls_platform_verifier::BuilderVerifierExt;
+
+use crate::client_util::{
+    declared_too_large, error_chain, header_pairs, ring_provider, too_large, Budget,
+};
 use crate::http::{
     BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
     HttpResponse, StreamingResponse,
@@ -31,19 +35,25 @@ impl ReqwestClient {
     /// A client of its own, with a 10 s connect timeout.
     pub fn new() -> Result<Self, HttpError> {
         // reqwest is built without a default crypto provider, so that ring
-        // (fast to build) is used instead of aws-lc-rs. Installing fails only
-        // when the application installed one already, which is then used.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // (fast to build) is used instead of aws-lc-rs. The provider goes into
+        // this client's configuration only, with the platform's verifier as
+        // reqwest would set up itself: installing it as the process default
+        // would take the application's choice away.
+        let mut tls = rustls::ClientConfig::builder_with_provider(ring_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| build_failed(&e))?
+            .with_platform_verifier()
+            .map_err(|e| build_failed(&e))?
+            .with_no_client_auth();
+        // What reqwest announces itself when it builds the configuration:
+        // this build of it speaks HTTP/1.1 only.
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
             .user_agent(concat!("atproto-rs/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| {
-                HttpError::new(
-                    HttpErrorKind::Other,
-                    format!("cannot build the HTTP client: {}", error_chain(&e)),
-                )
-            })?;
+            .map_err(|e| build_failed(&e))?;
         Ok(ReqwestClient::from_client(client))
     }
 
@@ -191,6 +201,13 @@ impl HttpClient for ReqwestClient {
     ) -> BoxFuture<'_, Result<StreamingResponse, HttpError>> {
         Box::pin(self.start(request))
     }
+}
+
+fn build_failed(e: &dyn std::error::Error) -> HttpError {
+    HttpError::new(
+        HttpErrorKind::Other,
+        format!("cannot build the HTTP client: {}", error_chain(e)),
+    )
 }
 
 fn map_error(e: reqwest::Error) -> HttpError {

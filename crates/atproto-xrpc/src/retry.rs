@@ -2,15 +2,22 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The longest a retry ever waits, whatever [`RetryPolicy::max_delay`] says:
+/// five minutes, the window of the atproto PDS's per-account rate limits.
+/// A server asking for a longer wait (a daily limit, or a hostile
+/// `Retry-After: 18446744073709551615`) gets no retry: the call returns its
+/// [`crate::Error::RateLimited`] at once, with the reset time in it.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5 * 60);
+
 /// When and how often to retry a call.
 ///
 /// Off by default. When set (per agent or per call), queries that fail with
 /// HTTP 429, 503 or a transport error are retried up to `max_retries` times.
 /// The wait is what the server asks for (`Retry-After` / `RateLimit-Reset`)
 /// when it says; otherwise exponential backoff from `base_delay`, with jitter,
-/// capped at `max_delay`. When the server asks for a longer wait than
-/// `max_delay`, the error is returned at once rather than blocking the caller
-/// that long.
+/// capped at `max_delay` (and at [`MAX_RETRY_DELAY`]). When the server asks
+/// for a longer wait than that, the error is returned at once rather than
+/// blocking the caller that long.
 ///
 /// Procedures are never retried unless `retry_procedures` is set: a procedure
 /// that timed out may have been applied, and repeating it could, e.g., post
@@ -21,7 +28,8 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     /// First backoff delay; doubled per retry.
     pub base_delay: Duration,
-    /// Longest single wait.
+    /// Longest single wait; never more than [`MAX_RETRY_DELAY`], whatever
+    /// is set here.
     pub max_delay: Duration,
     /// Also retry procedures (only for idempotent ones).
     pub retry_procedures: bool,
@@ -78,17 +86,22 @@ impl RetryPolicy {
             Err(_) => return None,
         };
         match requested {
-            Some(d) if d > self.max_delay => None,
+            Some(d) if d > self.longest_wait() => None,
             Some(d) => Some(d),
             None => Some(self.backoff(attempt)),
         }
+    }
+
+    /// `max_delay`, within [`MAX_RETRY_DELAY`].
+    fn longest_wait(&self) -> Duration {
+        self.max_delay.min(MAX_RETRY_DELAY)
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max_delay);
+            .min(self.longest_wait());
         // Full jitter between 50% and 100%, so that clients that failed
         // together do not come back together. The clock's nanoseconds are
         // random enough for that.
@@ -133,6 +146,17 @@ mod tests {
             None
         );
         assert_eq!(p.delay_for(&Ok(Hint(Some(None))), 2), None);
+        // No policy waits longer than MAX_RETRY_DELAY, however it is set.
+        let p = RetryPolicy::retries(2).delays(Duration::MAX, Duration::MAX);
+        let hint = |d| Ok(Hint(Some(Some(d))));
+        assert_eq!(
+            p.delay_for(&hint(MAX_RETRY_DELAY), 0),
+            Some(MAX_RETRY_DELAY)
+        );
+        assert_eq!(p.delay_for(&hint(MAX_RETRY_DELAY * 2), 0), None);
+        assert_eq!(p.delay_for(&hint(Duration::MAX), 0), None);
+        let d = p.delay_for(&Ok(Hint(Some(None))), 1).unwrap();
+        assert!(d <= MAX_RETRY_DELAY, "{d:?}");
         assert_eq!(
             p.delay_for::<Hint>(&Err(crate::Error::InvalidRequest(String::new())), 0),
             None

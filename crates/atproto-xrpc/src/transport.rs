@@ -10,11 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use atproto_types::xrpc::{Method, RawBody};
 
-use crate::error::{Error, RateLimit, TransportError, XrpcError};
+use crate::error::{Error, RateLimit, TransportError, TransportErrorKind, XrpcError};
 use crate::http::{
     HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest, HttpResponse, StreamingResponse,
 };
 use crate::retry::RetryPolicy;
+#[cfg(test)]
+use crate::retry::MAX_RETRY_DELAY;
 use crate::secret::Secret;
 use crate::url::ServiceUrl;
 
@@ -256,8 +258,9 @@ impl Transport {
     /// Sends `req` and returns once the status and headers are in, the body
     /// still to be read: for large binary outputs (`getRepo`, `getBlob`).
     /// Errors are classified as by [`Transport::send`] (an error body is read
-    /// whole, within the size limit); a 2xx body is left to the caller, with
-    /// the size limit still counted as it is read. Not retried.
+    /// whole, within the size limit and the timeout); a 2xx body is left to
+    /// the caller, with the size limit still counted as it is read. Not
+    /// retried.
     pub async fn send_streaming(
         &self,
         base: &ServiceUrl,
@@ -266,20 +269,33 @@ impl Transport {
     ) -> Result<StreamingResponse, Error> {
         let url = url_for(base, req)?;
         let request = self.http_request(url, req, auth)?;
-        let limit = request.max_response_size;
-        let answer = self
-            .client
-            .send_streaming(request)
-            .await
-            .map_err(|e| http_failure(&req.nsid, limit, e))?;
-        if (200..300).contains(&answer.status) {
-            return Ok(answer);
+        let (limit, timeout) = (request.max_response_size, request.timeout);
+        // The client bounds the wait for the head; an error body is read
+        // here, so the same deadline must cover it too, or a server that
+        // sends a 5xx head and then nothing would hold the caller forever.
+        let work = async {
+            let answer = self
+                .client
+                .send_streaming(request)
+                .await
+                .map_err(|e| http_failure(&req.nsid, limit, e))?;
+            if (200..300).contains(&answer.status) {
+                return Ok(answer);
+            }
+            let answer = answer
+                .collect(limit)
+                .await
+                .map_err(|e| http_failure(&req.nsid, limit, e))?;
+            Err(error_of(&req.nsid, answer))
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Transport(TransportError {
+                nsid: req.nsid.clone(),
+                kind: TransportErrorKind::Timeout,
+                message: format!("no complete answer within {} ms", timeout.as_millis()),
+            })),
         }
-        let answer = answer
-            .collect(limit)
-            .await
-            .map_err(|e| http_failure(&req.nsid, limit, e))?;
-        Err(error_of(&req.nsid, answer))
     }
 
     /// Sends `req` to the full `url` (the caller built it, query included),
@@ -547,35 +563,68 @@ fn rate_limit(
         message,
         limit: num("ratelimit-limit"),
         remaining: num("ratelimit-remaining"),
-        reset: reset_time(r, SystemTime::now()),
+        reset: match reset_time(r, SystemTime::now()) {
+            Reset::At(t) => Some(t),
+            Reset::Unknown | Reset::Never => None,
+        },
         policy: r.header("ratelimit-policy").map(str::to_owned),
     }
 }
 
+/// What a response's `ratelimit-reset` and `retry-after` headers say about
+/// when to come back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reset {
+    /// Neither header, or only values that are not numbers or dates.
+    Unknown,
+    /// At this time.
+    At(SystemTime),
+    /// So far ahead that the time cannot be represented (a hostile or broken
+    /// server sending `u64::MAX` seconds): never worth waiting for.
+    Never,
+}
+
+/// Longest `retry-after` value read as an HTTP date. An IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`) is 29 characters; anything much longer
+/// is not one, and a date parser need not see years with dozens of digits.
+const MAX_HTTP_DATE_LEN: usize = 32;
+
 /// When the server says to come back: the later of `ratelimit-reset` (epoch
 /// seconds as the atproto PDS sends it; small values are read as delta
 /// seconds, as in the IETF draft) and `retry-after` (delta seconds or an
-/// HTTP date).
-fn reset_time(h: &HttpResponse, now: SystemTime) -> Option<SystemTime> {
+/// HTTP date). Every sum is checked: a value past what [`SystemTime`] can
+/// hold is [`Reset::Never`], never a panic. Garbage is ignored.
+fn reset_time(h: &HttpResponse, now: SystemTime) -> Reset {
+    let after = |base: SystemTime, secs: u64| match base.checked_add(Duration::from_secs(secs)) {
+        Some(t) => Reset::At(t),
+        None => Reset::Never,
+    };
     let from_reset = h
         .header("ratelimit-reset")
         .and_then(|v| v.parse::<u64>().ok())
         .map(|n| {
             if n > 1_000_000_000 {
-                UNIX_EPOCH + Duration::from_secs(n)
+                after(UNIX_EPOCH, n)
             } else {
-                now + Duration::from_secs(n)
+                after(now, n)
             }
-        });
+        })
+        .unwrap_or(Reset::Unknown);
     let from_retry_after = h
         .header("retry-after")
         .and_then(|v| match v.parse::<u64>() {
-            Ok(secs) => Some(now + Duration::from_secs(secs)),
-            Err(_) => atproto_types::time::parse_http_date(v),
-        });
+            Ok(secs) => Some(after(now, secs)),
+            Err(_) if v.len() <= MAX_HTTP_DATE_LEN => {
+                atproto_types::time::parse_http_date(v).map(Reset::At)
+            }
+            Err(_) => None,
+        })
+        .unwrap_or(Reset::Unknown);
     match (from_reset, from_retry_after) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
+        (Reset::Never, _) | (_, Reset::Never) => Reset::Never,
+        (Reset::At(a), Reset::At(b)) => Reset::At(a.max(b)),
+        (Reset::At(t), Reset::Unknown) | (Reset::Unknown, Reset::At(t)) => Reset::At(t),
+        (Reset::Unknown, Reset::Unknown) => Reset::Unknown,
     }
 }
 
@@ -583,7 +632,12 @@ impl crate::retry::RetryHint for HttpResponse {
     fn retry_hint(&self) -> Option<Option<Duration>> {
         if self.status == 429 || self.status == 503 {
             let now = SystemTime::now();
-            Some(reset_time(self, now).map(|t| t.duration_since(now).unwrap_or_default()))
+            match reset_time(self, now) {
+                Reset::Unknown => Some(None),
+                // A time in the past: the limit has reset already.
+                Reset::At(t) => Some(Some(t.duration_since(now).unwrap_or_default())),
+                Reset::Never => None,
+            }
         } else {
             None
         }
@@ -653,18 +707,90 @@ mod tests {
     #[test]
     fn parses_reset_headers() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let at = |t| Reset::At(t);
         let h = with(&[("RateLimit-Reset", "1700000100")]);
-        assert_eq!(reset_time(&h, now), Some(now + Duration::from_secs(100)));
+        assert_eq!(reset_time(&h, now), at(now + Duration::from_secs(100)));
         let h = with(&[("ratelimit-reset", "1700000100"), ("retry-after", "300")]);
-        assert_eq!(reset_time(&h, now), Some(now + Duration::from_secs(300)));
+        assert_eq!(reset_time(&h, now), at(now + Duration::from_secs(300)));
         let h = with(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
         assert_eq!(
             reset_time(&h, now),
-            Some(UNIX_EPOCH + Duration::from_secs(1_445_412_480))
+            at(UNIX_EPOCH + Duration::from_secs(1_445_412_480))
         );
-        assert_eq!(reset_time(&with(&[("retry-after", "garbage")]), now), None);
+        assert_eq!(
+            reset_time(&with(&[("retry-after", "garbage")]), now),
+            Reset::Unknown
+        );
         let h = with(&[("ratelimit-reset", "30")]);
-        assert_eq!(reset_time(&h, now), Some(now + Duration::from_secs(30)));
+        assert_eq!(reset_time(&h, now), at(now + Duration::from_secs(30)));
+    }
+
+    /// Times from the network never overflow: `u64::MAX` seconds, dates far
+    /// ahead or behind, and garbage end in a value, not a panic.
+    #[test]
+    fn reset_headers_never_overflow() {
+        let now = SystemTime::now();
+        let max = u64::MAX.to_string();
+        for (name, value) in [
+            ("retry-after", max.as_str()),
+            ("ratelimit-reset", max.as_str()),
+            ("ratelimit-reset", "9223372036854775807"),
+            ("retry-after", "9223372036854775807"),
+        ] {
+            let h = with(&[(name, value)]);
+            // Past what SystemTime holds (u64::MAX seconds on every
+            // platform; i64::MAX only where it counts in 32 bits or less).
+            let reset = reset_time(&h, now);
+            if value == max {
+                assert_eq!(reset, Reset::Never, "{name}: {value}");
+            }
+            // The 429 still classifies, with no reset time or a far one...
+            match classify("a.b", h.clone()) {
+                Err(Error::RateLimited(r)) => {
+                    assert!(r.reset.is_none_or(|t| t > now + MAX_RETRY_DELAY), "{r:?}")
+                }
+                other => panic!("{other:?}"),
+            }
+            // ...and is not worth retrying, whatever the policy allows.
+            let policy = RetryPolicy::retries(3).delays(Duration::MAX, Duration::MAX);
+            let outcome: Result<HttpResponse, Error> = Ok(h);
+            assert_eq!(policy.delay_for(&outcome, 0), None, "{name}: {value}");
+        }
+        // Either header too far ahead wins over a sane other one.
+        let h = with(&[("retry-after", "5"), ("ratelimit-reset", max.as_str())]);
+        assert_eq!(reset_time(&h, now), Reset::Never);
+        for garbage in [
+            "-1",
+            "1.5",
+            "",
+            "18446744073709551616",
+            "Wed, 21 Oct 99999999999999999999 07:28:00 GMT",
+            "Wed, 21 Oct -9223372036854775808 07:28:00 GMT",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            "\u{0}",
+        ] {
+            let h = with(&[("retry-after", garbage), ("ratelimit-reset", garbage)]);
+            assert_eq!(reset_time(&h, now), Reset::Unknown, "{garbage:?}");
+            // No hint: an ordinary backoff retry.
+            assert_eq!(crate::retry::RetryHint::retry_hint(&h), Some(None));
+        }
+        // Far in the past: the limit has reset already, so no wait.
+        let h = with(&[("retry-after", "Thu, 01 Jan 1970 00:00:00 GMT")]);
+        assert_eq!(reset_time(&h, now), Reset::At(UNIX_EPOCH));
+        assert_eq!(
+            crate::retry::RetryHint::retry_hint(&h),
+            Some(Some(Duration::ZERO))
+        );
+        // A date a millennium ahead is a time, just not one to wait for.
+        let h = with(&[("retry-after", "Fri, 01 Jan 3000 00:00:00 GMT")]);
+        assert!(matches!(reset_time(&h, now), Reset::At(_)));
+        let policy = RetryPolicy::retries(3);
+        let outcome: Result<HttpResponse, Error> = Ok(h);
+        assert_eq!(policy.delay_for(&outcome, 0), None);
+        let outcome: Result<HttpResponse, Error> = Ok(with(&[("retry-after", max.as_str())]));
+        assert_eq!(policy.delay_for(&outcome, 0), None);
+        let policy = RetryPolicy::retries(3).delays(Duration::MAX, Duration::MAX);
+        assert_eq!(policy.delay_for(&outcome, 0), None);
     }
 
     fn transport() -> Transport {
