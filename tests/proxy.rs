@@ -43,7 +43,13 @@ impl Proxy {
             .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let client = reqwest::Client::new();
+        // reqwest is built here without a default crypto provider, and the
+        // library no longer installs one: take the client the library
+        // configures (ring, platform verifier).
+        let client = atproto_client::ReqwestClient::new()
+            .expect("HTTP client")
+            .inner()
+            .clone();
         let upstream = upstream.trim_end_matches('/').to_owned();
         let seen2 = seen.clone();
         let task = tokio::spawn(async move {

@@ -186,7 +186,12 @@ async fn logout_revokes_the_refresh_token() {
     assert_eq!(deletes[0].status, 200);
 
     // The revoked refresh token no longer refreshes.
-    let resp = reqwest::Client::new()
+    // Not `reqwest::Client::new()`: this build of reqwest has no default
+    // crypto provider, and the library no longer installs one.
+    let resp = atproto_client::ReqwestClient::new()
+        .unwrap()
+        .inner()
+        .clone()
         .post(format!(
             "{}/xrpc/com.atproto.server.refreshSession",
             pds.url
