@@ -11,6 +11,7 @@ use atproto_types::Did;
 
 use atproto_xrpc::{HttpClient, RetryPolicy, ServiceUrl, XrpcRequest};
 
+use crate::app_error::ConfigError;
 use crate::error::Error;
 use crate::session::{
     CredentialSession, CredentialSessionBuilder, SessionData, SessionError, SessionEvent,
@@ -141,6 +142,19 @@ impl CallOptions {
 /// Cheap to clone; clones share the session. [`Agent::with_options`] and
 /// friends give a clone with other default headers (e.g. a chat proxy) over
 /// the same session.
+///
+/// # One name per setting
+///
+/// Each setting of the agent has one name, used in three forms:
+///
+/// | Form | Example |
+/// |---|---|
+/// | set on the builder: `AgentBuilder::<name>(value)` | [`AgentBuilder::validate_requests`], [`AgentBuilder::accept_labelers`], [`AgentBuilder::proxy`] |
+/// | a clone of an agent (same session) with it changed: `Agent::with_<name>(value)` | [`Agent::with_validate_requests`], [`Agent::with_accept_labelers`], [`Agent::with_proxy`] |
+/// | read back: the setting as a question for a switch, else in [`Agent::options`] | [`Agent::validates_requests`], `agent.options().accept_labelers` |
+///
+/// The older names `with_validation` and `with_labelers` remain as
+/// deprecated aliases.
 pub struct Agent<M> {
     manager: Arc<M>,
     options: Arc<CallOptions>,
@@ -198,10 +212,18 @@ impl<M: SessionManager> Agent<M> {
     /// A clone sharing the session that does (or does not) check requests
     /// against the lexicon before sending; see
     /// [`AgentBuilder::validate_requests`].
-    pub fn with_validation(&self, on: bool) -> Self {
+    pub fn with_validate_requests(&self, on: bool) -> Self {
         let mut a = self.clone();
         a.validate = on;
         a
+    }
+
+    /// The former name of [`Agent::with_validate_requests`].
+    #[deprecated(
+        note = "renamed `with_validate_requests`, after the builder's `validate_requests`"
+    )]
+    pub fn with_validation(&self, on: bool) -> Self {
+        self.with_validate_requests(on)
     }
 
     /// True when requests are checked against the lexicon before sending.
@@ -231,9 +253,19 @@ impl<M: SessionManager> Agent<M> {
         self.with_options(CallOptions::new().proxy(did, service_id))
     }
 
-    /// A clone that asks for these labelers' labels (`did` or `did;redact`).
-    pub fn with_labelers<S: Into<String>>(&self, labelers: impl IntoIterator<Item = S>) -> Self {
+    /// A clone sharing the session that asks for these labelers' labels
+    /// (`did` or `did;redact`); see [`AgentBuilder::accept_labelers`].
+    pub fn with_accept_labelers<S: Into<String>>(
+        &self,
+        labelers: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.with_options(CallOptions::new().accept_labelers(labelers))
+    }
+
+    /// The former name of [`Agent::with_accept_labelers`].
+    #[deprecated(note = "renamed `with_accept_labelers`, after the builder's `accept_labelers`")]
+    pub fn with_labelers<S: Into<String>>(&self, labelers: impl IntoIterator<Item = S>) -> Self {
+        self.with_accept_labelers(labelers)
     }
 
     /// Calls any endpoint with the agent's options.
@@ -371,6 +403,9 @@ pub struct AgentBuilder {
     pub(crate) session: CredentialSessionBuilder,
     options: CallOptions,
     pub(crate) resolver: Option<atproto_identity::Resolver>,
+    /// A local development setup ([`AgentBuilder::local_dev`]): the
+    /// resolver is made for it when the HTTP client is known.
+    pub(crate) local_dev: Option<crate::LocalDev>,
     validate_requests: bool,
 }
 
@@ -397,6 +432,7 @@ impl AgentBuilder {
             session: CredentialSession::builder(""),
             options: CallOptions::default(),
             resolver: None,
+            local_dev: None,
             validate_requests: true,
         }
     }
@@ -532,43 +568,66 @@ impl AgentBuilder {
         self
     }
 
-    /// Builds the agent. Fails on an invalid URL, or a plain-http URL to a
-    /// non-loopback host unless allowed.
+    /// Builds the agent. Fails with [`Error::Config`] on an invalid
+    /// service URL, a plain-http URL to a non-loopback host unless allowed,
+    /// a local development setup whose URLs are refused, or no HTTP client.
     pub fn build(self) -> Result<AtpAgent, Error> {
+        let client = match self.session.client() {
+            Some(c) => c,
+            None => http_client()?,
+        };
+        let resolver =
+            crate::identity::configured_resolver(self.resolver, self.local_dev.as_ref(), &client)?;
+        let session = self.session.build_with(client).map_err(|e| match e {
+            SessionError::Xrpc(atproto_xrpc::Error::Url(e)) => {
+                Error::Config(ConfigError::url("service URL", e))
+            }
+            e => e.into(),
+        })?;
         Ok(Agent {
-            manager: Arc::new(self.session.build()?),
+            manager: Arc::new(session),
             options: Arc::new(self.options),
-            resolver: self.resolver,
+            resolver,
             validate: self.validate_requests,
         })
     }
 }
 
-/// The HTTP client a session uses when none is given.
+/// The built-in HTTP client, used when none is given; a
+/// [`ConfigError`] when there is none or it cannot start.
 #[cfg(feature = "hyper")]
-pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
+pub(crate) fn http_client() -> Result<Arc<dyn HttpClient>, ConfigError> {
     match atproto_xrpc::HyperClient::new() {
         Ok(client) => Ok(Arc::new(client)),
-        Err(e) => Err(no_client(e.message)),
+        Err(e) => Err(ConfigError::new("HTTP client", e.message)),
     }
 }
 
-/// The HTTP client a session uses when none is given.
+/// The built-in HTTP client, used when none is given; a
+/// [`ConfigError`] when there is none or it cannot start.
 #[cfg(all(feature = "reqwest", not(feature = "hyper")))]
-pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
+pub(crate) fn http_client() -> Result<Arc<dyn HttpClient>, ConfigError> {
     match atproto_xrpc::ReqwestClient::new() {
         Ok(client) => Ok(Arc::new(client)),
-        Err(e) => Err(no_client(e.message)),
+        Err(e) => Err(ConfigError::new("HTTP client", e.message)),
     }
 }
 
+/// The built-in HTTP client, used when none is given; a
+/// [`ConfigError`] when there is none or it cannot start.
 #[cfg(not(any(feature = "hyper", feature = "reqwest")))]
-pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
-    Err(no_client(
-        "no HTTP client: enable the `hyper` (or `reqwest`) feature of atproto-client, \
-         or pass one with AgentBuilder::http_client"
-            .into(),
+pub(crate) fn http_client() -> Result<Arc<dyn HttpClient>, ConfigError> {
+    Err(ConfigError::new(
+        "HTTP client",
+        "none: enable the `hyper` (or `reqwest`) feature of atproto-client, \
+         or pass one with AgentBuilder::http_client",
     ))
+}
+
+/// The HTTP client a session uses when none is given (the session layer
+/// reports its absence as a [`SessionError`]).
+pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, SessionError> {
+    http_client().map_err(|e| no_client(e.reason))
 }
 
 /// The session could not get an HTTP client to build with.

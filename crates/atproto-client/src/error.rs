@@ -79,6 +79,12 @@ pub enum Error<E = NoError> {
     /// A helper got something it did not expect (e.g. a record of another
     /// type). Carries an explanation.
     Invalid(String),
+    /// The agent was configured with something it cannot use (a bad
+    /// service URL, no HTTP client); nothing was sent.
+    Config(crate::ConfigError),
+    /// One of the library's own errors raised by application code and
+    /// carried with `?` (a syntax error, JSON...); see [`crate::OtherError`].
+    Other(crate::OtherError),
 }
 
 /// One error type for every endpoint: what `?` turns any [`Error<E>`] into,
@@ -167,6 +173,8 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             }
             Error::Identity(e) => write!(f, "{e}"),
             Error::Invalid(m) => f.write_str(m),
+            Error::Config(e) => write!(f, "{e}"),
+            Error::Other(e) => write!(f, "{e}"),
         }
     }
 }
@@ -185,6 +193,8 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
             Error::Validation { error, .. } => error.source(),
             Error::Identity(e) => e.source(),
             Error::Invalid(_) => None,
+            Error::Config(e) => e.source(),
+            Error::Other(e) => e.source(),
         }
     }
 }
@@ -275,6 +285,8 @@ impl<E> Error<E> {
             Error::Validation { nsid, error } => Error::Validation { nsid, error },
             Error::Identity(e) => Error::Identity(e),
             Error::Invalid(m) => Error::Invalid(m),
+            Error::Config(e) => Error::Config(e),
+            Error::Other(e) => Error::Other(e),
         }
     }
 }

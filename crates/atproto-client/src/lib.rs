@@ -133,6 +133,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+mod app_error;
 #[cfg(feature = "app-bsky")]
 pub mod bsky;
 pub mod error;
@@ -145,6 +146,7 @@ pub mod store;
 mod validate;
 
 pub use agent::{Agent, AgentBuilder, AtpAgent, CallOptions};
+pub use app_error::{ConfigError, OtherError};
 pub use atproto_api;
 pub use atproto_identity;
 /// Bluesky rich text (crate `atproto-richtext`): facets for mentions, links
@@ -165,7 +167,8 @@ pub use atproto_xrpc::{
     XrpcRequest, XrpcResponse,
 };
 pub use error::{AnyError, DeclaredError, Error};
-pub use records::{FetchedRecord, RecordRef, Swap};
+pub use identity::LocalDev;
+pub use records::{FetchedRecord, InvalidRecord, ListOptions, RecordPage, RecordRef, Swap};
 pub use session::{
     CredentialSession, CredentialSessionBuilder, Login, NewAccount, SessionData, SessionError,
     SessionEvent, SessionManager,

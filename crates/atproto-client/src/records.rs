@@ -2,7 +2,11 @@
 //! account creation through the agent, record helpers, posting, and the
 //! typed namespace tree.
 
-use atproto_api::com::atproto::repo::{create_record, delete_record, get_record, put_record};
+use std::borrow::Borrow;
+
+use atproto_api::com::atproto::repo::{
+    create_record, delete_record, get_record, list_records, put_record,
+};
 use atproto_api::com::atproto::server::{create_account, create_session};
 use atproto_types::object::Record;
 use atproto_types::xrpc::decode_json;
@@ -85,6 +89,160 @@ pub struct FetchedRecord<R> {
     pub value: R,
 }
 
+/// Which page of a collection [`Agent::list_records`] reads, and how many
+/// records (the same options start [`Agent::paginate_records`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Records per page (the server's default, 50, when `None`; the lexicon
+    /// allows 1 to 100).
+    pub limit: Option<i64>,
+    /// Where to continue: the [`RecordPage::cursor`] of the previous page.
+    pub cursor: Option<String>,
+    /// Oldest first instead of newest first.
+    pub reverse: bool,
+}
+
+impl ListOptions {
+    /// The first page, the server's page size, newest first.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records per page (1 to 100).
+    pub fn limit(mut self, limit: i64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Continues after the page that returned `cursor`.
+    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// Oldest first.
+    pub fn reverse(mut self, reverse: bool) -> Self {
+        self.reverse = reverse;
+        self
+    }
+
+    /// The `listRecords` parameters for collection `R::NSID` of `repo`.
+    pub(crate) fn params<R: Record, E>(
+        &self,
+        repo: AtIdentifier,
+    ) -> Result<list_records::Parameters, Error<E>> {
+        let mut params = list_records::Parameters::new(repo, collection::<R, _>()?);
+        if let Some(limit) = self.limit {
+            params.limit = limit;
+        }
+        params.cursor = self.cursor.clone();
+        params.reverse = self.reverse.then_some(true);
+        Ok(params)
+    }
+}
+
+/// One page of a collection read as records of type `R`
+/// ([`Agent::list_records`]).
+#[derive(Clone, Debug)]
+pub struct RecordPage<R> {
+    /// The records that are `R`s, in the server's order.
+    pub records: Vec<FetchedRecord<R>>,
+    /// The records of the page that are not valid `R`s (another `$type`,
+    /// or a shape that does not decode), kept as they came.
+    pub invalid: Vec<InvalidRecord>,
+    /// The cursor of the next page; `None` on the last one.
+    pub cursor: Option<String>,
+}
+
+/// A listed record that is not a valid `R` ([`RecordPage::invalid`]).
+#[derive(Clone, Debug)]
+pub struct InvalidRecord {
+    /// Its URI.
+    pub uri: AtUri,
+    /// Its CID.
+    pub cid: Cid,
+    /// The record as the server sent it.
+    pub value: Unknown,
+    /// Why it is not an `R`: [`Error::Invalid`] for another `$type`,
+    /// [`Error::Decode`] (with the path in the record) for a bad shape.
+    pub error: Error,
+}
+
+/// Decodes a record's value as an `R`: a value of another `$type` is
+/// [`Error::Invalid`], a malformed one [`Error::Decode`] naming the path in
+/// the record (and the record, in the message).
+pub(crate) fn decode_record<R: Record, E>(
+    nsid: &'static str,
+    uri: &AtUri,
+    value: &Unknown,
+) -> Result<R, Error<E>> {
+    let ty = value.type_name();
+    if ty != Some(R::NSID) {
+        return Err(Error::Invalid(format!(
+            "{uri} is a {}, not a {}",
+            ty.unwrap_or("record without $type"),
+            R::NSID
+        )));
+    }
+    // Through the text so that a failure names the path in the record.
+    decode_json(nsid, value.as_raw_str().as_bytes()).map_err(|mut e| {
+        e.message = format!("record {uri}: {}", e.message);
+        Error::Decode(e)
+    })
+}
+
+/// One record of a `listRecords` answer, read as an `R` or not.
+pub(crate) enum Listed<R> {
+    /// An `R`.
+    Valid(FetchedRecord<R>),
+    /// Not an `R`, with the reason.
+    Invalid(InvalidRecord),
+}
+
+/// Reads a `listRecords` answer as `R`s, in the server's order.
+pub(crate) fn typed_records<R: Record>(records: Vec<list_records::Record>) -> Vec<Listed<R>> {
+    records
+        .into_iter()
+        .map(|r| {
+            match decode_record::<R, atproto_types::xrpc::NoError>(
+                list_records::ListRecords::NSID,
+                &r.uri,
+                &r.value,
+            ) {
+                Ok(value) => Listed::Valid(FetchedRecord {
+                    uri: r.uri,
+                    cid: Some(r.cid),
+                    value,
+                }),
+                Err(error) => Listed::Invalid(InvalidRecord {
+                    uri: r.uri,
+                    cid: r.cid,
+                    value: r.value,
+                    error,
+                }),
+            }
+        })
+        .collect()
+}
+
+impl<R> RecordPage<R> {
+    /// A page from its records in order, split into `R`s and the rest.
+    pub(crate) fn from_listed(listed: Vec<Listed<R>>, cursor: Option<String>) -> Self {
+        let mut page = RecordPage {
+            records: Vec::with_capacity(listed.len()),
+            invalid: Vec::new(),
+            cursor,
+        };
+        for r in listed {
+            match r {
+                Listed::Valid(r) => page.records.push(r),
+                Listed::Invalid(r) => page.invalid.push(r),
+            }
+        }
+        page
+    }
+}
+
 impl AtpAgent {
     /// Signs in (`com.atproto.server.createSession` to the service URL) and
     /// keeps the session. Fires `Create`, or `CreateFailed` on any failure
@@ -93,21 +251,29 @@ impl AtpAgent {
     /// Declared errors come back typed: on `Error::Api { error:
     /// create_session::Error::AuthFactorTokenRequired(_), .. }` ask the user
     /// for the emailed code and call again with [`Login::auth_factor_token`].
-    pub async fn login(&self, login: Login) -> Result<SessionData, Error<create_session::Error>> {
+    ///
+    /// Takes the [`Login`] by value or by reference, like
+    /// [`CredentialSession::login`](crate::CredentialSession::login): keep
+    /// it to call again with the code.
+    pub async fn login(
+        &self,
+        login: impl Borrow<Login>,
+    ) -> Result<SessionData, Error<create_session::Error>> {
         self.manager()
-            .login(&login)
+            .login(login.borrow())
             .await
             .map_err(|e| Error::from_session(e, create_session::CreateSession::NSID))
     }
 
     /// Creates an account (`com.atproto.server.createAccount`) and keeps its
     /// session, like [`AtpAgent::login`]. Fires `Create` or `CreateFailed`.
+    /// Takes the [`NewAccount`] by value or by reference.
     pub async fn create_account(
         &self,
-        account: NewAccount,
+        account: impl Borrow<NewAccount>,
     ) -> Result<SessionData, Error<create_account::Error>> {
         self.manager()
-            .create_account(&account)
+            .create_account(account.borrow())
             .await
             .map_err(|e| Error::from_session(e, create_account::CreateAccount::NSID))
     }
@@ -214,25 +380,46 @@ impl<M: SessionManager> Agent<M> {
             cid: None,
         };
         let out = self.call::<get_record::GetRecord>(params, ()).await?;
-        let ty = out.value.type_name();
-        if ty != Some(R::NSID) {
-            return Err(Error::Invalid(format!(
-                "{} is a {}, not a {}",
-                out.uri,
-                ty.unwrap_or("record without $type"),
-                R::NSID
-            )));
-        }
-        // Through the text so that a failure names the path in the record.
-        let value = decode_json(
-            get_record::GetRecord::NSID,
-            out.value.as_raw_str().as_bytes(),
-        )?;
+        let value = decode_record::<R, _>(get_record::GetRecord::NSID, &out.uri, &out.value)?;
         Ok(FetchedRecord {
             uri: out.uri,
             cid: out.cid,
             value,
         })
+    }
+
+    /// Reads one page of the collection of `R` in any repository
+    /// (`com.atproto.repo.listRecords`, collection `R::NSID`), each record
+    /// decoded as an `R`, as [`Agent::get_record`] does. Records that are
+    /// not valid `R`s do not fail the page: they are in
+    /// [`RecordPage::invalid`], with the reason.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: atproto_client::AtpAgent) -> Result<(), atproto_client::AnyError> {
+    /// use atproto_client::atproto_api::app::bsky::feed::post::Post;
+    /// use atproto_client::atproto_types::AtIdentifier;
+    /// use atproto_client::ListOptions;
+    ///
+    /// let repo = AtIdentifier::new("alice.bsky.social")?;
+    /// let page = agent.list_records::<Post>(repo, ListOptions::new().limit(10)).await?;
+    /// for post in &page.records {
+    ///     println!("{}: {}", post.uri, post.value.text);
+    /// }
+    /// // page.cursor continues with ListOptions::new().cursor(..), or walk
+    /// // every page with agent.paginate_records::<Post>(..).
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_records<R: Record>(
+        &self,
+        repo: AtIdentifier,
+        options: ListOptions,
+    ) -> Result<RecordPage<R>, Error<list_records::Error>> {
+        let params = options.params::<R, _>(repo)?;
+        let out = self.call::<list_records::ListRecords>(params, ()).await?;
+        Ok(RecordPage::from_listed(
+            typed_records::<R>(out.records),
+            out.cursor,
+        ))
     }
 
     /// Deletes record `rkey` of type `R` from the signed-in account's

@@ -251,7 +251,7 @@ async fn maps_the_clients_errors() {
 #[test]
 fn without_a_built_in_client_an_http_client_is_required() {
     match AtpAgent::builder("https://bsky.social").build() {
-        Err(e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::Transport(_))) => {
+        Err(e @ Error::Config(_)) => {
             assert!(
                 e.to_string()
                     .contains("enable the `hyper` (or `reqwest`) feature"),

@@ -815,3 +815,169 @@ async fn helpers_without_a_session_say_so() {
     ));
     assert!(mock.requests().is_empty());
 }
+
+/// A repository's `app.bsky.feed.post` collection over three pages of two:
+/// posts, a record of another type and a post that does not decode.
+fn post_collection(r: &Req) -> Option<Reply> {
+    if r.nsid != "com.atproto.repo.listRecords" {
+        return None;
+    }
+    assert_eq!(param(r, "collection"), Some("app.bsky.feed.post"));
+    assert_eq!(param(r, "repo"), Some(DID));
+    let post = |rkey: &str, text: &str| {
+        json!({
+            "uri": format!("at://{DID}/app.bsky.feed.post/{rkey}"),
+            "cid": CID1,
+            "value": {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2024-01-01T00:00:00.000Z"}
+        })
+    };
+    let (records, cursor) = match param(r, "cursor") {
+        None => (vec![post("p1", "one"), post("p2", "two")], Some("k1")),
+        Some("k1") => (
+            vec![
+                json!({
+                    "uri": format!("at://{DID}/app.bsky.feed.post/odd"),
+                    "cid": CID2,
+                    "value": {"$type": "app.bsky.feed.like", "createdAt": "2024-01-01T00:00:00.000Z"}
+                }),
+                json!({
+                    "uri": format!("at://{DID}/app.bsky.feed.post/bad"),
+                    "cid": CID2,
+                    "value": {"$type": "app.bsky.feed.post", "text": 42, "createdAt": "2024-01-01T00:00:00.000Z"}
+                }),
+            ],
+            Some("k2"),
+        ),
+        Some("k2") => (vec![post("p3", "three")], None),
+        Some(other) => panic!("unexpected cursor {other}"),
+    };
+    let mut page = json!({ "records": records });
+    if let Some(c) = cursor {
+        page["cursor"] = json!(c);
+    }
+    Some(Reply::ok(page))
+}
+
+#[tokio::test]
+async fn list_records_reads_one_page_as_typed_records() {
+    use atproto_client::atproto_api::app::bsky::feed::post::Post;
+    use atproto_client::ListOptions;
+
+    let (mock, agent) = logged_in(post_collection).await;
+    let repo = AtIdentifier::new(DID).unwrap();
+    let page = agent
+        .list_records::<Post>(repo.clone(), ListOptions::new().limit(2).reverse(true))
+        .await
+        .unwrap();
+    let texts: Vec<&str> = page.records.iter().map(|r| r.value.text.as_str()).collect();
+    assert_eq!(texts, ["one", "two"]);
+    assert_eq!(page.records[0].uri.rkey(), Some("p1"));
+    assert_eq!(page.records[0].cid.as_ref().map(Cid::as_str), Some(CID1));
+    assert!(page.invalid.is_empty());
+    assert_eq!(page.cursor.as_deref(), Some("k1"));
+    let sent = &mock.of("com.atproto.repo.listRecords")[0];
+    assert_eq!(param(sent, "limit"), Some("2"));
+    assert_eq!(param(sent, "reverse"), Some("true"));
+    assert_eq!(param(sent, "cursor"), None);
+
+    // The next page by its cursor: neither record is a valid post, and
+    // both are kept, with the reason.
+    let page = agent
+        .list_records::<Post>(repo, ListOptions::new().cursor("k1"))
+        .await
+        .unwrap();
+    assert!(page.records.is_empty());
+    assert_eq!(page.invalid.len(), 2);
+    assert!(matches!(page.invalid[0].error, Error::Invalid(_)));
+    assert!(
+        page.invalid[0]
+            .error
+            .to_string()
+            .contains("is a app.bsky.feed.like"),
+        "{}",
+        page.invalid[0].error
+    );
+    match &page.invalid[1].error {
+        Error::Decode(d) => {
+            assert_eq!(d.path, "text");
+            assert!(d.message.contains("/bad"), "{d}");
+        }
+        other => panic!("expected a decode error: {other:?}"),
+    }
+    assert_eq!(
+        page.invalid[1].value.type_name(),
+        Some("app.bsky.feed.post")
+    );
+    let sent = &mock.of("com.atproto.repo.listRecords")[1];
+    assert_eq!(param(sent, "cursor"), Some("k1"));
+    assert_eq!(param(sent, "reverse"), None);
+}
+
+#[tokio::test]
+async fn paginate_records_walks_every_page_as_typed_records() {
+    use atproto_client::atproto_api::app::bsky::feed::post::Post;
+    use atproto_client::ListOptions;
+
+    let (mock, agent) = logged_in(post_collection).await;
+    let repo = AtIdentifier::new(DID).unwrap();
+    let mut items = agent
+        .paginate_records::<Post>(repo.clone(), ListOptions::new().limit(2))
+        .items();
+    let mut got = Vec::new();
+    while let Some(item) = items.next().await {
+        got.push(match item {
+            Ok(r) => r.value.text,
+            // Invalid records come as errors in their place; the walk goes on.
+            Err(e) => format!("error: {}", e.nsid().unwrap_or("-")),
+        });
+    }
+    assert_eq!(
+        got,
+        [
+            "one",
+            "two",
+            "error: -",
+            "error: com.atproto.repo.listRecords",
+            "three"
+        ]
+    );
+    assert_eq!(items.pages_received(), 3);
+    let limits: Vec<Option<String>> = mock
+        .of("com.atproto.repo.listRecords")
+        .iter()
+        .map(|r| param(r, "limit").map(str::to_owned))
+        .collect();
+    assert_eq!(limits, vec![Some("2".to_owned()); 3]);
+
+    // Page by page from a cursor, through the `Stream` trait.
+    let mut pages = agent.paginate_records::<Post>(repo, ListOptions::new().cursor("k2"));
+    assert_eq!(pages.cursor(), Some("k2"));
+    let last = std::future::poll_fn(|cx| Pin::new(&mut pages).poll_next(cx))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.records.len(), 1);
+    assert_eq!(last.cursor, None);
+    assert!(pages.next().await.is_none());
+}
+
+#[tokio::test]
+async fn paginate_records_ends_after_a_failed_page() {
+    use atproto_client::atproto_api::app::bsky::feed::post::Post;
+    use atproto_client::ListOptions;
+
+    let (mock, agent) = logged_in(|r| match r.nsid.as_str() {
+        "com.atproto.repo.listRecords" => {
+            Some(Reply::err(400, "InvalidRequest", "Could not find repo"))
+        }
+        _ => None,
+    })
+    .await;
+    let mut items = agent
+        .paginate_records::<Post>(AtIdentifier::new(DID).unwrap(), ListOptions::new())
+        .items();
+    let e = items.next().await.unwrap().unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert!(items.next().await.is_none());
+    assert_eq!(mock.count("com.atproto.repo.listRecords"), 1);
+}

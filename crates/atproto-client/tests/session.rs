@@ -477,11 +477,14 @@ async fn http_is_refused_except_loopback() {
         "http://example.com/",
     ] {
         match AtpAgent::builder(url).build() {
-            Err(
-                e @ Error::Xrpc(atproto_client::atproto_xrpc::Error::Url(
-                    atproto_client::atproto_xrpc::UrlError::Insecure(_),
-                )),
-            ) => assert!(e.to_string().contains("refusing")),
+            Err(e @ Error::Config(_))
+                if matches!(
+                    e.config().and_then(|c| c.url_error()),
+                    Some(atproto_client::atproto_xrpc::UrlError::Insecure(_))
+                ) =>
+            {
+                assert!(e.to_string().contains("refusing"))
+            }
             other => panic!("{url}: {other:?}"),
         }
         assert!(AtpAgent::builder(url)
@@ -501,9 +504,10 @@ async fn http_is_refused_except_loopback() {
         assert!(
             matches!(
                 AtpAgent::builder(url).build(),
-                Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Url(
-                    atproto_client::atproto_xrpc::UrlError::Invalid(_)
-                )))
+                Err(Error::Config(c)) if matches!(
+                    c.url_error(),
+                    Some(atproto_client::atproto_xrpc::UrlError::Invalid(_))
+                )
             ),
             "{url}"
         );

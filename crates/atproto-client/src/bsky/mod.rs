@@ -7,7 +7,7 @@
 //! | Interactions | [`Agent::like`]/[`Agent::unlike`], [`Agent::repost`]/[`Agent::unrepost`], [`Agent::follow`]/[`Agent::unfollow`], [`Agent::block`]/[`Agent::unblock`] | `createRecord` / `deleteRecord` |
 //! | Blobs | [`Agent::upload_blob`], [`Agent::upload_blob_as`], [`Agent::upload_file`] (MIME type from the bytes: [`guess_mime_type`]) | `uploadBlob` |
 //! | Profiles | [`Agent::get_profile`], [`Agent::get_profiles`], [`Agent::upsert_profile`] | `getProfile(s)` (AppView); `getRecord` + `putRecord` with `swapRecord`, retried |
-//! | Lists | [`Agent::paginate`] over any [`Paginated`] endpoint: [`Pages`], [`Items`] | one call per page, when asked for |
+//! | Lists | [`Agent::paginate`] over any [`Paginated`] endpoint: [`Pages`], [`Items`]; [`Agent::paginate_records`] over a collection as typed records: [`RecordPages`], [`RecordItems`] | one call per page, when asked for |
 //!
 //! The record writers build on the generic record helpers of the agent
 //! ([`Agent::create_record`], [`Agent::put_record_with`],
@@ -32,7 +32,7 @@ mod social;
 
 pub use actor::{PROFILES_PER_CALL, UPSERT_ATTEMPTS};
 pub use blob::{guess_mime_type, UNKNOWN_MIME_TYPE};
-pub use paginate::{Items, Pages, Paginated};
+pub use paginate::{Items, Pages, Paginated, RecordItems, RecordPages};
 pub use post::PostBuilder;
 
 use atproto_api::com::atproto::repo::strong_ref::StrongRef;

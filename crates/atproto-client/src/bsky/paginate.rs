@@ -21,8 +21,12 @@ use atproto_api::{app, com};
 use atproto_types::xrpc::Endpoint;
 use futures_core::Stream;
 
+use atproto_types::object::Record;
+use atproto_types::AtIdentifier;
+
 use crate::agent::Agent;
 use crate::error::Error;
+use crate::records::{typed_records, FetchedRecord, ListOptions, Listed, RecordPage};
 use crate::session::SessionManager;
 
 /// An endpoint whose answers come in pages linked by a cursor: a query
@@ -448,6 +452,202 @@ impl<M: SessionManager> Agent<M> {
             done: false,
             in_flight: None,
             endpoint: PhantomData,
+        }
+    }
+}
+
+/// The pages of a collection read as records of type `R`
+/// ([`Agent::paginate_records`]): [`Pages`] of `com.atproto.repo.listRecords`
+/// with each page decoded as [`Agent::list_records`] does.
+pub struct RecordPages<M, R> {
+    /// `None` when the walk could not start (`failed` says why).
+    pages: Option<Pages<M, com::atproto::repo::list_records::ListRecords>>,
+    /// Yielded once, first, when the parameters could not be made.
+    failed: Option<ListError>,
+    record: PhantomData<fn() -> R>,
+}
+
+impl<M, R> std::fmt::Debug for RecordPages<M, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordPages")
+            .field("record", &std::any::type_name::<R>())
+            .field("pages", &self.pages)
+            .finish()
+    }
+}
+
+type ListError = Error<com::atproto::repo::list_records::Error>;
+
+impl<M: SessionManager, R: Record> RecordPages<M, R> {
+    /// The next page, `None` once there are no more.
+    pub async fn next(&mut self) -> Option<Result<RecordPage<R>, ListError>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// The records of the pages, one at a time.
+    pub fn items(self) -> RecordItems<M, R> {
+        RecordItems {
+            pages: self,
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// How many pages were received so far.
+    pub fn pages_received(&self) -> usize {
+        self.pages.as_ref().map_or(0, |p| p.pages)
+    }
+
+    /// The cursor the next request will send (`None` before the first
+    /// page unless the options named one, and once the stream has ended).
+    pub fn cursor(&self) -> Option<&str> {
+        self.pages.as_ref().and_then(|p| p.cursor())
+    }
+}
+
+/// A page's records in the server's order, each an `R` or not, and the
+/// page's cursor.
+type OrderedPage<R> = (Vec<Listed<R>>, Option<String>);
+
+impl<M: SessionManager, R: Record> RecordPages<M, R> {
+    /// The next page with its records in the server's order, and its
+    /// cursor.
+    fn poll_ordered(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<OrderedPage<R>, ListError>>> {
+        if let Some(e) = self.failed.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        let Some(pages) = self.pages.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(pages).poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Some(Ok(out))) => {
+                Poll::Ready(Some(Ok((typed_records::<R>(out.records), out.cursor))))
+            }
+        }
+    }
+}
+
+impl<M: SessionManager, R: Record> Stream for RecordPages<M, R> {
+    type Item = Result<RecordPage<R>, ListError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_ordered(cx).map(|page| {
+            page.map(|page| page.map(|(listed, cursor)| RecordPage::from_listed(listed, cursor)))
+        })
+    }
+}
+
+/// The records of a collection as `R`s, one at a time
+/// ([`RecordPages::items`]), in the server's order. A record that is not a
+/// valid `R` is yielded as its error ([`Error::Invalid`] for another
+/// `$type`, [`Error::Decode`] naming the record and the path in it) and the
+/// walk goes on; a page that fails is yielded once and ends it.
+pub struct RecordItems<M, R> {
+    pages: RecordPages<M, R>,
+    buffer: VecDeque<Listed<R>>,
+}
+
+// Nothing is ever pinned inside: the buffered records are moved out by
+// value and the request in flight is boxed.
+impl<M, R> Unpin for RecordItems<M, R> {}
+
+impl<M, R> std::fmt::Debug for RecordItems<M, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordItems")
+            .field("record", &std::any::type_name::<R>())
+            .field("pages", &self.pages)
+            .field("buffered", &self.buffer.len())
+            .finish()
+    }
+}
+
+impl<M: SessionManager, R: Record> RecordItems<M, R> {
+    /// The next record, `None` once there are no more.
+    pub async fn next(&mut self) -> Option<Result<FetchedRecord<R>, ListError>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// How many pages were received so far.
+    pub fn pages_received(&self) -> usize {
+        self.pages.pages_received()
+    }
+}
+
+impl<M: SessionManager, R: Record> Stream for RecordItems<M, R> {
+    type Item = Result<FetchedRecord<R>, ListError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match this.buffer.pop_front() {
+                Some(Listed::Valid(record)) => return Poll::Ready(Some(Ok(record))),
+                Some(Listed::Invalid(invalid)) => {
+                    return Poll::Ready(Some(Err(invalid.error.into_typed())))
+                }
+                None => {}
+            }
+            match this.pages.poll_ordered(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok((ordered, _)))) => this.buffer.extend(ordered),
+            }
+        }
+    }
+}
+
+impl<M: SessionManager> Agent<M> {
+    /// Walks the collection of `R` in `repo` page by page
+    /// (`com.atproto.repo.listRecords`, collection `R::NSID`), each record
+    /// decoded as an `R` ([`Agent::list_records`] reads one page).
+    /// `options` sets the page size, the order and where to start. Pages
+    /// are fetched when asked for.
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: atproto_client::AtpAgent) -> Result<(), atproto_client::AnyError> {
+    /// use atproto_client::atproto_api::app::bsky::feed::post::Post;
+    /// use atproto_client::atproto_types::AtIdentifier;
+    /// use atproto_client::ListOptions;
+    ///
+    /// let repo = AtIdentifier::new("alice.bsky.social")?;
+    /// let mut posts = agent.paginate_records::<Post>(repo, ListOptions::new().limit(100)).items();
+    /// while let Some(post) = posts.next().await {
+    ///     let post = post?;
+    ///     println!("{}: {}", post.uri, post.value.text);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn paginate_records<R: Record>(
+        &self,
+        repo: AtIdentifier,
+        options: ListOptions,
+    ) -> RecordPages<M, R> {
+        // The cursor is the walk's, not a parameter (see `from_cursor`).
+        let params = match options.params::<R, _>(repo) {
+            Ok(params) => params,
+            // Only a hand-written record type with an invalid NSID gets
+            // here: the walk yields that error.
+            Err(e) => {
+                return RecordPages {
+                    pages: None,
+                    failed: Some(e),
+                    record: PhantomData,
+                }
+            }
+        };
+        let mut pages = self.paginate::<com::atproto::repo::list_records::ListRecords>(params);
+        if let Some(cursor) = options.cursor {
+            pages = pages.from_cursor(cursor);
+        }
+        RecordPages {
+            pages: Some(pages),
+            failed: None,
+            record: PhantomData,
         }
     }
 }
