@@ -61,17 +61,10 @@ fn label(path: &str) -> String {
 pub fn entries() -> Result<Vec<(String, String)>, Vec<Error>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (i, line) in BUNDLE.lines().enumerate() {
-        if line.starts_with('#') || line.is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<(String, String)>(line) {
-            Ok(entry) => out.push(entry),
-            Err(e) => errors.push(Error::new(
-                "(built in) official-lexicons.jsonl",
-                format!("line {}", i + 1),
-                format!("not a [path, text] pair: {e}"),
-            )),
+    for (path, line) in lines() {
+        match decode(line) {
+            Ok((_, text)) => out.push((path.to_owned(), text)),
+            Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
@@ -79,6 +72,29 @@ pub fn entries() -> Result<Vec<(String, String)>, Vec<Error>> {
     } else {
         Err(errors)
     }
+}
+
+/// Each document's path and bundle line, undecoded: the path is read from
+/// the line's start (paths need no JSON escapes), so finding a document
+/// does not decode every text.
+fn lines() -> impl Iterator<Item = (&'static str, &'static str)> {
+    BUNDLE.lines().filter_map(|line| {
+        let rest = line.strip_prefix("[\"")?;
+        let end = rest.find('"')?;
+        Some((&rest[..end], line))
+    })
+}
+
+/// Decodes one bundle line.
+fn decode(line: &str) -> Result<(String, String), Error> {
+    serde_json::from_str::<(String, String)>(line).map_err(|e| {
+        let start: String = line.chars().take(60).collect();
+        Error::new(
+            "(built in) official-lexicons.jsonl",
+            start,
+            format!("not a [path, text] pair: {e}"),
+        )
+    })
 }
 
 /// The NSID a path under `lexicons/` holds: `com/atproto/repo/strongRef.json`
@@ -104,9 +120,9 @@ pub fn documents() -> Result<Vec<Document>, Vec<Error>> {
     }
 }
 
-/// The NSIDs of the embedded documents.
-pub fn nsids() -> Result<BTreeSet<String>, Vec<Error>> {
-    Ok(entries()?.iter().map(|(p, _)| nsid_of(p)).collect())
+/// The NSIDs of the embedded documents (none is decoded).
+pub fn nsids() -> BTreeSet<String> {
+    lines().map(|(p, _)| nsid_of(p)).collect()
 }
 
 /// The NSIDs every `ref` and `union` member of `doc` names.
@@ -135,9 +151,8 @@ pub fn references(doc: &Document) -> BTreeSet<String> {
 /// whole official set.
 pub fn reachable_from(local: &[Document]) -> Result<Vec<Document>, Vec<Error>> {
     let defined: BTreeSet<&str> = local.iter().map(|d| d.id.as_str()).collect();
-    let by_nsid: BTreeMap<String, (String, String)> = entries()?
-        .into_iter()
-        .map(|(path, text)| (nsid_of(&path), (path, text)))
+    let by_nsid: BTreeMap<String, (&str, &str)> = lines()
+        .map(|(path, line)| (nsid_of(path), (path, line)))
         .collect();
     let mut todo: Vec<String> = local.iter().flat_map(references).collect();
     let mut seen = BTreeSet::new();
@@ -148,10 +163,17 @@ pub fn reachable_from(local: &[Document]) -> Result<Vec<Document>, Vec<Error>> {
             continue;
         }
         // An NSID in neither set is reported by `Set::build`, naming the ref.
-        let Some((path, text)) = by_nsid.get(&nsid) else {
+        let Some((path, line)) = by_nsid.get(&nsid) else {
             continue;
         };
-        match model::parse_document(&label(path), text) {
+        let text = match decode(line) {
+            Ok((_, text)) => text,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match model::parse_document(&label(path), &text) {
             Ok(d) => {
                 todo.extend(references(&d));
                 out.push(d);

@@ -121,7 +121,7 @@ pub fn generate(set: &Set, opts: &Options) -> Result<Generated, Vec<Error>> {
 /// `file_name`, that `include!` accepts inside any module: every module
 /// inline (`pub mod com { ... }`), no inner attributes or inner doc comments
 /// at its top (the crate doc is left out and the root's lint `allow`s are
-/// put on each top-level item), and references between generated types
+/// put on each top-level module), and references between generated types
 /// written from [`Options::root_path`].
 pub fn generate_single(
     set: &Set,
@@ -138,7 +138,8 @@ pub fn generate_single(
         return Err(internal(format!("{left} is not declared by any module")));
     }
     // The root's inner attributes: the crate doc belongs to the crate (the
-    // includer documents its module); the lint `allow`s go on each item.
+    // includer documents its module); the lint `allow`s go on each module
+    // (the generated code they are for lives in modules).
     let allows: Vec<syn::Attribute> = std::mem::take(&mut root.file.attrs)
         .into_iter()
         .filter(|a| !a.path().is_ident("doc"))
@@ -151,7 +152,8 @@ pub fn generate_single(
     // are copied through their tokens.
     let allows = quote!(#(#allows)*);
     for item in &mut root.file.items {
-        if let Some(attrs) = item_attrs(item) {
+        if let syn::Item::Mod(m) = item {
+            let attrs = &mut m.attrs;
             let copy = syn::parse::Parser::parse2(syn::Attribute::parse_outer, allows.clone())
                 .map_err(|e| internal(e.to_string()))?;
             attrs.splice(0..0, copy);
@@ -187,19 +189,6 @@ fn inline_modules(dir: &str, items: &mut [syn::Item], files: &mut Files) -> Resu
         m.semi = None;
     }
     Ok(())
-}
-
-/// The attributes of the kinds of items a root file holds.
-fn item_attrs(item: &mut syn::Item) -> Option<&mut Vec<syn::Attribute>> {
-    match item {
-        syn::Item::Mod(i) => Some(&mut i.attrs),
-        syn::Item::Struct(i) => Some(&mut i.attrs),
-        syn::Item::Impl(i) => Some(&mut i.attrs),
-        syn::Item::Use(i) => Some(&mut i.attrs),
-        syn::Item::Fn(i) => Some(&mut i.attrs),
-        syn::Item::Const(i) => Some(&mut i.attrs),
-        _ => None,
-    }
 }
 
 /// The parsed files of the tree and the features they need.

@@ -5,7 +5,7 @@
 use atproto_api::app::bsky::feed::{get_timeline, post};
 use atproto_api::com::atproto::repo::strong_ref::StrongRef;
 use atproto_types::{AtIdentifier, Datetime};
-use custom_lexicon_example::com::example::todo::{item, list_items};
+use custom_lexicon_example::lexicons::com::example::todo::{item, list_items};
 use serde_json::json;
 
 fn datetime() -> Datetime {

@@ -4,7 +4,7 @@
 #[test]
 fn an_endpoint_of_the_app_lexicons_lists_its_errors() {
     assert_eq!(
-        custom_lexicon_example::declared_errors("com.example.todo.listItems"),
+        custom_lexicon_example::lexicons::declared_errors("com.example.todo.listItems"),
         Some(&["UnknownActor"][..])
     );
 }
@@ -29,7 +29,7 @@ fn records_and_unknown_nsids_are_none() {
     // A record type is not an endpoint.
     assert_eq!(atproto_api::declared_errors("app.bsky.feed.post"), None);
     assert_eq!(
-        custom_lexicon_example::declared_errors("com.example.todo.item"),
+        custom_lexicon_example::lexicons::declared_errors("com.example.todo.item"),
         None
     );
     assert_eq!(atproto_api::declared_errors("com.example.nothing"), None);

@@ -2,7 +2,7 @@
 //! they generate, compile (this crate builds them), and keep their JSON names.
 
 use atproto_types::xrpc::{Endpoint, EndpointError};
-use custom_lexicon_example::com::example::names::{new, perms, record, stream};
+use custom_lexicon_example::lexicons::com::example::names::{new, perms, record, stream};
 use serde_json::{json, Value};
 
 #[test]
@@ -86,7 +86,7 @@ fn errors_that_clash_after_case_conversion_are_numbered() {
         Some(new::Error::FooBar(None))
     );
     assert_eq!(
-        custom_lexicon_example::declared_errors("com.example.names.new"),
+        custom_lexicon_example::lexicons::declared_errors("com.example.names.new"),
         Some(&["fooBar", "FooBar", "Extra"][..])
     );
 }

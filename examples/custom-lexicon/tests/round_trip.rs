@@ -1,7 +1,7 @@
 //! Generated code for an app's own lexicons: it compiles, its refs into the
 //! official set are `atproto_api` types, and its data round-trips.
 
-use custom_lexicon_example::com::example::todo::{item, list_items};
+use custom_lexicon_example::lexicons::com::example::todo::{item, list_items};
 use serde_json::{json, Value};
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &Value) -> T {
