@@ -17,7 +17,7 @@
 //! follow redirects (the resolver then follows them itself, checking each
 //! hop) and that pins or filters the addresses it connects to.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,53 +30,92 @@ use crate::error::{Error, ErrorKind, Step};
 pub const MAX_REDIRECTS: usize = 3;
 
 /// Why `ip` is not a public unicast address, or `None` when it is.
+///
+/// IPv6 forms that carry an IPv4 address are judged by that address:
+/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`),
+/// NAT64 (`64:ff9b::/96`), 6to4 (`2002::/16`) and Teredo (`2001::/32`, the
+/// client's address). The deprecated IPv4-compatible form (`::a.b.c.d`),
+/// local-use NAT64 (`64:ff9b:1::/48`) and the other special-purpose ranges of
+/// the IANA registries (unspecified, loopback, link-local, unique and site
+/// local, multicast, documentation, benchmarking, discard-only) are refused
+/// whatever they carry.
 pub fn non_public_ip(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => non_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return non_public_v4(v4);
-            }
-            let seg = v6.segments();
-            if v6.is_loopback() {
-                Some("a loopback address")
-            } else if v6.is_unspecified() {
-                Some("the unspecified address")
-            } else if v6.is_multicast() {
-                Some("a multicast address")
-            } else if seg[0] & 0xfe00 == 0xfc00 {
-                Some("a unique local (private) address")
-            } else if seg[0] & 0xffc0 == 0xfe80 {
-                Some("a link-local address")
-            } else if seg[0] == 0x2001 && seg[1] == 0x0db8 {
-                Some("a documentation address")
-            } else if seg[0] == 0x64 && seg[1] == 0xff9b {
-                // NAT64 of an IPv4 address: judge the embedded one.
-                let [.., a, b, c, d] = v6.octets();
-                non_public_v4(Ipv4Addr::new(a, b, c, d))
-            } else {
-                None
-            }
+        IpAddr::V6(v6) => non_public_v6(v6),
+    }
+}
+
+fn non_public_v6(v6: Ipv6Addr) -> Option<&'static str> {
+    let seg = v6.segments();
+    let [.., a, b, c, d] = v6.octets();
+    let last_v4 = Ipv4Addr::new(a, b, c, d);
+    if v6.is_unspecified() {
+        return Some("the unspecified address");
+    }
+    if v6.is_loopback() {
+        return Some("a loopback address");
+    }
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return non_public_v4(v4);
+    }
+    match seg {
+        // ::a.b.c.d, deprecated (RFC 4291 §2.5.5.1); some stacks still
+        // route it as IPv4.
+        [0, 0, 0, 0, 0, 0, _, _] => Some("an IPv4-compatible address (deprecated)"),
+        // ::ffff:0:a.b.c.d, IPv4-translated (RFC 2765).
+        [0, 0, 0, 0, 0xffff, 0, _, _] => non_public_v4(last_v4),
+        // Discard-only (RFC 6666).
+        [0x0100, 0, 0, 0, _, _, _, _] => Some("a discard-only address"),
+        // NAT64 well-known prefix (RFC 6052): judge the IPv4 address.
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => non_public_v4(last_v4),
+        // Local-use NAT64 (RFC 8215): translated inside a private network.
+        [0x64, 0xff9b, 1, ..] => Some("a local-use NAT64 address"),
+        // Teredo (RFC 4380): the client's IPv4 address, bits inverted.
+        [0x2001, 0, ..] => non_public_v4(Ipv4Addr::from(!u32::from(last_v4))),
+        // Benchmarking (RFC 5180).
+        [0x2001, 0x0002, 0, ..] => Some("a benchmarking address"),
+        [0x2001, 0x0db8, ..] => Some("a documentation address"),
+        // 6to4 (RFC 3056): the IPv4 address follows the prefix.
+        [0x2002, hi, lo, ..] => {
+            let [a, b] = hi.to_be_bytes();
+            let [c, d] = lo.to_be_bytes();
+            non_public_v4(Ipv4Addr::new(a, b, c, d))
         }
+        // Documentation (RFC 9637).
+        [0x3fff, second, ..] if second & 0xf000 == 0 => Some("a documentation address"),
+        [first, ..] if first & 0xfe00 == 0xfc00 => Some("a unique local (private) address"),
+        [first, ..] if first & 0xffc0 == 0xfe80 => Some("a link-local address"),
+        [first, ..] if first & 0xffc0 == 0xfec0 => Some("a site-local address (deprecated)"),
+        [first, ..] if first & 0xff00 == 0xff00 => Some("a multicast address"),
+        _ => None,
     }
 }
 
 fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     if ip.is_loopback() {
         Some("a loopback address")
     } else if ip.is_private() {
         Some("a private address")
     } else if ip.is_link_local() {
         Some("a link-local address")
-    } else if ip.is_unspecified() || a == 0 {
-        Some("an unspecified address")
+    } else if a == 0 {
+        Some("an unspecified address (0.0.0.0/8)")
     } else if a == 100 && (64..128).contains(&b) {
         Some("a shared (carrier-grade NAT) address")
     } else if ip.is_broadcast() || ip.is_multicast() || a >= 240 {
         Some("a broadcast, multicast or reserved address")
-    } else if ip.is_documentation() || (a == 198 && (b == 18 || b == 19)) {
-        Some("a documentation or benchmarking address")
+    } else if ip.is_documentation() {
+        Some("a documentation address")
+    } else if a == 198 && (b == 18 || b == 19) {
+        Some("a benchmarking address")
+    } else if a == 192 && b == 0 && c == 0 {
+        // IETF protocol assignments (RFC 6890), e.g. DS-Lite and NAT64
+        // discovery.
+        Some("an IETF protocol assignment")
+    } else if a == 192 && b == 88 && c == 99 {
+        Some("a 6to4 relay anycast address (deprecated)")
     } else {
         None
     }
@@ -266,43 +305,109 @@ mod tests {
 
     #[test]
     fn non_public_addresses() {
-        for ip in [
-            "127.0.0.1",
-            "127.5.5.5",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "255.255.255.255",
-            "224.0.0.1",
-            "192.0.2.1",
-            "198.18.0.1",
-            "::1",
-            "::",
-            "fc00::1",
-            "fd12:3456::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-            "ff02::1",
-            "2001:db8::1",
-        ] {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert!(non_public_ip(ip).is_some(), "{ip}");
+        // (address, what the reason must mention); one row per range, with
+        // its edges where they matter.
+        let refused: &[(&str, &str)] = &[
+            // IPv4
+            ("0.0.0.0", "unspecified"),
+            ("0.1.2.3", "unspecified"),
+            ("10.1.2.3", "private"),
+            ("100.64.0.1", "carrier-grade"),
+            ("100.127.255.255", "carrier-grade"),
+            ("127.0.0.1", "loopback"),
+            ("127.5.5.5", "loopback"),
+            ("169.254.169.254", "link-local"),
+            ("172.16.0.1", "private"),
+            ("172.31.255.255", "private"),
+            ("192.0.0.8", "IETF"),
+            ("192.0.2.1", "documentation"),
+            ("192.88.99.1", "6to4 relay"),
+            ("192.168.1.1", "private"),
+            ("198.18.0.1", "benchmarking"),
+            ("198.19.255.255", "benchmarking"),
+            ("198.51.100.7", "documentation"),
+            ("203.0.113.9", "documentation"),
+            ("224.0.0.1", "multicast"),
+            ("240.0.0.1", "reserved"),
+            ("255.255.255.255", "broadcast"),
+            // IPv6 of its own
+            ("::", "unspecified"),
+            ("::1", "loopback"),
+            ("100::1", "discard"),
+            ("2001:2::1", "benchmarking"),
+            ("2001:db8::1", "documentation"),
+            ("3fff::1", "documentation"),
+            ("3fff:fff::1", "documentation"),
+            ("fc00::1", "unique local"),
+            ("fd12:3456::1", "unique local"),
+            ("fe80::1", "link-local"),
+            ("febf::1", "link-local"),
+            ("fec0::1", "site-local"),
+            ("ff02::1", "multicast"),
+            ("ff0e::1", "multicast"),
+            // IPv4-mapped and -translated: the IPv4 address decides.
+            ("::ffff:127.0.0.1", "loopback"),
+            ("::ffff:7f00:1", "loopback"),
+            ("::ffff:10.0.0.1", "private"),
+            ("::ffff:0.0.0.0", "unspecified"),
+            ("::ffff:169.254.169.254", "link-local"),
+            ("::ffff:0:127.0.0.1", "loopback"),
+            ("::ffff:0:192.168.0.1", "private"),
+            // IPv4-compatible (deprecated): refused whatever it carries.
+            ("::127.0.0.1", "IPv4-compatible"),
+            ("::10.0.0.1", "IPv4-compatible"),
+            ("::8.8.8.8", "IPv4-compatible"),
+            ("::2", "IPv4-compatible"),
+            // NAT64: the IPv4 address decides; local-use NAT64 is private.
+            ("64:ff9b::a00:1", "private"),
+            ("64:ff9b::127.0.0.1", "loopback"),
+            ("64:ff9b::169.254.169.254", "link-local"),
+            ("64:ff9b:1::8.8.8.8", "local-use NAT64"),
+            // 6to4: the IPv4 address after 2002: decides.
+            ("2002:7f00:1::", "loopback"),
+            ("2002:7f00:0001:0:0:0:0:1", "loopback"),
+            ("2002:a00::", "private"),
+            ("2002:a00:1::1", "private"),
+            ("2002:c0a8:101::1", "private"),
+            ("2002:a9fe:a9fe::", "link-local"),
+            ("2002::", "unspecified"),
+            ("2002:6440:1::", "carrier-grade"),
+            // Teredo: the client address (inverted) decides.
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),
+            ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private"),
+        ];
+        for (text, why) in refused {
+            let ip: IpAddr = text.parse().unwrap();
+            match non_public_ip(ip) {
+                Some(reason) => assert!(reason.contains(why), "{text}: {reason}"),
+                None => panic!("{text} passed as public"),
+            }
         }
-        for ip in [
-            "8.8.8.8",
+        let public = [
             "1.1.1.1",
-            "172.32.0.1",
+            "8.8.8.8",
+            "100.63.255.255",
             "100.128.0.1",
+            "172.32.0.1",
+            "192.0.1.1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "223.255.255.255",
             "2606:4700::1111",
-        ] {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(non_public_ip(ip), None, "{ip}");
+            "2a00:1450:4001::200e",
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+            "2001:4860:4860::8888",
+            "2001:db9::1",
+            "3ffe::1",
+            "3fff:1000::1",
+            "fbff::1",
+        ];
+        for text in public {
+            let ip: IpAddr = text.parse().unwrap();
+            assert_eq!(non_public_ip(ip), None, "{text}");
         }
     }
 

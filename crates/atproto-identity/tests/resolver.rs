@@ -589,6 +589,41 @@ async fn private_hosts_and_plain_http_are_refused_by_default() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("resolves to 10.1.2.3"), "{e}");
+
+    // IPv6 forms that carry a private or loopback IPv4 address: 6to4,
+    // IPv4-compatible, IPv4-mapped, NAT64. No request goes out.
+    for (name, ip, why) in [
+        ("sixtofour.example.com", "2002:7f00:1::", "loopback"),
+        ("sixtofour10.example.com", "2002:a00::1", "private"),
+        ("compat.example.com", "::127.0.0.1", "IPv4-compatible"),
+        ("mapped.example.com", "::ffff:169.254.169.254", "link-local"),
+        ("nat64.example.com", "64:ff9b::10.0.0.1", "private"),
+    ] {
+        w.dns.ips.lock().unwrap().insert(
+            name.into(),
+            vec!["93.184.216.34".parse().unwrap(), ip.parse().unwrap()],
+        );
+        for e in [
+            w.builder()
+                .dns_txt(false)
+                .build()
+                .unwrap()
+                .resolve_handle(name)
+                .await
+                .unwrap_err(),
+            w.resolver()
+                .resolve_did(&format!("did:web:{name}"))
+                .await
+                .unwrap_err(),
+        ] {
+            assert!(matches!(e.kind(), ErrorKind::Refused(_)), "{name}: {e}");
+            assert!(e.to_string().contains(why), "{name}: {e}");
+        }
+        assert!(
+            !w.http.urls().iter().any(|u| u.contains(name)),
+            "{name} was asked"
+        );
+    }
 }
 
 #[tokio::test]
