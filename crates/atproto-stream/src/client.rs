@@ -490,16 +490,11 @@ impl<S: Subscription> Subscriber<S> {
         self.last_failure = Some(reason);
     }
 
+    /// The wait before the next attempt. Saturating throughout, so that no
+    /// configuration (`Duration::MAX` included) and no count of attempts
+    /// can overflow.
     fn backoff(&self) -> Duration {
-        let exp = self.attempt.saturating_sub(1).min(20);
-        let full = self
-            .config
-            .backoff_initial
-            .saturating_mul(1u32 << exp)
-            .min(self.config.backoff_max);
-        // Jitter: anywhere between half and all of the delay.
-        let half = full / 2;
-        half + half.mul_f64(fastrand::f64())
+        backoff(&self.config, self.attempt, fastrand::f64())
     }
 
     async fn connect(&self) -> Result<WebSocketStream<Conn>, String> {
@@ -545,6 +540,26 @@ impl<S: Subscription> Subscriber<S> {
     }
 }
 
+/// The reconnect delay after `attempt` failures in a row: `backoff_initial`
+/// doubled per failure, at most `backoff_max`, then a random point (`jitter`
+/// in `[0, 1)`) between half and all of it.
+fn backoff(config: &Config, attempt: u32, jitter: f64) -> Duration {
+    let exp = attempt.saturating_sub(1).min(20);
+    let full = config
+        .backoff_initial
+        .saturating_mul(1u32 << exp)
+        .min(config.backoff_max);
+    let half = full / 2;
+    // Whole nanoseconds of the jitter, in integers: no float conversion
+    // that could overflow however large the delay.
+    let jitter_ns = (jitter.clamp(0.0, 1.0) * 1e9) as u32;
+    let extra = half
+        .checked_mul(jitter_ns)
+        .map(|d| d / 1_000_000_000)
+        .unwrap_or_else(|| (half / 1_000_000_000).saturating_mul(jitter_ns));
+    half.saturating_add(extra)
+}
+
 fn port_of(url: &ServiceUrl) -> u16 {
     let text = url.as_str();
     let after_host = text
@@ -571,6 +586,12 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
             if roots.is_empty() {
                 return Err("no trusted root certificates found on this system".into());
             }
+            // The provider goes into this configuration only; the process
+            // default stays the application's choice. rustls 0.23.48
+            // deprecates ring's provider (no post-quantum key exchange);
+            // ring is kept on purpose (aws-lc-rs takes several times longer
+            // to build) and rustls has no other path to it, hence the allow.
+            #[allow(deprecated)]
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
@@ -625,5 +646,35 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_never_overflows() {
+        let config = Config {
+            backoff_initial: Duration::MAX,
+            backoff_max: Duration::MAX,
+            ..Config::default()
+        };
+        for attempt in [0, 1, 2, 21, u32::MAX] {
+            for jitter in [0.0, 0.5, 0.999_999, 1.0, f64::NAN, f64::INFINITY, -1.0] {
+                let d = backoff(&config, attempt, jitter);
+                assert!(d >= Duration::MAX / 2, "{attempt} {jitter}: {d:?}");
+            }
+        }
+        let config = Config {
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            ..Config::default()
+        };
+        assert_eq!(backoff(&config, 1, 0.0), Duration::from_millis(50));
+        assert_eq!(backoff(&config, 1, 0.5), Duration::from_millis(75));
+        assert_eq!(backoff(&config, 3, 0.0), Duration::from_millis(200));
+        assert_eq!(backoff(&config, u32::MAX, 0.0), Duration::from_millis(500));
+        assert!(backoff(&config, u32::MAX, 0.999) < Duration::from_secs(1));
     }
 }
