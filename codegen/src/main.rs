@@ -34,11 +34,20 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[cfg(feature = "net")]
+mod install;
+#[cfg(feature = "net")]
+mod netopts;
+#[cfg(feature = "net")]
+mod publish;
+
 const USAGE: &str = "usage: lexgen SUBCOMMAND [ARGS]
 
 subcommands:
   generate   write Rust modules (and optionally a crate's Cargo.toml) for lexicons
   validate   check JSON records against lexicons
+  install    fetch lexicons from the network, verified, with a lexicons.json manifest
+  publish    publish lexicons as com.atproto.lexicon.schema records
 
 `lexgen SUBCOMMAND --help` describes each.";
 
@@ -94,6 +103,10 @@ fn main() -> ExitCode {
     match command {
         "generate" => generate(rest),
         "validate" => validate(rest),
+        #[cfg(feature = "net")]
+        "install" => install::run(rest),
+        #[cfg(feature = "net")]
+        "publish" => publish::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

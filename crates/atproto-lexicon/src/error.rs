@@ -76,7 +76,8 @@ pub enum ErrorKind {
     /// host is refused by policy (the text says which).
     Pds(String),
     /// The authority's repository has no schema record for the NSID
-    /// (`RecordNotFound`, `RepoNotFound`, HTTP 404).
+    /// (`RecordNotFound`, `RepoNotFound`, HTTP 404, or a verified proof
+    /// whose tree path shows the key absent).
     RecordNotFound {
         /// The repository asked.
         did: String,

@@ -32,7 +32,10 @@ pub struct VerifiedRecord {
 /// `key`; the tree under it holds `collection/rkey`, every node on the
 /// path present and hashing to its CID; the record's block hashes to the
 /// CID the tree names. Failures are [`ErrorKind::Signature`],
-/// [`ErrorKind::Proof`] or [`ErrorKind::CidMismatch`].
+/// [`ErrorKind::Proof`] (a node on the path missing or altered, a
+/// malformed CAR or commit) or [`ErrorKind::CidMismatch`]; a complete path
+/// without the key proves the record absent: [`ErrorKind::RecordNotFound`]
+/// (what a PDS answers for a record it does not have).
 pub fn verify_record_proof(
     car: &[u8],
     did: &str,
@@ -89,7 +92,11 @@ pub fn verify_record_proof(
     let record_cid = tree
         .get(&path)
         .map_err(|e| proof(format!("tree path to {path}: {e}")))?
-        .ok_or_else(|| proof(format!("the tree does not hold {path}")))?;
+        // Every node on the path is present and hashed, and the key is not
+        // there: a signed proof that the record does not exist.
+        .ok_or_else(|| ErrorKind::RecordNotFound {
+            did: did.to_owned(),
+        })?;
     let bytes = match (good.get(&record_cid), altered.get(&record_cid)) {
         (Some(b), _) => b.to_vec(),
         (None, Some(b)) => {

@@ -75,7 +75,8 @@ enum Break {
     Signature,
     /// Put other bytes under the record's CID.
     RecordBytes,
-    /// A tree without the key (other keys only).
+    /// A tree without the key (other keys only), every node present: a
+    /// proof that the record does not exist.
     KeyAbsent,
     /// Leave the tree's root node out of the CAR.
     NodeMissing,
@@ -189,10 +190,10 @@ fn each_broken_proof_is_its_own_step() {
         ErrorKind::CidMismatch { expected, found } => assert_ne!(expected, found),
         other => panic!("{other:?}"),
     }
-    let e = check(Break::KeyAbsent);
-    assert!(
-        matches!(&e, ErrorKind::Proof(why) if why.contains("does not hold")),
-        "{e:?}"
+    // A complete path without the key is a signed proof of absence.
+    assert_eq!(
+        check(Break::KeyAbsent),
+        ErrorKind::RecordNotFound { did: DID.into() }
     );
     let e = check(Break::NodeMissing);
     assert!(
@@ -428,7 +429,7 @@ async fn every_refusal_names_the_nsid_and_its_step() {
         Step::Signature
     );
     assert_eq!(refusal(Break::RecordBytes, NSID).await.step(), Step::Cid);
-    assert_eq!(refusal(Break::KeyAbsent, NSID).await.step(), Step::Proof);
+    assert_eq!(refusal(Break::KeyAbsent, NSID).await.step(), Step::Fetch);
     assert_eq!(refusal(Break::NodeMissing, NSID).await.step(), Step::Proof);
     // The TXT record names a DID whose repository has no such record.
     let e = refusal(Break::Nothing, "com.example.missing").await;
