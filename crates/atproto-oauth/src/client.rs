@@ -32,6 +32,17 @@ pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
 /// Largest token endpoint answer accepted (bytes).
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 
+/// Longest OAuth `error` code taken from an error answer (bytes).
+const MAX_ERROR_CODE_LEN: usize = 128;
+
+/// How long a client assertion is valid (seconds).
+const CLIENT_ASSERTION_LIFETIME_SECS: u64 = 60;
+
+/// The longest access-token lifetime believed from a token answer (a
+/// year). A larger (or absurd) `expires_in` is capped: the token is then
+/// refreshed when the PDS calls it invalid.
+pub(crate) const MAX_EXPIRES_IN_SECS: u64 = 365 * 24 * 3600;
+
 /// The session-event hook: called, and awaited, for each event in order.
 pub type EventHook = Arc<
     dyn Fn(SessionEvent, Did, Option<OAuthSessionData>) -> BoxFuture<'static, ()> + Send + Sync,
@@ -62,7 +73,7 @@ pub(crate) struct ClientInner {
     pub(crate) state_ttl: Duration,
     pub(crate) timeout: Duration,
     pub(crate) hook: Option<EventHook>,
-    pub(crate) refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) refresh_locks: RefreshLocks,
 }
 
 /// An atproto OAuth client: starts sign-ins ([`OAuthClient::authorize`]),
@@ -80,6 +91,38 @@ impl fmt::Debug for OAuthClient {
         f.debug_struct("OAuthClient")
             .field("client_id", &self.inner.config.client_id)
             .finish_non_exhaustive()
+    }
+}
+
+/// A handle on the in-process refresh lock of one account (see
+/// [`ClientInner::refresh_lock`]). Dropping the last handle of an account
+/// removes its entry from the client's map.
+pub(crate) struct RefreshLock<'a> {
+    locks: &'a RefreshLocks,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The refresh locks of a client, by DID.
+type RefreshLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+impl RefreshLock<'_> {
+    /// Waits for the lock.
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.lock().await
+    }
+}
+
+impl Drop for RefreshLock<'_> {
+    fn drop(&mut self) {
+        // Under the map's lock no one can take a new handle, so an entry
+        // whose only references are the map's (and this handle's) is idle.
+        // The sweep also collects entries left by waiters that gave up
+        // (a cancelled future) before their handle was dropped here.
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, l| {
+            let ours = usize::from(Arc::ptr_eq(l, &self.lock));
+            Arc::strong_count(l) > 1 + ours
+        });
     }
 }
 
@@ -253,12 +296,9 @@ pub(crate) fn check_token_response(body: &[u8]) -> Result<TokenSet, OAuthError> 
     };
     let expires_at = match v.get("expires_in") {
         None | Some(Value::Null) => None,
-        Some(e) => {
-            let secs = e
-                .as_u64()
-                .ok_or_else(|| bad("expires_in is not a number of seconds"))?;
-            Some(now_secs().saturating_add(secs))
-        }
+        Some(e) => Some(now_secs().saturating_add(
+            expires_in_secs(e).ok_or_else(|| bad("expires_in is not a number of seconds"))?,
+        )),
     };
     Ok(TokenSet {
         sub,
@@ -266,6 +306,27 @@ pub(crate) fn check_token_response(body: &[u8]) -> Result<TokenSet, OAuthError> 
         access_token: Secret::new(access_token),
         refresh_token,
         expires_at,
+    })
+}
+
+/// The seconds of an `expires_in`, any JSON number: a fraction is rounded
+/// down, a negative lifetime is 0 (the token is refreshed at once rather
+/// than the answer, whose refresh token is already spent, thrown away), and
+/// a huge one is capped at [`MAX_EXPIRES_IN_SECS`]. `None` when it is not a
+/// number.
+fn expires_in_secs(v: &Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n.min(MAX_EXPIRES_IN_SECS));
+    }
+    let f = v.as_f64().filter(|f| f.is_finite())?.max(0.0);
+    // Compared as floats, so the conversion below never saturates.
+    #[allow(clippy::cast_precision_loss)]
+    let cap = MAX_EXPIRES_IN_SECS as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some(if f >= cap {
+        MAX_EXPIRES_IN_SECS
+    } else {
+        f as u64
     })
 }
 
@@ -567,9 +628,9 @@ impl ClientInner {
                 },
             })?;
         if response.status != 200 {
-            return Err(OAuthError::Metadata {
+            return Err(OAuthError::MetadataStatus {
                 url: url.to_owned(),
-                reason: format!("HTTP {}", response.status),
+                status: response.status,
             });
         }
         Ok(response.body)
@@ -642,7 +703,7 @@ impl ClientInner {
                 "aud": issuer,
                 "jti": random_token::<16>()?,
                 "iat": now,
-                "exp": now + 60,
+                "exp": now.saturating_add(CLIENT_ASSERTION_LIFETIME_SECS),
             });
             out.push((
                 "client_assertion_type",
@@ -714,14 +775,27 @@ impl ClientInner {
                 })?;
             let fresh_nonce = self.nonces.update(url, &response.headers)
                 && dpop_nonce(&response.headers) != nonce.as_deref();
-            if (200..300).contains(&response.status) {
-                let _ = expect;
+            if response.status == expect {
                 return Ok(response.body);
             }
+            if (200..300).contains(&response.status) {
+                return Err(OAuthError::UnexpectedStatus {
+                    url: url.to_owned(),
+                    expected: expect,
+                    status: response.status,
+                });
+            }
             let err: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+            // RFC 6749 error codes are short printable ASCII; anything else
+            // (or an endless one) is not repeated into errors and logs.
             let error = err
                 .get("error")
                 .and_then(Value::as_str)
+                .filter(|e| {
+                    !e.is_empty()
+                        && e.len() <= MAX_ERROR_CODE_LEN
+                        && e.bytes().all(|b| (b' '..=b'~').contains(&b))
+                })
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("HTTP {}", response.status));
             let description = err
@@ -775,14 +849,31 @@ impl ClientInner {
         }
     }
 
-    /// The in-process refresh lock of `did`.
-    pub(crate) fn refresh_lock(&self, did: &Did) -> Arc<tokio::sync::Mutex<()>> {
-        self.refresh_locks
+    /// The in-process refresh lock of `did`: hold the handle, then `lock()`
+    /// it. The map keeps an entry only while someone holds a handle (holds
+    /// or waits for the lock), so it does not grow with every account ever
+    /// refreshed.
+    pub(crate) fn refresh_lock(&self, did: &Did) -> RefreshLock<'_> {
+        let lock = self
+            .refresh_locks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(did.as_str().to_owned())
             .or_default()
-            .clone()
+            .clone();
+        RefreshLock {
+            locks: &self.refresh_locks,
+            lock,
+        }
+    }
+
+    /// How many accounts have a refresh lock entry now.
+    #[cfg(test)]
+    pub(crate) fn refresh_locks_len(&self) -> usize {
+        self.refresh_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// A refresh-token grant for `data`: the new tokens, checked to be for
@@ -832,6 +923,7 @@ impl ClientInner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atproto_xrpc::Secret;
 
     #[test]
     fn token_response_checks() {
@@ -846,7 +938,8 @@ mod tests {
             ("scope", json!("transition:generic"), "atproto"),
             ("access_token", json!(""), "access_token"),
             ("refresh_token", json!(5), "refresh_token"),
-            ("expires_in", json!(-1), "expires_in"),
+            ("expires_in", json!("3600"), "expires_in"),
+            ("expires_in", json!(true), "expires_in"),
         ] {
             let mut doc = ok.clone();
             doc[field] = value;
@@ -857,5 +950,171 @@ mod tests {
             assert!(!e.contains("\"rt\""), "no token in errors");
         }
         assert!(check_token_response(b"<html>").is_err());
+    }
+
+    /// Answers a client's requests without a network: protected-resource
+    /// documents naming `https://as.example`, and token answers for the
+    /// account named in the refresh token (`rt-<did>`).
+    struct Canned;
+
+    impl HttpClient for Canned {
+        fn send(
+            &self,
+            r: HttpRequest,
+        ) -> BoxFuture<'_, Result<atproto_xrpc::HttpResponse, atproto_xrpc::HttpError>> {
+            Box::pin(async move {
+                let body = if r.url.ends_with("/.well-known/oauth-protected-resource") {
+                    json!({"resource": "https://pds.example", "authorization_servers": ["https://as.example"]})
+                } else {
+                    let form = String::from_utf8(r.body.unwrap_or_default()).unwrap();
+                    let pairs = parse_query(&form).unwrap();
+                    let rt = &pairs.iter().find(|(k, _)| k == "refresh_token").unwrap().1;
+                    json!({"access_token": "at-2", "token_type": "DPoP", "sub": rt.strip_prefix("rt-").unwrap(),
+                           "scope": "atproto", "refresh_token": rt, "expires_in": 3600})
+                };
+                Ok(atproto_xrpc::HttpResponse {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: body.to_string().into_bytes(),
+                })
+            })
+        }
+    }
+
+    /// Every DID is its own, on `https://pds.example`.
+    struct SamePds;
+
+    impl IdentityResolver for SamePds {
+        fn resolve<'a>(
+            &'a self,
+            id: &'a str,
+            _fresh: bool,
+        ) -> BoxFuture<'a, Result<crate::resolve::ResolvedIdentity, OAuthError>> {
+            Box::pin(async move {
+                Ok(crate::resolve::ResolvedIdentity {
+                    did: Did::new(id).unwrap(),
+                    pds: "https://pds.example".into(),
+                })
+            })
+        }
+    }
+
+    fn offline_client() -> OAuthClient {
+        OAuthClient::builder(ClientConfig::loopback(
+            vec!["http://127.0.0.1/cb".into()],
+            Scopes::atproto(),
+        ))
+        .http_client(Arc::new(Canned))
+        .resolver(Arc::new(SamePds))
+        .build()
+        .unwrap()
+    }
+
+    /// Refreshing sessions of many accounts, at once and one after the
+    /// other, leaves no refresh lock entry behind.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn refresh_locks_do_not_outlive_their_refreshes() {
+        let client = offline_client();
+        let mut sessions = Vec::new();
+        for n in 0..40 {
+            let did = Did::new(format!("did:plc:account{n}")).unwrap();
+            let data = OAuthSessionData {
+                did: did.clone(),
+                issuer: "https://as.example".into(),
+                pds: "https://pds.example".into(),
+                scope: "atproto".into(),
+                access_token: Secret::new("at-1"),
+                refresh_token: Some(Secret::new(format!("rt-{did}"))),
+                expires_at: None,
+                issued_at: None,
+                dpop_key: Es256Key::generate().unwrap(),
+                token_endpoint: "https://as.example/oauth/token".into(),
+                revocation_endpoint: None,
+            };
+            client.inner.sessions.save_session(&data).await.unwrap();
+            sessions.push(OAuthSession::new(client.inner.clone(), data).unwrap());
+        }
+        let tasks: Vec<_> = sessions
+            .iter()
+            .cloned()
+            .map(|s| tokio::spawn(async move { s.refresh().await.map(|_| ()) }))
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(client.inner.refresh_locks_len(), 0);
+        for s in &sessions[..5] {
+            s.refresh().await.unwrap();
+            assert_eq!(client.inner.refresh_locks_len(), 0);
+        }
+        assert_eq!(
+            sessions[0].data().unwrap().access_token.expose(),
+            "at-2",
+            "the refreshes did happen"
+        );
+    }
+
+    /// An entry stays while someone holds or waits for the lock, and goes
+    /// with the last of them, also when a waiter gave up.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_refresh_lock_entry_lives_while_held_or_awaited() {
+        let client = offline_client();
+        let inner = client.inner.clone();
+        let did = Did::new("did:plc:alice").unwrap();
+        let held = inner.refresh_lock(&did);
+        let guard = held.lock().await;
+        let (inner2, did2) = (inner.clone(), did.clone());
+        let (queued_tx, queued_rx) = tokio::sync::oneshot::channel();
+        let waiter = tokio::spawn(async move {
+            let handle = inner2.refresh_lock(&did2);
+            let _ = queued_tx.send(());
+            let _g = handle.lock().await;
+        });
+        queued_rx.await.unwrap();
+        let (inner3, did3) = (inner.clone(), did.clone());
+        let quitter = tokio::spawn(async move {
+            let handle = inner3.refresh_lock(&did3);
+            let _g = handle.lock().await;
+        });
+        quitter.abort();
+        let _ = quitter.await;
+        assert_eq!(inner.refresh_locks_len(), 1, "held and awaited");
+        drop(guard);
+        drop(held);
+        waiter.await.unwrap();
+        assert_eq!(inner.refresh_locks_len(), 0);
+    }
+
+    /// `expires_in` from the network never overflows the clock arithmetic:
+    /// huge values are capped, negative ones mean "expired", fractions are
+    /// rounded down.
+    #[test]
+    fn expires_in_is_checked() {
+        let now = now_secs();
+        let expiry = |raw: &str| {
+            let doc = format!(
+                r#"{{"access_token":"at","token_type":"DPoP","sub":"did:plc:abc","scope":"atproto","expires_in":{raw}}}"#
+            );
+            check_token_response(doc.as_bytes()).map(|t| t.expires_at)
+        };
+        for huge in [
+            "18446744073709551615",
+            "99999999999999999999999999999999",
+            "1e300",
+            "1.7976931348623157e308",
+        ] {
+            let at = expiry(huge).unwrap().unwrap();
+            assert!(at >= now + MAX_EXPIRES_IN_SECS, "{huge}");
+            assert!(at <= now_secs() + MAX_EXPIRES_IN_SECS, "{huge}: capped");
+        }
+        for negative in ["-1", "-1e300", "-9223372036854775808", "-0.5"] {
+            let at = expiry(negative).unwrap().unwrap();
+            assert!(at >= now && at <= now_secs(), "{negative}: expired now");
+        }
+        let at = expiry("3600.9").unwrap().unwrap();
+        assert!(at >= now + 3600 && at <= now_secs() + 3600);
+        assert_eq!(expiry("null").unwrap(), None);
+        assert!(expiry("\"soon\"").is_err());
+        assert!(expiry("[1]").is_err());
     }
 }

@@ -43,6 +43,25 @@ pub enum OAuthError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A metadata document (protected resource, authorization server) was
+    /// answered with an HTTP status other than 200.
+    MetadataStatus {
+        /// Where it was asked for.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// An OAuth endpoint answered with a success status other than the one
+    /// its specification prescribes (e.g. a PAR endpoint answering 200
+    /// where RFC 9126 requires 201).
+    UnexpectedStatus {
+        /// The endpoint.
+        url: String,
+        /// The status required.
+        expected: u16,
+        /// The status received.
+        status: u16,
+    },
     /// The authorization server's metadata names a different issuer than the
     /// one it was fetched for.
     IssuerMetadataMismatch {
@@ -78,6 +97,11 @@ pub enum OAuthError {
     },
     /// The callback is malformed (no `code`, no `state`, bad encoding).
     InvalidCallback(String),
+    /// The loopback redirect listener got no callback within its timeout.
+    CallbackTimeout {
+        /// How long it waited.
+        waited: std::time::Duration,
+    },
     /// An OAuth endpoint (PAR, token, revocation) answered with an error.
     Server {
         /// The endpoint.
@@ -140,6 +164,15 @@ impl fmt::Display for OAuthError {
             OAuthError::Metadata { url, reason } => {
                 write!(f, "unacceptable OAuth metadata from {url}: {reason}")
             }
+            OAuthError::MetadataStatus { url, status } => write!(
+                f,
+                "{url} answered HTTP {status} instead of its OAuth metadata"
+            ),
+            OAuthError::UnexpectedStatus {
+                url,
+                expected,
+                status,
+            } => write!(f, "{url} answered HTTP {status}, expected {expected}"),
             OAuthError::IssuerMetadataMismatch { expected, actual } => write!(
                 f,
                 "the authorization server metadata for {expected} names the issuer {actual}"
@@ -164,6 +197,11 @@ impl fmt::Display for OAuthError {
                 Ok(())
             }
             OAuthError::InvalidCallback(m) => write!(f, "malformed callback: {m}"),
+            OAuthError::CallbackTimeout { waited } => write!(
+                f,
+                "no sign-in callback arrived within {} s",
+                waited.as_secs()
+            ),
             OAuthError::Server {
                 url,
                 status,
@@ -218,16 +256,122 @@ impl From<StoreError> for OAuthError {
 }
 
 impl OAuthError {
-    /// A failure that says nothing about the session's validity: no answer,
-    /// or a 5xx/429 from the server. Worth trying again later.
+    /// A failure that says nothing about the session's validity and is
+    /// worth trying again later: no answer, a 5xx or 429 from an endpoint or
+    /// a metadata document, a failed identity lookup, a DPoP nonce the
+    /// server demanded but did not give.
+    ///
+    /// A refresh keeps the session on every failure but those of
+    /// [`OAuthError::ends_session`], and reports the kept ones as transient.
     pub fn is_transient(&self) -> bool {
         match self {
-            OAuthError::Http { .. } => true,
-            OAuthError::Server { status, .. } => *status >= 500 || *status == 429,
-            OAuthError::Metadata { reason, .. } => reason.starts_with("HTTP 5"),
-            OAuthError::Resolve { .. } => true,
+            OAuthError::Http { .. }
+            | OAuthError::Resolve { .. }
+            | OAuthError::MissingDpopNonce { .. } => true,
+            OAuthError::Server { status, .. } | OAuthError::MetadataStatus { status, .. } => {
+                *status >= 500 || *status == 429
+            }
             OAuthError::Session(e) => e.is_transient(),
             _ => false,
         }
+    }
+
+    /// Whether this failure, met while refreshing, ends the session: the
+    /// authorization server refused the refresh token (HTTP 400
+    /// `invalid_grant`), the issuer no longer speaks for the account (the
+    /// account's PDS names another authorization server), or the tokens are
+    /// for another account. Anything else (a refused DPoP proof from a
+    /// skewed clock, a nonce challenge, another 4xx, no answer) leaves the
+    /// session as it was, as `@atproto/oauth-client` does.
+    pub fn ends_session(&self) -> bool {
+        match self {
+            OAuthError::Server { status, error, .. } => {
+                *status == 400 && error == OAUTH_INVALID_GRANT
+            }
+            OAuthError::IssuerNotAuthoritative { .. }
+            | OAuthError::SubjectMismatch { .. }
+            | OAuthError::IssuerMismatch { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// The OAuth error code with which an authorization server refuses a
+/// refresh token (RFC 6749 section 5.2): the only answer that ends a
+/// session.
+pub(crate) const OAUTH_INVALID_GRANT: &str = "invalid_grant";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status: u16, error: &str) -> OAuthError {
+        OAuthError::Server {
+            url: "https://as.example/oauth/token".into(),
+            status,
+            error: error.into(),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn only_a_refused_grant_or_a_mismatch_ends_a_session() {
+        assert!(server(400, "invalid_grant").ends_session());
+        for (status, error) in [
+            (400, "invalid_dpop_proof"),
+            (401, "invalid_dpop_proof"),
+            (400, "invalid_request"),
+            (401, "invalid_client"),
+            (400, "unauthorized_client"),
+            (400, "invalid_scope"),
+            (401, "invalid_grant"),
+            (429, "rate_limited"),
+            (500, "server_error"),
+            (503, "temporarily_unavailable"),
+        ] {
+            assert!(!server(status, error).ends_session(), "{status} {error}");
+        }
+        let did = Did::new("did:plc:abc").unwrap();
+        assert!(OAuthError::SubjectMismatch {
+            expected: did.clone(),
+            actual: Did::new("did:plc:other").unwrap(),
+        }
+        .ends_session());
+        assert!(OAuthError::IssuerNotAuthoritative {
+            sub: did,
+            issuer: "https://a".into(),
+            resolved: "https://b".into(),
+        }
+        .ends_session());
+        assert!(!OAuthError::MetadataStatus {
+            url: "https://pds/.well-known/oauth-protected-resource".into(),
+            status: 404,
+        }
+        .ends_session());
+    }
+
+    #[test]
+    fn transient_by_status_not_by_text() {
+        let meta = |status| OAuthError::MetadataStatus {
+            url: "https://as.example/.well-known/oauth-authorization-server".into(),
+            status,
+        };
+        assert!(meta(503).is_transient());
+        assert!(meta(429).is_transient());
+        assert!(!meta(404).is_transient());
+        // A document whose text happens to begin like a status is not one.
+        assert!(!OAuthError::Metadata {
+            url: "https://as.example".into(),
+            reason: "HTTP 500 in the issuer field".into(),
+        }
+        .is_transient());
+        assert!(server(502, "x").is_transient());
+        assert!(!server(400, "invalid_request").is_transient());
+        assert!(!OAuthError::UnexpectedStatus {
+            url: "https://as.example/oauth/par".into(),
+            expected: 201,
+            status: 200,
+        }
+        .is_transient());
     }
 }

@@ -92,15 +92,16 @@ impl Authorizer for DpopAuth<'_> {
 }
 
 /// An OAuth failure as the session layer reports it: a store failure as
-/// [`SessionError::Store`]; a transient one (which keeps the session) as
-/// a transient [`SessionError::Auth`] carrying the [`OAuthError`] itself;
-/// any other as [`SessionError::Expired`] named after the OAuth error
-/// (`invalid_grant`) or `OAuthSessionEnded`.
+/// [`SessionError::Store`]; a failure that ends the session (see
+/// [`OAuthError::ends_session`]) as [`SessionError::Expired`] named after
+/// the OAuth error (`invalid_grant`) or `OAuthSessionEnded`; every other
+/// failure, which keeps the session, as a transient
+/// [`SessionError::Auth`] carrying the [`OAuthError`] itself.
 fn session_error(e: OAuthError) -> SessionError {
     match e {
         OAuthError::Store(s) => SessionError::Store(s),
         OAuthError::Session(s) => s,
-        e if e.is_transient() => SessionError::Auth(AuthError::transient(e)),
+        e if !e.ends_session() => SessionError::Auth(AuthError::transient(e)),
         OAuthError::Server {
             error, description, ..
         } => SessionError::Expired {
@@ -227,7 +228,7 @@ impl OAuthSession {
                     .await;
                 Ok(new)
             }
-            Err(e) if e.is_transient() => {
+            Err(e) if !e.ends_session() => {
                 client
                     .emit(SessionEvent::NetworkError, &self.did, Some(&data))
                     .await;

@@ -49,6 +49,21 @@ struct Behaviour {
     token_unavailable: bool,
     /// Revocation is answered 500.
     revoke_fails: bool,
+    /// Refresh grants are answered with this status and OAuth error code.
+    refresh_error: Option<(u16, &'static str)>,
+    /// How many refresh attempts are answered `use_dpop_nonce` with a new
+    /// nonce each time (as a server whose nonce rotated does).
+    refresh_nonce_challenges: u32,
+    /// The server's clock runs this many seconds ahead of the client's:
+    /// token requests whose DPoP proof `iat` is more than a minute off are
+    /// refused with `invalid_dpop_proof`, as the reference server does.
+    clock_ahead_secs: u64,
+    /// The `sub` of refresh answers (default: the sign-in's).
+    refresh_sub: Option<String>,
+    /// The status of a successful PAR answer (default 201).
+    par_status: Option<u16>,
+    /// The protected-resource document is answered with this status.
+    resource_status: Option<u16>,
 }
 
 #[derive(Default)]
@@ -59,6 +74,8 @@ struct State {
     /// Client assertion verdicts.
     assertions: Vec<Result<(), String>>,
     issued: u32,
+    /// Refresh grant attempts, nonce challenges included.
+    refresh_attempts: u32,
 }
 
 struct Mock {
@@ -231,13 +248,23 @@ async fn handle(
     let has_nonce = dpop
         .as_deref()
         .and_then(|p| decode_jwt_unverified(p).ok())
-        .is_some_and(|(_, c)| c["nonce"] == NONCE);
+        .is_some_and(|(_, c)| c["nonce"].as_str().is_some_and(|n| n.starts_with(NONCE)));
+    let proof_iat = dpop
+        .as_deref()
+        .and_then(|p| decode_jwt_unverified(p).ok())
+        .and_then(|(_, c)| c["iat"].as_u64())
+        .unwrap_or(0);
     let nonce_headers: &[(&str, &str)] = if behaviour.withhold_nonce {
         &[]
     } else {
         &[("dpop-nonce", NONCE)]
     };
     match path.as_str() {
+        "/.well-known/oauth-protected-resource" if behaviour.resource_status.is_some() => reply(
+            behaviour.resource_status.unwrap_or(500),
+            &[],
+            b"{}".to_vec(),
+        ),
         "/.well-known/oauth-protected-resource" => {
             let issuer = behaviour
                 .names_issuer
@@ -273,6 +300,33 @@ async fn handle(
         }
         "/oauth/par" | "/oauth/token" | "/oauth/revoke" => {
             let form = parse_form(&body);
+            let refreshing = form.get("grant_type").map(String::as_str) == Some("refresh_token");
+            if refreshing {
+                let mut s = st.lock().unwrap();
+                s.refresh_attempts += 1;
+                if s.refresh_attempts <= behaviour.refresh_nonce_challenges {
+                    let fresh = format!("{NONCE}-rotated-{}", s.refresh_attempts);
+                    return reply(
+                        400,
+                        &[("dpop-nonce", &fresh)],
+                        json!({"error": "use_dpop_nonce"}).to_string().into_bytes(),
+                    );
+                }
+            }
+            let server_now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + behaviour.clock_ahead_secs;
+            if has_nonce && proof_iat.abs_diff(server_now) > 60 {
+                return reply(
+                    400,
+                    nonce_headers,
+                    json!({"error": "invalid_dpop_proof", "error_description": "DPoP proof iat is too old"})
+                        .to_string()
+                        .into_bytes(),
+                );
+            }
             if !has_nonce {
                 return reply(
                     400,
@@ -296,11 +350,13 @@ async fn handle(
                 }
             }
             match path.as_str() {
-                "/oauth/par" => reply(201, &[("dpop-nonce", NONCE)], json!({"request_uri": "urn:ietf:params:oauth:request_uri:req-1", "expires_in": 299}).to_string().into_bytes()),
+                "/oauth/par" => reply(behaviour.par_status.unwrap_or(201), &[("dpop-nonce", NONCE)], json!({"request_uri": "urn:ietf:params:oauth:request_uri:req-1", "expires_in": 299}).to_string().into_bytes()),
                 "/oauth/revoke" if behaviour.revoke_fails => reply(500, &[], b"{}".to_vec()),
                 "/oauth/revoke" => reply(200, &[], b"{}".to_vec()),
                 _ => {
-                    let refreshing = form.get("grant_type").map(String::as_str) == Some("refresh_token");
+                    if let (true, Some((status, error))) = (refreshing, behaviour.refresh_error) {
+                        return reply(status, nonce_headers, json!({"error": error}).to_string().into_bytes());
+                    }
                     if refreshing && behaviour.token_unavailable {
                         return reply(503, &[], b"{}".to_vec());
                     }
@@ -315,7 +371,10 @@ async fn handle(
                         "access_token": format!("acc-{n}"),
                         "refresh_token": format!("ref-{n}"),
                         "token_type": behaviour.token_type.clone().unwrap_or_else(|| "DPoP".into()),
-                        "sub": behaviour.sub.clone().unwrap_or_else(|| "did:plc:alice".into()),
+                        "sub": match (refreshing, &behaviour.refresh_sub) {
+                            (true, Some(sub)) => sub.clone(),
+                            _ => behaviour.sub.clone().unwrap_or_else(|| "did:plc:alice".into()),
+                        },
                         "scope": "atproto transition:generic",
                         "expires_in": if n == 1 { behaviour.expires_in.unwrap_or(3600) } else { 3600 },
                     }).to_string().into_bytes())
@@ -955,4 +1014,281 @@ async fn sign_out_clears_the_store_even_when_revocation_fails() {
         "ref-1",
         "the refresh token is revoked"
     );
+}
+
+/// A session signed in against a fresh mock with `behaviour`, with its
+/// event log and store.
+async fn signed_in(
+    behaviour: Behaviour,
+) -> (Mock, atproto_oauth::OAuthSession, Events, Arc<MemoryStore>) {
+    let mock = Mock::start(behaviour).await;
+    let (client, events, store) = client_with_events(&mock);
+    let state = start(&client, &mock, "alice.test").await;
+    let (session, _) = redirect(&client, &mock, &state).await.unwrap();
+    (mock, session, events, store)
+}
+
+/// The OAuth error inside a refresh error that kept the session.
+fn kept_cause(err: &SessionError) -> &OAuthError {
+    match err {
+        SessionError::Auth(a) => a
+            .downcast_ref::<OAuthError>()
+            .unwrap_or_else(|| panic!("not an OAuth error: {err:?}")),
+        other => panic!("not an authentication error: {other:?}"),
+    }
+}
+
+/// Asserts that a failed refresh kept the session: a transient error, a
+/// `NetworkError` event, the store and the session's data untouched.
+async fn assert_kept(
+    err: &SessionError,
+    session: &atproto_oauth::OAuthSession,
+    events: &Events,
+    store: &MemoryStore,
+) {
+    use atproto_client::SessionEvent::{Create, NetworkError};
+    use atproto_oauth::OAuthSessionStore;
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(*events.lock().unwrap(), [Create, NetworkError], "{err:?}");
+    let stored = store.load_session(session.account()).await.unwrap();
+    assert_eq!(stored.as_ref(), session.data().as_ref(), "{err:?}");
+    assert!(stored.is_some(), "{err:?}");
+}
+
+/// Each error a token endpoint may answer a refresh with: only
+/// `invalid_grant` ends the session; everything else keeps it and is
+/// reported as transient, carrying the typed OAuth error.
+#[tokio::test]
+async fn token_endpoint_errors_end_the_session_only_on_invalid_grant() {
+    use atproto_client::SessionEvent::{Create, Expired};
+    use atproto_oauth::OAuthSessionStore;
+    for (status, code) in [
+        (400, "invalid_dpop_proof"),
+        (401, "invalid_dpop_proof"),
+        (400, "invalid_request"),
+        (401, "invalid_client"),
+        (400, "unauthorized_client"),
+        (400, "unsupported_grant_type"),
+        (400, "invalid_scope"),
+        (403, "access_denied"),
+        (401, "invalid_grant"),
+        (429, "rate_limited"),
+        (500, "server_error"),
+        (503, "temporarily_unavailable"),
+    ] {
+        let (_mock, session, events, store) = signed_in(Behaviour {
+            refresh_error: Some((status, code)),
+            ..Default::default()
+        })
+        .await;
+        let err = session.refresh().await.unwrap_err();
+        assert_kept(&err, &session, &events, &store).await;
+        assert!(
+            matches!(kept_cause(&err), OAuthError::Server { status: s, error, .. } if *s == status && error == code),
+            "{status} {code}: {err:?}"
+        );
+    }
+    let (_mock, session, events, store) = signed_in(Behaviour {
+        refresh_error: Some((400, "invalid_grant")),
+        ..Default::default()
+    })
+    .await;
+    let err = session.refresh().await.unwrap_err();
+    assert!(
+        matches!(err, SessionError::Expired { ref error, .. } if error == "invalid_grant"),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    assert_eq!(*events.lock().unwrap(), [Create, Expired]);
+    assert!(store
+        .load_session(session.account())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(session.data().is_none());
+}
+
+/// A nonce challenge during a refresh (the server's nonce rotated) is
+/// answered once with the new nonce, and the refresh succeeds.
+#[tokio::test]
+async fn a_nonce_challenge_during_refresh_is_retried_once() {
+    use atproto_client::SessionEvent::{Create, Update};
+    let (mock, session, events, _) = signed_in(Behaviour {
+        refresh_nonce_challenges: 1,
+        ..Default::default()
+    })
+    .await;
+    session.refresh().await.unwrap();
+    assert_eq!(*events.lock().unwrap(), [Create, Update]);
+    assert_eq!(session.data().unwrap().access_token.expose(), "acc-2");
+    assert_eq!(mock.state.lock().unwrap().refresh_attempts, 2);
+}
+
+/// A server that challenges the retry too does not cost the session: it is
+/// kept, the error transient, and no third attempt is made.
+#[tokio::test]
+async fn a_repeated_nonce_challenge_during_refresh_keeps_the_session() {
+    let (mock, session, events, store) = signed_in(Behaviour {
+        refresh_nonce_challenges: 2,
+        ..Default::default()
+    })
+    .await;
+    let err = session.refresh().await.unwrap_err();
+    assert_kept(&err, &session, &events, &store).await;
+    assert!(
+        matches!(kept_cause(&err), OAuthError::MissingDpopNonce { .. }),
+        "{err:?}"
+    );
+    assert_eq!(mock.state.lock().unwrap().refresh_attempts, 2);
+    // Once the server behaves, the same refresh token still works.
+    mock.state.lock().unwrap().refresh_attempts = 10;
+    session.refresh().await.unwrap();
+    assert_eq!(session.data().unwrap().access_token.expose(), "acc-2");
+}
+
+/// The client's clock is ten minutes behind the server's: the token
+/// endpoint refuses the DPoP proof's `iat` (`invalid_dpop_proof`). The
+/// session is kept (a correct clock later refreshes it), and the error is
+/// transient and typed.
+#[tokio::test]
+async fn a_skewed_client_clock_keeps_the_session() {
+    let (mock, session, events, store) = signed_in(Behaviour::default()).await;
+    mock.state.lock().unwrap().behaviour.clock_ahead_secs = 600;
+    let err = session.refresh().await.unwrap_err();
+    assert_kept(&err, &session, &events, &store).await;
+    assert!(
+        matches!(kept_cause(&err), OAuthError::Server { status: 400, error, .. } if error == "invalid_dpop_proof"),
+        "{err:?}"
+    );
+    mock.state.lock().unwrap().behaviour.clock_ahead_secs = 0;
+    session.refresh().await.unwrap();
+    assert_eq!(session.data().unwrap().access_token.expose(), "acc-2");
+}
+
+/// A refresh answer for another account ends the session.
+#[tokio::test]
+async fn a_refresh_for_another_account_ends_the_session() {
+    use atproto_client::SessionEvent::{Create, Expired};
+    let (_mock, session, events, _) = signed_in(Behaviour {
+        refresh_sub: Some("did:plc:mallory".into()),
+        ..Default::default()
+    })
+    .await;
+    let err = session.refresh().await.unwrap_err();
+    assert!(matches!(err, SessionError::Expired { .. }), "{err:?}");
+    assert_eq!(*events.lock().unwrap(), [Create, Expired]);
+    assert!(session.data().is_none());
+}
+
+/// When the account's PDS names another authorization server, the issuer
+/// no longer speaks for it: the refresh ends the session without spending
+/// the refresh token.
+#[tokio::test]
+async fn an_issuer_that_no_longer_speaks_for_the_account_ends_the_session() {
+    use atproto_client::SessionEvent::{Create, Expired};
+    let (mock, session, events, _) = signed_in(Behaviour::default()).await;
+    mock.state.lock().unwrap().behaviour.names_issuer = Some("http://127.0.0.1:9".into());
+    let err = session.refresh().await.unwrap_err();
+    assert!(matches!(err, SessionError::Expired { .. }), "{err:?}");
+    assert_eq!(*events.lock().unwrap(), [Create, Expired]);
+    assert_eq!(mock.state.lock().unwrap().refresh_attempts, 0);
+}
+
+/// A protected-resource document answered with an error status during a
+/// refresh keeps the session; the status is typed.
+#[tokio::test]
+async fn a_metadata_error_during_refresh_keeps_the_session() {
+    for status in [404, 503] {
+        let (mock, session, events, store) = signed_in(Behaviour::default()).await;
+        mock.state.lock().unwrap().behaviour.resource_status = Some(status);
+        let err = session.refresh().await.unwrap_err();
+        assert_kept(&err, &session, &events, &store).await;
+        let cause = kept_cause(&err);
+        assert!(
+            matches!(cause, OAuthError::MetadataStatus { status: s, .. } if *s == status),
+            "{err:?}"
+        );
+        assert_eq!(cause.is_transient(), status == 503);
+    }
+}
+
+/// RFC 9126: a PAR endpoint answers 201 Created. Another success status is
+/// refused with a typed error naming both.
+#[tokio::test]
+async fn par_must_answer_201() {
+    let mock = Mock::start(Behaviour {
+        par_status: Some(200),
+        ..Default::default()
+    })
+    .await;
+    let client = client_for(&mock, loopback(), HashMap::new());
+    let err = client
+        .authorize("alice.test", AuthorizeOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OAuthError::UnexpectedStatus { expected: 201, status: 200, ref url } if url.ends_with("/oauth/par")),
+        "{err:?}"
+    );
+    let mock = Mock::start(Behaviour {
+        par_status: Some(201),
+        ..Default::default()
+    })
+    .await;
+    start(
+        &client_for(&mock, loopback(), HashMap::new()),
+        &mock,
+        "alice.test",
+    )
+    .await;
+}
+
+/// The loopback listener finishes a sign-in: a stale callback (a state the
+/// client never issued) gets an error page without ending the wait, and
+/// the callback of the client's own sign-in gives the session.
+#[cfg(feature = "loopback")]
+#[tokio::test]
+async fn the_loopback_listener_skips_unknown_states_and_signs_in() {
+    use atproto_oauth::loopback::RedirectListener;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = Mock::start(Behaviour::default()).await;
+    let listener = RedirectListener::bind("/callback").await.unwrap();
+    let redirect_uri = listener.redirect_uri();
+    let config = ClientConfig::loopback(vec![redirect_uri.clone()], Scopes::generic());
+    let client = client_for(&mock, config, HashMap::new());
+    let state = start(&client, &mock, "alice.test").await;
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { listener.wait_for(&client).await })
+    };
+    let addr = redirect_uri
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let call = |query: String| {
+        let addr = addr.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(format!("GET /callback?{query} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut page = String::new();
+            let _ = s.read_to_string(&mut page).await;
+            page
+        }
+    };
+    let page = call(q(&[("code", "c"), ("state", "stale"), ("iss", &mock.url)])).await;
+    assert!(page.starts_with("HTTP/1.1 400"), "{page}");
+    let page = call(q(&[("code", "c"), ("state", &state), ("iss", &mock.url)])).await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("Signed in"), "{page}");
+    let (session, _) = tokio::time::timeout(std::time::Duration::from_secs(20), waiting)
+        .await
+        .expect("the listener hung")
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.account().as_str(), "did:plc:alice");
 }
