@@ -157,3 +157,24 @@ async fn a_silent_connection_is_closed_after_the_read_timeout() {
     assert!(read.is_ok_and(|n| n == 0), "closed without an answer");
     waiting.abort();
 }
+
+/// Timeouts as large as a `Duration` goes do not overflow the clock
+/// arithmetic: the listener still serves the callback.
+#[tokio::test]
+async fn the_largest_timeouts_do_not_overflow() {
+    let listener = RedirectListener::bind("/callback")
+        .await
+        .unwrap()
+        .timeout(Duration::MAX)
+        .read_timeout(Duration::MAX);
+    let a = addr(&listener.redirect_uri());
+    let waiting = tokio::spawn(listener.wait());
+    let page = exchange(&a, &get("/callback?code=c&state=s")).await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let query = tokio::time::timeout(BOUND, waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(query, "code=c&state=s");
+}
