@@ -43,7 +43,10 @@ pub trait IdentityCache: Send + Sync + 'static {
     /// The answer stored for `key`, if any and not expired.
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Option<CacheValue>>;
 
-    /// Stores `value` for `key` for `ttl`.
+    /// Stores `value` for `key` for `ttl`. The TTL is whatever the
+    /// application configured, up to `Duration::MAX`: compute expiry times
+    /// with checked arithmetic (`Instant::checked_add`), treating overflow
+    /// as "for as long as the process runs", as [`MemoryCache`] does.
     fn put(&self, key: CacheKey, value: CacheValue, ttl: Duration) -> BoxFuture<'_, ()>;
 }
 

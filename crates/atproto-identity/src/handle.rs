@@ -158,7 +158,22 @@ impl HandleResolver for XrpcHandleResolver {
                     MAX_XRPC_BODY,
                     Target::Configured,
                 )
-                .await?;
+                .await
+                .map_err(|e| {
+                    // Too large is an answer of the wrong form, not a
+                    // network trouble worth retrying.
+                    if is_too_large(&e) {
+                        Error::new(
+                            Step::ResolveHandle,
+                            id,
+                            ErrorKind::BadAnswer(format!(
+                                "the answer is larger than {MAX_XRPC_BODY} bytes"
+                            )),
+                        )
+                    } else {
+                        e
+                    }
+                })?;
             let bad = |why: String| Error::new(Step::ResolveHandle, id, ErrorKind::BadAnswer(why));
             let json: Option<serde_json::Value> = serde_json::from_slice(&r.body).ok();
             match r.status {

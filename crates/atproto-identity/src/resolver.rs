@@ -232,7 +232,8 @@ impl ResolverBuilder {
     }
 
     /// How long found answers are kept (default 1 h) and "not found"
-    /// answers (default 5 min).
+    /// answers (default 5 min). Any duration is accepted: one past what the
+    /// clock can hold means "for as long as the process runs".
     pub fn ttl(mut self, positive: Duration, negative: Duration) -> Self {
         self.positive_ttl = positive;
         self.negative_ttl = negative;

@@ -2,7 +2,8 @@
 //! that writes whatever bytes a case calls for (broken status lines, huge or
 //! malformed headers, lying lengths, endless bodies, silence, hostile DID
 //! documents) behind each of the resolver's HTTP entry points: the PLC
-//! directory, `did:web` documents and `/.well-known/atproto-did`.
+//! directory, `did:web` documents, `/.well-known/atproto-did` and a
+//! `com.atproto.identity.resolveHandle` service.
 //!
 //! Every case must end in a typed [`Error`] naming the step and the
 //! identifier, with a short message, within the resolver's timeout and size
@@ -169,9 +170,15 @@ enum Entry {
     Plc,
     DidWeb,
     WellKnown,
+    ResolveHandle,
 }
 
-const ENTRIES: [Entry; 3] = [Entry::Plc, Entry::DidWeb, Entry::WellKnown];
+const ENTRIES: [Entry; 4] = [
+    Entry::Plc,
+    Entry::DidWeb,
+    Entry::WellKnown,
+    Entry::ResolveHandle,
+];
 
 impl Entry {
     fn step(self) -> Step {
@@ -179,6 +186,7 @@ impl Entry {
             Entry::Plc => Step::Plc,
             Entry::DidWeb => Step::DidWeb,
             Entry::WellKnown => Step::WellKnown,
+            Entry::ResolveHandle => Step::ResolveHandle,
         }
     }
 }
@@ -217,6 +225,17 @@ async fn resolve(entry: Entry, server: &Hostile) -> (String, Result<(), Error>) 
                 port,
             };
             let r = Resolver::builder(Arc::new(http))
+                .timeout(TIMEOUT)
+                .no_cache()
+                .build()
+                .unwrap();
+            let handle = "alice.example.com";
+            (handle.to_owned(), r.resolve_handle(handle).await.map(drop))
+        }
+        Entry::ResolveHandle => {
+            let r = Resolver::builder(Arc::new(reqwest()))
+                .well_known(false)
+                .resolve_handle_via(format!("http://127.0.0.1:{port}"))
                 .timeout(TIMEOUT)
                 .no_cache()
                 .build()
@@ -471,7 +490,7 @@ async fn wrong_content_is_a_bad_answer() {
                 // Documents: JSON or shape errors, reported at the fetch
                 // step's identifier.
                 (Entry::Plc | Entry::DidWeb, ErrorKind::Document(_)) => {}
-                (Entry::WellKnown, ErrorKind::BadAnswer(_)) => {}
+                (Entry::WellKnown | Entry::ResolveHandle, ErrorKind::BadAnswer(_)) => {}
                 _ => panic!("{entry:?} {case}: {e:?}"),
             }
             assert!(!e.is_transient(), "{entry:?} {case}: {e}");
