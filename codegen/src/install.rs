@@ -2,9 +2,10 @@
 //! with a `lexicons.json` manifest in `@atproto/lex`'s format (feature
 //! `net`).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use atproto_lexicon::{
     check_document, document_cid, document_path, referenced_nsids, reverse_domain,
@@ -51,7 +52,7 @@ or verified, or (--ci) the files do not match the manifest."
 }
 
 /// Parsed `lexgen install` arguments.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Args {
     targets: Vec<String>,
     lexicons: PathBuf,
@@ -251,8 +252,55 @@ fn official_nsids() -> BTreeSet<String> {
 
 /// What one NSID's installation produced.
 struct Installed {
+    how: How,
     document: serde_json::Value,
     resolution: Resolution,
+}
+
+/// Whether a document came from disk or from the network.
+enum How {
+    Kept,
+    Fetched,
+}
+
+/// How many documents are fetched at once.
+const CONCURRENCY: usize = 8;
+
+type Shared = Arc<(Args, LexiconResolver, Manifest)>;
+
+/// Installs `nsids` concurrently (at most [`CONCURRENCY`] at a time);
+/// results sorted by NSID.
+async fn install_wave(
+    shared: &Shared,
+    nsids: Vec<String>,
+) -> Vec<(String, Result<Installed, LexError>)> {
+    let mut pending = nsids.into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut out = Vec::new();
+    loop {
+        while tasks.len() < CONCURRENCY {
+            let Some(nsid) = pending.next() else { break };
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                let (args, resolver, old) = &*shared;
+                let result = install_one(args, resolver, old, &nsid).await;
+                (nsid, result)
+            });
+        }
+        match tasks.join_next().await {
+            Some(Ok(done)) => out.push(done),
+            Some(Err(e)) => out.push((
+                "(task)".to_owned(),
+                Err(LexError::new(
+                    "(task)",
+                    ErrorKind::Fetch(format!("failed: {e}")),
+                )),
+            )),
+            None => break,
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 async fn install(args: &Args, old: Manifest) -> Result<(), Failure> {
@@ -293,20 +341,33 @@ async fn install(args: &Args, old: Manifest) -> Result<(), Failure> {
         )));
     }
 
+    // Breadth first, one wave of NSIDs at a time, each wave fetched
+    // concurrently; what a wave refers to makes the next one.
+    let shared = Arc::new((args.clone(), resolver, old));
     let mut done: BTreeMap<String, Installed> = BTreeMap::new();
-    let mut queue: VecDeque<String> = roots.iter().cloned().collect();
     let mut queued: BTreeSet<String> = roots.clone();
-    while let Some(nsid) = queue.pop_front() {
-        match install_one(args, &resolver, &old, &nsid).await {
-            Ok(installed) => {
-                for r in referenced_nsids(&installed.document) {
-                    if !official.contains(&r) && queued.insert(r.clone()) {
-                        queue.push_back(r);
+    let mut wave: Vec<String> = roots.iter().cloned().collect();
+    while !wave.is_empty() {
+        let results = install_wave(&shared, std::mem::take(&mut wave)).await;
+        for (nsid, result) in results {
+            match result {
+                Ok(installed) => {
+                    match &installed.how {
+                        How::Kept => println!("kept {nsid} ({})", installed.resolution.cid),
+                        How::Fetched => println!(
+                            "installed {nsid} ({}) from {}",
+                            installed.resolution.cid, installed.resolution.uri
+                        ),
                     }
+                    for r in referenced_nsids(&installed.document) {
+                        if !official.contains(&r) && queued.insert(r.clone()) {
+                            wave.push(r);
+                        }
+                    }
+                    done.insert(nsid, installed);
                 }
-                done.insert(nsid, installed);
+                Err(e) => errors.push(e),
             }
-            Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
@@ -347,8 +408,8 @@ async fn install_one(
     let pinned = old.resolutions.get(nsid);
     if let (false, Some(r)) = (args.update, pinned) {
         if let OnDisk::Matches(document) = on_disk(&args.lexicons, nsid, &r.cid) {
-            println!("kept {nsid} ({})", r.cid);
             return Ok(Installed {
+                how: How::Kept,
                 document,
                 resolution: r.clone(),
             });
@@ -361,8 +422,8 @@ async fn install_one(
         None => resolver.resolve(nsid).await?,
     };
     store(args, &resolved)?;
-    println!("installed {nsid} ({}) from {}", resolved.cid, resolved.uri);
     Ok(Installed {
+        how: How::Fetched,
         resolution: Resolution {
             uri: resolved.uri.clone(),
             cid: resolved.cid.to_string(),
