@@ -144,6 +144,7 @@ const RESOURCE: &str = "/.well-known/oauth-protected-resource";
 const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
 const PAR: &str = "/oauth/par";
 const TOKEN: &str = "/oauth/token";
+const REVOKE: &str = "/oauth/revoke";
 
 impl Server {
     async fn start() -> Server {
@@ -210,6 +211,7 @@ impl Server {
                 "authorization_endpoint": format!("{base}/oauth/authorize"),
                 "token_endpoint": format!("{base}{TOKEN}"),
                 "pushed_authorization_request_endpoint": format!("{base}{PAR}"),
+                "revocation_endpoint": format!("{base}{REVOKE}"),
                 "client_id_metadata_document_supported": true,
                 "authorization_response_iss_parameter_supported": true,
                 "dpop_signing_alg_values_supported": ["ES256"],
@@ -234,6 +236,7 @@ impl Server {
                 "access_token": "acc", "refresh_token": "ref", "token_type": "DPoP",
                 "sub": "did:plc:alice", "scope": "atproto", "expires_in": 3600,
             }),
+            REVOKE => json!({}),
             _ => return http("404 Not Found", "", b"{}"),
         };
         http("200 OK", "", doc.to_string().as_bytes())
@@ -437,4 +440,40 @@ async fn hostile_token_endpoint_at_a_refresh_keeps_the_session() {
     }
     server.set(TOKEN, None);
     session.refresh().await.unwrap();
+}
+
+/// Signing out against a hostile revocation endpoint ends the session all
+/// the same (store cleared), and reports a typed error when there was no
+/// usable answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_revocation_endpoint_still_signs_out() {
+    let server = Server::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let client = client(&server, store.clone());
+    for (case, answer) in cases() {
+        authorize(&client, &server).await.unwrap();
+        let state = server.state.lock().unwrap().clone().unwrap();
+        let query = format!(
+            "code=c&state={state}&iss={}",
+            server.url.replace(':', "%3A").replace('/', "%2F")
+        );
+        let (session, _) = client.callback(&query).await.unwrap();
+        server.set(REVOKE, Some(answer));
+        let outcome = tokio::time::timeout(BOUND, session.sign_out())
+            .await
+            .unwrap_or_else(|_| panic!("{case}: hung"));
+        if let Err(e) = &outcome {
+            assert_typed(case, e);
+        }
+        assert!(
+            store
+                .load_session(session.account())
+                .await
+                .unwrap()
+                .is_none(),
+            "{case}: the session was kept"
+        );
+        assert!(session.data().is_none(), "{case}");
+        server.set(REVOKE, None);
+    }
 }
