@@ -8,15 +8,24 @@
 //! atproto firehose [--service URL] [--cursor N] [--collection NSID] [--json]
 //! ```
 //!
-//! Network options (any command): `--plc URL` (PLC directory),
-//! `--resolve-handle-via URL` (resolve handles with that service's
-//! `com.atproto.identity.resolveHandle`), `--allow-loopback` (let identity
-//! lookups and PDS endpoints reach loopback and plain-http hosts, for a
-//! local development PDS).
+//! Network options (any command, before or after it): `--plc URL` (PLC
+//! directory), `--pds URL` (resolve handles with that PDS's
+//! `com.atproto.identity.resolveHandle`; also spelled
+//! `--resolve-handle-via`), `--allow-private-hosts` (let identity lookups
+//! and PDS endpoints reach private and loopback hosts, and plain http to
+//! loopback; also spelled `--allow-loopback`), `--timeout SECS` (the
+//! longest wait for any answer or any part of one, default 30), `--max-size
+//! BYTES` (the largest repository `repo export` accepts, default 4 GiB;
+//! `K`, `M`, `G` suffixes).
+//!
+//! Against a local development PDS and PLC directory (the reference PDS of
+//! `tests/pds/run.sh`, `@atproto/dev-env`) nothing resolves with the
+//! defaults, which suit the public network; pass
+//! `--pds http://localhost:2583 --plc http://localhost:2582 --allow-private-hosts`
+//! (the same setup as `atproto_client::LocalDev`).
 //!
 //! Handles resolve through `https://<handle>/.well-known/atproto-did`, the
-//! `--resolve-handle-via` service, and with the `dns` feature DNS TXT
-//! records.
+//! `--pds` service, and with the `dns` feature DNS TXT records.
 //!
 //! Exit codes: 0 success, 1 the command failed, 2 the command line is
 //! wrong. Errors go to stderr with their chain of causes.
@@ -25,9 +34,10 @@
 #![warn(missing_docs)]
 
 use std::error::Error as StdError;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use atproto_identity::Resolver;
 use atproto_stream::{Firehose, RepoEvent, SubscribeRepos, Subscriber, Verifier};
@@ -41,10 +51,22 @@ const USAGE: &str = "usage:
   atproto repo ls <FILE.car>
   atproto cbor <FILE>
   atproto firehose [--service URL] [--cursor N] [--collection NSID] [--json] [--verify]
-options for network commands:
+options for network commands (before or after the command):
   --plc URL                 PLC directory (default https://plc.directory)
-  --resolve-handle-via URL  also resolve handles with this service's resolveHandle
-  --allow-loopback          allow loopback hosts and plain http to them (local PDS)";
+  --pds URL                 also resolve handles with this PDS's resolveHandle
+                            (also spelled --resolve-handle-via)
+  --allow-private-hosts     allow private and loopback hosts, and plain http to
+                            loopback (a local PDS; also spelled --allow-loopback)
+  --timeout SECS            longest wait for an answer or any part of one (default 30)
+  --max-size BYTES          largest repository repo export accepts (default 4G; K, M, G)
+a local development PDS and PLC:
+  --pds http://localhost:2583 --plc http://localhost:2582 --allow-private-hosts";
+
+/// Default of `--timeout`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default of `--max-size`: far above any account's repository today,
+/// below what fills a disk by surprise.
+const DEFAULT_MAX_SIZE: u64 = 4 << 30;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -106,6 +128,65 @@ struct Opts {
     collection: Option<String>,
     json: bool,
     verify: bool,
+    timeout: Option<Duration>,
+    max_size: Option<u64>,
+}
+
+impl Opts {
+    fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    fn max_size(&self) -> u64 {
+        self.max_size.unwrap_or(DEFAULT_MAX_SIZE)
+    }
+}
+
+/// Options that take a value, wherever they appear.
+const VALUE_OPTIONS: &[&str] = &[
+    "--plc",
+    "--pds",
+    "--resolve-handle-via",
+    "-o",
+    "--output",
+    "--service",
+    "--cursor",
+    "--collection",
+    "--timeout",
+    "--max-size",
+];
+
+/// `30` seconds (fractions allowed, more than zero, at most a day).
+fn parse_timeout(v: &str) -> Result<Duration, BoxError> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            usage(format!(
+                "--timeout {v:?} is not a number of seconds (0 < s <= 86400)"
+            ))
+        })
+}
+
+/// `1048576`, `512K`, `100M`, `4G` (powers of 1024).
+fn parse_size(v: &str) -> Result<u64, BoxError> {
+    let (digits, unit) = match v.char_indices().last() {
+        Some((i, c @ ('K' | 'k' | 'M' | 'm' | 'G' | 'g'))) => (&v[..i], Some(c)),
+        _ => (v, None),
+    };
+    let shift = match unit.map(|c| c.to_ascii_uppercase()) {
+        None => 0,
+        Some('K') => 10,
+        Some('M') => 20,
+        _ => 30,
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| usage(format!("--max-size {v:?} is not a size (e.g. 100M)")))
 }
 
 fn parse(args: &[String]) -> Result<Opts, BoxError> {
@@ -119,8 +200,10 @@ fn parse(args: &[String]) -> Result<Opts, BoxError> {
         };
         match a.as_str() {
             "--plc" => o.plc = Some(value("--plc")?),
-            "--resolve-handle-via" => o.resolve_via = Some(value("--resolve-handle-via")?),
-            "--allow-loopback" => o.allow_loopback = true,
+            "--pds" | "--resolve-handle-via" => o.resolve_via = Some(value(a)?),
+            "--allow-private-hosts" | "--allow-loopback" => o.allow_loopback = true,
+            "--timeout" => o.timeout = Some(parse_timeout(&value("--timeout")?)?),
+            "--max-size" => o.max_size = Some(parse_size(&value("--max-size")?)?),
             "-o" | "--output" => o.output = Some(value("-o")?),
             "--service" => o.service = Some(value("--service")?),
             "--cursor" => {
@@ -166,9 +249,16 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             eprintln!("error: {e}");
+            // A cause whose text the line above already ends with (errors
+            // that print their source and also return it) is not repeated.
+            let mut above = e.to_string();
             let mut source = e.source();
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                if !above.ends_with(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                above = text;
                 source = s.source();
             }
             ExitCode::from(1)
@@ -176,7 +266,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// Moves options given before the command after it, where each command
+/// parses them: `atproto --plc URL resolve alice.test` is
+/// `atproto resolve alice.test --plc URL`.
+fn command_first(args: &[String]) -> Vec<String> {
+    let mut leading = Vec::new();
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if !a.starts_with('-') || a == "-h" || a == "--help" {
+            break;
+        }
+        leading.push(a.clone());
+        i += 1;
+        if VALUE_OPTIONS.contains(&a.as_str()) {
+            if let Some(v) = args.get(i) {
+                leading.push(v.clone());
+                i += 1;
+            }
+        }
+    }
+    let mut out: Vec<String> = args[i..].to_vec();
+    // After `repo`, the subcommand comes first too.
+    let split = if out.first().is_some_and(|c| c == "repo") {
+        2
+    } else {
+        1
+    };
+    let at = split.min(out.len());
+    let tail = out.split_off(at);
+    out.extend(leading);
+    out.extend(tail);
+    out
+}
+
 async fn run(args: &[String]) -> Result<(), BoxError> {
+    let args = command_first(args);
     let (cmd, rest) = args.split_first().ok_or_else(|| usage("no command"))?;
     match cmd.as_str() {
         "resolve" => {
@@ -226,6 +350,7 @@ fn http() -> Result<Arc<HyperClient>, BoxError> {
 
 fn resolver(o: &Opts, http: Arc<HyperClient>) -> Result<Resolver, BoxError> {
     let mut b = Resolver::builder(http)
+        .timeout(o.timeout())
         .allow_private_hosts(o.allow_loopback)
         .allow_http_loopback(o.allow_loopback);
     if let Some(plc) = &o.plc {
@@ -243,12 +368,54 @@ fn resolver(o: &Opts, http: Arc<HyperClient>) -> Result<Resolver, BoxError> {
     b.build().map_err(ctx("configuring identity resolution"))
 }
 
+/// Resolves `id`; when that fails for a handle of a local development PDS
+/// (`.test`, `.localhost`...) without the options such a setup needs, the
+/// error says which ones.
+async fn resolve_identity(
+    o: &Opts,
+    r: &Resolver,
+    id: &str,
+) -> Result<atproto_identity::Identity, BoxError> {
+    r.resolve_identity(id).await.map_err(|e| {
+        let what = match local_dev_hint(o, id) {
+            Some(hint) => format!("resolving {id} ({hint})"),
+            None => format!("resolving {id}"),
+        };
+        ctx(what)(e)
+    })
+}
+
+/// What to pass for a handle under a top-level domain that only exists in
+/// development setups, when it is not passed already.
+fn local_dev_hint(o: &Opts, id: &str) -> Option<String> {
+    const LOCAL_TLDS: &[&str] = &[".test", ".localhost", ".local", ".internal", ".example"];
+    let lower = id.to_ascii_lowercase();
+    if id.starts_with("did:") || !LOCAL_TLDS.iter().any(|t| lower.ends_with(t)) {
+        return None;
+    }
+    let mut missing = Vec::new();
+    if o.resolve_via.is_none() {
+        missing.push("--pds URL");
+    }
+    if o.plc.is_none() {
+        missing.push("--plc URL");
+    }
+    if !o.allow_loopback {
+        missing.push("--allow-private-hosts");
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "a handle of a local development PDS resolves only with {}, \
+         e.g. --pds http://localhost:2583 --plc http://localhost:2582 --allow-private-hosts",
+        missing.join(" ")
+    ))
+}
+
 async fn resolve(o: &Opts, id: &str) -> Result<(), BoxError> {
     let r = resolver(o, http()?)?;
-    let ident = r
-        .resolve_identity(id)
-        .await
-        .map_err(ctx(format!("resolving {id}")))?;
+    let ident = resolve_identity(o, &r, id).await?;
     let out = serde_json::json!({
         "did": ident.did.as_str(),
         "handle": ident.handle.verified().map(|h| h.as_str()),
@@ -263,15 +430,12 @@ async fn resolve(o: &Opts, id: &str) -> Result<(), BoxError> {
 async fn export(o: &Opts, id: &str) -> Result<(), BoxError> {
     let http = http()?;
     let r = resolver(o, http.clone())?;
-    let ident = r
-        .resolve_identity(id)
-        .await
-        .map_err(ctx(format!("resolving {id}")))?;
+    let ident = resolve_identity(o, &r, id).await?;
     let transport = Transport::new(
         http,
         TransportConfig {
-            max_response_size: usize::MAX,
-            ..TransportConfig::default()
+            timeout: o.timeout(),
+            max_response_size: usize::try_from(o.max_size()).unwrap_or(usize::MAX),
         },
     );
     let mut req = XrpcRequest::new("com.atproto.sync.getRepo", Method::Query);
@@ -290,37 +454,85 @@ async fn export(o: &Opts, id: &str) -> Result<(), BoxError> {
         .output
         .clone()
         .unwrap_or_else(|| format!("{}.car", ident.did.as_str().replace(':', "_")));
-    let mut file = std::fs::File::create(&path).map_err(ctx(format!("creating {path}")))?;
+    // Written beside the target and renamed once checked: a failed export
+    // neither leaves a partial file under the name nor replaces an older
+    // good one.
+    let part = format!("{path}.part");
+    let result = download(o, &mut answer.body, &part, total)
+        .await
+        .and_then(|()| {
+            // Check what was written: every block against its CID, the tree walked.
+            let bytes = std::fs::read(&part).map_err(ctx(format!("reading back {part}")))?;
+            let repo = Repo::from_car(&bytes).map_err(ctx(format!(
+                "the repository of {} is not a valid repository",
+                ident.did.as_str()
+            )))?;
+            repo.commit().verify(&ident.signing_key).map_err(ctx(
+                "the repository's commit is not signed by the account's key",
+            ))?;
+            std::fs::rename(&part, &path).map_err(ctx(format!("renaming {part} to {path}")))?;
+            Ok((repo.len(), repo.commit().rev.to_string()))
+        });
+    let (records, rev) = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+    };
+    eprintln!("wrote {path}: {records} records, rev {rev}, signature verified");
+    Ok(())
+}
+
+/// Streams the answer's body into `path`, showing progress on a terminal.
+async fn download(
+    o: &Opts,
+    body: &mut Box<dyn atproto_xrpc::BodyStream>,
+    path: &str,
+    total: Option<u64>,
+) -> Result<(), BoxError> {
+    let mut file = std::fs::File::create(path).map_err(ctx(format!("creating {path}")))?;
+    let show = std::io::stderr().is_terminal();
     let mut got: u64 = 0;
     let mut shown = 0u64;
-    while let Some(chunk) = answer
-        .body
-        .next_chunk()
-        .await
-        .map_err(ctx("reading the repository"))?
-    {
-        file.write_all(&chunk)
-            .map_err(ctx(format!("writing {path}")))?;
+    // The transport's timeout covers the answer's start; each later part of
+    // the body gets the same time to arrive, so a server that stops
+    // sending is an error, not a hang.
+    let timeout = o.timeout();
+    let result = loop {
+        let chunk = match tokio::time::timeout(timeout, body.next_chunk()).await {
+            Err(_) => {
+                break Err(format!(
+                    "reading the repository: nothing arrived for {} s (--timeout)",
+                    timeout.as_secs_f64()
+                )
+                .into())
+            }
+            Ok(Err(e)) if e.kind == atproto_xrpc::HttpErrorKind::TooLarge => {
+                break Err(ctx(format!(
+                    "reading the repository: larger than {} bytes (--max-size)",
+                    o.max_size()
+                ))(e))
+            }
+            Ok(Err(e)) => break Err(ctx("reading the repository")(e)),
+            Ok(Ok(None)) => break Ok(()),
+            Ok(Ok(Some(chunk))) => chunk,
+        };
+        if let Err(e) = file.write_all(&chunk) {
+            break Err(ctx(format!("writing {path}"))(e));
+        }
         got += chunk.len() as u64;
-        if got - shown >= 1 << 20 {
+        if show && got - shown >= 1 << 20 {
             shown = got;
             progress(got, total);
         }
+    };
+    if show {
+        progress(got, total);
+        eprintln!();
     }
+    result?;
     file.flush().map_err(ctx(format!("writing {path}")))?;
-    progress(got, total);
-    eprintln!();
-    // Check what was written: every block against its CID, the tree walked.
-    let bytes = std::fs::read(&path).map_err(ctx(format!("reading back {path}")))?;
-    let repo = Repo::from_car(&bytes).map_err(ctx(format!("{path} is not a valid repository")))?;
-    repo.commit().verify(&ident.signing_key).map_err(ctx(
-        "the repository's commit is not signed by the account's key",
-    ))?;
-    eprintln!(
-        "wrote {path}: {} records, rev {}, signature verified",
-        repo.len(),
-        repo.commit().rev
-    );
     Ok(())
 }
 
@@ -530,6 +742,56 @@ mod tests {
             panic!("frame decodes")
         };
         RepoEvent::from_message(m).unwrap()
+    }
+
+    #[test]
+    fn options_before_the_command_move_after_it() {
+        let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            command_first(&v(&["--plc", "P", "--allow-private-hosts", "resolve", "x"])),
+            v(&["resolve", "--plc", "P", "--allow-private-hosts", "x"])
+        );
+        assert_eq!(
+            command_first(&v(&["--timeout", "2", "repo", "export", "x", "-o", "f"])),
+            v(&["repo", "export", "--timeout", "2", "x", "-o", "f"])
+        );
+        assert_eq!(command_first(&v(&["resolve", "x"])), v(&["resolve", "x"]));
+        assert_eq!(command_first(&v(&["--help"])), v(&["--help"]));
+        assert_eq!(command_first(&v(&["--pds"])), v(&["--pds"]));
+    }
+
+    #[test]
+    fn sizes_and_timeouts() {
+        assert_eq!(parse_size("1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_size("512K").unwrap(), 512 << 10);
+        assert_eq!(parse_size("100m").unwrap(), 100 << 20);
+        assert_eq!(parse_size("4G").unwrap(), 4 << 30);
+        for bad in ["", "G", "0", "-1", "1T", "99999999999G", "1.5M"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_timeout("0.5").unwrap(), Duration::from_millis(500));
+        for bad in ["0", "-1", "NaN", "inf", "1e9", "soon"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn local_dev_hint_names_only_what_is_missing() {
+        let o = Opts::default();
+        let hint = local_dev_hint(&o, "alice.test").unwrap();
+        assert!(
+            hint.contains("--pds URL --plc URL --allow-private-hosts"),
+            "{hint}"
+        );
+        assert!(local_dev_hint(&o, "alice.bsky.social").is_none());
+        assert!(local_dev_hint(&o, "did:plc:ewvi7nxzyoun6zhxrhs64oiz").is_none());
+        let all = Opts {
+            plc: Some("p".into()),
+            resolve_via: Some("s".into()),
+            allow_loopback: true,
+            ..Opts::default()
+        };
+        assert!(local_dev_hint(&all, "alice.test").is_none());
     }
 
     #[test]

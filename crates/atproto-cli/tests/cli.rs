@@ -126,12 +126,14 @@ async fn resolve_export_ls_and_firehose_against_the_pds() {
             .await
             .expect("post");
     }
+    // The local development setup: the PDS resolves handles, the PLC
+    // directory holds the DID documents, loopback hosts are allowed.
     let net = [
+        "--pds",
+        &pds.url,
         "--plc",
         &pds.plc,
-        "--resolve-handle-via",
-        &pds.url,
-        "--allow-loopback",
+        "--allow-private-hosts",
     ];
 
     let mut args = vec!["resolve", handle.as_str()];
