@@ -4,7 +4,7 @@
 //! // build.rs of a crate with `lexgen` as a build-dependency and
 //! // `atproto-types`, `serde` (and `atproto-api`, for references into the
 //! // official lexicons) as dependencies.
-//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! fn main() -> Result<(), lexgen::BuildError> {
 //!     lexgen::Builder::new()
 //!         .lexicons("lexicons")
 //!         .include("com.example.*")
@@ -301,7 +301,11 @@ impl Builder {
 }
 
 /// Why [`Builder`] generated nothing.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` prints the same text as `Display`, so that a build script's
+/// `fn main() -> Result<(), lexgen::BuildError>` shows a readable message
+/// (every lexicon problem on its own line) when it fails.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BuildError {
     /// No [`Builder::lexicons`] folder was given.
@@ -398,6 +402,12 @@ impl fmt::Display for BuildError {
                 )
             }
         }
+    }
+}
+
+impl fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -286,3 +286,19 @@ fn the_embedded_official_set_is_the_repository_lexicons() {
     assert!(!text.contains("::atproto_api::com::atproto::repo::strong_ref"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn debug_is_the_readable_message_a_failing_build_script_prints() {
+    let dir = temp("debug");
+    let lex = pins(&dir);
+    write(&lex, "com/example/broken.json", "{ not json");
+    let err = Builder::new().lexicons(&lex).render().unwrap_err();
+    assert_eq!(format!("{err:?}"), err.to_string());
+    let text = err.to_string();
+    assert!(
+        text.starts_with("lexgen: 1 lexicon error(s):\n  lexicon com.example.broken: "),
+        "{text}"
+    );
+    assert!(text.contains("broken.json: invalid JSON"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

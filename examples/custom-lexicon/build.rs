@@ -3,18 +3,10 @@
 //! official lexicons (`com.atproto.repo.strongRef`, `app.bsky.*`) resolve to
 //! `atproto_api` through the copy embedded in lexgen.
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let result = lexgen::Builder::new()
+fn main() -> Result<(), lexgen::BuildError> {
+    lexgen::Builder::new()
         .lexicons("lexicons")
         .root_path("crate::lexicons")
-        .generate();
-    match result {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+        .generate()?;
+    Ok(())
 }
