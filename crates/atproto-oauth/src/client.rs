@@ -12,7 +12,7 @@ use atproto_xrpc::{
 };
 use serde_json::{json, Value};
 
-use crate::dpop::{dpop_nonce, NonceCache};
+use crate::dpop::{dpop_error, dpop_nonce, NonceCache};
 use crate::error::OAuthError;
 use crate::jose::Es256Key;
 use crate::metadata::{
@@ -802,7 +802,12 @@ impl ClientInner {
                 .get("error_description")
                 .and_then(Value::as_str)
                 .map(|d| d.chars().take(500).collect());
-            if error == "use_dpop_nonce" {
+            // RFC 9449 section 8 has the authorization server name the
+            // challenge in the JSON error; some answer as a resource server
+            // does (section 9), in `WWW-Authenticate`.
+            if error == "use_dpop_nonce"
+                || dpop_error(&response.headers).as_deref() == Some("use_dpop_nonce")
+            {
                 if !retried && fresh_nonce {
                     retried = true;
                     continue;

@@ -54,6 +54,9 @@ struct Behaviour {
     /// How many refresh attempts are answered `use_dpop_nonce` with a new
     /// nonce each time (as a server whose nonce rotated does).
     refresh_nonce_challenges: u32,
+    /// Those challenges come as a 401 with `WWW-Authenticate: DPoP
+    /// error="use_dpop_nonce"` and no JSON error, as a resource server's.
+    refresh_nonce_challenge_in_header: bool,
     /// The server's clock runs this many seconds ahead of the client's:
     /// token requests whose DPoP proof `iat` is more than a minute off are
     /// refused with `invalid_dpop_proof`, as the reference server does.
@@ -306,6 +309,16 @@ async fn handle(
                 s.refresh_attempts += 1;
                 if s.refresh_attempts <= behaviour.refresh_nonce_challenges {
                     let fresh = format!("{NONCE}-rotated-{}", s.refresh_attempts);
+                    if behaviour.refresh_nonce_challenge_in_header {
+                        return reply(
+                            401,
+                            &[
+                                ("dpop-nonce", &fresh),
+                                ("www-authenticate", r#"DPoP error="use_dpop_nonce""#),
+                            ],
+                            b"{}".to_vec(),
+                        );
+                    }
                     return reply(
                         400,
                         &[("dpop-nonce", &fresh)],
@@ -1120,6 +1133,18 @@ async fn a_nonce_challenge_during_refresh_is_retried_once() {
     .await;
     session.refresh().await.unwrap();
     assert_eq!(*events.lock().unwrap(), [Create, Update]);
+    assert_eq!(session.data().unwrap().access_token.expose(), "acc-2");
+    assert_eq!(mock.state.lock().unwrap().refresh_attempts, 2);
+
+    // The same challenge as a resource server words it (401 and
+    // `WWW-Authenticate`), which some authorization servers send.
+    let (mock, session, _, _) = signed_in(Behaviour {
+        refresh_nonce_challenges: 1,
+        refresh_nonce_challenge_in_header: true,
+        ..Default::default()
+    })
+    .await;
+    session.refresh().await.unwrap();
     assert_eq!(session.data().unwrap().access_token.expose(), "acc-2");
     assert_eq!(mock.state.lock().unwrap().refresh_attempts, 2);
 }
