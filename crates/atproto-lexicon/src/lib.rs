@@ -45,6 +45,11 @@
 //! when it is plain `http` (except to loopback) or, unless
 //! [`LexiconResolverBuilder::allow_private_hosts`], a private, loopback or
 //! link-local host; its answers are bounded by a timeout and a size cap.
+//!
+//! # Features
+//!
+//! - `dns` (off by default): re-exports `SystemDns` (hickory-resolver) as
+//!   the [`atproto_identity::DnsLookup`] for `_lexicon` TXT records.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -69,5 +74,8 @@ pub use resolver::{
 
 /// CIDs of DAG-CBOR records.
 pub use atproto_sync::Cid;
+/// DNS through hickory-resolver (feature `dns`), for `_lexicon` TXT records.
+#[cfg(feature = "dns")]
+pub use atproto_identity::dns::SystemDns;
 /// The DID type, as [`ResolvedLexicon::did`] holds it.
 pub use atproto_types::Did;
