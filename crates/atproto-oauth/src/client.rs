@@ -319,7 +319,8 @@ fn expires_in_secs(v: &Value) -> Option<u64> {
         return Some(n.min(MAX_EXPIRES_IN_SECS));
     }
     let f = v.as_f64().filter(|f| f.is_finite())?.max(0.0);
-    // Compared as floats, so the conversion below never saturates.
+    // The cap is applied as a float first, so the cast below only ever
+    // sees a value in range (and drops the fraction).
     #[allow(clippy::cast_precision_loss)]
     let cap = MAX_EXPIRES_IN_SECS as f64;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -909,6 +910,13 @@ impl ClientInner {
             .await?;
         let t = check_token_response(&body)?;
         if t.sub != data.did {
+            // Tokens for another account are not kept, nor left valid.
+            let stray = OAuthSessionData {
+                access_token: t.access_token,
+                refresh_token: t.refresh_token,
+                ..data.clone()
+            };
+            let _ = self.revoke(&stray).await;
             return Err(OAuthError::SubjectMismatch {
                 expected: data.did.clone(),
                 actual: t.sub,

@@ -1194,7 +1194,7 @@ async fn a_skewed_client_clock_keeps_the_session() {
 #[tokio::test]
 async fn a_refresh_for_another_account_ends_the_session() {
     use atproto_client::SessionEvent::{Create, Expired};
-    let (_mock, session, events, _) = signed_in(Behaviour {
+    let (mock, session, events, _) = signed_in(Behaviour {
         refresh_sub: Some("did:plc:mallory".into()),
         ..Default::default()
     })
@@ -1203,6 +1203,11 @@ async fn a_refresh_for_another_account_ends_the_session() {
     assert!(matches!(err, SessionError::Expired { .. }), "{err:?}");
     assert_eq!(*events.lock().unwrap(), [Create, Expired]);
     assert!(session.data().is_none());
+    assert_eq!(
+        mock.last_form("/oauth/revoke")["token"],
+        "ref-2",
+        "the other account's new tokens are revoked"
+    );
 }
 
 /// When the account's PDS names another authorization server, the issuer
