@@ -40,7 +40,7 @@ pub trait DnsLookup: Send + Sync + 'static {
 }
 
 #[cfg(feature = "dns")]
-pub use system::SystemDns;
+pub use system::{SystemDns, DEFAULT_DNS_TIMEOUT, MAX_DNS_TIMEOUT};
 
 #[cfg(feature = "dns")]
 mod system;

@@ -85,7 +85,7 @@ pub use error::{Error, ErrorKind, Step};
 pub use handle::{DnsTxtResolver, HandleResolver, WellKnownResolver, XrpcHandleResolver};
 pub use resolver::{
     HandleStatus, Identity, Resolver, ResolverBuilder, DEFAULT_MAX_DOCUMENT_SIZE,
-    DEFAULT_NEGATIVE_TTL, DEFAULT_PLC_URL, DEFAULT_POSITIVE_TTL, DEFAULT_TIMEOUT,
+    DEFAULT_NEGATIVE_TTL, DEFAULT_PLC_URL, DEFAULT_POSITIVE_TTL, DEFAULT_TIMEOUT, MAX_TIMEOUT,
 };
 
 /// `s` cut to at most `max` bytes (on a character boundary), with `…` when cut.

@@ -22,6 +22,10 @@ use crate::parse::{self, DidMethod};
 pub const DEFAULT_PLC_URL: &str = "https://plc.directory";
 /// Per-request timeout unless configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest per-request timeout: a longer one is cut to this, so that HTTP
+/// clients that add the timeout to the clock never overflow (and a lookup
+/// never waits days).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Largest DID document read unless configured.
 pub const DEFAULT_MAX_DOCUMENT_SIZE: usize = 64 * 1024;
 /// How long found answers are cached unless configured.
@@ -141,9 +145,10 @@ impl ResolverBuilder {
         self
     }
 
-    /// Timeout of each request (default 5 s).
+    /// Timeout of each request (default 5 s; at most [`MAX_TIMEOUT`],
+    /// longer ones are cut to it).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 

@@ -330,6 +330,13 @@ mod dns {
 
         let txt = dns.lookup_txt("_atproto.alice.example.com").await.unwrap();
         assert!(txt.contains(&format!("did={alice}")), "{txt:?}");
+        // The largest timeout there is: no deadline arithmetic overflows.
+        let patient = SystemDns::with_servers(&[addr], Duration::MAX).unwrap();
+        let txt = patient
+            .lookup_txt("_atproto.alice.example.com")
+            .await
+            .unwrap();
+        assert!(txt.contains(&format!("did={alice}")), "{txt:?}");
         assert_eq!(
             dns.lookup_txt("_atproto.nobody.example.com").await,
             Err(atproto_identity::DnsError::NotFound)

@@ -288,6 +288,33 @@ async fn bad_answers_are_typed() {
 }
 
 #[tokio::test]
+async fn a_huge_timeout_is_cut_before_it_reaches_the_http_client() {
+    // HTTP clients add the timeout to the clock; Duration::MAX would
+    // overflow there.
+    let w = World::new();
+    w.well_known("alice.example.com", ALICE);
+    let r = w
+        .builder()
+        .dns_txt(false)
+        .timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    r.resolve_handle("alice.example.com").await.unwrap();
+    let timeouts: Vec<Duration> = w
+        .http
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.timeout)
+        .collect();
+    assert_eq!(timeouts, [atproto_identity::MAX_TIMEOUT]);
+    assert!(std::time::Instant::now()
+        .checked_add(atproto_identity::MAX_TIMEOUT)
+        .is_some());
+}
+
+#[tokio::test]
 async fn oversize_bodies_are_refused() {
     let w = World::new();
     let mut body = ALICE.as_bytes().to_vec();

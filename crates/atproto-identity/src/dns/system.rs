@@ -15,6 +15,11 @@ use super::{DnsError, DnsLookup};
 /// Timeout of each DNS query unless configured.
 pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Longest timeout of a DNS query: longer ones are cut to this. hickory adds
+/// the timeout to the clock unchecked, so a huge one (`Duration::MAX`) would
+/// panic; no answer is worth waiting longer for anyway.
+pub const MAX_DNS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
 /// DNS through hickory-resolver on tokio: the system's configuration
 /// (`/etc/resolv.conf`), or given name servers. Cheap to clone.
 #[derive(Clone)]
@@ -43,8 +48,8 @@ impl SystemDns {
     }
 
     /// Asks only `servers` (UDP, falling back to TCP), each query bounded by
-    /// `timeout`: for a resolver of the application's choice, or a test
-    /// server on loopback.
+    /// `timeout` (at most [`MAX_DNS_TIMEOUT`]): for a resolver of the
+    /// application's choice, or a test server on loopback.
     pub fn with_servers(servers: &[SocketAddr], timeout: Duration) -> Result<Self, DnsError> {
         let name_servers = servers
             .iter()
@@ -59,7 +64,7 @@ impl SystemDns {
         let config = ResolverConfig::from_name_servers(name_servers);
         let mut builder =
             TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
-        builder.options_mut().timeout = timeout;
+        builder.options_mut().timeout = timeout.min(MAX_DNS_TIMEOUT);
         builder.options_mut().attempts = 1;
         Ok(SystemDns {
             resolver: builder.build().map_err(failed)?,
