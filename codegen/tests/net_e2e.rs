@@ -424,6 +424,9 @@ fn publish_then_install_with_verified_proofs() {
         stderr(&out)
     );
     assert!(!dir2.join("lexicons.json").exists());
+    for d in [&setup.src, &dir, &all, &dir2] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 /// Ten documents (one query referring to nine records) installed and
@@ -469,4 +472,6 @@ fn install_ten_documents() {
         "lexgen install of 10 documents (resolved, fetched with proofs, verified, written): {} ms",
         took.as_millis()
     );
+    let _ = std::fs::remove_dir_all(&setup.src);
+    let _ = std::fs::remove_dir_all(&dir);
 }
