@@ -25,8 +25,8 @@
 //!   refreshes (single-flight in the process, under the store's lock across
 //!   processes), and [`OAuthSession::sign_out`] revokes.
 //! - Stores: [`store::MemoryStore`], [`store::DirStore`] (JSON files, 0600,
-//!   lock files), and with feature `redis` `RedisStore` with a
-//!   distributed lock.
+//!   the operating system's file locks), and with feature `redis`
+//!   `RedisStore` with a distributed lock.
 //! - [`Scope`]/[`Scopes`]: typed scopes, unknown ones kept.
 //!
 //! ```no_run

@@ -4,8 +4,8 @@
 //! [`StateStore`] and [`OAuthSessionStore`] are the seams; [`MemoryStore`]
 //! (one process) and [`DirStore`] (JSON files in a directory, written
 //! atomically with mode 0600 through `atproto_session::FileStore`, locked
-//! across processes with lock files) implement both, and so does the
-//! Redis store of the `redis` feature.
+//! across processes with the operating system's file locks) implement
+//! both, and so does the Redis store of the `redis` feature.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -190,8 +190,8 @@ impl OAuthSessionStore for MemoryStore {
 /// `atproto_session::FileStore`, which also refuses files others can read).
 /// File names are the base64url of the key (or of its SHA-256 when long),
 /// so no input can name a path.
-/// The session lock is a lock file per DID, so processes (on one machine,
-/// or sharing the directory) refresh one at a time.
+/// The session lock is the operating system's lock on a lock file per DID
+/// (see `FileStore`), so processes on one machine refresh one at a time.
 #[derive(Clone, Debug)]
 pub struct DirStore {
     dir: PathBuf,
@@ -246,6 +246,10 @@ impl StateStore for DirStore {
             if s.is_some() {
                 f.clear().await?;
             }
+            // One lock file per authorization would pile up: removed while
+            // still held. A callback that opened it before and locks it
+            // next, or one that creates a new one, finds the state gone.
+            let _ = std::fs::remove_file(f.lock_path());
             Ok(s)
         })
     }

@@ -1,10 +1,11 @@
 //! A session store in one JSON file.
 
-use std::io::Write;
+use std::fs::{File, TryLockError};
+use std::io::{Read, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -41,12 +42,20 @@ use crate::SessionData;
 ///   save. A file refused only for its permissions may be replaced: the new
 ///   one is written with 0600.
 ///
-/// [`SessionStore::lock`] uses a `<file>.lock` file created exclusively, so
-/// processes sharing the file do not refresh the same token concurrently. A
-/// lock file older than the stale timeout (30 s) is taken over, which covers
-/// a process that died holding it.
+/// [`SessionStore::lock`] takes the operating system's advisory lock
+/// (`flock` on Unix, `LockFileEx` on Windows) on `<file>.lock`, so processes
+/// sharing the file do not refresh the same token concurrently. The kernel
+/// releases the lock when its holder exits, however it exits, so a process
+/// that died holding it never blocks the others and no lock is ever judged
+/// stale and taken over. The lock file itself is empty and stays next to
+/// the session file. Only processes that lock the same way are kept out:
+/// the lock is advisory.
 ///
-/// File operations are small and synchronous.
+/// On Unix the permission and owner checks are made on the opened file, the
+/// one then read, so the file cannot be swapped between check and read.
+///
+/// File operations are small and synchronous; waiting for the lock polls it
+/// and never blocks the async runtime.
 #[derive(Debug)]
 pub struct FileStore<T = SessionData> {
     path: PathBuf,
@@ -68,7 +77,13 @@ impl<T> Clone for FileStore<T> {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-const STALE_LOCK: Duration = Duration::from_secs(30);
+/// How long [`SessionStore::lock`] waits by default: longer than a refresh
+/// can take at the transport's default timeout (60 s), so that a process
+/// waiting for another's refresh adopts its result instead of failing.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The longest pause between two attempts to take the lock.
+const LOCK_POLL: Duration = Duration::from_millis(25);
 
 impl FileStore {
     /// A store of password sessions in the file at `path` (created on first
@@ -93,7 +108,7 @@ impl<T> FileStore<T> {
     pub fn for_type(path: impl Into<PathBuf>) -> Self {
         FileStore {
             path: path.into(),
-            lock_timeout: Duration::from_secs(10),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             check_permissions: true,
             kind: PhantomData,
         }
@@ -124,7 +139,8 @@ impl<T> FileStore<T> {
         })
     }
 
-    /// How long [`SessionStore::lock`] waits (default 10 s).
+    /// How long [`SessionStore::lock`] waits for another process to release
+    /// the lock (default [`DEFAULT_LOCK_TIMEOUT`]).
     pub fn lock_timeout(mut self, t: Duration) -> Self {
         self.lock_timeout = t;
         self
@@ -135,12 +151,22 @@ impl<T> FileStore<T> {
         &self.path
     }
 
-    fn read_file(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        match std::fs::read(&self.path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::at(&self.path, StoreErrorKind::Io, e)),
+    /// The file's bytes, `None` when there is no file. With `check`, the
+    /// permissions and owner of the opened file are checked before it is
+    /// read (see [`FileStore::check_permissions`]).
+    fn read_file(&self, check: bool) -> Result<Option<Vec<u8>>, StoreError> {
+        let io = |e: std::io::Error| StoreError::at(&self.path, StoreErrorKind::Io, e);
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        if check {
+            self.check_file_permissions(&file)?;
         }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        Ok(Some(bytes))
     }
 
     fn with_path(&self, mut e: StoreError) -> StoreError {
@@ -152,10 +178,7 @@ impl<T> FileStore<T> {
     where
         T: DeserializeOwned,
     {
-        if self.check_permissions {
-            self.check_file_permissions()?;
-        }
-        let Some(bytes) = self.read_file()? else {
+        let Some(bytes) = self.read_file(self.check_permissions)? else {
             return Ok(None);
         };
         Self::parse_as(&bytes)
@@ -163,14 +186,14 @@ impl<T> FileStore<T> {
             .map_err(|e| self.with_path(e))
     }
 
+    /// Refuses an opened session file that other users can access or that
+    /// another user owns.
     #[cfg(unix)]
-    fn check_file_permissions(&self) -> Result<(), StoreError> {
+    fn check_file_permissions(&self, file: &File) -> Result<(), StoreError> {
         use std::os::unix::fs::MetadataExt;
-        let meta = match std::fs::metadata(&self.path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::at(&self.path, StoreErrorKind::Io, e)),
-        };
+        let meta = file
+            .metadata()
+            .map_err(|e| StoreError::at(&self.path, StoreErrorKind::Io, e))?;
         let mode = meta.mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(StoreError::at(
@@ -199,7 +222,7 @@ impl<T> FileStore<T> {
     }
 
     #[cfg(not(unix))]
-    fn check_file_permissions(&self) -> Result<(), StoreError> {
+    fn check_file_permissions(&self, _file: &File) -> Result<(), StoreError> {
         Ok(())
     }
 
@@ -208,7 +231,7 @@ impl<T> FileStore<T> {
         T: Serialize + DeserializeOwned,
     {
         // Never replace what could not be read: the caller clears it first.
-        if let Some(bytes) = self.read_file().map_err(refuse_overwrite)? {
+        if let Some(bytes) = self.read_file(false).map_err(refuse_overwrite)? {
             Self::parse_as::<T>(&bytes).map_err(|e| refuse_overwrite(self.with_path(e)))?;
         }
         let io = |e: std::io::Error| StoreError::at(&self.path, StoreErrorKind::Io, e);
@@ -264,7 +287,9 @@ impl<T> FileStore<T> {
         }
     }
 
-    fn lock_path(&self) -> PathBuf {
+    /// The file [`SessionStore::lock`] locks: the session file's path with
+    /// `.lock` appended.
+    pub fn lock_path(&self) -> PathBuf {
         let mut p = self.path.clone().into_os_string();
         p.push(".lock");
         PathBuf::from(p)
@@ -272,35 +297,42 @@ impl<T> FileStore<T> {
 
     async fn lock_async(&self) -> Result<StoreLock, StoreError> {
         let path = self.lock_path();
-        let deadline = tokio::time::Instant::now() + self.lock_timeout;
+        let mut opts = std::fs::OpenOptions::new();
+        // Never truncated: other processes may hold it open.
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let file = opts
+            .open(&path)
+            .map_err(|e| StoreError::at(&path, StoreErrorKind::Io, e))?;
+        // No deadline when the timeout is too large to add to the clock.
+        let deadline = tokio::time::Instant::now().checked_add(self.lock_timeout);
         loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(_) => return Ok(StoreLock::new(LockFile(path))),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let stale = std::fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| SystemTime::now().duration_since(t).ok())
-                        .is_some_and(|age| age > STALE_LOCK);
-                    if stale {
-                        let _ = std::fs::remove_file(&path);
-                        continue;
-                    }
-                    if tokio::time::Instant::now() >= deadline {
+            match file.try_lock() {
+                Ok(()) => return Ok(StoreLock::new(HeldLock(file))),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => {
+                    return Err(StoreError::at(&path, StoreErrorKind::Io, e))
+                }
+            }
+            let pause = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(tokio::time::Instant::now());
+                    if left.is_zero() {
                         return Err(StoreError::at(
                             &path,
                             StoreErrorKind::LockTimeout,
-                            "another process holds the session lock",
+                            format!(
+                                "another process held the session lock for longer than {} s",
+                                self.lock_timeout.as_secs_f64()
+                            ),
                         ));
                     }
-                    tokio::time::sleep(Duration::from_millis(25)).await;
+                    left.min(LOCK_POLL)
                 }
-                Err(e) => return Err(StoreError::at(&path, StoreErrorKind::Io, e)),
-            }
+                None => LOCK_POLL,
+            };
+            tokio::time::sleep(pause).await;
         }
     }
 }
@@ -366,13 +398,9 @@ pub mod testing {
     }
 }
 
-struct LockFile(PathBuf);
-
-impl Drop for LockFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+/// The open lock file while its lock is held; closing it (on drop)
+/// releases the lock.
+struct HeldLock(#[allow(dead_code)] File);
 
 impl<T> SessionStore<T> for FileStore<T>
 where
