@@ -72,10 +72,10 @@ pub use resolver::{
     DEFAULT_TIMEOUT,
 };
 
-/// CIDs of DAG-CBOR records.
-pub use atproto_sync::Cid;
 /// DNS through hickory-resolver (feature `dns`), for `_lexicon` TXT records.
 #[cfg(feature = "dns")]
 pub use atproto_identity::dns::SystemDns;
+/// CIDs of DAG-CBOR records.
+pub use atproto_sync::Cid;
 /// The DID type, as [`ResolvedLexicon::did`] holds it.
 pub use atproto_types::Did;

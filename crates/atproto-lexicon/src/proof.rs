@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use atproto_crypto::PublicKey;
 use atproto_sync::car::{read_car, CarLimits};
-use atproto_sync::tree::Tree;
+use atproto_sync::mst::MstError;
+use atproto_sync::tree::{Tree, TreeError};
 use atproto_sync::{Cid, Commit, Value};
 
 use crate::error::{truncate, ErrorKind};
@@ -88,10 +89,18 @@ pub fn verify_record_proof(
 
     let path = format!("{collection}/{rkey}");
     let lookup = |c: &Cid| good.get(c).copied();
-    let mut tree = Tree::open(commit.data, &lookup).map_err(|e| proof(format!("tree: {e}")))?;
+    // A node that is absent and one whose bytes were altered both break the
+    // path; the message says which.
+    let tree_err = |e: TreeError| match e {
+        TreeError::Mst(MstError::MissingBlock(c)) if altered.contains_key(&c) => proof(format!(
+            "tree path to {path}: MST node {c} does not hash to its CID"
+        )),
+        e => proof(format!("tree path to {path}: {e}")),
+    };
+    let mut tree = Tree::open(commit.data, &lookup).map_err(tree_err)?;
     let record_cid = tree
         .get(&path)
-        .map_err(|e| proof(format!("tree path to {path}: {e}")))?
+        .map_err(tree_err)?
         // Every node on the path is present and hashed, and the key is not
         // there: a signed proof that the record does not exist.
         .ok_or_else(|| ErrorKind::RecordNotFound {

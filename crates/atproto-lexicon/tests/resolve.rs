@@ -80,6 +80,8 @@ enum Break {
     KeyAbsent,
     /// Leave the tree's root node out of the CAR.
     NodeMissing,
+    /// Alter the bytes of the tree's root node.
+    NodeAltered,
 }
 
 /// A getRecord CAR for `nsid` holding `doc`, among a few other records.
@@ -117,6 +119,13 @@ fn proof_car(nsid: &str, doc: &serde_json::Value, brk: Break) -> (Vec<u8>, Cid) 
     let mut sections: Vec<Vec<u8>> = vec![section(commit_cid, &commit_bytes)];
     for (c, b) in &nodes {
         if brk == Break::NodeMissing && *c == root {
+            continue;
+        }
+        if brk == Break::NodeAltered && *c == root {
+            let mut altered = b.clone();
+            let last = altered.len() - 1;
+            altered[last] ^= 1;
+            sections.push(section(*c, &altered));
             continue;
         }
         sections.push(section(*c, b));
@@ -198,6 +207,11 @@ fn each_broken_proof_is_its_own_step() {
     let e = check(Break::NodeMissing);
     assert!(
         matches!(&e, ErrorKind::Proof(why) if why.contains("missing")),
+        "{e:?}"
+    );
+    let e = check(Break::NodeAltered);
+    assert!(
+        matches!(&e, ErrorKind::Proof(why) if why.contains("does not hash")),
         "{e:?}"
     );
     // A commit of another repository proves nothing about this one.
