@@ -546,7 +546,7 @@ impl Resolver {
         let document = self.resolve_parsed_did(&did, &method).await?;
         let doc_err = |e| Error::new(Step::Document, did.as_str(), ErrorKind::Document(e));
         let pds = document.pds().map_err(doc_err)?;
-        self.check_pds(&did, &pds)?;
+        self.check_pds(&did, &pds).await?;
         let signing_key = document.signing_key().map_err(doc_err)?;
         let handle = match document.handle() {
             None => HandleStatus::Missing,
@@ -580,8 +580,9 @@ impl Resolver {
 
     /// PDS endpoints come from documents anyone can write: plain http only
     /// to loopback (or when insecure http is allowed), and no private hosts
-    /// unless allowed.
-    fn check_pds(&self, did: &Did, pds: &ServiceUrl) -> Result<(), Error> {
+    /// unless allowed. With a [`DnsLookup`], the host's addresses are
+    /// checked too (a lookup that fails is left to whoever connects).
+    async fn check_pds(&self, did: &Did, pds: &ServiceUrl) -> Result<(), Error> {
         let net = &self.inner.net;
         let refused =
             |why: String| Error::new(Step::Document, did.as_str(), ErrorKind::Refused(why));
@@ -589,8 +590,21 @@ impl Resolver {
             return Err(refused(format!("the PDS {pds} is plain http")));
         }
         if !net.allow_private {
-            if let Some(why) = non_public_host(pds.host()) {
-                return Err(refused(format!("the PDS host {} is {why}", pds.host())));
+            let host = pds.host();
+            if let Some(why) = non_public_host(host) {
+                return Err(refused(format!("the PDS host {host} is {why}")));
+            }
+            if let Some(dns) = &net.dns {
+                if let Ok(ips) = dns.lookup_ip(host.trim_end_matches('.')).await {
+                    if let Some((ip, why)) = ips
+                        .iter()
+                        .find_map(|ip| Some((ip, crate::net::non_public_ip(*ip)?)))
+                    {
+                        return Err(refused(format!(
+                            "the PDS host {host} resolves to {ip}, {why}"
+                        )));
+                    }
+                }
             }
         }
         Ok(())

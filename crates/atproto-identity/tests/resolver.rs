@@ -617,6 +617,31 @@ async fn private_hosts_and_plain_http_are_refused_by_default() {
         .unwrap_err();
     assert!(e.to_string().contains("resolves to 10.1.2.3"), "{e}");
 
+    // A PDS whose name resolves to a private address (here 6to4 of
+    // 10.0.0.1) is refused like one written as an address.
+    w.dns.ips.lock().unwrap().insert(
+        "pds.sneaky.example.com".into(),
+        vec!["2002:a00:1::".parse().unwrap()],
+    );
+    w.plc(
+        ALICE,
+        document(ALICE, "alice.example.com", "https://pds.sneaky.example.com"),
+    );
+    let e = w.resolver().resolve_identity(ALICE).await.unwrap_err();
+    assert_eq!(e.step(), Step::Document);
+    assert!(matches!(e.kind(), ErrorKind::Refused(_)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("pds.sneaky.example.com resolves to 2002:a00:1::, a private address"),
+        "{e}"
+    );
+    // Allowed private hosts let it through.
+    let dev = w.builder().allow_private_hosts(true).build().unwrap();
+    assert_eq!(
+        dev.resolve_identity(ALICE).await.unwrap().pds.host(),
+        "pds.sneaky.example.com"
+    );
+
     // IPv6 forms that carry a private or loopback IPv4 address: 6to4,
     // IPv4-compatible, IPv4-mapped, NAT64. No request goes out.
     for (name, ip, why) in [
