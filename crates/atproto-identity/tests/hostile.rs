@@ -276,7 +276,7 @@ async fn error_for(entry: Entry, play: Play, case: &str) -> Error {
         text.len() <= MAX_MESSAGE,
         "{entry:?} {case}: a message of {} bytes: {}…",
         text.len(),
-        &text[..200]
+        text.chars().take(200).collect::<String>()
     );
     e
 }
@@ -562,7 +562,7 @@ async fn identity_from(doc: &Value, max_size: usize) -> Error {
         text.len() <= MAX_MESSAGE,
         "a message of {} bytes: {}…",
         text.len(),
-        &text[..200]
+        text.chars().take(200).collect::<String>()
     );
     e
 }
