@@ -68,20 +68,21 @@ impl Pds {
         self.resolver_with(http).build().expect("resolver builds")
     }
 
-    /// A resolver builder set up for this harness, over `http`: handles
+    /// A resolver builder set up for this harness, over `http`: the public
+    /// local development setup of the client ([`Pds::local_dev`]): handles
     /// through the PDS's `resolveHandle` (no well-known, no DNS), DID
     /// documents from its PLC directory, loopback hosts allowed.
     pub fn resolver_with(
         &self,
         http: std::sync::Arc<dyn atproto_client::HttpClient>,
     ) -> atproto_identity::ResolverBuilder {
-        atproto_identity::Resolver::builder(http)
-            .plc_url(&self.plc)
-            .well_known(false)
-            .dns_txt(false)
-            .resolve_handle_via(&self.url)
-            .allow_private_hosts(true)
-            .allow_http_loopback(true)
+        self.local_dev().resolver_builder(http)
+    }
+
+    /// This harness as a [`atproto_client::LocalDev`]: what an application
+    /// developing against it would use.
+    pub fn local_dev(&self) -> atproto_client::LocalDev {
+        atproto_client::LocalDev::new(&self.url, &self.plc)
     }
 
     /// Starts a PDS with the given options and waits until it is ready.

@@ -79,3 +79,24 @@ async fn an_unknown_handle_is_an_identity_error() {
         Err(Error::Identity(_))
     ));
 }
+
+/// The public local development setup (`LocalDev`, what `Pds::resolver`
+/// is built on): a `.test` handle logs in with nothing else, and identity
+/// lookups resolve through the harness's PDS and PLC directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn local_dev_setup_logs_in_with_a_test_handle() {
+    let Some(pds) = Pds::shared() else { return };
+    let (creator, _) = agent(&pds.url);
+    let (handle, session) = new_account(&creator, "ldev").await;
+
+    let agent = pds
+        .local_dev()
+        .agent_builder()
+        .login_with_handle(&handle, PASSWORD)
+        .await
+        .expect("login with a .test handle through LocalDev");
+    assert_eq!(agent.did(), Some(session.did.clone()));
+    let me = agent.resolve_identity(&handle).await.expect("resolve");
+    assert_eq!(me.did, session.did);
+    assert_eq!(me.pds.as_str().trim_end_matches('/'), pds.url);
+}
