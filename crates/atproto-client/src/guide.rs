@@ -366,7 +366,11 @@
 //! ```
 //!
 //! To carry the errors of several endpoints through one function with `?`,
-//! return [`AnyError`](crate::AnyError); the typed error stays reachable:
+//! return [`AnyError`](crate::AnyError); the typed error stays reachable.
+//! `?` takes the library's own errors met in the application's code too (a
+//! string that is not a DID, `serde_json`, a generated type's `validate()`):
+//! they arrive as [`Error::Other`](crate::Error::Other), see
+//! [`OtherError`](crate::OtherError).
 //!
 //! ```no_run
 //! # use atproto_client::{AnyError, AtpAgent, Error};
@@ -523,9 +527,10 @@
 //!
 //! ```no_run
 //! # async fn demo(agent: atproto_client::AtpAgent) -> Result<(), Box<dyn std::error::Error>> {
-//! use atproto_client::atproto_api::com::atproto::repo::list_records;
-//! use atproto_client::atproto_types::{AtIdentifier, Nsid};
+//! use atproto_client::atproto_api::app::bsky::feed::post::Post;
+//! use atproto_client::atproto_types::AtIdentifier;
 //! use atproto_client::bsky::PostBuilder;
+//! use atproto_client::ListOptions;
 //!
 //! let picture = agent.upload_file("cat.jpg").await?; // MIME type from the bytes
 //! let post = agent
@@ -540,14 +545,15 @@
 //! let like = agent.like(&post).await?;
 //! agent.unlike(&like.uri).await?;
 //!
-//! // Every post of the account, page by page (one call per page, when needed).
+//! // Every post of the account as a `Post`, page by page (one call per
+//! // page, when needed); `list_records::<Post>` reads a single page.
 //! let did = agent.did().ok_or("not signed in")?;
-//! let posts = Nsid::new("app.bsky.feed.post")?;
-//! let mut params = list_records::Parameters::new(AtIdentifier::from(did), posts);
-//! params.limit = 100;
-//! let mut records = agent.paginate::<list_records::ListRecords>(params).items();
-//! while let Some(record) = records.next().await {
-//!     println!("{}", record?.uri);
+//! let mut posts = agent
+//!     .paginate_records::<Post>(AtIdentifier::from(did), ListOptions::new().limit(100))
+//!     .items();
+//! while let Some(post) = posts.next().await {
+//!     let post = post?;
+//!     println!("{}: {}", post.uri, post.value.text);
 //! }
 //! agent.delete_post(&reply.uri).await?;
 //! agent.delete_post(&post.uri).await?;
