@@ -16,8 +16,17 @@ pub fn jwt_exp(token: &str) -> Option<u64> {
     let serde_json::Value::Number(exp) = claims.get("exp")? else {
         return None;
     };
-    exp.as_u64()
-        .or_else(|| exp.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+    if let Some(secs) = exp.as_u64() {
+        return Some(secs);
+    }
+    // A fraction is rounded down; a negative or non-finite time is not a
+    // time. Compared as floats first, so the conversion never saturates
+    // silently: anything past the last representable second is that second.
+    let f = exp.as_f64().filter(|f| f.is_finite() && *f >= 0.0)?;
+    #[allow(clippy::cast_precision_loss)]
+    let last = u64::MAX as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some(if f >= last { u64::MAX } else { f as u64 })
 }
 
 #[cfg(test)]
@@ -47,5 +56,22 @@ mod tests {
         assert_eq!(jwt_exp("opaque-token"), None);
         assert_eq!(jwt_exp("a.b!.c"), None);
         assert_eq!(jwt_exp("a.b.c.d"), None);
+    }
+
+    #[test]
+    fn absurd_exps_are_bounded_not_wrapped() {
+        let tok = |exp: &str| {
+            format!(
+                "{}.{}.sig",
+                base64url_encode(br#"{"alg":"ES256K"}"#),
+                base64url_encode(format!(r#"{{"exp":{exp}}}"#).as_bytes())
+            )
+        };
+        assert_eq!(jwt_exp(&tok("18446744073709551615")), Some(u64::MAX));
+        assert_eq!(jwt_exp(&tok("1e30")), Some(u64::MAX));
+        assert_eq!(jwt_exp(&tok("18446744073709551616")), Some(u64::MAX));
+        assert_eq!(jwt_exp(&tok("-1")), None);
+        assert_eq!(jwt_exp(&tok("-1e30")), None);
+        assert_eq!(jwt_exp(&tok("0.5")), Some(0));
     }
 }

@@ -139,7 +139,13 @@ pub mod bsky;
 pub mod error;
 pub mod guide;
 mod identity;
+/// Reading a JWT's `exp`: fuzzing support (feature `fuzzing`), not part of
+/// the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod jwt;
+#[cfg(not(feature = "fuzzing"))]
+mod jwt;
 mod records;
 pub mod session;
 pub mod store;

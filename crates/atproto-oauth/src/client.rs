@@ -264,7 +264,10 @@ pub(crate) struct TokenSet {
 }
 
 /// Checks a token response: `token_type` DPoP, `sub` a DID, `scope`
-/// containing `atproto`, an access token. Exposed for fuzzing.
+/// containing `atproto`, an access token. Exposed for fuzzing only
+/// (feature `fuzzing`), not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub fn parse_token_response(body: &[u8]) -> Result<(Did, String), OAuthError> {
     let t = check_token_response(body)?;
     Ok((t.sub, t.scope))

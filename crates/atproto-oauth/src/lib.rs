@@ -84,7 +84,10 @@ pub mod session;
 pub mod store;
 mod util;
 
-pub use client::{parse_token_response, AuthorizeOptions, OAuthClient, OAuthClientBuilder};
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use client::parse_token_response;
+pub use client::{AuthorizeOptions, OAuthClient, OAuthClientBuilder};
 pub use error::OAuthError;
 pub use jose::Es256Key;
 pub use metadata::{

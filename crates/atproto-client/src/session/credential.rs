@@ -12,7 +12,7 @@ use atproto_xrpc::{
 };
 
 use super::answer::{Base, SessionAnswer};
-use super::data::pds_endpoint;
+use super::data::{pds_endpoint, PdsPolicy};
 use super::login::{Login, NewAccount};
 use super::{HookScope, SessionData, SessionError, SessionEvent, SessionManager};
 use crate::store::{BoxFuture, SessionStore};
@@ -46,6 +46,7 @@ pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 pub struct CredentialSessionBuilder {
     service: String,
     allow_insecure_http: bool,
+    allow_private_hosts: Option<bool>,
     transport: TransportConfig,
     client: Option<Arc<dyn HttpClient>>,
     refresh_margin: Duration,
@@ -78,6 +79,17 @@ impl CredentialSessionBuilder {
     /// discovered PDS). Off by default: tokens would travel in clear text.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Follows a DID document's PDS on a private, loopback, link-local or
+    /// reserved host, or an IP literal (as `atproto_identity`'s resolver
+    /// does with `allow_private_hosts`). By default such a PDS is followed
+    /// only when the service URL is itself on such a host (a local
+    /// development setup); otherwise requests stay on the service URL, since
+    /// a DID document is written by whoever controls the identity.
+    pub fn allow_private_hosts(mut self, allow: bool) -> Self {
+        self.allow_private_hosts = Some(allow);
         self
     }
 
@@ -182,11 +194,17 @@ impl CredentialSessionBuilder {
     ) -> Result<CredentialSession, SessionError> {
         let service = check_url(&self.service, self.allow_insecure_http)
             .map_err(|e| SessionError::Xrpc(e.into()))?;
+        let pds_policy = PdsPolicy {
+            allow_insecure_http: self.allow_insecure_http,
+            allow_private_hosts: self.allow_private_hosts.unwrap_or_else(|| {
+                atproto_identity::net::non_public_host(service.host()).is_some()
+            }),
+        };
         Ok(CredentialSession {
             scope: HookScope::new(),
             transport: Transport::new(client, self.transport),
             service,
-            allow_insecure_http: self.allow_insecure_http,
+            pds_policy,
             refresh_margin: self.refresh_margin,
             idle_timeout: self.idle_timeout,
             store: self.store,
@@ -241,7 +259,8 @@ pub struct CredentialSession {
     scope: HookScope,
     transport: Transport,
     service: ServiceUrl,
-    allow_insecure_http: bool,
+    /// Which PDS a DID document may send requests to.
+    pds_policy: PdsPolicy,
     refresh_margin: Duration,
     idle_timeout: Option<Duration>,
     store: Option<Arc<dyn SessionStore>>,
@@ -328,6 +347,7 @@ impl CredentialSession {
         CredentialSessionBuilder {
             service: service.into(),
             allow_insecure_http: false,
+            allow_private_hosts: None,
             transport: TransportConfig::default(),
             client: None,
             refresh_margin: DEFAULT_REFRESH_MARGIN,
@@ -392,11 +412,10 @@ impl CredentialSession {
             .unwrap_or_else(|| self.service.clone())
     }
 
+    /// The PDS a session answer's DID document names, if the policy lets
+    /// requests go there (otherwise they stay on the service).
     fn pds_from(&self, did_doc: Option<&serde_json::Value>, did: &Did) -> Option<ServiceUrl> {
-        let endpoint = pds_endpoint(did_doc?, did.as_str())?;
-        // A DID document pointing at plain http is not followed unless the
-        // session allows insecure http: requests stay on the service.
-        check_url(&endpoint, self.allow_insecure_http).ok()
+        pds_endpoint(did_doc?, did, self.pds_policy)
     }
 
     /// Runs the persist hook. Callers hold `self.lock`, which orders events.

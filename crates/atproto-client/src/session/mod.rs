@@ -17,5 +17,4 @@ pub use atproto_session::{
     AuthError, HookScope, SessionData, SessionError, SessionEvent, SessionManager,
 };
 pub use credential::{CredentialSession, CredentialSessionBuilder, DEFAULT_REFRESH_MARGIN};
-pub use data::pds_endpoint;
 pub use login::{Login, NewAccount};
