@@ -13,6 +13,7 @@ mod codegen;
 mod demo;
 mod demo_oauth;
 mod lexicons;
+mod outside;
 mod test;
 
 fn main() -> ExitCode {
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
             _ => demo::run(&rest),
         },
         "test" => test::run(&rest),
+        "outside" => outside::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -55,7 +57,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   demo --oauth [--handle H]
                          OAuth (PAR, PKCE, DPoP) step by step against a local PDS (or H's server)
   bench [--quick] [--compile]
-                         benchmarks against atrium-api and jacquard";
+                         benchmarks against atrium-api and jacquard
+  outside [--measure]    the packaged crates from a local registry in a fresh project";
 
 /// Runs a command to completion; an error names it and how it ended.
 pub fn run_status(cmd: &mut std::process::Command) -> Result<(), String> {

@@ -1,0 +1,917 @@
+//! `cargo xtask outside [--measure] [--keep] [--verify]`: our crates as a
+//! user outside this repository gets them — by version, from a registry,
+//! with a fresh lock file.
+//!
+//! 1. `cargo package` of every publishable member; each `.crate` must stay
+//!    under crates.io's 10 MB limit. Cargo's own verification (`--verify`)
+//!    resolves our crates' names on crates.io, where other publishers own
+//!    some of them, so by default step 3 verifies instead.
+//! 2. A registry on the filesystem built from those files, in cargo's git
+//!    index format (`config.json` with a `file://` download URL, one JSON line
+//!    per version at cargo's index paths), used exactly as crates.io is.
+//!    Its folder is named after the files' checksums: cargo treats a
+//!    registry version as immutable (cached downloads, build fingerprints),
+//!    so changed contents must be a new registry, not new files in the old.
+//! 3. Each packaged crate checked as a project of its own, from its unpacked
+//!    `.crate`, without a lock file (newest compatible dependencies), its
+//!    dependencies on our crates from the registry: it must compile without
+//!    a warning. (Cargo caps the lints of registry dependencies, so a user's
+//!    build would hide them; a user's `cargo clippy` or newer dependency
+//!    would not.)
+//! 4. A fresh project in a temporary directory outside the workspace, from
+//!    the template in `tests/outside/`: it depends on `atproto-client` and
+//!    has `lexgen` as a build-dependency, both by version from the registry,
+//!    without a lock file. It is built and run.
+//! 5. Timings of each step; `--measure` adds two clean builds of the project,
+//!    with and without the `lexgen` build-dependency, for the cost lexgen
+//!    adds to an app that already uses `atproto-client`.
+//!
+//! Everything it builds lives under `target/outside/`: the registry, a
+//! `CARGO_HOME` of its own (a fresh user's, and one whose cached copies of
+//! our crates can be dropped on each run), and reusable target directories,
+//! so reruns only rebuild our crates. The project itself is made under the
+//! system's temporary directory and removed afterwards (`--keep` leaves it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::workspace_root;
+
+/// Name of the local registry in the project's `.cargo/config.toml`.
+const REGISTRY: &str = "atproto-local";
+/// The crates.io index, as an index entry names a dependency from it.
+const CRATES_IO_INDEX: &str = "https://github.com/rust-lang/crates.io-index";
+/// crates.io refuses `.crate` files of this size or more.
+const MAX_CRATE_BYTES: u64 = 10 * 1024 * 1024;
+/// What the template's program prints last when all went well.
+const RUN_OK: &str = "outside: ok";
+/// Marks around the build-dependency on lexgen in the template manifest,
+/// removed for the baseline build of `--measure`.
+const LEXGEN_BEGIN: &str = "# lexgen-begin";
+const LEXGEN_END: &str = "# lexgen-end";
+
+struct Args {
+    measure: bool,
+    keep: bool,
+    verify: bool,
+}
+
+const HELP: &str = "usage: cargo xtask outside [--measure] [--keep] [--verify]
+  packages the publishable crates, serves them as a local registry and builds,
+  runs and lint-checks a fresh project outside the workspace that depends on
+  them by version (template: tests/outside/)
+  --measure   also time clean builds of the project with and without lexgen
+  --keep      keep the temporary project directory and print its path
+  --verify    also let cargo package verify (it resolves our crates' names on
+              crates.io, where other crates have some of them)";
+
+fn parse(args: &[String]) -> Result<Option<Args>, String> {
+    let mut a = Args {
+        measure: false,
+        keep: false,
+        verify: false,
+    };
+    for arg in args {
+        match arg.as_str() {
+            "--measure" => a.measure = true,
+            "--keep" => a.keep = true,
+            "--verify" => a.verify = true,
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown argument {other:?}\n{HELP}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+/// One of our packages, packaged.
+struct Packaged {
+    name: String,
+    version: String,
+    /// The `.crate` file under `target/package/`.
+    file: PathBuf,
+    /// SHA-256 of the file, hex.
+    cksum: String,
+    /// The package unpacked under the temporary directory.
+    unpacked: PathBuf,
+    /// `cargo metadata` of the unpacked (normalized) manifest.
+    metadata: Value,
+}
+
+/// Removes the temporary directory when the run ends, however it ends.
+struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.keep {
+            eprintln!("outside: kept {}", self.path.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let Some(args) = parse(args)? else {
+        println!("{HELP}");
+        return Ok(());
+    };
+    let root = workspace_root();
+    let out = root.join("target/outside");
+    let cargo_home = out.join("cargo-home");
+    mkdir(&cargo_home)?;
+    let temp = TempDir {
+        path: std::env::temp_dir().join(format!("atproto-outside-{}", std::process::id())),
+        keep: args.keep,
+    };
+    if temp.path.exists() {
+        fs::remove_dir_all(&temp.path)
+            .map_err(|e| format!("cannot empty {}: {e}", temp.path.display()))?;
+    }
+    mkdir(&temp.path)?;
+    let mut timings: Vec<(String, Duration)> = Vec::new();
+
+    step("package: cargo package of every publishable crate");
+    let t = Instant::now();
+    let names = publishable(&root)?;
+    let packaged = package(&root, &names, &temp.path, args.verify)
+        .map_err(|e| format!("step package: {e}"))?;
+    timings.push((
+        format!(
+            "package ({} crates{})",
+            packaged.len(),
+            if args.verify {
+                ", verified by cargo"
+            } else {
+                ""
+            }
+        ),
+        t.elapsed(),
+    ));
+    for p in &packaged {
+        let size = fs::metadata(&p.file).map(|m| m.len()).unwrap_or(0);
+        eprintln!("  {}-{}.crate  {} KiB", p.name, p.version, size / 1024);
+    }
+
+    step("registry: a git index of the packaged crates");
+    let t = Instant::now();
+    let index = registry(&out, &packaged).map_err(|e| format!("step registry: {e}"))?;
+    forget_local_registries(&cargo_home)?;
+    timings.push((
+        "registry (git index, file:// downloads)".into(),
+        t.elapsed(),
+    ));
+    let index_url = file_url(&index);
+    eprintln!("  {index_url}");
+
+    let ours: BTreeSet<String> = packaged.iter().map(|p| p.name.clone()).collect();
+    let client = packaged
+        .iter()
+        .find(|p| p.name == "atproto-client")
+        .ok_or("atproto-client was not packaged")?;
+    let version = caret(&client.version);
+    let env = Env {
+        cargo_home: &cargo_home,
+        index_url: &index_url,
+    };
+
+    step("verify: each packaged crate checked on its own, no lock file, no warning");
+    let t = Instant::now();
+    let check_target = out.join("check-target");
+    prune_ours(&check_target, &ours)?;
+    let mut warnings = Vec::new();
+    let mut failures = Vec::new();
+    for p in &packaged {
+        eprintln!("  cargo check {}", p.name);
+        match check_package(p, &ours, &env, &check_target) {
+            Ok(w) => warnings.extend(w),
+            Err(e) => failures.push(format!("{}: {e}", p.name)),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(format!(
+            "step verify: {} packaged crate(s) do not build on their own:\n{}",
+            failures.len(),
+            failures.join("\n")
+        ));
+    }
+    timings.push((
+        format!("verify: cargo check of each crate ({})", packaged.len()),
+        t.elapsed(),
+    ));
+    if !warnings.is_empty() {
+        return Err(format!(
+            "step verify: {} warning(s) in our packaged crates, built as a user builds them:\n{}",
+            warnings.len(),
+            warnings.join("\n")
+        ));
+    }
+
+    step("fresh project: build against the registry, no lock file");
+    let template = root.join("tests/outside");
+    let app = temp.path.join("app");
+    write_project(&template, &app, &version, &env, true)
+        .map_err(|e| format!("step project: {e}"))?;
+    let app_target = out.join("app-target");
+    prune_ours(&app_target, &ours)?;
+    let t = Instant::now();
+    cargo(&app, &env, &app_target, &["build"], &[])
+        .map_err(|e| format!("step build (fresh project in {}): {e}", app.display()))?;
+    timings.push((
+        "build of the fresh project (dependencies cached, ours rebuilt)".into(),
+        t.elapsed(),
+    ));
+    report_resolved(&app)?;
+
+    step("fresh project: run");
+    let t = Instant::now();
+    let output = cargo_output(&app, &env, &app_target, &["run", "--quiet"], &[])
+        .map_err(|e| format!("step run: {e}"))?;
+    timings.push(("run of the fresh project".into(), t.elapsed()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    let generated = stdout.lines().any(|l| l.starts_with("lexgen in build.rs:"));
+    if !output.status.success() || !stdout.lines().any(|l| l.trim() == RUN_OK) || !generated {
+        return Err(format!(
+            "step run: the fresh project failed ({}), or did not print {RUN_OK:?} \
+             and what its build.rs generated\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+
+    if args.measure {
+        step("measure: clean builds with and without the lexgen build-dependency");
+        let baseline = temp.path.join("baseline");
+        write_project(&template, &baseline, &version, &env, false)
+            .map_err(|e| format!("step measure: {e}"))?;
+        let without = clean_build(&baseline, &env, &out.join("measure-without-lexgen"))
+            .map_err(|e| format!("step measure (without lexgen): {e}"))?;
+        let with = clean_build(&app, &env, &out.join("measure-with-lexgen"))
+            .map_err(|e| format!("step measure (with lexgen): {e}"))?;
+        timings.push(("clean debug build, atproto-client only".into(), without));
+        timings.push((
+            "clean debug build, plus lexgen as build-dependency".into(),
+            with,
+        ));
+        let added = (with.as_secs_f64() / without.as_secs_f64() - 1.0) * 100.0;
+        timings.push((
+            format!("lexgen adds {added:+.0} %"),
+            with.saturating_sub(without),
+        ));
+    }
+
+    println!("\noutside: what ran, and how long it took");
+    println!("  registry {index_url}");
+    println!(
+        "  project  {} (atproto-client {version}, lexgen {version} as build-dependency)",
+        app.display()
+    );
+    for (what, took) in &timings {
+        println!("  {:>8.1} s  {what}", took.as_secs_f64());
+    }
+    Ok(())
+}
+
+fn step(what: &str) {
+    eprintln!("\n==> xtask outside: {what}");
+}
+
+fn mkdir(dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        mkdir(parent)?;
+    }
+    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// `0.1.0` → `0.1` (`1.2.3` → `1`): the requirement a user writes.
+fn caret(version: &str) -> String {
+    let mut parts = version.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}"),
+        (Some(major), _) => major.to_owned(),
+        _ => version.to_owned(),
+    }
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Runs a command, its output captured; an error names it and quotes its
+/// standard error.
+fn output(cmd: &mut Command) -> Result<Output, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The workspace members that can be published (not `publish = false`).
+fn publishable(root: &Path) -> Result<Vec<String>, String> {
+    let out = output(Command::new(cargo_bin()).current_dir(root).args([
+        "metadata",
+        "--no-deps",
+        "--format-version",
+        "1",
+    ]))?;
+    let meta: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
+    let mut names = Vec::new();
+    for p in meta["packages"].as_array().into_iter().flatten() {
+        let unpublished = p["publish"].as_array().is_some_and(|a| a.is_empty());
+        if let Some(name) = p["name"].as_str() {
+            if !unpublished {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    if names.is_empty() {
+        return Err("no publishable package in the workspace".into());
+    }
+    Ok(names)
+}
+
+/// `cargo package` of `names` (with verification, in the workspace's target
+/// directory), then each `.crate` checked for size, hashed, unpacked and
+/// read with `cargo metadata`.
+fn package(
+    root: &Path,
+    names: &[String],
+    temp: &Path,
+    verify: bool,
+) -> Result<Vec<Packaged>, String> {
+    let mut cmd = Command::new(cargo_bin());
+    cmd.current_dir(root).arg("package").arg("--allow-dirty");
+    if !verify {
+        cmd.arg("--no-verify");
+    }
+    for n in names {
+        cmd.args(["-p", n]);
+    }
+    crate::run_status(&mut cmd)?;
+
+    let meta = output(Command::new(cargo_bin()).current_dir(root).args([
+        "metadata",
+        "--no-deps",
+        "--format-version",
+        "1",
+    ]))?;
+    let meta: Value = serde_json::from_slice(&meta.stdout)
+        .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
+    let target = meta["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let versions: BTreeMap<&str, &str> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["name"].as_str()?, p["version"].as_str()?)))
+        .collect();
+
+    let unpack_root = temp.join("unpacked");
+    mkdir(&unpack_root)?;
+    let mut out = Vec::new();
+    let mut too_big = Vec::new();
+    for name in names {
+        let version = versions
+            .get(name.as_str())
+            .ok_or_else(|| format!("{name} has no version in cargo metadata"))?;
+        let file = target.join(format!("package/{name}-{version}.crate"));
+        let size = fs::metadata(&file)
+            .map_err(|e| format!("cargo package made no {}: {e}", file.display()))?
+            .len();
+        if size >= MAX_CRATE_BYTES {
+            too_big.push(format!(
+                "{} is {size} bytes, crates.io takes less than {MAX_CRATE_BYTES}",
+                file.display()
+            ));
+            continue;
+        }
+        let cksum = sha256(&file)?;
+        crate::run_status(
+            Command::new("tar")
+                .arg("-xzf")
+                .arg(&file)
+                .arg("-C")
+                .arg(&unpack_root),
+        )?;
+        let unpacked = unpack_root.join(format!("{name}-{version}"));
+        // A packaged binary crate carries the lock file of our workspace; a
+        // user's build never uses it.
+        let _ = fs::remove_file(unpacked.join("Cargo.lock"));
+        let m = output(
+            Command::new(cargo_bin())
+                .current_dir(&unpacked)
+                .args(["metadata", "--no-deps", "--format-version", "1"])
+                .arg("--manifest-path")
+                .arg(unpacked.join("Cargo.toml")),
+        )?;
+        let m: Value = serde_json::from_slice(&m.stdout)
+            .map_err(|e| format!("cargo metadata of {name} printed no JSON: {e}"))?;
+        let metadata = m["packages"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == name.as_str()))
+            .cloned()
+            .ok_or_else(|| format!("cargo metadata of the unpacked {name} lists no {name}"))?;
+        out.push(Packaged {
+            name: name.clone(),
+            version: (*version).to_owned(),
+            file,
+            cksum,
+            unpacked,
+            metadata,
+        });
+    }
+    if !too_big.is_empty() {
+        return Err(too_big.join("\n"));
+    }
+    Ok(out)
+}
+
+/// SHA-256 of a file, hex, by the system's `sha256sum` (or `shasum`).
+fn sha256(file: &Path) -> Result<String, String> {
+    let out = Command::new("sha256sum")
+        .arg(file)
+        .output()
+        .or_else(|_| {
+            Command::new("shasum")
+                .args(["-a", "256"])
+                .arg(file)
+                .output()
+        })
+        .map_err(|e| format!("cannot run sha256sum or shasum: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text.split_whitespace().next().unwrap_or("");
+    if out.status.success() && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(format!("cannot hash {}: {text}", file.display()))
+    }
+}
+
+/// Builds the git index under `target/outside/registry/<checksum>/` (older
+/// ones removed); returns the index directory.
+fn registry(out: &Path, packaged: &[Packaged]) -> Result<PathBuf, String> {
+    let mut hasher = DefaultHasher::new();
+    for p in packaged.iter() {
+        (&p.name, &p.version, &p.cksum).hash(&mut hasher);
+    }
+    let id = format!("{:016x}", hasher.finish());
+    let parent = out.join("registry");
+    if parent.exists() {
+        for entry in fs::read_dir(&parent).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            if entry.file_name() != id.as_str() {
+                fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("cannot remove {}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    let dir = parent.join(&id);
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    }
+    let crates = dir.join("crates");
+    let index = dir.join("index");
+    mkdir(&crates)?;
+    mkdir(&index)?;
+
+    let ours: BTreeSet<&str> = packaged.iter().map(|p| p.name.as_str()).collect();
+    for p in packaged.iter() {
+        let copy = crates.join(format!("{}-{}.crate", p.name, p.version));
+        fs::copy(&p.file, &copy).map_err(|e| format!("cannot copy {}: {e}", p.file.display()))?;
+        let line = index_line(p, &ours)?;
+        write(&index.join(index_path(&p.name)), &format!("{line}\n"))?;
+    }
+    let config = json!({ "dl": format!("{}/{{crate}}-{{version}}.crate", file_url(&crates)) });
+    write(&index.join("config.json"), &format!("{config}\n"))?;
+
+    let git = |args: &[&str]| {
+        output(
+            Command::new("git")
+                .current_dir(&index)
+                .args([
+                    "-c",
+                    "user.name=xtask outside",
+                    "-c",
+                    "user.email=xtask@localhost",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
+                .args(args),
+        )
+    };
+    git(&["init", "--quiet", "--initial-branch=main"])?;
+    git(&["add", "--all"])?;
+    git(&["commit", "--quiet", "-m", "packaged crates"])?;
+    Ok(index)
+}
+
+/// Where cargo looks for a package in an index: `1/a`, `2/ab`, `3/a/abc`,
+/// `ab/cd/abcd…`, lowercase.
+fn index_path(name: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    match n.len() {
+        1 => format!("1/{n}"),
+        2 => format!("2/{n}"),
+        3 => format!("3/{}/{n}", &n[..1]),
+        _ => format!("{}/{}/{n}", &n[..2], &n[2..4]),
+    }
+}
+
+/// The index entry of one version, from `cargo metadata` of its normalized
+/// manifest: dependencies on our crates stay in this registry (no
+/// `registry`), every other one is from crates.io.
+fn index_line(p: &Packaged, ours: &BTreeSet<&str>) -> Result<String, String> {
+    let m = &p.metadata;
+    let mut deps = Vec::new();
+    for d in m["dependencies"].as_array().into_iter().flatten() {
+        let package = d["name"]
+            .as_str()
+            .ok_or_else(|| format!("{}: a dependency without a name", p.name))?;
+        let rename = d["rename"].as_str();
+        let registry = if ours.contains(package) {
+            Value::Null
+        } else {
+            match d["registry"].as_str() {
+                Some(other) => Value::from(other),
+                None => Value::from(CRATES_IO_INDEX),
+            }
+        };
+        deps.push(json!({
+            "name": rename.unwrap_or(package),
+            "req": d["req"],
+            "features": d["features"],
+            "optional": d["optional"],
+            "default_features": d["uses_default_features"],
+            "target": d["target"],
+            "kind": d["kind"].as_str().unwrap_or("normal"),
+            "registry": registry,
+            "package": rename.map(|_| package),
+        }));
+    }
+    // Features using `dep:` or `name?/feature` go to `features2`, as
+    // crates.io writes them, so that older cargo can still read the line.
+    let mut features = Map::new();
+    let mut features2 = Map::new();
+    for (name, list) in m["features"].as_object().into_iter().flatten() {
+        let extended = list.as_array().into_iter().flatten().any(|f| {
+            f.as_str()
+                .is_some_and(|f| f.starts_with("dep:") || f.contains("?/"))
+        });
+        if extended {
+            features2.insert(name.clone(), list.clone());
+        } else {
+            features.insert(name.clone(), list.clone());
+        }
+    }
+    let mut line = json!({
+        "name": p.name,
+        "vers": p.version,
+        "deps": deps,
+        "cksum": p.cksum,
+        "features": features,
+        "yanked": false,
+        "links": m["links"],
+    });
+    if !features2.is_empty() {
+        line["features2"] = Value::Object(features2);
+        line["v"] = json!(2);
+    }
+    if let Some(rv) = m["rust_version"].as_str() {
+        line["rust_version"] = json!(rv);
+    }
+    Ok(line.to_string())
+}
+
+/// Drops what our own `CARGO_HOME` cached from earlier local registries
+/// (index clones, downloads, unpacked sources); crates.io's stays.
+fn forget_local_registries(cargo_home: &Path) -> Result<(), String> {
+    for kind in ["index", "cache", "src"] {
+        let dir = cargo_home.join("registry").join(kind);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if !name.to_string_lossy().starts_with("index.crates.io-") {
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What every cargo command of a project outside needs.
+struct Env<'a> {
+    cargo_home: &'a Path,
+    index_url: &'a str,
+}
+
+/// The `.cargo/config.toml` declaring the local registry, plus `extra`.
+fn cargo_config(env: &Env, extra: &str) -> String {
+    format!(
+        "[registries.{REGISTRY}]\nindex = \"{}\"\n{extra}",
+        env.index_url
+    )
+}
+
+/// Writes the project from the template: `Cargo.toml.in` with `@VERSION@`
+/// replaced, every other file as is, and the registry's `.cargo/config.toml`.
+/// Without `lexgen`, the manifest's lexgen block and `build.rs` are left out.
+fn write_project(
+    template: &Path,
+    dir: &Path,
+    version: &str,
+    env: &Env,
+    lexgen: bool,
+) -> Result<(), String> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    }
+    copy_tree(template, dir)?;
+    let manifest_in = dir.join("Cargo.toml.in");
+    let text = fs::read_to_string(&manifest_in)
+        .map_err(|e| format!("cannot read {}: {e}", manifest_in.display()))?;
+    let mut manifest = String::new();
+    let mut skipping = false;
+    for line in text.replace("@VERSION@", version).lines() {
+        match line.trim() {
+            LEXGEN_BEGIN => skipping = !lexgen,
+            LEXGEN_END => skipping = false,
+            _ if skipping => {}
+            _ => {
+                manifest.push_str(line);
+                manifest.push('\n');
+            }
+        }
+    }
+    fs::remove_file(&manifest_in).map_err(|e| e.to_string())?;
+    write(&dir.join("Cargo.toml"), &manifest)?;
+    if !lexgen {
+        let _ = fs::remove_file(dir.join("build.rs"));
+    }
+    write(&dir.join(".cargo/config.toml"), &cargo_config(env, ""))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    mkdir(to)?;
+    let entries = fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            fs::copy(&src, &dst).map_err(|e| format!("cannot copy {}: {e}", src.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn cargo_command(
+    dir: &Path,
+    env: &Env,
+    target: &Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Command {
+    let mut cmd = Command::new(cargo_bin());
+    cmd.current_dir(dir)
+        .args(args)
+        .env("CARGO_HOME", env.cargo_home)
+        .env("CARGO_TARGET_DIR", target)
+        // Nothing of this workspace's build reaches the project.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("CARGO_PKG_NAME");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// A cargo command in a project outside, its output passed through.
+fn cargo(
+    dir: &Path,
+    env: &Env,
+    target: &Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Result<(), String> {
+    crate::run_status(&mut cargo_command(dir, env, target, args, vars))
+}
+
+/// A cargo command in a project outside, standard output captured.
+fn cargo_output(
+    dir: &Path,
+    env: &Env,
+    target: &Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Result<Output, String> {
+    cargo_command(dir, env, target, args, vars)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))
+}
+
+/// Removes builds of our crates from earlier registries out of a reusable
+/// target directory (each registry is a new source, so they would only pile
+/// up); crates.io's builds stay.
+fn prune_ours(target: &Path, ours: &BTreeSet<String>) -> Result<(), String> {
+    let hashed = |name: &str, stem: &str| {
+        name.strip_prefix(stem)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|rest| {
+                let hash = rest.split('.').next().unwrap_or("");
+                hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+    };
+    for profile in ["debug", "release"] {
+        for sub in [".fingerprint", "build", "deps"] {
+            let dir = target.join(profile).join(sub);
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let mine = ours.iter().any(|pkg| {
+                    let krate = pkg.replace('-', "_");
+                    hashed(&file, pkg)
+                        || hashed(&file, &krate)
+                        || hashed(&file, &format!("lib{krate}"))
+                        || hashed(&file, &format!("build_script_build-{krate}"))
+                });
+                if mine {
+                    let path = entry.path();
+                    let removed = if path.is_dir() {
+                        fs::remove_dir_all(&path)
+                    } else {
+                        fs::remove_file(&path)
+                    };
+                    removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prints the versions the fresh lock file chose for a few dependencies
+/// that matter to users' builds.
+fn report_resolved(app: &Path) -> Result<(), String> {
+    let lock = fs::read_to_string(app.join("Cargo.lock"))
+        .map_err(|e| format!("the fresh project has no Cargo.lock: {e}"))?;
+    let mut picked = BTreeMap::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_owned());
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            picked.insert(n, v.trim_matches('"').to_owned());
+        }
+    }
+    let shown: Vec<String> = [
+        "atproto-client",
+        "lexgen",
+        "rustls",
+        "hyper",
+        "tokio",
+        "serde",
+    ]
+    .iter()
+    .filter_map(|n| picked.get(*n).map(|v| format!("{n} {v}")))
+    .collect();
+    eprintln!("  resolved: {}", shown.join(", "));
+    Ok(())
+}
+
+/// `cargo check` of one unpacked package as a project of its own, without
+/// a lock file; its dependencies on our crates come from the local registry
+/// (a `[patch.crates-io]` in its `.cargo/config.toml`, since the packaged
+/// manifest names crates.io). Returns the warnings rustc gave for it.
+fn check_package(
+    p: &Packaged,
+    ours: &BTreeSet<String>,
+    env: &Env,
+    target: &Path,
+) -> Result<Vec<String>, String> {
+    let mut patch = String::new();
+    let deps: BTreeSet<(&str, &str)> = p.metadata["dependencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| Some((d["name"].as_str()?, d["req"].as_str()?)))
+        .filter(|(name, _)| ours.contains(*name))
+        .collect();
+    if !deps.is_empty() {
+        patch.push_str("\n[patch.crates-io]\n");
+        let mut seen = BTreeSet::new();
+        for (name, req) in deps {
+            if seen.insert(name) {
+                let _ = writeln!(
+                    patch,
+                    "{name} = {{ version = \"{req}\", registry = \"{REGISTRY}\" }}"
+                );
+            }
+        }
+    }
+    write(
+        &p.unpacked.join(".cargo/config.toml"),
+        &cargo_config(env, &patch),
+    )?;
+    let _ = fs::remove_file(p.unpacked.join("Cargo.lock"));
+    let out = cargo_output(
+        &p.unpacked,
+        env,
+        target,
+        &["check", "--message-format", "json"],
+        &[],
+    )?;
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    for line in out.stdout.split(|b| *b == b'\n') {
+        let Ok(msg) = serde_json::from_slice::<Value>(line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-message" {
+            continue;
+        }
+        let message = &msg["message"];
+        let rendered = message["rendered"].as_str().unwrap_or("").trim_end();
+        let summary = message["spans"].as_array().is_none_or(|s| s.is_empty())
+            && message["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("emitted"));
+        match message["level"].as_str() {
+            Some("warning") if !summary => {
+                warnings.push(format!("{}: {rendered}", p.name));
+            }
+            Some("error") => errors.push(rendered.to_owned()),
+            _ => {}
+        }
+    }
+    if !out.status.success() {
+        return Err(format!(
+            "cargo check failed: {}\n{}",
+            out.status,
+            errors.join("\n")
+        ));
+    }
+    Ok(warnings)
+}
+
+/// A debug build of `dir` in an emptied target directory, timed; the
+/// directory is removed afterwards.
+fn clean_build(dir: &Path, env: &Env, target: &Path) -> Result<Duration, String> {
+    if target.exists() {
+        fs::remove_dir_all(target)
+            .map_err(|e| format!("cannot remove {}: {e}", target.display()))?;
+    }
+    // Resolve (and download) first so that the timing is compilation only.
+    cargo(dir, env, target, &["fetch"], &[])?;
+    let t = Instant::now();
+    cargo(dir, env, target, &["build"], &[])?;
+    let took = t.elapsed();
+    let _ = fs::remove_dir_all(target);
+    eprintln!("  {} s", took.as_secs_f64());
+    Ok(took)
+}
