@@ -1,0 +1,52 @@
+//! atproto services in Rust: what a feed generator, a labeler or a custom
+//! AppView needs on the server side.
+//!
+//! For now, **service auth**: the bearer JWTs one atproto service sends
+//! another. When a user's PDS proxies a request (`atproto-proxy:
+//! did:web:feed.example.com#bsky_fg`), it signs a short-lived token with the
+//! user's key: `iss` the user, `aud` your service, `lxm` the method called.
+//! [`ServiceAuthVerifier`] checks it exactly as `@atproto/xrpc-server` does
+//! (token type, expiry, audience, method, issuer, ES256K/ES256 signature by
+//! the issuer's current key, refetched once when it may have rotated) and
+//! yields the caller's DID; each refusal is its own [`ServiceAuthError`]
+//! with the XRPC status and error name to answer with. With the `mint`
+//! feature (on by default), [`SigningKey`] and [`mint_service_jwt`] sign
+//! such tokens for services that call others.
+//!
+//! The core needs no web framework: hand it the `Authorization` header and
+//! the NSID of the route.
+//!
+//! ```no_run
+//! # async fn demo(http: std::sync::Arc<dyn atproto_xrpc::HttpClient>)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! use atproto_server::ServiceAuthVerifier;
+//!
+//! // Any HttpClient: atproto-xrpc's HyperClient or ReqwestClient, or yours.
+//! let resolver = atproto_identity::Resolver::builder(http).build()?;
+//! let verifier = ServiceAuthVerifier::new("did:web:feed.example.com", resolver)?;
+//!
+//! # let header: Option<&str> = None;
+//! let caller = verifier
+//!     .verify_header(header, Some("app.bsky.feed.getFeedSkeleton"))
+//!     .await?;
+//! println!("feed asked for by {}", caller.did);
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! - `mint` (default): [`SigningKey`] (K-256 and P-256 private keys,
+//!   `Debug` without the secret), [`mint_service_jwt`], [`sign_jwt`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "mint")]
+pub mod mint;
+pub mod service_auth;
+
+#[cfg(feature = "mint")]
+pub use mint::{mint_service_jwt, sign_jwt, MintError, SigningKey};
+pub use service_auth::{
+    key_of, KeyId, KeyLookupError, KeyResolver, ServiceAuthError, ServiceAuthVerifier,
+    VerifiedCaller,
+};
