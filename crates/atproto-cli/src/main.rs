@@ -6,6 +6,7 @@
 //! atproto repo ls <FILE.car>
 //! atproto cbor <FILE>
 //! atproto firehose [--service URL] [--cursor N] [--collection NSID] [--json]
+//!                  [--verify] [--max-attempts N]
 //! ```
 //!
 //! Network options (any command, before or after it): `--plc URL` (PLC
@@ -40,7 +41,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atproto_identity::Resolver;
-use atproto_stream::{Firehose, RepoEvent, SubscribeRepos, Subscriber, Verifier};
+use atproto_stream::{
+    Config as StreamConfig, Firehose, RepoEvent, SubscribeRepos, Subscriber, Verifier,
+};
 use atproto_sync::{Cid, Repo, Value};
 use atproto_types::xrpc::Method;
 use atproto_xrpc::{HyperClient, NoAuth, Transport, TransportConfig, XrpcRequest};
@@ -51,6 +54,7 @@ const USAGE: &str = "usage:
   atproto repo ls <FILE.car>
   atproto cbor <FILE>
   atproto firehose [--service URL] [--cursor N] [--collection NSID] [--json] [--verify]
+                   [--max-attempts N]   give up after N failed connections in a row
 options for network commands (before or after the command):
   --plc URL                 PLC directory (default https://plc.directory)
   --pds URL                 also resolve handles with this PDS's resolveHandle
@@ -130,6 +134,7 @@ struct Opts {
     verify: bool,
     timeout: Option<Duration>,
     max_size: Option<u64>,
+    max_attempts: Option<u32>,
 }
 
 impl Opts {
@@ -154,6 +159,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--collection",
     "--timeout",
     "--max-size",
+    "--max-attempts",
 ];
 
 /// `30` seconds (fractions allowed, more than zero, at most a day).
@@ -204,6 +210,13 @@ fn parse(args: &[String]) -> Result<Opts, BoxError> {
             "--allow-private-hosts" | "--allow-loopback" => o.allow_loopback = true,
             "--timeout" => o.timeout = Some(parse_timeout(&value("--timeout")?)?),
             "--max-size" => o.max_size = Some(parse_size(&value("--max-size")?)?),
+            "--max-attempts" => {
+                let v = value("--max-attempts")?;
+                o.max_attempts =
+                    Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        usage(format!("--max-attempts {v:?} is not a positive number"))
+                    })?);
+            }
             "-o" | "--output" => o.output = Some(value("-o")?),
             "--service" => o.service = Some(value("--service")?),
             "--cursor" => {
@@ -584,7 +597,17 @@ async fn firehose(o: &Opts) -> Result<(), BoxError> {
         .service
         .clone()
         .unwrap_or_else(|| "wss://bsky.network".to_owned());
+    // `--timeout` bounds the handshake and the silence before a connection
+    // counts as dead (the stream reconnects); `--max-attempts` ends the
+    // command after that many failed connections in a row.
+    let mut config = StreamConfig::default();
+    if let Some(t) = o.timeout {
+        config.connect_timeout = t;
+        config.read_timeout = t;
+    }
+    config.max_attempts = o.max_attempts;
     let sub = Subscriber::<SubscribeRepos>::builder(service.clone())
+        .config(config)
         .cursor(o.cursor)
         .on_connection(|e| eprintln!("firehose: {e:?}"))
         .build()

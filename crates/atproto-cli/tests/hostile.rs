@@ -332,6 +332,45 @@ fn repo_export_from_a_hostile_pds_fails_cleanly() {
     });
 }
 
+/// The firehose against a hostile server: each connection attempt fails
+/// (or times out), and with `--max-attempts` the command ends with the
+/// reason instead of reconnecting forever.
+#[test]
+fn firehose_against_a_hostile_service_gives_up_cleanly() {
+    each_mode(|mode| {
+        let service = start(mode, false);
+        let r = run(&args(&[
+            "firehose",
+            "--service",
+            &service,
+            "--timeout",
+            "1",
+            "--max-attempts",
+            "2",
+        ]));
+        assert_eq!(r.code, Some(1), "{mode:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{mode:?}: {}", r.stderr);
+        let last = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_default();
+        assert!(
+            last.contains("the firehose ended"),
+            "{mode:?}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("gave up after 2"),
+            "{mode:?}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.len() < 4096, "{mode:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{mode:?}: {}", r.stdout);
+        eprintln!("firehose, {mode:?}:\n{}", r.stderr);
+    });
+}
+
 /// A `.test` handle that does not resolve: the error names the options a
 /// local development PDS needs.
 #[test]
