@@ -4,8 +4,16 @@
 
 use std::process::ExitCode;
 
-use atproto_client::atproto_types::{AtUri, Datetime, Did, Nsid};
 use atproto_client::AtpAgent;
+use atproto_types::validate::Validate;
+use atproto_types::{AtUri, Datetime, Did};
+
+/// The code lexgen generated from `lexicons/`.
+pub mod lexicons {
+    include!(concat!(env!("OUT_DIR"), "/lexicons.rs"));
+}
+
+use lexicons::com::example::{bookmark::Bookmark, list_bookmarks};
 
 fn main() -> ExitCode {
     match run() {
@@ -26,20 +34,27 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let agent = AtpAgent::builder(service).build()?;
     println!("agent for {}", agent.service_url());
 
-    let collection = Nsid::new("com.example.bookmark")?;
-    let did = Did::new("did:plc:ewvi7nxzyoun6zhxrhs64oiz")?;
-    let uri = AtUri::new(format!("at://{did}/{collection}/3jzfcijpj2z2a"))?;
-    println!("record {uri}");
-    if Datetime::new("yesterday").is_ok() {
-        return Err("an invalid datetime was accepted".into());
+    let created = Datetime::new("2024-05-01T12:00:00.000Z")?;
+    let mut bookmark = Bookmark::new("https://atproto.com/specs/lexicon".parse()?, created);
+    bookmark.tags = Some(vec!["atproto".into(), "lexicon".into()]);
+    bookmark.validate()?;
+    let json = serde_json::to_value(&bookmark)?;
+    println!("bookmark {json}");
+    let back: Bookmark = serde_json::from_value(json)?;
+    if back != bookmark {
+        return Err("the bookmark did not survive a JSON round trip".into());
     }
 
-    // Set by build.rs; absent in the baseline build without lexgen.
-    if let (Some(documents), Some(files)) = (
-        option_env!("OUTSIDE_LEXICON_DOCUMENTS"),
-        option_env!("OUTSIDE_GENERATED_FILES"),
-    ) {
-        println!("lexgen in build.rs: {documents} lexicon document(s), {files} file(s) generated");
+    // Valid JSON, invalid record: caught before anything is sent.
+    bookmark.tags = Some(vec!["x".repeat(65)]);
+    match bookmark.validate() {
+        Err(e) => println!("invalid bookmark refused: {e}"),
+        Ok(()) => return Err("a tag of 65 characters passed validation".into()),
     }
+
+    let did = Did::new("did:plc:ewvi7nxzyoun6zhxrhs64oiz")?;
+    let uri = AtUri::new(format!("at://{did}/com.example.bookmark/3jzfcijpj2z2a"))?;
+    let params = list_bookmarks::Parameters::new(did.as_str().parse()?);
+    println!("record {uri}, listBookmarks limit {}", params.limit);
     Ok(())
 }
