@@ -212,7 +212,7 @@ async fn local() -> Result<(), String> {
     println!("    restored and called getSession as {}", me["handle"]);
 
     step(9, "sign out: revoked at the server, store cleared");
-    restored.sign_out().await.map_err(err)?;
+    restored.logout().await.map_err(err)?;
     match Agent::new(restored)
         .query_json("com.atproto.server.getSession", &[])
         .await
@@ -269,7 +269,7 @@ async fn remote(handle: &str, post: Option<String>, keep: bool) -> Result<(), St
         println!("\nsession kept in {}", store_dir().display());
     } else {
         step(5, "signing out (pass --keep to keep the session)");
-        session.sign_out().await.map_err(err)?;
+        session.logout().await.map_err(err)?;
     }
     Ok(())
 }

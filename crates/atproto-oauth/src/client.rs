@@ -73,6 +73,9 @@ pub(crate) struct ClientInner {
     pub(crate) state_ttl: Duration,
     pub(crate) timeout: Duration,
     pub(crate) hook: Option<EventHook>,
+    /// Tells the hook's calls back into this client's sessions apart: they
+    /// fail with `SessionError::CalledFromHook` instead of deadlocking.
+    pub(crate) hook_scope: atproto_session::HookScope,
     pub(crate) refresh_locks: RefreshLocks,
 }
 
@@ -192,8 +195,9 @@ impl OAuthClientBuilder {
     /// awaited before the call that caused it returns.
     ///
     /// Refresh events are delivered while the session's refresh lock is
-    /// held: a hook must not await calls on the same session (hand such
-    /// work to another task without awaiting it).
+    /// held: a call the hook makes into this client's sessions fails at
+    /// once with `SessionError::CalledFromHook` instead of waiting for
+    /// itself (hand such work to another task without awaiting it).
     pub fn on_event<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(SessionEvent, Did, Option<OAuthSessionData>) -> Fut + Send + Sync + 'static,
@@ -233,6 +237,7 @@ impl OAuthClientBuilder {
                 state_ttl: self.state_ttl,
                 timeout: self.timeout,
                 hook: self.hook,
+                hook_scope: atproto_session::HookScope::new(),
                 refresh_locks: Mutex::new(HashMap::new()),
             }),
         })
@@ -854,7 +859,9 @@ impl ClientInner {
         data: Option<&OAuthSessionData>,
     ) {
         if let Some(hook) = &self.hook {
-            hook(event, did.clone(), data.cloned()).await;
+            self.hook_scope
+                .deliver(hook(event, did.clone(), data.cloned()))
+                .await;
         }
     }
 

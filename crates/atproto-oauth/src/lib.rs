@@ -23,7 +23,7 @@
 //!   [`OAuthClient::restore`] → a stored session.
 //! - [`OAuthSession`] is a `SessionManager`: `Agent::new(session)`. It
 //!   refreshes (single-flight in the process, under the store's lock across
-//!   processes), and [`OAuthSession::sign_out`] revokes.
+//!   processes), and [`OAuthSession::logout`] revokes.
 //! - Stores: [`store::MemoryStore`], [`store::DirStore`] (JSON files, 0600,
 //!   the operating system's file locks), and with feature `redis`
 //!   `RedisStore` with a distributed lock.
@@ -44,7 +44,7 @@
 //! let (session, _app_state) = client.callback(query).await?;
 //! let agent = atproto_client::Agent::new(session.clone());
 //! agent.post("Hello over OAuth").await?;
-//! session.sign_out().await?;
+//! session.logout().await?;
 //! # Ok(()) }
 //! ```
 //!

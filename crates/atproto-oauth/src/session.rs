@@ -182,10 +182,13 @@ impl OAuthSession {
     }
 
     /// Refreshes the tokens now (unless another process or task already
-    /// replaced the ones this session holds, which are then adopted).
-    pub async fn refresh(&self) -> Result<(), SessionError> {
+    /// replaced the ones this session holds, which are then adopted) and
+    /// returns the session as it is afterwards, like
+    /// `CredentialSession::refresh`. Fires `Update`, or `Expired` /
+    /// `NetworkError` on failure.
+    pub async fn refresh(&self) -> Result<OAuthSessionData, SessionError> {
         let data = self.current()?;
-        self.refresh_from(&data).await.map(|_| ())
+        self.refresh_from(&data).await
     }
 
     /// Replaces the tokens of `stale`: under the in-process lock and the
@@ -196,6 +199,9 @@ impl OAuthSession {
         stale: &OAuthSessionData,
     ) -> Result<OAuthSessionData, SessionError> {
         let client = &self.client;
+        // The hook runs under the refresh lock: a call from it would wait
+        // for itself.
+        client.hook_scope.check()?;
         let local = client.refresh_lock(&self.did);
         let _local = local.lock().await;
         let _store_lock = client.sessions.lock_session(&self.did).await?;
@@ -248,9 +254,29 @@ impl OAuthSession {
 
     /// Revokes the session at the authorization server and ends it: the
     /// store is cleared and `Expired` delivered even when the server call
-    /// fails (whose error is then returned).
+    /// fails, whose error is then returned (the same verb and error type as
+    /// `CredentialSession::logout`). A failed revocation is
+    /// [`SessionError::Auth`] carrying the [`OAuthError`]; a store that
+    /// could not be cleared, [`SessionError::Store`].
+    pub async fn logout(&self) -> Result<(), SessionError> {
+        self.end().await.map_err(|e| match e {
+            OAuthError::Store(s) => SessionError::Store(s),
+            OAuthError::Session(s) => s,
+            e if e.is_transient() => SessionError::Auth(AuthError::transient(e)),
+            e => SessionError::Auth(AuthError::permanent(e)),
+        })
+    }
+
+    /// [`OAuthSession::logout`] with the OAuth error type: the name
+    /// `@atproto/oauth-client` uses.
+    #[deprecated(note = "use `logout`, the same verb as the password session's")]
     pub async fn sign_out(&self) -> Result<(), OAuthError> {
+        self.end().await
+    }
+
+    async fn end(&self) -> Result<(), OAuthError> {
         let client = &self.client;
+        client.hook_scope.check().map_err(OAuthError::Session)?;
         let local = client.refresh_lock(&self.did);
         let _local = local.lock().await;
         let data = match self.data() {
@@ -309,6 +335,10 @@ impl OAuthSession {
 
 impl SessionManager for OAuthSession {
     async fn send(&self, request: XrpcRequest) -> Result<XrpcResponse, SessionError> {
+        // Refused from the event hook whether or not this call would need
+        // the refresh lock, so that such a call fails the same way every
+        // time instead of deadlocking only when the token is due.
+        self.client.hook_scope.check()?;
         let mut data = self.current()?;
         if needs_refresh(&data) {
             match self.refresh_from(&data).await {

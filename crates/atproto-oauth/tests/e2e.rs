@@ -331,7 +331,7 @@ async fn concurrent_refresh_through_a_shared_dir_store_sends_one_request() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// sign_out revokes at the server and clears the store; the session then
+/// logout revokes at the server and clears the store; the session then
 /// reports NoSession, and the revoked refresh token no longer works.
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_out_revokes_the_session() {
@@ -342,7 +342,7 @@ async fn sign_out_revokes_the_session() {
     let (client, events) = client(pds, &http, store.clone());
     let session = sign_in(&client, &http, &handle).await;
     let old = session.data().unwrap();
-    session.sign_out().await.unwrap();
+    session.logout().await.unwrap();
     assert!(store.load_session(&did).await.unwrap().is_none());
     assert_eq!(
         *events.lock().unwrap(),

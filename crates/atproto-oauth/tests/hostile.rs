@@ -459,6 +459,8 @@ async fn hostile_revocation_endpoint_still_signs_out() {
         );
         let (session, _) = client.callback(&query).await.unwrap();
         server.set(REVOKE, Some(answer));
+        // The OAuth-typed form, so that assert_typed sees the OAuthError.
+        #[allow(deprecated)]
         let outcome = tokio::time::timeout(BOUND, session.sign_out())
             .await
             .unwrap_or_else(|_| panic!("{case}: hung"));

@@ -800,7 +800,7 @@ async fn confidential_client_authenticates_with_private_key_jwt() {
         .await
         .unwrap();
     assert_eq!(me["did"], "did:plc:alice");
-    session.sign_out().await.unwrap();
+    session.logout().await.unwrap();
     let st = mock.state.lock().unwrap();
     assert_eq!(st.assertions.len(), 4, "PAR, code, refresh, revoke");
     assert!(
@@ -1010,9 +1010,12 @@ async fn sign_out_clears_the_store_even_when_revocation_fails() {
     let (client, events, store) = client_with_events(&mock);
     let state = start(&client, &mock, "alice.test").await;
     let (session, _) = redirect(&client, &mock, &state).await.unwrap();
-    let err = session.sign_out().await.unwrap_err();
+    let err = session.logout().await.unwrap_err();
     assert!(
-        matches!(err, OAuthError::Server { status: 500, .. }),
+        matches!(&err, SessionError::Auth(a) if matches!(
+            a.downcast_ref::<OAuthError>(),
+            Some(OAuthError::Server { status: 500, .. })
+        )),
         "{err:?}"
     );
     assert!(store

@@ -1,0 +1,109 @@
+//! An event hook that calls back into its own session: refused with
+//! `SessionError::CalledFromHook` instead of deadlocking on the refresh lock
+//! the event is delivered under (as the password session does).
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use atproto_oauth::{
+    ClientConfig, Es256Key, IdentityResolver, OAuthClient, OAuthError, OAuthSession,
+    OAuthSessionData, OAuthSessionStore, ResolvedIdentity, Scopes,
+};
+use atproto_session::{SessionError, SessionEvent, SessionManager};
+use atproto_types::xrpc::Method;
+use atproto_types::Did;
+use atproto_xrpc::{BoxFuture, Secret, XrpcRequest};
+
+/// A resolver that cannot reach anything: every refresh fails transiently
+/// (and fires `NetworkError`) before any HTTP call.
+struct Unreachable;
+
+impl IdentityResolver for Unreachable {
+    fn resolve<'a>(
+        &'a self,
+        identifier: &'a str,
+        _fresh: bool,
+    ) -> BoxFuture<'a, Result<ResolvedIdentity, OAuthError>> {
+        Box::pin(async move {
+            Err(OAuthError::Resolve {
+                identifier: identifier.to_owned(),
+                message: "offline".into(),
+            })
+        })
+    }
+}
+
+fn stored(did: &Did) -> OAuthSessionData {
+    OAuthSessionData {
+        did: did.clone(),
+        issuer: "https://as.example.com".into(),
+        pds: "https://pds.example.com".into(),
+        scope: "atproto".into(),
+        access_token: Secret::new("access"),
+        refresh_token: Some(Secret::new("refresh")),
+        expires_at: None,
+        issued_at: None,
+        dpop_key: Es256Key::generate().unwrap(),
+        token_endpoint: "https://as.example.com/oauth/token".into(),
+        revocation_endpoint: None,
+    }
+}
+
+#[tokio::test]
+async fn a_hook_calling_back_into_its_session_is_refused_not_deadlocked() {
+    let did = Did::new("did:plc:alice").unwrap();
+    let store = Arc::new(atproto_oauth::MemoryStore::new());
+    store.save_session(&stored(&did)).await.unwrap();
+
+    let session_slot: Arc<OnceLock<OAuthSession>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(SessionEvent, String)>>> = Arc::default();
+    let (slot, log) = (session_slot.clone(), seen.clone());
+    let config = ClientConfig::loopback(
+        vec!["http://127.0.0.1:8080/callback".into()],
+        Scopes::generic(),
+    );
+    let client = OAuthClient::builder(config)
+        .resolver(Arc::new(Unreachable))
+        .session_store(store)
+        .on_event(move |event, _did, _data| {
+            let (slot, log) = (slot.clone(), log.clone());
+            async move {
+                let Some(session) = slot.get() else { return };
+                // Each of these would wait for the refresh lock this event
+                // is delivered under.
+                let refresh = session.refresh().await.err();
+                let send = session
+                    .send(XrpcRequest::new("com.example.echo", Method::Query))
+                    .await
+                    .err();
+                let logout = session.logout().await.err();
+                for e in [refresh, send, logout] {
+                    log.lock()
+                        .unwrap()
+                        .push((event, e.map(|e| format!("{e:?}")).unwrap_or_default()));
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    let session = client.restore(&did).await.unwrap();
+    let _ = session_slot.set(session.clone());
+
+    let outcome = tokio::time::timeout(Duration::from_secs(30), session.refresh())
+        .await
+        .expect("the refresh deadlocked on its own hook");
+    let err = outcome.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        matches!(&err, SessionError::Auth(a) if a.downcast_ref::<OAuthError>().is_some()),
+        "{err:?}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    for (event, e) in seen {
+        assert_eq!(event, SessionEvent::NetworkError);
+        assert_eq!(e, "CalledFromHook");
+    }
+    // Outside the hook the session works as before.
+    assert!(session.data().is_some());
+}
