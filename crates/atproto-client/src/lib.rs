@@ -147,9 +147,13 @@ pub mod jwt;
 #[cfg(not(feature = "fuzzing"))]
 mod jwt;
 mod records;
+pub mod service_auth;
 pub mod session;
 pub mod store;
 mod validate;
+/// Video uploads through a video service (feature `app-bsky`).
+#[cfg(feature = "app-bsky")]
+pub mod video;
 
 pub use agent::{Agent, AgentBuilder, AtpAgent, CallOptions};
 pub use app_error::{ConfigError, OtherError};
