@@ -72,6 +72,8 @@ pub(crate) struct ClientInner {
     pub(crate) allow_insecure_http: bool,
     pub(crate) state_ttl: Duration,
     pub(crate) timeout: Duration,
+    /// See [`OAuthClientBuilder::refresh_margin`].
+    pub(crate) refresh_margin: Duration,
     pub(crate) hook: Option<EventHook>,
     /// Tells the hook's calls back into this client's sessions apart: they
     /// fail with `SessionError::CalledFromHook` instead of deadlocking.
@@ -139,6 +141,7 @@ pub struct OAuthClientBuilder {
     allow_insecure_http: bool,
     state_ttl: Duration,
     timeout: Duration,
+    refresh_margin: Duration,
     hook: Option<EventHook>,
 }
 
@@ -189,6 +192,15 @@ impl OAuthClientBuilder {
         self
     }
 
+    /// Refresh an access token proactively when it expires within `margin`
+    /// (default [`crate::session::DEFAULT_REFRESH_MARGIN`]; tokens that live
+    /// less than four margins are refreshed in their last quarter). The
+    /// same setting as `CredentialSessionBuilder::refresh_margin`.
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
     /// Called, in order, with each session event (`Create` after a
     /// callback, `Update` after a refresh, `Expired` when a session ends,
     /// `NetworkError` when a refresh could not reach the server), and
@@ -236,6 +248,7 @@ impl OAuthClientBuilder {
                 allow_insecure_http: self.allow_insecure_http,
                 state_ttl: self.state_ttl,
                 timeout: self.timeout,
+                refresh_margin: self.refresh_margin,
                 hook: self.hook,
                 hook_scope: atproto_session::HookScope::new(),
                 refresh_locks: Mutex::new(HashMap::new()),
@@ -351,6 +364,7 @@ impl OAuthClient {
             allow_insecure_http: false,
             state_ttl: DEFAULT_STATE_TTL,
             timeout: Duration::from_secs(30),
+            refresh_margin: crate::session::DEFAULT_REFRESH_MARGIN,
             hook: None,
         }
     }

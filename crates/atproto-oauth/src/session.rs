@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use atproto_session::{AuthError, SessionError, SessionEvent, SessionManager};
 use atproto_types::Did;
@@ -22,14 +23,25 @@ use crate::util::now_secs;
 /// live less than four times this, a quarter of their lifetime before).
 pub const REFRESH_MARGIN_SECS: u64 = 30;
 
-/// Whether the access token expires within the refresh margin.
+/// [`REFRESH_MARGIN_SECS`] as the default of
+/// [`crate::OAuthClientBuilder::refresh_margin`].
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(REFRESH_MARGIN_SECS);
+
+/// Whether the access token expires within the default refresh margin.
 pub fn needs_refresh(data: &OAuthSessionData) -> bool {
+    needs_refresh_within(data, DEFAULT_REFRESH_MARGIN)
+}
+
+/// Whether the access token expires within `margin` (a quarter of its
+/// lifetime when that is shorter).
+pub fn needs_refresh_within(data: &OAuthSessionData, margin: Duration) -> bool {
     let Some(expires) = data.expires_at else {
         return false;
     };
+    let margin = margin.as_secs();
     let margin = match data.issued_at {
-        Some(issued) => REFRESH_MARGIN_SECS.min(expires.saturating_sub(issued) / 4),
-        None => REFRESH_MARGIN_SECS,
+        Some(issued) => margin.min(expires.saturating_sub(issued) / 4),
+        None => margin,
     };
     expires <= now_secs().saturating_add(margin)
 }
@@ -172,7 +184,7 @@ impl OAuthSession {
         let data = self
             .current()
             .map_err(|_| OAuthError::NoSession(self.did.clone()))?;
-        if needs_refresh(&data) {
+        if needs_refresh_within(&data, self.client.refresh_margin) {
             self.refresh_from(&data).await.map_err(|e| match e {
                 SessionError::NoSession => OAuthError::NoSession(self.did.clone()),
                 other => OAuthError::Session(other),
@@ -340,7 +352,7 @@ impl SessionManager for OAuthSession {
         // time instead of deadlocking only when the token is due.
         self.client.hook_scope.check()?;
         let mut data = self.current()?;
-        if needs_refresh(&data) {
+        if needs_refresh_within(&data, self.client.refresh_margin) {
             match self.refresh_from(&data).await {
                 Ok(d) => data = d,
                 // Not reachable now: try the current token anyway.
@@ -396,6 +408,18 @@ mod tests {
         assert!(!needs_refresh(&data(Some(now), Some(now + 20))));
         assert!(needs_refresh(&data(Some(now - 16), Some(now + 4))));
         assert!(needs_refresh(&data(Some(now), Some(now))));
+        // A configured margin.
+        let five_min = Duration::from_secs(300);
+        assert!(needs_refresh_within(&data(None, Some(now + 120)), five_min));
+        assert!(!needs_refresh_within(
+            &data(None, Some(now + 120)),
+            Duration::ZERO
+        ));
+        // Saturates rather than overflowing: such a margin always refreshes.
+        assert!(needs_refresh_within(
+            &data(None, Some(u64::MAX)),
+            Duration::MAX
+        ));
     }
 
     #[test]

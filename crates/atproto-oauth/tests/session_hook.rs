@@ -107,3 +107,43 @@ async fn a_hook_calling_back_into_its_session_is_refused_not_deadlocked() {
     // Outside the hook the session works as before.
     assert!(session.data().is_some());
 }
+
+/// `OAuthClientBuilder::refresh_margin` decides when a token is due, like
+/// `CredentialSessionBuilder::refresh_margin`.
+#[tokio::test]
+async fn the_refresh_margin_is_configurable() {
+    let did = Did::new("did:plc:alice").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let client = |margin: Option<Duration>| {
+        let store = Arc::new(atproto_oauth::MemoryStore::new());
+        let mut data = stored(&did);
+        data.expires_at = Some(now + 120);
+        let config = ClientConfig::loopback(
+            vec!["http://127.0.0.1:8080/callback".into()],
+            Scopes::generic(),
+        );
+        let mut builder = OAuthClient::builder(config)
+            .resolver(Arc::new(Unreachable))
+            .session_store(store.clone());
+        if let Some(m) = margin {
+            builder = builder.refresh_margin(m);
+        }
+        (builder.build().unwrap(), store, data)
+    };
+    // Two minutes left: not due with the default margin (30 s)...
+    let (default, store, data) = client(None);
+    store.save_session(&data).await.unwrap();
+    assert!(default.restore(&did).await.is_ok());
+    // ...due with a five-minute one: restoring tries to refresh, which
+    // cannot reach the (unreachable) authorization server.
+    let (wide, store, data) = client(Some(Duration::from_secs(300)));
+    store.save_session(&data).await.unwrap();
+    let err = wide.restore(&did).await.unwrap_err();
+    assert!(
+        matches!(&err, OAuthError::Session(SessionError::Auth(_))),
+        "{err:?}"
+    );
+}
