@@ -73,6 +73,25 @@
 //!   namespaces [`Agent::api`] offers (com.atproto is always there), and the
 //!   `app.bsky` helpers such as `post`.
 //!
+//! # Password and OAuth sessions
+//!
+//! Both session kinds sit on the same seam (crate `atproto-session`) and an
+//! [`Agent`] drives either. The same task with each:
+//!
+//! | Task | Password: [`CredentialSession`] (in [`AtpAgent`]) | OAuth: `atproto_oauth::OAuthSession` |
+//! |---|---|---|
+//! | Sign in | [`AtpAgent::login`] (`Login::new(identifier, password)`) | `OAuthClient::authorize`, then `OAuthClient::callback` with the redirect's query |
+//! | Use with the agent | [`AtpAgent::builder`] builds both | `Agent::new(session)` |
+//! | Resume a saved session | [`AtpAgent::resume_from_store`], [`CredentialSession::resume`] | `OAuthClient::restore(&did)` |
+//! | Refresh now | [`CredentialSession::refresh`] → [`SessionData`] | `OAuthSession::refresh` → `OAuthSessionData` |
+//! | Refresh margin | [`CredentialSessionBuilder::refresh_margin`] (default 60 s) | `OAuthClientBuilder::refresh_margin` (default 30 s) |
+//! | End the session | [`CredentialSession::logout`] → [`SessionError`] | `OAuthSession::logout` → [`SessionError`] |
+//! | Events | [`SessionEvent`]s to `persist_session` (event, session) | [`SessionEvent`]s to `OAuthClientBuilder::on_event` (event, DID, session) |
+//! | A hook calling back into its session | [`SessionError::CalledFromHook`] | [`SessionError::CalledFromHook`] |
+//! | Stores | [`SessionStore`]: [`MemoryStore`], [`FileStore`] | `OAuthSessionStore`: `MemoryStore`, `DirStore`, `RedisStore` |
+//! | Cross-process refresh lock | [`SessionStore::lock`] ([`FileStore`]: the OS's file lock) | `OAuthSessionStore::lock_session` (`DirStore`: the same file lock; Redis: a distributed lock) |
+//! | Failures of the scheme itself | XRPC errors ([`SessionError::Xrpc`]) | [`SessionError::Auth`], downcast to `OAuthError` |
+//!
 //! # Session events
 //!
 //! Each change of the session is reported to the store (if any) and then to
