@@ -37,9 +37,14 @@
 //!
 //! - `mint` (default): [`SigningKey`] (K-256 and P-256 private keys,
 //!   `Debug` without the secret), [`mint_service_jwt`], [`sign_jwt`].
+//! - `axum`: [`axum::ServiceAuth`], an extractor that verifies the
+//!   request's token for the route's NSID and yields the caller; a refusal
+//!   answers its XRPC status and error JSON.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "mint")]
 pub mod mint;
 pub mod service_auth;
