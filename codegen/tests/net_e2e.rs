@@ -129,8 +129,13 @@ fn write_doc(dir: &Path, doc: &serde_json::Value) {
     std::fs::write(path, serde_json::to_string_pretty(doc).unwrap()).unwrap();
 }
 
+/// Runs lexgen: this build's binary, or the one `LEXGEN_E2E_BIN` names
+/// (to time a release build against the same setup).
 fn lexgen(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lexgen"));
+    let bin = std::env::var_os("LEXGEN_E2E_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_lexgen")));
+    let mut cmd = Command::new(bin);
     cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
