@@ -49,6 +49,25 @@ pub mod transport;
 pub mod url;
 
 pub use error::{Error, RateLimit, TransportError, TransportErrorKind, XrpcError};
+
+/// Hooks for the fuzz targets in `fuzz/`: not part of the API, and only
+/// built with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::Duration;
+
+    use crate::http::HttpResponse;
+    use crate::retry::RetryPolicy;
+
+    /// The wait a retry policy that allows any wait would choose after
+    /// `response` on its first attempt: `None` when it would not retry.
+    pub fn retry_delay(response: &HttpResponse) -> Option<Duration> {
+        RetryPolicy::retries(1)
+            .delays(Duration::from_millis(1), Duration::MAX)
+            .delay_for(&Ok::<_, crate::Error>(response.clone()), 0)
+    }
+}
 pub use http::{
     BodyStream, BoxFuture, HttpClient, HttpError, HttpErrorKind, HttpMethod, HttpRequest,
     HttpResponse, StreamingResponse,
