@@ -37,7 +37,9 @@ fn parse(data: &[u8]) -> Option<HttpResponse> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some(mut response) = parse(data) else { return };
+    let Some(mut response) = parse(data) else {
+        return;
+    };
     let status = response.status;
 
     let delay = fuzzing::retry_delay(&response);
