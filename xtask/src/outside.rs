@@ -221,7 +221,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let app_target = out.join("app-target");
     prune_ours(&app_target, &ours)?;
     let t = Instant::now();
-    let warnings = diagnostics(&app, &env, &app_target, "build")
+    let warnings = diagnostics(&app, &env, &app_target, &["build"])
         .map_err(|e| format!("step build (fresh project in {}): {e}", app.display()))?;
     timings.push((
         "build of the fresh project (dependencies cached, ours rebuilt)".into(),
@@ -660,21 +660,8 @@ fn write_project(
     let manifest_in = dir.join("Cargo.toml.in");
     let text = fs::read_to_string(&manifest_in)
         .map_err(|e| format!("cannot read {}: {e}", manifest_in.display()))?;
-    let mut manifest = String::new();
-    let mut skipping = false;
-    for line in text.replace("@VERSION@", version).lines() {
-        match line.trim() {
-            LEXGEN_BEGIN => skipping = !lexgen,
-            LEXGEN_END => skipping = false,
-            _ if skipping => {}
-            _ => {
-                manifest.push_str(line);
-                manifest.push('\n');
-            }
-        }
-    }
     remove(&manifest_in)?;
-    write(&dir.join("Cargo.toml"), &manifest)?;
+    write(&dir.join("Cargo.toml"), &manifest(&text, version, lexgen))?;
     let baseline = dir.join("baseline");
     if !lexgen {
         remove(&dir.join("build.rs"))?;
@@ -685,6 +672,24 @@ fn write_project(
     }
     remove(&baseline)?;
     write(&dir.join(".cargo/config.toml"), &cargo_config(env, ""))
+}
+
+/// The project's manifest from the template's: `@VERSION@` replaced, the
+/// lines from `# lexgen-begin` to `# lexgen-end` kept only with `lexgen`.
+fn manifest(template: &str, version: &str, lexgen: bool) -> String {
+    let mut manifest = String::new();
+    let mut skipping = false;
+    for line in template.replace("@VERSION@", version).lines() {
+        if line.starts_with(LEXGEN_BEGIN) {
+            skipping = !lexgen;
+        } else if line.starts_with(LEXGEN_END) {
+            skipping = false;
+        } else if !skipping {
+            manifest.push_str(line);
+            manifest.push('\n');
+        }
+    }
+    manifest
 }
 
 /// Removes a file or a directory tree; nothing to remove is fine.
@@ -865,24 +870,28 @@ fn check_package(
         &cargo_config(env, &patch),
     )?;
     let _ = fs::remove_file(p.unpacked.join("Cargo.lock"));
-    let warnings = diagnostics(&p.unpacked, env, target, "check")?;
-    Ok(warnings
-        .into_iter()
-        .map(|w| format!("{}: {w}", p.name))
-        .collect())
+    // Default features, then all: a dependency's feature-gated code (the
+    // hyper client of atproto-xrpc, off by default) is otherwise only
+    // compiled where it is a registry dependency, its lints capped.
+    let mut warnings = BTreeSet::new();
+    for features in [&[][..], &["--all-features"][..]] {
+        let args = [&["check"][..], features].concat();
+        for w in diagnostics(&p.unpacked, env, target, &args)
+            .map_err(|e| format!("{e} (features: {})", features.join(" ")))?
+        {
+            warnings.insert(format!("{}: {w}", p.name));
+        }
+    }
+    Ok(warnings.into_iter().collect())
 }
 
-/// Runs `cargo <command> --message-format json` in `dir` and returns the
+/// Runs `cargo <args> --message-format json` in `dir` and returns the
 /// warnings rustc gave (only those of local packages: cargo caps the lints
 /// of registry ones); a failed build is an error quoting rustc's errors.
-fn diagnostics(dir: &Path, env: &Env, target: &Path, command: &str) -> Result<Vec<String>, String> {
-    let out = cargo_output(
-        dir,
-        env,
-        target,
-        &[command, "--message-format", "json"],
-        &[],
-    )?;
+fn diagnostics(dir: &Path, env: &Env, target: &Path, args: &[&str]) -> Result<Vec<String>, String> {
+    let command = args.join(" ");
+    let args = [args, &["--message-format", "json"][..]].concat();
+    let out = cargo_output(dir, env, target, &args, &[])?;
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
     for line in out.stdout.split(|b| *b == b'\n') {
@@ -994,6 +1003,20 @@ mod tests {
             json!({"hyper": ["dep:hyper", "tokio?/fs"]})
         );
         assert_eq!(line["v"], 2);
+    }
+
+    #[test]
+    fn the_baseline_manifest_has_no_lexgen() {
+        let template =
+            fs::read_to_string(workspace_root().join("tests/outside/Cargo.toml.in")).unwrap();
+        let with = manifest(&template, "0.1", true);
+        let without = manifest(&template, "0.1", false);
+        assert!(!with.contains("@VERSION@"));
+        assert!(with.contains("atproto-client = { version = \"0.1\""));
+        assert!(with.contains("[build-dependencies]\nlexgen = "));
+        assert!(without.contains("atproto-client = { version = \"0.1\""));
+        assert!(!without.contains("lexgen"), "{without}");
+        assert!(!without.contains("build-dependencies"), "{without}");
     }
 
     #[test]
