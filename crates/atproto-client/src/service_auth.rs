@@ -64,6 +64,10 @@ impl<M: SessionManager> Agent<M> {
     /// (account deletion, email and password changes) and, for app
     /// passwords, privileged ones.
     ///
+    /// The call carries the agent's options: on an agent made with
+    /// [`Agent::with_proxy`] the PDS would forward it to that service, so
+    /// ask on an agent without a proxy.
+    ///
     /// ```no_run
     /// # async fn demo(agent: atproto_client::AtpAgent) -> Result<(), atproto_client::AnyError> {
     /// let token = agent

@@ -72,6 +72,11 @@ pub const DEFAULT_VIDEO_MIME_TYPE: &str = "video/mp4";
 
 /// A video service: where it is, its DID, and the HTTP client that reaches
 /// it. Cheap to clone.
+///
+/// ```no_run
+/// let service = atproto_client::video::VideoService::bluesky()?;
+/// # Ok::<(), atproto_client::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct VideoService {
     url: ServiceUrl,
@@ -113,7 +118,15 @@ impl VideoService {
         VideoService::with_http_client(url, did, client)
     }
 
-    /// [`VideoService::new`] over the HTTP client given.
+    /// [`VideoService::new`] over the HTTP client given (the agent's, a
+    /// client with a proxy...).
+    ///
+    /// ```no_run
+    /// # fn f(client: std::sync::Arc<dyn atproto_client::HttpClient>) -> Result<(), atproto_client::ConfigError> {
+    /// use atproto_client::video::{VideoService, BLUESKY_VIDEO_DID, BLUESKY_VIDEO_URL};
+    /// let service = VideoService::with_http_client(BLUESKY_VIDEO_URL, BLUESKY_VIDEO_DID, client)?;
+    /// # Ok(()) }
+    /// ```
     pub fn with_http_client(
         url: &str,
         did: &str,
@@ -130,11 +143,23 @@ impl VideoService {
     }
 
     /// Where the service is.
+    ///
+    /// ```no_run
+    /// let s = atproto_client::video::VideoService::bluesky()?;
+    /// assert_eq!(s.url().as_str(), "https://video.bsky.app/");
+    /// # Ok::<(), atproto_client::ConfigError>(())
+    /// ```
     pub fn url(&self) -> &ServiceUrl {
         &self.url
     }
 
     /// Its DID.
+    ///
+    /// ```no_run
+    /// let s = atproto_client::video::VideoService::bluesky()?;
+    /// assert_eq!(s.did(), "did:web:video.bsky.app");
+    /// # Ok::<(), atproto_client::ConfigError>(())
+    /// ```
     pub fn did(&self) -> &str {
         &self.did
     }
@@ -163,7 +188,17 @@ impl VideoService {
     }
 
     /// Polls a job every `poll_interval` until it completes (its blob),
-    /// fails, or `deadline` (from now) passes.
+    /// fails, or `deadline` (from now) passes: for a job whose
+    /// [`VideoError::Timeout`] came too early.
+    ///
+    /// ```no_run
+    /// # async fn f(s: atproto_client::video::VideoService) -> Result<(), atproto_client::video::VideoError> {
+    /// use std::time::Duration;
+    /// let blob = s
+    ///     .wait_for_job("job-id", Duration::from_secs(600), Duration::from_secs(2))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_job(
         &self,
         job_id: &str,
@@ -276,6 +311,15 @@ fn timeout(job_id: &str, last: Option<&JobStatus>) -> VideoError {
 }
 
 /// Options of [`Agent::upload_video`].
+///
+/// ```
+/// use std::time::Duration;
+/// use atproto_client::video::VideoUpload;
+/// let options = VideoUpload::new()
+///     .poll_interval(Duration::from_secs(3))
+///     .deadline(Duration::from_secs(15 * 60));
+/// assert_eq!(options.token_lifetime, Duration::from_secs(30 * 60));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VideoUpload {
     /// The MIME type sent; `None` guesses it from the bytes (MP4,
@@ -369,6 +413,18 @@ impl VideoUpload {
 }
 
 /// What a video upload can fail with. Never contains a token.
+///
+/// ```no_run
+/// # async fn f(agent: atproto_client::AtpAgent, s: atproto_client::video::VideoService, bytes: Vec<u8>) {
+/// use atproto_client::video::{VideoError, VideoUpload};
+/// match agent.upload_video(&s, bytes, &VideoUpload::new()).await {
+///     Ok(blob) => { let _ = blob; }
+///     Err(VideoError::Timeout { job_id, .. }) => { /* poll s.wait_for_job(&job_id, ..) later */ }
+///     Err(VideoError::JobFailed { message, .. }) => eprintln!("{}", message.unwrap_or_default()),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum VideoError {
@@ -467,6 +523,10 @@ impl<M: SessionManager> Agent<M> {
     /// Uploads a video through `service` and waits for it to be processed:
     /// the [`Blob`] for a post's `app.bsky.embed.video` (see the
     /// [module docs](crate::video) for the flow).
+    ///
+    /// The PDS calls (`describeServer`, `getServiceAuth`) carry the agent's
+    /// options: call this on an agent without an `atproto-proxy`
+    /// ([`Agent::with_proxy`]), or the PDS forwards them elsewhere.
     ///
     /// ```no_run
     /// # async fn f(agent: atproto_client::AtpAgent, bytes: Vec<u8>) -> Result<(), atproto_client::video::VideoError> {

@@ -31,6 +31,11 @@ pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 60;
 
 /// Why a key could not be made or a token minted. Never contains key
 /// material.
+///
+/// ```
+/// let e = atproto_server::SigningKey::from_bytes(atproto_crypto::Curve::K256, &[0u8; 32]).unwrap_err();
+/// assert!(matches!(e, atproto_server::MintError::InvalidKey(_)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MintError {
@@ -168,22 +173,52 @@ impl SigningKey {
     }
 
     /// The curve.
+    ///
+    /// ```
+    /// # use atproto_crypto::Curve;
+    /// let key = atproto_server::SigningKey::from_bytes(Curve::P256, &[3u8; 32])?;
+    /// assert_eq!(key.curve(), Curve::P256);
+    /// # Ok::<(), atproto_server::MintError>(())
+    /// ```
     pub fn curve(&self) -> Curve {
         self.public.curve()
     }
 
     /// The public half, for a DID document (`public_key().to_multikey()`)
     /// or `did:key` (`public_key().to_did_key()`).
+    ///
+    /// ```
+    /// # use atproto_crypto::Curve;
+    /// let key = atproto_server::SigningKey::from_bytes(Curve::K256, &[3u8; 32])?;
+    /// assert!(key.public_key().to_did_key().starts_with("did:key:zQ3s"));
+    /// # Ok::<(), atproto_server::MintError>(())
+    /// ```
     pub fn public_key(&self) -> PublicKey {
         self.public
     }
 
     /// The JWT `alg`: `ES256K` or `ES256`.
+    ///
+    /// ```
+    /// # use atproto_crypto::Curve;
+    /// let key = atproto_server::SigningKey::from_bytes(Curve::K256, &[3u8; 32])?;
+    /// assert_eq!(key.jwt_alg(), "ES256K");
+    /// # Ok::<(), atproto_server::MintError>(())
+    /// ```
     pub fn jwt_alg(&self) -> &'static str {
         self.curve().jwt_alg()
     }
 
     /// The 32-byte private scalar, to store the key. Treat as a secret.
+    ///
+    /// ```
+    /// # use atproto_crypto::Curve;
+    /// use atproto_server::SigningKey;
+    /// let key = SigningKey::generate(Curve::K256)?;
+    /// let again = SigningKey::from_bytes(Curve::K256, &key.expose_secret_bytes())?;
+    /// assert_eq!(again.public_key(), key.public_key());
+    /// # Ok::<(), atproto_server::MintError>(())
+    /// ```
     pub fn expose_secret_bytes(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
         match &self.inner {
@@ -193,7 +228,17 @@ impl SigningKey {
         out
     }
 
-    /// Signs `message` (hashed with SHA-256): 64 bytes `r‖s`, low-S.
+    /// Signs `message` (hashed with SHA-256): 64 bytes `r‖s`, low-S, as
+    /// atproto-crypto's `PublicKey::verify` requires (labels, commits and
+    /// JWTs are signed this way).
+    ///
+    /// ```
+    /// # use atproto_crypto::Curve;
+    /// let key = atproto_server::SigningKey::generate(Curve::K256)?;
+    /// let sig = key.sign(b"label bytes");
+    /// assert!(key.public_key().verify(b"label bytes", &sig).is_ok());
+    /// # Ok::<(), atproto_server::MintError>(())
+    /// ```
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         let mut out = [0u8; 64];
         match &self.inner {

@@ -135,7 +135,15 @@ impl KeyId {
     }
 }
 
-/// Why an issuer's key could not be found.
+/// Why an issuer's key could not be found. A [`KeyResolver`] returns it;
+/// the verifier turns it into [`ServiceAuthError::UnknownIssuer`] (401) or,
+/// for [`KeyLookupError::Unavailable`], [`ServiceAuthError::KeyUnavailable`]
+/// (500).
+///
+/// ```
+/// let e = atproto_server::KeyLookupError::NoKey("no #atproto_label".into());
+/// assert!(e.to_string().contains("#atproto_label"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyLookupError {
@@ -436,6 +444,16 @@ impl fmt::Display for ServiceAuthError {
 impl std::error::Error for ServiceAuthError {}
 
 /// A caller whose service JWT verified.
+///
+/// ```no_run
+/// # async fn f(v: atproto_server::ServiceAuthVerifier, token: &str)
+/// # -> Result<(), atproto_server::ServiceAuthError> {
+/// let caller = v.verify(token, None).await?;
+/// if caller.service_id.as_deref() == Some("atproto_labeler") {
+///     println!("the labeler {} itself", caller.did);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerifiedCaller {
     /// The caller's DID (`iss` without its fragment): the user a PDS acts
@@ -537,6 +555,13 @@ impl ServiceAuthVerifier {
     }
 
     /// The service's DID.
+    ///
+    /// ```
+    /// # fn f(resolver: atproto_identity::Resolver) {
+    /// let v = atproto_server::ServiceAuthVerifier::new("did:web:feed.example.com", resolver).unwrap();
+    /// assert_eq!(v.service_did().as_str(), "did:web:feed.example.com");
+    /// # }
+    /// ```
     pub fn service_did(&self) -> &Did {
         &self.service_did
     }
@@ -545,6 +570,15 @@ impl ServiceAuthVerifier {
     /// scheme case-insensitive); a missing header or another scheme is
     /// [`ServiceAuthError::MissingToken`]. `lxm` as for
     /// [`ServiceAuthVerifier::verify`].
+    ///
+    /// ```no_run
+    /// # async fn f(v: atproto_server::ServiceAuthVerifier, header: Option<&str>) {
+    /// match v.verify_header(header, Some("app.bsky.feed.getFeedSkeleton")).await {
+    ///     Ok(caller) => println!("{}", caller.did),
+    ///     Err(e) => println!("answer {} {}", e.status(), e.error_name()),
+    /// }
+    /// # }
+    /// ```
     pub async fn verify_header(
         &self,
         authorization: Option<&str>,
@@ -558,6 +592,14 @@ impl ServiceAuthVerifier {
 
     /// Verifies a service JWT for the route `lxm` (the NSID of the method
     /// called; `None` skips the check, for routes any token may reach).
+    ///
+    /// ```no_run
+    /// # async fn f(v: atproto_server::ServiceAuthVerifier, token: &str)
+    /// # -> Result<(), atproto_server::ServiceAuthError> {
+    /// let caller = v.verify(token, Some("app.bsky.feed.getFeedSkeleton")).await?;
+    /// assert_eq!(caller.lxm.as_deref(), Some("app.bsky.feed.getFeedSkeleton"));
+    /// # Ok(()) }
+    /// ```
     pub async fn verify(
         &self,
         token: &str,
@@ -571,6 +613,14 @@ impl ServiceAuthVerifier {
 
     /// [`ServiceAuthVerifier::verify`] with the clock given (time since the
     /// Unix epoch): for tests and replay tools.
+    ///
+    /// ```no_run
+    /// # async fn f(v: atproto_server::ServiceAuthVerifier, token: &str) {
+    /// use std::time::Duration;
+    /// let at = Duration::from_secs(1_800_000_000);
+    /// let verdict = v.verify_at(token, None, at).await;
+    /// # }
+    /// ```
     pub async fn verify_at(
         &self,
         token: &str,
