@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use atproto_types::xrpc::Method;
 use atproto_xrpc::{
-    Error, HttpClient, HyperClient, NoAuth, ReqwestClient, ServiceUrl, Transport, TransportConfig,
-    TransportErrorKind, XrpcRequest, XrpcResponse,
+    Error, HttpClient, HyperClient, NoAuth, ReqwestClient, RetryPolicy, ServiceUrl, Transport,
+    TransportConfig, TransportErrorKind, XrpcRequest, XrpcResponse,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -509,6 +509,38 @@ async fn silent_servers_end_at_the_timeout() {
             matches!(&r, Err(Error::Transport(e)) if e.kind == TransportErrorKind::Timeout),
             "{name}: {r:?}"
         );
+    }
+}
+
+/// A 429 asking for a wait of `u64::MAX` seconds, or for one past any
+/// retry's limit, ends the call at once with the typed rate-limit error,
+/// even under a policy that allows any wait: no panic, no sleep.
+#[tokio::test]
+async fn rate_limits_beyond_any_retry_end_the_call() {
+    let far = "Fri, 01 Jan 3000 00:00:00 GMT";
+    for (retry_after, reset_known) in [("18446744073709551615", false), (far, true)] {
+        let base = serve(Answer::Close(answer(
+            "429 Too Many Requests",
+            &format!("retry-after: {retry_after}\r\nratelimit-remaining: 0\r\n"),
+            b"{\"error\":\"RateLimitExceeded\"}",
+        )))
+        .await;
+        for (name, client) in clients() {
+            let mut req = XrpcRequest::new("com.example.hostile", Method::Query);
+            req.retry =
+                Some(RetryPolicy::retries(3).delays(Duration::from_millis(1), Duration::MAX));
+            let t = transport(client);
+            let r = tokio::time::timeout(HANG, t.send(&base, &req, &NoAuth))
+                .await
+                .expect("the call waited for the rate limit");
+            match r {
+                Err(Error::RateLimited(l)) => {
+                    assert_eq!(l.reset.is_some(), reset_known, "{name}: {l:?}");
+                    assert_eq!(l.remaining, Some(0));
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 }
 
