@@ -316,13 +316,10 @@ async fn install(args: &Args, old: Manifest) -> Result<(), Failure> {
     for t in &args.targets {
         match t.strip_suffix(".*") {
             Some(prefix) => match expand(&resolver, prefix).await {
-                Ok(found) if found.is_empty() => errors.push(LexError::new(
-                    t.as_str(),
-                    ErrorKind::RecordNotFound {
-                        did: format!("the authority of {prefix} (no schema under it)"),
-                    },
-                )),
-                Ok(found) => roots.extend(found),
+                Ok((did, found)) if found.is_empty() => {
+                    errors.push(LexError::new(t.as_str(), ErrorKind::RecordNotFound { did }))
+                }
+                Ok((_, found)) => roots.extend(found),
                 Err(e) => errors.push(e),
             },
             None => {
@@ -386,17 +383,19 @@ async fn install(args: &Args, old: Manifest) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `PREFIX.*` → the NSIDs under PREFIX in the repository `_lexicon.<PREFIX
-/// reversed>` names.
-async fn expand(resolver: &LexiconResolver, prefix: &str) -> Result<Vec<String>, LexError> {
+/// `PREFIX.*` → the repository `_lexicon.<PREFIX reversed>` names and the
+/// NSIDs under PREFIX it holds.
+async fn expand(
+    resolver: &LexiconResolver,
+    prefix: &str,
+) -> Result<(String, Vec<String>), LexError> {
     let pattern = format!("{prefix}.*");
     let domain = reverse_domain(prefix);
     let did = resolver.authority_of_domain(&pattern, &domain).await?;
     let all = resolver.list(&pattern, did.as_str()).await?;
-    Ok(all
-        .into_iter()
-        .filter(|n| n.starts_with(&format!("{prefix}.")))
-        .collect())
+    let under = format!("{prefix}.");
+    let found = all.into_iter().filter(|n| n.starts_with(&under)).collect();
+    Ok((did.as_str().to_owned(), found))
 }
 
 async fn install_one(

@@ -219,7 +219,7 @@ struct Setup {
 }
 
 /// Publishes `docs` as a fresh account and starts a DNS server naming it
-/// for each authority.
+/// for each authority (those without documents too).
 fn publish(pds: &Pds, docs: &[serde_json::Value], authorities: &[&str]) -> Setup {
     let (handle, did) = create_account(pds, "lex");
     let src = temp_dir(&format!("src-{}", handle.replace('.', "-")));
@@ -234,7 +234,11 @@ fn publish(pds: &Pds, docs: &[serde_json::Value], authorities: &[&str]) -> Setup
     let out = lexgen(&args, &env);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).matches("published ").count(), docs.len());
-    for a in authorities {
+    let has_docs = |a: &str| {
+        docs.iter()
+            .any(|d| d["id"].as_str().unwrap().starts_with(&format!("{a}.")))
+    };
+    for a in authorities.iter().filter(|a| has_docs(a)) {
         let domain: Vec<&str> = a.split('.').rev().collect();
         let line = format!("_lexicon.{} TXT \"did={did}\"", domain.join("."));
         assert!(stdout(&out).contains(&line), "{line} in\n{}", stdout(&out));
@@ -282,7 +286,10 @@ fn publish_then_install_with_verified_proofs() {
     let Some(pds) = Pds::shared() else { return };
     let authority = "com.example.lexe2e";
     let docs = bookmark_set(authority);
-    let setup = publish(pds, &docs, &[authority]);
+    // An authority whose TXT record names the account, which publishes
+    // nothing under it.
+    let empty = "com.example.lexempty";
+    let setup = publish(pds, &docs, &[authority, empty]);
 
     // Publishing again changes nothing.
     let env = [
@@ -429,6 +436,17 @@ fn publish_then_install_with_verified_proofs() {
         stderr(&out)
     );
     assert!(!dir2.join("lexicons.json").exists());
+    // A prefix without a TXT record, and one whose authority publishes
+    // nothing under it.
+    let out = install(&setup, &dir2, &["com.example.nowhere.*"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("lexicon com.example.nowhere.*: dns:"), "{e}");
+    let out = install(&setup, &dir2, &["com.example.lexempty.*"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("lexicon com.example.lexempty.*: fetch:"), "{e}");
+    assert!(e.contains(&setup.did), "{e}");
     for d in [&setup.src, &dir, &all, &dir2] {
         let _ = std::fs::remove_dir_all(d);
     }
