@@ -337,7 +337,7 @@ impl DnsLookup for FakeDns {
     }
 }
 
-fn did_document() -> Vec<u8> {
+fn did_document(pds: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "id": DID,
         "alsoKnownAs": ["at://lexicons.example.com"],
@@ -347,7 +347,7 @@ fn did_document() -> Vec<u8> {
         }],
         "service": [{
             "id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
-            "serviceEndpoint": PDS
+            "serviceEndpoint": pds
         }]
     }))
     .unwrap()
@@ -364,12 +364,22 @@ fn ok(body: Vec<u8>) -> Option<HttpResponse> {
 /// A world where `_lexicon.example.com` names DID, whose PDS answers
 /// getRecord for NSID with `car` and anything else with RecordNotFound.
 fn world(car: Vec<u8>) -> (LexiconResolver, Arc<FakeHttp>) {
+    world_with_pds(car, PDS, false)
+}
+
+/// [`world`] with the DID document naming `pds`, private hosts allowed
+/// or not.
+fn world_with_pds(
+    car: Vec<u8>,
+    pds: &'static str,
+    allow_private: bool,
+) -> (LexiconResolver, Arc<FakeHttp>) {
     let plc = format!("https://plc.directory/{DID}");
     let handler: Handler = Box::new(move |url: &str| {
         if url == plc {
-            return ok(did_document());
+            return ok(did_document(pds));
         }
-        if url.starts_with(&format!("{PDS}/xrpc/com.atproto.sync.getRecord?")) {
+        if url.starts_with(&format!("{pds}/xrpc/com.atproto.sync.getRecord?")) {
             if url.contains(&format!("rkey={NSID}")) {
                 return ok(car.clone());
             }
@@ -407,7 +417,9 @@ fn world(car: Vec<u8>) -> (LexiconResolver, Arc<FakeHttp>) {
         .well_known(false)
         .build()
         .unwrap();
-    let resolver = LexiconResolver::builder(identity, dns, http.clone()).build();
+    let resolver = LexiconResolver::builder(identity, dns, http.clone())
+        .allow_private_hosts(allow_private)
+        .build();
     (resolver, http)
 }
 
@@ -510,4 +522,33 @@ async fn the_cache_serves_verified_documents() {
         "served from the cache"
     );
     assert_eq!(cache.len(), 1);
+}
+
+#[tokio::test]
+async fn the_pds_host_policy_is_applied() {
+    let doc = lexicon(NSID);
+    let (car, _) = proof_car(NSID, &doc, Break::Nothing);
+    for pds in [
+        "http://pds.example.com",
+        "https://192.168.1.20",
+        "https://localhost",
+    ] {
+        let (r, http) = world_with_pds(car.clone(), pds, false);
+        let e = r.resolve(NSID).await.unwrap_err();
+        assert_eq!(e.step(), Step::Pds, "{pds}: {e}");
+        assert!(e.to_string().contains("refused"), "{e}");
+        // Nothing was sent to the refused host.
+        assert!(
+            !http
+                .asked
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|u| u.starts_with(pds)),
+            "{pds}"
+        );
+    }
+    // A development setup may allow private hosts.
+    let (r, _) = world_with_pds(car, "https://192.168.1.20", true);
+    assert_eq!(r.resolve(NSID).await.unwrap().document, doc);
 }
