@@ -483,6 +483,7 @@ pub struct ServiceAuthVerifier {
     service_did: Did,
     fragments: Option<Vec<String>>,
     leeway: Duration,
+    labelers_without_lxm: bool,
     keys: Arc<dyn KeyResolver>,
 }
 
@@ -492,6 +493,7 @@ impl fmt::Debug for ServiceAuthVerifier {
             .field("service_did", &self.service_did)
             .field("fragments", &self.fragments)
             .field("leeway", &self.leeway)
+            .field("labelers_without_lxm", &self.labelers_without_lxm)
             .finish_non_exhaustive()
     }
 }
@@ -519,6 +521,7 @@ impl ServiceAuthVerifier {
             service_did: did,
             fragments: None,
             leeway: DEFAULT_LEEWAY,
+            labelers_without_lxm: false,
             keys: Arc::new(keys),
         })
     }
@@ -551,6 +554,21 @@ impl ServiceAuthVerifier {
     /// ```
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway.min(MAX_LEEWAY);
+        self
+    }
+
+    /// Accept tokens without `lxm` from labelers acting as themselves
+    /// (`iss` `did#atproto_labeler`), as the reference AppView does for the
+    /// labelers' own calls; a token that names another method is still
+    /// refused. Off by default.
+    ///
+    /// ```
+    /// # fn f(v: atproto_server::ServiceAuthVerifier) {
+    /// let v = v.labelers_without_lxm(true);
+    /// # }
+    /// ```
+    pub fn labelers_without_lxm(mut self, allow: bool) -> Self {
+        self.labelers_without_lxm = allow;
         self
     }
 
@@ -646,7 +664,10 @@ impl ServiceAuthVerifier {
                 found: quote(&parsed.aud),
             });
         }
-        if let Some(expected) = lxm {
+        let labeler_exempt = self.labelers_without_lxm
+            && parsed.lxm.is_none()
+            && KeyId::for_issuer(&parsed.iss) == KeyId::AtprotoLabel;
+        if let Some(expected) = lxm.filter(|_| !labeler_exempt) {
             if parsed.lxm.as_deref() != Some(expected) {
                 return Err(ServiceAuthError::BadLxm {
                     expected: expected.to_owned(),

@@ -604,6 +604,33 @@ async fn a_labeler_issuer_is_checked_with_its_label_key() {
     .unwrap();
     assert!(w.verify(&t, Some(LXM)).await.is_ok());
 
+    // Labelers may omit lxm where the service allows it, and only them.
+    let bare = mint_service_jwt(&label, &iss, SERVICE, None, Some(NOW + 60)).unwrap();
+    assert!(matches!(
+        w.verify(&bare, Some(LXM)).await,
+        Err(ServiceAuthError::BadLxm { found: None, .. })
+    ));
+    let lenient = w.verifier.clone().labelers_without_lxm(true);
+    let at = Duration::from_secs(NOW);
+    assert!(lenient.verify_at(&bare, Some(LXM), at).await.is_ok());
+    let other_method = mint_service_jwt(
+        &label,
+        &iss,
+        SERVICE,
+        Some("app.bsky.feed.getTimeline"),
+        Some(NOW + 60),
+    )
+    .unwrap();
+    assert!(matches!(
+        lenient.verify_at(&other_method, Some(LXM), at).await,
+        Err(ServiceAuthError::BadLxm { .. })
+    ));
+    let user_bare = mint_service_jwt(&account, LABELER, SERVICE, None, Some(NOW + 60)).unwrap();
+    assert!(matches!(
+        lenient.verify_at(&user_bare, Some(LXM), at).await,
+        Err(ServiceAuthError::BadLxm { .. })
+    ));
+
     // A labeler without a label key is unknown as such.
     w.plc
         .put(LABELER, 200, document(LABELER, &[("atproto", &account)]));
