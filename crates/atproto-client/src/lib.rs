@@ -165,6 +165,8 @@ mod identity;
 pub mod jwt;
 #[cfg(not(feature = "fuzzing"))]
 mod jwt;
+#[cfg(feature = "app-bsky")]
+pub mod moderation;
 mod records;
 pub mod service_auth;
 pub mod session;

@@ -74,8 +74,16 @@ fn is_invisible_separator(c: char) -> bool {
     )
 }
 
-/// Unicode general category P.
-pub(crate) fn is_punctuation(c: char) -> bool {
+/// Whether `c` is in Unicode general category P (punctuation: Pc, Pd, Ps,
+/// Pe, Pi, Pf, Po), the class JavaScript's `\p{P}` matches; the official
+/// client's hashtag detection and muted-word matching both use it.
+///
+/// ```
+/// use atproto_richtext::is_punctuation;
+/// assert!(is_punctuation('!') && is_punctuation('「') && is_punctuation('-'));
+/// assert!(!is_punctuation('a') && !is_punctuation('$') && !is_punctuation(' '));
+/// ```
+pub fn is_punctuation(c: char) -> bool {
     let cp = u32::from(c);
     PUNCTUATION
         .binary_search_by(|&(lo, hi)| {
