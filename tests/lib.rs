@@ -9,6 +9,7 @@
 //! skips the end-to-end tests; `cargo xtask test` sets `ATPROTO_E2E=required`
 //! and then a PDS that cannot start fails the test instead.
 
+pub mod appview;
 pub mod proxy;
 
 /// The README's code blocks, compiled as doctests so that they cannot go

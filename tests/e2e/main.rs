@@ -6,6 +6,8 @@
 //! (`ATPROTO_E2E=required`) they fail instead.
 
 mod accounts;
+mod appview_moderation;
+mod appview_views;
 mod discovery;
 mod email;
 mod examples;

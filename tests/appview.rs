@@ -1,0 +1,277 @@
+//! The AppView harness: the reference PDS with a real Bluesky AppView and
+//! Ozone behind it, for the end-to-end tests of `app.bsky` views.
+//!
+//! [`AppView::start`] runs `tests/appview/run.sh`, which creates a throwaway
+//! PostgreSQL cluster and starts `@atproto/dev-env`'s network in one Node 22
+//! process: PLC, the reference PDS, the AppView (`@atproto/bsky`), bsync and
+//! Ozone, all on 127.0.0.1. It reads the `APPVIEW_READY {json}` line the
+//! script prints once every service answers. The script exits when our end of
+//! its stdin closes, stopping the cluster and removing its directory, so a
+//! crashed or killed test run cannot leave it running.
+//!
+//! The npm AppView has no label ingester, so the harness carries Ozone's
+//! labels into the AppView's database itself (the *label bridge* of
+//! `tests/appview/start.mjs`, test-harness code): a label Ozone emits shows
+//! on the AppView's views a moment later.
+//!
+//! As for the PDS: when the harness is not installed (`tests/appview/install.sh`),
+//! a plain `cargo test` prints a notice and skips; with `ATPROTO_E2E=required`
+//! a harness that cannot start fails the test instead.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::e2e_required;
+
+/// How long the network may take to become ready (the first start after an
+/// install compiles nothing, but a loaded 2-core machine is slow).
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running network: PLC, PDS, AppView, bsync and Ozone.
+pub struct AppView {
+    /// Base URL of the PDS, whose `app.bsky` calls reach the AppView.
+    pub pds: String,
+    /// The PDS's service DID (`did:web:localhost`).
+    pub pds_did: String,
+    /// Base URL of the PLC directory.
+    pub plc: String,
+    /// Base URL of the AppView itself.
+    pub appview: String,
+    /// The AppView's service DID.
+    pub appview_did: String,
+    /// Base URL of Ozone.
+    pub ozone: String,
+    /// Ozone's service DID (new each run): the labeler whose labels the
+    /// AppView shows.
+    pub ozone_did: String,
+    /// Handle of the Ozone service account on the PDS, an Ozone admin.
+    pub moderator_handle: String,
+    /// Its password.
+    pub moderator_password: String,
+    /// Password of `admin` for HTTP Basic auth on the PDS, AppView and Ozone.
+    pub admin_password: String,
+    /// How long the network took to start, as the script measured it.
+    pub start_time: Duration,
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl std::fmt::Debug for AppView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppView")
+            .field("pds", &self.pds)
+            .field("appview", &self.appview)
+            .field("ozone", &self.ozone)
+            .field("ozone_did", &self.ozone_did)
+            .finish_non_exhaustive()
+    }
+}
+
+fn appview_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("appview")
+}
+
+/// Stops the harness: closing stdin asks it to shut down cleanly (the script
+/// then stops the cluster and removes its files); SIGTERM, then SIGKILL, if
+/// it takes too long.
+fn stop(child: &mut Child, stdin: Option<ChildStdin>) {
+    drop(stdin);
+    let wait = |child: &mut Child, limit: Duration| {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    if wait(child, Duration::from_secs(20)) {
+        return;
+    }
+    // SIGTERM lets the script's trap stop the cluster.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    if wait(child, Duration::from_secs(10)) {
+        return;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl AppView {
+    /// Starts the network and waits until it is ready.
+    pub fn start() -> Result<AppView, String> {
+        let dir = appview_dir();
+        let node = dir.join("../pds/.node/bin/node");
+        if !node.exists() || !dir.join("node_modules/@atproto/dev-env").exists() {
+            return Err(
+                "the AppView harness is not installed (run tests/appview/install.sh, or cargo xtask test)"
+                    .into(),
+            );
+        }
+        let mut child = Command::new("bash")
+            .arg(dir.join("run.sh"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start tests/appview/run.sh: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut stderr = child.stderr.take().ok_or("no stderr")?;
+
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(json) = line.strip_prefix("APPVIEW_READY ") {
+                    let _ = tx.send(json.to_owned());
+                    return;
+                }
+            }
+        });
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            let _ = err_tx.send(text);
+        });
+        let json = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(json) => json,
+            Err(why) => {
+                stop(&mut child, stdin);
+                let log = err_rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                let why = match why {
+                    mpsc::RecvTimeoutError::Timeout => {
+                        format!("not ready within {}s", READY_TIMEOUT.as_secs())
+                    }
+                    mpsc::RecvTimeoutError::Disconnected => "it exited".to_owned(),
+                };
+                return Err(format!(
+                    "the AppView harness did not start ({why}):\n{}",
+                    tail.join("\n")
+                ));
+            }
+        };
+        let ready: serde_json::Value = match serde_json::from_str(&json) {
+            Ok(v) => v,
+            Err(e) => {
+                stop(&mut child, stdin);
+                return Err(format!("bad APPVIEW_READY line {json:?}: {e}"));
+            }
+        };
+        let field = |k: &str| {
+            ready[k]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("APPVIEW_READY line lacks {k}: {json}"))
+        };
+        let fields = (|| {
+            Ok::<_, String>([
+                field("pds")?,
+                field("pdsDid")?,
+                field("plc")?,
+                field("appview")?,
+                field("appviewDid")?,
+                field("ozone")?,
+                field("ozoneDid")?,
+                field("moderatorHandle")?,
+                field("moderatorPassword")?,
+                field("adminPassword")?,
+            ])
+        })();
+        let [pds, pds_did, plc, appview, appview_did, ozone, ozone_did, moderator_handle, moderator_password, admin_password] =
+            match fields {
+                Ok(f) => f,
+                Err(e) => {
+                    stop(&mut child, stdin);
+                    return Err(e);
+                }
+            };
+        Ok(AppView {
+            pds,
+            pds_did,
+            plc,
+            appview,
+            appview_did,
+            ozone,
+            ozone_did,
+            moderator_handle,
+            moderator_password,
+            admin_password,
+            start_time: Duration::from_millis(ready["startMs"].as_u64().unwrap_or(0)),
+            child,
+            stdin,
+        })
+    }
+
+    /// Starts the network, or returns `None` after printing why the test is
+    /// skipped. Panics instead of skipping when the suite is required
+    /// (`ATPROTO_E2E=required`).
+    pub fn start_or_skip() -> Option<AppView> {
+        match AppView::start() {
+            Ok(net) => Some(net),
+            Err(e) if !e2e_required() => {
+                eprintln!("NOTICE: skipping AppView end-to-end test: {e}");
+                None
+            }
+            Err(e) => panic!("ATPROTO_E2E=required but the AppView harness could not start: {e}"),
+        }
+    }
+
+    /// One network shared by the tests of a binary, started by the first
+    /// test that asks. It stops when the test process exits (its stdin
+    /// closes).
+    pub fn shared() -> Option<&'static AppView> {
+        static SHARED: OnceLock<Option<AppView>> = OnceLock::new();
+        SHARED.get_or_init(AppView::start_or_skip).as_ref()
+    }
+
+    /// `Authorization` header value for admin calls (HTTP Basic
+    /// `admin:<admin_password>`) on the PDS, the AppView and Ozone.
+    pub fn admin_auth(&self) -> String {
+        let creds = format!("admin:{}", self.admin_password);
+        let mut b64 = atproto_types::data::base64_encode(creds.as_bytes());
+        while !b64.len().is_multiple_of(4) {
+            b64.push('=');
+        }
+        format!("Basic {b64}")
+    }
+}
+
+impl Drop for AppView {
+    fn drop(&mut self) {
+        let stdin = self.stdin.take();
+        stop(&mut self.child, stdin);
+    }
+}
+
+/// Polls `check` until it returns `Some` (what the AppView has indexed
+/// catches up with what was written), every 50 ms; panics naming `what` when
+/// `deadline` passes first.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        if Instant::now() >= until {
+            panic!("{what}: not seen within {deadline:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
