@@ -10,7 +10,7 @@ use std::sync::Arc;
 use atproto_lexicon::{
     check_document, document_cid, document_path, referenced_nsids, reverse_domain,
     Error as LexError, ErrorKind, LexiconResolver, Manifest, Resolution, ResolvedLexicon,
-    MANIFEST_FILE,
+    MANIFEST_FILE, SCHEMA_COLLECTION,
 };
 
 use crate::netopts::{self, NetOptions, NET_USAGE};
@@ -18,7 +18,7 @@ use crate::netopts::{self, NetOptions, NET_USAGE};
 /// `lexgen install --help`.
 pub fn usage() -> String {
     format!(
-        "usage: lexgen install [NSID | PREFIX.* ...] [--lexicons DIR] [--manifest PATH]
+        "usage: lexgen install [NSID | PREFIX.* | AT-URI ...] [--lexicons DIR] [--manifest PATH]
                       [--update] [--ci] [--no-save] [network options]
 
 Installs lexicons published on the network (Lexicon spec resolution: the
@@ -37,6 +37,8 @@ that matches its manifest CID is kept without asking the network.
 NSID                     a lexicon, e.g. com.example.bookmark.
 PREFIX.*                 every schema record the authority of PREFIX publishes
                          under PREFIX (com.example.* asks _lexicon.example.com).
+AT-URI                   at://<did>/com.atproto.lexicon.schema/<nsid>: that record,
+                         from that repository, without asking DNS whose it is.
 --lexicons DIR           where documents go (default lexicons).
 --manifest PATH          the manifest (default lexicons.json).
 --update                 resolve everything again, even what is on disk.
@@ -51,10 +53,29 @@ or verified, or (--ci) the files do not match the manifest."
     )
 }
 
+/// `at://<did>/com.atproto.lexicon.schema/<nsid>` → (DID, NSID).
+fn parse_source(uri: &str) -> Result<(String, String), String> {
+    let bad = || format!("{uri:?} is not at://<did>/{SCHEMA_COLLECTION}/<nsid>");
+    let parsed = atproto_types::AtUri::new(uri).map_err(|_| bad())?;
+    let (Some(collection), Some(rkey)) = (parsed.collection(), parsed.rkey()) else {
+        return Err(bad());
+    };
+    let did = parsed.authority();
+    if collection != SCHEMA_COLLECTION
+        || !did.starts_with("did:")
+        || atproto_types::Nsid::new(rkey).is_err()
+    {
+        return Err(bad());
+    }
+    Ok((did.to_owned(), rkey.to_owned()))
+}
+
 /// Parsed `lexgen install` arguments.
 #[derive(Clone, Debug, Default)]
 struct Args {
     targets: Vec<String>,
+    /// NSID → the DID whose repository an AT-URI argument named.
+    sources: BTreeMap<String, String>,
     lexicons: PathBuf,
     manifest: PathBuf,
     update: bool,
@@ -82,6 +103,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--ci" => a.ci = true,
             "--no-save" => a.no_save = true,
             s if s.starts_with('-') => return Err(format!("unknown option {s:?}")),
+            s if s.starts_with("at://") => {
+                let (did, nsid) = parse_source(s)?;
+                a.sources.insert(nsid.clone(), did);
+                a.targets.push(nsid);
+            }
             s => {
                 let nsid = s.strip_suffix(".*").unwrap_or(s);
                 let ok = if s.ends_with(".*") {
@@ -92,7 +118,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                     atproto_types::Nsid::new(s).is_ok()
                 };
                 if !ok {
-                    return Err(format!("{s:?} is neither an NSID nor PREFIX.*"));
+                    return Err(format!("{s:?} is neither an NSID, PREFIX.* nor an AT-URI"));
                 }
                 a.targets.push(s.to_owned());
             }
@@ -404,7 +430,13 @@ async fn install_one(
     old: &Manifest,
     nsid: &str,
 ) -> Result<Installed, LexError> {
-    let pinned = old.resolutions.get(nsid);
+    // An AT-URI argument names the repository; a manifest entry from
+    // another one does not count.
+    let source = args.sources.get(nsid).map(String::as_str);
+    let pinned = old
+        .resolutions
+        .get(nsid)
+        .filter(|r| source.is_none() || r.did() == source);
     if let (false, Some(r)) = (args.update, pinned) {
         if let OnDisk::Matches(document) = on_disk(&args.lexicons, nsid, &r.cid) {
             return Ok(Installed {
@@ -414,9 +446,10 @@ async fn install_one(
             });
         }
     }
-    // A pinned authority is fetched again from the same repository; --update
-    // and new NSIDs resolve the authority through DNS.
-    let resolved = match pinned.and_then(|r| r.did()).filter(|_| !args.update) {
+    // An AT-URI argument, or else a pinned authority, is fetched from that
+    // repository; --update and new NSIDs resolve the authority through DNS.
+    let did = source.or_else(|| pinned.and_then(|r| r.did()).filter(|_| !args.update));
+    let resolved = match did {
         Some(did) => resolver.fetch_from(nsid, did).await?,
         None => resolver.resolve(nsid).await?,
     };
@@ -510,6 +543,21 @@ mod tests {
         assert!(parse_args(&s(&["--dns", "example.com"])).is_err());
         assert!(parse_args(&s(&["--ci", "--update"])).is_err());
         assert!(parse_args(&s(&["--frobnicate"])).is_err());
+        let did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+        let a = parse_args(&s(&[&format!(
+            "at://{did}/com.atproto.lexicon.schema/com.example.a"
+        )]))
+        .unwrap();
+        assert_eq!(a.targets, s(&["com.example.a"]));
+        assert_eq!(a.sources["com.example.a"], did);
+        for bad in [
+            format!("at://{did}/app.bsky.feed.post/com.example.a"),
+            "at://alice.example.com/com.atproto.lexicon.schema/com.example.a".to_owned(),
+            format!("at://{did}/com.atproto.lexicon.schema"),
+            format!("at://{did}/com.atproto.lexicon.schema/3kabc"),
+        ] {
+            assert!(parse_args(&s(&[&bad])).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -425,6 +425,25 @@ fn publish_then_install_with_verified_proofs() {
     assert_eq!(m.lexicons.len(), 3);
     assert_eq!(m.resolutions.len(), 3);
 
+    // An AT-URI names the repository itself: no DNS server is asked.
+    let by_uri = temp_dir("uri");
+    // (defs refers only to itself and to the official set.)
+    let uri = format!("at://{}/{SCHEMA_COLLECTION}/{authority}.defs", setup.did);
+    let no_dns = Setup {
+        dns: "127.0.0.1:9".into(),
+        plc: setup.plc.clone(),
+        did: setup.did.clone(),
+        handle: setup.handle.clone(),
+        src: setup.src.clone(),
+    };
+    let out = install(&no_dns, &by_uri, &[uri.as_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m =
+        Manifest::parse(&std::fs::read_to_string(by_uri.join("lexicons.json")).unwrap()).unwrap();
+    assert_eq!(m.resolutions.len(), 1);
+    assert_eq!(m.resolutions[&format!("{authority}.defs")].uri, uri);
+    let _ = std::fs::remove_dir_all(&by_uri);
+
     // An NSID the authority never published: a typed refusal naming it.
     let dir2 = temp_dir("missing");
     let missing = format!("{authority}.nothingHere");
