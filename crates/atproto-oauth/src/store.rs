@@ -119,7 +119,38 @@ pub trait OAuthSessionStore: Send + Sync {
 pub struct MemoryStore {
     states: Mutex<HashMap<String, AuthState>>,
     sessions: Mutex<HashMap<String, OAuthSessionData>>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Arc<SessionLocks>,
+}
+
+/// The per-DID session locks of a [`MemoryStore`]; an entry lives only
+/// while someone holds or waits for its lock.
+type SessionLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+/// A held session lock of a [`MemoryStore`]: releases the lock, then drops
+/// the DID's entry when no one else holds or waits for it.
+struct MemoryLock {
+    locks: Arc<SessionLocks>,
+    key: String,
+    /// This handle on the DID's lock, while waiting for it.
+    mutex: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The lock, once taken.
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for MemoryLock {
+    fn drop(&mut self) {
+        drop(self.held.take());
+        drop(self.mutex.take());
+        // Under the map's lock no one can take a new handle, so an entry
+        // whose only reference is the map's is idle.
+        let mut map = guard(&self.locks);
+        if map
+            .get(&self.key)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            map.remove(&self.key);
+        }
+    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -177,11 +208,22 @@ impl OAuthSessionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
     fn lock_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<StoreLock, StoreError>> {
-        let lock = guard(&self.locks)
-            .entry(did.as_str().to_owned())
-            .or_default()
-            .clone();
-        Box::pin(async move { Ok(StoreLock::new(lock.lock_owned().await)) })
+        let key = did.as_str().to_owned();
+        let mutex = guard(&self.locks).entry(key.clone()).or_default().clone();
+        // The only handle is in the guard, from before the wait: a waiter
+        // dropped while waiting (or never polled) cleans up too.
+        let mut lock = MemoryLock {
+            locks: self.locks.clone(),
+            key,
+            mutex: Some(mutex),
+            held: None,
+        };
+        Box::pin(async move {
+            if let Some(mutex) = lock.mutex.clone() {
+                lock.held = Some(mutex.lock_owned().await);
+            }
+            Ok(StoreLock::new(lock))
+        })
     }
 }
 
@@ -285,5 +327,49 @@ impl OAuthSessionStore for DirStore {
                 .lock()
                 .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_session_locks_do_not_pile_up() {
+        let store = MemoryStore::new();
+        for i in 0..50 {
+            let did = Did::new(format!("did:plc:user{i}")).unwrap();
+            drop(store.lock_session(&did).await.unwrap());
+        }
+        assert!(guard(&store.locks).is_empty());
+        // Held and waited for: the entry stays until both are done, and
+        // the waiter gets the lock once the holder lets go.
+        let did = Did::new("did:plc:alice").unwrap();
+        let held = store.lock_session(&did).await.unwrap();
+        let mut waiting = std::pin::pin!(store.lock_session(&did));
+        assert!(futures_poll_once(waiting.as_mut()).await.is_none());
+        assert_eq!(guard(&store.locks).len(), 1);
+        drop(held);
+        let second = waiting.await.unwrap();
+        assert_eq!(guard(&store.locks).len(), 1);
+        drop(second);
+        assert!(guard(&store.locks).is_empty());
+        // A waiter dropped before it got the lock leaves nothing either.
+        let held = store.lock_session(&did).await.unwrap();
+        drop(store.lock_session(&did));
+        drop(held);
+        assert!(guard(&store.locks).is_empty());
+    }
+
+    /// Polls `f` once: its output if it is ready.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Output> {
+        let mut f = f;
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 }
