@@ -32,7 +32,9 @@ record it came from and its CID (@atproto/lex's lexicons.json format).
 Documents the installed ones refer to (refs, union members, tokens) are
 installed too, except those of the official set built into lexgen.
 Without NSIDs, installs what the manifest lists. A document already on disk
-that matches its manifest CID is kept without asking the network.
+that matches its manifest CID is kept without asking the network; one that
+does not, or that the manifest does not list, is left alone and reported
+(local work is not overwritten) unless --update.
 
 NSID                     a lexicon, e.g. com.example.bookmark.
 PREFIX.*                 every schema record the authority of PREFIX publishes
@@ -41,15 +43,16 @@ AT-URI                   at://<did>/com.atproto.lexicon.schema/<nsid>: that reco
                          from that repository, without asking DNS whose it is.
 --lexicons DIR           where documents go (default lexicons).
 --manifest PATH          the manifest (default lexicons.json).
---update                 resolve everything again, even what is on disk.
+--update                 resolve everything again and replace what is on disk.
 --ci                     change nothing: fail, naming each file, when a document
                          the manifest lists is missing or does not match its CID.
                          Needs no network.
 --no-save                do not write the manifest.
 {NET_USAGE}
 
-Exit codes: 0 done, 1 usage or I/O error, 2 a lexicon could not be resolved
-or verified, or (--ci) the files do not match the manifest."
+Exit codes: 0 done, 1 usage or I/O error or a file left alone, 2 a lexicon
+could not be resolved or verified, or (--ci) the files do not match the
+manifest."
     )
 }
 
@@ -167,17 +170,42 @@ pub fn run(args: &[String]) -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Lexicon(errors)) => {
+            let local = errors.iter().any(|e| matches!(e, OneError::Local(_)));
             for e in errors {
                 eprintln!("lexgen install: {e}");
             }
-            ExitCode::from(2)
+            ExitCode::from(if local { 1 } else { 2 })
         }
     }
 }
 
 enum Failure {
     Io(String),
-    Lexicon(Vec<LexError>),
+    Lexicon(Vec<OneError>),
+}
+
+/// Why one NSID was not installed.
+enum OneError {
+    /// Resolution or verification failed (exit code 2).
+    Lexicon(LexError),
+    /// A file could not be written, or would have overwritten local
+    /// changes (exit code 1).
+    Local(String),
+}
+
+impl std::fmt::Display for OneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OneError::Lexicon(e) => e.fmt(f),
+            OneError::Local(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<LexError> for OneError {
+    fn from(e: LexError) -> Self {
+        OneError::Lexicon(e)
+    }
 }
 
 fn read_manifest(path: &Path) -> Result<Option<Manifest>, String> {
@@ -299,7 +327,7 @@ type Shared = Arc<(Args, LexiconResolver, Manifest)>;
 async fn install_wave(
     shared: &Shared,
     nsids: Vec<String>,
-) -> Vec<(String, Result<Installed, LexError>)> {
+) -> Vec<(String, Result<Installed, OneError>)> {
     let mut pending = nsids.into_iter();
     let mut tasks = tokio::task::JoinSet::new();
     let mut out = Vec::new();
@@ -317,10 +345,7 @@ async fn install_wave(
             Some(Ok(done)) => out.push(done),
             Some(Err(e)) => out.push((
                 "(task)".to_owned(),
-                Err(LexError::new(
-                    "(task)",
-                    ErrorKind::Fetch(format!("failed: {e}")),
-                )),
+                Err(OneError::Local(format!("a task failed: {e}"))),
             )),
             None => break,
         }
@@ -343,10 +368,10 @@ async fn install(args: &Args, old: Manifest) -> Result<(), Failure> {
         match t.strip_suffix(".*") {
             Some(prefix) => match expand(&resolver, prefix).await {
                 Ok((did, found)) if found.is_empty() => {
-                    errors.push(LexError::new(t.as_str(), ErrorKind::RecordNotFound { did }))
+                    errors.push(LexError::new(t.as_str(), ErrorKind::RecordNotFound { did }).into())
                 }
                 Ok((_, found)) => roots.extend(found),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.into()),
             },
             None => {
                 roots.insert(t.clone());
@@ -429,7 +454,7 @@ async fn install_one(
     resolver: &LexiconResolver,
     old: &Manifest,
     nsid: &str,
-) -> Result<Installed, LexError> {
+) -> Result<Installed, OneError> {
     // An AT-URI argument names the repository; a manifest entry from
     // another one does not count.
     let source = args.sources.get(nsid).map(String::as_str);
@@ -445,6 +470,19 @@ async fn install_one(
                 resolution: r.clone(),
             });
         }
+    }
+    // A file that is there but is not what the manifest says may be local
+    // work: only --update replaces it.
+    let path = args.lexicons.join(document_path(nsid));
+    if !args.update && path.exists() {
+        let why = match pinned {
+            Some(r) => format!("does not match its manifest CID {}", r.cid),
+            None => "is not the manifest's copy of this record".to_owned(),
+        };
+        return Err(OneError::Local(format!(
+            "{}: {why}; not replaced (--update replaces it)",
+            path.display()
+        )));
     }
     // An AT-URI argument, or else a pinned authority, is fetched from that
     // repository; --update and new NSIDs resolve the authority through DNS.
@@ -466,7 +504,7 @@ async fn install_one(
 
 /// Checks a verified document as lexgen reads lexicons and writes it to its
 /// file; its CID as written must be the record's.
-fn store(args: &Args, resolved: &ResolvedLexicon) -> Result<(), LexError> {
+fn store(args: &Args, resolved: &ResolvedLexicon) -> Result<(), OneError> {
     let nsid = resolved.nsid.as_str();
     let parse_err = |why: String| LexError::new(nsid, ErrorKind::Parse(why));
     check_document(nsid, &resolved.document).map_err(|k| LexError::new(nsid, k))?;
@@ -475,7 +513,7 @@ fn store(args: &Args, resolved: &ResolvedLexicon) -> Result<(), LexError> {
     text.push('\n');
     if let Err(errors) = lexgen::model::parse_document(nsid, &text) {
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        return Err(parse_err(all.join("; ")));
+        return Err(parse_err(all.join("; ")).into());
     }
     let reread: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
@@ -487,10 +525,11 @@ fn store(args: &Args, resolved: &ResolvedLexicon) -> Result<(), LexError> {
                 expected: resolved.cid,
                 found: cid,
             },
-        ));
+        )
+        .into());
     }
     let path = args.lexicons.join(document_path(nsid));
-    write(&path, text.as_bytes()).map_err(|e| LexError::new(nsid, ErrorKind::Fetch(e)))
+    write(&path, text.as_bytes()).map_err(OneError::Local)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, so

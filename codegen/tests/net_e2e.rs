@@ -411,6 +411,22 @@ fn publish_then_install_with_verified_proofs() {
         stderr(&out)
     );
     assert!(stderr(&out).contains("does not match its manifest CID"));
+    // A plain install does not overwrite the edit: it names the file.
+    let out = install(&setup, &dir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(defs.to_str().unwrap()),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("--update replaces it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(std::fs::read_to_string(&defs)
+        .unwrap()
+        .contains("\"maxLength\": 65"));
     // --update fetches it again and --ci passes.
     let out = install(&setup, &dir, &["--update"]);
     assert!(out.status.success(), "{}", stderr(&out));
