@@ -3,6 +3,7 @@
 //! `@atproto/api`'s published moderation suites (behaviours with
 //! configurations, custom labels, quote posts, muted words), written here
 //! from the documented semantics.
+#![cfg(feature = "app-bsky")]
 
 use std::collections::HashMap;
 
