@@ -18,7 +18,6 @@ use atproto_client::bsky::PostBuilder;
 use atproto_client::video::{VideoError, VideoService, VideoUpload, UPLOAD_BLOB_LXM};
 use atproto_client::{AtpAgent, HyperClient, Method, RawBody, Secret, ServiceUrl, XrpcRequest};
 use atproto_server::{ServiceAuthError, ServiceAuthVerifier};
-use atproto_tests::{new_account_input, unique_handle, Pds};
 use atproto_types::base64::decode_url;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -28,6 +27,136 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+
+mod harness {
+    //! Starts the reference PDS through `tests/pds/run.sh` (as the
+    //! atproto-tests crate does, which this crate cannot depend on without
+    //! turning its own default features on in every test run).
+
+    use std::io::{BufRead, BufReader};
+    use std::path::PathBuf;
+    use std::process::{Child, ChildStdin, Command, Stdio};
+    use std::sync::{mpsc, Arc, Mutex, OnceLock};
+    use std::time::Duration;
+
+    use atproto_client::{HyperClient, LocalDev, NewAccount};
+    use atproto_identity::Resolver;
+
+    /// A running harness: PDS and PLC URLs. It exits when its stdin, kept
+    /// here, closes with this process.
+    pub struct Pds {
+        pub url: String,
+        pub plc: String,
+        _child: Mutex<Child>,
+        _stdin: Mutex<Option<ChildStdin>>,
+    }
+
+    impl Pds {
+        /// A resolver for the harness's PLC directory, loopback allowed.
+        pub fn resolver(&self) -> Resolver {
+            LocalDev::new(&self.url, &self.plc)
+                .resolver_builder(Arc::new(HyperClient::new().unwrap()))
+                .build()
+                .unwrap()
+        }
+
+        /// One harness for the whole test binary; `None` (after a notice)
+        /// when it is not installed, unless `ATPROTO_E2E=required`.
+        pub fn shared() -> Option<&'static Pds> {
+            static SHARED: OnceLock<Option<Pds>> = OnceLock::new();
+            SHARED
+                .get_or_init(|| match start() {
+                    Ok(pds) => Some(pds),
+                    Err(e) if std::env::var("ATPROTO_E2E").is_ok_and(|v| v == "required") => {
+                        panic!("ATPROTO_E2E=required but the PDS could not start: {e}")
+                    }
+                    Err(e) => {
+                        eprintln!("NOTICE: skipping end-to-end test: {e}");
+                        None
+                    }
+                })
+                .as_ref()
+        }
+    }
+
+    fn start() -> Result<Pds, String> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/pds");
+        if !dir.join(".node/bin/node").exists() || !dir.join("node_modules/@atproto/pds").exists() {
+            return Err("the reference PDS is not installed (tests/pds/install.sh)".into());
+        }
+        let mut child = Command::new("bash")
+            .arg(dir.join("run.sh"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start tests/pds/run.sh: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        // The harness logs to stderr: kept for a failure to start, not
+        // printed over the test output.
+        let mut stderr = child.stderr.take().ok_or("no stderr")?;
+        let (log_tx, log_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            let _ = log_tx.send(text);
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(json) = line.strip_prefix("PDS_READY ") {
+                    let _ = tx.send(json.to_owned());
+                    return;
+                }
+            }
+        });
+        let Ok(json) = rx.recv_timeout(Duration::from_secs(90)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = log_rx
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(format!(
+                "the PDS did not become ready:\n{}",
+                tail.join("\n")
+            ));
+        };
+        let ready: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+        let field = |k: &str| {
+            ready[k]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("PDS_READY lacks {k}"))
+        };
+        Ok(Pds {
+            url: field("pds")?,
+            plc: field("plc")?,
+            _child: Mutex::new(child),
+            _stdin: Mutex::new(stdin),
+        })
+    }
+
+    /// A unique handle under the harness's `.test` domain.
+    pub fn unique_handle(prefix: &str) -> String {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        format!("{prefix}{}x{n}.test", std::process::id() % 10000)
+    }
+
+    /// createAccount input for `handle`.
+    pub fn new_account_input(handle: &str, password: &str) -> NewAccount {
+        let name = handle.trim_end_matches(".test");
+        NewAccount::new(atproto_types::Handle::new(handle).unwrap())
+            .email(format!("{name}@example.test"))
+            .password(password)
+    }
+}
+
+use harness::{new_account_input, unique_handle, Pds};
 
 const VIDEO_DID: &str = "did:web:video.test";
 const LIMITS_LXM: &str = "app.bsky.video.getUploadLimits";
