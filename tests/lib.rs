@@ -273,7 +273,15 @@ impl Pds {
             "{}/test/email-token?did={did}&purpose={purpose}",
             self.harness
         );
-        let resp = reqwest::get(&url).await.map_err(|e| e.to_string())?;
+        // Not `reqwest::get`: this build of reqwest has no default crypto
+        // provider, and the library no longer installs one.
+        let client = atproto_client::ReqwestClient::new().map_err(|e| e.to_string())?;
+        let resp = client
+            .inner()
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| e.to_string())?;
         if !status.is_success() {
