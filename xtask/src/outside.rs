@@ -892,9 +892,23 @@ fn diagnostics(dir: &Path, env: &Env, target: &Path, args: &[&str]) -> Result<Ve
     let command = args.join(" ");
     let args = [args, &["--message-format", "json"][..]].concat();
     let out = cargo_output(dir, env, target, &args, &[])?;
+    let (warnings, errors) = rustc_messages(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "cargo {command} failed: {}\n{}",
+            out.status,
+            errors.join("\n")
+        ));
+    }
+    Ok(warnings)
+}
+
+/// The warnings and errors in cargo's JSON messages, as rustc rendered
+/// them (without the "N warnings emitted" summaries).
+fn rustc_messages(stdout: &[u8]) -> (Vec<String>, Vec<String>) {
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
-    for line in out.stdout.split(|b| *b == b'\n') {
+    for line in stdout.split(|b| *b == b'\n') {
         let Ok(msg) = serde_json::from_slice::<Value>(line) else {
             continue;
         };
@@ -913,14 +927,7 @@ fn diagnostics(dir: &Path, env: &Env, target: &Path, args: &[&str]) -> Result<Ve
             _ => {}
         }
     }
-    if !out.status.success() {
-        return Err(format!(
-            "cargo {command} failed: {}\n{}",
-            out.status,
-            errors.join("\n")
-        ));
-    }
-    Ok(warnings)
+    (warnings, errors)
 }
 
 /// A debug build of `dir` in an emptied target directory, timed; the
@@ -1017,6 +1024,30 @@ mod tests {
         assert!(without.contains("atproto-client = { version = \"0.1\""));
         assert!(!without.contains("lexgen"), "{without}");
         assert!(!without.contains("build-dependencies"), "{without}");
+    }
+
+    #[test]
+    fn rustc_warnings_are_found_in_cargos_json() {
+        let lines = [
+            json!({"reason": "compiler-artifact", "target": {"name": "x"}}),
+            json!({"reason": "compiler-message", "message": {
+                "level": "warning",
+                "message": "use of deprecated function `rustls::crypto::ring::default_provider`",
+                "spans": [{"file_name": "src/client_util.rs"}],
+                "rendered": "warning: use of deprecated function\n"}}),
+            json!({"reason": "compiler-message", "message": {
+                "level": "warning", "message": "1 warning emitted", "spans": [],
+                "rendered": "warning: 1 warning emitted\n"}}),
+            json!({"reason": "compiler-message", "message": {
+                "level": "error", "message": "cannot find type `Resolver`",
+                "spans": [{"file_name": "src/verify.rs"}],
+                "rendered": "error[E0425]: cannot find type `Resolver`\n"}}),
+            json!({"reason": "build-finished", "success": false}),
+        ];
+        let stdout: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let (warnings, errors) = rustc_messages(format!("not json\n{stdout}").as_bytes());
+        assert_eq!(warnings, ["warning: use of deprecated function"]);
+        assert_eq!(errors, ["error[E0425]: cannot find type `Resolver`"]);
     }
 
     #[test]
