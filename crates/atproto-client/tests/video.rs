@@ -170,6 +170,9 @@ enum Ending {
     Fail,
     /// Never finishes.
     Never,
+    /// The upload answers 409 with the status of the job that already has
+    /// this video (bare, not wrapped), which then completes.
+    AlreadyExists,
 }
 
 struct Job {
@@ -311,10 +314,14 @@ impl VideoMock {
                         blob,
                     },
                 );
-                (
-                    200,
-                    json!({"jobStatus": {"jobId": job_id, "did": did, "state": "JOB_STATE_CREATED", "progress": 0}}),
-                )
+                let status = json!({"jobId": job_id, "did": did, "state": "JOB_STATE_CREATED", "progress": 0});
+                if let Ending::AlreadyExists = self.ending {
+                    let mut status = status;
+                    status["error"] = json!("already_exists");
+                    status["message"] = json!("Video already processed");
+                    return (409, status);
+                }
+                (200, json!({ "jobStatus": status }))
             }
             "/xrpc/app.bsky.video.getJobStatus" => {
                 let id = query.get("jobId").cloned().unwrap_or_default();
@@ -328,6 +335,10 @@ impl VideoMock {
                 job.polls += 1;
                 let mut status = json!({"jobId": id, "did": job.did, "state": "JOB_STATE_ENCODING", "progress": 50});
                 match self.ending {
+                    Ending::AlreadyExists => {
+                        status["state"] = json!("JOB_STATE_COMPLETED");
+                        status["blob"] = job.blob.clone();
+                    }
                     Ending::CompleteAfter(n) if job.polls > n => {
                         status["state"] = json!("JOB_STATE_COMPLETED");
                         status["progress"] = json!(100);
@@ -601,6 +612,20 @@ async fn failed_and_unfinished_jobs_are_errors() {
         other => panic!("{other:?}"),
     }
     assert!(stuck.polls() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_video_the_service_already_has_continues_with_that_job() {
+    let Some(pds) = Pds::shared() else { return };
+    let (agent, pds_did) = signed_in(pds, "vx").await;
+    let mock = VideoMock::start(pds, &pds_did, Ending::AlreadyExists).await;
+    let options = VideoUpload::new().poll_interval(Duration::from_millis(10));
+    let blob = agent
+        .upload_video(&mock.service(), mp4(), &options)
+        .await
+        .expect("the existing job's blob");
+    assert_eq!(blob.mime_type(), "video/mp4");
+    assert_eq!(mock.polls(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
