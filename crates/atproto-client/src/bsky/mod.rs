@@ -28,12 +28,14 @@ mod actor;
 mod blob;
 mod paginate;
 mod post;
+mod preferences;
 mod social;
 
 pub use actor::{PROFILES_PER_CALL, UPSERT_ATTEMPTS};
 pub use blob::{guess_mime_type, UNKNOWN_MIME_TYPE};
 pub use paginate::{Items, Pages, Paginated, RecordItems, RecordPages};
 pub use post::PostBuilder;
+pub use preferences::*;
 
 use atproto_api::com::atproto::repo::strong_ref::StrongRef;
 use atproto_types::{AtUri, Datetime, Did, RecordKey};
