@@ -463,15 +463,11 @@ fn error_of(nsid: &str, r: HttpResponse) -> Error {
     let content_type = r.header("content-type").unwrap_or("").to_owned();
     // The XRPC error body: {"error": "Name", "message": "..."}; anything
     // else (HTML from a proxy, empty, other JSON) is reported as such.
-    let parsed = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
-    let field = |name: &str| {
-        parsed
-            .as_ref()
-            .and_then(|v| v.get(name))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
+    let parsed = serde_json::from_slice::<ErrorBody>(&r.body).ok();
+    let (error, message) = match &parsed {
+        Some(b) => (b.error.clone(), b.message.clone()),
+        None => (None, None),
     };
-    let (error, message) = (field("error"), field("message"));
     if r.status == 429 {
         return Error::RateLimited(Box::new(rate_limit(nsid, &r, error, message)));
     }
@@ -509,6 +505,140 @@ fn error_of(nsid: &str, r: HttpResponse) -> Error {
         nsid: nsid.to_owned(),
         status: r.status,
         reason,
+    }
+}
+
+/// What an error body says: its `error` and `message` strings, when it is a
+/// JSON object with them. Read in one pass that keeps nothing else (any
+/// other JSON is skipped, not built), so that a hostile error body costs no
+/// more memory than its own bytes, where a `serde_json::Value` of a
+/// 64 MiB `[0,0,...]` would take gigabytes.
+#[derive(Default)]
+struct ErrorBody {
+    error: Option<String>,
+    message: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for ErrorBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ErrorBodyVisitor)
+    }
+}
+
+struct ErrorBodyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ErrorBodyVisitor {
+    type Value = ErrorBody;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ErrorBody, A::Error> {
+        let mut body = ErrorBody::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "error" => body.error = map.next_value::<OnlyString>()?.0,
+                "message" => body.message = map.next_value::<OnlyString>()?.0,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(body)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorBody, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(ErrorBody::default())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<ErrorBody, E> {
+        Ok(ErrorBody::default())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<ErrorBody, E> {
+        Ok(ErrorBody::default())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<ErrorBody, E> {
+        Ok(ErrorBody::default())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<ErrorBody, E> {
+        Ok(ErrorBody::default())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<ErrorBody, E> {
+        Ok(ErrorBody::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<ErrorBody, E> {
+        Ok(ErrorBody::default())
+    }
+}
+
+/// A JSON value kept when it is a string and skipped otherwise.
+struct OnlyString(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for OnlyString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OnlyString;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<OnlyString, E> {
+                Ok(OnlyString(Some(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<OnlyString, E> {
+                Ok(OnlyString(Some(v)))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OnlyString, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(OnlyString(None))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OnlyString, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(OnlyString(None))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<OnlyString, E> {
+                Ok(OnlyString(None))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<OnlyString, E> {
+                Ok(OnlyString(None))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<OnlyString, E> {
+                Ok(OnlyString(None))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<OnlyString, E> {
+                Ok(OnlyString(None))
+            }
+
+            fn visit_unit<E>(self) -> Result<OnlyString, E> {
+                Ok(OnlyString(None))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
