@@ -38,10 +38,15 @@ PG_BIN="$(find_pg_bin)" || { log "PostgreSQL's initdb/pg_ctl not found: run test
 
 # Run a PostgreSQL tool as the cluster's owner.
 if [[ "$(id -u)" == 0 ]]; then
-  PG_USER=postgres
-  as_pg() { runuser -u postgres -- "$@"; }
+  RUNUSER="$(command -v runuser || true)"
+  for c in /usr/sbin/runuser /sbin/runuser; do [[ -z "$RUNUSER" && -x "$c" ]] && RUNUSER="$c"; done
+  id postgres >/dev/null 2>&1 || { log "running as root but there is no postgres user (tests/appview/install.sh)"; exit 2; }
+  if [[ -n "$RUNUSER" ]]; then
+    as_pg() { "$RUNUSER" -u postgres -- "$@"; }
+  else
+    as_pg() { su postgres -s /bin/sh -c '"$0" "$@"' -- "$@"; }
+  fi
 else
-  PG_USER="$(id -un)"
   as_pg() { "$@"; }
 fi
 
