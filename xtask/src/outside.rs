@@ -276,8 +276,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!("\noutside: what ran, and how long it took");
     println!("  registry {index_url}");
     println!(
-        "  project  {} (atproto-client {version}, lexgen {version} as build-dependency)",
-        app.display()
+        "  project  {} (atproto-client {version}, lexgen {version} as build-dependency; {})",
+        app.display(),
+        if args.keep { "kept" } else { "removed" }
     );
     for (what, took) in &timings {
         println!("  {:>8.1} s  {what}", took.as_secs_f64());
