@@ -66,7 +66,9 @@ impl HyperClientBuilder {
 
     /// Builds the client. The platform's root certificates are loaded once;
     /// when none can be loaded, `https` requests fail with a certificate
-    /// error while `http` to loopback still works.
+    /// error while `http` to loopback still works. TLS uses the ring
+    /// provider in this client's configuration only: rustls's process-wide
+    /// default is left as it is.
     pub fn build(self) -> Result<HyperClient, HttpError> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_native_certs::load_native_certs().certs {

@@ -32,6 +32,14 @@
 //! - `reqwest`: `ReqwestClient` (reqwest with rustls and the ring provider,
 //!   the platform's verifier), for applications that already build reqwest
 //!   or need its proxy and redirect handling.
+//!
+//! Both clients hand ring to their own TLS configuration and never install
+//! it as rustls's process-wide default provider: that choice stays the
+//! application's. reqwest is built here without a provider of its own
+//! (`rustls-no-provider`), so an application that builds its own
+//! `reqwest::Client` in the same build either installs a provider first
+//! (`CryptoProvider::install_default`) or wraps the one
+//! `ReqwestClient::new()` configured (`ReqwestClient::inner`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -32,7 +32,9 @@ pub struct ReqwestClient {
 const MAX_ORIGINS: usize = 8;
 
 impl ReqwestClient {
-    /// A client of its own, with a 10 s connect timeout.
+    /// A client of its own, with a 10 s connect timeout, TLS through rustls
+    /// with the ring provider and the platform's verifier. The provider is
+    /// this client's alone: the process-wide default is left as it is.
     pub fn new() -> Result<Self, HttpError> {
         // reqwest is built without a default crypto provider, so that ring
         // (fast to build) is used instead of aws-lc-rs. The provider goes into
