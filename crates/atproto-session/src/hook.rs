@@ -10,12 +10,112 @@
 //! when the caller is that session's own hook.
 
 use std::cell::Cell;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::SessionError;
+use atproto_types::Did;
+use atproto_xrpc::BoxFuture;
+
+use crate::{SessionError, SessionEvent};
+
+/// An application's session-event hook, of one shape for every session
+/// kind: `(event, did, session)`.
+///
+/// - `event`: what happened ([`SessionEvent`]).
+/// - `did`: the account concerned. `Some` for every event but the password
+///   session's `CreateFailed` (no account yet); for `Expired` it names the
+///   account whose session ended (an OAuth client has many).
+/// - `session`: the session as it is now (`SessionData` for the password
+///   session, `OAuthSessionData` for OAuth); `None` for `Expired` and
+///   `CreateFailed`.
+///
+/// Built by the builders' `on_session_event` (a plain function, given
+/// references) and `on_session_event_async` (an async function, given
+/// owned copies, awaited). Events arrive one at a time, in order, while
+/// the session is locked; see [`HookScope`] for what a hook may call.
+pub struct SessionHook<T> {
+    f: HookFn<T>,
+}
+
+/// The sync event function: given references, nothing cloned.
+type SyncFn<T> = dyn Fn(SessionEvent, Option<&Did>, Option<&T>) + Send + Sync;
+/// The async event function: given owned copies, its future awaited.
+type AsyncFn<T> =
+    dyn Fn(SessionEvent, Option<Did>, Option<T>) -> BoxFuture<'static, ()> + Send + Sync;
+
+enum HookFn<T> {
+    Sync(Arc<SyncFn<T>>),
+    Async(Arc<AsyncFn<T>>),
+}
+
+impl<T> Clone for SessionHook<T> {
+    fn clone(&self) -> Self {
+        SessionHook {
+            f: match &self.f {
+                HookFn::Sync(f) => HookFn::Sync(f.clone()),
+                HookFn::Async(f) => HookFn::Async(f.clone()),
+            },
+        }
+    }
+}
+
+impl<T> fmt::Debug for SessionHook<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.f {
+            HookFn::Sync(_) => "SessionHook(sync)",
+            HookFn::Async(_) => "SessionHook(async)",
+        })
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> SessionHook<T> {
+    /// A hook that is a plain function of `(event, did, session)`.
+    pub fn new<F>(hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<&Did>, Option<&T>) + Send + Sync + 'static,
+    {
+        SessionHook {
+            f: HookFn::Sync(Arc::new(hook)),
+        }
+    }
+
+    /// A hook that is an async function of `(event, did, session)`, given
+    /// owned copies; each call is awaited before the next event is
+    /// delivered and before the operation that caused it returns.
+    pub fn new_async<F, Fut>(hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<Did>, Option<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        SessionHook {
+            f: HookFn::Async(Arc::new(move |e, d, s| Box::pin(hook(e, d, s)))),
+        }
+    }
+
+    /// Delivers one event and waits for the hook, marked as inside `scope`
+    /// (the session's [`HookScope`]) so that its calls back into the session
+    /// are refused.
+    pub async fn deliver(
+        &self,
+        scope: HookScope,
+        event: SessionEvent,
+        did: Option<&Did>,
+        session: Option<&T>,
+    ) {
+        match &self.f {
+            HookFn::Sync(f) => scope.deliver(async move { f(event, did, session) }).await,
+            HookFn::Async(f) => {
+                scope
+                    .deliver(f(event, did.cloned(), session.cloned()))
+                    .await
+            }
+        }
+    }
+}
 
 thread_local! {
     /// The scope whose hook is being polled on this thread right now, 0 for
@@ -98,6 +198,47 @@ impl<T> Future for InHook<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn both_hook_forms_see_the_same_arguments_inside_their_scope() {
+        type Seen = Arc<std::sync::Mutex<Vec<(SessionEvent, Option<String>, Option<u8>, bool)>>>;
+        let scope = HookScope::new();
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let sync = SessionHook::new(move |e, d: Option<&Did>, s: Option<&u8>| {
+            log.lock()
+                .unwrap()
+                .push((e, d.map(|d| d.to_string()), s.copied(), scope.is_current()));
+        });
+        let log = seen.clone();
+        let asynchronous = SessionHook::new_async(move |e, d: Option<Did>, s: Option<u8>| {
+            let log = log.clone();
+            async move {
+                log.lock()
+                    .unwrap()
+                    .push((e, d.map(|d| d.to_string()), s, scope.is_current()));
+            }
+        });
+        let did = Did::new("did:plc:alice").unwrap();
+        for hook in [&sync, &asynchronous] {
+            hook.deliver(scope, SessionEvent::Update, Some(&did), Some(&7))
+                .await;
+            hook.deliver(scope, SessionEvent::CreateFailed, None, None)
+                .await;
+        }
+        let one = [
+            (
+                SessionEvent::Update,
+                Some("did:plc:alice".to_owned()),
+                Some(7),
+                true,
+            ),
+            (SessionEvent::CreateFailed, None, None, true),
+        ];
+        assert_eq!(*seen.lock().unwrap(), [one.clone(), one].concat());
+        assert!(!scope.is_current());
+        assert_eq!(format!("{sync:?}"), "SessionHook(sync)");
+    }
 
     #[tokio::test]
     async fn marks_only_its_own_hook() {

@@ -6,8 +6,8 @@
 //! atproto-client (Agent, CredentialSession)    atproto-oauth (OAuthSession)
 //!                 └──────────────┬──────────────────────┘
 //!                         atproto-session
-//!        SessionManager, SessionError, SessionEvent, HookScope,
-//!        SessionStore, MemoryStore, FileStore, StoreLock
+//!   SessionManager, SessionError, SessionEvent, SessionHook, HookScope,
+//!      SessionStore, KeyedStore, MemoryStore, FileStore, StoreLock
 //!                                │
 //!                 atproto-xrpc ──► atproto-types
 //! ```
@@ -18,11 +18,13 @@
 //!   for failures of the authentication scheme itself (typed, and
 //!   classed transient or not), apart from the transport's errors.
 //! - [`SessionEvent`]: the events every session kind reports to its hook and
-//!   store; [`HookScope`] keeps a hook that calls back into its own session
-//!   from deadlocking it.
+//!   store, through a [`SessionHook`] of the same shape for every kind
+//!   (`(event, Option<&Did>, Option<&T>)`); [`HookScope`] keeps a hook that
+//!   calls back into its own session from deadlocking it.
 //! - [`SessionStore`] (module [`store`]): where a session is kept between
-//!   runs, with an optional lock held around each refresh;
-//!   [`MemoryStore`], and [`FileStore`] (atomic, owner-only, locked across
+//!   runs, with an optional lock held around each refresh; [`KeyedStore`],
+//!   many sessions by key (OAuth's, by DID); [`MemoryStore`], both kinds in
+//!   memory, and [`FileStore`] (atomic, owner-only, locked across
 //!   processes with the operating system's file lock).
 //! - [`SessionData`]: the password session's data, the default type of the
 //!   stores (TypeScript's `AtpSessionData`).
@@ -41,6 +43,8 @@ pub mod store;
 pub use atproto_xrpc::BoxFuture;
 pub use data::{SessionData, SessionEvent};
 pub use error::{AuthError, SessionError};
-pub use hook::HookScope;
+pub use hook::{HookScope, SessionHook};
 pub use manager::SessionManager;
-pub use store::{FileStore, MemoryStore, SessionStore, StoreError, StoreErrorKind, StoreLock};
+pub use store::{
+    FileStore, KeyedStore, MemoryStore, SessionStore, StoreError, StoreErrorKind, StoreLock,
+};

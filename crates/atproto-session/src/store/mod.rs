@@ -1,8 +1,11 @@
 //! Where sessions are kept between runs.
 //!
-//! [`SessionStore`] is generic over what it keeps, so every kind of session
-//! (the password session's [`SessionData`], an OAuth session) shares the
-//! same stores: [`MemoryStore`] and the atomic, owner-only [`FileStore`].
+//! [`SessionStore`] keeps one session and is generic over what it keeps,
+//! so every kind of session (the password session's [`SessionData`], an
+//! OAuth session) shares the same stores: [`MemoryStore`] and the atomic,
+//! owner-only [`FileStore`]. [`KeyedStore`] keeps many by key (the OAuth
+//! client's sessions by DID); [`MemoryStore`] is also one of those, so there
+//! is one in-memory store for every session kind.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -47,6 +50,69 @@ pub trait SessionStore<T = SessionData>: Send + Sync {
     /// used by one process.
     fn lock(&self) -> BoxFuture<'_, Result<StoreLock, StoreError>> {
         Box::pin(async { Ok(StoreLock::none()) })
+    }
+}
+
+/// A shared store is a store: `Arc<MemoryStore>` (or an
+/// `Arc<dyn SessionStore>`) goes wherever a store is taken by value, the
+/// same on every builder.
+impl<T, S: SessionStore<T> + ?Sized> SessionStore<T> for std::sync::Arc<S> {
+    fn load(&self) -> BoxFuture<'_, Result<Option<T>, StoreError>> {
+        (**self).load()
+    }
+    fn save<'a>(&'a self, session: &'a T) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).save(session)
+    }
+    fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        (**self).clear()
+    }
+    fn lock(&self) -> BoxFuture<'_, Result<StoreLock, StoreError>> {
+        (**self).lock()
+    }
+}
+
+/// Storage for many values by key, with a lock per key: the OAuth client's
+/// sessions (by DID) and pending authorizations (by `state`) are kept in
+/// one of these ([`MemoryStore`] in memory), the way a single session is
+/// kept in a [`SessionStore`].
+///
+/// Method names end in `_at` so that a type implementing both traits (as
+/// [`MemoryStore`] does) has no ambiguous calls.
+pub trait KeyedStore<T>: Send + Sync {
+    /// The value under `key`, `None` when there is none. A corrupt or
+    /// unreadable entry is an error, not `None`.
+    fn load_at<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<T>, StoreError>>;
+    /// Replaces the value under `key`.
+    fn save_at<'a>(&'a self, key: &'a str, value: &'a T) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Removes and returns the value under `key`, so that it is used at
+    /// most once (a pending authorization's `state`).
+    fn take_at<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<T>, StoreError>>;
+    /// Deletes the value under `key`.
+    fn clear_at<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// An exclusive lock on `key`, held while its session refreshes
+    /// (dropping the guard releases it). The default takes none, which is
+    /// right only for a store one client uses.
+    fn lock_at<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<StoreLock, StoreError>> {
+        let _ = key;
+        Box::pin(async { Ok(StoreLock::none()) })
+    }
+}
+
+impl<T, S: KeyedStore<T> + ?Sized> KeyedStore<T> for std::sync::Arc<S> {
+    fn load_at<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<T>, StoreError>> {
+        (**self).load_at(key)
+    }
+    fn save_at<'a>(&'a self, key: &'a str, value: &'a T) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).save_at(key, value)
+    }
+    fn take_at<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<T>, StoreError>> {
+        (**self).take_at(key)
+    }
+    fn clear_at<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).clear_at(key)
+    }
+    fn lock_at<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<StoreLock, StoreError>> {
+        (**self).lock_at(key)
     }
 }
 
