@@ -89,6 +89,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "atproto-sync",
         "--all-features",
     ]))?;
+    // Both built-in HTTP clients at once (the hostile-answer suite and the
+    // process-wide TLS check run against each), whatever the workspace run
+    // happens to unify.
+    status(Command::new(cargo()).current_dir(&root).args([
+        "test",
+        "-p",
+        "atproto-xrpc",
+        "--all-features",
+    ]))?;
+    // The server crate's axum integration.
+    status(
+        Command::new(cargo())
+            .current_dir(&root)
+            .args(["test", "-p", "atproto-server", "--all-features"])
+            .env("ATPROTO_E2E", "required"),
+    )?;
 
     step("end-to-end tests against the reference PDS");
     let passed = run_counting(
