@@ -6,8 +6,9 @@
 #     `postgresql` package, installed with apt-get when missing and running
 #     as root (Debian puts them in /usr/lib/postgresql/<major>/bin)
 #  3. `npm ci` of @atproto/dev-env in tests/appview with Node 22 first on PATH
-#     and its headers as npm_config_nodedir (better-sqlite3 compiles from
-#     source against them)
+#     and its headers as npm_config_nodedir, without install scripts; the
+#     better-sqlite3 addon is the one tests/pds built (same version, same
+#     Node), or compiled here against those headers when the versions differ
 #  4. checks that @atproto/dev-env loads under Node 22
 # Work already done is skipped (stamp keyed on the lock file + Node version).
 set -euo pipefail
@@ -82,10 +83,29 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]] && quick_check 2>/dev
   exit 0
 fi
 
-log "npm ci (builds better-sqlite3 from source when no prebuilt is reachable; ~2 min)"
+# Install scripts are skipped: the only one that builds anything is
+# better-sqlite3's, and tests/pds already built the same version against the
+# same Node, so its addon is copied from there (built here only when the
+# versions differ).
+log "npm ci"
 start=$(date +%s)
-(cd "$DIR" && npm ci --no-audit --no-fund >&2)
+(cd "$DIR" && npm ci --no-audit --no-fund --ignore-scripts >&2)
 log "npm ci done in $(( $(date +%s) - start ))s"
+sqlite_version() { "$NODE" -p "require('$1/node_modules/better-sqlite3/package.json').version" 2>/dev/null || true; }
+ours="$(sqlite_version "$DIR")"
+theirs="$(sqlite_version "$PDS_DIR")"
+addon="build/Release/better_sqlite3.node"
+if [[ -n "$ours" && "$ours" == "$theirs" && -f "$PDS_DIR/node_modules/better-sqlite3/$addon" ]]; then
+  log "better-sqlite3 $ours: the addon tests/pds built"
+  mkdir -p "$DIR/node_modules/better-sqlite3/build/Release"
+  cp "$PDS_DIR/node_modules/better-sqlite3/$addon" "$DIR/node_modules/better-sqlite3/$addon"
+else
+  for tool in make g++ python3; do
+    command -v "$tool" >/dev/null || { log "missing $tool (needed to build better-sqlite3)"; exit 1; }
+  done
+  log "building better-sqlite3 $ours from source (~2 min)"
+  (cd "$DIR" && npm rebuild better-sqlite3 --foreground-scripts >&2)
+fi
 
 # --- 4. check -------------------------------------------------------------------
 if ! check; then
