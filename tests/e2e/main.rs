@@ -16,6 +16,7 @@ mod helpers;
 mod identity;
 mod lifecycle;
 mod limits;
+mod preferences;
 mod refresh;
 mod sync;
 mod writes;

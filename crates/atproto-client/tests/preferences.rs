@@ -1038,3 +1038,16 @@ async fn concurrent_helpers_on_one_agent_and_its_clones_lose_nothing() {
         "the unknown item survives 16 writes"
     );
 }
+
+#[test]
+fn the_moderation_part_reads_as_the_moderation_module_reads_the_items() {
+    let list = PreferenceList::new(every_item());
+    let app = [Did::new("did:plc:ar7c4by46qjdydhdevvrndac").unwrap()];
+    for labelers in [&app[..], &[]] {
+        let prefs = BskyPreferences::from_items(&list, labelers);
+        assert_eq!(
+            prefs.moderation_prefs.to_moderation_prefs(),
+            atproto_client::moderation::ModerationPrefs::from_preferences(&prefs.items, labelers)
+        );
+    }
+}

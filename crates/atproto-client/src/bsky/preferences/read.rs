@@ -159,6 +159,50 @@ impl ModerationPreferences {
     }
 }
 
+impl ModerationPreferences {
+    /// The same preferences as the moderation module takes them
+    /// ([`crate::moderation::ModerationPrefs`], for
+    /// [`crate::moderation::ModerationOpts`]); equal to
+    /// [`crate::moderation::ModerationPrefs::from_preferences`] over
+    /// [`BskyPreferences::items`] with the same app labelers.
+    ///
+    /// ```
+    /// use atproto_client::bsky::{BskyPreferences, PreferenceList};
+    /// use atproto_client::moderation::{LabelPreference, ModerationPrefs};
+    /// use serde_json::json;
+    /// let list = PreferenceList::new(vec![json!({
+    ///     "$type": "app.bsky.actor.defs#contentLabelPref", "label": "nsfw", "visibility": "show",
+    /// })]);
+    /// let prefs = BskyPreferences::from_items(&list, &[]);
+    /// let moderation = prefs.moderation_prefs.to_moderation_prefs();
+    /// assert_eq!(moderation.labels["porn"], LabelPreference::Ignore);
+    /// assert_eq!(moderation, ModerationPrefs::from_preferences(&prefs.items, &[]));
+    /// ```
+    pub fn to_moderation_prefs(&self) -> crate::moderation::ModerationPrefs {
+        use crate::moderation::{LabelPreference, LabelerPrefs, ModerationPrefs};
+        let labels = |m: &BTreeMap<String, ContentLabelPrefVisibility>| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), LabelPreference::from(*v)))
+                .collect()
+        };
+        let mut out = ModerationPrefs::empty();
+        out.adult_content_enabled = self.adult_content_enabled;
+        out.labels = labels(&self.labels);
+        out.labelers = self
+            .labelers
+            .iter()
+            .map(|l| {
+                let mut p = LabelerPrefs::new(l.did.clone());
+                p.labels = labels(&l.labels);
+                p
+            })
+            .collect();
+        out.muted_words.clone_from(&self.muted_words);
+        out.hidden_posts.clone_from(&self.hidden_posts);
+        out
+    }
+}
+
 /// Interests gathered at onboarding (`interestsPref`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InterestsPreferences {
