@@ -51,6 +51,10 @@ else
 fi
 
 BASE_TMP="${TMPDIR:-/tmp}"
+# The cluster's owner must be able to reach its directory.
+if ! as_pg test -x "$BASE_TMP" 2>/dev/null; then
+  BASE_TMP=/tmp
+fi
 PREFIX="atproto-appview-harness."
 
 # --- leftovers of killed runs ---------------------------------------------------
