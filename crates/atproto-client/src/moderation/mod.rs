@@ -23,7 +23,7 @@
 //!
 //! // The viewer blocks the author.
 //! let mut author = ProfileViewBasic::new("did:plc:bob".parse()?, "bob.test".parse()?);
-//! let mut viewer = ViewerState::new();
+//! let mut viewer = ViewerState::default();
 //! viewer.blocking = Some("at://did:plc:me/app.bsky.graph.block/1".parse()?);
 //! author.viewer = Some(viewer);
 //! let record = Unknown::from_json(r#"{"$type":"app.bsky.feed.post","text":"hello","createdAt":"2024-01-01T00:00:00Z"}"#)?;

@@ -14,7 +14,7 @@ use atproto_api::com::atproto::label::defs::Label;
 use atproto_types::{AtUri, Did, Unknown};
 
 use super::decision::{CauseKind, CauseSource, ModerationDecision, MuteWordMatch};
-use super::mutewords::{match_mute_words, MuteWordText};
+use super::mutewords::{match_prepared, prepare, MuteWordText, PreparedWord};
 use super::record::{EmbedLite, PostLite};
 use super::types::{LabelTarget, ModerationOpts};
 
@@ -142,7 +142,7 @@ fn decide_content_by<'a, P: ProfileSubject + ?Sized>(
 /// use atproto_client::moderation::{moderate_profile, ModerationContext, ModerationOpts};
 ///
 /// let mut profile = ProfileViewBasic::new("did:plc:bob".parse()?, "bob.test".parse()?);
-/// let mut viewer = ViewerState::new();
+/// let mut viewer = ViewerState::default();
 /// viewer.muted = Some(true);
 /// profile.viewer = Some(viewer);
 /// let opts = ModerationOpts::new(Some("did:plc:me".parse()?), Default::default());
@@ -276,7 +276,7 @@ fn following(author: &ProfileViewBasic) -> bool {
 /// Collects matches the way `@atproto/api` walks a post: the first text
 /// (post text, alt texts, quoted post, link cards) with any match wins.
 struct MuteWalk<'w> {
-    words: &'w [MutedWord],
+    words: Vec<PreparedWord<'w>>,
 }
 
 impl<'w> MuteWalk<'w> {
@@ -287,8 +287,8 @@ impl<'w> MuteWalk<'w> {
         languages: &[&str],
         followed: bool,
     ) -> Option<Vec<MuteWordMatch<'w>>> {
-        let m = match_mute_words(
-            self.words,
+        let m = match_prepared(
+            &self.words,
             &MuteWordText {
                 text,
                 tags,
@@ -360,7 +360,9 @@ fn match_all_mute_words<'w>(post: &PostView, words: &'w [MutedWord]) -> Vec<Mute
     if words.is_empty() {
         return Vec::new();
     }
-    let walk = MuteWalk { words };
+    let walk = MuteWalk {
+        words: prepare(words),
+    };
     let author_followed = following(&post.author);
     let record = decode_post(&post.record);
     if let Some(m) = record
@@ -449,7 +451,8 @@ pub fn moderate_notification<'a>(
 /// # fn demo(g: &atproto_client::atproto_api::app::bsky::feed::defs::GeneratorView,
 /// #         opts: &atproto_client::moderation::ModerationOpts) {
 /// use atproto_client::moderation::{moderate_feed_generator, ModerationContext};
-/// let ui = moderate_feed_generator(g, opts).ui(ModerationContext::ContentView);
+/// let decision = moderate_feed_generator(g, opts);
+/// let ui = decision.ui(ModerationContext::ContentView);
 /// println!("warn: {}", ui.blur() || ui.alert());
 /// # }
 /// ```
