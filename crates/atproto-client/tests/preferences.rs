@@ -220,7 +220,7 @@ fn others_untouched(store: &Store, before: &[Value], changed: &[&str]) {
 }
 
 #[tokio::test]
-async fn the_typed_read_has_every_preference_with_legacy_labels_remapped() {
+async fn preferences_the_typed_read_has_every_preference_with_legacy_labels_remapped() {
     let store = Store::with(every_item());
     let (_m, agent) = agent_over(&store, None).await;
     let prefs = agent.get_preferences().await.unwrap();
@@ -300,7 +300,7 @@ async fn the_typed_read_has_every_preference_with_legacy_labels_remapped() {
 }
 
 #[tokio::test]
-async fn an_empty_account_reads_the_defaults_and_gets_the_following_feed_stored() {
+async fn preferences_an_empty_account_reads_the_defaults_and_gets_the_following_feed_stored() {
     let store = Store::default();
     let (_m, agent) = agent_over(&store, None).await;
     let prefs = agent.get_preferences_with_app_labelers(&[]).await.unwrap();
@@ -326,7 +326,7 @@ async fn an_empty_account_reads_the_defaults_and_gets_the_following_feed_stored(
 }
 
 #[tokio::test]
-async fn v1_saved_feeds_migrate_to_v2_pinned_first_and_v1_is_kept() {
+async fn preferences_v1_saved_feeds_migrate_to_v2_pinned_first_and_v1_is_kept() {
     let other = "at://did:plc:creator000000000000000000/app.bsky.feed.post/notafeed";
     let store = Store::with(vec![
         json!({"$type": "app.bsky.example.futurePref", "x": 1}),
@@ -374,7 +374,7 @@ async fn v1_saved_feeds_migrate_to_v2_pinned_first_and_v1_is_kept() {
 }
 
 #[tokio::test]
-async fn saved_feed_helpers_change_v2_and_write_feeds_back_to_v1() {
+async fn preferences_saved_feed_helpers_change_v2_and_write_feeds_back_to_v1() {
     let before = every_item();
     let store = Store::with(before.clone());
     let (_m, agent) = agent_over(&store, None).await;
@@ -485,7 +485,7 @@ async fn saved_feed_helpers_change_v2_and_write_feeds_back_to_v1() {
 
 #[tokio::test]
 #[allow(deprecated)]
-async fn legacy_v1_feed_helpers_change_only_v1() {
+async fn preferences_legacy_v1_feed_helpers_change_only_v1() {
     let before = every_item();
     let store = Store::with(before.clone());
     let (_m, agent) = agent_over(&store, None).await;
@@ -514,7 +514,7 @@ async fn legacy_v1_feed_helpers_change_only_v1() {
 }
 
 #[tokio::test]
-async fn moderation_helpers_change_their_items_only() {
+async fn preferences_moderation_helpers_change_their_items_only() {
     let before = every_item();
     let store = Store::with(before.clone());
     let (_m, agent) = agent_over(&store, None).await;
@@ -564,7 +564,7 @@ async fn moderation_helpers_change_their_items_only() {
 }
 
 #[tokio::test]
-async fn a_global_label_setting_is_also_written_under_its_legacy_name() {
+async fn preferences_a_global_label_setting_is_also_written_under_its_legacy_name() {
     let before = every_item();
     let store = Store::with(before.clone());
     let (_m, agent) = agent_over(&store, None).await;
@@ -641,7 +641,8 @@ async fn a_global_label_setting_is_also_written_under_its_legacy_name() {
 }
 
 #[tokio::test]
-async fn muted_words_are_sanitized_get_ids_and_update_and_remove_by_id_or_legacy_value() {
+async fn preferences_muted_words_are_sanitized_get_ids_and_update_and_remove_by_id_or_legacy_value()
+{
     let before = every_item();
     let store = Store::with(before.clone());
     let (_m, agent) = agent_over(&store, None).await;
@@ -744,7 +745,7 @@ async fn muted_words_are_sanitized_get_ids_and_update_and_remove_by_id_or_legacy
 }
 
 #[test]
-fn expired_muted_words_stay_stored_but_are_not_active() {
+fn preferences_expired_muted_words_stay_stored_but_are_not_active() {
     let now = Datetime::new("2025-06-01T00:00:00.000Z").unwrap();
     let mut w = MutedWord::new("x".into(), vec![]);
     assert!(muted_word_is_active(&w, &now));
@@ -755,7 +756,7 @@ fn expired_muted_words_stay_stored_but_are_not_active() {
 }
 
 #[tokio::test]
-async fn view_personal_and_interest_helpers_merge_into_their_items() {
+async fn preferences_view_personal_and_interest_helpers_merge_into_their_items() {
     let before = every_item();
     let store = Store::with(before.clone());
     let (_m, agent) = agent_over(&store, None).await;
@@ -827,7 +828,7 @@ async fn view_personal_and_interest_helpers_merge_into_their_items() {
 }
 
 #[tokio::test]
-async fn app_state_interaction_verification_and_live_event_helpers() {
+async fn preferences_app_state_interaction_verification_and_live_event_helpers() {
     let before = every_item();
     let store = Store::with(before.clone());
     let (_m, agent) = agent_over(&store, None).await;
@@ -940,7 +941,7 @@ async fn app_state_interaction_verification_and_live_event_helpers() {
 }
 
 #[tokio::test]
-async fn bad_input_is_refused_before_anything_is_written() {
+async fn preferences_bad_input_is_refused_before_anything_is_written() {
     let store = Store::with(every_item());
     let (_m, agent) = agent_over(&store, None).await;
     let e = agent
@@ -971,7 +972,7 @@ async fn bad_input_is_refused_before_anything_is_written() {
 }
 
 #[tokio::test]
-async fn a_refused_write_is_a_typed_error_and_unknown_items_pass_through_raw() {
+async fn preferences_a_refused_write_is_a_typed_error_and_unknown_items_pass_through_raw() {
     // The server refuses an item outside app.bsky; the helper reports it.
     let store = Store::with(vec![json!({"$type": "com.example.unknownPref", "x": 1})]);
     let (_m, agent) = agent_over(&store, None).await;
@@ -992,7 +993,7 @@ async fn a_refused_write_is_a_typed_error_and_unknown_items_pass_through_raw() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_helpers_on_one_agent_and_its_clones_lose_nothing() {
+async fn preferences_concurrent_helpers_on_one_agent_and_its_clones_lose_nothing() {
     let store = Store::with(every_item());
     // Every read answers late, so that without the lock each write would
     // start from a list without the others' changes.
@@ -1040,7 +1041,7 @@ async fn concurrent_helpers_on_one_agent_and_its_clones_lose_nothing() {
 }
 
 #[test]
-fn the_moderation_part_reads_as_the_moderation_module_reads_the_items() {
+fn preferences_the_moderation_part_reads_as_the_moderation_module_reads_the_items() {
     let list = PreferenceList::new(every_item());
     let app = [Did::new("did:plc:ar7c4by46qjdydhdevvrndac").unwrap()];
     for labelers in [&app[..], &[]] {
