@@ -2,6 +2,9 @@
 //!
 //! `cargo bench -p atproto-richtext` prints the mean time per call; no
 //! harness dependency, just a warm-up and a timed loop per case.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

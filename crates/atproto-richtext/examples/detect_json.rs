@@ -11,6 +11,9 @@
 //! With `--segments`, prints instead `[segments, cleaned text, cleaned
 //! facet ranges]` for each text: the segments (`[text, has a facet]`) of the
 //! detected facets, then the text and facet ranges after `clean_newlines`.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
 use std::process::ExitCode;

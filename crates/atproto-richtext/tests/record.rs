@@ -1,5 +1,8 @@
 //! Conversion to and from the `app.bsky.richtext.facet` record types, and
 //! newline cleaning.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use atproto_api::app::bsky::richtext::facet as api;
 use atproto_richtext::{Error, Facet, Feature, RangeProblem, RichText};

@@ -1,4 +1,7 @@
 //! Segments for rendering and grapheme/byte lengths, with exact byte ranges.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use atproto_richtext::{Facet, Feature, RichText};
 

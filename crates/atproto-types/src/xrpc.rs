@@ -63,6 +63,30 @@ pub trait Endpoint: Send + Sync + 'static {
     }
 }
 
+/// The server side of a generated query or procedure: what a server needs
+/// beyond [`Endpoint`] to answer it. lexgen writes it only when asked
+/// (`atproto-api`'s `server` feature, `lexgen::Builder::server`), so a
+/// client compiles none of it.
+///
+/// The server checks the request's content type against
+/// [`Endpoint::INPUT_ENCODING`] and the parameters and input against the
+/// lexicon ([`Endpoint::validate_params`], [`Endpoint::validate_input`]);
+/// these methods only convert.
+pub trait ServerEndpoint: Endpoint {
+    /// Decodes the query parameters from a deserializer over the query
+    /// string (a map of names to values). Endpoints without parameters
+    /// ignore every name.
+    fn decode_params<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self::Params, D::Error>;
+
+    /// Decodes a request body: JSON into the input type, other encodings
+    /// handed over as they are. Endpoints without input ignore it.
+    fn decode_input(body: RawBody) -> Result<Self::Input, DecodeError>;
+
+    /// Encodes a handler's answer; `None` when the endpoint declares no
+    /// output.
+    fn encode_output(output: Self::Output) -> Result<Option<RawBody>, EncodeError>;
+}
+
 /// The declared errors of one endpoint, as a generated enum with one variant
 /// per error name. Names the lexicon does not declare are not represented
 /// here: a client reports them with the HTTP status, name and message.

@@ -2,6 +2,11 @@
 //! body is read for its `error` and `message` strings only, never built
 //! into a JSON tree (where each `0` of a `[0,0,...]` would take dozens of
 //! bytes). A test binary of its own, for its counting allocator.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// A counting global allocator is an `unsafe impl GlobalAlloc`.
+#![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,6 +2,9 @@
 //! provider alone: which one a process uses is the application's choice.
 //! A test binary of its own, so that nothing else in the process installs
 //! one first.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use atproto_xrpc::{HyperClient, ReqwestClient};
 use rustls::crypto::CryptoProvider;
