@@ -3,7 +3,6 @@
 // Test code: unwrap, expect and panic are how a test fails
 // (the workspace lints forbid them in library code).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 #![cfg(feature = "async")]
 
 use atproto_sync::car::{self, CarStream, OwnedBlock};

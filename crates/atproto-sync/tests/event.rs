@@ -4,7 +4,6 @@
 // Test code: unwrap, expect and panic are how a test fails
 // (the workspace lints forbid them in library code).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 #![cfg(feature = "verify")]
 
 use std::cell::RefCell;
