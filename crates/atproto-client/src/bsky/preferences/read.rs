@@ -19,6 +19,11 @@ use crate::session::SessionManager;
 
 /// The DID of Bluesky's own moderation labeler, which `@atproto/api` lists
 /// first among an app's labelers by default.
+///
+/// ```
+/// use atproto_client::atproto_types::Did;
+/// assert!(Did::new(atproto_client::bsky::BSKY_LABELER_DID).is_ok());
+/// ```
 pub const BSKY_LABELER_DID: &str = "did:plc:ar7c4by46qjdydhdevvrndac";
 
 /// The global label settings before the user changes any
@@ -49,6 +54,12 @@ pub const LEGACY_LABEL_NAMES: [(&str, &str); 3] = [
 ];
 
 /// The v1 saved feeds (`savedFeedsPref`), when the account has them.
+///
+/// ```
+/// use atproto_client::bsky::{BskyPreferences, PreferenceList};
+/// let prefs = BskyPreferences::from_items(&PreferenceList::default(), &[]);
+/// assert_eq!(prefs.feeds.saved, None);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LegacyFeeds {
     /// Saved feed and list URIs (pinned ones included).
@@ -59,6 +70,12 @@ pub struct LegacyFeeds {
 
 /// How a feed shows (`feedViewPref`), with `@atproto/api`'s defaults for
 /// what is not set.
+///
+/// ```
+/// use atproto_client::bsky::FeedViewPreferences;
+/// let d = FeedViewPreferences::default();
+/// assert!(d.hide_replies_by_unfollowed && !d.hide_reposts);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeedViewPreferences {
     /// Hide replies. Default `false`.
@@ -86,6 +103,12 @@ impl Default for FeedViewPreferences {
 }
 
 /// How threads show (`threadViewPref`).
+///
+/// ```
+/// use atproto_client::atproto_api::app::bsky::actor::defs::ThreadViewPrefSort;
+/// use atproto_client::bsky::ThreadViewPreferences;
+/// assert_eq!(ThreadViewPreferences::default().sort.known(), Some(ThreadViewPrefSort::Hotness));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThreadViewPreferences {
     /// Reply order. Default `hotness`.
@@ -102,6 +125,19 @@ impl Default for ThreadViewPreferences {
 
 /// A labeler the user listens to, with the label settings that apply to
 /// its labels only.
+///
+/// ```
+/// use atproto_client::atproto_api::app::bsky::actor::defs::ContentLabelPrefVisibility;
+/// use atproto_client::bsky::{BskyPreferences, PreferenceList};
+/// use serde_json::json;
+/// let list = PreferenceList::new(vec![
+///     json!({"$type": "app.bsky.actor.defs#labelersPref", "labelers": [{"did": "did:plc:l"}]}),
+///     json!({"$type": "app.bsky.actor.defs#contentLabelPref", "labelerDid": "did:plc:l",
+///            "label": "spam", "visibility": "hide"}),
+/// ]);
+/// let prefs = BskyPreferences::from_items(&list, &[]);
+/// assert_eq!(prefs.moderation_prefs.labelers[0].labels["spam"], ContentLabelPrefVisibility::Hide);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelerPreferences {
     /// The labeler's DID.
@@ -112,6 +148,12 @@ pub struct LabelerPreferences {
 
 /// The moderation preferences, as plain data: what a moderation decision
 /// needs from the user (`@atproto/api`'s `ModerationPrefs`).
+///
+/// ```
+/// use atproto_client::bsky::{BskyPreferences, PreferenceList};
+/// let prefs = BskyPreferences::from_items(&PreferenceList::default(), &[]);
+/// assert!(prefs.moderation_prefs.muted_words.is_empty());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModerationPreferences {
     /// Adult content turned on (`adultContentPref`). Default `false`.
@@ -204,6 +246,15 @@ impl ModerationPreferences {
 }
 
 /// Interests gathered at onboarding (`interestsPref`).
+///
+/// ```
+/// use atproto_client::bsky::{BskyPreferences, PreferenceList};
+/// use serde_json::json;
+/// let list = PreferenceList::new(vec![
+///     json!({"$type": "app.bsky.actor.defs#interestsPref", "tags": ["art"]}),
+/// ]);
+/// assert_eq!(BskyPreferences::from_items(&list, &[]).interests.tags, ["art"]);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InterestsPreferences {
     /// Interest tags.
@@ -213,6 +264,17 @@ pub struct InterestsPreferences {
 }
 
 /// The Bluesky app's own state (`bskyAppStatePref`).
+///
+/// ```
+/// use atproto_client::bsky::{BskyPreferences, PreferenceList};
+/// use serde_json::json;
+/// let list = PreferenceList::new(vec![
+///     json!({"$type": "app.bsky.actor.defs#bskyAppStatePref", "queuedNudges": ["tour"]}),
+/// ]);
+/// let state = BskyPreferences::from_items(&list, &[]).bsky_app_state;
+/// assert_eq!(state.queued_nudges, ["tour"]);
+/// assert!(state.nuxs.is_empty());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BskyAppState {
     /// Nudges (modals, tours, dots) waiting to be shown.
@@ -226,6 +288,11 @@ pub struct BskyAppState {
 }
 
 /// Live-event feed settings (`liveEventPreferences`).
+///
+/// ```
+/// use atproto_client::bsky::LiveEventPreferencesView;
+/// assert!(!LiveEventPreferencesView::default().hide_all_feeds);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LiveEventPreferencesView {
     /// Feed ids hidden from live events.

@@ -58,6 +58,13 @@ fn validate_saved_feed(feed: &SavedFeed) -> Result<(), AnyError> {
 }
 
 /// A feed to save with [`Agent::add_saved_feeds`] (it gets its id there).
+///
+/// ```
+/// use atproto_client::atproto_api::app::bsky::actor::defs::SavedFeedType;
+/// use atproto_client::bsky::NewSavedFeed;
+/// let f = NewSavedFeed { r#type: SavedFeedType::Timeline, value: "following".into(), pinned: true };
+/// assert_eq!(f.value, "following");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewSavedFeed {
     /// `feed`, `list` or `timeline`.
@@ -102,6 +109,12 @@ impl NewSavedFeed {
 
 /// The feed view settings to change with [`Agent::set_feed_view_prefs`]:
 /// `None` keeps what is stored.
+///
+/// ```
+/// use atproto_client::bsky::FeedViewPrefsUpdate;
+/// let only_reposts = FeedViewPrefsUpdate { hide_reposts: Some(true), ..Default::default() };
+/// assert_eq!(only_reposts.hide_replies, None);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FeedViewPrefsUpdate {
     /// Hide replies.
@@ -118,6 +131,12 @@ pub struct FeedViewPrefsUpdate {
 
 /// A muted word to add with [`Agent::add_muted_word`] (it gets its id
 /// there).
+///
+/// ```
+/// use atproto_client::bsky::NewMutedWord;
+/// let w = NewMutedWord { expires_at: None, ..NewMutedWord::new("#tag") };
+/// assert_eq!(w.value, "#tag");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewMutedWord {
     /// The word, phrase or tag (a leading `#` is dropped).
@@ -150,6 +169,12 @@ impl NewMutedWord {
 
 /// A change to the live-event preferences
 /// ([`Agent::update_live_event_preferences`]).
+///
+/// ```
+/// use atproto_client::bsky::LiveEventAction;
+/// let hide = LiveEventAction::HideFeed("event-1".into());
+/// assert_ne!(hide, LiveEventAction::ToggleHideAllFeeds);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LiveEventAction {
     /// Hide the feed with this id.
