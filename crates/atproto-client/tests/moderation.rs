@@ -1170,3 +1170,44 @@ fn builtin_definitions_match_published_table() {
         builtin_label("!no-unauthenticated").is_some_and(|d| d.flags.unauthed && !d.flags.no_self)
     );
 }
+
+#[test]
+fn live_status_labels_are_content_labels() {
+    let o = opts(Cfg::None);
+    let status_uri = "at://did:web:alice/app.bsky.actor.status/self";
+    let p: ProfileViewBasic = decode(json!({
+        "did": "did:web:alice", "handle": "alice.test",
+        "status": { "status": "app.bsky.actor.status#live", "record": {},
+                    "labels": [label(LABELER, status_uri, "!hide")] },
+    }));
+    check_ui(
+        "status",
+        &moderate_status(&p, &o),
+        &PROFILE_CONTEXTS,
+        &[
+            ("contentList", "filter blur noOverride"),
+            ("contentView", "blur noOverride"),
+        ],
+    );
+    // the profile itself is not moderated by its status's labels
+    assert!(moderate_profile(&p, &o).causes.is_empty());
+}
+
+#[cfg(feature = "chat-bsky")]
+#[test]
+fn chat_profile_view_is_a_profile_subject() {
+    let o = opts(Cfg::None);
+    let p: atproto_client::atproto_api::chat::bsky::actor::defs::ProfileViewBasic =
+        decode(profile_json("dan", &[], &[], LABELER));
+    check_ui(
+        "chat profile",
+        &moderate_profile(&p, &o),
+        &PROFILE_CONTEXTS,
+        &[
+            ("profileList", "filter inform"),
+            ("profileView", "alert"),
+            ("contentList", "filter blur"),
+            ("contentView", "inform"),
+        ],
+    );
+}

@@ -6,7 +6,8 @@
 //! same semantics (the version whose lexicons this crate is generated
 //! from). A `moderate_*` function reads a view from the AppView
 //! ([`moderate_post`], [`moderate_profile`], [`moderate_notification`],
-//! [`moderate_feed_generator`], [`moderate_user_list`]) with the viewer's
+//! [`moderate_feed_generator`], [`moderate_user_list`], [`moderate_status`];
+//! profiles include the chat service's view with feature `chat-bsky`) with the viewer's
 //! [`ModerationOpts`] and returns a [`ModerationDecision`]; its
 //! [`ui`](ModerationDecision::ui) says, for one [`ModerationContext`],
 //! whether to filter the subject out of a list, blur it (and whether the
@@ -73,8 +74,6 @@
 //! - A decision borrows the subject and the options instead of copying.
 //! - Muted-word expiry compares instants rather than timestamp strings, so
 //!   an `expiresAt` with a timezone offset expires at the right moment.
-//! - `moderateStatus` (live status) and the chat profile view are not
-//!   covered yet.
 //! - A post record whose muted-word fields (`text`, `facets`, `tags`,
 //!   `langs`, `embed`) have the wrong JSON types is treated as having no
 //!   text, where the TypeScript code would throw.
@@ -98,7 +97,7 @@ pub use labels::{
 pub use mutewords::{has_muted_word, match_mute_words, MuteWordText};
 pub use subjects::{
     moderate_feed_generator, moderate_notification, moderate_post, moderate_profile,
-    moderate_user_list, ProfileSubject, UserList,
+    moderate_status, moderate_user_list, ProfileSubject, UserList,
 };
 pub use types::{
     LabelPreference, LabelTarget, LabelerPrefs, ModerationAction, ModerationBehavior,

@@ -37,6 +37,10 @@ pub trait ProfileSubject {
     fn subject_viewer(&self) -> Option<&ViewerState>;
     /// Labels on the account and its profile record.
     fn subject_labels(&self) -> &[Label];
+    /// Labels on the account's live status, if the view carries one.
+    fn subject_status_labels(&self) -> &[Label] {
+        &[]
+    }
 }
 
 macro_rules! profile_subject {
@@ -51,10 +55,30 @@ macro_rules! profile_subject {
             fn subject_labels(&self) -> &[Label] {
                 self.labels.as_deref().unwrap_or_default()
             }
+            fn subject_status_labels(&self) -> &[Label] {
+                self.status
+                    .as_ref()
+                    .and_then(|s| s.labels.as_deref())
+                    .unwrap_or_default()
+            }
         }
     )*};
 }
 profile_subject!(ProfileViewBasic, ProfileView, ProfileViewDetailed);
+
+/// The chat service's profile view (feature `chat-bsky`).
+#[cfg(feature = "chat-bsky")]
+impl ProfileSubject for atproto_api::chat::bsky::actor::defs::ProfileViewBasic {
+    fn subject_did(&self) -> &Did {
+        &self.did
+    }
+    fn subject_viewer(&self) -> Option<&ViewerState> {
+        self.viewer.as_ref()
+    }
+    fn subject_labels(&self) -> &[Label] {
+        self.labels.as_deref().unwrap_or_default()
+    }
+}
 
 const PROFILE_SELF_SUFFIX: &str = "/app.bsky.actor.profile/self";
 
@@ -157,6 +181,32 @@ pub fn moderate_profile<'a, P: ProfileSubject + ?Sized>(
     opts: &'a ModerationOpts,
 ) -> ModerationDecision<'a> {
     let mut d = decide_account(profile, opts);
+    d.merge(decide_profile(profile, opts));
+    d
+}
+
+/// Decides about an account's live status (`moderateStatus`): the labels on
+/// the status, then the account and profile decisions.
+///
+/// ```
+/// use atproto_client::atproto_api::app::bsky::actor::defs::ProfileViewBasic;
+/// use atproto_client::moderation::{moderate_status, ModerationContext, ModerationOpts};
+///
+/// let profile = ProfileViewBasic::new("did:plc:bob".parse()?, "bob.test".parse()?);
+/// let opts = ModerationOpts::new(Some("did:plc:me".parse()?), Default::default());
+/// assert!(!moderate_status(&profile, &opts).ui(ModerationContext::ContentView).blur());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn moderate_status<'a, P: ProfileSubject + ?Sized>(
+    profile: &'a P,
+    opts: &'a ModerationOpts,
+) -> ModerationDecision<'a> {
+    let did = profile.subject_did().as_str();
+    let mut d = ModerationDecision::new(did, is_me(did, opts));
+    for label in profile.subject_status_labels() {
+        d.add_label(LabelTarget::Content, label, opts);
+    }
+    d.merge(decide_account(profile, opts));
     d.merge(decide_profile(profile, opts));
     d
 }
