@@ -117,22 +117,32 @@ impl HyperClient {
     /// Sends `request` and waits for the status and headers (within the
     /// request's timeout), refusing a declared length over the size limit.
     async fn open(&self, request: HttpRequest) -> Result<hyper::Response<Incoming>, HttpError> {
-        let limit = request.max_response_size;
         let timeout = request.timeout;
+        tokio::time::timeout(timeout, self.head(request))
+            .await
+            .map_err(|_| timed_out(timeout))?
+    }
+
+    /// [`HyperClient::open`] without a deadline of its own, for a caller
+    /// whose deadline already covers the whole exchange (one timer per call,
+    /// not two).
+    async fn head(&self, request: HttpRequest) -> Result<hyper::Response<Incoming>, HttpError> {
+        let limit = request.max_response_size;
         let mut builder = hyper::Request::builder()
             .method(match request.method {
                 HttpMethod::Get => hyper::Method::GET,
                 HttpMethod::Post => hyper::Method::POST,
             })
             .uri(request.url.as_str());
-        for (name, value) in &request.headers {
-            let mut v = hyper::header::HeaderValue::from_str(value).map_err(|_| {
+        // Each value takes over the request's own text, without a copy.
+        for (name, value) in request.headers {
+            let mut v = hyper::header::HeaderValue::try_from(value).map_err(|_| {
                 HttpError::new(
                     HttpErrorKind::Other,
                     format!("invalid value for header {name}"),
                 )
             })?;
-            v.set_sensitive(HttpRequest::is_sensitive_header(name));
+            v.set_sensitive(HttpRequest::is_sensitive_header(&name));
             builder = builder.header(name.as_str(), v);
         }
         let body = Full::new(Bytes::from(request.body.unwrap_or_default()));
@@ -142,10 +152,7 @@ impl HyperClient {
                 format!("invalid request for {}: {e}", request.url),
             )
         })?;
-        let resp = tokio::time::timeout(timeout, self.client.request(req))
-            .await
-            .map_err(|_| timed_out(timeout))?
-            .map_err(|e| map_error(&e))?;
+        let resp = self.client.request(req).await.map_err(|e| map_error(&e))?;
         if declared_too_large(resp.headers(), limit) {
             return Err(too_large(limit));
         }
@@ -174,7 +181,7 @@ impl HyperClient {
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let (limit, timeout) = (request.max_response_size, request.timeout);
         tokio::time::timeout(timeout, async {
-            let resp = self.open(request).await?;
+            let resp = self.head(request).await?;
             let status = resp.status().as_u16();
             let headers = header_pairs(resp.headers());
             let mut incoming = resp.into_body();
@@ -251,5 +258,91 @@ impl HttpClient for HyperClient {
         request: HttpRequest,
     ) -> BoxFuture<'_, Result<StreamingResponse, HttpError>> {
         Box::pin(self.start(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot loopback server: answers `{}` and hands back the request
+    /// head it read.
+    async fn echo_head() -> (String, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/xrpc/a.b.c?x=1", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.ends_with(b"\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed mid-head");
+                head.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        (url, task)
+    }
+
+    fn request(url: String, headers: &[(&str, &str)]) -> HttpRequest {
+        HttpRequest {
+            method: HttpMethod::Get,
+            url,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: None,
+            timeout: Duration::from_secs(10),
+            max_response_size: 1024,
+        }
+    }
+
+    /// Header values handed over to the request arrive as they were given,
+    /// and a value with a line break is refused before anything is sent.
+    #[tokio::test]
+    async fn header_values_go_out_as_given() {
+        let client = HyperClient::new().unwrap();
+        let (url, server) = echo_head().await;
+        let token = "Bearer eyJ0eXAiOiJhdCtqd3QifQ.e30.c2ln";
+        let answer = client
+            .send(request(
+                url,
+                &[
+                    ("accept", "application/json"),
+                    ("authorization", token),
+                    ("atproto-accept-labelers", "did:plc:a;redact, did:plc:b"),
+                ],
+            ))
+            .await
+            .unwrap();
+        assert_eq!((answer.status, answer.body.as_slice()), (200, &b"{}"[..]));
+        let head = server.await.unwrap();
+        assert!(
+            head.starts_with("GET /xrpc/a.b.c?x=1 HTTP/1.1\r\n"),
+            "{head}"
+        );
+        for line in [
+            "accept: application/json\r\n",
+            &format!("authorization: {token}\r\n"),
+            "atproto-accept-labelers: did:plc:a;redact, did:plc:b\r\n",
+        ] {
+            assert!(head.contains(line), "{line:?} not in {head}");
+        }
+
+        let bad = request(
+            "http://127.0.0.1:9/xrpc/a.b.c".into(),
+            &[("x-test", "a\r\nx-smuggled: 1")],
+        );
+        let e = client.send(bad).await.unwrap_err();
+        assert_eq!(e.kind, HttpErrorKind::Other);
+        assert!(
+            e.message.contains("invalid value for header x-test"),
+            "{e:?}"
+        );
     }
 }
