@@ -50,6 +50,7 @@ pub struct Builder {
     file_name: String,
     official: bool,
     rerun_if_changed: bool,
+    server: bool,
 }
 
 impl Default for Builder {
@@ -75,6 +76,7 @@ impl Builder {
             file_name: "lexicons.rs".into(),
             official: true,
             rerun_if_changed: true,
+            server: false,
         }
     }
 
@@ -126,6 +128,16 @@ impl Builder {
     /// absolute path (starting with `crate` or `::`).
     pub fn root_path(mut self, path: impl Into<String>) -> Self {
         self.root_path = path.into();
+        self
+    }
+
+    /// Also generates the server side of every query and procedure
+    /// (`atproto_types::xrpc::ServerEndpoint`: parameters from a query
+    /// string, input decoded, output encoded), for a service that answers
+    /// them with `atproto-server`. Off by default: a client needs none of
+    /// it. The code still needs only `atproto-types` and `serde`.
+    pub fn server(mut self, on: bool) -> Self {
+        self.server = on;
         self
     }
 
@@ -269,6 +281,11 @@ impl Builder {
             crate_doc: String::new(),
             secret_properties: self.secret_properties.clone(),
             root_path: self.root_path.clone(),
+            server: if self.server {
+                emit::ServerCode::Always
+            } else {
+                emit::ServerCode::Off
+            },
         };
         let generated =
             emit::generate_single(&set, &opts, &self.file_name).map_err(&lexicon_errors)?;

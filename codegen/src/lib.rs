@@ -35,7 +35,7 @@ pub mod resolve;
 pub mod validate;
 
 pub use builder::{BuildError, Builder, LexiconError};
-pub use emit::{generate, generate_single, Generated, Options};
+pub use emit::{generate, generate_single, Generated, Options, ServerCode};
 pub use resolve::{load_dir, load_dir_any, load_files, Origin, Set};
 
 /// A problem in a lexicon document (or in the set of documents).

@@ -30,6 +30,9 @@ pub fn generate_api(root: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
         crate_doc: API_DOC.into(),
         secret_properties: secret_properties(),
         root_path: "crate".into(),
+        // `ServerEndpoint` impls for atproto-server, behind `server`: the
+        // default build compiles none of them.
+        server: lexgen::ServerCode::Feature("server".into()),
     };
     let generated = lexgen::generate(&set, &opts).map_err(fail)?;
     let mut files = BTreeMap::new();
@@ -84,6 +87,9 @@ const API_DOC: &str = "Rust types and XRPC endpoints for the official atproto le
   implementing `atproto_types::xrpc::Endpoint`.
 - Each top-level namespace is a cargo feature: `com-atproto`, `app-bsky`
   (both default), `chat-bsky`, `tools-ozone`, `com-germnetwork`.
+- Feature `server` (off by default): every marker type also implements
+  `atproto_types::xrpc::ServerEndpoint` (parameters from a query string,
+  input decoded, output encoded), which `atproto-server` serves.
 - [`Api`] is the namespace tree of calls over any `atproto_types::XrpcCaller`:
   `Api::new(&caller).app.bsky.feed.get_timeline(params)`.";
 

@@ -52,6 +52,26 @@ pub struct Options {
     /// root; `crate::lexicons` for a tree `include!`d in `mod lexicons` at
     /// the root of the crate.
     pub root_path: String,
+    /// Whether each query and procedure also implements
+    /// `atproto_types::xrpc::ServerEndpoint` (decoding parameters and input,
+    /// encoding output: what a server needs). Off by default.
+    pub server: ServerCode,
+}
+
+/// Whether the server side of queries and procedures is generated
+/// ([`Options::server`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ServerCode {
+    /// Not generated: clients need none of it.
+    #[default]
+    Off,
+    /// Generated without a gate (a `lexgen::Builder` for a service).
+    Always,
+    /// Generated behind the cargo feature of that name (`server` for
+    /// `atproto-api`): each impl is `#[cfg(feature = "...")]`, and
+    /// [`cargo_toml`] declares the feature. Without it the crate compiles
+    /// exactly what it compiled before.
+    Feature(String),
 }
 
 impl Default for Options {
@@ -63,6 +83,7 @@ impl Default for Options {
             crate_doc: "Types and XRPC endpoints generated from lexicons.".into(),
             secret_properties: Vec::new(),
             root_path: "crate".into(),
+            server: ServerCode::Off,
         }
     }
 }
@@ -270,7 +291,7 @@ fn collect_features(modules: &[Module], out: &mut Generated) {
 
 /// The file of one module: its path under the source root and its syntax.
 fn module_file(m: &Module, opts: &Options) -> Result<(String, Parsed), Error> {
-    let body = render::module(m);
+    let body = render::module(m, &opts.server);
     let mut doc = format!("`{}`", m.nsid);
     if let Some(d) = &m.doc {
         doc.push_str(": ");
@@ -381,6 +402,12 @@ pub fn cargo_toml(generated: &Generated, opts: &Options, manifest: &str) -> Stri
         let deps: Vec<String> = deps.iter().map(|d| format!("{d:?}")).collect();
         s.push_str(&format!("{f} = [{}]\n", deps.join(", ")));
     }
+    if let ServerCode::Feature(f) = &opts.server {
+        s.push_str(&format!(
+            "# The server side of every query and procedure\n\
+             # (atproto_types::xrpc::ServerEndpoint), for atproto-server.\n{f} = []\n"
+        ));
+    }
     s
 }
 
@@ -423,7 +450,7 @@ pub fn crate_manifest(package: &str, generated: &Generated, opts: &Options) -> S
             ));
         }
     }
-    if !generated.features.is_empty() {
+    if !generated.features.is_empty() || matches!(opts.server, ServerCode::Feature(_)) {
         s.push_str("\n[features]\n");
     }
     cargo_toml(generated, opts, &s)

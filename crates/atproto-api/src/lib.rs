@@ -8,6 +8,9 @@
 //!   implementing `atproto_types::xrpc::Endpoint`.
 //! - Each top-level namespace is a cargo feature: `com-atproto`, `app-bsky`
 //!   (both default), `chat-bsky`, `tools-ozone`, `com-germnetwork`.
+//! - Feature `server` (off by default): every marker type also implements
+//!   `atproto_types::xrpc::ServerEndpoint` (parameters from a query string,
+//!   input decoded, output encoded), which `atproto-server` serves.
 //! - [`Api`] is the namespace tree of calls over any `atproto_types::XrpcCaller`:
 //!   `Api::new(&caller).app.bsky.feed.get_timeline(params)`.
 #![allow(

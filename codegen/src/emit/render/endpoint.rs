@@ -6,6 +6,7 @@ use quote::quote;
 
 use super::docs;
 use crate::emit::ir::*;
+use crate::emit::ServerCode;
 use crate::names::ident;
 
 /// The marker type of a query or procedure.
@@ -75,6 +76,71 @@ pub(super) fn endpoint(e: &Endpoint) -> TokenStream {
             }
             #validate_params
             #validate_input
+        }
+    }
+}
+
+/// The server side of a query or procedure
+/// (`atproto_types::xrpc::ServerEndpoint`), when [`ServerCode`] asks for it:
+/// parameters decoded with their generated `Deserialize`, JSON input with
+/// the same decoder as a client's output, JSON output with the same encoder
+/// as a client's input.
+pub(super) fn server(e: &Endpoint, server: &ServerCode) -> TokenStream {
+    let gate = match server {
+        ServerCode::Off => return TokenStream::new(),
+        ServerCode::Always => TokenStream::new(),
+        ServerCode::Feature(f) => quote!(#[cfg(feature = #f)]),
+    };
+    let name = ident(&e.name);
+    let params = if e.params {
+        quote!(<Parameters as ::serde::Deserialize<'de>>::deserialize(d))
+    } else {
+        quote!(<::serde::de::IgnoredAny as ::serde::Deserialize<'de>>::deserialize(d).map(|_| ()))
+    };
+    let input = match e.input {
+        BodyKind::None => quote!(let _ = body; ::std::result::Result::Ok(())),
+        BodyKind::Json => quote!(::atproto_types::xrpc::decode_json(
+            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+            &body.bytes,
+        )),
+        BodyKind::Raw(_) => quote!(::std::result::Result::Ok(body)),
+    };
+    let output = match e.output {
+        BodyKind::None => quote!(::std::result::Result::Ok(::std::option::Option::None)),
+        BodyKind::Json => quote!(::atproto_types::xrpc::encode_json(
+            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+            &output,
+        )),
+        BodyKind::Raw(_) => quote!(::std::result::Result::Ok(::std::option::Option::Some(
+            output
+        ))),
+    };
+    // `()` when no output is declared: not bound to a name.
+    let output_arg = match e.output {
+        BodyKind::None => quote!(_),
+        _ => quote!(output),
+    };
+    quote! {
+        #gate
+        impl ::atproto_types::xrpc::ServerEndpoint for #name {
+            #[inline]
+            fn decode_params<'de, D: ::serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::std::result::Result<Self::Params, D::Error> {
+                #params
+            }
+            #[inline]
+            fn decode_input(
+                body: ::atproto_types::xrpc::RawBody,
+            ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+                #input
+            }
+            #[inline]
+            fn encode_output(
+                #output_arg: Self::Output,
+            ) -> ::std::result::Result<::std::option::Option<::atproto_types::xrpc::RawBody>, ::atproto_types::xrpc::EncodeError> {
+                #output
+            }
         }
     }
 }

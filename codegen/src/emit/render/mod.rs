@@ -20,6 +20,7 @@ mod union;
 mod validate;
 
 use super::ir::*;
+use super::ServerCode;
 use crate::model::PermissionValue;
 use crate::names::ident;
 
@@ -118,12 +119,12 @@ fn default_expr(d: &DefaultValue, here: &[String]) -> TokenStream {
 }
 
 /// Renders one module's items.
-pub fn module(m: &Module) -> TokenStream {
-    let items = m.items.iter().map(|i| item(i, m));
+pub fn module(m: &Module, server: &ServerCode) -> TokenStream {
+    let items = m.items.iter().map(|i| item(i, m, server));
     quote!(#(#items)*)
 }
 
-fn item(i: &Item, m: &Module) -> TokenStream {
+fn item(i: &Item, m: &Module, server: &ServerCode) -> TokenStream {
     let here = &m.path[..];
     match i {
         Item::Struct(s) => object::structure(s, here),
@@ -140,7 +141,11 @@ fn item(i: &Item, m: &Module) -> TokenStream {
             let n = ident(name);
             quote!(#d pub const #n: &str = #value;)
         }
-        Item::Endpoint(e) => endpoint::endpoint(e),
+        Item::Endpoint(e) => {
+            let marker = endpoint::endpoint(e);
+            let server = endpoint::server(e, server);
+            quote!(#marker #server)
+        }
         Item::Errors(e) => endpoint::errors(e),
         Item::PermissionSet {
             name,

@@ -40,6 +40,34 @@ impl ::atproto_types::xrpc::Endpoint for GetBookmarks {
         ::atproto_types::validate::Validate::validate(params)
     }
 }
+#[cfg(feature = "server")]
+impl ::atproto_types::xrpc::ServerEndpoint for GetBookmarks {
+    #[inline]
+    fn decode_params<'de, D: ::serde::Deserializer<'de>>(
+        d: D,
+    ) -> ::std::result::Result<Self::Params, D::Error> {
+        <Parameters as ::serde::Deserialize<'de>>::deserialize(d)
+    }
+    #[inline]
+    fn decode_input(
+        body: ::atproto_types::xrpc::RawBody,
+    ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+        let _ = body;
+        ::std::result::Result::Ok(())
+    }
+    #[inline]
+    fn encode_output(
+        output: Self::Output,
+    ) -> ::std::result::Result<
+        ::std::option::Option<::atproto_types::xrpc::RawBody>,
+        ::atproto_types::xrpc::EncodeError,
+    > {
+        ::atproto_types::xrpc::encode_json(
+            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+            &output,
+        )
+    }
+}
 /// Query parameters of `app.bsky.bookmark.getBookmarks`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {

@@ -32,6 +32,32 @@ impl ::atproto_types::xrpc::Endpoint for ExportAccountData {
         ::atproto_types::xrpc::decode_raw(body)
     }
 }
+#[cfg(feature = "server")]
+impl ::atproto_types::xrpc::ServerEndpoint for ExportAccountData {
+    #[inline]
+    fn decode_params<'de, D: ::serde::Deserializer<'de>>(
+        d: D,
+    ) -> ::std::result::Result<Self::Params, D::Error> {
+        <::serde::de::IgnoredAny as ::serde::Deserialize<'de>>::deserialize(d)
+            .map(|_| ())
+    }
+    #[inline]
+    fn decode_input(
+        body: ::atproto_types::xrpc::RawBody,
+    ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+        let _ = body;
+        ::std::result::Result::Ok(())
+    }
+    #[inline]
+    fn encode_output(
+        output: Self::Output,
+    ) -> ::std::result::Result<
+        ::std::option::Option<::atproto_types::xrpc::RawBody>,
+        ::atproto_types::xrpc::EncodeError,
+    > {
+        ::std::result::Result::Ok(::std::option::Option::Some(output))
+    }
+}
 /// Raw `application/jsonl` body.
 pub type Output = ::atproto_types::xrpc::RawBody;
 /// This endpoint declares no errors.

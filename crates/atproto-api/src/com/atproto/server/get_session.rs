@@ -34,6 +34,35 @@ impl ::atproto_types::xrpc::Endpoint for GetSession {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
 }
+#[cfg(feature = "server")]
+impl ::atproto_types::xrpc::ServerEndpoint for GetSession {
+    #[inline]
+    fn decode_params<'de, D: ::serde::Deserializer<'de>>(
+        d: D,
+    ) -> ::std::result::Result<Self::Params, D::Error> {
+        <::serde::de::IgnoredAny as ::serde::Deserialize<'de>>::deserialize(d)
+            .map(|_| ())
+    }
+    #[inline]
+    fn decode_input(
+        body: ::atproto_types::xrpc::RawBody,
+    ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+        let _ = body;
+        ::std::result::Result::Ok(())
+    }
+    #[inline]
+    fn encode_output(
+        output: Self::Output,
+    ) -> ::std::result::Result<
+        ::std::option::Option<::atproto_types::xrpc::RawBody>,
+        ::atproto_types::xrpc::EncodeError,
+    > {
+        ::atproto_types::xrpc::encode_json(
+            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+            &output,
+        )
+    }
+}
 /// If active=false, this optional field indicates a possible reason for why the account is not active. If active=false and no status is supplied, then the host makes no claim for why the repository is no longer being hosted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputStatus {

@@ -34,6 +34,31 @@ impl ::atproto_types::xrpc::Endpoint for GetBlob {
         ::atproto_types::xrpc::decode_raw(body)
     }
 }
+#[cfg(feature = "server")]
+impl ::atproto_types::xrpc::ServerEndpoint for GetBlob {
+    #[inline]
+    fn decode_params<'de, D: ::serde::Deserializer<'de>>(
+        d: D,
+    ) -> ::std::result::Result<Self::Params, D::Error> {
+        <Parameters as ::serde::Deserialize<'de>>::deserialize(d)
+    }
+    #[inline]
+    fn decode_input(
+        body: ::atproto_types::xrpc::RawBody,
+    ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+        let _ = body;
+        ::std::result::Result::Ok(())
+    }
+    #[inline]
+    fn encode_output(
+        output: Self::Output,
+    ) -> ::std::result::Result<
+        ::std::option::Option<::atproto_types::xrpc::RawBody>,
+        ::atproto_types::xrpc::EncodeError,
+    > {
+        ::std::result::Result::Ok(::std::option::Option::Some(output))
+    }
+}
 /// Query parameters of `com.atproto.sync.getBlob`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {

@@ -33,6 +33,34 @@ impl ::atproto_types::xrpc::Endpoint for RequestCrawl {
         ::atproto_types::xrpc::decode_none(body)
     }
 }
+#[cfg(feature = "server")]
+impl ::atproto_types::xrpc::ServerEndpoint for RequestCrawl {
+    #[inline]
+    fn decode_params<'de, D: ::serde::Deserializer<'de>>(
+        d: D,
+    ) -> ::std::result::Result<Self::Params, D::Error> {
+        <::serde::de::IgnoredAny as ::serde::Deserialize<'de>>::deserialize(d)
+            .map(|_| ())
+    }
+    #[inline]
+    fn decode_input(
+        body: ::atproto_types::xrpc::RawBody,
+    ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+        ::atproto_types::xrpc::decode_json(
+            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+            &body.bytes,
+        )
+    }
+    #[inline]
+    fn encode_output(
+        _: Self::Output,
+    ) -> ::std::result::Result<
+        ::std::option::Option<::atproto_types::xrpc::RawBody>,
+        ::atproto_types::xrpc::EncodeError,
+    > {
+        ::std::result::Result::Ok(::std::option::Option::None)
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Hostname of the current service (eg, PDS) that is requesting to be crawled.

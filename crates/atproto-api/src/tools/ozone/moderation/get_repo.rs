@@ -34,6 +34,34 @@ impl ::atproto_types::xrpc::Endpoint for GetRepo {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
 }
+#[cfg(feature = "server")]
+impl ::atproto_types::xrpc::ServerEndpoint for GetRepo {
+    #[inline]
+    fn decode_params<'de, D: ::serde::Deserializer<'de>>(
+        d: D,
+    ) -> ::std::result::Result<Self::Params, D::Error> {
+        <Parameters as ::serde::Deserialize<'de>>::deserialize(d)
+    }
+    #[inline]
+    fn decode_input(
+        body: ::atproto_types::xrpc::RawBody,
+    ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+        let _ = body;
+        ::std::result::Result::Ok(())
+    }
+    #[inline]
+    fn encode_output(
+        output: Self::Output,
+    ) -> ::std::result::Result<
+        ::std::option::Option<::atproto_types::xrpc::RawBody>,
+        ::atproto_types::xrpc::EncodeError,
+    > {
+        ::atproto_types::xrpc::encode_json(
+            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+            &output,
+        )
+    }
+}
 /// Query parameters of `tools.ozone.moderation.getRepo`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {

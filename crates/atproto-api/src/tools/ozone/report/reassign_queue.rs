@@ -35,6 +35,37 @@ impl ::atproto_types::xrpc::Endpoint for ReassignQueue {
         ::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)
     }
 }
+#[cfg(feature = "server")]
+impl ::atproto_types::xrpc::ServerEndpoint for ReassignQueue {
+    #[inline]
+    fn decode_params<'de, D: ::serde::Deserializer<'de>>(
+        d: D,
+    ) -> ::std::result::Result<Self::Params, D::Error> {
+        <::serde::de::IgnoredAny as ::serde::Deserialize<'de>>::deserialize(d)
+            .map(|_| ())
+    }
+    #[inline]
+    fn decode_input(
+        body: ::atproto_types::xrpc::RawBody,
+    ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+        ::atproto_types::xrpc::decode_json(
+            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+            &body.bytes,
+        )
+    }
+    #[inline]
+    fn encode_output(
+        output: Self::Output,
+    ) -> ::std::result::Result<
+        ::std::option::Option<::atproto_types::xrpc::RawBody>,
+        ::atproto_types::xrpc::EncodeError,
+    > {
+        ::atproto_types::xrpc::encode_json(
+            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+            &output,
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// ID of the report to reassign
