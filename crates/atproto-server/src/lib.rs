@@ -48,6 +48,7 @@ pub mod axum;
 #[cfg(feature = "mint")]
 pub mod mint;
 pub mod service_auth;
+pub mod xrpc;
 
 #[cfg(feature = "mint")]
 pub use mint::{mint_service_jwt, sign_jwt, MintError, SigningKey};
