@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atproto_client::atproto_api::com::atproto::server::create_session;
+use atproto_client::atproto_types::Did;
 use atproto_client::{AtpAgent, Error, FileStore, Login, SessionData, SessionEvent};
 use atproto_tests::{Pds, PdsOptions};
 
@@ -53,15 +54,20 @@ fn step(n: u32, what: &str) {
 fn builder(service: &str, file: &Path) -> atproto_client::AgentBuilder {
     AtpAgent::builder(service)
         .session_store(FileStore::new(file))
-        .persist_session(
-            |event: SessionEvent, session: Option<&SessionData>| match session {
-                Some(s) => println!(
+        .on_session_event(
+            |event: SessionEvent, did: Option<&Did>, session: Option<&SessionData>| match (
+                session, did,
+            ) {
+                (Some(s), _) => println!(
                     "    event: {:<12} handle={} did={}",
                     event.as_str(),
                     s.handle,
                     s.did
                 ),
-                None => println!("    event: {:<12} (no session)", event.as_str()),
+                (None, Some(did)) => {
+                    println!("    event: {:<12} did={did} (no session)", event.as_str())
+                }
+                (None, None) => println!("    event: {:<12} (no session)", event.as_str()),
             },
         )
 }

@@ -46,7 +46,7 @@ async fn run(service: &str, identifier: &str, path: &str, logout: bool) -> Resul
     let agent = AtpAgent::builder(service)
         // The store is saved on Create/Update and cleared on Expired.
         .session_store(FileStore::new(path))
-        .persist_session(|event, session| {
+        .on_session_event(|event, _did, session| {
             let who = session.map(|s| s.handle.as_str()).unwrap_or("-");
             eprintln!("session event: {} ({who})", event.as_str());
         })

@@ -453,29 +453,53 @@ impl AgentBuilder {
         self
     }
 
-    /// Called after every session event, with the session (`None` for
-    /// `Expired` and `CreateFailed`). Events arrive one at a time, in order.
-    /// The hook runs while the session is locked: an agent call made from
-    /// inside it fails with [`SessionError::CalledFromHook`] rather than
-    /// waiting for itself.
-    pub fn persist_session<F>(mut self, hook: F) -> Self
+    /// Called after every session event with `(event, did, session)`, the
+    /// same shape as `OAuthClientBuilder::on_session_event`; see
+    /// [`CredentialSessionBuilder::on_session_event`]. Events arrive one at
+    /// a time, in order. The hook runs while the session is locked: an
+    /// agent call made from inside it fails with
+    /// [`SessionError::CalledFromHook`] rather than waiting for itself.
+    pub fn on_session_event<F>(mut self, hook: F) -> Self
     where
-        F: Fn(SessionEvent, Option<&SessionData>) + Send + Sync + 'static,
+        F: Fn(SessionEvent, Option<&Did>, Option<&SessionData>) + Send + Sync + 'static,
     {
-        self.session = self.session.persist_session(hook);
+        self.session = self.session.on_session_event(hook);
         self
     }
 
-    /// Like [`AgentBuilder::persist_session`] with an async hook; each call is
-    /// awaited before the next event is delivered and before the operation
-    /// that caused it returns.
-    pub fn persist_session_async<F, Fut>(mut self, hook: F) -> Self
+    /// Like [`AgentBuilder::on_session_event`] with an async hook given
+    /// owned copies; each call is awaited before the next event is delivered
+    /// and before the operation that caused it returns.
+    pub fn on_session_event_async<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<Did>, Option<SessionData>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.session = self.session.on_session_event_async(hook);
+        self
+    }
+
+    /// The event hook without the DID: use
+    /// [`AgentBuilder::on_session_event`].
+    #[deprecated(note = "use `on_session_event`, whose hook also gets the DID, as OAuth's does")]
+    pub fn persist_session<F>(self, hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<&SessionData>) + Send + Sync + 'static,
+    {
+        self.on_session_event(move |event, _did, session| hook(event, session))
+    }
+
+    /// The async event hook without the DID: use
+    /// [`AgentBuilder::on_session_event_async`].
+    #[deprecated(
+        note = "use `on_session_event_async`, whose hook also gets the DID, as OAuth's does"
+    )]
+    pub fn persist_session_async<F, Fut>(self, hook: F) -> Self
     where
         F: Fn(SessionEvent, Option<SessionData>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.session = self.session.persist_session_async(hook);
-        self
+        self.on_session_event_async(move |event, _did, session| hook(event, session))
     }
 
     /// Saves the session to `store` on `Create`/`Update` and clears it on
@@ -486,7 +510,8 @@ impl AgentBuilder {
         self
     }
 
-    /// [`AgentBuilder::session_store`] with a shared store.
+    /// [`AgentBuilder::session_store`] with a shared store (`session_store`
+    /// takes an `Arc` of a store too).
     pub fn session_store_arc(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.session = self.session.session_store_arc(store);
         self
@@ -520,6 +545,13 @@ impl AgentBuilder {
     /// Without the `hyper` and `reqwest` features this is required.
     pub fn http_client(mut self, client: impl HttpClient) -> Self {
         self.session = self.session.http_client(client);
+        self
+    }
+
+    /// [`AgentBuilder::http_client`] with a shared client, kept as it is
+    /// (`http_client` takes an `Arc` of a client too, inside another `Arc`).
+    pub fn http_client_arc(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.session = self.session.http_client_arc(client);
         self
     }
 

@@ -85,7 +85,7 @@
 //! let agent = AtpAgent::builder("https://bsky.social")
 //!     // JSON, written atomically, readable by the owner only (0600).
 //!     .session_store(FileStore::new("session.json"))
-//!     .persist_session(|event, session| match event {
+//!     .on_session_event(|event, _did, session| match event {
 //!         SessionEvent::Create | SessionEvent::Update => {
 //!             eprintln!("saved the session of {:?}", session.map(|s| &s.handle))
 //!         }
@@ -111,7 +111,7 @@
 //! The events are those of TypeScript, with two deliberate differences:
 //!
 //! - **Events are awaited, in order.** The store is written and the hook
-//!   has returned (an async hook, [`persist_session_async`](crate::AgentBuilder::persist_session_async),
+//!   has returned (an async hook, [`on_session_event_async`](crate::AgentBuilder::on_session_event_async),
 //!   is awaited) before the call that caused the event returns. In
 //!   TypeScript the callback is fired and not awaited, so an app can exit
 //!   with the rotated refresh token unsaved, and the saved one no longer
@@ -222,7 +222,7 @@
 //! use atproto_client::{Agent, CredentialSession, Login};
 //!
 //! let session = CredentialSession::builder("https://bsky.social")
-//!     .persist_session(|event, data| {
+//!     .on_session_event(|event, _did, data| {
 //!         eprintln!("session event: {} ({:?})", event.as_str(), data.map(|d| &d.handle))
 //!     })
 //!     .build()?;
@@ -466,7 +466,7 @@
 //!     fn new(path: &str) -> Result<Session, AnyError> {
 //!         let agent = AtpAgent::builder("https://bsky.social")
 //!             .session_store(FileStore::new(path))
-//!             .persist_session(|event, session| match event {
+//!             .on_session_event(|event, _did, session| match event {
 //!                 SessionEvent::Create | SessionEvent::Update => {
 //!                     eprintln!("session saved: {:?}", session.map(|s| &s.handle))
 //!                 }

@@ -10,7 +10,7 @@
 //!
 //! let agent = AtpAgent::builder("https://bsky.social")
 //!     .session_store(FileStore::new("session.json"))
-//!     .persist_session(|event, _session| eprintln!("session: {}", event.as_str()))
+//!     .on_session_event(|event, _did, _session| eprintln!("session: {}", event.as_str()))
 //!     .build()?;
 //! if agent.resume_from_store().await?.is_none() {
 //!     match agent.login(Login::new("alice.bsky.social", "app-password")).await {
@@ -83,19 +83,26 @@
 //! | Sign in | [`AtpAgent::login`] (`Login::new(identifier, password)`) | `OAuthClient::authorize`, then `OAuthClient::callback` with the redirect's query |
 //! | Use with the agent | [`AtpAgent::builder`] builds both | `Agent::new(session)` |
 //! | Resume a saved session | [`AtpAgent::resume_from_store`], [`CredentialSession::resume`] | `OAuthClient::restore(&did)` |
-//! | Refresh now | [`CredentialSession::refresh`] → [`SessionData`] | `OAuthSession::refresh` → `OAuthSessionData` |
-//! | Refresh margin | [`CredentialSessionBuilder::refresh_margin`] (default 60 s) | `OAuthClientBuilder::refresh_margin` (default 30 s) |
-//! | End the session | [`CredentialSession::logout`] → [`SessionError`] | `OAuthSession::logout` → [`SessionError`] |
-//! | Events | [`SessionEvent`]s to `persist_session` (event, session) | [`SessionEvent`]s to `OAuthClientBuilder::on_event` (event, DID, session) |
+//! | Refresh now | [`CredentialSession::refresh`] → `Result<SessionData, SessionError>` | `OAuthSession::refresh` → `Result<OAuthSessionData, SessionError>` |
+//! | Refresh margin | [`AgentBuilder::refresh_margin`], [`CredentialSessionBuilder::refresh_margin`] (default 60 s) | `OAuthClientBuilder::refresh_margin` (default 30 s) |
+//! | Per-call timeout | [`AgentBuilder::timeout`] (login, refresh and every call) | `OAuthClientBuilder::timeout` (authorization server and every call to the PDS) |
+//! | End the session | [`CredentialSession::logout`] → `Result<(), SessionError>` | `OAuthSession::logout` → `Result<(), SessionError>` |
+//! | Events | [`AgentBuilder::on_session_event`], a hook of `(event, did, session)` ([`SessionHook`]; `did` is `None` only for `CreateFailed`) | `OAuthClientBuilder::on_session_event`, the same shape |
+//! | Async events | [`AgentBuilder::on_session_event_async`] | `OAuthClientBuilder::on_session_event_async` |
 //! | A hook calling back into its session | [`SessionError::CalledFromHook`] | [`SessionError::CalledFromHook`] |
-//! | Stores | [`SessionStore`]: [`MemoryStore`], [`FileStore`] | `OAuthSessionStore`: `MemoryStore`, `DirStore`, `RedisStore` |
+//! | HTTP client | [`AgentBuilder::http_client`]`(impl HttpClient)`, or `http_client_arc(Arc<dyn HttpClient>)` | `OAuthClientBuilder::http_client`, `http_client_arc`: the same forms |
+//! | Stores | [`AgentBuilder::session_store`]`(impl SessionStore)` or `session_store_arc`: [`MemoryStore`], [`FileStore`] | `OAuthClientBuilder::session_store(impl OAuthSessionStore)` or `session_store_arc`: [`MemoryStore`] (as a [`KeyedStore`], by DID), `DirStore`, `RedisStore` |
 //! | Cross-process refresh lock | [`SessionStore::lock`] ([`FileStore`]: the OS's file lock) | `OAuthSessionStore::lock_session` (`DirStore`: the same file lock; Redis: a distributed lock) |
 //! | Failures of the scheme itself | XRPC errors ([`SessionError::Xrpc`]) | [`SessionError::Auth`], downcast to `OAuthError` |
+//!
+//! The names before this table (`persist_session`, `persist_session_async`
+//! here, `on_event` and `sign_out` in `atproto-oauth`) still compile,
+//! deprecated.
 //!
 //! # Session events
 //!
 //! Each change of the session is reported to the store (if any) and then to
-//! the persist hook, one event at a time, in order, each awaited before the
+//! the event hook, one event at a time, in order, each awaited before the
 //! operation that caused it returns.
 //!
 //! | Event | When | Session afterwards | Store |
@@ -115,7 +122,7 @@
 //! fails with [`SessionError::Store`]: the session is not started (the one
 //! just created on the server is revoked, best effort), the store and the
 //! session in memory stay as they were, and the only event is
-//! `CreateFailed`. The persist hook runs under the session lock; an agent
+//! `CreateFailed`. The event hook runs under the session lock; an agent
 //! call made from inside it fails with [`SessionError::CalledFromHook`]
 //! instead of deadlocking.
 //!
@@ -202,6 +209,8 @@ pub use identity::LocalDev;
 pub use records::{FetchedRecord, InvalidRecord, ListOptions, RecordPage, RecordRef, Swap};
 pub use session::{
     CredentialSession, CredentialSessionBuilder, Login, NewAccount, SessionData, SessionError,
-    SessionEvent, SessionManager,
+    SessionEvent, SessionHook, SessionManager,
 };
-pub use store::{FileStore, MemoryStore, SessionStore, StoreError, StoreErrorKind, StoreLock};
+pub use store::{
+    FileStore, KeyedStore, MemoryStore, SessionStore, StoreError, StoreErrorKind, StoreLock,
+};

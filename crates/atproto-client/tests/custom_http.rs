@@ -140,7 +140,7 @@ fn setup() -> (Arc<InMemory>, AtpAgent, Arc<Mutex<Vec<SessionEvent>>>) {
         .http_client(server.clone())
         .timeout(Duration::from_secs(7))
         .max_response_size(1000)
-        .persist_session(move |e, _| seen.lock().unwrap().push(e))
+        .on_session_event(move |e, _, _| seen.lock().unwrap().push(e))
         .build()
         .unwrap();
     (server, agent, events)

@@ -269,7 +269,7 @@ impl World {
             .timeout(TIMEOUT)
             .max_response_size(CAP)
             .session_store(FileStore::new(&store_path))
-            .persist_session(events.hook())
+            .on_session_event(events.hook())
             .build()
             .unwrap();
         World {
@@ -466,7 +466,7 @@ async fn rejected_refresh_ends_the_session_once_for_all_waiters() {
         let store = FileStore::new(&w.store_path);
         let agent = AtpAgent::builder(&rejecting.url)
             .session_store(store)
-            .persist_session(events.hook())
+            .on_session_event(events.hook())
             .build()
             .unwrap();
         // Take over the saved session (resume would refresh it right away).

@@ -17,7 +17,7 @@ async fn login_with_two_factor_prompt() {
     let mock = fake_server(&fake).await;
     let events = Events::default();
     let agent = AtpAgent::builder(&mock.url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .build()
         .unwrap();
     let login = Login::new("alice.test", PASSWORD);

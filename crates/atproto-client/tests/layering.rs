@@ -37,7 +37,7 @@ async fn a_credential_session_built_on_its_own_drives_an_agent() {
     let events = Events::default();
     let session = CredentialSession::builder(&mock.url)
         .session_store(MemoryStore::new())
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .build()
         .unwrap();
     session
@@ -173,7 +173,7 @@ async fn a_login_whose_session_cannot_be_saved_leaves_everything_as_it_was() {
         .join("session.json");
     let agent = AtpAgent::builder(&mock.url)
         .session_store(FileStore::new(&missing_dir))
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .build()
         .unwrap();
     let e = agent
@@ -209,7 +209,7 @@ async fn a_persist_hook_that_calls_the_agent_gets_an_error_not_a_deadlock() {
     let slot: Arc<Mutex<Option<AtpAgent>>> = Arc::default();
     let (seen2, slot2) = (seen.clone(), slot.clone());
     let agent = AtpAgent::builder(&mock.url)
-        .persist_session_async(move |event, _| {
+        .on_session_event_async(move |event, _, _| {
             let (seen, slot) = (seen2.clone(), slot2.clone());
             async move {
                 let agent = slot.lock().unwrap().clone();
@@ -381,7 +381,7 @@ async fn an_idle_session_ends_locally_and_the_next_call_says_why() {
     let store = Arc::new(MemoryStore::new());
     let agent = AtpAgent::builder(&mock.url)
         .session_store_arc(store.clone())
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .unwrap();
@@ -515,4 +515,97 @@ async fn undeclared_lengths_are_capped_while_reading() {
         assert!(read <= 2_500, "{name}: {read} bytes handed out");
         assert!(e.to_string().contains("2500"), "{name}: {e}");
     }
+}
+
+type Seen = Arc<Mutex<Vec<(SessionEvent, Option<String>, bool)>>>;
+
+/// Signs in with a wrong password, then the right one, refreshes and logs
+/// out through `agent`.
+async fn one_life(agent: &AtpAgent) {
+    assert!(agent
+        .login(Login::new("alice.test", "wrong"))
+        .await
+        .is_err());
+    agent
+        .login(Login::new("alice.test", PASSWORD))
+        .await
+        .unwrap();
+    let refreshed = agent.manager().refresh().await.unwrap();
+    assert_eq!(refreshed.did.as_str(), common::DID);
+    agent.logout().await.unwrap();
+}
+
+/// The event hook has the OAuth client's shape, `(event, did, session)`,
+/// in both forms: the DID of the account, also for `Expired`, and none only
+/// for `CreateFailed`.
+#[tokio::test]
+async fn the_event_hook_gets_the_did_as_the_oauth_hook_does() {
+    let did = Some(common::DID.to_owned());
+    let expected = vec![
+        (CreateFailed, None, false),
+        (Create, did.clone(), true),
+        (Update, did.clone(), true),
+        (Expired, did.clone(), false),
+    ];
+    for asynchronous in [false, true] {
+        let fake = Fake::new();
+        let mock = fake_server(&fake).await;
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        // A shared store goes to `session_store` as a store by value does.
+        let store = Arc::new(MemoryStore::new());
+        let builder = AtpAgent::builder(&mock.url).session_store(store.clone());
+        let builder = if asynchronous {
+            builder.on_session_event_async(move |event, did, session| {
+                let log = log.clone();
+                async move {
+                    let did = did.map(|d| d.to_string());
+                    log.lock().unwrap().push((event, did, session.is_some()))
+                }
+            })
+        } else {
+            builder.on_session_event(move |event, did, session| {
+                let did = did.map(|d| d.to_string());
+                log.lock().unwrap().push((event, did, session.is_some()))
+            })
+        };
+        let agent = builder.build().unwrap();
+        one_life(&agent).await;
+        assert_eq!(*seen.lock().unwrap(), expected, "async: {asynchronous}");
+        assert!(store.get().is_none(), "logout cleared the store");
+    }
+}
+
+/// The names before the unified surface still compile and deliver the same
+/// events (without the DID).
+#[tokio::test]
+#[allow(deprecated)]
+async fn the_deprecated_hook_names_still_work() {
+    let fake = Fake::new();
+    let mock = fake_server(&fake).await;
+    let events = Events::default();
+    let hook = events.hook();
+    let agent = AtpAgent::builder(&mock.url)
+        .persist_session(move |event, session| hook(event, None, session))
+        .build()
+        .unwrap();
+    one_life(&agent).await;
+    assert_eq!(events.take(), vec![CreateFailed, Create, Update, Expired]);
+
+    let async_events = Events::default();
+    let hook = async_events.hook();
+    let hook = Arc::new(hook);
+    let session = CredentialSession::builder(&mock.url)
+        .persist_session_async(move |event, session| {
+            let hook = hook.clone();
+            async move { hook(event, None, session.as_ref()) }
+        })
+        .build()
+        .unwrap();
+    session
+        .login(&Login::new("alice.test", PASSWORD))
+        .await
+        .unwrap();
+    session.logout().await.unwrap();
+    assert_eq!(async_events.take(), vec![Create, Expired]);
 }

@@ -51,9 +51,9 @@ async fn thousand_calls_from_a_hundred_tasks_across_three_expiries() {
     let events: EventLog = Arc::default();
     let agent = AtpAgent::builder(&mock.url)
         .session_store_arc(store.clone())
-        .persist_session({
+        .on_session_event({
             let events = events.clone();
-            move |e, s| {
+            move |e, _did, s| {
                 events
                     .lock()
                     .unwrap()

@@ -52,7 +52,7 @@ impl Printed {
 
 fn agent(url: &str, events: &Events) -> AtpAgent {
     AtpAgent::builder(url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .timeout(Duration::from_millis(1500))
         .build()
         .unwrap()

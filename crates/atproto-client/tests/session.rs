@@ -18,7 +18,7 @@ const REFRESH: &str = "com.atproto.server.refreshSession";
 
 fn agent_for(mock: &Mock, events: &Events) -> AtpAgent {
     AtpAgent::builder(&mock.url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .build()
         .unwrap()
 }
@@ -262,7 +262,7 @@ async fn rejected_refresh_expires_session_and_clears_store() {
     let events = Events::default();
     let store = Arc::new(MemoryStore::new());
     let agent = AtpAgent::builder(&mock.url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .session_store_arc(store.clone())
         .build()
         .unwrap();
@@ -293,7 +293,7 @@ async fn refresh_network_failure_keeps_session_and_retries_later() {
     let events = Events::default();
     let store = Arc::new(MemoryStore::new());
     let agent = AtpAgent::builder(&mock.url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .session_store_arc(store.clone())
         .build()
         .unwrap();
@@ -603,7 +603,7 @@ async fn resume_failures_fire_expired_or_network_error() {
     assert!(!agent.has_session());
     // Transport failure of getSession itself.
     let dead = AtpAgent::builder("http://127.0.0.1:9")
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .build()
         .unwrap();
     assert!(matches!(
@@ -623,7 +623,7 @@ async fn logout_revokes_and_clears_even_on_failure() {
     let events = Events::default();
     let store = Arc::new(MemoryStore::new());
     let agent = AtpAgent::builder(&mock.url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .session_store_arc(store.clone())
         .build()
         .unwrap();
@@ -653,7 +653,7 @@ async fn logout_revokes_and_clears_even_on_failure() {
     })
     .await;
     let agent = AtpAgent::builder(&failing.url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .session_store_arc(store.clone())
         .build()
         .unwrap();
@@ -673,7 +673,7 @@ async fn async_hook_events_are_ordered_and_awaited() {
     let log: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
     let l2 = log.clone();
     let agent = AtpAgent::builder(&mock.url)
-        .persist_session_async(move |event, session| {
+        .on_session_event_async(move |event, _did, session| {
             let log = l2.clone();
             async move {
                 log.lock()
@@ -862,7 +862,7 @@ async fn revoked_refresh_rereads_the_store_before_expiring() {
     });
     let events = Events::default();
     let agent = AtpAgent::builder(&mock.url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .session_store_arc(store.clone())
         .build()
         .unwrap();

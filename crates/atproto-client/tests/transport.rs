@@ -420,7 +420,7 @@ async fn nothing_secret_is_ever_printed() {
     .await;
     let events = Events::default();
     let a = AtpAgent::builder(&failing.url)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .build()
         .unwrap();
     let s = a

@@ -14,11 +14,11 @@ use atproto_xrpc::{
 use super::answer::{Base, SessionAnswer};
 use super::data::{pds_endpoint, PdsPolicy};
 use super::login::{Login, NewAccount};
-use super::{HookScope, SessionData, SessionError, SessionEvent, SessionManager};
-use crate::store::{BoxFuture, SessionStore};
+use super::{HookScope, SessionData, SessionError, SessionEvent, SessionHook, SessionManager};
+use crate::store::SessionStore;
 
-/// The persist hook, type-erased.
-type Hook = Arc<dyn Fn(SessionEvent, Option<SessionData>) -> BoxFuture<'static, ()> + Send + Sync>;
+/// The event hook.
+type Hook = SessionHook<SessionData>;
 
 pub(crate) const CREATE_SESSION: &str = "com.atproto.server.createSession";
 pub(crate) const CREATE_ACCOUNT: &str = "com.atproto.server.createAccount";
@@ -143,33 +143,55 @@ impl CredentialSessionBuilder {
         self
     }
 
-    /// Called after every session event, with the session (`None` for
-    /// `Expired` and `CreateFailed`). Events arrive one at a time, in order.
-    /// The hook runs while the session is locked: an agent call made from
-    /// inside it fails at once with [`SessionError::CalledFromHook`] instead
-    /// of waiting for itself.
+    /// Called after every session event with `(event, did, session)`, the
+    /// same shape as `OAuthClientBuilder::on_session_event` (see
+    /// [`SessionHook`]): the account's DID (`None` only for
+    /// `CreateFailed`) and the session (`None` for `Expired` and
+    /// `CreateFailed`). Events arrive one at a time, in order. The hook runs
+    /// while the session is locked: an agent call made from inside it fails
+    /// at once with [`SessionError::CalledFromHook`] instead of waiting for
+    /// itself. TypeScript's `persistSession`.
+    pub fn on_session_event<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<&Did>, Option<&SessionData>) + Send + Sync + 'static,
+    {
+        self.hook = Some(SessionHook::new(hook));
+        self
+    }
+
+    /// Like [`CredentialSessionBuilder::on_session_event`] with an async
+    /// hook given owned copies; each call is awaited before the next event
+    /// is delivered and before the operation that caused it returns.
+    pub fn on_session_event_async<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<Did>, Option<SessionData>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.hook = Some(SessionHook::new_async(hook));
+        self
+    }
+
+    /// The event hook without the DID: use
+    /// [`CredentialSessionBuilder::on_session_event`].
+    #[deprecated(note = "use `on_session_event`, whose hook also gets the DID, as OAuth's does")]
     pub fn persist_session<F>(self, hook: F) -> Self
     where
         F: Fn(SessionEvent, Option<&SessionData>) + Send + Sync + 'static,
     {
-        self.persist_session_async(move |event, session| {
-            hook(event, session.as_ref());
-            async {}
-        })
+        self.on_session_event(move |event, _did, session| hook(event, session))
     }
 
-    /// Like [`CredentialSessionBuilder::persist_session`] with an async hook;
-    /// each call is awaited before the next event is delivered and before the
-    /// operation that caused it returns.
-    pub fn persist_session_async<F, Fut>(mut self, hook: F) -> Self
+    /// The async event hook without the DID: use
+    /// [`CredentialSessionBuilder::on_session_event_async`].
+    #[deprecated(
+        note = "use `on_session_event_async`, whose hook also gets the DID, as OAuth's does"
+    )]
+    pub fn persist_session_async<F, Fut>(self, hook: F) -> Self
     where
         F: Fn(SessionEvent, Option<SessionData>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        self.hook = Some(Arc::new(move |event, session| {
-            Box::pin(hook(event, session))
-        }));
-        self
+        self.on_session_event_async(move |event, _did, session| hook(event, session))
     }
 
     /// Builds the session manager (signed out). Fails on an invalid service
@@ -418,10 +440,13 @@ impl CredentialSession {
         pds_endpoint(did_doc?, did, self.pds_policy)
     }
 
-    /// Runs the persist hook. Callers hold `self.lock`, which orders events.
-    async fn notify(&self, event: SessionEvent, session: Option<&SessionData>) {
+    /// Runs the event hook. Callers hold `self.lock`, which orders events.
+    /// The DID is the session's, or `did` when there is no session
+    /// (`Expired`).
+    async fn notify(&self, event: SessionEvent, did: Option<&Did>, session: Option<&SessionData>) {
         if let Some(hook) = &self.hook {
-            self.scope.deliver(hook(event, session.cloned())).await;
+            let did = session.map(|s| &s.did).or(did);
+            hook.deliver(self.scope, event, did, session).await;
         }
     }
 
@@ -430,6 +455,7 @@ impl CredentialSession {
     async fn emit(
         &self,
         event: SessionEvent,
+        did: Option<&Did>,
         session: Option<&SessionData>,
     ) -> Result<(), SessionError> {
         let stored = match (&self.store, event, session) {
@@ -439,7 +465,7 @@ impl CredentialSession {
             (Some(store), SessionEvent::Expired, _) => store.clear().await,
             _ => Ok(()),
         };
-        self.notify(event, session).await;
+        self.notify(event, did, session).await;
         Ok(stored?)
     }
 
@@ -536,7 +562,7 @@ impl CredentialSession {
         let (session, pds) = match result {
             Ok(ok) => ok,
             Err(e) => {
-                self.notify(SessionEvent::CreateFailed, None).await;
+                self.notify(SessionEvent::CreateFailed, None, None).await;
                 return Err(e);
             }
         };
@@ -549,13 +575,14 @@ impl CredentialSession {
                 let _ = self
                     .call_service(&revoke, &Bearer(&session.refresh_jwt))
                     .await;
-                self.notify(SessionEvent::CreateFailed, None).await;
+                self.notify(SessionEvent::CreateFailed, None, None).await;
                 return Err(e.into());
             }
         }
         self.set_session(Some(session.clone()), pds);
         self.write().clock_suspect = false;
-        self.notify(SessionEvent::Create, Some(&session)).await;
+        self.notify(SessionEvent::Create, None, Some(&session))
+            .await;
         Ok(session)
     }
 
@@ -574,7 +601,7 @@ impl CredentialSession {
             return None;
         }
         self.write().set_current(Some(saved.clone()));
-        self.notify(SessionEvent::Update, Some(&saved)).await;
+        self.notify(SessionEvent::Update, None, Some(&saved)).await;
         Some(saved)
     }
 
@@ -628,7 +655,8 @@ impl CredentialSession {
                     st.clock_suspect = self.needs_refresh(&st);
                     st.pds = pds;
                 }
-                self.emit(SessionEvent::Update, Some(&session)).await?;
+                self.emit(SessionEvent::Update, None, Some(&session))
+                    .await?;
                 Ok((session, Some(answer)))
             }
             Err(e) if is_rejected(&e) => {
@@ -642,7 +670,9 @@ impl CredentialSession {
             }
             Err(e) => {
                 if e.is_transient() {
-                    let _ = self.emit(SessionEvent::NetworkError, Some(&current)).await;
+                    let _ = self
+                        .emit(SessionEvent::NetworkError, None, Some(&current))
+                        .await;
                 }
                 Err(e)
             }
@@ -654,8 +684,9 @@ impl CredentialSession {
     /// The session has ended whatever the store says, so a failure to clear
     /// it is returned but does not undo that.
     async fn end_session(&self) -> Result<(), SessionError> {
+        let did = self.did();
         self.set_session(None, None);
-        self.emit(SessionEvent::Expired, None).await
+        self.emit(SessionEvent::Expired, did.as_ref(), None).await
     }
 
     /// The token to send, waiting for a refresh in progress and refreshing
@@ -763,7 +794,8 @@ impl CredentialSession {
                     let pds = self.pds_from(a.did_doc.as_ref(), &a.did);
                     let session = a.into_session(GET_SESSION, Base::Checked(&current))?;
                     self.set_session(Some(session.clone()), pds);
-                    self.emit(SessionEvent::Update, Some(&session)).await?;
+                    self.emit(SessionEvent::Update, None, Some(&session))
+                        .await?;
                     return Ok(session);
                 }
                 Err(e) if !refreshed && is_expiry(&e, &req) => {
@@ -776,7 +808,9 @@ impl CredentialSession {
                 }
                 Err(e) => {
                     if e.is_transient() {
-                        let _ = self.emit(SessionEvent::NetworkError, Some(&current)).await;
+                        let _ = self
+                            .emit(SessionEvent::NetworkError, None, Some(&current))
+                            .await;
                     }
                     return Err(e);
                 }

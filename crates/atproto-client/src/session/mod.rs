@@ -14,7 +14,7 @@ mod data;
 mod login;
 
 pub use atproto_session::{
-    AuthError, HookScope, SessionData, SessionError, SessionEvent, SessionManager,
+    AuthError, HookScope, SessionData, SessionError, SessionEvent, SessionHook, SessionManager,
 };
 pub use credential::{CredentialSession, CredentialSessionBuilder, DEFAULT_REFRESH_MARGIN};
 pub use login::{Login, NewAccount};

@@ -604,12 +604,15 @@ impl Events {
     }
     pub fn hook(
         &self,
-    ) -> impl Fn(atproto_client::SessionEvent, Option<&atproto_client::SessionData>)
-           + Send
+    ) -> impl Fn(
+        atproto_client::SessionEvent,
+        Option<&atproto_client::atproto_types::Did>,
+        Option<&atproto_client::SessionData>,
+    ) + Send
            + Sync
            + 'static {
         let me = self.clone();
-        move |e, _| me.0.lock().unwrap().push(e)
+        move |e, _, _| me.0.lock().unwrap().push(e)
     }
 }
 
