@@ -1052,3 +1052,64 @@ fn preferences_the_moderation_part_reads_as_the_moderation_module_reads_the_item
         );
     }
 }
+
+/// The generated union keeps what it does not know too: every item of the
+/// fixture that decodes encodes back to the same JSON in meaning: unknown
+/// types and undeclared properties as they were, plus the lexicon's
+/// defaults written out (`hideRepliesByUnfollowed: true`, `actorTarget:
+/// all`). That difference is why the helpers work on the JSON itself: an
+/// item they do not change goes back byte for byte.
+#[test]
+fn preferences_items_decoded_by_the_generated_union_encode_back_the_same_in_meaning() {
+    use atproto_client::atproto_api::app::bsky::actor::defs::PreferencesItem;
+    let defaults = [
+        ("hideRepliesByUnfollowed", json!(true)),
+        ("actorTarget", json!("all")),
+    ];
+    fn objects<'a>(
+        a: &'a Value,
+        b: &'a Value,
+        out: &mut Vec<(&'a str, &'a Value, Option<&'a Value>)>,
+    ) {
+        match (a, b) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in a {
+                    match b.get(k) {
+                        Some(w) => objects(v, w, out),
+                        None => out.push((k, v, None)),
+                    }
+                }
+                for (k, w) in b {
+                    if !a.contains_key(k) {
+                        out.push((k, w, Some(w)));
+                    }
+                }
+            }
+            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+                for (v, w) in a.iter().zip(b) {
+                    objects(v, w, out);
+                }
+            }
+            _ => assert_eq!(a, b),
+        }
+    }
+    let mut decoded = 0;
+    for item in every_item() {
+        let Ok(typed) = serde_json::from_value::<PreferencesItem>(item.clone()) else {
+            continue;
+        };
+        decoded += 1;
+        let back = serde_json::to_value(&typed).unwrap();
+        let mut diffs = Vec::new();
+        objects(&back, &item, &mut diffs);
+        // Keys only in the re-encoding: lexicon defaults; none lost.
+        for (key, value, only_in_original) in diffs {
+            assert!(only_in_original.is_none(), "{key} lost from {item}");
+            assert!(
+                defaults.iter().any(|(k, v)| *k == key && v == value),
+                "{key}: {value} added to {item}"
+            );
+        }
+    }
+    assert_eq!(decoded, every_item().len() - 1);
+}
