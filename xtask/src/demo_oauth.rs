@@ -61,11 +61,8 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn print_event(
-    event: SessionEvent,
-    did: Did,
-    data: Option<OAuthSessionData>,
-) -> std::future::Ready<()> {
+fn print_event(event: SessionEvent, did: Option<&Did>, data: Option<&OAuthSessionData>) {
+    let did = did.map_or("-", |d| d.as_str());
     match data {
         Some(d) => println!(
             "    event: {:<13} did={did} expires_at={:?} (tokens not shown)",
@@ -74,7 +71,6 @@ fn print_event(
         ),
         None => println!("    event: {:<13} did={did} (no session)", event.as_str()),
     }
-    std::future::ready(())
 }
 
 fn store_dir() -> std::path::PathBuf {
@@ -109,11 +105,11 @@ async fn local() -> Result<(), String> {
     let dir = store_dir();
     let store = Arc::new(DirStore::new(&dir));
     let client = OAuthClient::builder(config.clone())
-        .http_client(http.clone())
+        .http_client_arc(http.clone())
         .resolver(resolver.clone())
         .state_store(store.clone())
         .session_store(store.clone())
-        .on_event(print_event)
+        .on_session_event(print_event)
         .build()
         .map_err(err)?;
 
@@ -197,11 +193,11 @@ async fn local() -> Result<(), String> {
         "restart: a new client restores the session from its store",
     );
     let restarted = OAuthClient::builder(config)
-        .http_client(http)
+        .http_client_arc(http)
         .resolver(resolver)
         .state_store(store.clone())
         .session_store(store)
-        .on_event(print_event)
+        .on_session_event(print_event)
         .build()
         .map_err(err)?;
     let restored = restarted.restore(session.account()).await.map_err(err)?;
@@ -234,7 +230,7 @@ async fn remote(handle: &str, post: Option<String>, keep: bool) -> Result<(), St
     let client = OAuthClient::builder(config)
         .state_store(store.clone())
         .session_store(store)
-        .on_event(print_event)
+        .on_session_event(print_event)
         .build()
         .map_err(err)?;
 

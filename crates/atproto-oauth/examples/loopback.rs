@@ -26,7 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = OAuthClient::builder(config)
         .state_store(store.clone())
         .session_store(store)
-        .on_event(|event, did, _| async move { eprintln!("session {did}: {}", event.as_str()) })
+        .on_session_event(|event, did, _| {
+            let did = did.map_or("-", |d| d.as_str());
+            eprintln!("session {did}: {}", event.as_str())
+        })
         .build()?;
 
     let session = if args.iter().any(|a| a == "--restore") {

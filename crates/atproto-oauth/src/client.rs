@@ -5,10 +5,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use atproto_session::SessionEvent;
+use atproto_session::{SessionEvent, SessionHook};
 use atproto_types::Did;
 use atproto_xrpc::{
-    check_url, BoxFuture, HttpClient, HttpMethod, HttpRequest, Secret, Transport, TransportConfig,
+    check_url, HttpClient, HttpMethod, HttpRequest, Secret, Transport, TransportConfig,
 };
 use serde_json::{json, Value};
 
@@ -43,10 +43,9 @@ const CLIENT_ASSERTION_LIFETIME_SECS: u64 = 60;
 /// refreshed when the PDS calls it invalid.
 pub(crate) const MAX_EXPIRES_IN_SECS: u64 = 365 * 24 * 3600;
 
-/// The session-event hook: called, and awaited, for each event in order.
-pub type EventHook = Arc<
-    dyn Fn(SessionEvent, Did, Option<OAuthSessionData>) -> BoxFuture<'static, ()> + Send + Sync,
->;
+/// The session-event hook of an OAuth client: the same [`SessionHook`]
+/// shape as the password session's, `(event, did, session)`.
+type EventHook = SessionHook<OAuthSessionData>;
 
 /// Options of one [`OAuthClient::authorize`] call.
 #[derive(Clone, Debug, Default)]
@@ -147,27 +146,64 @@ pub struct OAuthClientBuilder {
 
 impl OAuthClientBuilder {
     /// The HTTP client for every request (default: atproto-xrpc's
-    /// `HyperClient`, feature `hyper`).
-    pub fn http_client(mut self, http: Arc<dyn HttpClient>) -> Self {
+    /// `HyperClient`, feature `hyper`), taken as `AgentBuilder::http_client`
+    /// takes it: any [`HttpClient`] by value (an `Arc` of one too).
+    pub fn http_client(mut self, http: impl HttpClient) -> Self {
+        self.http = Some(Arc::new(http));
+        self
+    }
+
+    /// [`OAuthClientBuilder::http_client`] with a shared client, kept as it
+    /// is, like `AgentBuilder::http_client_arc`.
+    pub fn http_client_arc(mut self, http: Arc<dyn HttpClient>) -> Self {
         self.http = Some(http);
         self
     }
 
     /// How handles and DIDs are resolved (default: an
-    /// `atproto_identity::Resolver` over the same HTTP client).
-    pub fn resolver(mut self, resolver: Arc<dyn IdentityResolver>) -> Self {
+    /// `atproto_identity::Resolver` over the same HTTP client). Any
+    /// [`IdentityResolver`] by value (an `atproto_identity::Resolver`, as
+    /// `AgentBuilder::identity_resolver` takes, or an `Arc` of one).
+    pub fn resolver(mut self, resolver: impl IdentityResolver + 'static) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// [`OAuthClientBuilder::resolver`] with a shared resolver, kept as it
+    /// is.
+    pub fn resolver_arc(mut self, resolver: Arc<dyn IdentityResolver>) -> Self {
         self.resolver = Some(resolver);
         self
     }
 
-    /// Where pending authorizations are kept (default: in memory).
-    pub fn state_store(mut self, store: Arc<dyn StateStore>) -> Self {
+    /// Where pending authorizations are kept (default: a
+    /// [`MemoryStore`]`<AuthState>`). Any [`StateStore`] by value (an `Arc`
+    /// of one too).
+    pub fn state_store(mut self, store: impl StateStore + 'static) -> Self {
+        self.states = Some(Arc::new(store));
+        self
+    }
+
+    /// [`OAuthClientBuilder::state_store`] with a shared store, kept as it
+    /// is.
+    pub fn state_store_arc(mut self, store: Arc<dyn StateStore>) -> Self {
         self.states = Some(store);
         self
     }
 
-    /// Where sessions are kept (default: in memory).
-    pub fn session_store(mut self, store: Arc<dyn OAuthSessionStore>) -> Self {
+    /// Where sessions are kept (default: a
+    /// [`MemoryStore`]`<OAuthSessionData>`), taken as
+    /// `AgentBuilder::session_store` takes its store: any
+    /// [`OAuthSessionStore`] by value (an `Arc` of one too, to keep a handle
+    /// on it).
+    pub fn session_store(mut self, store: impl OAuthSessionStore + 'static) -> Self {
+        self.sessions = Some(Arc::new(store));
+        self
+    }
+
+    /// [`OAuthClientBuilder::session_store`] with a shared store, kept as it
+    /// is, like `AgentBuilder::session_store_arc`.
+    pub fn session_store_arc(mut self, store: Arc<dyn OAuthSessionStore>) -> Self {
         self.sessions = Some(store);
         self
     }
@@ -186,7 +222,10 @@ impl OAuthClientBuilder {
         self
     }
 
-    /// Per-request timeout of OAuth requests (default 30 s).
+    /// Per-request timeout of every request the client and its sessions
+    /// make (default 30 s): metadata, PAR, token and revocation requests to
+    /// the authorization server, and each call a session sends to the PDS,
+    /// which then fails with a timeout `SessionError::Xrpc`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -201,22 +240,60 @@ impl OAuthClientBuilder {
         self
     }
 
-    /// Called, in order, with each session event (`Create` after a
-    /// callback, `Update` after a refresh, `Expired` when a session ends,
-    /// `NetworkError` when a refresh could not reach the server), and
-    /// awaited before the call that caused it returns.
+    /// Called, in order, with each session event as `(event, did,
+    /// session)`, the same shape as `AgentBuilder::on_session_event` (see
+    /// [`SessionHook`]): `Create` after a callback, `Update` after a
+    /// refresh, `Expired` when a session ends (no session then, the DID
+    /// says whose), `NetworkError` when a refresh could not reach the
+    /// server. The DID is always given here (an OAuth session has one from
+    /// the start).
     ///
-    /// Refresh events are delivered while the session's refresh lock is
-    /// held: a call the hook makes into this client's sessions fails at
-    /// once with `SessionError::CalledFromHook` instead of waiting for
-    /// itself (hand such work to another task without awaiting it).
-    pub fn on_event<F, Fut>(mut self, hook: F) -> Self
+    /// Events are delivered while the session's refresh lock is held: a
+    /// call the hook makes into this client's sessions fails at once with
+    /// `SessionError::CalledFromHook` instead of waiting for itself (hand
+    /// such work to another task without awaiting it).
+    pub fn on_session_event<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<&Did>, Option<&OAuthSessionData>) + Send + Sync + 'static,
+    {
+        self.hook = Some(SessionHook::new(hook));
+        self
+    }
+
+    /// Like [`OAuthClientBuilder::on_session_event`] with an async hook
+    /// given owned copies, awaited before the call that caused the event
+    /// returns.
+    pub fn on_session_event_async<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(SessionEvent, Option<Did>, Option<OAuthSessionData>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.hook = Some(SessionHook::new_async(hook));
+        self
+    }
+
+    /// The async event hook with the DID not in an `Option`: use
+    /// [`OAuthClientBuilder::on_session_event_async`] (or the plain
+    /// [`OAuthClientBuilder::on_session_event`]), the shape the password
+    /// session's hook has too.
+    #[deprecated(
+        note = "use `on_session_event_async` (or `on_session_event`), the password session's shape"
+    )]
+    pub fn on_event<F, Fut>(self, hook: F) -> Self
     where
         F: Fn(SessionEvent, Did, Option<OAuthSessionData>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        self.hook = Some(Arc::new(move |e, d, s| Box::pin(hook(e, d, s))));
-        self
+        let hook = Arc::new(hook);
+        self.on_session_event_async(move |event, did, data| {
+            let hook = hook.clone();
+            async move {
+                // OAuth events always name their account.
+                if let Some(did) = did {
+                    hook(event, did, data).await;
+                }
+            }
+        })
     }
 
     /// Checks the configuration and builds the client.
@@ -234,16 +311,26 @@ impl OAuthClientBuilder {
                     .map_err(|e| OAuthError::Config(format!("identity resolver: {e}")))?,
             ),
         };
-        let memory = Arc::new(MemoryStore::new());
-        let transport = Transport::new(http.clone(), TransportConfig::default());
+        // The PDS calls get the same timeout as the authorization server's.
+        let transport = Transport::new(
+            http.clone(),
+            TransportConfig {
+                timeout: self.timeout,
+                ..TransportConfig::default()
+            },
+        );
         Ok(OAuthClient {
             inner: Arc::new(ClientInner {
                 config: self.config,
                 http,
                 transport,
                 resolver,
-                states: self.states.unwrap_or_else(|| memory.clone()),
-                sessions: self.sessions.unwrap_or(memory),
+                states: self
+                    .states
+                    .unwrap_or_else(|| Arc::new(MemoryStore::<AuthState>::new())),
+                sessions: self
+                    .sessions
+                    .unwrap_or_else(|| Arc::new(MemoryStore::<OAuthSessionData>::new())),
                 nonces: NonceCache::new(),
                 allow_insecure_http: self.allow_insecure_http,
                 state_ttl: self.state_ttl,
@@ -873,9 +960,7 @@ impl ClientInner {
         data: Option<&OAuthSessionData>,
     ) {
         if let Some(hook) = &self.hook {
-            self.hook_scope
-                .deliver(hook(event, did.clone(), data.cloned()))
-                .await;
+            hook.deliver(self.hook_scope, event, Some(did), data).await;
         }
     }
 
@@ -960,7 +1045,7 @@ impl ClientInner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atproto_xrpc::Secret;
+    use atproto_xrpc::{BoxFuture, Secret};
 
     #[test]
     fn token_response_checks() {

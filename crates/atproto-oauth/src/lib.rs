@@ -24,9 +24,27 @@
 //! - [`OAuthSession`] is a `SessionManager`: `Agent::new(session)`. It
 //!   refreshes (single-flight in the process, under the store's lock across
 //!   processes), and [`OAuthSession::logout`] revokes.
-//! - Stores: [`store::MemoryStore`], [`store::DirStore`] (JSON files, 0600,
-//!   the operating system's file locks), and with feature `redis`
-//!   `RedisStore` with a distributed lock.
+//! - Stores: [`MemoryStore`] (the one in-memory store of every session
+//!   kind, from `atproto-session`: `MemoryStore<OAuthSessionData>` keeps
+//!   sessions by DID, `MemoryStore<AuthState>` pending authorizations),
+//!   [`store::DirStore`] (JSON files, 0600, the operating system's file
+//!   locks), and with feature `redis` `RedisStore` with a distributed lock.
+//! - Events: [`OAuthClientBuilder::on_session_event`] gets `(event, did,
+//!   session)`, the same shape as `atproto_client::AgentBuilder::on_session_event`.
+//!
+//! # The same surface as the password session
+//!
+//! An [`OAuthSession`] is used like `atproto_client::CredentialSession`:
+//! `logout()` ends it and `refresh()` returns the session, both with
+//! `Result<_, SessionError>`; the builders have the same names and argument
+//! forms for the same settings (`http_client`/`http_client_arc`,
+//! `session_store`/`session_store_arc`, `refresh_margin`, `timeout`,
+//! `on_session_event`/`on_session_event_async`); a hook calling back into
+//! its session gets `SessionError::CalledFromHook`. `atproto-client`'s crate
+//! documentation has a table of the same task with each. The earlier names
+//! `OAuthSession::sign_out` and `OAuthClientBuilder::on_event` still
+//! compile, deprecated; this crate's own two-in-one `MemoryStore` was
+//! replaced by `atproto-session`'s.
 //! - [`Scope`]/[`Scopes`]: typed scopes, unknown ones kept.
 //!
 //! ```no_run
@@ -36,7 +54,11 @@
 //!     vec!["http://127.0.0.1:8080/callback".into()],
 //!     Scopes::generic(),
 //! );
-//! let client = OAuthClient::builder(config).build()?;
+//! let client = OAuthClient::builder(config)
+//!     .on_session_event(|event, did, _session| {
+//!         eprintln!("{}: {}", did.map(|d| d.as_str()).unwrap_or("-"), event.as_str())
+//!     })
+//!     .build()?;
 //! let url = client.authorize("alice.bsky.social", AuthorizeOptions::default()).await?;
 //! println!("open {url}");
 //! // ... the browser comes back to /callback?code=...&state=...&iss=...

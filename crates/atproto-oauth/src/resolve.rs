@@ -27,6 +27,17 @@ pub trait IdentityResolver: Send + Sync {
     ) -> BoxFuture<'a, Result<ResolvedIdentity, OAuthError>>;
 }
 
+/// A shared resolver is a resolver, so the builder takes both forms.
+impl<R: IdentityResolver + ?Sized> IdentityResolver for std::sync::Arc<R> {
+    fn resolve<'a>(
+        &'a self,
+        identifier: &'a str,
+        fresh: bool,
+    ) -> BoxFuture<'a, Result<ResolvedIdentity, OAuthError>> {
+        (**self).resolve(identifier, fresh)
+    }
+}
+
 impl IdentityResolver for atproto_identity::Resolver {
     fn resolve<'a>(
         &'a self,

@@ -1,18 +1,17 @@
 //! What the OAuth client keeps: pending authorizations by `state`, and
 //! sessions by DID, with a lock around each refresh.
 //!
-//! [`StateStore`] and [`OAuthSessionStore`] are the seams; [`MemoryStore`]
-//! (one process) and [`DirStore`] (JSON files in a directory, written
+//! [`StateStore`] and [`OAuthSessionStore`] are the seams; the one
+//! [`MemoryStore`] of `atproto-session` (one process, `MemoryStore<AuthState>`
+//! and `MemoryStore<OAuthSessionData>`) and [`DirStore`] (JSON files in a directory, written
 //! atomically with mode 0600 through `atproto_session::FileStore`, locked
 //! across processes with the operating system's file locks) implement
 //! both, and so does the Redis store of the `redis` feature.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use atproto_session::{FileStore, SessionStore, StoreError, StoreLock};
+use atproto_session::{FileStore, KeyedStore, SessionStore, StoreError, StoreLock};
 use atproto_types::Did;
 use atproto_xrpc::{BoxFuture, Secret};
 use serde::{Deserialize, Serialize};
@@ -113,117 +112,90 @@ pub trait OAuthSessionStore: Send + Sync {
     }
 }
 
-/// Both stores in memory (one process). Its session lock is per DID, so
-/// several clients in one process sharing it refresh one at a time.
-#[derive(Default)]
-pub struct MemoryStore {
-    states: Mutex<HashMap<String, AuthState>>,
-    sessions: Mutex<HashMap<String, OAuthSessionData>>,
-    locks: Arc<SessionLocks>,
-}
+/// The in-memory store of every session kind, `atproto_session`'s
+/// [`MemoryStore`]: as a [`KeyedStore`] it keeps OAuth sessions by DID
+/// (`MemoryStore<OAuthSessionData>`, with a lock per DID so that several
+/// clients in one process sharing it refresh one at a time) and pending
+/// authorizations by `state` (`MemoryStore<AuthState>`).
+///
+/// It replaces this crate's own `MemoryStore`, which kept both kinds in one
+/// value: give a client one of each (`state_store` and `session_store`), or
+/// only the session store (the state store defaults to one in memory).
+pub use atproto_session::MemoryStore;
 
-/// The per-DID session locks of a [`MemoryStore`]; an entry lives only
-/// while someone holds or waits for its lock.
-type SessionLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
-
-/// A held session lock of a [`MemoryStore`]: releases the lock, then drops
-/// the DID's entry when no one else holds or waits for it.
-struct MemoryLock {
-    locks: Arc<SessionLocks>,
-    key: String,
-    /// This handle on the DID's lock, while waiting for it.
-    mutex: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// The lock, once taken.
-    held: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Drop for MemoryLock {
-    fn drop(&mut self) {
-        drop(self.held.take());
-        drop(self.mutex.take());
-        // Under the map's lock no one can take a new handle, so an entry
-        // whose only reference is the map's is idle.
-        let mut map = guard(&self.locks);
-        if map
-            .get(&self.key)
-            .is_some_and(|l| Arc::strong_count(l) == 1)
-        {
-            map.remove(&self.key);
-        }
-    }
-}
-
-impl fmt::Debug for MemoryStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MemoryStore")
-    }
-}
-
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl StateStore for MemoryStore {
+impl StateStore for MemoryStore<AuthState> {
     fn save_state<'a>(
         &'a self,
         key: &'a str,
         state: &'a AuthState,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        guard(&self.states).insert(key.to_owned(), state.clone());
-        Box::pin(async { Ok(()) })
+        self.save_at(key, state)
     }
     fn take_state<'a>(
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<AuthState>, StoreError>> {
-        let s = guard(&self.states).remove(key);
-        Box::pin(async move { Ok(s) })
+        self.take_at(key)
     }
 }
 
-impl OAuthSessionStore for MemoryStore {
+impl OAuthSessionStore for MemoryStore<OAuthSessionData> {
     fn load_session<'a>(
         &'a self,
         did: &'a Did,
     ) -> BoxFuture<'a, Result<Option<OAuthSessionData>, StoreError>> {
-        let s = guard(&self.sessions).get(did.as_str()).cloned();
-        Box::pin(async move { Ok(s) })
+        self.load_at(did.as_str())
     }
     fn save_session<'a>(
         &'a self,
         session: &'a OAuthSessionData,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        guard(&self.sessions).insert(session.did.as_str().to_owned(), session.clone());
-        Box::pin(async { Ok(()) })
+        self.save_at(session.did.as_str(), session)
     }
     fn clear_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<(), StoreError>> {
-        guard(&self.sessions).remove(did.as_str());
-        Box::pin(async { Ok(()) })
+        self.clear_at(did.as_str())
     }
     fn lock_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<StoreLock, StoreError>> {
-        let key = did.as_str().to_owned();
-        let mutex = guard(&self.locks).entry(key.clone()).or_default().clone();
-        // The only handle is in the guard, from before the wait: a waiter
-        // dropped while waiting (or never polled) cleans up too.
-        let mut lock = MemoryLock {
-            locks: self.locks.clone(),
-            key,
-            mutex: Some(mutex),
-            held: None,
-        };
-        Box::pin(async move {
-            if let Some(mutex) = lock.mutex.clone() {
-                lock.held = Some(mutex.lock_owned().await);
-            }
-            Ok(StoreLock::new(lock))
-        })
+        self.lock_at(did.as_str())
+    }
+}
+
+/// A shared store is a store, so builders take both forms.
+impl<S: StateStore + ?Sized> StateStore for Arc<S> {
+    fn save_state<'a>(
+        &'a self,
+        key: &'a str,
+        state: &'a AuthState,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).save_state(key, state)
+    }
+    fn take_state<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AuthState>, StoreError>> {
+        (**self).take_state(key)
+    }
+}
+
+/// A shared store is a store, so builders take both forms.
+impl<S: OAuthSessionStore + ?Sized> OAuthSessionStore for Arc<S> {
+    fn load_session<'a>(
+        &'a self,
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<OAuthSessionData>, StoreError>> {
+        (**self).load_session(did)
+    }
+    fn save_session<'a>(
+        &'a self,
+        session: &'a OAuthSessionData,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).save_session(session)
+    }
+    fn clear_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).clear_session(did)
+    }
+    fn lock_session<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<StoreLock, StoreError>> {
+        (**self).lock_session(did)
     }
 }
 
@@ -334,42 +306,17 @@ impl OAuthSessionStore for DirStore {
 mod tests {
     use super::*;
 
+    /// The session lock of the one MemoryStore is per DID (its
+    /// bookkeeping is tested in atproto-session).
     #[tokio::test]
-    async fn memory_session_locks_do_not_pile_up() {
-        let store = MemoryStore::new();
-        for i in 0..50 {
-            let did = Did::new(format!("did:plc:user{i}")).unwrap();
-            drop(store.lock_session(&did).await.unwrap());
-        }
-        assert!(guard(&store.locks).is_empty());
-        // Held and waited for: the entry stays until both are done, and
-        // the waiter gets the lock once the holder lets go.
-        let did = Did::new("did:plc:alice").unwrap();
-        let held = store.lock_session(&did).await.unwrap();
-        let mut waiting = std::pin::pin!(store.lock_session(&did));
-        assert!(futures_poll_once(waiting.as_mut()).await.is_none());
-        assert_eq!(guard(&store.locks).len(), 1);
+    async fn memory_session_locks_are_per_did() {
+        let store = MemoryStore::<OAuthSessionData>::new();
+        let alice = Did::new("did:plc:alice").unwrap();
+        let bob = Did::new("did:plc:bob").unwrap();
+        let held = store.lock_session(&alice).await.unwrap();
+        drop(store.lock_session(&bob).await.unwrap());
+        let waiting = store.lock_session(&alice);
         drop(held);
-        let second = waiting.await.unwrap();
-        assert_eq!(guard(&store.locks).len(), 1);
-        drop(second);
-        assert!(guard(&store.locks).is_empty());
-        // A waiter dropped before it got the lock leaves nothing either.
-        let held = store.lock_session(&did).await.unwrap();
-        drop(store.lock_session(&did));
-        drop(held);
-        assert!(guard(&store.locks).is_empty());
-    }
-
-    /// Polls `f` once: its output if it is ready.
-    async fn futures_poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Output> {
-        let mut f = f;
-        std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
-                std::task::Poll::Ready(v) => Some(v),
-                std::task::Poll::Pending => None,
-            })
-        })
-        .await
+        drop(waiting.await.unwrap());
     }
 }

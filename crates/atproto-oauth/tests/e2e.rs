@@ -93,7 +93,7 @@ fn client(
         .http_client(http.clone())
         .resolver(resolver(pds, http))
         .session_store(store)
-        .on_event(move |event, _did, _data| {
+        .on_session_event_async(move |event, _did, _data| {
             let ev = ev.clone();
             async move { ev.lock().unwrap().push(event) }
         })
@@ -140,7 +140,7 @@ async fn loopback_client_signs_in_and_uses_the_agent() {
     let Some(pds) = Pds::shared() else { return };
     let (handle, did) = new_account(pds).await;
     let http = Recording::new();
-    let (client, events) = client(pds, &http, Arc::new(MemoryStore::new()));
+    let (client, events) = client(pds, &http, Arc::new(MemoryStore::<OAuthSessionData>::new()));
     let url = client
         .authorize(&handle, AuthorizeOptions::default())
         .await
@@ -180,7 +180,7 @@ async fn loopback_client_signs_in_and_uses_the_agent() {
     // restored from the store) meets the PDS's nonce challenge on its first
     // call, and the retry with the nonce succeeds.
     let fresh_http = Recording::new();
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     store.save_session(&session.data().unwrap()).await.unwrap();
     let (fresh, _) = client_with(pds, &fresh_http, store);
     let restored = fresh.restore(&did).await.unwrap();
@@ -236,7 +236,7 @@ async fn refresh_rotates_tokens_and_kills_the_old_refresh_token() {
     let Some(pds) = Pds::shared() else { return };
     let (handle, did) = new_account(pds).await;
     let http = Recording::new();
-    let (client, events) = client(pds, &http, Arc::new(MemoryStore::new()));
+    let (client, events) = client(pds, &http, Arc::new(MemoryStore::<OAuthSessionData>::new()));
     let session = sign_in(&client, &http, &handle).await;
     let old = session.data().unwrap();
     session.refresh().await.unwrap();
@@ -256,7 +256,7 @@ async fn refresh_rotates_tokens_and_kills_the_old_refresh_token() {
     assert_eq!(me["did"], did.as_str());
 
     // Another client holding the old tokens, forced to refresh.
-    let stale_store = Arc::new(MemoryStore::new());
+    let stale_store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     stale_store
         .save_session(&OAuthSessionData {
             expires_at: Some(0),
@@ -338,7 +338,7 @@ async fn sign_out_revokes_the_session() {
     let Some(pds) = Pds::shared() else { return };
     let (handle, did) = new_account(pds).await;
     let http = Recording::new();
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     let (client, events) = client(pds, &http, store.clone());
     let session = sign_in(&client, &http, &handle).await;
     let old = session.data().unwrap();
@@ -361,7 +361,7 @@ async fn sign_out_revokes_the_session() {
 
     // The old access token, used by a client that still has it: refused,
     // and the refresh that follows is refused too, ending that copy.
-    let copy_store = Arc::new(MemoryStore::new());
+    let copy_store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     copy_store.save_session(&old).await.unwrap();
     let (copy, copy_events) = client_with(pds, &http, copy_store.clone());
     let copy_session = copy.restore(&did).await.unwrap();
@@ -380,7 +380,7 @@ async fn sign_out_revokes_the_session() {
     assert_eq!(*copy_events.lock().unwrap(), [SessionEvent::Expired]);
 
     // The old refresh token, tried directly.
-    let stale_store = Arc::new(MemoryStore::new());
+    let stale_store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     stale_store
         .save_session(&OAuthSessionData {
             expires_at: Some(0),

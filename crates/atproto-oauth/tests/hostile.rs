@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use atproto_oauth::{
     AuthorizeOptions, ClientConfig, IdentityResolver, MemoryStore, OAuthClient, OAuthError,
-    OAuthSessionStore, ResolvedIdentity, Scopes,
+    OAuthSessionData, OAuthSessionStore, ResolvedIdentity, Scopes,
 };
 use atproto_types::Did;
 use atproto_xrpc::BoxFuture;
@@ -296,7 +296,7 @@ impl IdentityResolver for Stub {
     }
 }
 
-fn client(server: &Server, store: Arc<MemoryStore>) -> OAuthClient {
+fn client(server: &Server, store: Arc<MemoryStore<OAuthSessionData>>) -> OAuthClient {
     OAuthClient::builder(ClientConfig::loopback(
         vec!["http://127.0.0.1/callback".into()],
         Scopes::atproto(),
@@ -415,7 +415,7 @@ async fn hostile_token_endpoint_at_the_code_exchange() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_token_endpoint_at_a_refresh_keeps_the_session() {
     let server = Server::start().await;
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     let client = client(&server, store.clone());
     authorize(&client, &server).await.unwrap();
     let state = server.state.lock().unwrap().clone().unwrap();
@@ -448,7 +448,7 @@ async fn hostile_token_endpoint_at_a_refresh_keeps_the_session() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_revocation_endpoint_still_signs_out() {
     let server = Server::start().await;
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     let client = client(&server, store.clone());
     for (case, answer) in cases() {
         authorize(&client, &server).await.unwrap();

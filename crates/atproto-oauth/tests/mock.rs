@@ -12,7 +12,7 @@ use atproto_client::Agent;
 use atproto_oauth::jose::decode_jwt_unverified;
 use atproto_oauth::{
     AuthorizeOptions, ClientConfig, Es256Key, IdentityResolver, MemoryStore, OAuthClient,
-    OAuthError, ResolvedIdentity, Scopes,
+    OAuthError, OAuthSessionData, ResolvedIdentity, Scopes,
 };
 use atproto_types::Did;
 use atproto_xrpc::BoxFuture;
@@ -820,7 +820,7 @@ async fn confidential_client_authenticates_with_private_key_jwt() {
 #[tokio::test]
 async fn a_rejected_refresh_ends_the_session() {
     let mock = Mock::start(Behaviour::default()).await;
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     let client = OAuthClient::builder(loopback())
         .resolver(Arc::new(Stub {
             pds: mock.url.clone(),
@@ -848,17 +848,17 @@ async fn a_rejected_refresh_ends_the_session() {
 
 type Events = Arc<Mutex<Vec<atproto_client::SessionEvent>>>;
 
-fn client_with_events(mock: &Mock) -> (OAuthClient, Events, Arc<MemoryStore>) {
+fn client_with_events(mock: &Mock) -> (OAuthClient, Events, Arc<MemoryStore<OAuthSessionData>>) {
     let events: Events = Arc::default();
     let ev = events.clone();
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     let client = OAuthClient::builder(loopback())
         .resolver(Arc::new(Stub {
             pds: mock.url.clone(),
             others: HashMap::new(),
         }))
         .session_store(store.clone())
-        .on_event(move |event, _, _| {
+        .on_session_event_async(move |event, _, _| {
             let ev = ev.clone();
             async move { ev.lock().unwrap().push(event) }
         })
@@ -1036,7 +1036,12 @@ async fn sign_out_clears_the_store_even_when_revocation_fails() {
 /// event log and store.
 async fn signed_in(
     behaviour: Behaviour,
-) -> (Mock, atproto_oauth::OAuthSession, Events, Arc<MemoryStore>) {
+) -> (
+    Mock,
+    atproto_oauth::OAuthSession,
+    Events,
+    Arc<MemoryStore<OAuthSessionData>>,
+) {
     let mock = Mock::start(behaviour).await;
     let (client, events, store) = client_with_events(&mock);
     let state = start(&client, &mock, "alice.test").await;
@@ -1060,7 +1065,7 @@ async fn assert_kept(
     err: &SessionError,
     session: &atproto_oauth::OAuthSession,
     events: &Events,
-    store: &MemoryStore,
+    store: &MemoryStore<OAuthSessionData>,
 ) {
     use atproto_client::SessionEvent::{Create, NetworkError};
     use atproto_oauth::OAuthSessionStore;

@@ -52,7 +52,7 @@ fn stored(did: &Did) -> OAuthSessionData {
 #[tokio::test]
 async fn a_hook_calling_back_into_its_session_is_refused_not_deadlocked() {
     let did = Did::new("did:plc:alice").unwrap();
-    let store = Arc::new(atproto_oauth::MemoryStore::new());
+    let store = Arc::new(atproto_oauth::MemoryStore::<OAuthSessionData>::new());
     store.save_session(&stored(&did)).await.unwrap();
 
     let session_slot: Arc<OnceLock<OAuthSession>> = Arc::default();
@@ -65,7 +65,7 @@ async fn a_hook_calling_back_into_its_session_is_refused_not_deadlocked() {
     let client = OAuthClient::builder(config)
         .resolver(Arc::new(Unreachable))
         .session_store(store)
-        .on_event(move |event, _did, _data| {
+        .on_session_event_async(move |event, _did, _data| {
             let (slot, log) = (slot.clone(), log.clone());
             async move {
                 let Some(session) = slot.get() else { return };
@@ -118,7 +118,7 @@ async fn the_refresh_margin_is_configurable() {
         .unwrap()
         .as_secs();
     let client = |margin: Option<Duration>| {
-        let store = Arc::new(atproto_oauth::MemoryStore::new());
+        let store = Arc::new(atproto_oauth::MemoryStore::<OAuthSessionData>::new());
         let mut data = stored(&did);
         data.expires_at = Some(now + 120);
         let config = ClientConfig::loopback(
@@ -146,4 +146,129 @@ async fn the_refresh_margin_is_configurable() {
         matches!(&err, OAuthError::Session(SessionError::Auth(_))),
         "{err:?}"
     );
+}
+
+fn loopback_config() -> ClientConfig {
+    ClientConfig::loopback(
+        vec!["http://127.0.0.1:8080/callback".into()],
+        Scopes::generic(),
+    )
+}
+
+/// `OAuthClientBuilder::timeout` bounds the session's calls to the PDS too,
+/// not only those to the authorization server: a PDS that accepts the
+/// connection and never answers ends the call with a typed timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_timeout_reaches_the_pds_calls() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    // Accepts and holds every connection, reading nothing, answering nothing.
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            open.push(conn);
+        }
+    });
+    let did = Did::new("did:plc:alice").unwrap();
+    let mut data = stored(&did);
+    data.pds = format!("http://{addr}");
+    let store = Arc::new(atproto_oauth::MemoryStore::<OAuthSessionData>::new());
+    store.save_session(&data).await.unwrap();
+    let client = OAuthClient::builder(loopback_config())
+        .resolver(Unreachable)
+        .session_store(store)
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let session = client.restore(&did).await.unwrap();
+    // A guard against a hang only: the default timeout (60 s) would pass it.
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(20),
+        session.send(XrpcRequest::new("com.example.echo", Method::Query)),
+    )
+    .await
+    .expect("the PDS call outlived the client's timeout");
+    let err = outcome.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SessionError::Xrpc(atproto_xrpc::Error::Transport(t))
+                if t.kind == atproto_xrpc::TransportErrorKind::Timeout
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_transient(), "{err:?}");
+    assert!(session.data().is_some(), "a timeout keeps the session");
+    held.abort();
+}
+
+type Seen = Arc<Mutex<Vec<(SessionEvent, Option<Did>, bool)>>>;
+
+/// The hook has the password session's shape, `(event, did, session)`, in
+/// both forms; `Expired` names the account whose session ended. The
+/// builder takes stores, resolvers and HTTP clients by value or shared, as
+/// the agent's builder does.
+#[tokio::test]
+async fn the_event_hook_has_the_password_sessions_shape() {
+    let did = Did::new("did:plc:alice").unwrap();
+    for asynchronous in [false, true] {
+        let store = Arc::new(atproto_oauth::MemoryStore::<OAuthSessionData>::new());
+        store.save_session(&stored(&did)).await.unwrap();
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let builder = OAuthClient::builder(loopback_config())
+            .resolver_arc(Arc::new(Unreachable))
+            .state_store(atproto_oauth::MemoryStore::<atproto_oauth::AuthState>::new())
+            .session_store_arc(store.clone())
+            .http_client_arc(Arc::new(atproto_xrpc::HyperClient::new().unwrap()));
+        let builder = if asynchronous {
+            builder.on_session_event_async(move |event, did, data| {
+                let log = log.clone();
+                async move { log.lock().unwrap().push((event, did, data.is_some())) }
+            })
+        } else {
+            builder.on_session_event(move |event, did, data| {
+                log.lock()
+                    .unwrap()
+                    .push((event, did.cloned(), data.is_some()))
+            })
+        };
+        let client = builder.build().unwrap();
+        let session = client.restore(&did).await.unwrap();
+        // A refresh that cannot reach the server, then the end.
+        assert!(session.refresh().await.unwrap_err().is_transient());
+        session.logout().await.unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (SessionEvent::NetworkError, Some(did.clone()), true),
+                (SessionEvent::Expired, Some(did.clone()), false),
+            ],
+            "async: {asynchronous}"
+        );
+        assert!(store.load_session(&did).await.unwrap().is_none());
+    }
+}
+
+/// The names before the unified surface still compile and work.
+#[tokio::test]
+#[allow(deprecated)]
+async fn the_deprecated_names_still_work() {
+    let did = Did::new("did:plc:alice").unwrap();
+    let store = Arc::new(atproto_oauth::MemoryStore::<OAuthSessionData>::new());
+    store.save_session(&stored(&did)).await.unwrap();
+    let seen: Arc<Mutex<Vec<(SessionEvent, Did)>>> = Arc::default();
+    let log = seen.clone();
+    let client = OAuthClient::builder(loopback_config())
+        .resolver(Unreachable)
+        .session_store(store)
+        .on_event(move |event, did, _data| {
+            let log = log.clone();
+            async move { log.lock().unwrap().push((event, did)) }
+        })
+        .build()
+        .unwrap();
+    let session = client.restore(&did).await.unwrap();
+    session.sign_out().await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [(SessionEvent::Expired, did)]);
 }
