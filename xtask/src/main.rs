@@ -80,6 +80,14 @@ pub fn install_pds() -> Result<(), String> {
     )
 }
 
+/// Installs the AppView harness for the end-to-end tests: `@atproto/dev-env`
+/// with the PDS harness's Node 22, and Debian's PostgreSQL when missing.
+pub fn install_appview() -> Result<(), String> {
+    run_status(
+        std::process::Command::new("bash").arg(workspace_root().join("tests/appview/install.sh")),
+    )
+}
+
 /// The workspace root (the parent of this crate's folder).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

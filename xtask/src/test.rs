@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the one command that runs every test.
 //!
-//! 1. installs the reference PDS (Node 22 and the npm packages) and
+//! 1. installs the reference PDS (Node 22 and the npm packages), the AppView
+//!    harness (`@atproto/dev-env`, and Debian's `postgresql` when missing) and
 //!    Debian's `redis-server` when missing;
 //! 2. checks the generated crate is current (`cargo xtask codegen --check`);
 //! 3. runs all unit, snapshot and integration tests of the workspace,
@@ -8,7 +9,9 @@
 //!    feature combinations a workspace run does not build (identity with
 //!    real DNS, the key parser without verification, OAuth's Redis store,
 //!    the async CAR reader);
-//! 4. runs the end-to-end suite, which starts and stops the PDS itself, with
+//! 4. runs the end-to-end suite, which starts and stops the PDS (and, for the
+//!    `appview_*` tests, PLC, PDS, AppView, bsync and Ozone on a throwaway
+//!    PostgreSQL cluster) itself, with
 //!    `ATPROTO_E2E=required` so that a PDS that cannot start fails the run
 //!    instead of skipping, and fails unless the suite actually ran tests.
 
@@ -24,6 +27,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if !skip_install {
         step("installing the reference PDS (tests/pds/install.sh)");
         crate::install_pds()?;
+        step("installing the AppView harness: @atproto/dev-env and PostgreSQL (tests/appview/install.sh)");
+        crate::install_appview()?;
         step("redis-server for the OAuth stores' Redis tests");
         install_redis()?;
     }
