@@ -1,0 +1,169 @@
+//! Anyone's lexicons, served: `Builder::server(true)` output for a custom
+//! query and procedure (`tests/served/lexicons`), included here as a build
+//! script's would be, registered with atproto-server's `XrpcRouter`, served
+//! on loopback and called with atproto-xrpc's client.
+//!
+//! `tests/served/lexicons.rs` is the Builder's output, checked in so that
+//! this test compiles it; the first test fails when it is stale
+//! (`UPDATE_GENERATED=1` rewrites it).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use atproto_server::xrpc::{XrpcError, XrpcRequest, XrpcRouter};
+use atproto_types::xrpc::{Endpoint, EndpointError, QueryParams, QueryWriter};
+use atproto_xrpc::transport::{NoAuth, Transport, TransportConfig, XrpcRequest as Call};
+use atproto_xrpc::url::ServiceUrl;
+
+// As a crate's `lib.rs` would include it; this test uses part of it.
+#[allow(dead_code, unused_imports)]
+mod lexicons {
+    include!("served/lexicons.rs");
+}
+
+use lexicons::com::example::{greet, note};
+
+const LEXICONS: &str = "tests/served/lexicons";
+const GENERATED: &str = "tests/served/lexicons.rs";
+
+#[test]
+fn the_included_file_is_what_the_builder_generates() {
+    let text = lexgen::Builder::new()
+        .lexicons(LEXICONS)
+        .root_path("crate::lexicons")
+        .server(true)
+        .render()
+        .unwrap();
+    assert!(text.contains("impl ::atproto_types::xrpc::ServerEndpoint for Greet"));
+    assert!(
+        !text.contains("cfg(feature"),
+        "Builder::server is not gated"
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GENERATED);
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == text,
+        "{GENERATED} is stale: rerun with UPDATE_GENERATED=1"
+    );
+    // Without `server`, none of it.
+    let client = lexgen::Builder::new()
+        .lexicons(LEXICONS)
+        .root_path("crate::lexicons")
+        .render()
+        .unwrap();
+    assert!(!client.contains("ServerEndpoint"));
+}
+
+fn router() -> axum::Router {
+    XrpcRouter::new()
+        .handler(|req: XrpcRequest<greet::Greet>| async move {
+            if req.params.name == "nobody" {
+                return Err(greet::Error::Shy(Some("not to nobody".into())).into());
+            }
+            let mut greeting = format!("hello {}", req.params.name);
+            if req.params.loud == Some(true) {
+                greeting = greeting.to_uppercase();
+            }
+            let times = usize::try_from(req.params.times)
+                .map_err(|_| XrpcError::internal("times is checked to be 1 to 3"))?;
+            Ok(greet::Output::new(vec![greeting; times]))
+        })
+        .handler(|req: XrpcRequest<note::Note>| async move {
+            Ok(note::Output::new(req.input.text.chars().count() as i64))
+        })
+        .into_router()
+}
+
+async fn serve() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router()).await });
+    addr
+}
+
+/// Calls endpoint `E` as a client does: its parameters written by the
+/// generated `write_query`, its input by `encode_input`, the answer decoded
+/// by `decode_output`, declared errors typed by `from_xrpc`.
+async fn call<E: Endpoint>(
+    addr: SocketAddr,
+    params: &E::Params,
+    input: &E::Input,
+) -> Result<E::Output, Result<E::Error, atproto_xrpc::Error>> {
+    let transport = Transport::new(
+        Arc::new(atproto_xrpc::HyperClient::new().unwrap()),
+        TransportConfig::default(),
+    );
+    let base = ServiceUrl::parse(&format!("http://{addr}")).unwrap();
+    let mut req = Call::new(E::NSID, E::METHOD);
+    let mut q = QueryWriter::new();
+    params.write_query(&mut q);
+    req.query = q
+        .pairs()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    req.body = E::encode_input(input).unwrap();
+    match transport.send(&base, &req, &NoAuth).await {
+        Ok(answer) => Ok(E::decode_output(answer.body).unwrap()),
+        Err(atproto_xrpc::Error::Xrpc(e)) => {
+            Err(E::Error::from_xrpc(&e.error, e.message.clone())
+                .ok_or(atproto_xrpc::Error::Xrpc(e)))
+        }
+        Err(e) => Err(Err(e)),
+    }
+}
+
+#[tokio::test]
+async fn a_custom_query_and_procedure_are_served_with_their_lexicon_rules() {
+    let addr = serve().await;
+
+    let mut params = greet::Parameters::new("ann".into());
+    params.times = 2;
+    params.loud = Some(true);
+    let out = call::<greet::Greet>(addr, &params, &()).await.unwrap();
+    assert_eq!(out.greetings, ["HELLO ANN", "HELLO ANN"]);
+
+    // The lexicon default for `times` applies when it is not sent.
+    let out = call::<greet::Greet>(addr, &greet::Parameters::new("bo".into()), &())
+        .await
+        .unwrap();
+    assert_eq!(out.greetings, ["hello bo"]);
+
+    // The declared error, typed on the client.
+    let e = call::<greet::Greet>(addr, &greet::Parameters::new("nobody".into()), &())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Ok(greet::Error::Shy(Some(ref m))) if m == "not to nobody"),
+        "{e:?}"
+    );
+
+    // The lexicon's constraints on parameters: 400 naming the parameter.
+    let mut params = greet::Parameters::new("a name far too long".into());
+    params.times = 9;
+    match call::<greet::Greet>(addr, &params, &()).await {
+        Err(Err(atproto_xrpc::Error::Xrpc(e))) => {
+            assert_eq!((e.status, e.error.as_str()), (400, "InvalidRequest"));
+            let m = e.message.unwrap_or_default();
+            assert!(m.contains("name") && m.contains("times"), "{m}");
+        }
+        other => panic!("expected InvalidRequest, got {other:?}"),
+    }
+
+    let out = call::<note::Note>(addr, &(), &note::Input::new("héllo".into()))
+        .await
+        .unwrap();
+    assert_eq!(out.length, 5);
+    // ... and on input.
+    match call::<note::Note>(addr, &(), &note::Input::new("x".repeat(21))).await {
+        Err(Err(atproto_xrpc::Error::Xrpc(e))) => {
+            assert_eq!((e.status, e.error.as_str()), (400, "InvalidRequest"));
+            assert!(e.message.unwrap_or_default().contains("text"));
+        }
+        other => panic!("expected InvalidRequest, got {other:?}"),
+    }
+}
