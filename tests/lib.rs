@@ -227,16 +227,19 @@ pub fn new_account_input(handle: &str, password: &str) -> atproto_client::NewAcc
 pub struct Events(std::sync::Arc<std::sync::Mutex<Vec<(atproto_client::SessionEvent, bool)>>>);
 
 impl Events {
-    /// A hook for `AgentBuilder::persist_session` that records each event and
+    /// A hook for `AgentBuilder::on_session_event` that records each event and
     /// whether it carried a session.
     pub fn hook(
         &self,
-    ) -> impl Fn(atproto_client::SessionEvent, Option<&atproto_client::SessionData>)
-           + Send
+    ) -> impl Fn(
+        atproto_client::SessionEvent,
+        Option<&atproto_client::atproto_types::Did>,
+        Option<&atproto_client::SessionData>,
+    ) + Send
            + Sync
            + 'static {
         let inner = self.0.clone();
-        move |event, session| inner.lock().unwrap().push((event, session.is_some()))
+        move |event, _did, session| inner.lock().unwrap().push((event, session.is_some()))
     }
 
     /// The events so far, without the session flags.

@@ -97,7 +97,7 @@ fn file_agent(
     let events = atproto_tests::Events::default();
     let agent = atproto_client::AtpAgent::builder(service)
         .session_store(FileStore::new(path))
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .build()
         .unwrap();
     (agent, events)

@@ -31,7 +31,7 @@ pub const PASSWORD: &str = "correct-horse-battery";
 pub fn agent(service: &str) -> (AtpAgent, Events) {
     let events = Events::default();
     let agent = AtpAgent::builder(service)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         .build()
         .expect("agent builds for a loopback URL");
     (agent, events)

@@ -22,7 +22,7 @@ fn reactive_agent(service: &str, store: Arc<MemoryStore>) -> (AtpAgent, Events) 
     let events = Events::default();
     let agent = AtpAgent::builder(service)
         .session_store_arc(store)
-        .persist_session(events.hook())
+        .on_session_event(events.hook())
         // No proactive refresh: let the server's ExpiredToken answer drive it.
         .refresh_margin(Duration::ZERO)
         .build()
