@@ -483,3 +483,43 @@ pub fn interpret_label_value_definitions(
         .map(|def| interpret_label_value_definition(def, Some(&labeler.creator.did)))
         .collect()
 }
+
+/// The custom label definitions of every detailed labeler view in an
+/// `app.bsky.labeler.getServices` answer (asked with `detailed: true`), by
+/// labeler DID: what `@atproto/api`'s `getLabelDefinitions` returns, ready
+/// for [`super::ModerationOpts::label_defs`]. Basic views carry no
+/// definitions and are skipped.
+///
+/// ```
+/// use atproto_client::atproto_api::app::bsky::labeler::get_services::Output;
+/// use atproto_client::moderation::label_defs_from_services;
+///
+/// let answer: Output = serde_json::from_value(serde_json::json!({ "views": [{
+///     "$type": "app.bsky.labeler.defs#labelerViewDetailed",
+///     "uri": "at://did:plc:labeler/app.bsky.labeler.service/self",
+///     "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm",
+///     "creator": { "did": "did:plc:labeler", "handle": "labeler.test" },
+///     "policies": { "labelValues": ["spoiler"], "labelValueDefinitions": [
+///         { "identifier": "spoiler", "severity": "inform", "blurs": "content", "locales": [] }
+///     ] },
+///     "indexedAt": "2024-01-01T00:00:00.000Z"
+/// }] }))?;
+/// let defs = label_defs_from_services(&answer);
+/// assert_eq!(defs[&"did:plc:labeler".parse()?][0].identifier, "spoiler");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn label_defs_from_services(
+    answer: &atproto_api::app::bsky::labeler::get_services::Output,
+) -> std::collections::HashMap<Did, Vec<InterpretedLabelValueDefinition>> {
+    use atproto_api::app::bsky::labeler::get_services::OutputViewsItem;
+    answer
+        .views
+        .iter()
+        .filter_map(|v| match v {
+            OutputViewsItem::LabelerViewDetailed(d) => {
+                Some((d.creator.did.clone(), interpret_label_value_definitions(d)))
+            }
+            _ => None,
+        })
+        .collect()
+}

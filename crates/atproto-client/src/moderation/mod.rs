@@ -91,8 +91,8 @@ pub use decision::{
 };
 pub use labels::{
     builtin_label, builtin_labels, interpret_label_value_definition,
-    interpret_label_value_definitions, is_custom_label_value, InterpretedLabelValueDefinition,
-    LabelBehaviors, LabelFlags, DEFAULT_LABEL_SETTINGS,
+    interpret_label_value_definitions, is_custom_label_value, label_defs_from_services,
+    InterpretedLabelValueDefinition, LabelBehaviors, LabelFlags, DEFAULT_LABEL_SETTINGS,
 };
 pub use mutewords::{has_muted_word, match_mute_words, MuteWordText};
 pub use subjects::{
@@ -100,6 +100,6 @@ pub use subjects::{
     moderate_status, moderate_user_list, ProfileSubject, UserList,
 };
 pub use types::{
-    LabelPreference, LabelTarget, LabelerPrefs, ModerationAction, ModerationBehavior,
-    ModerationContext, ModerationOpts, ModerationPrefs, BSKY_LABELER_DID,
+    accept_labelers_header, LabelPreference, LabelTarget, LabelerPrefs, ModerationAction,
+    ModerationBehavior, ModerationContext, ModerationOpts, ModerationPrefs, BSKY_LABELER_DID,
 };

@@ -539,6 +539,41 @@ impl ModerationPrefs {
     }
 }
 
+/// The value of the `atproto-accept-labelers` header an app sends so that
+/// the AppView applies the viewer's labelers: the app's own labelers with
+/// `;redact` (their takedown-like labels remove content), then the other
+/// labelers, then whatever the request already asked for, comma-separated
+/// as `@atproto/api` writes it.
+///
+/// ```
+/// use atproto_client::moderation::{accept_labelers_header, ModerationPrefs};
+///
+/// let app = ["did:plc:ar7c4by46qjdydhdevvrndac".parse()?];
+/// let mut prefs = ModerationPrefs::empty();
+/// prefs.labelers.push(atproto_client::moderation::LabelerPrefs::new("did:plc:other".parse()?));
+/// let dids: Vec<_> = prefs.labelers.iter().map(|l| l.did.clone()).collect();
+/// assert_eq!(
+///     accept_labelers_header(&app, &dids, None),
+///     "did:plc:ar7c4by46qjdydhdevvrndac;redact, did:plc:other"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn accept_labelers_header(
+    app_labelers: &[Did],
+    labelers: &[Did],
+    request_value: Option<&str>,
+) -> String {
+    let mut parts: Vec<String> = app_labelers
+        .iter()
+        .map(|d| format!("{d};redact"))
+        .chain(labelers.iter().map(|d| d.as_str().to_owned()))
+        .collect();
+    if let Some(v) = request_value.map(str::trim).filter(|v| !v.is_empty()) {
+        parts.push(v.to_owned());
+    }
+    parts.join(", ")
+}
+
 /// Everything a moderation decision depends on besides the subject
 /// (`ModerationOpts`).
 ///
