@@ -19,7 +19,7 @@ mod memory;
 
 #[cfg(feature = "testing")]
 pub use file::testing;
-pub use file::FileStore;
+pub use file::{FileStore, DEFAULT_LOCK_TIMEOUT};
 pub use memory::MemoryStore;
 
 /// Persistent storage for one session.
