@@ -374,6 +374,11 @@ mod moderation {
     }
 
     #[test]
+    fn published_moderation() {
+        replay("moderation");
+    }
+
+    #[test]
     fn published_moderation_behaviors() {
         replay("moderation-behaviors");
     }

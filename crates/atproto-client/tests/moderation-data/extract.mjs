@@ -7,9 +7,9 @@
 //
 // TESTS_DIR holds upstream `packages/api/tests/` files of the same release
 // as the package (default: ../shared/atproto-api-tests next to the
-// repository): moderation-behaviors.test.ts, moderation-custom-labels.test.ts,
-// moderation-quoteposts.test.ts, moderation-mutewords.test.ts and
-// util/moderation-behavior.ts. OUT_DIR defaults to target/moderation-suites in
+// repository): moderation.test.ts, moderation-behaviors.test.ts,
+// moderation-custom-labels.test.ts, moderation-quoteposts.test.ts,
+// moderation-mutewords.test.ts and util/moderation-behavior.ts. OUT_DIR defaults to target/moderation-suites in
 // the repository; nothing is written inside the source tree.
 //
 // How: each test file is run under a small stand-in for the test framework
@@ -34,6 +34,7 @@ const repo = path.resolve(here, '../../../..')
 const testsDir = path.resolve(process.argv[2] || path.join(repo, '../shared/atproto-api-tests'))
 const outDir = path.resolve(process.argv[3] || path.join(repo, 'target/moderation-suites'))
 const SUITES = [
+  'moderation.test.ts',
   'moderation-behaviors.test.ts',
   'moderation-custom-labels.test.ts',
   'moderation-quoteposts.test.ts',
