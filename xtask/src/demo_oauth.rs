@@ -106,7 +106,7 @@ async fn local() -> Result<(), String> {
     let store = Arc::new(DirStore::new(&dir));
     let client = OAuthClient::builder(config.clone())
         .http_client_arc(http.clone())
-        .resolver(resolver.clone())
+        .identity_resolver(resolver.clone())
         .state_store(store.clone())
         .session_store(store.clone())
         .on_session_event(print_event)
@@ -194,7 +194,7 @@ async fn local() -> Result<(), String> {
     );
     let restarted = OAuthClient::builder(config)
         .http_client_arc(http)
-        .resolver(resolver)
+        .identity_resolver(resolver)
         .state_store(store.clone())
         .session_store(store)
         .on_session_event(print_event)

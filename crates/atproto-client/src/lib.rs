@@ -90,14 +90,15 @@
 //! | Events | [`AgentBuilder::on_session_event`], a hook of `(event, did, session)` ([`SessionHook`]; `did` is `None` only for `CreateFailed`) | `OAuthClientBuilder::on_session_event`, the same shape |
 //! | Async events | [`AgentBuilder::on_session_event_async`] | `OAuthClientBuilder::on_session_event_async` |
 //! | A hook calling back into its session | [`SessionError::CalledFromHook`] | [`SessionError::CalledFromHook`] |
+//! | Identity resolver | [`AgentBuilder::identity_resolver`] (an `atproto_identity::Resolver`) | `OAuthClientBuilder::identity_resolver` (the same, or any `IdentityResolver`) |
 //! | HTTP client | [`AgentBuilder::http_client`]`(impl HttpClient)`, or `http_client_arc(Arc<dyn HttpClient>)` | `OAuthClientBuilder::http_client`, `http_client_arc`: the same forms |
 //! | Stores | [`AgentBuilder::session_store`]`(impl SessionStore)` or `session_store_arc`: [`MemoryStore`], [`FileStore`] | `OAuthClientBuilder::session_store(impl OAuthSessionStore)` or `session_store_arc`: [`MemoryStore`] (as a [`KeyedStore`], by DID), `DirStore`, `RedisStore` |
 //! | Cross-process refresh lock | [`SessionStore::lock`] ([`FileStore`]: the OS's file lock) | `OAuthSessionStore::lock_session` (`DirStore`: the same file lock; Redis: a distributed lock) |
 //! | Failures of the scheme itself | XRPC errors ([`SessionError::Xrpc`]) | [`SessionError::Auth`], downcast to `OAuthError` |
 //!
 //! The names before this table (`persist_session`, `persist_session_async`
-//! here, `on_event` and `sign_out` in `atproto-oauth`) still compile,
-//! deprecated.
+//! here, `on_event`, `resolver` and `sign_out` in `atproto-oauth`) still
+//! compile, deprecated.
 //!
 //! # Session events
 //!

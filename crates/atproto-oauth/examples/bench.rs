@@ -175,7 +175,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Scopes::generic(),
     ))
     .http_client(http.clone())
-    .resolver(Arc::new(resolver))
+    .identity_resolver(Arc::new(resolver))
     .build()?;
     let url = client
         .authorize(&handle, AuthorizeOptions::default())

@@ -161,19 +161,26 @@ impl OAuthClientBuilder {
     }
 
     /// How handles and DIDs are resolved (default: an
-    /// `atproto_identity::Resolver` over the same HTTP client). Any
-    /// [`IdentityResolver`] by value (an `atproto_identity::Resolver`, as
-    /// `AgentBuilder::identity_resolver` takes, or an `Arc` of one).
-    pub fn resolver(mut self, resolver: impl IdentityResolver + 'static) -> Self {
+    /// `atproto_identity::Resolver` over the same HTTP client): the same
+    /// name and argument as `AgentBuilder::identity_resolver` (an
+    /// `atproto_identity::Resolver` by value), or any other
+    /// [`IdentityResolver`] (an `Arc` of one too).
+    pub fn identity_resolver(mut self, resolver: impl IdentityResolver + 'static) -> Self {
         self.resolver = Some(Arc::new(resolver));
         self
     }
 
-    /// [`OAuthClientBuilder::resolver`] with a shared resolver, kept as it
-    /// is.
-    pub fn resolver_arc(mut self, resolver: Arc<dyn IdentityResolver>) -> Self {
+    /// [`OAuthClientBuilder::identity_resolver`] with a shared resolver,
+    /// kept as it is.
+    pub fn identity_resolver_arc(mut self, resolver: Arc<dyn IdentityResolver>) -> Self {
         self.resolver = Some(resolver);
         self
+    }
+
+    /// The earlier name of [`OAuthClientBuilder::identity_resolver`].
+    #[deprecated(note = "use `identity_resolver`, the name `AgentBuilder` has")]
+    pub fn resolver(self, resolver: Arc<dyn IdentityResolver>) -> Self {
+        self.identity_resolver_arc(resolver)
     }
 
     /// Where pending authorizations are kept (default: a
@@ -1127,7 +1134,7 @@ mod tests {
             Scopes::atproto(),
         ))
         .http_client(Arc::new(Canned))
-        .resolver(Arc::new(SamePds))
+        .identity_resolver(Arc::new(SamePds))
         .build()
         .unwrap()
     }

@@ -38,12 +38,14 @@
 //! `logout()` ends it and `refresh()` returns the session, both with
 //! `Result<_, SessionError>`; the builders have the same names and argument
 //! forms for the same settings (`http_client`/`http_client_arc`,
-//! `session_store`/`session_store_arc`, `refresh_margin`, `timeout`,
+//! `session_store`/`session_store_arc`, `identity_resolver` taking an
+//! `atproto_identity::Resolver` or any [`IdentityResolver`],
+//! `refresh_margin`, `timeout`,
 //! `on_session_event`/`on_session_event_async`); a hook calling back into
 //! its session gets `SessionError::CalledFromHook`. `atproto-client`'s crate
 //! documentation has a table of the same task with each. The earlier names
-//! `OAuthSession::sign_out` and `OAuthClientBuilder::on_event` still
-//! compile, deprecated; this crate's own two-in-one `MemoryStore` was
+//! `OAuthSession::sign_out`, `OAuthClientBuilder::on_event` and
+//! `OAuthClientBuilder::resolver` still compile, deprecated; this crate's own two-in-one `MemoryStore` was
 //! replaced by `atproto-session`'s.
 //! - [`Scope`]/[`Scopes`]: typed scopes, unknown ones kept.
 //!

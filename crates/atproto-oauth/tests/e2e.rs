@@ -91,7 +91,7 @@ fn client(
     let http: Arc<dyn HttpClient> = Arc::new(http.clone());
     let client = OAuthClient::builder(config)
         .http_client(http.clone())
-        .resolver(resolver(pds, http))
+        .identity_resolver(resolver(pds, http))
         .session_store(store)
         .on_session_event_async(move |event, _did, _data| {
             let ev = ev.clone();

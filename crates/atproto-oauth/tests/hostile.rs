@@ -301,7 +301,7 @@ fn client(server: &Server, store: Arc<MemoryStore<OAuthSessionData>>) -> OAuthCl
         vec!["http://127.0.0.1/callback".into()],
         Scopes::atproto(),
     ))
-    .resolver(Arc::new(Stub(server.url.clone())))
+    .identity_resolver(Arc::new(Stub(server.url.clone())))
     .session_store(store)
     .timeout(TIMEOUT)
     .build()

@@ -495,7 +495,7 @@ impl IdentityResolver for Stub {
 
 fn client_for(mock: &Mock, config: ClientConfig, others: HashMap<String, String>) -> OAuthClient {
     OAuthClient::builder(config)
-        .resolver(Arc::new(Stub {
+        .identity_resolver(Arc::new(Stub {
             pds: mock.url.clone(),
             others,
         }))
@@ -610,7 +610,7 @@ async fn callback_refuses_unknown_reused_and_expired_states() {
     );
 
     let impatient = OAuthClient::builder(loopback())
-        .resolver(Arc::new(Stub {
+        .identity_resolver(Arc::new(Stub {
             pds: mock.url.clone(),
             others: HashMap::new(),
         }))
@@ -822,7 +822,7 @@ async fn a_rejected_refresh_ends_the_session() {
     let mock = Mock::start(Behaviour::default()).await;
     let store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     let client = OAuthClient::builder(loopback())
-        .resolver(Arc::new(Stub {
+        .identity_resolver(Arc::new(Stub {
             pds: mock.url.clone(),
             others: HashMap::new(),
         }))
@@ -853,7 +853,7 @@ fn client_with_events(mock: &Mock) -> (OAuthClient, Events, Arc<MemoryStore<OAut
     let ev = events.clone();
     let store = Arc::new(MemoryStore::<OAuthSessionData>::new());
     let client = OAuthClient::builder(loopback())
-        .resolver(Arc::new(Stub {
+        .identity_resolver(Arc::new(Stub {
             pds: mock.url.clone(),
             others: HashMap::new(),
         }))

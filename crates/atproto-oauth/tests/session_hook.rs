@@ -63,7 +63,7 @@ async fn a_hook_calling_back_into_its_session_is_refused_not_deadlocked() {
         Scopes::generic(),
     );
     let client = OAuthClient::builder(config)
-        .resolver(Arc::new(Unreachable))
+        .identity_resolver(Arc::new(Unreachable))
         .session_store(store)
         .on_session_event_async(move |event, _did, _data| {
             let (slot, log) = (slot.clone(), log.clone());
@@ -126,7 +126,7 @@ async fn the_refresh_margin_is_configurable() {
             Scopes::generic(),
         );
         let mut builder = OAuthClient::builder(config)
-            .resolver(Arc::new(Unreachable))
+            .identity_resolver(Arc::new(Unreachable))
             .session_store(store.clone());
         if let Some(m) = margin {
             builder = builder.refresh_margin(m);
@@ -175,7 +175,7 @@ async fn the_timeout_reaches_the_pds_calls() {
     let store = Arc::new(atproto_oauth::MemoryStore::<OAuthSessionData>::new());
     store.save_session(&data).await.unwrap();
     let client = OAuthClient::builder(loopback_config())
-        .resolver(Unreachable)
+        .identity_resolver(Unreachable)
         .session_store(store)
         .timeout(Duration::from_millis(300))
         .build()
@@ -217,7 +217,7 @@ async fn the_event_hook_has_the_password_sessions_shape() {
         let seen: Seen = Arc::default();
         let log = seen.clone();
         let builder = OAuthClient::builder(loopback_config())
-            .resolver_arc(Arc::new(Unreachable))
+            .identity_resolver_arc(Arc::new(Unreachable))
             .state_store(atproto_oauth::MemoryStore::<atproto_oauth::AuthState>::new())
             .session_store_arc(store.clone())
             .http_client_arc(Arc::new(atproto_xrpc::HyperClient::new().unwrap()));
@@ -260,7 +260,7 @@ async fn the_deprecated_names_still_work() {
     let seen: Arc<Mutex<Vec<(SessionEvent, Did)>>> = Arc::default();
     let log = seen.clone();
     let client = OAuthClient::builder(loopback_config())
-        .resolver(Unreachable)
+        .resolver(Arc::new(Unreachable))
         .session_store(store)
         .on_event(move |event, did, _data| {
             let log = log.clone();
