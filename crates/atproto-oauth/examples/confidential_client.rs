@@ -11,6 +11,9 @@
 //! With a path, the private JWK is read from it (or written there on the
 //! first run, mode 0600); keep the same key: the server binds each session
 //! to the key that started it.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use atproto_oauth::{ClientConfig, Es256Key, Scopes};
 

@@ -6,6 +6,9 @@
 //! ```sh
 //! cargo run -p atproto-oauth --example public_client [-- alice.bsky.social]
 //! ```
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use atproto_oauth::{AuthorizeOptions, ClientConfig, OAuthClient, Scope, Scopes};
 

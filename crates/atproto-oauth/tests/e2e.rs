@@ -2,6 +2,9 @@
 //! authorization server, started by `atproto_tests::Pds` (skipped with a
 //! notice when the PDS is not installed, failed under
 //! `ATPROTO_E2E=required`). The sign-in page is driven headlessly.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,7 @@
 //! The Redis store against a real `redis-server` started on loopback.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(feature = "redis")]
 
 #[path = "support/redis_server.rs"]

@@ -1,5 +1,8 @@
 //! `FileStore`'s lock within one process (the cross-process tests, with
 //! child processes, are in atproto-client's `session_processes`).
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::time::Duration;
