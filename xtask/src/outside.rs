@@ -2,8 +2,8 @@
 //! user outside this repository gets them — by version, from a registry,
 //! with a fresh lock file.
 //!
-//! 1. `cargo package` of every publishable member; each `.crate` must stay
-//!    under crates.io's 10 MB limit. Cargo's own verification (`--verify`)
+//! 1. `cargo package` of every publishable member, without lock files; each
+//!    `.crate` must stay under crates.io's 10 MB limit. Cargo's own verification (`--verify`)
 //!    resolves our crates' names on crates.io, where other publishers own
 //!    some of them, so by default step 3 verifies instead.
 //! 2. A registry on the filesystem built from those files, in cargo's git
@@ -371,7 +371,13 @@ fn package(
     verify: bool,
 ) -> Result<Vec<Packaged>, String> {
     let mut cmd = Command::new(cargo_bin());
-    cmd.current_dir(root).arg("package").arg("--allow-dirty");
+    // No lock file in the packages: a user's build never reads one (only
+    // `cargo install --locked` does), and making one resolves every
+    // package's dev-dependencies on our other crates on crates.io, which
+    // fails for those not packaged yet, or finds other publishers' crates
+    // of the same names.
+    cmd.current_dir(root)
+        .args(["package", "--allow-dirty", "--exclude-lockfile"]);
     if !verify {
         cmd.arg("--no-verify");
     }
