@@ -167,3 +167,29 @@ async fn a_custom_query_and_procedure_are_served_with_their_lexicon_rules() {
         other => panic!("expected InvalidRequest, got {other:?}"),
     }
 }
+
+#[test]
+fn a_feature_gates_the_server_side_and_the_manifest_declares_it() {
+    let docs = lexgen::load_dir(Path::new(LEXICONS)).unwrap();
+    let set = lexgen::Set::build(docs, Vec::new()).unwrap();
+    let opts = lexgen::Options {
+        features: true,
+        server: lexgen::ServerCode::Feature("serve".into()),
+        ..lexgen::Options::default()
+    };
+    let generated = lexgen::generate(&set, &opts).unwrap();
+    let greet = &generated.files["com/example/greet.rs"];
+    assert!(
+        greet.contains(
+            "#[cfg(feature = \"serve\")]\nimpl ::atproto_types::xrpc::ServerEndpoint for Greet"
+        ),
+        "{greet}"
+    );
+    let manifest = lexgen::emit::cargo_toml(&generated, &opts, "[features]\n");
+    assert!(manifest.lines().any(|l| l == "serve = []"), "{manifest}");
+    // Off (the default): nothing, and no feature.
+    let off = lexgen::generate(&set, &lexgen::Options::default()).unwrap();
+    assert!(!off.files.values().any(|f| f.contains("ServerEndpoint")));
+    let manifest = lexgen::emit::cargo_toml(&off, &lexgen::Options::default(), "");
+    assert!(!manifest.contains("serve"), "{manifest}");
+}
