@@ -54,7 +54,10 @@
 //! `app.bsky.actor.getPreferences` returns. Labelers' own label values
 //! come from their service views
 //! ([`interpret_label_value_definitions`]) into
-//! [`ModerationOpts::label_defs`]. A logged-out viewer has no `user_did`,
+//! [`ModerationOpts::label_defs`]. The agent does both in one call,
+//! [`Agent::moderation_opts`](crate::Agent::moderation_opts), and
+//! [`Agent::with_labelers_from`](crate::Agent::with_labelers_from) gives an
+//! agent that asks the AppView for those labelers' labels. A logged-out viewer has no `user_did`,
 //! which makes `!no-unauthenticated` apply.
 //!
 //! # How labels resolve
@@ -78,6 +81,7 @@
 //!   `langs`, `embed`) have the wrong JSON types is treated as having no
 //!   text, where the TypeScript code would throw.
 
+mod agent;
 mod decision;
 mod labels;
 mod mutewords;
@@ -85,6 +89,7 @@ mod record;
 mod subjects;
 mod types;
 
+pub use agent::{accept_labelers_for, LABELERS_PER_CALL};
 pub use decision::{
     CauseKind, CauseSource, LabelCause, ModerationCause, ModerationDecision, ModerationUi,
     MuteWordMatch,
