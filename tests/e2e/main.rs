@@ -7,6 +7,7 @@
 
 mod accounts;
 mod appview_moderation;
+mod appview_moderation_prefs;
 mod appview_views;
 mod discovery;
 mod email;
