@@ -18,7 +18,8 @@
 //! [error handling](#error-handling) ·
 //! [direct XRPC calls](#direct-xrpc-calls) ·
 //! [a complete session lifecycle](#a-complete-session-lifecycle) ·
-//! [everyday helpers](#everyday-helpers)
+//! [everyday helpers](#everyday-helpers) ·
+//! [moderation and preferences](#moderation-and-preferences)
 //!
 //! ## The dual-token system
 //!
@@ -563,6 +564,146 @@
 //! Views such as the timeline or profiles come from an AppView, which a
 //! PDS forwards those calls to; a bare PDS without one (like a local test
 //! PDS) refuses them, while writes and `com.atproto` reads work.
+//!
+//! ## Moderation and preferences
+//!
+//! An app that shows Bluesky content applies the user's moderation the way
+//! the official app does: the AppView attaches labels to its views, and
+//! the client decides from the user's preferences whether to hide, blur or
+//! badge each post and profile. [`crate::moderation`] holds the decisions
+//! (`@atproto/api`'s `moderatePost` and friends); the agent reads the
+//! preferences ([`Agent::get_preferences`](crate::Agent::get_preferences),
+//! [`crate::bsky::BskyPreferences`]) and changes them one setting at a time
+//! (each a read-modify-write that keeps the items it does not know).
+//!
+//! Three steps, as the app does at sign-in and whenever the preferences
+//! change:
+//!
+//! 1. [`Agent::moderation_opts`](crate::Agent::moderation_opts) (or
+//!    [`moderation_opts_from`](crate::Agent::moderation_opts_from) with
+//!    preferences already read): the preferences, plus the label values
+//!    every labeler the user listens to defines in its service record
+//!    (`app.bsky.labeler.getServices`). Bluesky's moderation labeler is the
+//!    app's labeler by default; name yours with
+//!    [`moderation_opts_with_app_labelers`](crate::Agent::moderation_opts_with_app_labelers).
+//! 2. [`Agent::with_labelers_from`](crate::Agent::with_labelers_from): an
+//!    agent (same session) that sends `atproto-accept-labelers` with those
+//!    labelers, so the AppView's views carry their labels.
+//! 3. `moderate_post(&view, &opts).ui(context)` for each thing shown: in a
+//!    feed (`ContentList`) a `filter()` leaves the post out, a `blur()`
+//!    puts it behind a warning (clickable unless `no_override`),
+//!    `alert()`/`inform()` add a badge.
+//!
+//! ```no_run
+//! # async fn demo(agent: atproto_client::AtpAgent) -> Result<(), atproto_client::AnyError> {
+//! use atproto_client::atproto_api::app::bsky::actor::defs::ContentLabelPrefVisibility;
+//! use atproto_client::atproto_api::app::bsky::feed::get_timeline::{GetTimeline, Parameters};
+//! use atproto_client::moderation::{moderate_post, ModerationContext};
+//!
+//! // Listen to a labeler and hide what it labels "spoiler".
+//! let labeler = "did:plc:my-labeler".parse()?;
+//! agent.add_labeler(&labeler).await?;
+//! agent.set_content_label_pref("spoiler", ContentLabelPrefVisibility::Hide, Some(&labeler)).await?;
+//!
+//! let prefs = agent.get_preferences().await?;
+//! let opts = agent.moderation_opts_from(&prefs).await?;
+//! let reader = agent.with_labelers_from(&prefs);
+//! let timeline = reader.call::<GetTimeline>(Parameters::default(), ()).await?;
+//! for item in &timeline.feed {
+//!     let decision = moderate_post(&item.post, &opts);
+//!     let ui = decision.ui(ModerationContext::ContentList);
+//!     if ui.filter() {
+//!         continue;
+//!     }
+//!     if ui.blur() {
+//!         println!("[content warning] {}", item.post.uri);
+//!     } else {
+//!         println!("{}", item.post.uri);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The decisions need no server: here a labeler defines its own value,
+//! `rude`, and the same labelled post comes out hidden, blurred or
+//! untouched depending on the user's setting for that labeler.
+//!
+//! ```
+//! use atproto_client::atproto_api::app::bsky::actor::defs::ProfileViewBasic;
+//! use atproto_client::atproto_api::app::bsky::feed::defs::PostView;
+//! use atproto_client::atproto_api::com::atproto::label::defs::{
+//!     Label, LabelValueDefinition, LabelValueDefinitionBlurs, LabelValueDefinitionSeverity,
+//! };
+//! use atproto_client::atproto_types::{Datetime, Did, Unknown};
+//! use atproto_client::bsky::{BskyPreferences, PreferenceList};
+//! use atproto_client::moderation::{
+//!     accept_labelers_for, interpret_label_value_definition, moderate_post, ModerationContext,
+//!     ModerationOpts,
+//! };
+//! use serde_json::json;
+//!
+//! let labeler: Did = "did:plc:labeler".parse()?;
+//! let me: Did = "did:plc:me".parse()?;
+//! let post = |with_label: bool| -> Result<PostView, Box<dyn std::error::Error>> {
+//!     let author = ProfileViewBasic::new("did:plc:bob".parse()?, "bob.test".parse()?);
+//!     let record = Unknown::from_json(
+//!         r#"{"$type":"app.bsky.feed.post","text":"hi","createdAt":"2024-01-01T00:00:00Z"}"#,
+//!     )?;
+//!     let uri = "at://did:plc:bob/app.bsky.feed.post/3k";
+//!     let mut view = PostView::new(
+//!         uri.parse()?,
+//!         "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm".parse()?,
+//!         author,
+//!         record,
+//!         Datetime::now(),
+//!     );
+//!     if with_label {
+//!         let label = Label::new(labeler.clone(), uri.parse()?, "rude".into(), Datetime::now());
+//!         view.labels = Some(vec![label]);
+//!     }
+//!     Ok(view)
+//! };
+//! // What the labeler's service record says about `rude`.
+//! let rude = LabelValueDefinition::new(
+//!     "rude".into(),
+//!     LabelValueDefinitionSeverity::Inform.into(),
+//!     LabelValueDefinitionBlurs::Content.into(),
+//!     vec![],
+//! );
+//! // The user's preferences as getPreferences returns them.
+//! let opts_for = |visibility: &str| -> ModerationOpts {
+//!     let list = PreferenceList::new(vec![
+//!         json!({"$type": "app.bsky.actor.defs#labelersPref", "labelers": [{"did": "did:plc:labeler"}]}),
+//!         json!({"$type": "app.bsky.actor.defs#contentLabelPref", "labelerDid": "did:plc:labeler",
+//!                "label": "rude", "visibility": visibility}),
+//!     ]);
+//!     let prefs = BskyPreferences::from_items(&list, &[]);
+//!     assert_eq!(accept_labelers_for(&prefs), "did:plc:labeler");
+//!     ModerationOpts::new(Some(me.clone()), prefs.moderation_prefs.to_moderation_prefs())
+//!         .with_label_defs(labeler.clone(), vec![interpret_label_value_definition(&rude, Some(&labeler))])
+//! };
+//!
+//! let labelled = post(true)?;
+//! let (hide, warn, ignore) = (opts_for("hide"), opts_for("warn"), opts_for("ignore"));
+//! assert!(moderate_post(&labelled, &hide).ui(ModerationContext::ContentList).filter());
+//! let warned = moderate_post(&labelled, &warn);
+//! let warned = warned.ui(ModerationContext::ContentList);
+//! assert!(!warned.filter() && warned.blur() && !warned.no_override);
+//! let ignored = moderate_post(&labelled, &ignore);
+//! assert!(ModerationContext::ALL.iter().all(|c| {
+//!     let ui = ignored.ui(*c);
+//!     !ui.filter() && !ui.blur() && !ui.alert() && !ui.inform()
+//! }));
+//! // Without the label, nothing happens even with `hide`.
+//! let plain = post(false)?;
+//! assert!(!moderate_post(&plain, &hide).ui(ModerationContext::ContentList).filter());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Preferences the user sets in the Bluesky app (muted words, hidden
+//! posts, adult content, labelers) come back in the same
+//! [`BskyPreferences`](crate::bsky::BskyPreferences), so the decisions
+//! match what the official app shows for the same account.
 //!
 //! (This module holds documentation only; its snippets use the `app-bsky`
 //! helpers, hence the feature gate.)
