@@ -1,7 +1,8 @@
 //! Anyone's lexicons, served: `Builder::server(true)` output for a custom
-//! query and procedure (`tests/served/lexicons`), included here as a build
-//! script's would be, registered with atproto-server's `XrpcRouter`, served
-//! on loopback and called with atproto-xrpc's client.
+//! query, procedure and subscription (`tests/served/lexicons`), included
+//! here as a build script's would be, registered with atproto-server's
+//! `XrpcRouter`, served on loopback and called with atproto-xrpc's client
+//! (the subscription read with atproto-stream's frame decoder).
 //!
 //! `tests/served/lexicons.rs` is the Builder's output, checked in so that
 //! this test compiles it; the first test fails when it is stale
@@ -11,10 +12,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use atproto_server::xrpc::{XrpcError, XrpcRequest, XrpcRouter};
+use atproto_server::xrpc::{
+    SubscriptionOptions, SubscriptionRequest, XrpcError, XrpcRequest, XrpcRouter,
+};
+use atproto_stream::{decode_frame, Frame, Subscription, DEFAULT_MAX_FRAME_SIZE};
 use atproto_types::xrpc::{Endpoint, EndpointError, QueryParams, QueryWriter};
 use atproto_xrpc::transport::{NoAuth, Transport, TransportConfig, XrpcRequest as Call};
 use atproto_xrpc::url::ServiceUrl;
+use futures_util::StreamExt;
 
 // As a crate's `lib.rs` would include it; this test uses part of it.
 #[allow(dead_code, unused_imports)]
@@ -22,7 +27,7 @@ mod lexicons {
     include!("served/lexicons.rs");
 }
 
-use lexicons::com::example::{greet, note};
+use lexicons::com::example::{greet, note, ticks};
 
 const LEXICONS: &str = "tests/served/lexicons";
 const GENERATED: &str = "tests/served/lexicons.rs";
@@ -75,6 +80,19 @@ fn router() -> axum::Router {
         .handler(|req: XrpcRequest<note::Note>| async move {
             Ok(note::Output::new(req.input.text.chars().count() as i64))
         })
+        .subscription(
+            ticks::NSID,
+            SubscriptionOptions::default(),
+            |req: SubscriptionRequest<ticks::Parameters>| async move {
+                let from = req.params.cursor.unwrap_or(0);
+                if from > 100 {
+                    return Err(ticks::Error::FutureCursor(None).into());
+                }
+                let ticks = (from + 1..=from + 3)
+                    .map(|seq| Ok(ticks::Message::Tick(Box::new(ticks::Tick::new(seq)))));
+                Ok(futures_util::stream::iter(ticks))
+            },
+        )
         .into_router()
 }
 
@@ -192,4 +210,69 @@ fn a_feature_gates_the_server_side_and_the_manifest_declares_it() {
     assert!(!off.files.values().any(|f| f.contains("ServerEndpoint")));
     let manifest = lexgen::emit::cargo_toml(&off, &lexgen::Options::default(), "");
     assert!(!manifest.contains("serve"), "{manifest}");
+}
+
+/// The custom subscription for atproto-stream's decoder: the unit struct
+/// and four items its `Subscription` trait asks of a third-party one.
+struct Ticks;
+
+impl Subscription for Ticks {
+    const NSID: &'static str = ticks::NSID;
+    type Message = ticks::Message;
+    type Error = ticks::Error;
+    fn seq(message: &ticks::Message) -> Option<i64> {
+        match message {
+            ticks::Message::Tick(t) => Some(t.seq),
+            ticks::Message::Unknown(_) => None,
+        }
+    }
+}
+
+/// Every frame of one connection to the subscription, until it closes.
+async fn ticks_frames(addr: SocketAddr, query: &str) -> Vec<Frame<ticks::Message>> {
+    let url = format!("ws://{addr}/xrpc/com.example.ticks{query}");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(message) = socket.next().await {
+        match message.unwrap() {
+            tokio_tungstenite::tungstenite::Message::Binary(bytes) => {
+                out.push(decode_frame::<Ticks>(&bytes, DEFAULT_MAX_FRAME_SIZE).unwrap())
+            }
+            tokio_tungstenite::tungstenite::Message::Close(_) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_custom_subscription_streams_its_typed_messages() {
+    let addr = serve().await;
+    let seqs: Vec<Option<i64>> = ticks_frames(addr, "?cursor=7")
+        .await
+        .iter()
+        .map(|f| match f {
+            Frame::Message(m) => Ticks::seq(m),
+            other => panic!("expected a message, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(seqs, [Some(8), Some(9), Some(10)]);
+
+    // The declared error as an error frame, typed; a parameter below the
+    // lexicon's minimum refused naming it.
+    let got = ticks_frames(addr, "?cursor=1000").await;
+    let [Frame::Error(e)] = &got[..] else {
+        panic!("expected one error frame, got {got:?}");
+    };
+    assert_eq!(e.typed::<Ticks>(), Some(ticks::Error::FutureCursor(None)));
+    let got = ticks_frames(addr, "?cursor=-1").await;
+    let [Frame::Error(e)] = &got[..] else {
+        panic!("expected one error frame, got {got:?}");
+    };
+    assert_eq!(e.error, "InvalidRequest");
+    assert!(
+        e.message.as_deref().unwrap_or("").contains("cursor"),
+        "{e:?}"
+    );
 }

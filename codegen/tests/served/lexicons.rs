@@ -607,6 +607,278 @@ pub mod com {
             /// This endpoint declares no errors.
             pub type Error = ::atproto_types::xrpc::NoError;
         }
+        pub mod ticks {
+            //! `com.example.ticks`
+            /// The NSID of this subscription (event stream `com.example.ticks`).
+            ///
+            /// Counts from a cursor.
+            pub const NSID: &str = "com.example.ticks";
+            /// Query parameters of `com.example.ticks`.
+            #[derive(Debug, Clone, PartialEq, Default)]
+            pub struct Parameters {
+                pub cursor: ::std::option::Option<i64>,
+            }
+            impl ::atproto_types::validate::Validate for Parameters {
+                #[inline]
+                fn validate_at(
+                    &self,
+                    path: &::atproto_types::validate::Path<'_>,
+                    out: &mut ::atproto_types::validate::Violations,
+                ) {
+                    use ::atproto_types::validate as v;
+                    if let ::std::option::Option::Some(x) = &self.cursor {
+                        let p = path.field("cursor");
+                        v::integer(
+                            *x,
+                            &v::IntegerRules {
+                                minimum: ::std::option::Option::Some(0),
+                                ..v::IntegerRules::NONE
+                            },
+                            &p,
+                            out,
+                        );
+                    }
+                }
+            }
+            impl ::atproto_types::object::ObjectFields for Parameters {
+                fn serialize_fields<M: ::serde::ser::SerializeMap>(
+                    &self,
+                    map: &mut M,
+                    type_written: bool,
+                ) -> ::std::result::Result<(), M::Error> {
+                    let _ = type_written;
+                    if let ::std::option::Option::Some(v) = &self.cursor {
+                        map.serialize_entry("cursor", v)?;
+                    }
+                    ::std::result::Result::Ok(())
+                }
+            }
+            impl ::serde::Serialize for Parameters {
+                fn serialize<S: ::serde::Serializer>(
+                    &self,
+                    s: S,
+                ) -> ::std::result::Result<S::Ok, S::Error> {
+                    ::atproto_types::object::serialize_object(self, s)
+                }
+            }
+            impl<'de> ::atproto_types::object::DecodeObject<'de> for Parameters {
+                const EXPECTING: &'static str = "com.example.ticks#main parameters";
+                fn decode_map<A: ::serde::de::MapAccess<'de>>(
+                    mut map: A,
+                ) -> ::std::result::Result<Self, A::Error> {
+                    let mut f_cursor = ::std::option::Option::None;
+                    while let ::std::option::Option::Some(key) = map
+                        .next_key::<::atproto_types::object::Key<'de>>()?
+                    {
+                        match key.as_str() {
+                            "cursor" => {
+                                ::atproto_types::object::set_once(
+                                    &mut f_cursor,
+                                    map.next_value()?,
+                                    "cursor",
+                                )?
+                            }
+                            _ => {
+                                map.next_value::<::serde::de::IgnoredAny>()?;
+                            }
+                        }
+                    }
+                    ::std::result::Result::Ok(Parameters { cursor: f_cursor })
+                }
+            }
+            impl<'de> ::serde::Deserialize<'de> for Parameters {
+                fn deserialize<D: ::serde::Deserializer<'de>>(
+                    d: D,
+                ) -> ::std::result::Result<Self, D::Error> {
+                    ::atproto_types::object::deserialize_object(d)
+                }
+            }
+            impl ::atproto_types::xrpc::QueryParams for Parameters {
+                #[inline]
+                fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
+                    q.push_opt("cursor", &self.cursor);
+                }
+            }
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum Message {
+                /// `com.example.ticks#tick`
+                Tick(::std::boxed::Box<Tick>),
+                /// A member this build does not know, kept verbatim.
+                Unknown(::atproto_types::UnknownObject),
+            }
+            impl ::atproto_types::object::Union for Message {
+                const NAME: &'static str = "com.example.ticks#main message";
+                fn decode_member<'de, D: ::serde::Deserializer<'de>>(
+                    t: &str,
+                    rest: D,
+                ) -> ::std::result::Result<Self, D::Error> {
+                    ::std::result::Result::Ok(
+                        match t {
+                            "com.example.ticks#tick" => {
+                                Self::Tick(
+                                    ::std::boxed::Box::new(
+                                        ::serde::Deserialize::deserialize(rest)?,
+                                    ),
+                                )
+                            }
+                            _ => {
+                                Self::Unknown(
+                                    ::atproto_types::UnknownObject::decode_rest(t, rest)?,
+                                )
+                            }
+                        },
+                    )
+                }
+            }
+            impl<'de> ::serde::Deserialize<'de> for Message {
+                fn deserialize<D: ::serde::Deserializer<'de>>(
+                    d: D,
+                ) -> ::std::result::Result<Self, D::Error> {
+                    ::atproto_types::object::deserialize_union(d)
+                }
+            }
+            impl ::serde::Serialize for Message {
+                fn serialize<S: ::serde::Serializer>(
+                    &self,
+                    s: S,
+                ) -> ::std::result::Result<S::Ok, S::Error> {
+                    match self {
+                        Self::Tick(v) => {
+                            ::atproto_types::object::serialize_typed(
+                                "com.example.ticks#tick",
+                                &**v,
+                                s,
+                            )
+                        }
+                        Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+                    }
+                }
+            }
+            impl ::atproto_types::validate::Validate for Message {
+                #[inline]
+                fn validate_at(
+                    &self,
+                    _: &::atproto_types::validate::Path<'_>,
+                    _: &mut ::atproto_types::validate::Violations,
+                ) {}
+            }
+            /// The errors this endpoint declares; each carries the server's message.
+            #[derive(Debug, Clone, PartialEq, Eq)]
+            pub enum Error {
+                /// `FutureCursor`
+                FutureCursor(::std::option::Option<::std::string::String>),
+            }
+            impl ::atproto_types::xrpc::EndpointError for Error {
+                #[inline]
+                fn from_xrpc(
+                    error: &str,
+                    message: ::std::option::Option<::std::string::String>,
+                ) -> ::std::option::Option<Self> {
+                    ::std::option::Option::Some(
+                        match error {
+                            "FutureCursor" => Self::FutureCursor(message),
+                            _ => return ::std::option::Option::None,
+                        },
+                    )
+                }
+                #[inline]
+                fn name(&self) -> &'static str {
+                    match self {
+                        Self::FutureCursor(_) => "FutureCursor",
+                    }
+                }
+                #[inline]
+                fn message(&self) -> ::std::option::Option<&str> {
+                    match self {
+                        Self::FutureCursor(m) => m.as_deref(),
+                    }
+                }
+            }
+            impl ::std::fmt::Display for Error {
+                #[inline]
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    ::atproto_types::xrpc::fmt_endpoint_error(self, f)
+                }
+            }
+            impl ::std::error::Error for Error {}
+            #[derive(Debug, Clone, PartialEq)]
+            pub struct Tick {
+                pub seq: i64,
+                /// Properties the lexicon does not declare, kept so that they round-trip.
+                pub extra: ::atproto_types::Extra,
+            }
+            impl Tick {
+                /// From its required fields: every optional field `None` (or its lexicon
+                /// default), no extra properties.
+                #[inline]
+                pub fn new(seq: i64) -> Self {
+                    Tick {
+                        seq,
+                        extra: ::atproto_types::Extra::new(),
+                    }
+                }
+            }
+            impl ::atproto_types::validate::Validate for Tick {
+                #[inline]
+                fn validate_at(
+                    &self,
+                    _: &::atproto_types::validate::Path<'_>,
+                    _: &mut ::atproto_types::validate::Violations,
+                ) {}
+            }
+            impl ::atproto_types::object::ObjectFields for Tick {
+                fn serialize_fields<M: ::serde::ser::SerializeMap>(
+                    &self,
+                    map: &mut M,
+                    type_written: bool,
+                ) -> ::std::result::Result<(), M::Error> {
+                    map.serialize_entry("seq", &self.seq)?;
+                    self.extra.serialize_into(map, type_written)
+                }
+            }
+            impl ::serde::Serialize for Tick {
+                fn serialize<S: ::serde::Serializer>(
+                    &self,
+                    s: S,
+                ) -> ::std::result::Result<S::Ok, S::Error> {
+                    ::atproto_types::object::serialize_object(self, s)
+                }
+            }
+            impl<'de> ::atproto_types::object::DecodeObject<'de> for Tick {
+                const EXPECTING: &'static str = "com.example.ticks#tick";
+                fn decode_map<A: ::serde::de::MapAccess<'de>>(
+                    mut map: A,
+                ) -> ::std::result::Result<Self, A::Error> {
+                    let mut f_seq = ::std::option::Option::None;
+                    let mut extra = ::atproto_types::Extra::new();
+                    while let ::std::option::Option::Some(key) = map
+                        .next_key::<::atproto_types::object::Key<'de>>()?
+                    {
+                        match key.as_str() {
+                            "seq" => {
+                                ::atproto_types::object::set_once(
+                                    &mut f_seq,
+                                    map.next_value()?,
+                                    "seq",
+                                )?
+                            }
+                            _ => extra.read_entry(key, &mut map)?,
+                        }
+                    }
+                    ::std::result::Result::Ok(Tick {
+                        seq: ::atproto_types::object::required(f_seq, "seq")?,
+                        extra,
+                    })
+                }
+            }
+            impl<'de> ::serde::Deserialize<'de> for Tick {
+                fn deserialize<D: ::serde::Deserializer<'de>>(
+                    d: D,
+                ) -> ::std::result::Result<Self, D::Error> {
+                    ::atproto_types::object::deserialize_object(d)
+                }
+            }
+        }
         /// Calls in the `com.example` namespace.
         pub struct Service<'a, C: ?Sized> {
             caller_: &'a C,
@@ -705,6 +977,7 @@ mod declared_errors_ {
         match nsid {
             "com.example.greet" => ::std::option::Option::Some(&["Shy"]),
             "com.example.note" => ::std::option::Option::Some(&[]),
+            "com.example.ticks" => ::std::option::Option::Some(&["FutureCursor"]),
             _ => ::std::option::Option::None,
         }
     }
