@@ -5,7 +5,13 @@
 //! missing) with access tokens that live a few seconds, so the automatic
 //! refresh shows up within the demo: create an account, persist the session
 //! to a file, "restart" (a new agent on the same file) and resume, post, let
-//! the access token expire and call again, log out.
+//! the access token expire and call again, log out. Then, when the AppView
+//! harness is installed (`tests/appview/install.sh`), it starts the
+//! reference AppView with its own PDS, posts there and reads the post back
+//! through the AppView (`getAuthorFeed`, then `getTimeline` as an app reads
+//! it: with the accept-labelers header from the preferences and each post's
+//! moderation decision); without it, the
+//! demo says how to install it and ends normally.
 //!
 //! With `--service URL --identifier ID` it runs the same against any PDS,
 //! asking for the password (and a 2FA code when the server requires one) at
@@ -16,9 +22,13 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use atproto_client::atproto_api::app::bsky::feed::defs::FeedViewPost;
+use atproto_client::atproto_api::app::bsky::feed::get_author_feed::{self, GetAuthorFeed};
+use atproto_client::atproto_api::app::bsky::feed::get_timeline::{self, GetTimeline};
 use atproto_client::atproto_api::com::atproto::server::create_session;
-use atproto_client::atproto_types::Did;
-use atproto_client::{AtpAgent, Error, FileStore, Login, SessionData, SessionEvent};
+use atproto_client::atproto_types::{AtIdentifier, Did};
+use atproto_client::{moderation, AtpAgent, Error, FileStore, Login, SessionData, SessionEvent};
+use atproto_tests::appview::AppView;
 use atproto_tests::{Pds, PdsOptions};
 
 const LOCAL_ACCESS_TTL_SECS: u64 = 4;
@@ -154,8 +164,141 @@ async fn local() -> Result<(), String> {
     agent.logout().await.map_err(|e| e.to_string())?;
     println!("    has_session() = {}", agent.has_session());
     let _ = std::fs::remove_dir_all(file.parent().unwrap_or(&file));
+
+    step(
+        7,
+        "read the timeline back through the reference AppView (tests/appview)",
+    );
+    if let Err(e) = appview().await {
+        println!("    skipped: {e}");
+    }
     println!("\ndemo finished");
     Ok(())
+}
+
+/// How long the AppView may take to index a post written on its PDS.
+const APPVIEW_INDEXED: Duration = Duration::from_secs(20);
+
+/// Step 7: post on the AppView harness's PDS and read the post back from
+/// the AppView. Any failure is returned for the demo to print; it does not
+/// fail the demo, which has shown the session lifecycle by then.
+async fn appview() -> Result<(), String> {
+    let net = match tokio::task::spawn_blocking(AppView::start).await {
+        Ok(Ok(net)) => net,
+        Ok(Err(e)) => {
+            return Err(format!(
+                "{e}\n    install it with `bash tests/appview/install.sh` (Node 22 from the PDS \
+                 harness, @atproto/dev-env and Debian's postgresql; `cargo xtask test` installs it \
+                 too), then run `cargo xtask demo` again"
+            ))
+        }
+        Err(e) => return Err(format!("the AppView start task failed: {e}")),
+    };
+    println!(
+        "    PLC, PDS ({}), AppView ({}), bsync and Ozone up in {:.1} s",
+        net.pds,
+        net.appview,
+        net.start_time.as_secs_f64()
+    );
+    let agent = AtpAgent::builder(&net.pds)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let handle = atproto_tests::unique_handle("demoav");
+    let session = agent
+        .create_account(atproto_tests::new_account_input(
+            &handle,
+            "demo-password-123",
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("    account {} ({})", session.handle, session.did);
+    let posted = agent
+        .post("Hello from the atproto-rs demo, read back through the AppView")
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("    posted {}", posted.uri);
+
+    // The AppView indexes the PDS's firehose: poll until the post shows.
+    // Until the account itself is indexed, getAuthorFeed answers "Profile
+    // not found", so an error is only final at the deadline.
+    let until = std::time::Instant::now() + APPVIEW_INDEXED;
+    let feed = loop {
+        let params = get_author_feed::Parameters::new(AtIdentifier::from(session.did.clone()));
+        let last = match agent.call::<GetAuthorFeed>(params, ()).await {
+            Ok(out) if out.feed.iter().any(|item| item.post.uri == posted.uri) => break out.feed,
+            Ok(_) => "the post is not listed yet".to_owned(),
+            Err(e) => format!("getAuthorFeed: {e}"),
+        };
+        if std::time::Instant::now() >= until {
+            return Err(format!(
+                "the post was not in the author feed within {} s ({last})",
+                APPVIEW_INDEXED.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("    getAuthorFeed: {} post(s)", feed.len());
+    print_feed(&feed);
+    // As an app reads it: with the user's labelers asked for, and each
+    // post's moderation decided from the preferences (Ozone, the network's
+    // moderation service, as the app's labeler).
+    let ozone: Did = net
+        .ozone_did
+        .parse()
+        .map_err(|e| format!("Ozone's DID: {e}"))?;
+    let prefs = agent
+        .get_preferences_with_app_labelers(&[ozone])
+        .await
+        .map_err(|e| format!("getPreferences: {e}"))?;
+    let opts = agent
+        .moderation_opts_from(&prefs)
+        .await
+        .map_err(|e| format!("moderation options: {e}"))?;
+    let timeline = agent
+        .with_labelers_from(&prefs)
+        .call::<GetTimeline>(get_timeline::Parameters::default(), ())
+        .await
+        .map_err(|e| format!("getTimeline: {e}"))?;
+    println!(
+        "    getTimeline (atproto-accept-labelers: {}): {} post(s)",
+        moderation::accept_labelers_for(&prefs),
+        timeline.feed.len()
+    );
+    print_feed(&timeline.feed);
+    for item in &timeline.feed {
+        let decision = moderation::moderate_post(&item.post, &opts);
+        let ui = decision.ui(moderation::ModerationContext::ContentList);
+        println!(
+            "      {}: filter={} blur={} alert={} inform={}",
+            item.post.uri,
+            ui.filter(),
+            ui.blur(),
+            ui.alert(),
+            ui.inform()
+        );
+    }
+    Ok(())
+    // `net` is dropped here: the network stops and its database is removed.
+}
+
+/// One line per post: author, text and counts as the AppView shows them.
+fn print_feed(feed: &[FeedViewPost]) {
+    for item in feed {
+        let post = &item.post;
+        let text = post
+            .record
+            .to_value()
+            .ok()
+            .and_then(|v| v.get("text").and_then(|t| t.as_str().map(str::to_owned)))
+            .unwrap_or_default();
+        println!(
+            "      @{}: {text:?} ({} likes, {} replies, indexed {})",
+            post.author.handle,
+            post.like_count.unwrap_or(0),
+            post.reply_count.unwrap_or(0),
+            post.indexed_at
+        );
+    }
 }
 
 async fn remote(service: &str, identifier: &str, post: Option<String>) -> Result<(), String> {
