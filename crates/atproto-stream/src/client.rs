@@ -498,52 +498,62 @@ impl<S: Subscription> Subscriber<S> {
     }
 
     async fn connect(&self) -> Result<WebSocketStream<Conn>, String> {
-        let url = self.url();
-        let host = self
-            .url
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let tls = self.url.scheme() == "https";
-        let max = self.config.max_frame_size;
-        let port = self.port;
-        let work = async move {
-            let tcp = TcpStream::connect((host.as_str(), port))
+        open_socket(&self.url, self.port, &self.url(), &self.config).await
+    }
+}
+
+/// Opens the WebSocket at `ws_url` on `url`'s host and `port`: TCP, TLS for
+/// `https`, the handshake with `config.max_frame_size` as the message and
+/// frame cap, all within `config.connect_timeout`. Shared by [`Subscriber`]
+/// and the Jetstream client.
+pub(crate) async fn open_socket(
+    url: &ServiceUrl,
+    port: u16,
+    ws_url: &str,
+    config: &Config,
+) -> Result<WebSocketStream<Conn>, String> {
+    let host = url
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let tls = url.scheme() == "https";
+    let max = config.max_frame_size;
+    let work = async move {
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("connecting to {host}:{port}: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        let conn = if tls {
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| format!("{host}: {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(tls_config()?)
+                .connect(name, tcp)
                 .await
-                .map_err(|e| format!("connecting to {host}:{port}: {e}"))?;
-            let _ = tcp.set_nodelay(true);
-            let conn = if tls {
-                let name = rustls::pki_types::ServerName::try_from(host.clone())
-                    .map_err(|e| format!("{host}: {e}"))?;
-                let tls = tokio_rustls::TlsConnector::from(tls_config()?)
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| format!("TLS with {host}: {e}"))?;
-                Conn::Tls(Box::new(tls))
-            } else {
-                Conn::Plain(tcp)
-            };
-            let config = WebSocketConfig::default()
-                .max_message_size(Some(max))
-                .max_frame_size(Some(max));
-            let (ws, _response) =
-                tokio_tungstenite::client_async_with_config(url.as_str(), conn, Some(config))
-                    .await
-                    .map_err(|e| format!("WebSocket handshake with {url}: {e}"))?;
-            Ok(ws)
+                .map_err(|e| format!("TLS with {host}: {e}"))?;
+            Conn::Tls(Box::new(tls))
+        } else {
+            Conn::Plain(tcp)
         };
-        match tokio::time::timeout(self.config.connect_timeout, work).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("connecting to {} timed out", self.url.as_str())),
-        }
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max));
+        let (ws, _response) =
+            tokio_tungstenite::client_async_with_config(ws_url, conn, Some(ws_config))
+                .await
+                .map_err(|e| format!("WebSocket handshake with {ws_url}: {e}"))?;
+        Ok(ws)
+    };
+    match tokio::time::timeout(config.connect_timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("connecting to {} timed out", url.as_str())),
     }
 }
 
 /// The reconnect delay after `attempt` failures in a row: `backoff_initial`
 /// doubled per failure, at most `backoff_max`, then a random point (`jitter`
 /// in `[0, 1)`) between half and all of it.
-fn backoff(config: &Config, attempt: u32, jitter: f64) -> Duration {
+pub(crate) fn backoff(config: &Config, attempt: u32, jitter: f64) -> Duration {
     let exp = attempt.saturating_sub(1).min(20);
     let full = config
         .backoff_initial
@@ -560,7 +570,7 @@ fn backoff(config: &Config, attempt: u32, jitter: f64) -> Duration {
     half.saturating_add(extra)
 }
 
-fn port_of(url: &ServiceUrl) -> u16 {
+pub(crate) fn port_of(url: &ServiceUrl) -> u16 {
     let text = url.as_str();
     let after_host = text
         .find("://")
@@ -604,7 +614,7 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
 }
 
 /// A plain or TLS connection.
-enum Conn {
+pub(crate) enum Conn {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }

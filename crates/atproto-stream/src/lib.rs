@@ -34,6 +34,9 @@
 //! - Feature `verify` (default): [`Verifier`] (keys through
 //!   `atproto-identity`) and [`labels`] (label signatures against the
 //!   labeler's `#atproto_label` key).
+//! - Feature `jetstream` (off: zstd builds C code): [`jetstream`], a
+//!   client for Bluesky's JSON firehose with the same guarantees, commit
+//!   records decoded into the generated types.
 //!
 //! Decoding a frame offline:
 //!
@@ -64,6 +67,8 @@ pub mod labels;
 mod client;
 #[cfg(feature = "ws")]
 mod firehose;
+#[cfg(feature = "jetstream")]
+pub mod jetstream;
 
 pub use event::{Action, CommitEvent, EventError, EventErrorKind, RecordOp, RepoEvent};
 pub use frame::{
