@@ -839,6 +839,8 @@ impl JetstreamConfig {
 struct Inflater {
     ctx: zstd::bulk::Decompressor<'static>,
     dict_id: u32,
+    /// Room for frames that do not declare their size.
+    scratch: Vec<u8>,
 }
 
 impl Inflater {
@@ -848,7 +850,11 @@ impl Inflater {
         let dict_id = zstd::zstd_safe::get_dict_id_from_dict(dictionary)
             .map(|id| id.get())
             .unwrap_or(0);
-        Ok(Inflater { ctx, dict_id })
+        Ok(Inflater {
+            ctx,
+            dict_id,
+            scratch: Vec::new(),
+        })
     }
 
     /// Inflates one frame, refusing output over `max` bytes.
@@ -865,20 +871,31 @@ impl Inflater {
         let declared = zstd::zstd_safe::get_frame_content_size(frame)
             .ok()
             .flatten();
-        let capacity = match declared {
-            Some(n) if n > max as u64 => {
-                return Err(JetstreamError::TooLarge { size: Some(n), max })
+        match declared {
+            Some(n) if n > max as u64 => Err(JetstreamError::TooLarge { size: Some(n), max }),
+            // The frame says how large it is: exactly that much room.
+            Some(n) => self
+                .ctx
+                .decompress(frame, n as usize)
+                .map_err(|e| JetstreamError::Decompress(e.to_string())),
+            // It does not: inflate into a buffer of the cap, allocated once
+            // and reused, and copy out what it holds.
+            None => {
+                self.scratch.clear();
+                self.scratch.reserve(max);
+                match self.ctx.decompress_to_buffer(frame, &mut self.scratch) {
+                    Ok(len) if len <= max => Ok(self.scratch[..len].to_vec()),
+                    Ok(len) => Err(JetstreamError::TooLarge {
+                        size: Some(len as u64),
+                        max,
+                    }),
+                    Err(e) if e.to_string().contains("too small") => {
+                        Err(JetstreamError::TooLarge { size: None, max })
+                    }
+                    Err(e) => Err(JetstreamError::Decompress(e.to_string())),
+                }
             }
-            Some(n) => n as usize,
-            None => max,
-        };
-        self.ctx.decompress(frame, capacity).map_err(|e| {
-            if declared.is_none() && e.to_string().contains("too small") {
-                JetstreamError::TooLarge { size: None, max }
-            } else {
-                JetstreamError::Decompress(e.to_string())
-            }
-        })
+        }
     }
 }
 

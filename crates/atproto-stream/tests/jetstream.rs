@@ -551,6 +551,57 @@ async fn an_oversize_message_is_refused() {
     );
 }
 
+/// Frames that do not declare their inflated size (zstd's content-size
+/// flag off) inflate within the cap, and over it are refused.
+#[tokio::test]
+async fn frames_without_a_declared_size_inflate_within_the_cap() {
+    let all = frames(2);
+    let dict = train(0);
+    let undeclared = |text: &str| {
+        let mut c = zstd::bulk::Compressor::with_dictionary(3, &dict).unwrap();
+        c.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false))
+            .unwrap();
+        let z = c.compress(text.as_bytes()).unwrap();
+        assert!(matches!(
+            zstd::zstd_safe::get_frame_content_size(&z),
+            Ok(None)
+        ));
+        Step::Send(Message::Binary(z.into()))
+    };
+    let big = format!(
+        r#"{{"did":"did:plc:a","time_us":{},"kind":"commit","commit":{{"rev":"r","operation":"create","collection":"com.example.big","rkey":"k","record":{{"pad":"{}"}},"cid":"{CID}"}}}}"#,
+        T0 + 1,
+        "a".repeat(8192)
+    );
+    let s = server(vec![vec![
+        undeclared(&all[0].1),
+        undeclared(&big),
+        undeclared(&all[1].1),
+    ]])
+    .await;
+    let mut js = JetstreamConfig::new(&s.url)
+        .zstd_dictionary(dict.clone())
+        .tuning(Config {
+            max_frame_size: 4096,
+            ..fast()
+        })
+        .build()
+        .unwrap();
+    assert_eq!(
+        event(&mut js).await,
+        Event::from_json(all[0].1.as_bytes()).unwrap()
+    );
+    assert!(matches!(
+        next(&mut js).await,
+        Some(Err(JetstreamError::TooLarge { max: 4096, .. }))
+    ));
+    assert_eq!(
+        event(&mut js).await,
+        Event::from_json(all[1].1.as_bytes()).unwrap()
+    );
+    assert_eq!(s.requests.lock().unwrap().len(), 1);
+}
+
 /// Malformed messages are reported as typed errors and skipped; the
 /// stream and its connection go on.
 #[tokio::test]
@@ -692,12 +743,17 @@ fn find(root: &Path, candidates: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Replays `testdata/golden_v1.jsonl` of bluesky-social/jetstream, plain
-/// and compressed with its published dictionary, when `../shared/jetstream/`
-/// (beside the repository) holds them; prints a notice otherwise.
+/// Replays `golden_v1.jsonl` of bluesky-social/jetstream, plain and
+/// compressed with its published v1 dictionary, when `../shared/jetstream/`
+/// (beside the repository; or `$JETSTREAM_GOLDEN_DIR`) holds them, flat or
+/// at their paths in that repository; prints a notice otherwise.
 #[tokio::test]
 async fn golden_frames_of_the_jetstream_repository() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/jetstream");
+    // JETSTREAM_GOLDEN_DIR points elsewhere (a checkout of the jetstream
+    // repository, say).
+    let root = std::env::var_os("JETSTREAM_GOLDEN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/jetstream"));
     let golden = find(
         &root,
         &[
