@@ -249,3 +249,90 @@ async fn describes_itself_and_serves_its_did_document() {
         "http://localhost:1234"
     );
 }
+
+/// A cache that still holds the user's old key; a fresh lookup finds the
+/// new one.
+struct Rotated {
+    old: PublicKey,
+    new: PublicKey,
+    fresh_lookups: std::sync::atomic::AtomicUsize,
+}
+
+impl KeyResolver for Rotated {
+    fn resolve_key<'a>(
+        &'a self,
+        _: &'a Did,
+        _: KeyId,
+        fresh: bool,
+    ) -> BoxFuture<'a, Result<PublicKey, KeyLookupError>> {
+        let key = if fresh {
+            self.fresh_lookups
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.new
+        } else {
+            self.old
+        };
+        Box::pin(async move { Ok(key) })
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_again_and_the_request_passes() {
+    let old = SigningKey::generate(Curve::K256).unwrap();
+    let new = SigningKey::generate(Curve::P256).unwrap();
+    let resolver = Arc::new(Rotated {
+        old: old.public_key(),
+        new: new.public_key(),
+        fresh_lookups: Default::default(),
+    });
+    let verifier = ServiceAuthVerifier::new(FG, resolver.clone()).unwrap();
+    let state = AppState {
+        index: Arc::new(Index::new(10)),
+        verifier,
+        feed: FEED.parse().unwrap(),
+        did_document: Arc::new(did_document(FG, "http://localhost:1234")),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let f = Fixture {
+        addr,
+        key: new,
+        index: Arc::new(Index::new(1)),
+        http: HyperClient::new().unwrap(),
+    };
+    let (status, body) = f.skeleton("", Some(&f.token())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        resolver
+            .fresh_lookups
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_body_on_the_query_is_refused() {
+    let f = start().await;
+    let res = f
+        .http
+        .send(HttpRequest {
+            method: HttpMethod::Get,
+            url: format!("http://{}/xrpc/{LXM}?feed={FEED}", f.addr),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {}", f.token())),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: Some(vec![b'x'; 200_000]),
+            timeout: std::time::Duration::from_secs(10),
+            max_response_size: 1 << 20,
+        })
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(
+        (res.status, body["error"].as_str()),
+        (400, Some("InvalidRequest")),
+        "{body}"
+    );
+}
