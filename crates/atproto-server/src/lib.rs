@@ -39,7 +39,7 @@
 //!   `Debug` without the secret), [`mint_service_jwt`], [`sign_jwt`].
 //! - `axum`: [`axum::ServiceAuth`], an extractor that verifies the
 //!   request's token for the route's NSID and yields the caller; a refusal
-//!   answers its XRPC status and error JSON. Also [`xrpc::XrpcRouter`]:
+//!   answers its XRPC status and error JSON. Also `xrpc::XrpcRouter`:
 //!   typed handlers for generated endpoints (`atproto-api`'s `server`
 //!   feature, or `lexgen::Builder::server`) by NSID, parameters and input
 //!   checked against the lexicon, and subscriptions over WebSocket.

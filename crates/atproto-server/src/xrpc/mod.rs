@@ -5,18 +5,20 @@
 //! [`atproto_types::xrpc::ServerEndpoint`] with the generated crate's
 //! `server` feature: its parameters, input, output and declared errors
 //! are known, so a handler is an async function from a checked
-//! [`XrpcRequest`] to the endpoint's `Output`.
+//! `XrpcRequest` to the endpoint's `Output`.
 //!
 //! - Always: [`XrpcError`] (status, name, message; declared errors convert
-//!   into it), [`decode_params`] (a query string into the generated
-//!   `Parameters`, checked against the lexicon) and the frame encoders
-//!   [`encode_message`] and [`encode_error`] (with `axum`).
-//! - Feature `axum`: [`XrpcRouter`], handlers registered by endpoint on
+//!   into it) and [`decode_params`] (a query string into the generated
+//!   `Parameters`, checked against the lexicon).
+//! - Feature `axum`: `XrpcRouter`, handlers registered by endpoint on
 //!   axum (`/xrpc/<NSID>`, 501 `MethodNotImplemented` for the others),
-//!   with body [`Limits`] and content-type checks, and subscriptions over
-//!   WebSocket ([`XrpcRouter::subscription`]).
+//!   with body `Limits` and content-type checks, and subscriptions over
+//!   WebSocket (`XrpcRouter::subscription`, `Broadcaster`, and the frame
+//!   encoders `encode_message` and `encode_error`).
 //!
 //! ```
+//! # #[cfg(feature = "axum")]
+//! # fn main() {
 //! use atproto_api::app::bsky::feed::{describe_feed_generator, get_feed_skeleton};
 //! use atproto_server::xrpc::{XrpcError, XrpcRequest, XrpcRouter};
 //!
@@ -29,6 +31,9 @@
 //!         Err::<describe_feed_generator::Output, _>(XrpcError::internal("not yet"))
 //!     })
 //!     .into_router();
+//! # }
+//! # #[cfg(not(feature = "axum"))]
+//! # fn main() {}
 //! ```
 
 mod error;

@@ -265,11 +265,12 @@ async fn run<P, M, S, F, Fut, St>(
                 tokio::select! {
                     biased;
                     end = &mut producer => {
-                        // The frame in flight goes out before the end.
-                        if send.await.is_err() {
-                            return;
+                        // The frame in flight goes out before the end, if
+                        // the consumer takes it in time.
+                        match tokio::time::timeout(options.close_timeout, send).await {
+                            Ok(Ok(())) => break end,
+                            _ => return,
                         }
-                        break end;
                     }
                     sent = &mut send => {
                         if sent.is_err() {
