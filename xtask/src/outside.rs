@@ -59,15 +59,17 @@ const LEXGEN_END: &str = "# lexgen-end";
 
 struct Args {
     measure: bool,
+    rounds: usize,
     keep: bool,
     verify: bool,
 }
 
-const HELP: &str = "usage: cargo xtask outside [--measure] [--keep] [--verify]
+const HELP: &str = "usage: cargo xtask outside [--measure] [--rounds N] [--keep] [--verify]
   packages the publishable crates, serves them as a local registry and builds,
   runs and lint-checks a fresh project outside the workspace that depends on
   them by version (template: tests/outside/)
   --measure   also time clean builds of the project with and without lexgen
+  --rounds N  measure N rounds (implies --measure; 1 by default)
   --keep      keep the temporary project directory and print its path
   --verify    also let cargo package verify (it resolves our crates' names on
               crates.io, where other crates have some of them)";
@@ -75,12 +77,22 @@ const HELP: &str = "usage: cargo xtask outside [--measure] [--keep] [--verify]
 fn parse(args: &[String]) -> Result<Option<Args>, String> {
     let mut a = Args {
         measure: false,
+        rounds: 1,
         keep: false,
         verify: false,
     };
-    for arg in args {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
         match arg.as_str() {
             "--measure" => a.measure = true,
+            "--rounds" => {
+                a.measure = true;
+                a.rounds = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--rounds takes a number of rounds, at least 1")?;
+            }
             "--keep" => a.keep = true,
             "--verify" => a.verify = true,
             "-h" | "--help" => return Ok(None),
@@ -136,6 +148,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     remove(&temp.path)?;
     mkdir(&temp.path)?;
     let mut timings: Vec<(String, Duration)> = Vec::new();
+    let mut measured = None;
 
     step("package: cargo package of every publishable crate");
     let t = Instant::now();
@@ -257,19 +270,39 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let baseline = temp.path.join("baseline");
         write_project(&template, &baseline, &version, &env, false)
             .map_err(|e| format!("step measure: {e}"))?;
-        let without = clean_build(&baseline, &env, &out.join("measure-without-lexgen"))
-            .map_err(|e| format!("step measure (without lexgen): {e}"))?;
-        let with = clean_build(&app, &env, &out.join("measure-with-lexgen"))
-            .map_err(|e| format!("step measure (with lexgen): {e}"))?;
-        timings.push(("clean debug build, atproto-client only".into(), without));
-        timings.push((
-            "clean debug build, plus lexgen as build-dependency".into(),
-            with,
-        ));
-        let added = (with.as_secs_f64() / without.as_secs_f64() - 1.0) * 100.0;
-        timings.push((
-            format!("lexgen adds {added:+.0} %"),
-            with.saturating_sub(without),
+        // Rounds alternate the two builds; the least disturbed round of
+        // each (its minimum) counts, in wall time and in CPU time (user +
+        // system of cargo and every compiler it ran), which other work on
+        // the machine changes less.
+        let (mut without, mut with) = (Vec::new(), Vec::new());
+        for round in 1..=args.rounds {
+            eprintln!("  round {round} of {}", args.rounds);
+            without.push(
+                clean_build(&baseline, &env, &out.join("measure-without-lexgen"))
+                    .map_err(|e| format!("step measure (without lexgen): {e}"))?,
+            );
+            with.push(
+                clean_build(&app, &env, &out.join("measure-with-lexgen"))
+                    .map_err(|e| format!("step measure (with lexgen): {e}"))?,
+            );
+        }
+        let best = |v: &[Timed]| Timed {
+            wall: v.iter().map(|t| t.wall).min().unwrap_or_default(),
+            cpu: v.iter().map(|t| t.cpu).fold(f64::INFINITY, f64::min),
+        };
+        let (without, with) = (best(&without), best(&with));
+        let pct = |a: f64, b: f64| (b / a - 1.0) * 100.0;
+        measured = Some(format!(
+            "  clean debug build ({} round(s), the best of each): atproto-client only \
+             {:.1} s wall, {:.1} s CPU; plus lexgen as build-dependency {:.1} s wall, \
+             {:.1} s CPU; lexgen adds {:+.0} % wall, {:+.0} % CPU",
+            args.rounds,
+            without.wall.as_secs_f64(),
+            without.cpu,
+            with.wall.as_secs_f64(),
+            with.cpu,
+            pct(without.wall.as_secs_f64(), with.wall.as_secs_f64()),
+            pct(without.cpu, with.cpu),
         ));
     }
 
@@ -282,6 +315,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     );
     for (what, took) in &timings {
         println!("  {:>8.1} s  {what}", took.as_secs_f64());
+    }
+    if let Some(line) = measured {
+        println!("{line}");
     }
     Ok(())
 }
@@ -939,16 +975,56 @@ fn rustc_messages(stdout: &[u8]) -> (Vec<String>, Vec<String>) {
 
 /// A debug build of `dir` in an emptied target directory, timed; the
 /// directory is removed afterwards.
-fn clean_build(dir: &Path, env: &Env, target: &Path) -> Result<Duration, String> {
+fn clean_build(dir: &Path, env: &Env, target: &Path) -> Result<Timed, String> {
     remove(target)?;
     // Resolve (and download) first so that the timing is compilation only.
     cargo(dir, env, target, &["fetch"], &[])?;
+    // bash's `times` gives the CPU time of the build and all it ran.
+    let times = target.with_extension("times");
+    let mut cmd = cargo_command(dir, env, target, &[], &[]);
+    let program = cmd.get_program().to_owned();
+    let mut bash = Command::new("bash");
+    bash.arg("-c")
+        .arg("\"$0\" build; status=$?; times > \"$OUTSIDE_TIMES\"; exit $status")
+        .arg(program)
+        .current_dir(dir)
+        .env("OUTSIDE_TIMES", &times);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => bash.env(k, v),
+            None => bash.env_remove(k),
+        };
+    }
+    cmd = bash;
     let t = Instant::now();
-    cargo(dir, env, target, &["build"], &[])?;
-    let took = t.elapsed();
-    let _ = fs::remove_dir_all(target);
-    eprintln!("  {} s", took.as_secs_f64());
-    Ok(took)
+    crate::run_status(&mut cmd)?;
+    let wall = t.elapsed();
+    let text = fs::read_to_string(&times)
+        .map_err(|e| format!("bash's times wrote no {}: {e}", times.display()))?;
+    let cpu =
+        children_cpu(&text).ok_or_else(|| format!("cannot read bash's times output {text:?}"))?;
+    remove(&times)?;
+    remove(target)?;
+    eprintln!("  {:.1} s wall, {cpu:.1} s CPU", wall.as_secs_f64());
+    Ok(Timed { wall, cpu })
+}
+
+/// A clean build's wall time and CPU time (seconds).
+struct Timed {
+    wall: Duration,
+    cpu: f64,
+}
+
+/// The children's user + system seconds from bash's `times` (its second
+/// line, e.g. `1m23.456s 0m7.890s`).
+fn children_cpu(times: &str) -> Option<f64> {
+    let line = times.lines().nth(1)?;
+    let seconds = |field: &str| -> Option<f64> {
+        let (m, s) = field.strip_suffix('s')?.split_once('m')?;
+        Some(m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
+    };
+    let mut fields = line.split_whitespace();
+    Some(seconds(fields.next()?)? + seconds(fields.next()?)?)
 }
 
 #[cfg(test)]
@@ -962,6 +1038,16 @@ mod tests {
         assert_eq!(index_path("abc"), "3/a/abc");
         assert_eq!(index_path("lexgen"), "le/xg/lexgen");
         assert_eq!(index_path("Atproto-Types"), "at/pr/atproto-types");
+    }
+
+    #[test]
+    fn cpu_time_is_read_from_bash_times() {
+        assert_eq!(
+            children_cpu("0m0.010s 0m0.002s\n1m2.500s 0m7.500s\n"),
+            Some(70.0)
+        );
+        assert_eq!(children_cpu("0m0.010s 0m0.002s\n"), None);
+        assert_eq!(children_cpu("0m0.010s 0m0.002s\n1:02 0:07\n"), None);
     }
 
     #[test]
