@@ -12,6 +12,9 @@
 //!
 //! Everything it writes is deleted again. The password is read from
 //! `ATPROTO_PASSWORD`, or from stdin when that is unset.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

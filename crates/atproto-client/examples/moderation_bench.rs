@@ -15,6 +15,9 @@
 //! renders. The fixture is written to a temporary file that the Node script
 //! (`moderation_bench.mjs`, next to this file) reads, so both sides moderate
 //! the same JSON.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -4,6 +4,9 @@
 //! of the library's error types convert with `?`, and a local development
 //! setup (`LocalDev`) resolves handles and DIDs of a PDS and PLC directory
 //! on loopback.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(feature = "hyper")]
 
 mod common;

@@ -4,6 +4,9 @@
 //!
 //! The client below answers in memory like a PDS would, and records every
 //! request it is given.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

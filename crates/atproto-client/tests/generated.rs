@@ -1,4 +1,7 @@
 //! The agent with the generated endpoints: login, accounts, records, api().
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

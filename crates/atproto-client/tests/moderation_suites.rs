@@ -11,6 +11,9 @@
 //! `target/moderation-suites` of the workspace. Without it each test prints
 //! a notice and checks nothing else: run the extraction first (see the
 //! script's header).
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(feature = "app-bsky")]
 
 /// Every test's path starts with `moderation::`, so that

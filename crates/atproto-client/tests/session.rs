@@ -1,4 +1,7 @@
 //! Session lifecycle against an in-process recording server.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -887,6 +890,7 @@ async fn revoked_refresh_rereads_the_store_before_expiring() {
     assert!(agent.has_session());
 }
 
+/// A fresh, empty directory of its own for one test.
 pub fn tempdir() -> std::path::PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let d = std::env::temp_dir().join(format!(

@@ -4,6 +4,9 @@
 //! ```sh
 //! cargo run -p atproto-stream --example firehose_posts -- [wss://bsky.network] [cursor-file]
 //! ```
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,9 @@
 //! ```sh
 //! cargo run --release -p atproto-stream --features jetstream --example jetstream_bench -- [frames] [rounds]
 //! ```
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

@@ -13,6 +13,9 @@
 //!
 //! Skips with a notice when the PDS is not installed (fails under
 //! `ATPROTO_E2E=required`).
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #![cfg(all(feature = "ws", feature = "verify"))]
 

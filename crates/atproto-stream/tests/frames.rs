@@ -1,4 +1,7 @@
 //! Frame decoding rules, with frames built by hand.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use atproto_api::com::atproto::label::subscribe_labels;
 use atproto_api::com::atproto::sync::subscribe_repos::{self as repos, Message};

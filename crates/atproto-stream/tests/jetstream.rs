@@ -7,6 +7,9 @@
 //! the size cap, malformed JSON, and wrong or missing dictionaries; and,
 //! when `../shared/jetstream/` holds them, the jetstream repository's
 //! golden frames compressed with its published dictionary.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,8 @@
 //! Label signatures: signed over the label without `sig`, by the
 //! labeler's `#atproto_label` key from its DID document.
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use atproto_api::com::atproto::label::defs::Label;
 use atproto_crypto::{Curve, PublicKey};
