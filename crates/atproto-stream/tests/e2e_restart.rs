@@ -16,7 +16,6 @@
 // Test code: unwrap, expect and panic are how a test fails
 // (the workspace lints forbid them in library code).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 #![cfg(all(feature = "ws", feature = "verify"))]
 
 use std::path::{Path, PathBuf};
