@@ -103,6 +103,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "atproto-xrpc",
         "--all-features",
     ]))?;
+    // The Jetstream client (zstd behind its own feature).
+    status(Command::new(cargo()).current_dir(&root).args([
+        "test",
+        "-p",
+        "atproto-stream",
+        "--features",
+        "jetstream",
+        "--test",
+        "jetstream",
+        "--lib",
+    ]))?;
     // The server crate's axum integration.
     status(
         Command::new(cargo())
