@@ -180,7 +180,6 @@ pub mod service_auth;
 pub mod session;
 pub mod store;
 mod validate;
-/// Video uploads through a video service (feature `app-bsky`).
 #[cfg(feature = "app-bsky")]
 pub mod video;
 
