@@ -193,7 +193,7 @@ fn types_with_rules(modules: &[Module], others: &[Module]) -> BTreeSet<TyKey> {
 /// Keeps only the live checks of one module and marks what validates.
 fn prune_module(m: &mut Module, needs: &BTreeSet<TyKey>) {
     let has = |n: &str| needs.contains(&(m.path.clone(), n.to_owned()));
-    let (params, input) = (has("Parameters"), has("Input"));
+    let (params, input, output) = (has("Parameters"), has("Input"), has("Output"));
     for item in &mut m.items {
         match item {
             Item::Struct(s) => {
@@ -210,6 +210,7 @@ fn prune_module(m: &mut Module, needs: &BTreeSet<TyKey>) {
             Item::Endpoint(e) => {
                 e.validate_params = e.params && params;
                 e.validate_input = e.input == BodyKind::Json && input;
+                e.validate_output = e.output == BodyKind::Json && output;
             }
             _ => {}
         }

@@ -242,6 +242,8 @@ pub struct Endpoint {
     pub validate_params: bool,
     /// `Input` has rules: override `validate_input`.
     pub validate_input: bool,
+    /// `Output` has rules: override `ServerEndpoint::validate_output`.
+    pub validate_output: bool,
 }
 
 /// The declared errors of an endpoint or subscription.

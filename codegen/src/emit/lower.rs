@@ -238,6 +238,7 @@ impl Lower<'_> {
             output_encoding: e.output.as_ref().and_then(|b| b.encoding.clone()),
             validate_params: false,
             validate_input: false,
+            validate_output: false,
         };
         if let Some(p) = &e.parameters {
             self.params_struct(lexname, p, path);

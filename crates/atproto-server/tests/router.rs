@@ -51,6 +51,10 @@ async fn feed_skeleton(
         .collect::<Result<Vec<_>, XrpcError>>()?;
     let mut out = get_feed_skeleton::Output::new(feed);
     out.cursor = Some((start + req.params.limit).to_string());
+    if req.params.cursor.as_deref() == Some("999") {
+        // Past the lexicon's maxLength of 100 for reqId.
+        out.req_id = Some("r".repeat(101));
+    }
     Ok(out)
 }
 
@@ -388,6 +392,21 @@ async fn oversize_input_is_413_and_a_wrong_content_type_400() {
     );
     assert_eq!((e.status, e.error.as_str()), (400, "InvalidRequest"));
     assert!(e.message.unwrap().contains("name"));
+}
+
+#[tokio::test]
+async fn an_output_breaking_the_lexicon_is_a_500_never_sent() {
+    let addr = serve(app(Limits::default())).await;
+    let mut params = get_feed_skeleton::Parameters::new(FEED.parse().unwrap());
+    params.limit = 1;
+    params.cursor = Some("999".into());
+    let e = agent_error(
+        agent(addr, true)
+            .call::<get_feed_skeleton::GetFeedSkeleton>(params, ())
+            .await,
+    );
+    assert_eq!((e.status, e.error.as_str()), (500, "InternalServerError"));
+    assert!(e.message.unwrap_or_default().contains("reqId"));
 }
 
 #[tokio::test]

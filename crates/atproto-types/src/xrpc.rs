@@ -85,6 +85,13 @@ pub trait ServerEndpoint: Endpoint {
     /// Encodes a handler's answer; `None` when the endpoint declares no
     /// output.
     fn encode_output(output: Self::Output) -> Result<Option<RawBody>, EncodeError>;
+
+    /// Checks a handler's answer against the lexicon's constraints before
+    /// it is sent. Generated endpoints whose output has rules override it.
+    fn validate_output(output: &Self::Output) -> Result<(), crate::validate::ValidationError> {
+        let _ = output;
+        Ok(())
+    }
 }
 
 /// The declared errors of one endpoint, as a generated enum with one variant

@@ -120,6 +120,18 @@ pub(super) fn server(e: &Endpoint, server: &ServerCode) -> TokenStream {
         BodyKind::None => quote!(_),
         _ => quote!(output),
     };
+    let validate_output = if e.validate_output {
+        quote!(
+            #[inline]
+            fn validate_output(
+                output: &Self::Output,
+            ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+                ::atproto_types::validate::Validate::validate(output)
+            }
+        )
+    } else {
+        quote!()
+    };
     quote! {
         #gate
         impl ::atproto_types::xrpc::ServerEndpoint for #name {
@@ -141,6 +153,7 @@ pub(super) fn server(e: &Endpoint, server: &ServerCode) -> TokenStream {
             ) -> ::std::result::Result<::std::option::Option<::atproto_types::xrpc::RawBody>, ::atproto_types::xrpc::EncodeError> {
                 #output
             }
+            #validate_output
         }
     }
 }

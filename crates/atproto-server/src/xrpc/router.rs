@@ -95,6 +95,7 @@ impl<E: ServerEndpoint, S> XrpcRequest<E, S> {
 pub struct XrpcRouter<S = ()> {
     routes: BTreeMap<String, MethodRouter<S>>,
     limits: Limits,
+    validate_output: bool,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for XrpcRouter<S> {
@@ -109,7 +110,18 @@ impl<S: Clone + Send + Sync + 'static> XrpcRouter<S> {
         XrpcRouter {
             routes: BTreeMap::new(),
             limits: Limits::default(),
+            validate_output: true,
         }
+    }
+
+    /// Whether handlers' outputs are checked against the lexicon before
+    /// they are sent (on by default, as `@atproto/xrpc-server`'s
+    /// `validateResponse`): one that breaks a rule is answered 500
+    /// `InternalServerError` naming the rule, never sent. Applies to the
+    /// handlers registered after this call.
+    pub fn validate_output(mut self, on: bool) -> Self {
+        self.validate_output = on;
+        self
     }
 
     /// The body size limits of the handlers registered after this call.
@@ -132,11 +144,14 @@ impl<S: Clone + Send + Sync + 'static> XrpcRouter<S> {
         F: Fn(XrpcRequest<E, S>) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<E::Output, XrpcError>> + Send + 'static,
     {
-        let limits = self.limits;
+        let checks = Checks {
+            limits: self.limits,
+            validate_output: self.validate_output,
+        };
         let route = any(move |State(state): State<S>, request: Request| {
             let handler = handler.clone();
             async move {
-                match serve::<E, S, F, Fut>(handler, limits, state, request).await {
+                match serve::<E, S, F, Fut>(handler, checks, state, request).await {
                     Ok(response) => response,
                     Err(e) => e.into_response(),
                 }
@@ -176,10 +191,17 @@ async fn not_implemented() -> XrpcError {
     XrpcError::method_not_implemented()
 }
 
+/// What a route checks besides the lexicon's request rules.
+#[derive(Clone, Copy)]
+struct Checks {
+    limits: Limits,
+    validate_output: bool,
+}
+
 /// Checks and decodes one request, runs the handler and encodes its answer.
 async fn serve<E, S, F, Fut>(
     handler: F,
-    limits: Limits,
+    checks: Checks,
     state: S,
     request: Request,
 ) -> Result<Response, XrpcError>
@@ -200,7 +222,7 @@ where
         )));
     }
     let params = decode_params::<E>(parts.uri.query().unwrap_or(""))?;
-    let input = read_input::<E>(&parts, body, limits).await?;
+    let input = read_input::<E>(&parts, body, checks.limits).await?;
     let output = handler(XrpcRequest {
         params,
         input,
@@ -208,6 +230,11 @@ where
         state,
     })
     .await?;
+    if checks.validate_output {
+        E::validate_output(&output).map_err(|e| {
+            XrpcError::internal(format!("the output does not match the lexicon: {e}"))
+        })?;
+    }
     let encoded = E::encode_output(output)
         .map_err(|e| XrpcError::internal(format!("the output could not be encoded: {e}")))?;
     Ok(match encoded {

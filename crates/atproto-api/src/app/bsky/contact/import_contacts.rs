@@ -71,6 +71,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for ImportContacts {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 #[derive(Clone, PartialEq)]
 pub struct Input {

@@ -67,6 +67,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for SearchPostsV2 {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Ranking order for results. 'recent' sorts by recency; 'top' uses search ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

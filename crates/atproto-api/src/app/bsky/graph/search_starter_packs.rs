@@ -67,6 +67,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for SearchStarterPacks {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Query parameters of `app.bsky.graph.searchStarterPacks`.
 #[derive(Debug, Clone, PartialEq)]

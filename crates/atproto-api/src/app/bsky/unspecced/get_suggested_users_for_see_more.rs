@@ -67,6 +67,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for GetSuggestedUsersForSeeMore {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Query parameters of `app.bsky.unspecced.getSuggestedUsersForSeeMore`.
 #[derive(Debug, Clone, PartialEq)]

@@ -62,6 +62,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for UploadVideo {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Raw `video/mp4` body.
 pub type Input = ::atproto_types::xrpc::RawBody;

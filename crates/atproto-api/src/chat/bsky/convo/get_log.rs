@@ -59,6 +59,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for GetLog {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Query parameters of `chat.bsky.convo.getLog`.
 #[derive(Debug, Clone, PartialEq, Default)]

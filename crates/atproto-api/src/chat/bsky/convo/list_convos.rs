@@ -67,6 +67,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for ListConvos {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersReadState {

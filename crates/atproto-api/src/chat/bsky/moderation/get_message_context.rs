@@ -65,6 +65,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for GetMessageContext {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Query parameters of `chat.bsky.moderation.getMessageContext`.
 #[derive(Debug, Clone, PartialEq)]

@@ -67,6 +67,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for QueryEvents {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Sort direction for the events. Defaults to descending order of created at timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -67,6 +67,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for QueryStatuses {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Specify when fetching subjects in a certain state
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -61,6 +61,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for GetLatestReport {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 /// Query parameters of `tools.ozone.report.getLatestReport`.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -71,6 +71,12 @@ impl ::atproto_types::xrpc::ServerEndpoint for UpsertSet {
             &output,
         )
     }
+    #[inline]
+    fn validate_output(
+        output: &Self::Output,
+    ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
+        ::atproto_types::validate::Validate::validate(output)
+    }
 }
 pub type Input = crate::tools::ozone::set::defs::Set;
 pub type Output = crate::tools::ozone::set::defs::SetView;
