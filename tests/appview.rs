@@ -12,7 +12,12 @@
 //! The npm AppView has no label ingester, so the harness carries Ozone's
 //! labels into the AppView's database itself (the *label bridge* of
 //! `tests/appview/start.mjs`, test-harness code): a label Ozone emits shows
-//! on the AppView's views a moment later.
+//! on the AppView's views a moment later. A labeler outside the harness
+//! (the example labeler) is ingested the same way on request:
+//! [`AppView::ingest_labeler`] has the harness subscribe to its
+//! `com.atproto.label.subscribeLabels` and copy its labels into the
+//! AppView (without `sig`: the npm AppView's `label` table has no column
+//! for it, and its views drop it).
 //!
 //! As for the PDS: when the harness is not installed (`tests/appview/install.sh`),
 //! a plain `cargo test` prints a notice and skips; with `ATPROTO_E2E=required`
@@ -57,6 +62,9 @@ pub struct AppView {
     pub admin_password: String,
     /// How long the network took to start, as the script measured it.
     pub start_time: Duration,
+    /// Base URL of the external labeler bridge (`POST /ingest-labeler`),
+    /// test-harness code of `start.mjs`.
+    pub bridge: String,
     child: Child,
     stdin: Option<ChildStdin>,
 }
@@ -188,9 +196,10 @@ impl AppView {
                 field("moderatorHandle")?,
                 field("moderatorPassword")?,
                 field("adminPassword")?,
+                field("bridge")?,
             ])
         })();
-        let [pds, pds_did, plc, appview, appview_did, ozone, ozone_did, moderator_handle, moderator_password, admin_password] =
+        let [pds, pds_did, plc, appview, appview_did, ozone, ozone_did, moderator_handle, moderator_password, admin_password, bridge] =
             match fields {
                 Ok(f) => f,
                 Err(e) => {
@@ -209,6 +218,7 @@ impl AppView {
             moderator_handle,
             moderator_password,
             admin_password,
+            bridge,
             start_time: Duration::from_millis(ready["startMs"].as_u64().unwrap_or(0)),
             child,
             stdin,
@@ -257,6 +267,53 @@ impl AppView {
         }
         format!("Basic {b64}")
     }
+}
+
+impl AppView {
+    /// Has the harness ingest the labeler `did` served at `url`
+    /// (`http://host:port`): it subscribes to the labeler's
+    /// `com.atproto.label.subscribeLabels` from the start and copies each
+    /// label into the AppView's `label` table (a negation removes it), as
+    /// production's label ingester would, and registers the DID as an
+    /// account the AppView knows (it applies only such labelers). Returns
+    /// once the subscription is set up; the labels arrive a moment later.
+    pub async fn ingest_labeler(&self, did: &str, url: &str) -> Result<(), String> {
+        let body = serde_json::json!({ "did": did, "url": url }).to_string();
+        let bridge = self.bridge.clone();
+        let what = format!("the label bridge at {bridge}");
+        // One request on loopback, plain HTTP/1.1 (the harness's Node side).
+        let reply =
+            tokio::task::spawn_blocking(move || post_json(&bridge, "/ingest-labeler", &body))
+                .await
+                .map_err(|e| format!("{what}: {e}"))?
+                .map_err(|e| format!("{what}: {e}"))?;
+        match reply.split_once("\r\n\r\n") {
+            Some((head, _)) if head.starts_with("HTTP/1.1 200") => Ok(()),
+            Some((head, text)) => Err(format!(
+                "the label bridge refused {did} at {url}: {} {text}",
+                head.lines().next().unwrap_or_default()
+            )),
+            None => Err(format!("{what}: a reply without headers: {reply:?}")),
+        }
+    }
+}
+
+/// POSTs `body` (JSON) to `base` (`http://127.0.0.1:port`) + `path` and
+/// returns the whole reply.
+fn post_json(base: &str, path: &str, body: &str) -> std::io::Result<String> {
+    use std::io::Write;
+    let host = base.strip_prefix("http://").unwrap_or(base);
+    let mut conn = std::net::TcpStream::connect(host)?;
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    conn.set_write_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply)?;
+    Ok(reply)
 }
 
 impl Drop for AppView {

@@ -27,7 +27,21 @@
 // row is a negation. It runs when Ozone announces new labels (Ozone sends a
 // Postgres NOTIFY on `label_channel` after each write) and every 250 ms as a
 // fallback.
+//
+// THE EXTERNAL LABELER BRIDGE (test-harness code too): a labeler outside
+// this process (e.g. the repository's example labeler) is ingested on
+// request. `POST {bridge}/ingest-labeler` with `{"did": ..., "url": ...}`
+// (the `bridge` URL of APPVIEW_READY, on 127.0.0.1) subscribes to that
+// labeler's `com.atproto.label.subscribeLabels` from cursor 0, as
+// production's label ingester does, and writes each label whose `src` is
+// that DID into the AppView's `label` table (a negation deletes the row).
+// Like that ingester it verifies nothing; unlike it, it cannot keep `sig`:
+// the npm AppView's `label` table has no column for it (and its views and
+// its queryLabels drop `sig` anyway). The AppView only applies labelers
+// it knows as accounts (production labelers are accounts with a repo), so
+// the request also registers the DID as an actor without a handle.
 
+import http from 'node:http'
 import net from 'node:net'
 
 const log = (...args) => console.error(`[appview-harness ${new Date().toISOString().slice(11, 23)}]`, ...args)
@@ -87,6 +101,9 @@ net.Server.prototype.listen = function loopbackListen(...args) {
 
 const { default: pg } = await import('pg')
 const { TestNetwork } = await import('@atproto/dev-env')
+// A transitive dependency of dev-env: the WebSocket client with DAG-CBOR
+// frames and reconnects that the services use among themselves.
+const { Subscription } = await import('@atproto/xrpc-server')
 
 // ------------------------------------------------------------- the schemas ---
 // PLC lives in memory, so rows left by an earlier run against the same
@@ -180,6 +197,145 @@ function startLabelBridge() {
   }
 }
 
+// ------------------------------------------- the external labeler bridge ---
+// TEST-HARNESS CODE: see the header. One subscription per labeler DID,
+// resumed from the last sequence number it wrote after a reconnect.
+const DID_RE = /^did:[a-z]+:[A-Za-z0-9._:%-]+$/
+function startExternalLabelBridge() {
+  const client = new pg.Client({ connectionString: DB_URL })
+  const subs = new Map()
+  let stopped = false
+  // One connection shared by every labeler's subscription: its
+  // transactions run one after another.
+  let chain = Promise.resolve()
+  const serial = (fn) => {
+    const run = chain.then(fn)
+    chain = run.catch(() => {})
+    return run
+  }
+  client.on('error', (e) => log('external label bridge connection:', e?.message ?? e))
+
+  async function registerActor(did) {
+    await client.query(
+      `INSERT INTO ${APPVIEW_SCHEMA}.actor (did, handle, "indexedAt") VALUES ($1, NULL, $2)
+       ON CONFLICT (did) DO NOTHING`,
+      [did, new Date().toISOString()],
+    )
+  }
+
+  const writeLabels = (did, labels) => serial(() => writeLabelsNow(did, labels))
+  async function writeLabelsNow(did, labels) {
+    await client.query('BEGIN')
+    try {
+      for (const l of labels) {
+        // A labeler speaks for itself only.
+        if (l?.src !== did || typeof l.uri !== 'string' || typeof l.val !== 'string') continue
+        const cid = typeof l.cid === 'string' ? l.cid : ''
+        if (l.neg) {
+          await client.query(
+            `DELETE FROM ${APPVIEW_SCHEMA}.label WHERE src = $1 AND uri = $2 AND cid = $3 AND val = $4`,
+            [l.src, l.uri, cid, l.val],
+          )
+        } else {
+          await client.query(
+            `INSERT INTO ${APPVIEW_SCHEMA}.label (src, uri, cid, val, neg, cts, exp)
+             VALUES ($1, $2, $3, $4, false, $5, $6)
+             ON CONFLICT (src, uri, cid, val) DO UPDATE SET neg = false, cts = excluded.cts, exp = excluded.exp`,
+            [l.src, l.uri, cid, l.val, l.cts, l.exp ?? null],
+          )
+        }
+      }
+      await client.query('COMMIT')
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw e
+    }
+  }
+
+  async function follow(did, url, state) {
+    while (!stopped && !state.abort.signal.aborted) {
+      try {
+        const sub = new Subscription({
+          service: url.replace(/^http/, 'ws'),
+          method: 'com.atproto.label.subscribeLabels',
+          signal: state.abort.signal,
+          getParams: () => ({ cursor: state.cursor }),
+          validate: (body) => body,
+        })
+        for await (const msg of sub) {
+          if (msg?.$type !== 'com.atproto.label.subscribeLabels#labels') continue
+          await writeLabels(did, Array.isArray(msg.labels) ? msg.labels : [])
+          if (typeof msg.seq === 'number') state.cursor = msg.seq
+          state.written += msg.labels?.length ?? 0
+        }
+      } catch (e) {
+        if (stopped || state.abort.signal.aborted) return
+        log(`external label bridge (${did}):`, e?.message ?? e)
+      }
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  }
+
+  async function ingest(did, url) {
+    if (typeof did !== 'string' || !DID_RE.test(did)) throw new Error(`not a DID: ${JSON.stringify(did)}`)
+    if (typeof url !== 'string' || !/^https?:\/\/[^/]+$/.test(url)) {
+      throw new Error(`not a service URL (http(s)://host[:port]): ${JSON.stringify(url)}`)
+    }
+    await serial(() => registerActor(did))
+    if (subs.has(did)) return
+    const state = { cursor: 0, written: 0, abort: new AbortController() }
+    state.done = follow(did, url, state)
+    subs.set(did, state)
+    log(`external label bridge: ingesting ${did} from ${url}`)
+  }
+
+  const server = http.createServer((req, res) => {
+    const reply = (status, body) => {
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    }
+    if (req.method !== 'POST' || req.url !== '/ingest-labeler') {
+      return reply(404, { error: 'NotFound', message: 'POST /ingest-labeler {"did","url"}' })
+    }
+    let text = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk) => {
+      text += chunk
+      if (text.length > 4096) req.destroy()
+    })
+    req.on('end', () => {
+      let body
+      try {
+        body = JSON.parse(text)
+      } catch {
+        return reply(400, { error: 'InvalidRequest', message: 'the body is not JSON' })
+      }
+      ingest(body?.did, body?.url).then(
+        () => reply(200, { did: body.did }),
+        (e) => reply(400, { error: 'InvalidRequest', message: e?.message ?? String(e) }),
+      )
+    })
+  })
+  const ready = (async () => {
+    await client.connect()
+    await new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ port: 0, host: LOOPBACK }, resolve)
+    })
+  })()
+  return {
+    ready,
+    url: () => `http://${LOOPBACK}:${server.address().port}`,
+    async stop() {
+      stopped = true
+      server.close()
+      for (const state of subs.values()) state.abort.abort()
+      await Promise.all([...subs.values()].map((s) => s.done))
+      await client.end().catch(() => {})
+    },
+  }
+}
+
 // ------------------------------------------------------------------ start ---
 async function waitHealthy(name, url, deadlineMs) {
   const until = Date.now() + deadlineMs
@@ -199,6 +355,7 @@ async function waitHealthy(name, url, deadlineMs) {
 
 let network = null
 let bridge = null
+let externalBridge = null
 let shuttingDown = false
 async function shutdown(why, code = 0) {
   if (shuttingDown) return
@@ -208,6 +365,7 @@ async function shutdown(why, code = 0) {
   force.unref()
   try {
     await bridge?.stop()
+    await externalBridge?.stop()
     // Closing the network waits for the AppView to catch up first; don't
     // let that hold up the exit for long.
     await Promise.race([network?.close(), new Promise((r) => setTimeout(r, 5_000))])
@@ -230,6 +388,8 @@ try {
   network = await TestNetwork.create({ dbPostgresUrl: DB_URL, dbPostgresSchema: SCHEMA })
   bridge = startLabelBridge()
   await bridge.ready
+  externalBridge = startExternalLabelBridge()
+  await externalBridge.ready
   await Promise.all([
     waitHealthy('pds', network.pds.url, 30_000),
     waitHealthy('appview', network.bsky.url, 30_000),
@@ -248,6 +408,8 @@ try {
     moderatorPassword: 'hunter2',
     // HTTP Basic `admin:<adminPassword>` on the PDS, the AppView and Ozone.
     adminPassword: 'admin-pass',
+    // POST /ingest-labeler {did, url}: the external labeler bridge.
+    bridge: externalBridge.url(),
     schema: SCHEMA,
     pid: process.pid,
     startMs: Date.now() - started,
