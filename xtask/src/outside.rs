@@ -815,7 +815,7 @@ fn cargo_output(
 
 /// Removes builds of our crates from earlier registries out of a reusable
 /// target directory (each registry is a new source, so they would only pile
-/// up); crates.io's builds stay.
+/// up), and all incremental state; crates.io's builds stay.
 fn prune_ours(target: &Path, ours: &BTreeSet<String>) -> Result<(), String> {
     let hashed = |name: &str, stem: &str| {
         name.strip_prefix(stem)
@@ -826,6 +826,10 @@ fn prune_ours(target: &Path, ours: &BTreeSet<String>) -> Result<(), String> {
             })
     };
     for profile in ["debug", "release"] {
+        // Incremental state is kept for local packages only, which here are
+        // ours unpacked (or the project) under a new temporary path each
+        // run: never reused.
+        remove(&target.join(profile).join("incremental"))?;
         for sub in [".fingerprint", "build", "deps"] {
             let dir = target.join(profile).join(sub);
             let Ok(entries) = fs::read_dir(&dir) else {
@@ -934,7 +938,9 @@ fn check_package(
 fn diagnostics(dir: &Path, env: &Env, target: &Path, args: &[&str]) -> Result<Vec<String>, String> {
     let command = args.join(" ");
     let args = [args, &["--message-format", "json"][..]].concat();
-    let out = cargo_output(dir, env, target, &args, &[])?;
+    // The package is under a new temporary path each run: incremental
+    // state would never be reused.
+    let out = cargo_output(dir, env, target, &args, &[("CARGO_INCREMENTAL", "0")])?;
     let (warnings, errors) = rustc_messages(&out.stdout);
     if !out.status.success() {
         return Err(format!(
@@ -1161,6 +1167,7 @@ mod tests {
         }
         mkdir(&fingerprint.join("atproto-types-fedcba9876543210")).unwrap();
         mkdir(&fingerprint.join("serde-fedcba9876543210")).unwrap();
+        mkdir(&dir.join("debug/incremental/atproto_types-03icwx82r052i")).unwrap();
         prune_ours(&dir, &BTreeSet::from(["atproto-types".to_owned()])).unwrap();
         let left = |d: &Path| {
             let mut names: Vec<String> = fs::read_dir(d)
@@ -1178,6 +1185,7 @@ mod tests {
             ]
         );
         assert_eq!(left(&fingerprint), ["serde-fedcba9876543210"]);
+        assert!(!dir.join("debug/incremental").exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 }
