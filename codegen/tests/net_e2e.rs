@@ -8,6 +8,9 @@
 //! Without an installed PDS the tests skip with a notice; with
 //! `ATPROTO_E2E=required` they fail instead.
 
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(feature = "net")]
 
 use std::collections::HashMap;

@@ -595,7 +595,13 @@ impl Lower<'_> {
         match schema {
             Schema::Token(_) => Ty::String,
             Schema::String(s) if s.known_values.is_some() && s.enum_values.is_none() => {
-                Ty::Open(def_path(e, &t.def).expect("named def"))
+                match def_path(e, &t.def) {
+                    Some(p) => Ty::Open(p),
+                    None => {
+                        self.err(path, format!("{raw:?} names no definition"));
+                        Ty::Unknown
+                    }
+                }
             }
             _ => match def_path(e, &t.def) {
                 Some(p) => Ty::Named(p),

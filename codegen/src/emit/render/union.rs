@@ -113,12 +113,7 @@ fn validate_impl(u: &Union) -> TokenStream {
         .collect();
     let validate_body = if checked.len() == u.members.len() && u.closed {
         quote!(match self { #(#checked)* })
-    } else if checked.len() == 1 {
-        let m = u
-            .members
-            .iter()
-            .find(|m| m.validate)
-            .expect("one checked member");
+    } else if let (1, Some(m)) = (checked.len(), u.members.iter().find(|m| m.validate)) {
         let v = ident(&m.variant);
         quote!(if let Self::#v(x) = self {
             ::atproto_types::validate::Validate::validate_at(&**x, path, out)
