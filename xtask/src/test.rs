@@ -13,7 +13,11 @@
 //!    `appview_*` tests, PLC, PDS, AppView, bsync and Ozone on a throwaway
 //!    PostgreSQL cluster) itself, with
 //!    `ATPROTO_E2E=required` so that a PDS that cannot start fails the run
-//!    instead of skipping, and fails unless the suite actually ran tests.
+//!    instead of skipping, and fails unless the suite actually ran tests;
+//! 5. packages every publishable crate, serves the packages as a local
+//!    registry, checks each on its own with a fresh lock file (warnings are
+//!    errors), and builds and runs a fresh project outside the workspace
+//!    that depends on them by version (`cargo xtask outside`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -132,6 +136,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if passed == 0 {
         return Err("the end-to-end suite ran no test".into());
     }
+
+    step("our packaged crates from a local registry, in a fresh project outside the workspace");
+    crate::outside::run(&[])?;
+
     step(&format!("all tests passed ({passed} end-to-end)"));
     Ok(())
 }
