@@ -18,7 +18,7 @@
 //! ```sh
 //! (cd examples/feed-generator/node-bench && npm ci)   # once
 //! cargo run --release -p feed-generator-example --example skeleton_load -- \
-//!     [requests] [concurrency] [seconds] [rounds]
+//!     [requests] [concurrency] [seconds] [rounds]   # default 5000 16 30 3
 //! ```
 //!
 //! `SKELETON_NODE=path/to/node` picks the Node binary (default: the one
@@ -171,12 +171,46 @@ fn pin_self() -> bool {
 struct Round {
     latencies: Vec<Duration>,
     elapsed: Duration,
+    /// The server process's CPU time (user + system) over the measured
+    /// part, when `/proc` tells it.
+    cpu: Option<Duration>,
+}
+
+/// A process's CPU time so far (all its threads, user + system), from
+/// `/proc/<pid>/stat` in clock ticks.
+fn cpu_time(pid: u32, tick: u64) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which ends with the last ')'):
+    // state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_micros((utime + stime) * 1_000_000 / tick))
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`, 100 when unknown).
+fn clock_tick() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
 }
 
 /// One round against `port`: a fresh client, a warm-up that also checks
 /// the answer (a full page and a cursor; 401 without a token), then at
 /// most `total` requests from `concurrency` tasks, or `seconds` seconds.
-async fn round(port: u16, token: &str, total: usize, concurrency: usize, seconds: u64) -> Round {
+async fn round(
+    server: (u16, u32, u64),
+    token: &str,
+    total: usize,
+    concurrency: usize,
+    seconds: u64,
+) -> Round {
+    let (port, pid, tick) = server;
     let http = Arc::new(HyperClient::new().unwrap());
     let url = format!(
         "http://127.0.0.1:{port}/xrpc/app.bsky.feed.getFeedSkeleton?feed={FEED}&limit={LIMIT}"
@@ -229,19 +263,37 @@ async fn round(port: u16, token: &str, total: usize, concurrency: usize, seconds
     for t in run(far, WARM_UP / concurrency) {
         t.await.unwrap();
     }
+    let cpu_before = cpu_time(pid, tick);
     let start = Instant::now();
     let mut latencies = Vec::with_capacity(total);
     for t in run(start + Duration::from_secs(seconds), total / concurrency) {
         latencies.extend(t.await.unwrap());
     }
+    let elapsed = start.elapsed();
+    let cpu = cpu_time(pid, tick)
+        .zip(cpu_before)
+        .map(|(b, a)| b.saturating_sub(a));
     Round {
         latencies,
-        elapsed: start.elapsed(),
+        elapsed,
+        cpu,
     }
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+/// `, server CPU 87 % (412 µs per request)` when the CPU time is known.
+fn cpu_note(cpu: Option<Duration>, requests: usize, elapsed: Duration) -> String {
+    match cpu {
+        Some(c) if requests > 0 => format!(
+            ", server CPU {:.0} % ({:.0} µs per request)",
+            100.0 * c.as_secs_f64() / elapsed.as_secs_f64(),
+            1e6 * c.as_secs_f64() / requests as f64
+        ),
+        _ => String::new(),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -254,9 +306,9 @@ fn main() {
         return serve(&argv[2]);
     }
     let mut args = argv.iter().skip(1);
-    let total: usize = args.next().map_or(20_000, |a| a.parse().unwrap());
+    let total: usize = args.next().map_or(5_000, |a| a.parse().unwrap());
     let concurrency: usize = args.next().map_or(16, |a| a.parse().unwrap());
-    let seconds: u64 = args.next().map_or(20, |a| a.parse().unwrap());
+    let seconds: u64 = args.next().map_or(30, |a| a.parse().unwrap());
     let rounds: usize = args.next().map_or(3, |a| a.parse().unwrap());
     let with_node = std::env::var("SKELETON_ONLY").map_or(true, |v| v != "ours");
 
@@ -322,46 +374,57 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut results: Vec<(Vec<Duration>, Duration)> =
-        vec![(Vec::new(), Duration::ZERO); servers.len()];
+    let tick = clock_tick();
+    let mut results: Vec<(Vec<Duration>, Duration, Option<Duration>)> =
+        vec![(Vec::new(), Duration::ZERO, Some(Duration::ZERO)); servers.len()];
     for r in 1..=rounds {
         for (i, s) in servers.iter().enumerate() {
-            let got = rt.block_on(round(s.port, &token, total, concurrency, seconds));
+            let server = (s.port, s.child.id(), tick);
+            let got = rt.block_on(round(server, &token, total, concurrency, seconds));
             let mut l = got.latencies.clone();
             l.sort();
             println!(
-                "  round {r} {:<4}: {:>7.0} requests/s, p50 {:.2} ms, p99 {:.2} ms ({} requests, {:.2} s)",
+                "  round {r} {:<4}: {:>7.0} requests/s, p50 {:.2} ms, p99 {:.2} ms ({} requests, {:.2} s){}",
                 s.name,
                 l.len() as f64 / got.elapsed.as_secs_f64(),
                 ms(pct(&l, 0.50)),
                 ms(pct(&l, 0.99)),
                 l.len(),
-                got.elapsed.as_secs_f64()
+                got.elapsed.as_secs_f64(),
+                cpu_note(got.cpu, l.len(), got.elapsed)
             );
             results[i].0.extend(got.latencies);
             results[i].1 += got.elapsed;
+            results[i].2 = results[i].2.zip(got.cpu).map(|(a, b)| a + b);
         }
     }
     let mut summary = Vec::new();
-    for (s, (l, elapsed)) in servers.iter().zip(&mut results) {
+    for (s, (l, elapsed, cpu)) in servers.iter().zip(&mut results) {
         l.sort();
         let rps = l.len() as f64 / elapsed.as_secs_f64();
         println!(
-            "{:<4} overall: {:>7.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} requests)",
+            "{:<4} overall: {:>7.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} requests){}",
             s.name,
             rps,
             ms(pct(l, 0.50)),
             ms(pct(l, 0.99)),
             ms(l[l.len() - 1]),
-            l.len()
+            l.len(),
+            cpu_note(*cpu, l.len(), *elapsed)
         );
-        summary.push((rps, pct(l, 0.99)));
+        let cpu_per_request = cpu.map(|c| c.as_secs_f64() / l.len() as f64);
+        summary.push((rps, pct(l, 0.99), cpu_per_request));
     }
-    if let [(ours, ours_p99), (node, node_p99)] = summary[..] {
+    if let [(ours, ours_p99, ours_cpu), (node, node_p99, node_cpu)] = summary[..] {
         println!(
-            "ours / node: {:.2}x requests/s; p99 {:.2}x lower",
+            "ours / node: {:.2}x requests/s; p99 {:.2}x lower{}",
             ours / node,
-            node_p99.as_secs_f64() / ours_p99.as_secs_f64()
+            node_p99.as_secs_f64() / ours_p99.as_secs_f64(),
+            match (ours_cpu, node_cpu) {
+                (Some(o), Some(n)) if o > 0.0 =>
+                    format!("; {:.2}x less server CPU per request", n / o),
+                _ => String::new(),
+            }
         );
     }
 }
