@@ -7,6 +7,9 @@ fn main() -> Result<(), lexgen::BuildError> {
     lexgen::Builder::new()
         .lexicons("lexicons")
         .root_path("crate::lexicons")
+        // The server side too: the `todo-service` binary serves the queries and
+        // procedures with atproto-server's XrpcRouter.
+        .server(true)
         .generate()?;
     Ok(())
 }

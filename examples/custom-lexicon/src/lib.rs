@@ -3,9 +3,12 @@
 //! generator resolves) into one file of `OUT_DIR`, included here in a nested
 //! module. Its types refer to `atproto_api` for the official ones
 //! (`com.atproto.repo.strongRef`, `app.bsky.richtext.facet`,
-//! `app.bsky.embed.images`).
+//! `app.bsky.embed.images`). [`service`] serves the query and procedure
+//! (the `todo-service` binary).
 
 /// The generated types and endpoints: `lexicons::com::example::todo::item::Item`.
 pub mod lexicons {
     include!(concat!(env!("OUT_DIR"), "/lexicons.rs"));
 }
+
+pub mod service;
