@@ -9,7 +9,6 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -19,6 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 use atproto_xrpc::{check_url, ServiceUrl, UrlError};
 
 use crate::frame::{decode_frame, ErrorFrame, Frame, FrameError, Part, DEFAULT_MAX_FRAME_SIZE};
+use crate::socket::{next_message, Reconnect, Reconnecting};
 use crate::subscription::Subscription;
 
 /// Tuning of a [`Subscriber`].
@@ -146,7 +146,24 @@ pub enum ConnectionEvent {
 }
 
 type CursorHook = Box<dyn FnMut(i64) + Send + Sync>;
-type ConnectionHook = Box<dyn FnMut(&ConnectionEvent) + Send + Sync>;
+pub(crate) type ConnectionHook = Box<dyn FnMut(&ConnectionEvent) + Send + Sync>;
+
+/// The builders' `on_connection` setter, the same for both clients (it
+/// sets an `on_connection: Option<ConnectionHook>` field).
+macro_rules! on_connection_setter {
+    () => {
+        /// Called on each connect and each failure before a retry.
+        pub fn on_connection(
+            mut self,
+            hook: impl FnMut(&ConnectionEvent) + Send + Sync + 'static,
+        ) -> Self {
+            self.on_connection = Some(Box::new(hook));
+            self
+        }
+    };
+}
+#[cfg(feature = "jetstream")]
+pub(crate) use on_connection_setter;
 
 /// Builds a [`Subscriber`].
 pub struct SubscriberBuilder<S> {
@@ -196,14 +213,7 @@ impl<S: Subscription> SubscriberBuilder<S> {
         self
     }
 
-    /// Called on each connect and each failure before a retry.
-    pub fn on_connection(
-        mut self,
-        hook: impl FnMut(&ConnectionEvent) + Send + Sync + 'static,
-    ) -> Self {
-        self.on_connection = Some(Box::new(hook));
-        self
-    }
+    on_connection_setter!();
 
     /// The subscriber (it connects on the first [`Subscriber::next`]).
     pub fn build(self) -> Result<Subscriber<S>, StreamError<S::Error>> {
@@ -221,12 +231,11 @@ impl<S: Subscription> SubscriberBuilder<S> {
             params: self.params,
             start_cursor: self.cursor,
             last_seq: None,
-            conn: None,
-            attempt: 0,
-            last_failure: None,
-            done: false,
+            socket: Reconnecting::new(
+                self.on_connection,
+                "no frame and no pong within the read timeout",
+            ),
             on_cursor: self.on_cursor,
-            on_connection: self.on_connection,
             _s: PhantomData,
         })
     }
@@ -253,12 +262,8 @@ pub struct Subscriber<S: Subscription> {
     params: Vec<(String, String)>,
     start_cursor: Option<i64>,
     last_seq: Option<i64>,
-    conn: Option<WebSocketStream<Conn>>,
-    attempt: u32,
-    last_failure: Option<String>,
-    done: bool,
+    socket: Reconnecting,
     on_cursor: Option<CursorHook>,
-    on_connection: Option<ConnectionHook>,
     _s: PhantomData<fn() -> S>,
 }
 
@@ -268,7 +273,7 @@ impl<S: Subscription> fmt::Debug for Subscriber<S> {
             .field("nsid", &S::NSID)
             .field("url", &self.url.as_str())
             .field("cursor", &self.cursor())
-            .field("connected", &self.conn.is_some())
+            .field("connected", &self.socket.is_connected())
             .finish()
     }
 }
@@ -312,108 +317,22 @@ impl<S: Subscription> Subscriber<S> {
     /// Drops the current connection; the next [`Self::next`] reconnects
     /// from the cursor at once.
     pub fn disconnect(&mut self) {
-        self.conn = None;
+        self.socket.disconnect();
     }
 
     /// The next message, or an error (see [`StreamError`]: most are
     /// reported and the stream goes on), or `None` once the stream has
     /// ended.
     pub async fn next(&mut self) -> Option<Result<S::Message, StreamError<S::Error>>> {
-        let mut pinged = false;
         loop {
-            if self.done {
-                return None;
-            }
-            if self.conn.is_none() {
-                if let Some(reason) = self.last_failure.take() {
-                    if let Some(max) = self.config.max_attempts {
-                        if self.attempt >= max {
-                            self.done = true;
-                            return Some(Err(StreamError::GaveUp {
-                                attempts: self.attempt,
-                                last: reason,
-                            }));
-                        }
-                    }
-                    let delay = self.backoff();
-                    if let Some(hook) = &mut self.on_connection {
-                        hook(&ConnectionEvent::Retrying {
-                            attempt: self.attempt,
-                            reason,
-                            delay,
-                        });
-                    }
-                    tokio::time::sleep(delay).await;
-                }
-                match self.connect().await {
-                    Ok(ws) => {
-                        self.conn = Some(ws);
-                        pinged = false;
-                        let cursor = self.cursor();
-                        if let Some(hook) = &mut self.on_connection {
-                            hook(&ConnectionEvent::Connected { cursor });
-                        }
-                    }
-                    Err(e) => {
-                        self.fail(e);
-                        continue;
-                    }
-                }
-            }
-            let Some(ws) = self.conn.as_mut() else {
+            let msg = match next_message(self).await? {
+                Ok(m) => m,
+                Err(e) => return Some(Err(e)),
+            };
+            // Text frames are not part of the protocol; pings are answered
+            // by tungstenite; pongs only show liveness.
+            let WsMessage::Binary(bytes) = msg else {
                 continue;
-            };
-            let read = tokio::time::timeout(self.config.read_timeout, ws.next()).await;
-            let msg = match read {
-                Err(_) if pinged => {
-                    self.conn = None;
-                    self.fail("no frame and no pong within the read timeout".into());
-                    continue;
-                }
-                Err(_) => {
-                    pinged = true;
-                    if let Err(e) = ws.send(WsMessage::Ping(Vec::new().into())).await {
-                        self.conn = None;
-                        self.fail(format!("sending a ping: {e}"));
-                    }
-                    continue;
-                }
-                Ok(None) => {
-                    self.conn = None;
-                    self.fail("the server closed the connection".into());
-                    continue;
-                }
-                Ok(Some(Err(e))) => {
-                    self.conn = None;
-                    let capacity = matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_));
-                    self.fail(format!("reading: {e}"));
-                    if capacity {
-                        return Some(Err(StreamError::Frame(FrameError::TooLarge {
-                            size: self.config.max_frame_size.saturating_add(1),
-                            max: self.config.max_frame_size,
-                        })));
-                    }
-                    continue;
-                }
-                Ok(Some(Ok(m))) => m,
-            };
-            pinged = false;
-            self.attempt = 0;
-            let bytes = match msg {
-                WsMessage::Binary(b) => b,
-                WsMessage::Close(frame) => {
-                    self.conn = None;
-                    self.fail(match frame {
-                        Some(f) => {
-                            format!("the server closed the connection ({} {})", f.code, f.reason)
-                        }
-                        None => "the server closed the connection".into(),
-                    });
-                    continue;
-                }
-                // Text frames are not part of the protocol; pings are
-                // answered by tungstenite; pongs only show liveness.
-                _ => continue,
             };
             match decode_frame::<S>(&bytes, self.config.max_frame_size) {
                 Ok(Frame::Message(m)) => {
@@ -430,12 +349,10 @@ impl<S: Subscription> Subscriber<S> {
                 }
                 Ok(Frame::UnknownOp(_)) => continue,
                 Ok(Frame::Error(frame)) => {
-                    self.conn = None;
-                    let fatal = frame.error == "FutureCursor";
-                    if fatal {
-                        self.done = true;
+                    if frame.error == "FutureCursor" {
+                        self.socket.end();
                     } else {
-                        self.fail(format!("server error {frame}"));
+                        self.socket.drop_failed(format!("server error {frame}"));
                     }
                     return Some(Err(match frame.typed::<S>() {
                         Some(e) => StreamError::Server(e),
@@ -456,8 +373,7 @@ impl<S: Subscription> Subscriber<S> {
                             }
                     );
                     if framing {
-                        self.conn = None;
-                        self.fail(format!("bad frame: {e}"));
+                        self.socket.drop_failed(format!("bad frame: {e}"));
                     } else if let Some(seq) = e.seq() {
                         if self.last_seq.is_none_or(|last| seq > last) {
                             self.last_seq = Some(seq);
@@ -484,21 +400,34 @@ impl<S: Subscription> Subscriber<S> {
             Some((item, s))
         })
     }
+}
 
-    fn fail(&mut self, reason: String) {
-        self.attempt = self.attempt.saturating_add(1);
-        self.last_failure = Some(reason);
+impl<S: Subscription> Reconnect for Subscriber<S> {
+    type Error = StreamError<S::Error>;
+
+    fn parts(&mut self) -> (&mut Reconnecting, &Config) {
+        (&mut self.socket, &self.config)
     }
 
-    /// The wait before the next attempt. Saturating throughout, so that no
-    /// configuration (`Duration::MAX` included) and no count of attempts
-    /// can overflow.
-    fn backoff(&self) -> Duration {
-        backoff(&self.config, self.attempt, fastrand::f64())
+    fn cursor(&self) -> Option<i64> {
+        Subscriber::cursor(self)
     }
 
     async fn connect(&self) -> Result<WebSocketStream<Conn>, String> {
         open_socket(&self.url, self.port, &self.url(), &self.config).await
+    }
+
+    fn gave_up(attempts: u32, last: String) -> Self::Error {
+        StreamError::GaveUp { attempts, last }
+    }
+
+    /// The size is not known (tungstenite stops reading at the cap): one
+    /// byte over it is reported.
+    fn too_large(max: usize) -> Self::Error {
+        StreamError::Frame(FrameError::TooLarge {
+            size: max.saturating_add(1),
+            max,
+        })
     }
 }
 

@@ -82,13 +82,14 @@ use std::time::Duration;
 use atproto_types::object::Record;
 use atproto_types::{Did, Nsid};
 use atproto_xrpc::{check_url, ServiceUrl, UrlError};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::client::{backoff, open_socket, port_of, Config, Conn, ConnectionEvent};
+use crate::client::{on_connection_setter, open_socket, port_of, Config, Conn, ConnectionEvent};
+use crate::socket::{next_message, Reconnect, Reconnecting};
 
 /// Most collections Jetstream accepts in `wantedCollections`.
 pub const MAX_WANTED_COLLECTIONS: usize = 100;
@@ -788,14 +789,7 @@ impl JetstreamConfig {
         self
     }
 
-    /// Called on each connect and each failure before a retry.
-    pub fn on_connection(
-        mut self,
-        hook: impl FnMut(&ConnectionEvent) + Send + Sync + 'static,
-    ) -> Self {
-        self.on_connection = Some(Box::new(hook));
-        self
-    }
+    on_connection_setter!();
 
     /// The client (it connects on the first [`Jetstream::next`]). Refuses a
     /// bad URL, filters over Jetstream's limits, compression without a
@@ -825,12 +819,11 @@ impl JetstreamConfig {
             start_cursor: self.cursor,
             newest: None,
             recent: Recent::default(),
-            conn: None,
-            attempt: 0,
-            last_failure: None,
-            done: false,
+            socket: Reconnecting::new(
+                self.on_connection,
+                "no message and no pong within the read timeout",
+            ),
             on_cursor: self.on_cursor,
-            on_connection: self.on_connection,
         })
     }
 }
@@ -945,12 +938,8 @@ pub struct Jetstream {
     /// The newest `time_us` handed out.
     newest: Option<i64>,
     recent: Recent,
-    conn: Option<WebSocketStream<Conn>>,
-    attempt: u32,
-    last_failure: Option<String>,
-    done: bool,
+    socket: Reconnecting,
     on_cursor: Option<CursorHook>,
-    on_connection: Option<ConnectionHook>,
 }
 
 impl fmt::Debug for Jetstream {
@@ -960,7 +949,7 @@ impl fmt::Debug for Jetstream {
             .field("options", &self.options)
             .field("cursor", &self.cursor())
             .field("compressed", &self.inflater.is_some())
-            .field("connected", &self.conn.is_some())
+            .field("connected", &self.socket.is_connected())
             .finish()
     }
 }
@@ -1030,10 +1019,10 @@ impl Jetstream {
     pub async fn update_options(&mut self, options: Options) -> Result<(), JetstreamError> {
         options.validate()?;
         self.options = options;
-        if let Some(ws) = self.conn.as_mut() {
+        if let Some(ws) = self.socket.conn_mut() {
             let msg = self.options.update_message(self.tuning.max_frame_size);
             if let Err(e) = ws.send(WsMessage::Text(msg.into())).await {
-                self.conn = None;
+                self.socket.disconnect();
                 return Err(JetstreamError::Send(e.to_string()));
             }
         }
@@ -1043,106 +1032,21 @@ impl Jetstream {
     /// Drops the current connection; the next [`Self::next`] reconnects
     /// from the cursor at once.
     pub fn disconnect(&mut self) {
-        self.conn = None;
+        self.socket.disconnect();
     }
 
     /// The next event, or an error (most are reported and the stream goes
     /// on: see [`JetstreamError::is_fatal`]), or `None` once the stream has
     /// ended.
     pub async fn next(&mut self) -> Option<Result<Event, JetstreamError>> {
-        let mut pinged = false;
         loop {
-            if self.done {
-                return None;
-            }
-            if self.conn.is_none() {
-                if let Some(reason) = self.last_failure.take() {
-                    if let Some(max) = self.tuning.max_attempts {
-                        if self.attempt >= max {
-                            self.done = true;
-                            return Some(Err(JetstreamError::GaveUp {
-                                attempts: self.attempt,
-                                last: reason,
-                            }));
-                        }
-                    }
-                    let delay = backoff(&self.tuning, self.attempt, fastrand::f64());
-                    if let Some(hook) = &mut self.on_connection {
-                        hook(&ConnectionEvent::Retrying {
-                            attempt: self.attempt,
-                            reason,
-                            delay,
-                        });
-                    }
-                    tokio::time::sleep(delay).await;
-                }
-                match self.connect().await {
-                    Ok(ws) => {
-                        self.conn = Some(ws);
-                        pinged = false;
-                        let cursor = self.cursor();
-                        if let Some(hook) = &mut self.on_connection {
-                            hook(&ConnectionEvent::Connected { cursor });
-                        }
-                    }
-                    Err(e) => {
-                        self.fail(e);
-                        continue;
-                    }
-                }
-            }
-            let Some(ws) = self.conn.as_mut() else {
-                continue;
+            let msg = match next_message(self).await? {
+                Ok(m) => m,
+                Err(e) => return Some(Err(e)),
             };
-            let read = tokio::time::timeout(self.tuning.read_timeout, ws.next()).await;
-            let msg = match read {
-                Err(_) if pinged => {
-                    self.conn = None;
-                    self.fail("no message and no pong within the read timeout".into());
-                    continue;
-                }
-                Err(_) => {
-                    pinged = true;
-                    if let Err(e) = ws.send(WsMessage::Ping(Vec::new().into())).await {
-                        self.conn = None;
-                        self.fail(format!("sending a ping: {e}"));
-                    }
-                    continue;
-                }
-                Ok(None) => {
-                    self.conn = None;
-                    self.fail("the server closed the connection".into());
-                    continue;
-                }
-                Ok(Some(Err(e))) => {
-                    self.conn = None;
-                    let capacity = matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_));
-                    self.fail(format!("reading: {e}"));
-                    if capacity {
-                        return Some(Err(JetstreamError::TooLarge {
-                            size: None,
-                            max: self.tuning.max_frame_size,
-                        }));
-                    }
-                    continue;
-                }
-                Ok(Some(Ok(m))) => m,
-            };
-            pinged = false;
-            self.attempt = 0;
             let decoded = match msg {
                 WsMessage::Text(t) => self.decode(t.as_bytes(), false),
                 WsMessage::Binary(b) => self.decode(&b, true),
-                WsMessage::Close(frame) => {
-                    self.conn = None;
-                    self.fail(match frame {
-                        Some(f) => {
-                            format!("the server closed the connection ({} {})", f.code, f.reason)
-                        }
-                        None => "the server closed the connection".into(),
-                    });
-                    continue;
-                }
                 // Pings are answered by tungstenite; pongs only show
                 // liveness.
                 _ => continue,
@@ -1165,8 +1069,7 @@ impl Jetstream {
                 }
                 Err(e) => {
                     if e.is_fatal() {
-                        self.done = true;
-                        self.conn = None;
+                        self.socket.end();
                     }
                     return Some(Err(e));
                 }
@@ -1203,12 +1106,20 @@ impl Jetstream {
             error,
         })
     }
+}
 
-    fn fail(&mut self, reason: String) {
-        self.attempt = self.attempt.saturating_add(1);
-        self.last_failure = Some(reason);
+impl Reconnect for Jetstream {
+    type Error = JetstreamError;
+
+    fn parts(&mut self) -> (&mut Reconnecting, &Config) {
+        (&mut self.socket, &self.tuning)
     }
 
+    fn cursor(&self) -> Option<i64> {
+        Jetstream::cursor(self)
+    }
+
+    /// Sends the options as the first message when `requireHello` is set.
     async fn connect(&self) -> Result<WebSocketStream<Conn>, String> {
         let url = self.url();
         let mut ws = open_socket(&self.url, self.port, &url, &self.tuning).await?;
@@ -1219,6 +1130,14 @@ impl Jetstream {
                 .map_err(|e| format!("sending the hello options_update: {e}"))?;
         }
         Ok(ws)
+    }
+
+    fn gave_up(attempts: u32, last: String) -> Self::Error {
+        JetstreamError::GaveUp { attempts, last }
+    }
+
+    fn too_large(max: usize) -> Self::Error {
+        JetstreamError::TooLarge { size: None, max }
     }
 }
 

@@ -69,6 +69,8 @@ mod client;
 mod firehose;
 #[cfg(feature = "jetstream")]
 pub mod jetstream;
+#[cfg(feature = "ws")]
+mod socket;
 
 pub use event::{Action, CommitEvent, EventError, EventErrorKind, RecordOp, RepoEvent};
 pub use frame::{
