@@ -1,5 +1,8 @@
 //! Generates Rust for the project's own lexicons (`lexicons/`) with lexgen,
 //! as a build-dependency: `$OUT_DIR/lexicons.rs`, included by `src/main.rs`.
+//! In the project `cargo xtask outside` makes, `lexicons/` is what `lexgen
+//! install` fetched from the PDS (with `lexicons.json`); the template's
+//! copies are what it published there.
 
 fn main() -> Result<(), lexgen::BuildError> {
     lexgen::Builder::new()

@@ -21,7 +21,17 @@
 //! 4. A fresh project in a temporary directory outside the workspace, from
 //!    the template in `tests/outside/`: it depends on `atproto-client` and
 //!    has `lexgen` as a build-dependency, both by version from the registry,
-//!    without a lock file. It is built and run.
+//!    without a lock file. Its lexicons come from the network, as a user's
+//!    would: the reference PDS (`tests/pds`) is started, an account created,
+//!    the template's lexicons (`tests/outside/lexicons`, a record type and a
+//!    query with a ref into the official set) published with `lexgen
+//!    publish`, a DNS server on loopback answers their `_lexicon` TXT
+//!    record, and `lexgen install` in the project fetches, verifies and
+//!    writes them with `lexicons.json`; `lexgen install --ci` passes there
+//!    and fails, naming the file, on an edited copy. The project is then
+//!    built (its `build.rs` generates from the installed lexicons) and run
+//!    against the PDS: it logs in, creates bookmarks, lists them typed and
+//!    sees an invalid one refused before it is sent.
 //! 5. Timings of each step; `--measure` adds two clean builds of the project,
 //!    with and without the `lexgen` build-dependency, for the cost lexgen
 //!    adds to an app that already uses `atproto-client`.
@@ -41,6 +51,12 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
+
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use atproto_tests::{Pds, PdsOptions};
 
 use crate::workspace_root;
 
@@ -226,13 +242,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ));
     }
 
-    step("fresh project: build against the registry, no lock file");
+    step("fresh project: written from the template, outside the workspace");
     let template = root.join("tests/outside");
     let app = temp.path.join("app");
     write_project(&template, &app, &version, &env, true)
         .map_err(|e| format!("step project: {e}"))?;
     let app_target = out.join("app-target");
     prune_ours(&app_target, &ours)?;
+
+    step("lexicons: published to the local PDS, installed from it with lexgen");
+    let t = Instant::now();
+    let online = lexicons_from_pds(&root, &template, &app, &temp.path)
+        .map_err(|e| format!("step lexicons: {e}"))?;
+    timings.push((
+        "lexicons: PDS started, lexgen publish, lexgen install (verified), --ci".into(),
+        t.elapsed(),
+    ));
+
+    step("fresh project: build against the registry, no lock file");
     let t = Instant::now();
     let warnings = diagnostics(&app, &env, &app_target, &["build"])
         .map_err(|e| format!("step build (fresh project in {}): {e}", app.display()))?;
@@ -252,9 +279,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     step("fresh project: run");
     let t = Instant::now();
-    let output = cargo_output(&app, &env, &app_target, &["run", "--quiet"], &[])
+    let vars = [
+        ("ATPROTO_OUTSIDE_PDS", online.pds.url.as_str()),
+        ("ATPROTO_OUTSIDE_HANDLE", online.handle.as_str()),
+        ("ATPROTO_OUTSIDE_PASSWORD", PASSWORD),
+    ];
+    let output = cargo_output(&app, &env, &app_target, &["run", "--quiet"], &vars)
         .map_err(|e| format!("step run: {e}"))?;
-    timings.push(("run of the fresh project".into(), t.elapsed()));
+    // The PDS and the DNS server are no longer needed.
+    drop(online);
+    timings.push((
+        "run of the fresh project (against the PDS)".into(),
+        t.elapsed(),
+    ));
     let stdout = String::from_utf8_lossy(&output.stdout);
     print!("{stdout}");
     if !output.status.success() || !stdout.lines().any(|l| l.trim() == RUN_OK) {
@@ -320,6 +357,324 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The password of the account `cargo xtask outside` creates on its own
+/// throw-away PDS.
+const PASSWORD: &str = "outside-password-123";
+/// The documents the template's lexicons define, installed by NSID.
+const NSIDS: [&str; 2] = ["com.example.bookmark", "com.example.listBookmarks"];
+/// How long a `lexgen publish` or `lexgen install` may take.
+const LEXGEN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the run of the project needs from the lexicon step: the PDS (kept
+/// running) with its account, and the DNS server.
+struct Online {
+    pds: Pds,
+    handle: String,
+    _dns: DnsServer,
+}
+
+/// Starts the reference PDS, creates an account, publishes the template's
+/// lexicons there with `lexgen publish`, serves their `_lexicon` TXT record
+/// on loopback and installs them into `app` with `lexgen install` (in
+/// place of the template's copies), then checks `lexgen install --ci`: it
+/// passes in `app` and fails, naming the file, on an edited copy.
+fn lexicons_from_pds(
+    root: &Path,
+    template: &Path,
+    app: &Path,
+    temp: &Path,
+) -> Result<Online, String> {
+    eprintln!("  cargo build -p lexgen --features net");
+    crate::run_status(Command::new(cargo_bin()).current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "lexgen",
+        "--features",
+        "net",
+        "--bin",
+        "lexgen",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let lexgen = target.join("debug/lexgen");
+
+    eprintln!("  starting the reference PDS (tests/pds)");
+    let pds = Pds::start(&PdsOptions::default()).map_err(|e| {
+        format!("{e}\n(`cargo xtask test` installs it first; or run bash tests/pds/install.sh)")
+    })?;
+    let handle = atproto_tests::unique_handle("outside");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+    let did = runtime.block_on(async {
+        let agent = atproto_client::AtpAgent::builder(pds.url.as_str())
+            .build()
+            .map_err(|e| e.to_string())?;
+        agent
+            .create_account(atproto_tests::new_account_input(&handle, PASSWORD))
+            .await
+            .map(|s| s.did)
+            .map_err(|e| format!("createAccount {handle}: {e}"))
+    })?;
+    eprintln!("  account {handle} ({did}) on {}", pds.url);
+
+    let source = template.join("lexicons");
+    let out = run_lexgen(
+        &lexgen,
+        root,
+        &["publish", &source.display().to_string(), "--pds", &pds.url],
+        &[
+            ("LEXGEN_IDENTIFIER", handle.as_str()),
+            ("LEXGEN_PASSWORD", PASSWORD),
+        ],
+    )?;
+    let printed = String::from_utf8_lossy(&out.stdout);
+    // NSID com.example.* → authority domain example.com.
+    let txt = format!("_lexicon.example.com TXT \"did={did}\"");
+    if !printed.contains(&txt) {
+        return Err(format!(
+            "lexgen publish did not print the TXT record {txt}:\n{printed}"
+        ));
+    }
+    let dns = DnsServer::start("_lexicon.example.com", &format!("did={did}"))?;
+    eprintln!("  DNS on {} answers {txt}", dns.addr);
+
+    // The project's lexicons come from the network, not from the template.
+    remove(&app.join("lexicons"))?;
+    let mut install = vec!["install"];
+    install.extend(NSIDS);
+    install.extend([
+        "--plc",
+        pds.plc.as_str(),
+        "--dns",
+        dns.addr.as_str(),
+        "--allow-private-hosts",
+    ]);
+    run_lexgen(&lexgen, app, &install, &[])?;
+    let manifest_path = app.join("lexicons.json");
+    let manifest: Value = fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| {
+            format!(
+                "lexgen install wrote no readable {}",
+                manifest_path.display()
+            )
+        })?;
+    for nsid in NSIDS {
+        let expected = format!("at://{did}/com.atproto.lexicon.schema/{nsid}");
+        if manifest["resolutions"][nsid]["uri"] != expected.as_str() {
+            return Err(format!(
+                "lexicons.json does not resolve {nsid} to {expected}:\n{manifest:#}"
+            ));
+        }
+        let file = app.join("lexicons").join(nsid.replace('.', "/") + ".json");
+        if !file.is_file() {
+            return Err(format!("lexgen install wrote no {}", file.display()));
+        }
+    }
+    if app.join("lexicons/com/atproto").exists() {
+        return Err("lexgen install copied official lexicons into the project".into());
+    }
+    eprintln!("  installed {} into {}", NSIDS.join(", "), app.display());
+
+    // --ci: the installed set passes; an edited copy fails, naming the file.
+    run_lexgen(&lexgen, app, &["install", "--ci"], &[])?;
+    let edited = temp.join("ci-edited");
+    remove(&edited)?;
+    copy_tree(&app.join("lexicons"), &edited.join("lexicons"))?;
+    fs::copy(&manifest_path, edited.join("lexicons.json"))
+        .map_err(|e| format!("cannot copy {}: {e}", manifest_path.display()))?;
+    let file = edited.join("lexicons/com/example/bookmark.json");
+    let mut doc: Value = fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| format!("cannot read {}", file.display()))?;
+    doc["description"] = json!("edited after install");
+    write(&file, &format!("{doc:#}\n"))?;
+    let lexicons = edited.join("lexicons").display().to_string();
+    let manifest = edited.join("lexicons.json").display().to_string();
+    let args = [
+        "install",
+        "--ci",
+        "--lexicons",
+        &lexicons,
+        "--manifest",
+        &manifest,
+    ];
+    let out = lexgen_output(&lexgen, &edited, &args, &[])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !stderr.contains(&file.display().to_string()) {
+        return Err(format!(
+            "lexgen install --ci after an edit: expected a failure naming {}, got {}:\n{stderr}",
+            file.display(),
+            out.status
+        ));
+    }
+    eprintln!("  --ci passes; after an edit it fails: {}", stderr.trim());
+    remove(&edited)?;
+    Ok(Online {
+        pds,
+        handle,
+        _dns: dns,
+    })
+}
+
+/// Runs the lexgen binary in `dir`, bounded by [`LEXGEN_TIMEOUT`]; its
+/// output captured.
+fn lexgen_output(
+    lexgen: &Path,
+    dir: &Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Result<Output, String> {
+    let mut cmd = Command::new(lexgen);
+    cmd.args(args)
+        .current_dir(dir)
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", lexgen.display()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() < LEXGEN_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "lexgen {} did not finish within {} s",
+                    args.join(" "),
+                    LEXGEN_TIMEOUT.as_secs()
+                ));
+            }
+        }
+    }
+    child
+        .wait_with_output()
+        .map_err(|e| format!("lexgen {}: {e}", args.join(" ")))
+}
+
+/// [`lexgen_output`], its output shown; a failure is an error quoting it.
+fn run_lexgen(
+    lexgen: &Path,
+    dir: &Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Result<Output, String> {
+    eprintln!("  $ lexgen {}", args.join(" "));
+    let out = lexgen_output(lexgen, dir, args, vars)?;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        eprintln!("    {line}");
+    }
+    if !out.status.success() {
+        return Err(format!(
+            "lexgen {} failed ({}):\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(out)
+}
+
+/// A DNS server on 127.0.0.1 (UDP) that answers TXT queries for one name
+/// with one string (NXDOMAIN for any other name); stops when dropped.
+struct DnsServer {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DnsServer {
+    fn start(name: &str, txt: &str) -> Result<DnsServer, String> {
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot bind a UDP socket on 127.0.0.1: {e}"))?;
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .map_err(|e| e.to_string())?;
+        let addr = socket.local_addr().map_err(|e| e.to_string())?.to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (name, txt, stopped) = (name.to_ascii_lowercase(), txt.to_owned(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !stopped.load(Ordering::Relaxed) {
+                if let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                    if let Some(reply) = dns_answer(&buf[..n], &name, &txt) {
+                        let _ = socket.send_to(&reply, peer);
+                    }
+                }
+            }
+        });
+        Ok(DnsServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The reply to a DNS query (RFC 1035): the question echoed, and for a TXT
+/// query of `name` one answer with `txt` in strings of up to 255 bytes.
+/// `None` for what cannot be parsed as a query.
+fn dns_answer(query: &[u8], name: &str, txt: &str) -> Option<Vec<u8>> {
+    // A 12-byte header, then the question: labels, type, class.
+    let mut i = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = usize::from(*query.get(i)?);
+        i += 1;
+        if len == 0 {
+            break;
+        }
+        if len > 63 {
+            return None;
+        }
+        labels.push(String::from_utf8_lossy(query.get(i..i + len)?).to_ascii_lowercase());
+        i += len;
+    }
+    let qtype = u16::from_be_bytes([*query.get(i)?, *query.get(i + 1)?]);
+    let question_end = i + 4;
+    let known = labels.join(".") == name;
+    let answer = known && qtype == 16;
+    let mut out = Vec::new();
+    out.extend_from_slice(query.get(0..2)?);
+    // Response, recursion desired and available; NXDOMAIN when unknown.
+    out.extend_from_slice(&[0x81, if known { 0x80 } else { 0x83 }, 0, 1]);
+    out.extend_from_slice(&[0, u8::from(answer), 0, 0, 0, 0]);
+    out.extend_from_slice(query.get(12..question_end)?);
+    if answer {
+        // A pointer to the question's name, type TXT, class IN, TTL 60.
+        out.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60]);
+        let mut rdata = Vec::new();
+        for chunk in txt.as_bytes().chunks(255) {
+            rdata.push(chunk.len() as u8);
+            rdata.extend_from_slice(chunk);
+        }
+        out.extend_from_slice(&u16::try_from(rdata.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(&rdata);
+    }
+    Some(out)
 }
 
 fn step(what: &str) {
@@ -1054,6 +1409,26 @@ mod tests {
         );
         assert_eq!(children_cpu("0m0.010s 0m0.002s\n"), None);
         assert_eq!(children_cpu("0m0.010s 0m0.002s\n1:02 0:07\n"), None);
+    }
+
+    #[test]
+    fn dns_answers_the_one_txt_record() {
+        // ID 0x1234, one question: _lexicon.example.com TXT IN.
+        let mut query = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in ["_lexicon", "Example", "com"] {
+            query.push(label.len() as u8);
+            query.extend_from_slice(label.as_bytes());
+        }
+        query.extend_from_slice(&[0, 0, 16, 0, 1]);
+        let reply = dns_answer(&query, "_lexicon.example.com", "did=plc:x").unwrap();
+        assert_eq!(&reply[..2], &[0x12, 0x34]);
+        assert_eq!(reply[3] & 0x0f, 0, "no error");
+        assert_eq!(&reply[6..8], &[0, 1], "one answer");
+        assert!(reply.ends_with(b"\x09did=plc:x"));
+        let other = dns_answer(&query, "_lexicon.example.org", "did=plc:x").unwrap();
+        assert_eq!(other[3] & 0x0f, 3, "NXDOMAIN");
+        assert_eq!(&other[6..8], &[0, 0]);
+        assert_eq!(dns_answer(&query[..20], "_lexicon.example.com", "x"), None);
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! A program outside the atproto-rs repository: depends on `atproto-client`
 //! by version and generates its own lexicons with `lexgen` in `build.rs`.
-//! Without network unless `ATPROTO_OUTSIDE_PDS` names a PDS.
+//! Without network unless `ATPROTO_OUTSIDE_PDS` names a PDS: then it logs in
+//! as `ATPROTO_OUTSIDE_HANDLE` with `ATPROTO_OUTSIDE_PASSWORD`, creates
+//! bookmarks, lists them typed and sees an invalid one refused before it is
+//! sent.
 
 use std::process::ExitCode;
 
-use atproto_client::AtpAgent;
+use atproto_client::{AtpAgent, ListOptions, Login};
 use atproto_types::validate::Validate;
 use atproto_types::{AtUri, Datetime, Did};
 
@@ -14,6 +17,8 @@ pub mod lexicons {
 }
 
 use lexicons::com::example::{bookmark::Bookmark, list_bookmarks};
+
+type BoxError = Box<dyn std::error::Error>;
 
 fn main() -> ExitCode {
     match run() {
@@ -28,14 +33,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let service =
-        std::env::var("ATPROTO_OUTSIDE_PDS").unwrap_or_else(|_| "https://pds.example.com".into());
-    let agent = AtpAgent::builder(service).build()?;
+fn run() -> Result<(), BoxError> {
+    let pds = std::env::var("ATPROTO_OUTSIDE_PDS").ok();
+    let service = pds
+        .clone()
+        .unwrap_or_else(|| "https://pds.example.com".into());
+    let agent = AtpAgent::builder(service).validate_requests(true).build()?;
     println!("agent for {}", agent.service_url());
 
+    // `new` takes the required properties in the order the document lists
+    // them; an installed document comes from a DAG-CBOR record, whose keys
+    // are sorted, so the template lists them sorted too.
     let created = Datetime::new("2024-05-01T12:00:00.000Z")?;
-    let mut bookmark = Bookmark::new("https://atproto.com/specs/lexicon".parse()?, created);
+    let mut bookmark = Bookmark::new(created, "https://atproto.com/specs/lexicon".parse()?);
     bookmark.tags = Some(vec!["atproto".into(), "lexicon".into()]);
     bookmark.validate()?;
     let json = serde_json::to_value(&bookmark)?;
@@ -56,5 +66,77 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let uri = AtUri::new(format!("at://{did}/com.example.bookmark/3jzfcijpj2z2a"))?;
     let params = list_bookmarks::Parameters::new(did.as_str().parse()?);
     println!("record {uri}, listBookmarks limit {}", params.limit);
+
+    if pds.is_some() {
+        let handle = std::env::var("ATPROTO_OUTSIDE_HANDLE")
+            .map_err(|_| "ATPROTO_OUTSIDE_PDS is set but ATPROTO_OUTSIDE_HANDLE is not")?;
+        let password = std::env::var("ATPROTO_OUTSIDE_PASSWORD")
+            .map_err(|_| "ATPROTO_OUTSIDE_PDS is set but ATPROTO_OUTSIDE_PASSWORD is not")?;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(online(&agent, &handle, password))?;
+    }
+    Ok(())
+}
+
+/// Against a PDS: bookmarks created, an invalid one refused locally, all
+/// listed back as `Bookmark`s.
+async fn online(agent: &AtpAgent, handle: &str, password: String) -> Result<(), BoxError> {
+    let session = agent.login(Login::new(handle, password)).await?;
+    println!("logged in as {} ({})", session.handle, session.did);
+
+    let subjects = [
+        "https://atproto.com/specs/lexicon",
+        "https://atproto.com/specs/nsid",
+        "https://atproto.com/specs/repository",
+    ];
+    for (i, subject) in subjects.iter().enumerate() {
+        let created = Datetime::new(&format!("2024-05-0{}T12:00:00.000Z", i + 1))?;
+        let mut b = Bookmark::new(created, subject.parse()?);
+        b.title = Some(format!("bookmark {}", i + 1));
+        b.tags = Some(vec!["atproto".into()]);
+        let written = agent.create_record(&b, None).await?;
+        println!("created {}", written.uri);
+    }
+
+    // The PDS does not know com.example.bookmark and would store anything:
+    // the refusal comes from the generated validation, before sending.
+    let mut invalid = Bookmark::new(
+        Datetime::new("2024-05-09T12:00:00.000Z")?,
+        "https://atproto.com".parse()?,
+    );
+    invalid.tags = Some(vec!["x".repeat(65)]);
+    match agent.create_record(&invalid, None).await {
+        Err(atproto_client::Error::Validation { .. }) => {
+            println!("invalid bookmark refused before sending")
+        }
+        Err(e) => return Err(format!("the invalid bookmark failed otherwise: {e}").into()),
+        Ok(r) => return Err(format!("the invalid bookmark was written as {}", r.uri).into()),
+    }
+
+    let page = agent
+        .list_records::<Bookmark>(session.did.clone().into(), ListOptions::new().limit(100))
+        .await?;
+    if !page.invalid.is_empty() {
+        return Err(format!("{} listed record(s) are not Bookmarks", page.invalid.len()).into());
+    }
+    let mut listed: Vec<String> = page
+        .records
+        .iter()
+        .map(|r| r.value.subject.to_string())
+        .collect();
+    listed.sort();
+    for r in &page.records {
+        println!(
+            "listed {} {:?} {}",
+            r.uri,
+            r.value.title.as_deref().unwrap_or(""),
+            r.value.subject
+        );
+    }
+    if listed != subjects {
+        return Err(format!("listed {listed:?}, created {subjects:?}").into());
+    }
     Ok(())
 }
