@@ -48,9 +48,17 @@ pub fn detect_facets(text: &str) -> Vec<Facet> {
     facets
 }
 
-/// JavaScript's `\s`: its WhiteSpace and LineTerminator sets. Differs from
-/// `char::is_whitespace` in U+FEFF (in) and U+0085, U+180E (out).
-pub(crate) fn is_js_space(c: char) -> bool {
+/// Whether `c` is in JavaScript's `\s` (its WhiteSpace and LineTerminator
+/// sets), the class the official client's facet detection and muted-word
+/// matching split on. Differs from `char::is_whitespace` in U+FEFF (in) and
+/// U+0085, U+180E (out).
+///
+/// ```
+/// use atproto_richtext::is_js_space;
+/// assert!(is_js_space(' ') && is_js_space('\u{3000}') && is_js_space('\u{FEFF}'));
+/// assert!(!is_js_space('\u{85}') && !is_js_space('a'));
+/// ```
+pub fn is_js_space(c: char) -> bool {
     matches!(
         c,
         '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'

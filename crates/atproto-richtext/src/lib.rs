@@ -144,7 +144,7 @@ use std::ops::Range;
 use atproto_types::Handle;
 use unicode_segmentation::UnicodeSegmentation;
 
-pub use detect::{detect_facets, is_punctuation, MAX_TAG_BYTES, MAX_TAG_GRAPHEMES};
+pub use detect::{detect_facets, is_js_space, is_punctuation, MAX_TAG_BYTES, MAX_TAG_GRAPHEMES};
 pub use error::{Error, RangeProblem};
 pub use facet::{Facet, Feature};
 pub use resolve::{FnResolver, ResolveHandle};

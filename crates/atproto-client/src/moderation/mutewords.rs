@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use atproto_api::app::bsky::actor::defs::{MutedWord, MutedWordActorTarget, MutedWordTarget};
-use atproto_richtext::is_punctuation;
+use atproto_richtext::{is_js_space, is_punctuation};
 
 use super::decision::MuteWordMatch;
 
@@ -185,21 +185,6 @@ fn eq_lowercase(tag: &str, lower: &str) -> bool {
     } else {
         tag.to_lowercase() == lower
     }
-}
-
-/// JavaScript's `\s`.
-fn is_js_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{B}' | '\u{C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200A}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202F}'
-                | '\u{205F}'
-                | '\u{3000}'
-                | '\u{FEFF}'
-    )
 }
 
 /// Length in UTF-16 code units, as JavaScript counts a string's length.
