@@ -261,7 +261,7 @@ impl AppView {
     /// `admin:<admin_password>`) on the PDS, the AppView and Ozone.
     pub fn admin_auth(&self) -> String {
         let creds = format!("admin:{}", self.admin_password);
-        let mut b64 = atproto_types::data::base64_encode(creds.as_bytes());
+        let mut b64 = atmo_types::data::base64_encode(creds.as_bytes());
         while !b64.len().is_multiple_of(4) {
             b64.push('=');
         }

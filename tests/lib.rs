@@ -64,8 +64,8 @@ fn pds_dir() -> PathBuf {
 impl Pds {
     /// An identity resolver for this harness (see [`Pds::resolver_with`])
     /// over the default `HyperClient`.
-    pub fn resolver(&self) -> atproto_identity::Resolver {
-        let http = std::sync::Arc::new(atproto_client::HyperClient::new().expect("http client"));
+    pub fn resolver(&self) -> atmo_identity::Resolver {
+        let http = std::sync::Arc::new(atmo_client::HyperClient::new().expect("http client"));
         self.resolver_with(http).build().expect("resolver builds")
     }
 
@@ -75,15 +75,15 @@ impl Pds {
     /// documents from its PLC directory, loopback hosts allowed.
     pub fn resolver_with(
         &self,
-        http: std::sync::Arc<dyn atproto_client::HttpClient>,
-    ) -> atproto_identity::ResolverBuilder {
+        http: std::sync::Arc<dyn atmo_client::HttpClient>,
+    ) -> atmo_identity::ResolverBuilder {
         self.local_dev().resolver_builder(http)
     }
 
-    /// This harness as a [`atproto_client::LocalDev`]: what an application
+    /// This harness as a [`atmo_client::LocalDev`]: what an application
     /// developing against it would use.
-    pub fn local_dev(&self) -> atproto_client::LocalDev {
-        atproto_client::LocalDev::new(&self.url, &self.plc)
+    pub fn local_dev(&self) -> atmo_client::LocalDev {
+        atmo_client::LocalDev::new(&self.url, &self.plc)
     }
 
     /// Starts a PDS with the given options and waits until it is ready.
@@ -215,16 +215,16 @@ pub fn unique_handle(prefix: &str) -> String {
 
 /// The `createAccount` input for a harness `handle` (as [`unique_handle`]
 /// makes them) with `password` and an `@example.test` address.
-pub fn new_account_input(handle: &str, password: &str) -> atproto_client::NewAccount {
+pub fn new_account_input(handle: &str, password: &str) -> atmo_client::NewAccount {
     let name = handle.trim_end_matches(".test");
-    atproto_client::NewAccount::new(atproto_types::Handle::new(handle).expect("a valid handle"))
+    atmo_client::NewAccount::new(atmo_types::Handle::new(handle).expect("a valid handle"))
         .email(format!("{name}@example.test"))
         .password(password)
 }
 
 /// Records session events in order, as the persist hook sees them.
 #[derive(Clone, Default)]
-pub struct Events(std::sync::Arc<std::sync::Mutex<Vec<(atproto_client::SessionEvent, bool)>>>);
+pub struct Events(std::sync::Arc<std::sync::Mutex<Vec<(atmo_client::SessionEvent, bool)>>>);
 
 impl Events {
     /// A hook for `AgentBuilder::on_session_event` that records each event and
@@ -232,9 +232,9 @@ impl Events {
     pub fn hook(
         &self,
     ) -> impl Fn(
-        atproto_client::SessionEvent,
-        Option<&atproto_client::atproto_types::Did>,
-        Option<&atproto_client::SessionData>,
+        atmo_client::SessionEvent,
+        Option<&atmo_client::atmo_types::Did>,
+        Option<&atmo_client::SessionData>,
     ) + Send
            + Sync
            + 'static {
@@ -243,12 +243,12 @@ impl Events {
     }
 
     /// The events so far, without the session flags.
-    pub fn names(&self) -> Vec<atproto_client::SessionEvent> {
+    pub fn names(&self) -> Vec<atmo_client::SessionEvent> {
         self.0.lock().unwrap().iter().map(|(e, _)| *e).collect()
     }
 
     /// The events so far, with whether each carried a session.
-    pub fn all(&self) -> Vec<(atproto_client::SessionEvent, bool)> {
+    pub fn all(&self) -> Vec<(atmo_client::SessionEvent, bool)> {
         self.0.lock().unwrap().clone()
     }
 
@@ -262,7 +262,7 @@ impl Pds {
     /// `Authorization` header value for the PDS's admin endpoints.
     pub fn admin_auth(&self) -> String {
         let creds = format!("admin:{}", self.admin_password);
-        let mut b64 = atproto_types::data::base64_encode(creds.as_bytes());
+        let mut b64 = atmo_types::data::base64_encode(creds.as_bytes());
         while !b64.len().is_multiple_of(4) {
             b64.push('=');
         }
@@ -278,7 +278,7 @@ impl Pds {
         );
         // Not `reqwest::get`: this build of reqwest has no default crypto
         // provider, and the library no longer installs one.
-        let client = atproto_client::ReqwestClient::new().map_err(|e| e.to_string())?;
+        let client = atmo_client::ReqwestClient::new().map_err(|e| e.to_string())?;
         let resp = client
             .inner()
             .get(&url)

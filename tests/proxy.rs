@@ -46,7 +46,7 @@ impl Proxy {
         // reqwest is built here without a default crypto provider, and the
         // library no longer installs one: take the client the library
         // configures (ring, platform verifier).
-        let client = atproto_client::ReqwestClient::new()
+        let client = atmo_client::ReqwestClient::new()
             .expect("HTTP client")
             .inner()
             .clone();

@@ -2,10 +2,10 @@
 //!
 //! ```no_run
 //! // build.rs of a crate with `lexgen` as a build-dependency and
-//! // `atproto-types`, `serde` (and `atproto-api`, for references into the
+//! // `atmo-types`, `serde` (and `atmo-api`, for references into the
 //! // official lexicons) as dependencies.
-//! fn main() -> Result<(), lexgen::BuildError> {
-//!     lexgen::Builder::new()
+//! fn main() -> Result<(), atmo_lexgen::BuildError> {
+//!     atmo_lexgen::Builder::new()
 //!         .lexicons("lexicons")
 //!         .include("com.example.*")
 //!         .root_path("crate::lexicons")
@@ -35,7 +35,7 @@ use crate::{emit, official, resolve, Error, Options, Set};
 /// attributes or inner doc comments at its top, and references between the
 /// generated types start at [`root_path`](Builder::root_path). References
 /// into the official lexicons (`com.atproto.*`, `app.bsky.*`, ...) resolve
-/// to `::atproto_api::...` paths through the copy embedded in lexgen, so no
+/// to `::atmo_api::...` paths through the copy embedded in lexgen, so no
 /// path to them is needed and nothing is fetched from the network. The
 /// build script reruns when any lexicon file or folder changes
 /// (`cargo:rerun-if-changed`).
@@ -64,7 +64,7 @@ impl Builder {
     /// included, the official crate's secret properties
     /// ([`official::SECRET_PROPERTIES`]), root path `crate`, the file
     /// `lexicons.rs` in `$OUT_DIR`, the official set embedded in lexgen as
-    /// `atproto_api`, and `cargo:rerun-if-changed` lines printed.
+    /// `atmo_api`, and `cargo:rerun-if-changed` lines printed.
     pub fn new() -> Self {
         Builder {
             lexicons: Vec::new(),
@@ -132,10 +132,10 @@ impl Builder {
     }
 
     /// Also generates the server side of every query and procedure
-    /// (`atproto_types::xrpc::ServerEndpoint`: parameters from a query
+    /// (`atmo_types::xrpc::ServerEndpoint`: parameters from a query
     /// string, input decoded, output encoded), for a service that answers
-    /// them with `atproto-server`. Off by default: a client needs none of
-    /// it. The code still needs only `atproto-types` and `serde`.
+    /// them with `atmo-server`. Off by default: a client needs none of
+    /// it. The code still needs only `atmo-types` and `serde`.
     pub fn server(mut self, on: bool) -> Self {
         self.server = on;
         self
@@ -154,7 +154,7 @@ impl Builder {
     }
 
     /// Whether references may go into the official lexicons embedded in
-    /// lexgen, generated as `atproto_api` (default `true`). With `false`,
+    /// lexgen, generated as `atmo_api` (default `true`). With `false`,
     /// the given folders must hold every document referred to.
     pub fn official(mut self, yes: bool) -> Self {
         self.official = yes;
@@ -276,7 +276,7 @@ impl Builder {
             .collect();
         let opts = Options {
             source_label: shown.join(", "),
-            regenerate_hint: "cargo build (lexgen::Builder in build.rs)".into(),
+            regenerate_hint: "cargo build (atmo_lexgen::Builder in build.rs)".into(),
             features: false,
             crate_doc: String::new(),
             secret_properties: self.secret_properties.clone(),
@@ -320,7 +320,7 @@ impl Builder {
 /// Why [`Builder`] generated nothing.
 ///
 /// `Debug` prints the same text as `Display`, so that a build script's
-/// `fn main() -> Result<(), lexgen::BuildError>` shows a readable message
+/// `fn main() -> Result<(), atmo_lexgen::BuildError>` shows a readable message
 /// (every lexicon problem on its own line) when it fails.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use atproto_lexicon::{
+use atmo_lexicon::{
     check_document, document_cid, document_path, referenced_nsids, reverse_domain,
     Error as LexError, ErrorKind, LexiconResolver, Manifest, Resolution, ResolvedLexicon,
     MANIFEST_FILE, SCHEMA_COLLECTION,
@@ -59,14 +59,14 @@ manifest."
 /// `at://<did>/com.atproto.lexicon.schema/<nsid>` → (DID, NSID).
 fn parse_source(uri: &str) -> Result<(String, String), String> {
     let bad = || format!("{uri:?} is not at://<did>/{SCHEMA_COLLECTION}/<nsid>");
-    let parsed = atproto_types::AtUri::new(uri).map_err(|_| bad())?;
+    let parsed = atmo_types::AtUri::new(uri).map_err(|_| bad())?;
     let (Some(collection), Some(rkey)) = (parsed.collection(), parsed.rkey()) else {
         return Err(bad());
     };
     let did = parsed.authority();
     if collection != SCHEMA_COLLECTION
         || !did.starts_with("did:")
-        || atproto_types::Nsid::new(rkey).is_err()
+        || atmo_types::Nsid::new(rkey).is_err()
     {
         return Err(bad());
     }
@@ -116,9 +116,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 let ok = if s.ends_with(".*") {
                     // A prefix: an NSID's authority part, at least two segments.
                     nsid.split('.').count() >= 2
-                        && atproto_types::Nsid::new(format!("{nsid}.x").as_str()).is_ok()
+                        && atmo_types::Nsid::new(format!("{nsid}.x").as_str()).is_ok()
                 } else {
-                    atproto_types::Nsid::new(s).is_ok()
+                    atmo_types::Nsid::new(s).is_ok()
                 };
                 if !ok {
                     return Err(format!("{s:?} is neither an NSID, PREFIX.* nor an AT-URI"));
@@ -301,7 +301,7 @@ fn ci(args: &Args, manifest: Option<&Manifest>) -> ExitCode {
 /// The NSIDs of the official set built into lexgen: references into it are
 /// not installed.
 fn official_nsids() -> BTreeSet<String> {
-    lexgen::official::nsids()
+    atmo_lexgen::official::nsids()
 }
 
 /// What one NSID's installation produced.
@@ -511,7 +511,7 @@ fn store(args: &Args, resolved: &ResolvedLexicon) -> Result<(), OneError> {
     let mut text =
         serde_json::to_string_pretty(&resolved.document).map_err(|e| parse_err(e.to_string()))?;
     text.push('\n');
-    if let Err(errors) = lexgen::model::parse_document(nsid, &text) {
+    if let Err(errors) = atmo_lexgen::model::parse_document(nsid, &text) {
         let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
         return Err(parse_err(all.join("; ")).into());
     }
@@ -549,7 +549,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atproto_lexicon::authority_domain;
+    use atmo_lexicon::authority_domain;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

@@ -13,7 +13,7 @@
 //! [`Builder`] runs the three from a build script: one file in `OUT_DIR`
 //! for `include!` inside any module, with references into the official
 //! lexicons (embedded in this library, [`official`]) resolved to
-//! `atproto_api` paths.
+//! `atmo_api` paths.
 //!
 //! [`validate`] checks JSON records against lexicon documents at run time
 //! (`lexgen validate`), with the same shared checks the generated code calls.

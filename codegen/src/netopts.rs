@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atproto_identity::dns::SystemDns;
-use atproto_identity::{DnsLookup, Resolver};
-use atproto_lexicon::LexiconResolver;
-use atproto_xrpc::{HttpClient, HyperClient};
+use atmo_identity::dns::SystemDns;
+use atmo_identity::{DnsLookup, Resolver};
+use atmo_lexicon::LexiconResolver;
+use atmo_xrpc::{HttpClient, HyperClient};
 
 /// Timeout of each DNS query.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);

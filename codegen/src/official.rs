@@ -2,14 +2,14 @@
 //!
 //! `official-lexicons.jsonl` (in this crate's folder, so `cargo package`
 //! ships it) holds every document of the repository's `lexicons/` folder,
-//! the set `atproto-api` is generated from: a header line, then one line per
+//! the set `atmo-api` is generated from: a header line, then one line per
 //! document, `["com/atproto/repo/strongRef.json", "<the file's text>"]`,
 //! sorted by path. The text is kept byte for byte (property order is field
 //! order). `cargo xtask codegen` writes the file with [`bundle`] and
 //! `cargo xtask codegen --check` fails when it is stale.
 //!
 //! References from a user's lexicons into this set resolve to paths in
-//! [`CRATE`] (`::atproto_api::...`) and are not generated again, from any
+//! [`CRATE`] (`::atmo_api::...`) and are not generated again, from any
 //! folder: nothing here reads the file system.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,10 +24,10 @@ use crate::Error;
 pub const BUNDLE: &str = include_str!("../official-lexicons.jsonl");
 
 /// The crate the official set is generated into, as Rust names it.
-pub const CRATE: &str = "atproto_api";
+pub const CRATE: &str = "atmo_api";
 
 /// The package name of [`CRATE`], as `Cargo.toml` names it.
-pub const PACKAGE: &str = "atproto-api";
+pub const PACKAGE: &str = "atmo-api";
 
 /// The JSON property names whose string values the official crate treats
 /// as secrets (its generated `Debug` prints `***`): passwords, session JWTs,

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atproto_lexicon::{authority_domain, check_document, record_cid, SCHEMA_COLLECTION};
-use atproto_xrpc::{check_url, HttpClient, HttpMethod, HttpRequest, HttpResponse, ServiceUrl};
+use atmo_lexicon::{authority_domain, check_document, record_cid, SCHEMA_COLLECTION};
+use atmo_xrpc::{check_url, HttpClient, HttpMethod, HttpRequest, HttpResponse, ServiceUrl};
 
 use crate::netopts::{self, wants_help};
 
@@ -81,7 +81,7 @@ pub fn run(args: &[String]) -> ExitCode {
     else {
         return usage_error(&format!("{IDENTIFIER_VAR} and {PASSWORD_VAR} must be set"));
     };
-    let password = atproto_xrpc::Secret::new(password);
+    let password = atmo_xrpc::Secret::new(password);
 
     let documents = match load(&dir) {
         Ok(d) => d,
@@ -169,7 +169,7 @@ fn load(dir: &Path) -> Result<Documents, Vec<String>> {
                 continue;
             }
         };
-        let doc = match lexgen::model::parse_document(&shown, &text) {
+        let doc = match atmo_lexgen::model::parse_document(&shown, &text) {
             Ok(d) => d,
             Err(errors) => {
                 problems.extend(errors.iter().map(ToString::to_string));
@@ -222,7 +222,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
 /// A logged-in account: its DID and access token (never printed).
 struct Session {
     did: String,
-    access: atproto_xrpc::Secret,
+    access: atmo_xrpc::Secret,
 }
 
 async fn xrpc(
@@ -232,7 +232,7 @@ async fn xrpc(
     nsid: &str,
     query: &[(String, String)],
     body: Option<&serde_json::Value>,
-    access: Option<&atproto_xrpc::Secret>,
+    access: Option<&atmo_xrpc::Secret>,
 ) -> Result<HttpResponse, String> {
     let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
     if body.is_some() {
@@ -267,7 +267,7 @@ async fn login(
     http: &Arc<dyn HttpClient>,
     pds: &ServiceUrl,
     identifier: &str,
-    password: &atproto_xrpc::Secret,
+    password: &atmo_xrpc::Secret,
 ) -> Result<Session, String> {
     let nsid = "com.atproto.server.createSession";
     let body = serde_json::json!({"identifier": identifier, "password": password.expose()});
@@ -285,7 +285,7 @@ async fn login(
     };
     Ok(Session {
         did: text("did")?,
-        access: atproto_xrpc::Secret::new(text("accessJwt")?),
+        access: atmo_xrpc::Secret::new(text("accessJwt")?),
     })
 }
 

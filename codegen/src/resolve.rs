@@ -2,7 +2,7 @@
 //!
 //! Checks (all problems are collected, each naming file, JSON path, problem):
 //! - `lexicon` is 1 and every document parses (stage 1);
-//! - `id` is a valid NSID (`atproto_types::Nsid`, the one NSID syntax check), and matches the file's path when loaded from a folder;
+//! - `id` is a valid NSID (`atmo_types::Nsid`, the one NSID syntax check), and matches the file's path when loaded from a folder;
 //! - no NSID is defined twice;
 //! - primary types (`record`, `query`, `procedure`, `subscription`,
 //!   `permission-set`) only as `main`;
@@ -23,8 +23,8 @@ use crate::Error;
 pub enum Origin {
     /// Generated now, into this crate (`crate::...` paths).
     Local,
-    /// Already generated into another crate, e.g. `atproto_api`: refs into
-    /// it become `::atproto_api::...` paths and nothing is generated for it.
+    /// Already generated into another crate, e.g. `atmo_api`: refs into
+    /// it become `::atmo_api::...` paths and nothing is generated for it.
     External(String),
 }
 
@@ -289,7 +289,7 @@ impl Set {
                         .map(move |d| (Origin::External(k.clone()), d))
                 }));
         for (origin, doc) in all {
-            if let Err(e) = atproto_types::Nsid::new(doc.id.as_str()) {
+            if let Err(e) = atmo_types::Nsid::new(doc.id.as_str()) {
                 errors.push(Error::new(
                     &doc.file,
                     "id",

@@ -2,13 +2,13 @@
 //! generating code: `lexgen validate`.
 //!
 //! The walk follows the resolved model ([`Set`]) and calls the same shared
-//! checks as the generated `Validate` impls: `atproto_types::validate` for
+//! checks as the generated `Validate` impls: `atmo_types::validate` for
 //! constraints, the format newtypes' constructors for the 11 string formats,
-//! and `atproto_types::data` for the data model (`$bytes`, `$link`, blobs).
+//! and `atmo_types::data` for the data model (`$bytes`, `$link`, blobs).
 //! Unlike generated types, JSON can break `required`, `nullable`, closed
 //! unions and a record's `$type`, so those are checked here too.
 
-use atproto_types::validate::{self as v, Path, Violation, Violations};
+use atmo_types::validate::{self as v, Path, Violation, Violations};
 use serde_json::Value;
 
 use crate::model::{ObjectDef, Schema, StringDef, UnionDef};
@@ -61,7 +61,7 @@ pub fn validate_record(
     let mut out = Violations::default();
     let root = Path::Root;
     // The data model first (floats, malformed $bytes/$link/blobs...).
-    if let Err(e) = atproto_types::check_data_model(value) {
+    if let Err(e) = atmo_types::check_data_model(value) {
         out.push(&root, format_args!("data model: {e}"));
     }
     match value.get("$type") {
@@ -307,7 +307,7 @@ impl Walker<'_> {
 /// `bytes`, `cid-link` and `blob` values, read as the data model types.
 fn data_type(schema: &Schema, value: &Value, path: &Path<'_>, out: &mut Violations) {
     match schema {
-        Schema::Bytes(b) => match serde_json::from_value::<atproto_types::Bytes>(value.clone()) {
+        Schema::Bytes(b) => match serde_json::from_value::<atmo_types::Bytes>(value.clone()) {
             Ok(bytes) => v::bytes_len(
                 bytes.0.len(),
                 non_negative(b.min_length),
@@ -317,8 +317,7 @@ fn data_type(schema: &Schema, value: &Value, path: &Path<'_>, out: &mut Violatio
             ),
             Err(e) => out.push(path, format_args!("expected bytes ($bytes): {e}")),
         },
-        Schema::CidLink(_) => match serde_json::from_value::<atproto_types::CidLink>(value.clone())
-        {
+        Schema::CidLink(_) => match serde_json::from_value::<atmo_types::CidLink>(value.clone()) {
             Ok(link) => {
                 if let Err(e) = link.cid().decode() {
                     out.push(&path.field("$link"), format_args!("{e}"));
@@ -326,7 +325,7 @@ fn data_type(schema: &Schema, value: &Value, path: &Path<'_>, out: &mut Violatio
             }
             Err(e) => out.push(path, format_args!("expected a cid-link ($link): {e}")),
         },
-        Schema::Blob(b) => match serde_json::from_value::<atproto_types::Blob>(value.clone()) {
+        Schema::Blob(b) => match serde_json::from_value::<atmo_types::Blob>(value.clone()) {
             Ok(blob) => {
                 if let Err(e) = blob.cid().decode() {
                     out.push(&path.field("ref"), format_args!("{e}"));
@@ -367,7 +366,7 @@ fn integer(value: &Value) -> Option<i64> {
         return Some(i);
     }
     let f = n.as_f64()?;
-    atproto_types::data::integral_float(f)
+    atmo_types::data::integral_float(f)
 }
 
 fn non_negative(v: Option<i64>) -> Option<u64> {
@@ -377,7 +376,7 @@ fn non_negative(v: Option<i64>) -> Option<u64> {
 /// A string: its format (the format newtypes' own checks), lengths,
 /// `enum` and `const`.
 fn string(s: &StringDef, text: &str, path: &Path<'_>, out: &mut Violations) {
-    use atproto_types as t;
+    use atmo_types as t;
     if let Some(f) = &s.format {
         let r = match f.as_str() {
             "did" => t::Did::new(text).map(drop),

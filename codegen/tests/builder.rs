@@ -1,4 +1,4 @@
-//! `lexgen::Builder`, as a build script uses it: one file for `include!`
+//! `atmo_lexgen::Builder`, as a build script uses it: one file for `include!`
 //! inside a module, the embedded official set, typed errors, inputs.
 //! (`examples/custom-lexicon` compiles its output from a real build.rs.)
 // Test code: unwrap, expect and panic are how a test fails
@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lexgen::{BuildError, Builder};
+use atmo_lexgen::{BuildError, Builder};
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("lexgen-builder-{name}-{}", std::process::id()));
@@ -273,10 +273,10 @@ fn the_embedded_official_set_is_the_repository_lexicons() {
     // Every document of lexicons/ is embedded and parses (the bytes are
     // compared by generated_is_current); an official document given locally
     // takes precedence over the embedded one.
-    let docs = lexgen::official::documents().unwrap();
+    let docs = atmo_lexgen::official::documents().unwrap();
     assert!(docs.len() > 300, "{}", docs.len());
-    assert_eq!(lexgen::official::nsids().len(), docs.len());
-    assert!(lexgen::official::nsids().contains("com.atproto.repo.strongRef"));
+    assert_eq!(atmo_lexgen::official::nsids().len(), docs.len());
+    assert!(atmo_lexgen::official::nsids().contains("com.atproto.repo.strongRef"));
     let dir = temp("override");
     let lex = pins(&dir);
     write(
@@ -286,7 +286,7 @@ fn the_embedded_official_set_is_the_repository_lexicons() {
     );
     let text = Builder::new().lexicons(&lex).render().unwrap();
     assert!(text.contains("crate::com::atproto::repo::strong_ref::StrongRef"));
-    assert!(!text.contains("::atproto_api::com::atproto::repo::strong_ref"));
+    assert!(!text.contains("::atmo_api::com::atproto::repo::strong_ref"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -35,7 +35,7 @@ fn generate_writes_a_tree_and_names_needed_features() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("atproto_api with features: app-bsky, com-atproto"),
+        stderr.contains("atmo_api with features: app-bsky, com-atproto"),
         "{stderr}"
     );
     for f in [
@@ -210,11 +210,11 @@ fn the_built_in_official_set_resolves_from_any_folder() {
     assert!(out.status.success(), "{stderr}");
     let pin = std::fs::read_to_string(dir.join("src/com/example/pin.rs")).unwrap();
     assert!(
-        pin.contains("::atproto_api::com::atproto::repo::strong_ref::StrongRef"),
+        pin.contains("::atmo_api::com::atproto::repo::strong_ref::StrongRef"),
         "{pin}"
     );
     assert!(
-        pin.contains("::atproto_api::app::bsky::richtext::facet::Facet"),
+        pin.contains("::atmo_api::app::bsky::richtext::facet::Facet"),
         "{pin}"
     );
     assert!(
@@ -314,7 +314,7 @@ fn crate_writes_the_manifest_with_the_dependencies_the_code_needs() {
     let manifest = std::fs::read_to_string(dir.join("pins/Cargo.toml")).unwrap();
     let version = env!("CARGO_PKG_VERSION");
     insta::assert_snapshot!(manifest.replace(version, "VERSION"));
-    // Without official refs, no atproto-api.
+    // Without official refs, no atmo-api.
     std::fs::remove_dir_all(dir.join("lexicons")).unwrap();
     let lex = dir.join("lexicons/com/example");
     std::fs::create_dir_all(&lex).unwrap();
@@ -341,9 +341,9 @@ fn crate_writes_the_manifest_with_the_dependencies_the_code_needs() {
         String::from_utf8_lossy(&out.stderr)
     );
     let manifest = std::fs::read_to_string(dir.join("pins/Cargo.toml")).unwrap();
-    assert!(!manifest.contains("atproto-api"), "{manifest}");
+    assert!(!manifest.contains("atmo-api"), "{manifest}");
     assert!(
-        manifest.contains("atproto-types = ") && manifest.contains("serde = \"1\""),
+        manifest.contains("atmo-types = ") && manifest.contains("serde = \"1\""),
         "{manifest}"
     );
     assert!(

@@ -1,12 +1,12 @@
 //! `cargo xtask codegen --check` as a plain test: a `cargo test` fails,
-//! naming every stale, missing or extra file, when `crates/atproto-api` or
+//! naming every stale, missing or extra file, when `crates/atmo-api` or
 //! lexgen's embedded copy of the official lexicons
 //! (`codegen/official-lexicons.jsonl`) is not what `lexicons/` generates.
 //!
 //! The generation policy (crate names, Cargo.toml, secrets) lives in the
 //! xtask; `common` includes that very file rather than a copy of it.
 //!
-//! `UPDATE_GENERATED=1 cargo test -p lexgen --test generated_is_current`
+//! `UPDATE_GENERATED=1 cargo test -p atmo-lexgen --test generated_is_current`
 //! writes the generated crates instead, like `cargo xtask codegen` (for when
 //! the xtask itself does not build).
 // Test code: unwrap, expect and panic are how a test fails

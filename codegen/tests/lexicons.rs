@@ -5,18 +5,18 @@
 
 mod common;
 
+use atmo_lexgen::json::Json;
 use common::*;
-use lexgen::json::Json;
 
-fn build(json: &Json, file: &str) -> Result<(), Vec<lexgen::Error>> {
-    let doc = lexgen::model::parse_document_json(file, json)?;
-    let set = lexgen::Set::build(vec![doc], vec![])?;
-    lexgen::generate(&set, &lexgen::Options::default()).map(|_| ())
+fn build(json: &Json, file: &str) -> Result<(), Vec<atmo_lexgen::Error>> {
+    let doc = atmo_lexgen::model::parse_document_json(file, json)?;
+    let set = atmo_lexgen::Set::build(vec![doc], vec![])?;
+    atmo_lexgen::generate(&set, &atmo_lexgen::Options::default()).map(|_| ())
 }
 
 fn cases(dir: &std::path::Path, file: &str) -> Vec<(String, Json)> {
     let text = std::fs::read_to_string(dir.join("lexicon").join(file)).unwrap();
-    let Json::Array(items) = lexgen::json::parse(&text).unwrap() else {
+    let Json::Array(items) = atmo_lexgen::json::parse(&text).unwrap() else {
         panic!("{file} is not an array");
     };
     items
@@ -70,7 +70,7 @@ fn interop_invalid_lexicons_are_refused_with_a_clear_error() {
     eprintln!("lexicon-invalid.json: {} refused", cases.len());
 }
 
-fn one_error(texts: &[(&str, &str)]) -> lexgen::Error {
+fn one_error(texts: &[(&str, &str)]) -> atmo_lexgen::Error {
     let errors = errors_of(texts);
     assert_eq!(errors.len(), 1, "{errors:#?}");
     errors.into_iter().next().unwrap()
@@ -154,8 +154,8 @@ fn names_that_clash_after_case_conversion_are_numbered_or_suffixed() {
         "pub foo_bar_: ::std::option::Option<::std::string::String>",
         "pub extra_: ::std::option::Option<i64>",
         // JSON names are kept.
-        "\"foo_bar\" => {\n                    ::atproto_types::object::set_once(\n                        &mut f_foo_bar_,",
-        "\"extra\" => {\n                    ::atproto_types::object::set_once(\n                        &mut f_extra_,",
+        "\"foo_bar\" => {\n                    ::atmo_types::object::set_once(\n                        &mut f_foo_bar_,",
+        "\"extra\" => {\n                    ::atmo_types::object::set_once(\n                        &mut f_extra_,",
         "pub struct Thing {",
         "pub struct Thing2 {",
         r#"pub const FOO_BAR: &str = "com.example.c#fooBar";"#,
@@ -204,7 +204,7 @@ fn id_must_match_the_path_in_a_folder() {
         r#"{"lexicon":1,"id":"com.example.other","defs":{"a":{"type":"token"}}}"#,
     )
     .unwrap();
-    let errors = lexgen::load_dir(&dir).unwrap_err();
+    let errors = atmo_lexgen::load_dir(&dir).unwrap_err();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(errors.len(), 1);
     assert!(
@@ -223,12 +223,12 @@ fn id_must_match_the_path_in_a_folder() {
 #[test]
 fn generation_of_the_official_set_is_deterministic() {
     let run = || {
-        let set = lexgen::Set::build(official(), vec![]).unwrap();
-        let opts = lexgen::Options {
+        let set = atmo_lexgen::Set::build(official(), vec![]).unwrap();
+        let opts = atmo_lexgen::Options {
             features: true,
-            ..lexgen::Options::default()
+            ..atmo_lexgen::Options::default()
         };
-        lexgen::generate(&set, &opts).unwrap()
+        atmo_lexgen::generate(&set, &opts).unwrap()
     };
     let (a, b) = (run(), run());
     assert_eq!(a.files.len(), b.files.len());
@@ -245,12 +245,12 @@ fn generation_of_the_official_set_is_deterministic() {
 
 #[test]
 fn declared_errors_has_one_arm_per_endpoint_gated_by_its_feature() {
-    let set = lexgen::Set::build(official(), vec![]).unwrap();
-    let opts = lexgen::Options {
+    let set = atmo_lexgen::Set::build(official(), vec![]).unwrap();
+    let opts = atmo_lexgen::Options {
         features: true,
-        ..lexgen::Options::default()
+        ..atmo_lexgen::Options::default()
     };
-    let g = lexgen::generate(&set, &opts).unwrap();
+    let g = atmo_lexgen::generate(&set, &opts).unwrap();
     assert!(g.files["lib.rs"].contains("pub use declared_errors_::declared_errors;"));
     let lib = &g.files["declared_errors_.rs"];
     assert!(lib.contains("pub fn declared_errors(nsid: &str)"), "{lib}");
@@ -280,9 +280,9 @@ fn declared_errors_has_one_arm_per_endpoint_gated_by_its_feature() {
             e.def("main").is_some_and(|m| {
                 matches!(
                     m,
-                    lexgen::model::Schema::Query(_)
-                        | lexgen::model::Schema::Procedure(_)
-                        | lexgen::model::Schema::Subscription(_)
+                    atmo_lexgen::model::Schema::Query(_)
+                        | atmo_lexgen::model::Schema::Procedure(_)
+                        | atmo_lexgen::model::Schema::Subscription(_)
                 )
             })
         })
@@ -291,6 +291,6 @@ fn declared_errors_has_one_arm_per_endpoint_gated_by_its_feature() {
     assert!(!lib.contains(&arm("app.bsky.feed.post")));
 
     // Without features: no cfg at all.
-    let plain = lexgen::generate(&set, &lexgen::Options::default()).unwrap();
+    let plain = atmo_lexgen::generate(&set, &atmo_lexgen::Options::default()).unwrap();
     assert!(!plain.files["declared_errors_.rs"].contains("#[cfg("));
 }

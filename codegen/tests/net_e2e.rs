@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use atproto_lexicon::{document_cid, Manifest, SCHEMA_COLLECTION};
+use atmo_lexicon::{document_cid, Manifest, SCHEMA_COLLECTION};
+use atmo_xrpc::{HttpClient, HttpMethod, HttpRequest, HyperClient, ServiceUrl};
 use atproto_tests::{unique_handle, Pds};
-use atproto_xrpc::{HttpClient, HttpMethod, HttpRequest, HyperClient, ServiceUrl};
 use serde_json::json;
 
 const PASSWORD: &str = "correct-horse-battery";

@@ -1,8 +1,8 @@
 //! Anyone's lexicons, served: `Builder::server(true)` output for a custom
 //! query, procedure and subscription (`tests/served/lexicons`), included
-//! here as a build script's would be, registered with atproto-server's
-//! `XrpcRouter`, served on loopback and called with atproto-xrpc's client
-//! (the subscription read with atproto-stream's frame decoder).
+//! here as a build script's would be, registered with atmo-server's
+//! `XrpcRouter`, served on loopback and called with atmo-xrpc's client
+//! (the subscription read with atmo-stream's frame decoder).
 //!
 //! `tests/served/lexicons.rs` is the Builder's output, checked in so that
 //! this test compiles it; the first test fails when it is stale
@@ -15,13 +15,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use atproto_server::xrpc::{
+use atmo_server::xrpc::{
     SubscriptionOptions, SubscriptionRequest, XrpcError, XrpcRequest, XrpcRouter,
 };
-use atproto_stream::{decode_frame, Frame, Subscription, DEFAULT_MAX_FRAME_SIZE};
-use atproto_types::xrpc::{Endpoint, EndpointError, QueryParams, QueryWriter};
-use atproto_xrpc::transport::{NoAuth, Transport, TransportConfig, XrpcRequest as Call};
-use atproto_xrpc::url::ServiceUrl;
+use atmo_stream::{decode_frame, Frame, Subscription, DEFAULT_MAX_FRAME_SIZE};
+use atmo_types::xrpc::{Endpoint, EndpointError, QueryParams, QueryWriter};
+use atmo_xrpc::transport::{NoAuth, Transport, TransportConfig, XrpcRequest as Call};
+use atmo_xrpc::url::ServiceUrl;
 use futures_util::StreamExt;
 
 // As a crate's `lib.rs` would include it; this test uses part of it.
@@ -37,13 +37,13 @@ const GENERATED: &str = "tests/served/lexicons.rs";
 
 #[test]
 fn the_included_file_is_what_the_builder_generates() {
-    let text = lexgen::Builder::new()
+    let text = atmo_lexgen::Builder::new()
         .lexicons(LEXICONS)
         .root_path("crate::lexicons")
         .server(true)
         .render()
         .unwrap();
-    assert!(text.contains("impl ::atproto_types::xrpc::ServerEndpoint for Greet"));
+    assert!(text.contains("impl ::atmo_types::xrpc::ServerEndpoint for Greet"));
     assert!(
         !text.contains("cfg(feature"),
         "Builder::server is not gated"
@@ -58,7 +58,7 @@ fn the_included_file_is_what_the_builder_generates() {
         "{GENERATED} is stale: rerun with UPDATE_GENERATED=1"
     );
     // Without `server`, none of it.
-    let client = lexgen::Builder::new()
+    let client = atmo_lexgen::Builder::new()
         .lexicons(LEXICONS)
         .root_path("crate::lexicons")
         .render()
@@ -113,9 +113,9 @@ async fn call<E: Endpoint>(
     addr: SocketAddr,
     params: &E::Params,
     input: &E::Input,
-) -> Result<E::Output, Result<E::Error, atproto_xrpc::Error>> {
+) -> Result<E::Output, Result<E::Error, atmo_xrpc::Error>> {
     let transport = Transport::new(
-        Arc::new(atproto_xrpc::HyperClient::new().unwrap()),
+        Arc::new(atmo_xrpc::HyperClient::new().unwrap()),
         TransportConfig::default(),
     );
     let base = ServiceUrl::parse(&format!("http://{addr}")).unwrap();
@@ -130,9 +130,8 @@ async fn call<E: Endpoint>(
     req.body = E::encode_input(input).unwrap();
     match transport.send(&base, &req, &NoAuth).await {
         Ok(answer) => Ok(E::decode_output(answer.body).unwrap()),
-        Err(atproto_xrpc::Error::Xrpc(e)) => {
-            Err(E::Error::from_xrpc(&e.error, e.message.clone())
-                .ok_or(atproto_xrpc::Error::Xrpc(e)))
+        Err(atmo_xrpc::Error::Xrpc(e)) => {
+            Err(E::Error::from_xrpc(&e.error, e.message.clone()).ok_or(atmo_xrpc::Error::Xrpc(e)))
         }
         Err(e) => Err(Err(e)),
     }
@@ -167,7 +166,7 @@ async fn a_custom_query_and_procedure_are_served_with_their_lexicon_rules() {
     let mut params = greet::Parameters::new("a name far too long".into());
     params.times = 9;
     match call::<greet::Greet>(addr, &params, &()).await {
-        Err(Err(atproto_xrpc::Error::Xrpc(e))) => {
+        Err(Err(atmo_xrpc::Error::Xrpc(e))) => {
             assert_eq!((e.status, e.error.as_str()), (400, "InvalidRequest"));
             let m = e.message.unwrap_or_default();
             assert!(m.contains("name") && m.contains("times"), "{m}");
@@ -181,7 +180,7 @@ async fn a_custom_query_and_procedure_are_served_with_their_lexicon_rules() {
     assert_eq!(out.length, 5);
     // ... and on input.
     match call::<note::Note>(addr, &(), &note::Input::new("x".repeat(21))).await {
-        Err(Err(atproto_xrpc::Error::Xrpc(e))) => {
+        Err(Err(atmo_xrpc::Error::Xrpc(e))) => {
             assert_eq!((e.status, e.error.as_str()), (400, "InvalidRequest"));
             assert!(e.message.unwrap_or_default().contains("text"));
         }
@@ -191,31 +190,31 @@ async fn a_custom_query_and_procedure_are_served_with_their_lexicon_rules() {
 
 #[test]
 fn a_feature_gates_the_server_side_and_the_manifest_declares_it() {
-    let docs = lexgen::load_dir(Path::new(LEXICONS)).unwrap();
-    let set = lexgen::Set::build(docs, Vec::new()).unwrap();
-    let opts = lexgen::Options {
+    let docs = atmo_lexgen::load_dir(Path::new(LEXICONS)).unwrap();
+    let set = atmo_lexgen::Set::build(docs, Vec::new()).unwrap();
+    let opts = atmo_lexgen::Options {
         features: true,
-        server: lexgen::ServerCode::Feature("serve".into()),
-        ..lexgen::Options::default()
+        server: atmo_lexgen::ServerCode::Feature("serve".into()),
+        ..atmo_lexgen::Options::default()
     };
-    let generated = lexgen::generate(&set, &opts).unwrap();
+    let generated = atmo_lexgen::generate(&set, &opts).unwrap();
     let greet = &generated.files["com/example/greet.rs"];
     assert!(
         greet.contains(
-            "#[cfg(feature = \"serve\")]\nimpl ::atproto_types::xrpc::ServerEndpoint for Greet"
+            "#[cfg(feature = \"serve\")]\nimpl ::atmo_types::xrpc::ServerEndpoint for Greet"
         ),
         "{greet}"
     );
-    let manifest = lexgen::emit::cargo_toml(&generated, &opts, "[features]\n");
+    let manifest = atmo_lexgen::emit::cargo_toml(&generated, &opts, "[features]\n");
     assert!(manifest.lines().any(|l| l == "serve = []"), "{manifest}");
     // Off (the default): nothing, and no feature.
-    let off = lexgen::generate(&set, &lexgen::Options::default()).unwrap();
+    let off = atmo_lexgen::generate(&set, &atmo_lexgen::Options::default()).unwrap();
     assert!(!off.files.values().any(|f| f.contains("ServerEndpoint")));
-    let manifest = lexgen::emit::cargo_toml(&off, &lexgen::Options::default(), "");
+    let manifest = atmo_lexgen::emit::cargo_toml(&off, &atmo_lexgen::Options::default(), "");
     assert!(!manifest.contains("serve"), "{manifest}");
 }
 
-/// The custom subscription for atproto-stream's decoder: the unit struct
+/// The custom subscription for atmo-stream's decoder: the unit struct
 /// and four items its `Subscription` trait asks of a third-party one.
 struct Ticks;
 

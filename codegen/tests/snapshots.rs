@@ -106,11 +106,11 @@ fn refs_into_the_official_set_use_external_paths() {
     let g = generate_with_official(vec![d]);
     let text = module_file(&g, "com.example.like");
     assert!(
-        text.contains("pub subject: ::atproto_api::com::atproto::repo::strong_ref::StrongRef"),
+        text.contains("pub subject: ::atmo_api::com::atproto::repo::strong_ref::StrongRef"),
         "{text}"
     );
     assert!(
-        text.contains("::atproto_api::app::bsky::richtext::facet::Facet"),
+        text.contains("::atmo_api::app::bsky::richtext::facet::Facet"),
         "{text}"
     );
     assert!(
@@ -139,7 +139,7 @@ fn keywords_and_prelude_names_still_make_identifiers() {
         "pub self_: ::std::option::Option<bool>",
         "pub r#type: ::std::option::Option<ParametersType>",
         "pub r#match: ::std::option::Option<OutputMatch>",
-        "pub r#async: ::std::option::Option<::atproto_types::object::Open<Result>>",
+        "pub r#async: ::std::option::Option<::atmo_types::object::Open<Result>>",
         "Option(::std::boxed::Box<Option>)",
         "String(::std::boxed::Box<String>)",
         "pub r#ref: ::std::option::Option<::std::string::String>",

@@ -4,8 +4,8 @@
 //! reader gives.
 #![no_main]
 
-use atproto_sync::car::{read_car, CarLimits};
-use atproto_sync::{Car, Repo};
+use atmo_sync::car::{read_car, CarLimits};
+use atmo_sync::{Car, Repo};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,13 +4,13 @@
 //! verdict, never a panic.
 #![no_main]
 
-use atproto_api::com::atproto::sync::subscribe_repos::Commit;
-use atproto_sync::event::{check_commit_event, decode_body, read_frame, CommitEvent, Frame};
-use atproto_sync::tree::Op;
-use atproto_sync::{Cid, RepoState};
+use atmo_api::com::atproto::sync::subscribe_repos::Commit;
+use atmo_sync::event::{check_commit_event, decode_body, read_frame, CommitEvent, Frame};
+use atmo_sync::tree::Op;
+use atmo_sync::{Cid, RepoState};
 use libfuzzer_sys::fuzz_target;
 
-fn cid(link: &atproto_types::CidLink) -> Option<Cid> {
+fn cid(link: &atmo_types::CidLink) -> Option<Cid> {
     link.cid().as_str().parse().ok()
 }
 

@@ -3,10 +3,10 @@
 //! `DecodeError`, never a panic. The first byte picks the endpoint.
 #![no_main]
 
-use atproto_api::app::bsky::feed::get_timeline::GetTimeline;
-use atproto_api::com::atproto::repo::get_record::GetRecord;
-use atproto_api::com::atproto::server::create_session::CreateSession;
-use atproto_types::xrpc::{Endpoint, RawBody};
+use atmo_api::app::bsky::feed::get_timeline::GetTimeline;
+use atmo_api::com::atproto::repo::get_record::GetRecord;
+use atmo_api::com::atproto::server::create_session::CreateSession;
+use atmo_types::xrpc::{Endpoint, RawBody};
 use libfuzzer_sys::fuzz_target;
 
 fn decode<E: Endpoint>(body: &[u8]) {

@@ -1,4 +1,4 @@
-//! atproto-identity's and atproto-crypto's parsers on arbitrary input: DID
+//! atmo-identity's and atmo-crypto's parsers on arbitrary input: DID
 //! documents (and the PDS, signing key and handle read from them), did:key
 //! and multibase keys (a parsed key formats back to text that parses to the
 //! same key), signature verification with such keys, handles, DIDs, TXT
@@ -7,9 +7,9 @@
 //! The first byte picks what the rest is fed to.
 #![no_main]
 
-use atproto_crypto::{Curve, PublicKey};
-use atproto_identity::{parse, DidDocument};
-use atproto_types::Handle;
+use atmo_crypto::{Curve, PublicKey};
+use atmo_identity::{parse, DidDocument};
+use atmo_types::Handle;
 use libfuzzer_sys::fuzz_target;
 
 fn check_key(key: &PublicKey) {
@@ -81,8 +81,8 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => {
             if let Some(t) = text {
-                let _ = atproto_crypto::multibase::decode_multibase(t);
-                let _ = atproto_identity::net::non_public_host(t);
+                let _ = atmo_crypto::multibase::decode_multibase(t);
+                let _ = atmo_identity::net::non_public_host(t);
             }
         }
     }

@@ -3,7 +3,7 @@
 //! as the base64url payload of a three-part token, to reach the JSON claims.
 #![no_main]
 
-use atproto_client::jwt::jwt_exp;
+use atmo_client::jwt::jwt_exp;
 use libfuzzer_sys::fuzz_target;
 
 fn b64url(data: &[u8]) -> String {

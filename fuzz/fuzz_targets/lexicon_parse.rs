@@ -9,11 +9,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(doc) = lexgen::model::parse_document("fuzz.json", text) else {
+    let Ok(doc) = atmo_lexgen::model::parse_document("fuzz.json", text) else {
         return;
     };
-    let Ok(set) = lexgen::Set::build(vec![doc], Vec::new()) else {
+    let Ok(set) = atmo_lexgen::Set::build(vec![doc], Vec::new()) else {
         return;
     };
-    let _ = lexgen::generate(&set, &lexgen::Options::default());
+    let _ = atmo_lexgen::generate(&set, &atmo_lexgen::Options::default());
 });

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use atproto_sync::{mst, Cid};
+use atmo_sync::{mst, Cid};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,11 +25,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut last: Option<String> = None;
-    let _ = mst::walk(root, |c| blocks.get(c).copied(), |k, _| {
-        if let Some(prev) = &last {
-            assert!(prev.as_str() < k);
-        }
-        last = Some(k.to_owned());
-        Ok(())
-    });
+    let _ = mst::walk(
+        root,
+        |c| blocks.get(c).copied(),
+        |k, _| {
+            if let Some(prev) = &last {
+                assert!(prev.as_str() < k);
+            }
+            last = Some(k.to_owned());
+            Ok(())
+        },
+    );
 });

@@ -3,12 +3,14 @@
 //! prints back to text that parses to itself.
 #![no_main]
 
-use atproto_oauth::dpop::{dpop_error, dpop_nonce, parse_www_authenticate, MAX_NONCE_LEN};
-use atproto_oauth::{Scope, Scopes};
+use atmo_oauth::dpop::{dpop_error, dpop_nonce, parse_www_authenticate, MAX_NONCE_LEN};
+use atmo_oauth::{Scope, Scopes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     for c in parse_www_authenticate(text) {
         assert!(!c.scheme.is_empty());
     }

@@ -3,7 +3,7 @@
 //! typed error or a document that passed every check, never a panic.
 #![no_main]
 
-use atproto_oauth::{check_client_metadata, AuthorizationServerMetadata, ProtectedResourceMetadata};
+use atmo_oauth::{check_client_metadata, AuthorizationServerMetadata, ProtectedResourceMetadata};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

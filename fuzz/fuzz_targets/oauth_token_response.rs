@@ -3,7 +3,7 @@
 //! panic, and no error message quotes a token.
 #![no_main]
 
-use atproto_oauth::{parse_token_response, Scope, Scopes};
+use atmo_oauth::{parse_token_response, Scope, Scopes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

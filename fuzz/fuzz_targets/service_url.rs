@@ -5,7 +5,7 @@
 //! byte encoded: no space, control character, `#` or raw non-ASCII.
 #![no_main]
 
-use atproto_client::ServiceUrl;
+use atmo_client::ServiceUrl;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

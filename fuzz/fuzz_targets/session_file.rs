@@ -3,7 +3,7 @@
 //! session that parses saves and parses back to itself.
 #![no_main]
 
-use atproto_client::FileStore;
+use atmo_client::FileStore;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,22 +1,22 @@
-//! Event-stream frames on arbitrary bytes through atproto-stream's typed
+//! Event-stream frames on arbitrary bytes through atmo-stream's typed
 //! decoding: `subscribeRepos` and `subscribeLabels` messages, error frames,
 //! the frame cap, and opening a decoded `#commit` (CAR slice, records).
-//! An error or a value, never a panic. The typed reader and atproto-sync's
+//! An error or a value, never a panic. The typed reader and atmo-sync's
 //! untyped `read_frame_with` share the frame rules, so they must agree on
 //! the cap, the header, error frames and unknown ops.
 #![no_main]
 
-use atproto_stream::frame::{decode_header, Part};
-use atproto_stream::{
+use atmo_stream::frame::{decode_header, Part};
+use atmo_stream::{
     decode_frame, Frame, FrameError, RepoEvent, SubscribeLabels, SubscribeRepos, Subscription,
 };
-use atproto_sync::event::{read_frame_with, Frame as RawFrame};
+use atmo_sync::event::{read_frame_with, Frame as RawFrame};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // A cap inside the input's size too, so both sides of it are reached.
     let cap = data.first().map_or(0, |b| *b as usize * 64);
-    for max in [atproto_stream::DEFAULT_MAX_FRAME_SIZE, cap] {
+    for max in [atmo_stream::DEFAULT_MAX_FRAME_SIZE, cap] {
         let _ = decode_header(data, max);
         let typed = decode_frame::<SubscribeRepos>(data, max);
         let raw = read_frame_with(data, max);

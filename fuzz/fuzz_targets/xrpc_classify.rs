@@ -7,7 +7,7 @@
 //! (`name: value`) up to an empty line, then the body.
 #![no_main]
 
-use atproto_xrpc::{classify, fuzzing, Error, HttpResponse, XrpcError, MAX_RETRY_DELAY};
+use atmo_xrpc::{classify, fuzzing, Error, HttpResponse, XrpcError, MAX_RETRY_DELAY};
 use libfuzzer_sys::fuzz_target;
 
 /// Marks the value of a header that Debug must leave out.

@@ -1,12 +1,12 @@
 //! createAccount errors, and accounts that are taken down or deactivated.
 
-use atproto_api::com::atproto::admin::{defs, update_subject_status};
-use atproto_api::com::atproto::server::{
+use atmo_api::com::atproto::admin::{defs, update_subject_status};
+use atmo_api::com::atproto::server::{
     create_account, create_invite_code, create_session, deactivate_account,
 };
-use atproto_client::{CallOptions, Error, Login, NewAccount, SessionEvent};
+use atmo_client::{CallOptions, Error, Login, NewAccount, SessionEvent};
+use atmo_types::{Did, Extra, Handle};
 use atproto_tests::{unique_handle, Pds, PdsOptions};
-use atproto_types::{Did, Extra, Handle};
 
 use crate::{agent, logged_in, login, new_account, PASSWORD};
 
@@ -34,8 +34,8 @@ async fn create_account_errors_are_typed() {
             error: create_account::Error::HandleNotAvailable(_),
             ..
         }) => {}
-        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
-            atproto_client::atproto_xrpc::XrpcError {
+        Err(Error::Xrpc(atmo_client::atmo_xrpc::Error::Xrpc(
+            atmo_client::atmo_xrpc::XrpcError {
                 status: 400,
                 error,
                 message: Some(message),
@@ -127,7 +127,7 @@ async fn invite_codes_when_the_server_requires_them() {
     assert_eq!(session.handle, handle);
 }
 
-async fn set_takedown(pds: &Pds, agent: &atproto_client::AtpAgent, did: &Did, applied: bool) {
+async fn set_takedown(pds: &Pds, agent: &atmo_client::AtpAgent, did: &Did, applied: bool) {
     agent
         .call_with::<update_subject_status::UpdateSubjectStatus>(
             &(),
@@ -176,7 +176,7 @@ async fn takedown_refuses_login_and_ends_a_live_session() {
     // The live session: its refresh token is no longer honoured.
     let refreshed = agent.refresh_session().await;
     match &refreshed {
-        Err(Error::Session(atproto_client::SessionError::Expired { error, .. })) => {
+        Err(Error::Session(atmo_client::SessionError::Expired { error, .. })) => {
             assert_eq!(error, "AccountTakedown")
         }
         other => panic!("refresh after takedown gave {other:?}"),

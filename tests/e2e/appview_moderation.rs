@@ -9,12 +9,12 @@
 //! harness's label bridge (test-harness code standing in for the label
 //! ingester the npm AppView lacks: see `tests/appview/start.mjs`).
 
-use atproto_api::app::bsky::feed::get_author_feed::{self, GetAuthorFeed};
-use atproto_api::app::bsky::feed::get_post_thread::{self, GetPostThread, OutputThread};
-use atproto_api::app::bsky::feed::get_posts::{self, GetPosts};
-use atproto_client::{AtpAgent, Error, Login, RecordRef};
+use atmo_api::app::bsky::feed::get_author_feed::{self, GetAuthorFeed};
+use atmo_api::app::bsky::feed::get_post_thread::{self, GetPostThread, OutputThread};
+use atmo_api::app::bsky::feed::get_posts::{self, GetPosts};
+use atmo_client::{AtpAgent, Error, Login, RecordRef};
+use atmo_types::{AtIdentifier, AtUri, Did};
 use atproto_tests::appview::{eventually, AppView};
-use atproto_types::{AtIdentifier, AtUri, Did};
 use serde_json::{json, Value};
 
 use crate::appview_views::{account, post, post_view_when, INDEXED};

@@ -13,17 +13,17 @@
 //! Labels reach the AppView through the harness's label bridge (test code
 //! standing in for the label ingester the npm AppView lacks).
 
-use atproto_api::app::bsky::actor::defs::{ContentLabelPrefVisibility, ProfileViewDetailed};
-use atproto_api::app::bsky::feed::defs::PostView;
-use atproto_api::app::bsky::feed::get_posts::{self, GetPosts};
-use atproto_api::com::atproto::label::defs::LabelValueDefinitionSeverity;
-use atproto_client::moderation::{
+use atmo_api::app::bsky::actor::defs::{ContentLabelPrefVisibility, ProfileViewDetailed};
+use atmo_api::app::bsky::feed::defs::PostView;
+use atmo_api::app::bsky::feed::get_posts::{self, GetPosts};
+use atmo_api::com::atproto::label::defs::LabelValueDefinitionSeverity;
+use atmo_client::moderation::{
     moderate_post, moderate_profile, LabelPreference, ModerationContext, ModerationDecision,
     ModerationOpts, BSKY_LABELER_DID,
 };
-use atproto_client::{AtpAgent, Login};
+use atmo_client::{AtpAgent, Login};
+use atmo_types::{AtUri, Did};
 use atproto_tests::appview::{eventually, AppView};
-use atproto_types::{AtUri, Did};
 use serde_json::{json, Value};
 
 use crate::appview_views::{account, post, INDEXED};
@@ -147,7 +147,7 @@ async fn profile_view(
 }
 
 fn has_label(
-    labels: &Option<Vec<atproto_api::com::atproto::label::defs::Label>>,
+    labels: &Option<Vec<atmo_api::com::atproto::label::defs::Label>>,
     val: &str,
     src: &Did,
 ) -> bool {

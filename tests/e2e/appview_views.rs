@@ -10,22 +10,22 @@
 
 use std::time::Duration;
 
-use atproto_api::app::bsky::actor::search_actors::{self, SearchActors};
-use atproto_api::app::bsky::feed::defs::{FeedViewPost, PostView, ThreadViewPostRepliesItem};
-use atproto_api::app::bsky::feed::get_author_feed::{self, GetAuthorFeed};
-use atproto_api::app::bsky::feed::get_likes::{self, GetLikes};
-use atproto_api::app::bsky::feed::get_post_thread::{self, GetPostThread, OutputThread};
-use atproto_api::app::bsky::feed::get_posts::{self, GetPosts};
-use atproto_api::app::bsky::feed::get_timeline::{self, GetTimeline};
-use atproto_api::app::bsky::feed::post::Post;
-use atproto_api::app::bsky::feed::search_posts::{self, SearchPosts};
-use atproto_api::app::bsky::notification::get_unread_count::{self, GetUnreadCount};
-use atproto_api::app::bsky::notification::list_notifications::{self, ListNotifications};
-use atproto_api::app::bsky::notification::update_seen::{self, UpdateSeen};
-use atproto_client::bsky::PostBuilder;
-use atproto_client::{AtpAgent, RecordRef};
+use atmo_api::app::bsky::actor::search_actors::{self, SearchActors};
+use atmo_api::app::bsky::feed::defs::{FeedViewPost, PostView, ThreadViewPostRepliesItem};
+use atmo_api::app::bsky::feed::get_author_feed::{self, GetAuthorFeed};
+use atmo_api::app::bsky::feed::get_likes::{self, GetLikes};
+use atmo_api::app::bsky::feed::get_post_thread::{self, GetPostThread, OutputThread};
+use atmo_api::app::bsky::feed::get_posts::{self, GetPosts};
+use atmo_api::app::bsky::feed::get_timeline::{self, GetTimeline};
+use atmo_api::app::bsky::feed::post::Post;
+use atmo_api::app::bsky::feed::search_posts::{self, SearchPosts};
+use atmo_api::app::bsky::notification::get_unread_count::{self, GetUnreadCount};
+use atmo_api::app::bsky::notification::list_notifications::{self, ListNotifications};
+use atmo_api::app::bsky::notification::update_seen::{self, UpdateSeen};
+use atmo_client::bsky::PostBuilder;
+use atmo_client::{AtpAgent, RecordRef};
+use atmo_types::{AtIdentifier, AtUri, Datetime, Did};
 use atproto_tests::appview::{eventually, AppView};
-use atproto_types::{AtIdentifier, AtUri, Datetime, Did};
 
 /// How long the AppView may take to index a write (it usually takes well
 /// under a second; the margin is for a loaded machine).
@@ -78,7 +78,7 @@ fn uris(feed: &[FeedViewPost]) -> Vec<AtUri> {
 }
 
 fn now() -> Datetime {
-    Datetime::new(atproto_types::time::now_rfc3339()).expect("the clock gives a datetime")
+    Datetime::new(atmo_types::time::now_rfc3339()).expect("the clock gives a datetime")
 }
 
 /// A word no other test's post contains.

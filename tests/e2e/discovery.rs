@@ -1,6 +1,6 @@
 //! PDS discovery behind an entryway stand-in.
 
-use atproto_client::SessionEvent;
+use atmo_client::SessionEvent;
 use atproto_tests::proxy::Proxy;
 use atproto_tests::Pds;
 

@@ -2,12 +2,12 @@
 //! not here: the reference PDS 0.5.35 does not implement email 2FA — it
 //! ignores `authFactorToken` and never answers `AuthFactorTokenRequired` —
 //! so that path is tested against an in-process mock answering as Bluesky's
-//! entryway does, in `crates/atproto-client/tests/session.rs`.)
+//! entryway does, in `crates/atmo-client/tests/session.rs`.)
 
-use atproto_api::com::atproto::server::{confirm_email, request_email_confirmation};
-use atproto_client::Error;
+use atmo_api::com::atproto::server::{confirm_email, request_email_confirmation};
+use atmo_client::Error;
+use atmo_types::Extra;
 use atproto_tests::Pds;
-use atproto_types::Extra;
 
 use crate::logged_in;
 
@@ -65,5 +65,5 @@ async fn email_confirmation_with_the_emailed_code() {
     assert!(events
         .names()
         .iter()
-        .all(|e| *e == atproto_client::SessionEvent::Update));
+        .all(|e| *e == atmo_client::SessionEvent::Update));
 }

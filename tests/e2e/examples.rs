@@ -1,4 +1,4 @@
-//! Every program in `crates/atproto-client/examples/` runs against the
+//! Every program in `crates/atmo-client/examples/` runs against the
 //! local PDS and exits 0, as a newcomer would run it.
 
 use std::process::{Command, Output};
@@ -7,11 +7,11 @@ use atproto_tests::Pds;
 
 use crate::{agent, new_account, PASSWORD};
 
-/// `cargo run -q -p atproto-client --example <name> -- <args>` with the
+/// `cargo run -q -p atmo-client --example <name> -- <args>` with the
 /// test password in `ATPROTO_PASSWORD`.
 fn run_example(name: &str, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO"))
-        .args(["run", "-q", "-p", "atproto-client", "--example", name, "--"])
+        .args(["run", "-q", "-p", "atmo-client", "--example", name, "--"])
         .args(args)
         .env("ATPROTO_PASSWORD", PASSWORD)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))

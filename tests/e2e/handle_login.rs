@@ -1,10 +1,10 @@
 //! Logging in with nothing but a handle, and identity lookups through the
 //! agent, against the harness's PDS and PLC directory.
 
-use atproto_client::atproto_identity::HandleStatus;
-use atproto_client::{AgentBuilder, AtpAgent, Error};
+use atmo_client::atmo_identity::HandleStatus;
+use atmo_client::{AgentBuilder, AtpAgent, Error};
+use atmo_types::Handle;
 use atproto_tests::Pds;
-use atproto_types::Handle;
 
 use crate::{agent, new_account, PASSWORD};
 

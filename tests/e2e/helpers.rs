@@ -4,18 +4,18 @@
 //! thread's root, concurrent profile upserts both land, and pagination walks
 //! a repository's records.
 
-use atproto_api::app::bsky::actor::profile::Profile;
-use atproto_api::app::bsky::feed::like::Like;
-use atproto_api::app::bsky::feed::post::{Post, PostEmbed};
-use atproto_api::app::bsky::feed::repost::Repost;
-use atproto_api::app::bsky::graph::{block::Block, follow::Follow};
-use atproto_api::com::atproto::repo::{get_record, list_records};
-use atproto_client::bsky::PostBuilder;
-use atproto_client::richtext::RichText;
-use atproto_client::{AtpAgent, Error, RecordRef};
+use atmo_api::app::bsky::actor::profile::Profile;
+use atmo_api::app::bsky::feed::like::Like;
+use atmo_api::app::bsky::feed::post::{Post, PostEmbed};
+use atmo_api::app::bsky::feed::repost::Repost;
+use atmo_api::app::bsky::graph::{block::Block, follow::Follow};
+use atmo_api::com::atproto::repo::{get_record, list_records};
+use atmo_client::bsky::PostBuilder;
+use atmo_client::richtext::RichText;
+use atmo_client::{AtpAgent, Error, RecordRef};
+use atmo_types::object::Record;
+use atmo_types::{AtIdentifier, AtUri, Did, Nsid, RecordKey, Uri};
 use atproto_tests::Pds;
-use atproto_types::object::Record;
-use atproto_types::{AtIdentifier, AtUri, Did, Nsid, RecordKey, Uri};
 
 use crate::logged_in;
 
@@ -323,7 +323,7 @@ async fn paginate_walks_a_repository_collection() {
 /// first, each post once, with its text.
 #[tokio::test(flavor = "multi_thread")]
 async fn list_records_and_paginate_records_read_typed_posts() {
-    use atproto_client::ListOptions;
+    use atmo_client::ListOptions;
 
     let Some(pds) = Pds::shared() else { return };
     let (agent, _, _) = logged_in(pds, "typed").await;

@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 
-use atproto_client::atproto_identity::{Curve, ErrorKind, HandleStatus, Step};
+use atmo_client::atmo_identity::{Curve, ErrorKind, HandleStatus, Step};
 use atproto_tests::Pds;
 use http_body_util::Full;
 use hyper::body::Bytes;

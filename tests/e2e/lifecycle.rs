@@ -1,12 +1,12 @@
 //! Account creation, records, logins by
 //! handle/DID/email, persistence across agents, logout.
 
-use atproto_api::app::bsky::actor::profile::Profile;
-use atproto_api::app::bsky::feed::post::Post;
-use atproto_client::{Error, FileStore, Login, SessionEvent};
+use atmo_api::app::bsky::actor::profile::Profile;
+use atmo_api::app::bsky::feed::post::Post;
+use atmo_client::{Error, FileStore, Login, SessionEvent};
+use atmo_types::{AtIdentifier, RecordKey};
 use atproto_tests::proxy::Proxy;
 use atproto_tests::Pds;
-use atproto_types::{AtIdentifier, RecordKey};
 
 use crate::{agent, login, new_account, PASSWORD};
 
@@ -77,8 +77,8 @@ async fn login_by_handle_did_and_email_and_wrong_password() {
         .login(Login::new(handle.as_str(), "not-the-password"))
         .await
     {
-        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
-            atproto_client::atproto_xrpc::XrpcError { status, error, .. },
+        Err(Error::Xrpc(atmo_client::atmo_xrpc::Error::Xrpc(
+            atmo_client::atmo_xrpc::XrpcError { status, error, .. },
         ))) => {
             assert_eq!(status, 401);
             assert_eq!(error, "AuthenticationRequired");
@@ -93,9 +93,9 @@ async fn login_by_handle_did_and_email_and_wrong_password() {
 fn file_agent(
     service: &str,
     path: &std::path::Path,
-) -> (atproto_client::AtpAgent, atproto_tests::Events) {
+) -> (atmo_client::AtpAgent, atproto_tests::Events) {
     let events = atproto_tests::Events::default();
-    let agent = atproto_client::AtpAgent::builder(service)
+    let agent = atmo_client::AtpAgent::builder(service)
         .session_store(FileStore::new(path))
         .on_session_event(events.hook())
         .build()
@@ -147,7 +147,7 @@ async fn file_store_persist_and_resume_in_a_new_agent() {
         .com
         .atproto
         .repo
-        .describe_repo(atproto_api::com::atproto::repo::describe_repo::Parameters {
+        .describe_repo(atmo_api::com::atproto::repo::describe_repo::Parameters {
             repo: me.clone().into(),
         })
         .await
@@ -188,7 +188,7 @@ async fn logout_revokes_the_refresh_token() {
     // The revoked refresh token no longer refreshes.
     // Not `reqwest::Client::new()`: this build of reqwest has no default
     // crypto provider, and the library no longer installs one.
-    let resp = atproto_client::ReqwestClient::new()
+    let resp = atmo_client::ReqwestClient::new()
         .unwrap()
         .inner()
         .clone()
@@ -208,7 +208,7 @@ async fn logout_revokes_the_refresh_token() {
     // A call now needs a session.
     assert!(matches!(
         agent.post("after logout").await,
-        Err(Error::Session(atproto_client::SessionError::NoSession))
+        Err(Error::Session(atmo_client::SessionError::NoSession))
     ));
     let _ = PASSWORD;
 }

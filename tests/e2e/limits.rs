@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use atproto_client::{Error, Login};
+use atmo_client::{Error, Login};
 use atproto_tests::{Pds, PdsOptions};
 
 use crate::{agent, new_account};
@@ -26,8 +26,8 @@ async fn thirty_first_failed_login_is_rate_limited_with_reset_time() {
             .login(Login::new(handle.as_str(), "wrong-password"))
             .await
         {
-            Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::Xrpc(
-                atproto_client::atproto_xrpc::XrpcError { status: 401, .. },
+            Err(Error::Xrpc(atmo_client::atmo_xrpc::Error::Xrpc(
+                atmo_client::atmo_xrpc::XrpcError { status: 401, .. },
             ))) => {}
             other => panic!("failed login {attempt} gave {other:?}"),
         }
@@ -36,7 +36,7 @@ async fn thirty_first_failed_login_is_rate_limited_with_reset_time() {
         .login(Login::new(handle.as_str(), "wrong-password"))
         .await
     {
-        Err(Error::Xrpc(atproto_client::atproto_xrpc::Error::RateLimited(limit))) => {
+        Err(Error::Xrpc(atmo_client::atmo_xrpc::Error::RateLimited(limit))) => {
             assert_eq!(limit.limit, Some(30));
             assert_eq!(limit.remaining, Some(0));
             let reset = limit.reset.expect("a reset time");

@@ -22,7 +22,7 @@ mod refresh;
 mod sync;
 mod writes;
 
-use atproto_client::{AtpAgent, Login, SessionData};
+use atmo_client::{AtpAgent, Login, SessionData};
 use atproto_tests::{unique_handle, Events, Pds};
 
 /// The password every test account gets.

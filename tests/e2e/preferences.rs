@@ -11,15 +11,15 @@
 //! whole list without a compare-and-swap, so the later write wins, as with
 //! `@atproto/api`.
 
-use atproto_api::app::bsky::actor::defs::{
+use atmo_api::app::bsky::actor::defs::{
     BskyAppProgressGuide, ContentLabelPrefVisibility, Nux, PostInteractionSettingsPref,
     PostInteractionSettingsPrefThreadgateAllowRulesItem, ThreadViewPrefSort, VerificationPrefs,
 };
-use atproto_client::bsky::{FeedViewPrefsUpdate, LiveEventAction, NewMutedWord, NewSavedFeed};
-use atproto_client::AtpAgent;
+use atmo_client::bsky::{FeedViewPrefsUpdate, LiveEventAction, NewMutedWord, NewSavedFeed};
+use atmo_client::AtpAgent;
+use atmo_types::object::Open;
+use atmo_types::{AtUri, Datetime, Did};
 use atproto_tests::appview::AppView;
-use atproto_types::object::Open;
-use atproto_types::{AtUri, Datetime, Did};
 use serde_json::{json, Value};
 
 /// A fresh account on the harness's PDS, and a second session of it.
@@ -275,7 +275,7 @@ async fn an_unknown_preference_type_survives_a_helper_write() {
     assert!(typed
         .items
         .iter()
-        .any(|i| matches!(i, atproto_api::app::bsky::actor::defs::PreferencesItem::Unknown(u) if u.type_name == "app.bsky.example.unknownPref")));
+        .any(|i| matches!(i, atmo_api::app::bsky::actor::defs::PreferencesItem::Unknown(u) if u.type_name == "app.bsky.example.unknownPref")));
     // The migration write of that read kept it too.
     assert_eq!(b.get_preferences_raw().await.unwrap()[0], unknown_item());
 }
@@ -326,7 +326,7 @@ async fn two_agents_writing_at_once() {
             for i in 0..4 {
                 a.set_interests_pref(vec![format!("a{i}")]).await?;
             }
-            Ok::<_, atproto_client::AnyError>(())
+            Ok::<_, atmo_client::AnyError>(())
         },
         async {
             for i in 0..4 {
@@ -339,7 +339,7 @@ async fn two_agents_writing_at_once() {
                 )
                 .await?;
             }
-            Ok::<_, atproto_client::AnyError>(())
+            Ok::<_, atmo_client::AnyError>(())
         }
     );
     ra.expect("session a");

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use atproto_api::com::atproto::repo::describe_repo;
-use atproto_client::{AtpAgent, MemoryStore, SessionEvent};
+use atmo_api::com::atproto::repo::describe_repo;
+use atmo_client::{AtpAgent, MemoryStore, SessionEvent};
 use atproto_tests::proxy::Proxy;
 use atproto_tests::{Events, Pds, PdsOptions};
 
@@ -30,7 +30,7 @@ fn reactive_agent(service: &str, store: Arc<MemoryStore>) -> (AtpAgent, Events) 
     (agent, events)
 }
 
-async fn describe_me(agent: &AtpAgent) -> Result<(), atproto_client::Error> {
+async fn describe_me(agent: &AtpAgent) -> Result<(), atmo_client::Error> {
     let me = agent.did().expect("a session");
     agent
         .api()

@@ -1,5 +1,5 @@
 //! A repository read back from the PDS (`com.atproto.sync.getRepo`) with
-//! atproto-sync: the walk lists exactly the records written through the
+//! atmo-sync: the walk lists exactly the records written through the
 //! agent, each record's computed CID is the one `createRecord` returned,
 //! the tree rebuilt from the keys has the commit's root, and the commit's
 //! signature verifies against the account's signing key; undoing later
@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use atproto_api::app::bsky::feed::post::Post;
-use atproto_client::{CallOptions, Method};
-use atproto_sync::tree::{invert_ops, Op};
-use atproto_sync::{mst, Cid, Repo};
+use atmo_api::app::bsky::feed::post::Post;
+use atmo_client::{CallOptions, Method};
+use atmo_sync::tree::{invert_ops, Op};
+use atmo_sync::{mst, Cid, Repo};
 use atproto_tests::Pds;
 
 use crate::logged_in;
@@ -35,7 +35,7 @@ async fn get_repo_walks_to_the_records_written() {
     }
     let (gone, _) = written.pop_first().unwrap();
     agent
-        .delete_record::<Post>(atproto_types::RecordKey::new(gone.clone()).unwrap())
+        .delete_record::<Post>(atmo_types::RecordKey::new(gone.clone()).unwrap())
         .await
         .unwrap();
 
@@ -90,7 +90,7 @@ async fn get_repo_walks_to_the_records_written() {
     let key = creds["verificationMethods"]["atproto"]
         .as_str()
         .expect("an atproto signing key");
-    let key = atproto_crypto::PublicKey::from_did_key(key).unwrap();
+    let key = atmo_crypto::PublicKey::from_did_key(key).unwrap();
     repo.commit()
         .verify(&key)
         .unwrap_or_else(|e| panic!("commit signature: {e}"));
@@ -101,7 +101,7 @@ async fn get_repo_walks_to_the_records_written() {
     let added = agent.post("one more").await.unwrap();
     let (removed, removed_cid) = written.pop_last().unwrap();
     agent
-        .delete_record::<Post>(atproto_types::RecordKey::new(removed.clone()).unwrap())
+        .delete_record::<Post>(atmo_types::RecordKey::new(removed.clone()).unwrap())
         .await
         .unwrap();
     let car = agent

@@ -1,11 +1,11 @@
 //! Compare-and-swap writes and one error type across endpoints, against the
 //! real PDS.
 
-use atproto_api::app::bsky::actor::profile::Profile;
-use atproto_api::com::atproto::repo::{delete_record, get_record, put_record};
-use atproto_client::{AnyError, AtpAgent, Error, Swap};
+use atmo_api::app::bsky::actor::profile::Profile;
+use atmo_api::com::atproto::repo::{delete_record, get_record, put_record};
+use atmo_client::{AnyError, AtpAgent, Error, Swap};
+use atmo_types::{AtIdentifier, RecordKey};
 use atproto_tests::Pds;
-use atproto_types::{AtIdentifier, RecordKey};
 
 use crate::logged_in;
 

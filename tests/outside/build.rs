@@ -4,8 +4,8 @@
 //! install` fetched from the PDS (with `lexicons.json`); the template's
 //! copies are what it published there.
 
-fn main() -> Result<(), lexgen::BuildError> {
-    lexgen::Builder::new()
+fn main() -> Result<(), atmo_lexgen::BuildError> {
+    atmo_lexgen::Builder::new()
         .lexicons("lexicons")
         .root_path("crate::lexicons")
         .generate()?;

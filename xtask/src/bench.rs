@@ -296,7 +296,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// Firehose frame decoding side by side (`benches/stream-bench`'s `peers`:
-/// atproto-stream, atrium, jacquard, the `Ipld` baseline, and ours with full
+/// atmo-stream, atrium, jacquard, the `Ipld` baseline, and ours with full
 /// verification) and ours' memory over a million frames, into
 /// `latest["firehose"]`.
 fn firehose_step(
@@ -439,32 +439,32 @@ const CONFIGS: &[Config] = &[
         // atrium-api, the row this is compared with, has no HTTP client
         // either (that is atrium-xrpc-client): like for like, ours is built
         // without its HTTP client. `ours_with_http` is the full default.
-        label: "atproto-client + atproto-api, com.atproto + app.bsky, no HTTP stack",
-        deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\" }\natproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false, features = [\"app-bsky\"] }\n",
-        main_crate: "atproto-api",
+        label: "atmo-client + atmo-api, com.atproto + app.bsky, no HTTP stack",
+        deps: "atmo-api = { path = \"{ROOT}/crates/atmo-api\" }\natmo-client = { path = \"{ROOT}/crates/atmo-client\", default-features = false, features = [\"app-bsky\"] }\n",
+        main_crate: "atmo-api",
         leaf: None,
     },
     Config {
         key: "ours_com_atproto",
-        // atproto-client's default feature `app-bsky` turns on atproto-api's:
+        // atmo-client's default feature `app-bsky` turns on atmo-api's:
         // both must be off for a com.atproto-only graph.
-        label: "atproto-client + atproto-api, com.atproto only, no HTTP stack",
-        deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\", default-features = false, features = [\"com-atproto\"] }\natproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false }\n",
-        main_crate: "atproto-api",
+        label: "atmo-client + atmo-api, com.atproto only, no HTTP stack",
+        deps: "atmo-api = { path = \"{ROOT}/crates/atmo-api\", default-features = false, features = [\"com-atproto\"] }\natmo-client = { path = \"{ROOT}/crates/atmo-client\", default-features = false }\n",
+        main_crate: "atmo-api",
         leaf: None,
     },
     Config {
         key: "ours_with_http",
-        label: "atproto-client default features (app.bsky + hyper/rustls)",
-        deps: "atproto-client = { path = \"{ROOT}/crates/atproto-client\" }\n",
-        main_crate: "atproto-api",
+        label: "atmo-client default features (app.bsky + hyper/rustls)",
+        deps: "atmo-client = { path = \"{ROOT}/crates/atmo-client\" }\n",
+        main_crate: "atmo-api",
         leaf: None,
     },
     Config {
         key: "ours_reqwest",
-        label: "atproto-client with reqwest instead (app.bsky + reqwest/rustls)",
-        deps: "atproto-client = { path = \"{ROOT}/crates/atproto-client\", default-features = false, features = [\"app-bsky\", \"reqwest\"] }\n",
-        main_crate: "atproto-api",
+        label: "atmo-client with reqwest instead (app.bsky + reqwest/rustls)",
+        deps: "atmo-client = { path = \"{ROOT}/crates/atmo-client\", default-features = false, features = [\"app-bsky\", \"reqwest\"] }\n",
+        main_crate: "atmo-api",
         leaf: None,
     },
     Config {
@@ -504,12 +504,12 @@ const CONFIGS: &[Config] = &[
     },
     Config {
         key: "ours_leaf",
-        label: "leaf crate using atproto-api",
-        deps: "atproto-api = { path = \"{ROOT}/crates/atproto-api\" }\nserde_json = \"1\"\n",
+        label: "leaf crate using atmo-api",
+        deps: "atmo-api = { path = \"{ROOT}/crates/atmo-api\" }\nserde_json = \"1\"\n",
         main_crate: "cb-ours-leaf",
         leaf: Some((
-            "atproto_api::app::bsky::feed::get_timeline::Output",
-            "atproto_api::com::atproto::server::create_session::Output",
+            "atmo_api::app::bsky::feed::get_timeline::Output",
+            "atmo_api::com::atproto::server::create_session::Output",
         )),
     },
     Config {
@@ -536,9 +536,9 @@ const CONFIGS: &[Config] = &[
 
 /// Crates whose own compile time is recorded when they are in a graph.
 const WATCHED: &[&str] = &[
-    "atproto-api",
-    "atproto-types",
-    "atproto-client",
+    "atmo-api",
+    "atmo-types",
+    "atmo-client",
     "atrium-api",
     "atrium-common",
     "atrium-xrpc",
@@ -778,7 +778,7 @@ fn fmt_time(ns: f64) -> String {
 
 fn party_label(p: &str) -> &str {
     match p {
-        "ours" => "**atproto-api (ours)**",
+        "ours" => "**atmo-api (ours)**",
         "atrium" => "atrium-api 0.26.0",
         "jacquard" => "jacquard-api 0.12.2 (`CowStr`)",
         "serde_json_value" => "`serde_json::Value`",
@@ -974,7 +974,7 @@ fn chart(latest: &Value) -> String {
         .iter()
         .map(|p| {
             let name = match *p {
-                "ours" => "atproto-api (ours)",
+                "ours" => "atmo-api (ours)",
                 "atrium" => "atrium-api 0.26",
                 "jacquard" => "jacquard-api 0.12",
                 _ => "serde_json::Value",

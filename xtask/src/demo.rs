@@ -22,12 +22,12 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use atproto_client::atproto_api::app::bsky::feed::defs::FeedViewPost;
-use atproto_client::atproto_api::app::bsky::feed::get_author_feed::{self, GetAuthorFeed};
-use atproto_client::atproto_api::app::bsky::feed::get_timeline::{self, GetTimeline};
-use atproto_client::atproto_api::com::atproto::server::create_session;
-use atproto_client::atproto_types::{AtIdentifier, Did};
-use atproto_client::{moderation, AtpAgent, Error, FileStore, Login, SessionData, SessionEvent};
+use atmo_client::atmo_api::app::bsky::feed::defs::FeedViewPost;
+use atmo_client::atmo_api::app::bsky::feed::get_author_feed::{self, GetAuthorFeed};
+use atmo_client::atmo_api::app::bsky::feed::get_timeline::{self, GetTimeline};
+use atmo_client::atmo_api::com::atproto::server::create_session;
+use atmo_client::atmo_types::{AtIdentifier, Did};
+use atmo_client::{moderation, AtpAgent, Error, FileStore, Login, SessionData, SessionEvent};
 use atproto_tests::appview::AppView;
 use atproto_tests::{Pds, PdsOptions};
 
@@ -61,7 +61,7 @@ fn step(n: u32, what: &str) {
     println!("\n[{n}] {what}");
 }
 
-fn builder(service: &str, file: &Path) -> atproto_client::AgentBuilder {
+fn builder(service: &str, file: &Path) -> atmo_client::AgentBuilder {
     AtpAgent::builder(service)
         .session_store(FileStore::new(file))
         .on_session_event(

@@ -14,11 +14,11 @@
 
 use std::sync::Arc;
 
-use atproto_client::atproto_types::Did;
-use atproto_client::atproto_xrpc::{HttpClient, HyperClient};
-use atproto_client::{Agent, AtpAgent, SessionEvent};
-use atproto_oauth::loopback::RedirectListener;
-use atproto_oauth::{
+use atmo_client::atmo_types::Did;
+use atmo_client::atmo_xrpc::{HttpClient, HyperClient};
+use atmo_client::{Agent, AtpAgent, SessionEvent};
+use atmo_oauth::loopback::RedirectListener;
+use atmo_oauth::{
     headless, AuthorizeOptions, ClientConfig, DirStore, OAuthClient, OAuthSessionData, Scopes,
 };
 use atproto_tests::{unique_handle, Pds, PdsOptions};
@@ -74,7 +74,7 @@ fn print_event(event: SessionEvent, did: Option<&Did>, data: Option<&OAuthSessio
 }
 
 fn store_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("atproto-oauth-demo-{}", std::process::id()))
+    std::env::temp_dir().join(format!("atmo-oauth-demo-{}", std::process::id()))
 }
 
 async fn local() -> Result<(), String> {

@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `lexicons --version X`: refresh `lexicons/` from the npm package `@atproto/api@X`.
-//! - `codegen [--check]`: regenerate `crates/atproto-api` (or check it is current).
+//! - `codegen [--check]`: regenerate `crates/atmo-api` (or check it is current).
 //! - `test`: install the reference PDS, run every test (unit, snapshot, end-to-end).
 //! - `demo`: the whole session lifecycle against a local or a real PDS.
 
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "usage: cargo xtask <command>
   lexicons --version X   refresh lexicons/ from @atproto/api@X (needs node + npm)
-  codegen [--check]      regenerate crates/atproto-api, or fail if it is stale
+  codegen [--check]      regenerate crates/atmo-api, or fail if it is stale
   test                   install the reference PDS and run every test
   demo [--service URL --identifier ID]
                          the session lifecycle against a local PDS (or a real one)

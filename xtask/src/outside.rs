@@ -19,7 +19,7 @@
 //!    build would hide them; a user's `cargo clippy` or newer dependency
 //!    would not.)
 //! 4. A fresh project in a temporary directory outside the workspace, from
-//!    the template in `tests/outside/`: it depends on `atproto-client` and
+//!    the template in `tests/outside/`: it depends on `atmo-client` and
 //!    has `lexgen` as a build-dependency, both by version from the registry,
 //!    without a lock file. Its lexicons come from the network, as a user's
 //!    would: the reference PDS (`tests/pds`) is started, an account created,
@@ -34,7 +34,7 @@
 //!    sees an invalid one refused before it is sent.
 //! 5. Timings of each step; `--measure` adds two clean builds of the project,
 //!    with and without the `lexgen` build-dependency, for the cost lexgen
-//!    adds to an app that already uses `atproto-client`.
+//!    adds to an app that already uses `atmo-client`.
 //!
 //! Everything it builds lives under `target/outside/`: the registry, a
 //! `CARGO_HOME` of its own (a fresh user's, and one whose cached copies of
@@ -202,8 +202,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let ours: BTreeSet<String> = packaged.iter().map(|p| p.name.clone()).collect();
     let client = packaged
         .iter()
-        .find(|p| p.name == "atproto-client")
-        .ok_or("atproto-client was not packaged")?;
+        .find(|p| p.name == "atmo-client")
+        .ok_or("atmo-client was not packaged")?;
     let version = caret(&client.version);
     let env = Env {
         cargo_home: &cargo_home,
@@ -330,7 +330,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let (without, with) = (best(&without), best(&with));
         let pct = |a: f64, b: f64| (b / a - 1.0) * 100.0;
         measured = Some(format!(
-            "  clean debug build ({} round(s), the best of each): atproto-client only \
+            "  clean debug build ({} round(s), the best of each): atmo-client only \
              {:.1} s wall, {:.1} s CPU; plus lexgen as build-dependency {:.1} s wall, \
              {:.1} s CPU; lexgen adds {:+.0} % wall, {:+.0} % CPU",
             args.rounds,
@@ -346,7 +346,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!("\noutside: what ran, and how long it took");
     println!("  registry {index_url}");
     println!(
-        "  project  {} (atproto-client {version}, lexgen {version} as build-dependency; {})",
+        "  project  {} (atmo-client {version}, lexgen {version} as build-dependency; {})",
         app.display(),
         if args.keep { "kept" } else { "removed" }
     );
@@ -386,12 +386,12 @@ fn lexicons_from_pds(
     app: &Path,
     temp: &Path,
 ) -> Result<Online, String> {
-    eprintln!("  cargo build -p lexgen --features net");
+    eprintln!("  cargo build -p atmo-lexgen --features net");
     crate::run_status(Command::new(cargo_bin()).current_dir(root).args([
         "build",
         "--quiet",
         "-p",
-        "lexgen",
+        "atmo-lexgen",
         "--features",
         "net",
         "--bin",
@@ -412,7 +412,7 @@ fn lexicons_from_pds(
         .build()
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
     let did = runtime.block_on(async {
-        let agent = atproto_client::AtpAgent::builder(pds.url.as_str())
+        let agent = atmo_client::AtpAgent::builder(pds.url.as_str())
             .build()
             .map_err(|e| e.to_string())?;
         agent
@@ -1223,8 +1223,8 @@ fn report_resolved(app: &Path) -> Result<(), String> {
         }
     }
     let shown: Vec<String> = [
-        "atproto-client",
-        "lexgen",
+        "atmo-client",
+        "atmo-lexgen",
         "rustls",
         "hyper",
         "tokio",
@@ -1273,7 +1273,7 @@ fn check_package(
     )?;
     let _ = fs::remove_file(p.unpacked.join("Cargo.lock"));
     // Default features, then all: a dependency's feature-gated code (the
-    // hyper client of atproto-xrpc, off by default) is otherwise only
+    // hyper client of atmo-xrpc, off by default) is otherwise only
     // compiled where it is a registry dependency, its lints capped.
     let mut warnings = BTreeSet::new();
     for features in [&[][..], &["--all-features"][..]] {
@@ -1398,7 +1398,7 @@ mod tests {
         assert_eq!(index_path("ab"), "2/ab");
         assert_eq!(index_path("abc"), "3/a/abc");
         assert_eq!(index_path("lexgen"), "le/xg/lexgen");
-        assert_eq!(index_path("Atproto-Types"), "at/pr/atproto-types");
+        assert_eq!(index_path("Atmo-Types"), "at/mo/atmo-types");
     }
 
     #[test]
@@ -1441,14 +1441,14 @@ mod tests {
     #[test]
     fn index_line_keeps_ours_local_and_splits_extended_features() {
         let p = Packaged {
-            name: "atproto-client".into(),
+            name: "atmo-client".into(),
             version: "0.1.0".into(),
             file: PathBuf::new(),
             cksum: "ab".repeat(32),
             unpacked: PathBuf::new(),
             metadata: json!({
                 "dependencies": [
-                    {"name": "atproto-types", "req": "^0.1.0", "kind": null, "rename": null,
+                    {"name": "atmo-types", "req": "^0.1.0", "kind": null, "rename": null,
                      "optional": false, "uses_default_features": true, "features": [],
                      "target": null, "registry": null},
                     {"name": "serde", "req": "^1", "kind": "dev", "rename": "serde_crate",
@@ -1460,14 +1460,14 @@ mod tests {
                 "rust_version": "1.89",
             }),
         };
-        let ours = BTreeSet::from(["atproto-client", "atproto-types"]);
+        let ours = BTreeSet::from(["atmo-client", "atmo-types"]);
         let line: Value = serde_json::from_str(&index_line(&p, &ours).unwrap()).unwrap();
-        assert_eq!(line["name"], "atproto-client");
+        assert_eq!(line["name"], "atmo-client");
         assert_eq!(line["vers"], "0.1.0");
         assert_eq!(line["yanked"], false);
         assert_eq!(line["rust_version"], "1.89");
         let types = &line["deps"][0];
-        assert_eq!(types["name"], "atproto-types");
+        assert_eq!(types["name"], "atmo-types");
         assert_eq!(types["kind"], "normal");
         assert_eq!(types["registry"], Value::Null);
         assert_eq!(types["package"], Value::Null);
@@ -1493,9 +1493,9 @@ mod tests {
         let with = manifest(&template, "0.1", true);
         let without = manifest(&template, "0.1", false);
         assert!(!with.contains("@VERSION@"));
-        assert!(with.contains("atproto-client = { version = \"0.1\""));
+        assert!(with.contains("atmo-client = { version = \"0.1\""));
         assert!(with.contains("[build-dependencies]\nlexgen = "));
-        assert!(without.contains("atproto-client = { version = \"0.1\""));
+        assert!(without.contains("atmo-client = { version = \"0.1\""));
         assert!(!without.contains("lexgen"), "{without}");
         assert!(!without.contains("build-dependencies"), "{without}");
     }
@@ -1532,18 +1532,18 @@ mod tests {
         mkdir(&deps).unwrap();
         mkdir(&fingerprint).unwrap();
         let files = [
-            "libatproto_types-0123456789abcdef.rlib",
-            "atproto_types-0123456789abcdef.d",
+            "libatmo_types-0123456789abcdef.rlib",
+            "atmo_types-0123456789abcdef.d",
             "libatproto_types_extra-0123456789abcdef.rlib",
             "libserde-0123456789abcdef.rlib",
         ];
         for f in files {
             fs::write(deps.join(f), "").unwrap();
         }
-        mkdir(&fingerprint.join("atproto-types-fedcba9876543210")).unwrap();
+        mkdir(&fingerprint.join("atmo-types-fedcba9876543210")).unwrap();
         mkdir(&fingerprint.join("serde-fedcba9876543210")).unwrap();
-        mkdir(&dir.join("debug/incremental/atproto_types-03icwx82r052i")).unwrap();
-        prune_ours(&dir, &BTreeSet::from(["atproto-types".to_owned()])).unwrap();
+        mkdir(&dir.join("debug/incremental/atmo_types-03icwx82r052i")).unwrap();
+        prune_ours(&dir, &BTreeSet::from(["atmo-types".to_owned()])).unwrap();
         let left = |d: &Path| {
             let mut names: Vec<String> = fs::read_dir(d)
                 .unwrap()

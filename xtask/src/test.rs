@@ -5,7 +5,7 @@
 //!    Debian's `redis-server` when missing;
 //! 2. checks the generated crate is current (`cargo xtask codegen --check`);
 //! 3. runs all unit, snapshot and integration tests of the workspace,
-//!    atproto-client's own tests again without its HTTP stack, and the
+//!    atmo-client's own tests again without its HTTP stack, and the
 //!    feature combinations a workspace run does not build (identity with
 //!    real DNS, the key parser without verification, OAuth's Redis store,
 //!    the async CAR reader);
@@ -51,11 +51,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .env("ATPROTO_E2E", "required"),
     )?;
 
-    step("atproto-client without its HTTP stack (--no-default-features)");
+    step("atmo-client without its HTTP stack (--no-default-features)");
     status(Command::new(cargo()).current_dir(&root).args([
         "test",
         "-p",
-        "atproto-client",
+        "atmo-client",
         "--no-default-features",
         "--lib",
         "--tests",
@@ -67,14 +67,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     status(Command::new(cargo()).current_dir(&root).args([
         "test",
         "-p",
-        "atproto-identity",
+        "atmo-identity",
         "--features",
         "dns",
     ]))?;
     status(Command::new(cargo()).current_dir(&root).args([
         "test",
         "-p",
-        "atproto-crypto",
+        "atmo-crypto",
         "--no-default-features",
     ]))?;
     // OAuth's Redis store (a real redis-server on loopback) and the
@@ -82,20 +82,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     status(
         Command::new(cargo())
             .current_dir(&root)
-            .args([
-                "test",
-                "-p",
-                "atproto-oauth",
-                "--features",
-                "redis,loopback",
-            ])
+            .args(["test", "-p", "atmo-oauth", "--features", "redis,loopback"])
             .env("ATPROTO_E2E", "required"),
     )?;
     // The async CAR reader.
     status(Command::new(cargo()).current_dir(&root).args([
         "test",
         "-p",
-        "atproto-sync",
+        "atmo-sync",
         "--all-features",
     ]))?;
     // Both built-in HTTP clients at once (the hostile-answer suite and the
@@ -104,14 +98,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     status(Command::new(cargo()).current_dir(&root).args([
         "test",
         "-p",
-        "atproto-xrpc",
+        "atmo-xrpc",
         "--all-features",
     ]))?;
     // The Jetstream client (zstd behind its own feature).
     status(Command::new(cargo()).current_dir(&root).args([
         "test",
         "-p",
-        "atproto-stream",
+        "atmo-stream",
         "--features",
         "jetstream",
         "--test",
@@ -122,7 +116,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     status(
         Command::new(cargo())
             .current_dir(&root)
-            .args(["test", "-p", "atproto-server", "--all-features"])
+            .args(["test", "-p", "atmo-server", "--all-features"])
             .env("ATPROTO_E2E", "required"),
     )?;
 

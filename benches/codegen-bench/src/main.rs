@@ -11,37 +11,30 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn once(lexicons: &Path, out: &Path) -> (usize, usize) {
-    let fail = |e: Vec<lexgen::Error>| -> ! {
+    let fail = |e: Vec<atmo_lexgen::Error>| -> ! {
         for e in &e {
             eprintln!("{e}");
         }
         panic!("{} lexicon error(s)", e.len());
     };
-    let docs = lexgen::load_dir(lexicons).unwrap_or_else(|e| fail(e));
+    let docs = atmo_lexgen::load_dir(lexicons).unwrap_or_else(|e| fail(e));
     let n_docs = docs.len();
-    let set = lexgen::Set::build(docs, Vec::new()).unwrap_or_else(|e| fail(e));
-    let opts = lexgen::Options {
+    let set = atmo_lexgen::Set::build(docs, Vec::new()).unwrap_or_else(|e| fail(e));
+    // The same options as the real generation (`cargo xtask codegen`), so
+    // the same code: lexgen's one secret list and the `server` feature.
+    let opts = atmo_lexgen::Options {
         source_label: "lexicons".into(),
         regenerate_hint: "cargo xtask codegen".into(),
         features: true,
         crate_doc: "benchmark".into(),
-        // The same secret names as the real generation, so the same code.
-        secret_properties: [
-            "password",
-            "accessJwt",
-            "refreshJwt",
-            "token",
-            "authFactorToken",
-            "code",
-            "inviteCode",
-        ]
-        .map(String::from)
-        .to_vec(),
+        secret_properties: atmo_lexgen::official::secret_properties(),
+        root_path: "crate".into(),
+        server: atmo_lexgen::ServerCode::Feature("server".into()),
     };
-    let generated = lexgen::generate(&set, &opts).unwrap_or_else(|e| fail(e));
+    let generated = atmo_lexgen::generate(&set, &opts).unwrap_or_else(|e| fail(e));
     std::fs::write(
         out.join("Cargo.toml"),
-        lexgen::emit::cargo_toml(
+        atmo_lexgen::emit::cargo_toml(
             &generated,
             &opts,
             "[package]\nname = \"codegen-bench-output\"\nversion = \"0.0.0\"\n\n[features]\n",

@@ -909,7 +909,7 @@ fn cid(rng: &mut Rng, prefix: &str) -> String {
 }
 
 fn b64url(bytes: &[u8]) -> String {
-    atproto_types::base64::encode_url(bytes)
+    atmo_types::base64::encode_url(bytes)
 }
 
 fn capitalize(s: &str) -> String {

@@ -1,17 +1,17 @@
 //! Frame decode throughput on the generated corpus (`stream_bench::corpus`):
 //!
 //! - `typed`: header and body into the generated `subscribeRepos` message
-//!   (`atproto_stream::decode_frame`).
+//!   (`atmo_stream::decode_frame`).
 //! - `typed_open`: that, then the commit opened: the CAR slice read with
 //!   every block hashed against its CID, the record found and checked.
-//! - `value`: header, then the body as an untyped `atproto_sync::Value`.
+//! - `value`: header, then the body as an untyped `atmo_sync::Value`.
 //! - `serde_json_value`: header, then the body as a `serde_json::Value`.
 //!
 //! Throughput is per corpus pass (frames and bytes).
 
-use atproto_stream::{decode_frame, Frame, RepoEvent, SubscribeRepos, DEFAULT_MAX_FRAME_SIZE};
-use atproto_sync::event::{read_frame, Frame as RawFrame};
-use atproto_sync::Value;
+use atmo_stream::{decode_frame, Frame, RepoEvent, SubscribeRepos, DEFAULT_MAX_FRAME_SIZE};
+use atmo_sync::event::{read_frame, Frame as RawFrame};
+use atmo_sync::Value;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -64,7 +64,7 @@ fn frames(c: &mut Criterion) {
     g.bench_function("serde_json_value", |b| {
         b.iter(|| {
             for f in &corpus {
-                let v: serde_json::Value = atproto_sync::from_slice(body(black_box(f))).unwrap();
+                let v: serde_json::Value = atmo_sync::from_slice(body(black_box(f))).unwrap();
                 black_box(v);
             }
         })

@@ -14,11 +14,11 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use atproto_crypto::{Curve, PublicKey};
-use atproto_stream::encode_frame;
-use atproto_sync::car::write_car;
-use atproto_sync::tree::{invert_ops, Op};
-use atproto_sync::{mst, Cid, Value};
+use atmo_crypto::{Curve, PublicKey};
+use atmo_stream::encode_frame;
+use atmo_sync::car::write_car;
+use atmo_sync::tree::{invert_ops, Op};
+use atmo_sync::{mst, Cid, Value};
 use k256::ecdsa::signature::Signer;
 use serde_json::{json, Value as Json};
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::hint::black_box;
 
-use atproto_crypto::PublicKey;
+use atmo_crypto::PublicKey;
 use serde::Deserialize;
 
 /// What a party found in the frames it decoded.
@@ -59,14 +59,14 @@ fn collection(path: &str) -> &str {
     path.split_once('/').map_or(path, |(c, _)| c)
 }
 
-/// Ours: `atproto_stream::decode_frame` into the generated `subscribeRepos`
+/// Ours: `atmo_stream::decode_frame` into the generated `subscribeRepos`
 /// union, `RepoEvent::from_message` to open the commit (its CAR read with
 /// every block checked against its CID), and `RecordOp::decode` into the
 /// generated record types.
 pub mod ours {
     use super::*;
-    use atproto_api::app::bsky::{actor, feed, graph};
-    use atproto_stream::{
+    use atmo_api::app::bsky::{actor, feed, graph};
+    use atmo_stream::{
         decode_frame, Frame, RecordOp, RepoEvent, SubscribeRepos, DEFAULT_MAX_FRAME_SIZE,
     };
 
@@ -128,7 +128,7 @@ pub mod ours {
     /// Decodes one frame and, for a `#commit`, checks it fully: every
     /// block against its CID, the commit's signature with the repository's
     /// key, and undoing its ops on the carried tree to `prevData`
-    /// (`atproto_stream::verify::verify_commit`); a `#sync`'s commit
+    /// (`atmo_stream::verify::verify_commit`); a `#sync`'s commit
     /// signature (`Verifier::sync_with_key`).
     pub fn verify(
         frame: &[u8],
@@ -139,13 +139,13 @@ pub mod ours {
         let key = |did: &str| keys.get(did).ok_or_else(|| format!("no key for {did}"));
         match event(frame)? {
             RepoEvent::Commit(c) => {
-                let checked = atproto_stream::verify::verify_commit(&c, None, key(c.repo())?)?;
+                let checked = atmo_stream::verify::verify_commit(&c, None, key(c.repo())?)?;
                 tally.commits += 1;
                 tally.ops += c.ops.len();
                 black_box(checked);
             }
             RepoEvent::Sync(s) => {
-                let mut v = atproto_stream::Verifier::offline();
+                let mut v = atmo_stream::Verifier::offline();
                 v.sync_with_key(&s, key(s.did.as_str())?)?;
                 tally.others += 1;
             }

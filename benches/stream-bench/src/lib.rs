@@ -1,10 +1,10 @@
 //! Firehose decoding measured against the Rust peers: a generated corpus
 //! of realistic, verifiable `subscribeRepos` frames ([`corpus`]) and the
-//! same decoding job done by atproto-stream, atrium, jacquard and an
+//! same decoding job done by atmo-stream, atrium, jacquard and an
 //! untyped `Ipld` baseline ([`decode`]).
 //!
 //! The `peers` binary times them side by side; the `frames` criterion
-//! bench breaks atproto-stream's own decode into its steps.
+//! bench breaks atmo-stream's own decode into its steps.
 
 pub mod corpus;
 pub mod decode;

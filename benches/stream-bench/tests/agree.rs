@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use atproto_api::app::bsky::feed::post::{Post, PostEmbed};
-use atproto_stream::{Action, RepoEvent};
+use atmo_api::app::bsky::feed::post::{Post, PostEmbed};
+use atmo_stream::{Action, RepoEvent};
 use stream_bench::decode::{ours, Tally};
 use stream_bench::{corpus, decode_all, PARTIES};
 

@@ -10,12 +10,12 @@ pub const TIMELINE: &str = include_str!("../../fixtures/timeline.json");
 /// A `com.atproto.server.createSession` response with a DID document.
 pub const SESSION: &str = include_str!("../../fixtures/session.json");
 
-/// This repository's generated `atproto-api` (default features).
+/// This repository's generated `atmo-api` (default features).
 pub mod ours {
     /// `app.bsky.feed.getTimeline` output.
-    pub type Timeline = atproto_api::app::bsky::feed::get_timeline::Output;
+    pub type Timeline = atmo_api::app::bsky::feed::get_timeline::Output;
     /// `com.atproto.server.createSession` output.
-    pub type Session = atproto_api::com::atproto::server::create_session::Output;
+    pub type Session = atmo_api::com::atproto::server::create_session::Output;
 }
 
 /// The untyped baseline: `serde_json::Value`.

@@ -17,27 +17,27 @@ pub struct TyPath {
 pub enum Ty {
     /// `::std::string::String`
     String,
-    /// `::atproto_types::<name>`: a string-format newtype.
+    /// `::atmo_types::<name>`: a string-format newtype.
     Format(&'static str),
     /// `i64`
     Int,
     /// `bool`
     Bool,
-    /// `::atproto_types::Bytes`
+    /// `::atmo_types::Bytes`
     Bytes,
-    /// `::atproto_types::CidLink`
+    /// `::atmo_types::CidLink`
     CidLink,
-    /// `::atproto_types::Blob`
+    /// `::atmo_types::Blob`
     Blob,
-    /// `::atproto_types::Unknown`
+    /// `::atmo_types::Unknown`
     Unknown,
-    /// `::atproto_types::xrpc::RawBody`
+    /// `::atmo_types::xrpc::RawBody`
     RawBody,
     /// `::std::vec::Vec<T>`
     Vec(Box<Ty>),
     /// A generated type.
     Named(TyPath),
-    /// `::atproto_types::object::Open<T>` of a generated string enum.
+    /// `::atmo_types::object::Open<T>` of a generated string enum.
     Open(TyPath),
 }
 

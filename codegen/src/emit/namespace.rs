@@ -260,7 +260,7 @@ fn root_tokens(parts: &Parts, opts: &Options) -> TokenStream {
             _caller: ::std::marker::PhantomData<&'a C>,
         }
         impl<'a, C: ?Sized> Api<'a, C> {
-            /// The tree over a caller (the client implements `atproto_types::XrpcCaller`).
+            /// The tree over a caller (the client implements `atmo_types::XrpcCaller`).
             pub fn new(caller: &'a C) -> Self {
                 let _ = caller;
                 Api { #(#inits)* _caller: ::std::marker::PhantomData }
@@ -286,7 +286,7 @@ fn namespace_tokens(node: &Node, parts: &Parts) -> TokenStream {
             quote!(caller_: &'a C,),
             quote!(caller_: caller,),
             quote! {
-                impl<'a, C: ::atproto_types::XrpcCaller + ?Sized> Service<'a, C> {
+                impl<'a, C: ::atmo_types::XrpcCaller + ?Sized> Service<'a, C> {
                     #(#methods)*
                 }
             },

@@ -3,17 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use lexgen::model::Document;
+use atmo_lexgen::model::Document;
 
 /// The xtask's generation code and policy (crate names, manifest, secrets).
 #[path = "../../../xtask/src/codegen.rs"]
 pub mod xtask;
 
 /// Generation options with the xtask's policy.
-pub fn options() -> lexgen::Options {
-    lexgen::Options {
+pub fn options() -> atmo_lexgen::Options {
+    atmo_lexgen::Options {
         secret_properties: xtask::secret_properties(),
-        ..lexgen::Options::default()
+        ..atmo_lexgen::Options::default()
     }
 }
 
@@ -27,7 +27,7 @@ pub fn workspace() -> PathBuf {
 
 /// The official lexicons of this repository.
 pub fn official() -> Vec<Document> {
-    lexgen::load_dir(&workspace().join("lexicons")).expect("official lexicons load")
+    atmo_lexgen::load_dir(&workspace().join("lexicons")).expect("official lexicons load")
 }
 
 /// `../shared/atproto-interop-tests` (or `$ATPROTO_SHARED_DIR/atproto-interop-tests`);
@@ -49,23 +49,23 @@ pub fn interop_tests(test: &str) -> Option<PathBuf> {
 }
 
 /// Generates `local` with every official document not in `local` as the
-/// external crate `atproto_api`; returns the generated files.
-pub fn generate_with_official(local: Vec<Document>) -> lexgen::Generated {
+/// external crate `atmo_api`; returns the generated files.
+pub fn generate_with_official(local: Vec<Document>) -> atmo_lexgen::Generated {
     let ids: Vec<String> = local.iter().map(|d| d.id.clone()).collect();
     let external: Vec<Document> = official()
         .into_iter()
         .filter(|d| !ids.contains(&d.id))
         .collect();
-    let set = lexgen::Set::build(local, vec![("atproto_api".into(), external)])
+    let set = atmo_lexgen::Set::build(local, vec![("atmo_api".into(), external)])
         .unwrap_or_else(|e| panic!("{e:#?}"));
-    lexgen::generate(&set, &options()).unwrap_or_else(|e| panic!("{e:#?}"))
+    atmo_lexgen::generate(&set, &options()).unwrap_or_else(|e| panic!("{e:#?}"))
 }
 
 /// The module file generated for `nsid`.
-pub fn module_file<'g>(g: &'g lexgen::Generated, nsid: &str) -> &'g str {
+pub fn module_file<'g>(g: &'g atmo_lexgen::Generated, nsid: &str) -> &'g str {
     let path: Vec<String> = nsid
         .split('.')
-        .map(|s| lexgen::names::unraw(&lexgen::names::snake(s)).to_owned())
+        .map(|s| atmo_lexgen::names::unraw(&atmo_lexgen::names::snake(s)).to_owned())
         .collect();
     let file = format!("{}.rs", path.join("/"));
     g.files
@@ -75,15 +75,15 @@ pub fn module_file<'g>(g: &'g lexgen::Generated, nsid: &str) -> &'g str {
 
 /// Parses a document from JSON text, panicking with every error.
 pub fn doc(file: &str, text: &str) -> Document {
-    lexgen::model::parse_document(file, text).unwrap_or_else(|e| panic!("{e:#?}"))
+    atmo_lexgen::model::parse_document(file, text).unwrap_or_else(|e| panic!("{e:#?}"))
 }
 
 /// The errors of building a set from JSON texts (parse or resolve).
-pub fn errors_of(texts: &[(&str, &str)]) -> Vec<lexgen::Error> {
+pub fn errors_of(texts: &[(&str, &str)]) -> Vec<atmo_lexgen::Error> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for (file, text) in texts {
-        match lexgen::model::parse_document(file, text) {
+        match atmo_lexgen::model::parse_document(file, text) {
             Ok(d) => docs.push(d),
             Err(e) => errors.extend(e),
         }
@@ -91,7 +91,8 @@ pub fn errors_of(texts: &[(&str, &str)]) -> Vec<lexgen::Error> {
     if !errors.is_empty() {
         return errors;
     }
-    match lexgen::Set::build(docs, vec![]).and_then(|s| lexgen::generate(&s, &options())) {
+    match atmo_lexgen::Set::build(docs, vec![]).and_then(|s| atmo_lexgen::generate(&s, &options()))
+    {
         Ok(_) => vec![],
         Err(e) => e,
     }

@@ -1,7 +1,7 @@
 //! An app's own lexicons run through lexgen from a build script: `build.rs`
 //! generates `lexicons/` (record types, queries, every name clash the
 //! generator resolves) into one file of `OUT_DIR`, included here in a nested
-//! module. Its types refer to `atproto_api` for the official ones
+//! module. Its types refer to `atmo_api` for the official ones
 //! (`com.atproto.repo.strongRef`, `app.bsky.richtext.facet`,
 //! `app.bsky.embed.images`). [`service`] serves the query and procedure
 //! (the `todo-service` binary).

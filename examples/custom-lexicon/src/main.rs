@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use atproto_server::ServiceAuthVerifier;
+use atmo_server::ServiceAuthVerifier;
 use custom_lexicon_example::service::{router, AppState, Store};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -63,8 +63,8 @@ async fn main() -> Result<(), BoxError> {
             std::process::exit(2);
         }
     };
-    let http = Arc::new(atproto_xrpc::HyperClient::new()?);
-    let resolver = atproto_identity::Resolver::builder(http)
+    let http = Arc::new(atmo_xrpc::HyperClient::new()?);
+    let resolver = atmo_identity::Resolver::builder(http)
         .plc_url(args.plc)
         .allow_http_loopback(args.dev)
         .build()?;

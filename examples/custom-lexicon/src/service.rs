@@ -1,5 +1,5 @@
 //! The `todo-service` binary's routes: the custom lexicon's query and
-//! procedure served with atproto-server's [`XrpcRouter`] from the types
+//! procedure served with atmo-server's [`XrpcRouter`] from the types
 //! `build.rs` generates with `Builder::server(true)`.
 //!
 //! - `com.example.todo.addItem` (procedure, service auth): adds an item to
@@ -13,10 +13,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use atproto_server::axum::ServiceAuth;
-use atproto_server::xrpc::{XrpcError, XrpcRequest, XrpcRouter};
-use atproto_server::ServiceAuthVerifier;
-use atproto_types::Datetime;
+use atmo_server::axum::ServiceAuth;
+use atmo_server::xrpc::{XrpcError, XrpcRequest, XrpcRouter};
+use atmo_server::ServiceAuthVerifier;
+use atmo_types::Datetime;
 use axum::extract::FromRef;
 
 use crate::lexicons::com::example::todo::{add_item, item, list_items};
@@ -88,7 +88,7 @@ async fn add(
     // aud = this service, lxm = com.example.todo.addItem, signed with the
     // issuer's current key: refused with 401 and the reason's name otherwise.
     let ServiceAuth(caller) = req.extract::<ServiceAuth>().await?;
-    let now = Datetime::new(atproto_types::time::now_rfc3339())
+    let now = Datetime::new(atmo_types::time::now_rfc3339())
         .map_err(|e| XrpcError::internal(format!("the clock: {e}")))?;
     let mut todo = item::Item::new(req.input.title, now);
     todo.priority = req.input.priority;

@@ -2,9 +2,9 @@
 //! with `None` (or its lexicon default) and leaves `extra` empty; structs
 //! with no required field implement `Default`.
 
-use atproto_api::app::bsky::feed::{get_timeline, post};
-use atproto_api::com::atproto::repo::strong_ref::StrongRef;
-use atproto_types::{AtIdentifier, Datetime};
+use atmo_api::app::bsky::feed::{get_timeline, post};
+use atmo_api::com::atproto::repo::strong_ref::StrongRef;
+use atmo_types::{AtIdentifier, Datetime};
 use custom_lexicon_example::lexicons::com::example::todo::{item, list_items};
 use serde_json::json;
 

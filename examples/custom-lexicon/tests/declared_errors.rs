@@ -12,13 +12,13 @@ fn an_endpoint_of_the_app_lexicons_lists_its_errors() {
 #[test]
 fn official_endpoints_list_their_errors_in_lexicon_order() {
     assert_eq!(
-        atproto_api::declared_errors("com.atproto.server.refreshSession"),
+        atmo_api::declared_errors("com.atproto.server.refreshSession"),
         Some(&["AccountTakedown", "InvalidToken", "ExpiredToken"][..])
     );
-    let get_session = atproto_api::declared_errors("com.atproto.server.getSession");
+    let get_session = atmo_api::declared_errors("com.atproto.server.getSession");
     assert_eq!(get_session, Some(&[][..]), "declares none");
     // A subscription declares errors too.
-    let repos = atproto_api::declared_errors("com.atproto.sync.subscribeRepos").unwrap();
+    let repos = atmo_api::declared_errors("com.atproto.sync.subscribeRepos").unwrap();
     assert!(repos.contains(&"FutureCursor"), "{repos:?}");
 }
 
@@ -27,10 +27,10 @@ fn official_endpoints_list_their_errors_in_lexicon_order() {
 #[test]
 fn records_and_unknown_nsids_are_none() {
     // A record type is not an endpoint.
-    assert_eq!(atproto_api::declared_errors("app.bsky.feed.post"), None);
+    assert_eq!(atmo_api::declared_errors("app.bsky.feed.post"), None);
     assert_eq!(
         custom_lexicon_example::lexicons::declared_errors("com.example.todo.item"),
         None
     );
-    assert_eq!(atproto_api::declared_errors("com.example.nothing"), None);
+    assert_eq!(atmo_api::declared_errors("com.example.nothing"), None);
 }

@@ -1,7 +1,7 @@
 //! Lexicons whose names the generated code uses itself (`lexicons/com/example/names/`):
 //! they generate, compile (this crate builds them), and keep their JSON names.
 
-use atproto_types::xrpc::{Endpoint, EndpointError};
+use atmo_types::xrpc::{Endpoint, EndpointError};
 use custom_lexicon_example::lexicons::com::example::names::{new, perms, record, stream};
 use serde_json::{json, Value};
 

@@ -1,5 +1,5 @@
 //! Generated code for an app's own lexicons: it compiles, its refs into the
-//! official set are `atproto_api` types, and its data round-trips.
+//! official set are `atmo_api` types, and its data round-trips.
 
 use custom_lexicon_example::lexicons::com::example::todo::{item, list_items};
 use serde_json::{json, Value};
@@ -37,7 +37,7 @@ fn record_with_official_refs_round_trips() {
     let item: item::Item = round_trip(&record);
     assert_eq!(item.title, "Buy milk");
     assert_eq!(item.r#type.as_ref().map(|t| t.as_str()), Some(item::ERRAND));
-    let subject: &atproto_api::com::atproto::repo::strong_ref::StrongRef =
+    let subject: &atmo_api::com::atproto::repo::strong_ref::StrongRef =
         item.subject.as_ref().unwrap();
     assert_eq!(subject.uri.collection(), Some("app.bsky.feed.post"));
     assert!(matches!(
@@ -45,7 +45,7 @@ fn record_with_official_refs_round_trips() {
         Some(item::ItemAttachment::Link(_))
     ));
     assert_eq!(
-        <item::Item as atproto_types::object::Record>::NSID,
+        <item::Item as atmo_types::object::Record>::NSID,
         "com.example.todo.item"
     );
 }
@@ -69,7 +69,7 @@ fn defaults_apply_and_unknown_union_members_are_kept() {
 
 #[test]
 fn query_parameters_and_declared_errors() {
-    use atproto_types::xrpc::{Endpoint, EndpointError, QueryParams, QueryWriter};
+    use atmo_types::xrpc::{Endpoint, EndpointError, QueryParams, QueryWriter};
     let params = list_items::Parameters {
         actor: "alice.test".parse().unwrap(),
         limit: 10,
@@ -94,7 +94,7 @@ fn query_parameters_and_declared_errors() {
 
 #[test]
 fn constraints_of_custom_lexicons_are_checked() {
-    use atproto_types::validate::Validate;
+    use atmo_types::validate::Validate;
     let record = serde_json::json!({
         "$type": "com.example.todo.item",
         "title": "x".repeat(301),

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The todo service on loopback, called as a client calls it: atproto-client's
+//! The todo service on loopback, called as a client calls it: atmo-client's
 //! Agent with the generated endpoint types. What `addItem` stores,
 //! `listItems` returns; `addItem` without a service-auth token is refused
 //! with 401; a parameter outside the lexicon's constraints with 400
@@ -8,14 +8,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use atproto_client::{AtpAgent, CallOptions, Error};
-use atproto_crypto::{Curve, PublicKey};
-use atproto_server::{
+use atmo_client::{AtpAgent, CallOptions, Error};
+use atmo_crypto::{Curve, PublicKey};
+use atmo_server::{
     mint_service_jwt, KeyId, KeyLookupError, KeyResolver, ServiceAuthVerifier, SigningKey,
 };
-use atproto_types::xrpc::Endpoint;
-use atproto_types::{AtIdentifier, Did};
-use atproto_xrpc::BoxFuture;
+use atmo_types::xrpc::Endpoint;
+use atmo_types::{AtIdentifier, Did};
+use atmo_xrpc::BoxFuture;
 use custom_lexicon_example::lexicons::com::example::todo::{add_item, list_items};
 use custom_lexicon_example::service::{router, AppState, Store};
 
@@ -89,7 +89,7 @@ impl Fixture {
 /// The XRPC status and error name of a refusal the endpoint does not declare.
 fn refusal<E: std::fmt::Debug>(e: Error<E>) -> (u16, String) {
     match e {
-        Error::Xrpc(atproto_xrpc::Error::Xrpc(x)) => (x.status, x.error),
+        Error::Xrpc(atmo_xrpc::Error::Xrpc(x)) => (x.status, x.error),
         other => panic!("expected an XRPC error, got {other:?}"),
     }
 }

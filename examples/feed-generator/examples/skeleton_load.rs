@@ -32,12 +32,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atproto_crypto::{Curve, PublicKey};
-use atproto_server::{
+use atmo_crypto::{Curve, PublicKey};
+use atmo_server::{
     mint_service_jwt, KeyId, KeyLookupError, KeyResolver, ServiceAuthVerifier, SigningKey,
 };
-use atproto_types::Did;
-use atproto_xrpc::{BoxFuture, HttpClient, HttpMethod, HttpRequest, HyperClient};
+use atmo_types::Did;
+use atmo_xrpc::{BoxFuture, HttpClient, HttpMethod, HttpRequest, HyperClient};
 use feed_generator_example::{did_document, router, AppState, Index};
 
 const FG: &str = "did:web:localhost%3A1234";

@@ -1,15 +1,15 @@
-//! An example feed generator on `atproto-server` and `atproto-stream`.
+//! An example feed generator on `atmo-server` and `atmo-stream`.
 //!
 //! - [`Rule`]: which posts belong in the feed (text containing a term,
 //!   case-insensitively; `#rust` matches the hashtag).
 //! - [`Index`]: the matching posts, newest first, bounded, with opaque
 //!   cursors for paging; deletions on the firehose remove entries.
 //! - [`index_firehose`]: `com.atproto.sync.subscribeRepos` read with
-//!   atproto-stream's [`Firehose`] (reconnects, each event once), each new
+//!   atmo-stream's [`Firehose`] (reconnects, each event once), each new
 //!   post checked against the rule.
 //! - [`router`]: `app.bsky.feed.getFeedSkeleton` (service auth required:
 //!   `aud` this generator's DID, `lxm` the method), and
-//!   `app.bsky.feed.describeFeedGenerator` on atproto-server's
+//!   `app.bsky.feed.describeFeedGenerator` on atmo-server's
 //!   [`XrpcRouter`], plus the `did:web` document at `/.well-known/did.json`
 //!   with its `#bsky_fg` service.
 //! - [`generator_record`]: the `app.bsky.feed.generator` record the
@@ -18,15 +18,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use atproto_api::app::bsky::feed::defs::SkeletonFeedPost;
-use atproto_api::app::bsky::feed::generator::Generator;
-use atproto_api::app::bsky::feed::post::Post;
-use atproto_api::app::bsky::feed::{describe_feed_generator, get_feed_skeleton};
-use atproto_server::axum::ServiceAuth;
-use atproto_server::xrpc::{XrpcError, XrpcRequest, XrpcRouter};
-use atproto_server::ServiceAuthVerifier;
-use atproto_stream::{Action, CommitEvent, Firehose, RepoEvent};
-use atproto_types::{AtUri, Datetime, Did};
+use atmo_api::app::bsky::feed::defs::SkeletonFeedPost;
+use atmo_api::app::bsky::feed::generator::Generator;
+use atmo_api::app::bsky::feed::post::Post;
+use atmo_api::app::bsky::feed::{describe_feed_generator, get_feed_skeleton};
+use atmo_server::axum::ServiceAuth;
+use atmo_server::xrpc::{XrpcError, XrpcRequest, XrpcRouter};
+use atmo_server::ServiceAuthVerifier;
+use atmo_stream::{Action, CommitEvent, Firehose, RepoEvent};
+use atmo_types::{AtUri, Datetime, Did};
 use axum::extract::{FromRef, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -265,7 +265,7 @@ pub fn generator_record(
         .parse()
         .map_err(|e| format!("the feed generator DID {service_did:?}: {e}"))?;
     let now =
-        Datetime::new(atproto_types::time::now_rfc3339()).map_err(|e| format!("the clock: {e}"))?;
+        Datetime::new(atmo_types::time::now_rfc3339()).map_err(|e| format!("the clock: {e}"))?;
     let mut record = Generator::new(did, display_name.to_owned(), now);
     record.description = description.map(str::to_owned);
     Ok(record)

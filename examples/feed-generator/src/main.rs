@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use atproto_client::{AtpAgent, Login};
-use atproto_server::ServiceAuthVerifier;
-use atproto_types::RecordKey;
+use atmo_client::{AtpAgent, Login};
+use atmo_server::ServiceAuthVerifier;
+use atmo_types::RecordKey;
 use feed_generator_example::{
     did_document, did_web, endpoint_of, generator_record, index_firehose, router, AppState, Index,
     Rule,
@@ -46,8 +46,8 @@ async fn serve() -> Result<(), BoxError> {
     let plc = env_or("FEEDGEN_PLC", "https://plc.directory");
     let dev = std::env::var("FEEDGEN_DEV").is_ok_and(|v| v == "1");
 
-    let http = Arc::new(atproto_xrpc::HyperClient::new()?);
-    let resolver = atproto_identity::Resolver::builder(http)
+    let http = Arc::new(atmo_xrpc::HyperClient::new()?);
+    let resolver = atmo_identity::Resolver::builder(http)
         .plc_url(plc)
         .allow_http_loopback(dev)
         .build()?;

@@ -13,13 +13,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use atproto_api::app::bsky::feed::get_feed::{self, GetFeed};
-use atproto_api::app::bsky::feed::get_feed_generator::{self, GetFeedGenerator};
-use atproto_client::bsky::PostBuilder;
-use atproto_client::{AtpAgent, LocalDev};
+use atmo_api::app::bsky::feed::get_feed::{self, GetFeed};
+use atmo_api::app::bsky::feed::get_feed_generator::{self, GetFeedGenerator};
+use atmo_client::bsky::PostBuilder;
+use atmo_client::{AtpAgent, LocalDev};
+use atmo_types::RecordKey;
 use atproto_tests::appview::{eventually, AppView};
 use atproto_tests::{new_account_input, unique_handle};
-use atproto_types::RecordKey;
 use feed_generator_example::generator_record;
 
 mod common;
@@ -36,7 +36,7 @@ async fn get_feed_on_the_appview_returns_the_generators_posts_hydrated() {
         .unwrap();
     let owner = session.did.to_string();
     let term = format!("lobster{}", std::process::id());
-    let http = Arc::new(atproto_xrpc::HyperClient::new().unwrap());
+    let http = Arc::new(atmo_xrpc::HyperClient::new().unwrap());
     let resolver = LocalDev::new(&net.pds, &net.plc)
         .resolver_builder(http)
         .build()

@@ -11,11 +11,11 @@
 
 use std::time::{Duration, Instant};
 
-use atproto_api::app::bsky::feed::get_feed_skeleton::{self, GetFeedSkeleton};
-use atproto_client::bsky::PostBuilder;
-use atproto_client::AtpAgent;
+use atmo_api::app::bsky::feed::get_feed_skeleton::{self, GetFeedSkeleton};
+use atmo_client::bsky::PostBuilder;
+use atmo_client::AtpAgent;
+use atmo_types::RecordKey;
 use atproto_tests::{new_account_input, unique_handle, Pds};
-use atproto_types::RecordKey;
 use feed_generator_example::generator_record;
 
 mod common;
@@ -84,7 +84,7 @@ async fn get_feed_skeleton_through_the_pds_with_atproto_proxy() {
     assert!(
         matches!(
             e,
-            atproto_client::Error::Api {
+            atmo_client::Error::Api {
                 error: get_feed_skeleton::Error::UnknownFeed(_),
                 ..
             }
@@ -102,7 +102,7 @@ async fn get_feed_skeleton_through_the_pds_with_atproto_proxy() {
         .await
         .unwrap_err();
     match e {
-        atproto_client::Error::Xrpc(atproto_xrpc::Error::Xrpc(x)) => {
+        atmo_client::Error::Xrpc(atmo_xrpc::Error::Xrpc(x)) => {
             assert_eq!((x.status, x.error.as_str()), (401, "AuthMissing"), "{x:?}")
         }
         other => panic!("expected the PDS's 401, got {other:?}"),

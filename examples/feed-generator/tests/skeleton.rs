@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use atproto_crypto::{Curve, PublicKey};
-use atproto_server::{
+use atmo_crypto::{Curve, PublicKey};
+use atmo_server::{
     mint_service_jwt, sign_jwt, KeyId, KeyLookupError, KeyResolver, ServiceAuthVerifier, SigningKey,
 };
-use atproto_types::Did;
-use atproto_xrpc::{BoxFuture, HttpClient, HttpMethod, HttpRequest, HyperClient};
+use atmo_types::Did;
+use atmo_xrpc::{BoxFuture, HttpClient, HttpMethod, HttpRequest, HyperClient};
 use feed_generator_example::{did_document, router, AppState, Index};
 use serde_json::{json, Value};
 

@@ -1,15 +1,15 @@
-//! An example labeler on `atproto-server` and `atproto-stream`.
+//! An example labeler on `atmo-server` and `atmo-stream`.
 //!
 //! - [`Labeler::emit`]: a label signed with the labeler's `#atproto_label`
 //!   key (a K-256 [`SigningKey`]) over the label's DAG-CBOR without `sig`
-//!   (atproto-sync's encoder, through atproto-stream's
+//!   (atmo-sync's encoder, through atmo-stream's
 //!   [`label_signing_bytes`]), kept with a sequence number and sent to
 //!   live subscribers.
 //! - [`router`]: `com.atproto.label.queryLabels` (URI patterns, exact or
 //!   `prefix*`, sources, cursor paging) and
 //!   `com.atproto.label.subscribeLabels` (WebSocket, DAG-CBOR `#labels`
 //!   frames, a cursor replays what came after it, a cursor ahead of the
-//!   stream is `FutureCursor`) on atproto-server's [`XrpcRouter`], and the
+//!   stream is `FutureCursor`) on atmo-server's [`XrpcRouter`], and the
 //!   `did:web` document with `#atproto_label` and `#atproto_labeler` at
 //!   `/.well-known/did.json`.
 //! - [`service_record`]: the `app.bsky.labeler.service` record with custom
@@ -19,17 +19,17 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use atproto_api::app::bsky::feed::post::Post;
-use atproto_api::app::bsky::labeler::service::Service;
-use atproto_api::com::atproto::label::defs::Label;
-use atproto_api::com::atproto::label::{query_labels, subscribe_labels};
-use atproto_server::xrpc::{
+use atmo_api::app::bsky::feed::post::Post;
+use atmo_api::app::bsky::labeler::service::Service;
+use atmo_api::com::atproto::label::defs::Label;
+use atmo_api::com::atproto::label::{query_labels, subscribe_labels};
+use atmo_server::xrpc::{
     Broadcaster, SubscriptionOptions, SubscriptionRequest, XrpcError, XrpcRequest, XrpcRouter,
 };
-use atproto_server::SigningKey;
-use atproto_stream::labels::label_signing_bytes;
-use atproto_stream::{Action, Firehose, RepoEvent};
-use atproto_types::{Bytes, Cid, Datetime, Did, Uri};
+use atmo_server::SigningKey;
+use atmo_stream::labels::label_signing_bytes;
+use atmo_stream::{Action, Firehose, RepoEvent};
+use atmo_types::{Bytes, Cid, Datetime, Did, Uri};
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -121,7 +121,7 @@ impl Labeler {
         let uri: Uri = uri
             .parse()
             .map_err(|e| LabelError(format!("label subject {uri:?}: {e}")))?;
-        let cts = Datetime::new(atproto_types::time::now_rfc3339())
+        let cts = Datetime::new(atmo_types::time::now_rfc3339())
             .map_err(|e| LabelError(format!("the clock: {e}")))?;
         let mut label = Label::new(self.did.clone(), uri, val.to_owned(), cts);
         label.cid = cid;
@@ -240,7 +240,7 @@ pub struct LabelDefinition {
 /// The `app.bsky.labeler.service` record declaring `definitions` (their
 /// identifiers as `labelValues` as well).
 pub fn service_record(definitions: &[LabelDefinition]) -> Result<Service, LabelError> {
-    let now = atproto_types::time::now_rfc3339();
+    let now = atmo_types::time::now_rfc3339();
     let defs: Vec<serde_json::Value> = definitions
         .iter()
         .map(|d| {

@@ -1,10 +1,10 @@
 //! The example labeler: `labeler keygen`, `labeler serve` or
 //! `labeler publish`. Settings come from the environment (see the README).
 
-use atproto_client::{AtpAgent, Login};
-use atproto_crypto::Curve;
-use atproto_server::SigningKey;
-use atproto_types::RecordKey;
+use atmo_client::{AtpAgent, Login};
+use atmo_crypto::Curve;
+use atmo_server::SigningKey;
+use atmo_types::RecordKey;
 use labeler_example::{label_firehose, router, service_record, LabelDefinition, Labeler};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -4,7 +4,7 @@
 //! reaches the AppView, which shows it on the post's view for a client
 //! that accepts the labeler (`atproto-accept-labelers`), and its signature
 //! verifies against the `#atproto_label` key of the labeler's did:web
-//! document, resolved through atproto-identity.
+//! document, resolved through atmo-identity.
 //!
 //! The npm AppView has no label ingester; the harness's external label
 //! bridge (test-harness code in tests/appview/start.mjs) stands in for
@@ -22,21 +22,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use atproto_api::app::bsky::feed::get_posts::{self, GetPosts};
-use atproto_api::com::atproto::label::defs::Label;
-use atproto_api::com::atproto::label::query_labels::{self, QueryLabels};
-use atproto_client::bsky::PostBuilder;
-use atproto_client::{AtpAgent, LocalDev};
-use atproto_crypto::Curve;
-use atproto_server::SigningKey;
-use atproto_stream::labels::{label_key, label_signing_bytes};
+use atmo_api::app::bsky::feed::get_posts::{self, GetPosts};
+use atmo_api::com::atproto::label::defs::Label;
+use atmo_api::com::atproto::label::query_labels::{self, QueryLabels};
+use atmo_client::bsky::PostBuilder;
+use atmo_client::{AtpAgent, LocalDev};
+use atmo_crypto::Curve;
+use atmo_server::SigningKey;
+use atmo_stream::labels::{label_key, label_signing_bytes};
 use atproto_tests::appview::{eventually, AppView};
 use atproto_tests::{new_account_input, unique_handle};
 use labeler_example::{router, Labeler};
 
-/// Verifies `label`'s `sig` with atproto-crypto against `key`, over the
+/// Verifies `label`'s `sig` with atmo-crypto against `key`, over the
 /// label's DAG-CBOR without `sig`.
-fn verify(label: &Label, key: &atproto_crypto::PublicKey) {
+fn verify(label: &Label, key: &atmo_crypto::PublicKey) {
     let sig = label.sig.as_ref().expect("the label carries sig");
     let bytes = label_signing_bytes(label).unwrap();
     key.verify(&bytes, &sig.0)
@@ -125,7 +125,7 @@ async fn the_labelers_labels_reach_the_appview_and_their_signatures_verify() {
     assert_eq!(shown.neg, None);
 
     // The labeler's key, from its DID document, as any consumer finds it.
-    let http = Arc::new(atproto_xrpc::HyperClient::new().unwrap());
+    let http = Arc::new(atmo_xrpc::HyperClient::new().unwrap());
     let resolver = LocalDev::new(&net.pds, &net.plc)
         .resolver_builder(http)
         .build()

@@ -3,7 +3,7 @@
 //! it reads on the PDS's firehose; its did:web resolves through the
 //! library's identity resolver and the label's signature verifies against
 //! the `#atproto_label` key found there; subscribeLabels read with
-//! atproto-stream's `Subscriber` (the client with reconnects and cursors)
+//! atmo-stream's `Subscriber` (the client with reconnects and cursors)
 //! carries it; and a client reaches queryLabels THROUGH the PDS with
 //! `atproto-proxy: <labeler did>#atproto_labeler`.
 //!
@@ -12,14 +12,14 @@
 
 use std::time::{Duration, Instant};
 
-use atproto_api::com::atproto::label::{query_labels, subscribe_labels};
-use atproto_client::bsky::PostBuilder;
-use atproto_client::AtpAgent;
-use atproto_crypto::Curve;
-use atproto_server::SigningKey;
-use atproto_stream::labels::{label_key, verify_label};
-use atproto_stream::subscription::SubscribeLabels;
-use atproto_stream::Subscriber;
+use atmo_api::com::atproto::label::{query_labels, subscribe_labels};
+use atmo_client::bsky::PostBuilder;
+use atmo_client::AtpAgent;
+use atmo_crypto::Curve;
+use atmo_server::SigningKey;
+use atmo_stream::labels::{label_key, verify_label};
+use atmo_stream::subscription::SubscribeLabels;
+use atmo_stream::Subscriber;
 use atproto_tests::{new_account_input, unique_handle, Pds};
 use labeler_example::{label_firehose, router, Labeler};
 

@@ -1,18 +1,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The labeler on loopback: its labels' signatures verify with
-//! atproto-crypto against the `#atproto_label` key of the DID document it
+//! atmo-crypto against the `#atproto_label` key of the DID document it
 //! serves; queryLabels pages and filters; subscribeLabels frames decode
-//! with atproto-stream, replay after a cursor and carry live labels.
+//! with atmo-stream, replay after a cursor and carry live labels.
 
 use std::net::SocketAddr;
 
-use atproto_api::com::atproto::label::{query_labels, subscribe_labels};
-use atproto_client::AtpAgent;
-use atproto_crypto::Curve;
-use atproto_identity::document::DidDocument;
-use atproto_server::SigningKey;
-use atproto_stream::labels::{label_key, verify_label};
-use atproto_stream::{decode_frame, Frame, SubscribeLabels, DEFAULT_MAX_FRAME_SIZE};
+use atmo_api::com::atproto::label::{query_labels, subscribe_labels};
+use atmo_client::AtpAgent;
+use atmo_crypto::Curve;
+use atmo_identity::document::DidDocument;
+use atmo_server::SigningKey;
+use atmo_stream::labels::{label_key, verify_label};
+use atmo_stream::{decode_frame, Frame, SubscribeLabels, DEFAULT_MAX_FRAME_SIZE};
 use futures_util::StreamExt;
 use labeler_example::{router, service_record, LabelDefinition, Labeler};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -35,12 +35,12 @@ fn agent(addr: SocketAddr) -> AtpAgent {
 }
 
 /// The labeler's key as a verifier finds it: from the DID document served.
-async fn served_key(addr: SocketAddr) -> atproto_crypto::PublicKey {
-    let http = atproto_xrpc::HyperClient::new().unwrap();
-    use atproto_xrpc::HttpClient;
+async fn served_key(addr: SocketAddr) -> atmo_crypto::PublicKey {
+    let http = atmo_xrpc::HyperClient::new().unwrap();
+    use atmo_xrpc::HttpClient;
     let res = http
-        .send(atproto_xrpc::HttpRequest {
-            method: atproto_xrpc::HttpMethod::Get,
+        .send(atmo_xrpc::HttpRequest {
+            method: atmo_xrpc::HttpMethod::Get,
             url: format!("http://{addr}/.well-known/did.json"),
             headers: Vec::new(),
             body: None,
@@ -242,6 +242,6 @@ fn service_record_declares_custom_labels() {
     assert_eq!(def["identifier"], "rust-post");
     assert_eq!(def["severity"], "inform");
     assert_eq!(def["locales"][0]["name"], "About Rust");
-    use atproto_types::validate::Validate;
+    use atmo_types::validate::Validate;
     assert!(record.validate().is_ok());
 }

@@ -1,4 +1,4 @@
-//! A program outside the atproto-rs repository: depends on `atproto-client`
+//! A program outside the atproto-rs repository: depends on `atmo-client`
 //! by version and generates its own lexicons with `lexgen` in `build.rs`.
 //! Without network unless `ATPROTO_OUTSIDE_PDS` names a PDS: then it logs in
 //! as `ATPROTO_OUTSIDE_HANDLE` with `ATPROTO_OUTSIDE_PASSWORD`, creates
@@ -7,9 +7,9 @@
 
 use std::process::ExitCode;
 
-use atproto_client::{AtpAgent, ListOptions, Login};
-use atproto_types::validate::Validate;
-use atproto_types::{AtUri, Datetime, Did};
+use atmo_client::{AtpAgent, ListOptions, Login};
+use atmo_types::validate::Validate;
+use atmo_types::{AtUri, Datetime, Did};
 
 /// The code lexgen generated from `lexicons/`.
 pub mod lexicons {
@@ -108,7 +108,7 @@ async fn online(agent: &AtpAgent, handle: &str, password: String) -> Result<(), 
     );
     invalid.tags = Some(vec!["x".repeat(65)]);
     match agent.create_record(&invalid, None).await {
-        Err(atproto_client::Error::Validation { .. }) => {
+        Err(atmo_client::Error::Validation { .. }) => {
             println!("invalid bookmark refused before sending")
         }
         Err(e) => return Err(format!("the invalid bookmark failed otherwise: {e}").into()),

@@ -8,7 +8,7 @@
 //! ops, records and post text as the others. Then, for each of R rounds,
 //! each party (in an order rotated every round) decodes the corpus once;
 //! the report gives the median round's frames/s and MB/s. `--memory`
-//! instead decodes the corpus with atproto-stream until a million frames
+//! instead decodes the corpus with atmo-stream until a million frames
 //! have passed, printing the process's resident memory every 100,000.
 //! `--only PARTY` decodes the corpus once with that party alone (for a
 //! profiler).
@@ -96,7 +96,7 @@ fn main() -> Result<(), Failure> {
     let cars: Vec<Vec<u8>> = frames
         .iter()
         .filter_map(|f| match decode::ours::event(f) {
-            Ok(atproto_stream::RepoEvent::Commit(c)) => Some(c.commit.blocks.0.clone()),
+            Ok(atmo_stream::RepoEvent::Commit(c)) => Some(c.commit.blocks.0.clone()),
             _ => None,
         })
         .collect();
@@ -104,7 +104,7 @@ fn main() -> Result<(), Failure> {
     let records: Vec<Vec<Vec<u8>>> = frames
         .iter()
         .map(|f| match decode::ours::event(f) {
-            Ok(atproto_stream::RepoEvent::Commit(c)) => c
+            Ok(atmo_stream::RepoEvent::Commit(c)) => c
                 .ops
                 .iter()
                 .filter_map(|op| op.record_bytes().map(<[u8]>::to_vec))
@@ -143,10 +143,9 @@ fn main() -> Result<(), Failure> {
         "ours: frame only",
         Box::new(|| {
             for f in frames {
-                black_box(atproto_stream::decode_frame::<
-                    atproto_stream::SubscribeRepos,
-                >(
-                    black_box(f), atproto_stream::DEFAULT_MAX_FRAME_SIZE
+                black_box(atmo_stream::decode_frame::<atmo_stream::SubscribeRepos>(
+                    black_box(f),
+                    atmo_stream::DEFAULT_MAX_FRAME_SIZE,
                 )?);
             }
             Ok(())
@@ -157,7 +156,7 @@ fn main() -> Result<(), Failure> {
         "ours: CAR read, every block hashed",
         Box::new(|| {
             for car in &cars {
-                black_box(atproto_sync::Car::from_bytes(black_box(car))?);
+                black_box(atmo_sync::Car::from_bytes(black_box(car))?);
             }
             Ok(())
         }),
@@ -181,12 +180,11 @@ fn main() -> Result<(), Failure> {
         Box::new(|| {
             for (f, recs) in frames.iter().zip(&records) {
                 let f = black_box(f);
-                let h =
-                    atproto_sync::event::read_header(f, atproto_stream::DEFAULT_MAX_FRAME_SIZE)?;
-                atproto_sync::Value::check_cbor(h.body(f))?;
+                let h = atmo_sync::event::read_header(f, atmo_stream::DEFAULT_MAX_FRAME_SIZE)?;
+                atmo_sync::Value::check_cbor(h.body(f))?;
                 for r in recs {
-                    black_box(atproto_sync::Cid::for_dag_cbor(r));
-                    atproto_sync::Value::check_cbor(r)?;
+                    black_box(atmo_sync::Cid::for_dag_cbor(r));
+                    atmo_sync::Value::check_cbor(r)?;
                 }
             }
             Ok(())
@@ -198,7 +196,7 @@ fn main() -> Result<(), Failure> {
         Box::new(|| {
             for recs in &records {
                 for r in recs {
-                    black_box(atproto_sync::Cid::for_dag_cbor(black_box(r)));
+                    black_box(atmo_sync::Cid::for_dag_cbor(black_box(r)));
                 }
             }
             Ok(())

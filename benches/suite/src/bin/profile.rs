@@ -10,12 +10,12 @@ fn main() {
     let party = args.next().unwrap_or_else(|| "ours".into());
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     if party == "sizes" {
-        use atproto_api::app::bsky::{actor::defs as actor, feed::defs as feed};
+        use atmo_api::app::bsky::{actor::defs as actor, feed::defs as feed};
         use std::mem::size_of;
         println!("ours FeedViewPost {} PostView {} ProfileViewBasic {} ReplyRef {} Value {} AtUri {} Uri {} Datetime {} Cid {} Did {}",
             size_of::<feed::FeedViewPost>(), size_of::<feed::PostView>(), size_of::<actor::ProfileViewBasic>(),
-            size_of::<feed::ReplyRef>(), size_of::<serde_json::Value>(), size_of::<atproto_types::AtUri>(),
-            size_of::<atproto_types::Uri>(), size_of::<atproto_types::Datetime>(), size_of::<atproto_types::Cid>(), size_of::<atproto_types::Did>());
+            size_of::<feed::ReplyRef>(), size_of::<serde_json::Value>(), size_of::<atmo_types::AtUri>(),
+            size_of::<atmo_types::Uri>(), size_of::<atmo_types::Datetime>(), size_of::<atmo_types::Cid>(), size_of::<atmo_types::Did>());
         println!(
             "atrium FeedViewPost {} PostView {}",
             size_of::<atrium_api::app::bsky::feed::defs::FeedViewPost>(),

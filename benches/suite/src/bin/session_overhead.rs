@@ -5,7 +5,7 @@
 //! authenticated call is made CALLS times each way, interleaved in blocks of
 //! 100 so that a noisy spell of the machine hits both alike:
 //!
-//! - plain: one `reqwest::Client` (built like atproto-client's own), a GET
+//! - plain: one `reqwest::Client` (built like atmo-client's own), a GET
 //!   with `Authorization: Bearer` and `Accept`, status check, body read, and
 //!   decode into the generated `get_preferences::Output`;
 //! - session: `AtpAgent::call::<GetPreferences>` on an agent resumed into a
@@ -21,8 +21,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use atproto_api::app::bsky::actor::get_preferences::{self, GetPreferences};
-use atproto_client::{AtpAgent, SessionData};
+use atmo_api::app::bsky::actor::get_preferences::{self, GetPreferences};
+use atmo_client::{AtpAgent, SessionData};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
@@ -141,7 +141,7 @@ fn main() {
         // the session layer's own cost.
         let builder = AtpAgent::builder(base.clone()).allow_insecure_http(true);
         let agent = match which.as_str() {
-            "reqwest" => builder.http_client(atproto_client::ReqwestClient::new().unwrap()),
+            "reqwest" => builder.http_client(atmo_client::ReqwestClient::new().unwrap()),
             "default" => builder,
             other => panic!("unknown client {other:?}: reqwest or default"),
         }

@@ -53,9 +53,9 @@ pub(super) fn endpoint(e: &Endpoint) -> TokenStream {
         #doc
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
         pub struct #name;
-        impl ::atproto_types::xrpc::Endpoint for #name {
+        impl ::atmo_types::xrpc::Endpoint for #name {
             const NSID: &'static str = #nsid;
-            const METHOD: ::atproto_types::xrpc::Method = ::atproto_types::xrpc::Method::#method;
+            const METHOD: ::atmo_types::xrpc::Method = ::atmo_types::xrpc::Method::#method;
             const INPUT_ENCODING: ::std::option::Option<&'static str> = #in_enc;
             const OUTPUT_ENCODING: ::std::option::Option<&'static str> = #out_enc;
             type Params = #params;
@@ -65,13 +65,13 @@ pub(super) fn endpoint(e: &Endpoint) -> TokenStream {
             #[inline]
             fn encode_input(
                 input: &Self::Input,
-            ) -> ::std::result::Result<::std::option::Option<::atproto_types::xrpc::RawBody>, ::atproto_types::xrpc::EncodeError> {
+            ) -> ::std::result::Result<::std::option::Option<::atmo_types::xrpc::RawBody>, ::atmo_types::xrpc::EncodeError> {
                 #encode
             }
             #[inline]
             fn decode_output(
-                body: ::atproto_types::xrpc::RawBody,
-            ) -> ::std::result::Result<Self::Output, ::atproto_types::xrpc::DecodeError> {
+                body: ::atmo_types::xrpc::RawBody,
+            ) -> ::std::result::Result<Self::Output, ::atmo_types::xrpc::DecodeError> {
                 #decode
             }
             #validate_params
@@ -81,7 +81,7 @@ pub(super) fn endpoint(e: &Endpoint) -> TokenStream {
 }
 
 /// The server side of a query or procedure
-/// (`atproto_types::xrpc::ServerEndpoint`), when [`ServerCode`] asks for it:
+/// (`atmo_types::xrpc::ServerEndpoint`), when [`ServerCode`] asks for it:
 /// parameters decoded with their generated `Deserialize`, JSON input with
 /// the same decoder as a client's output, JSON output with the same encoder
 /// as a client's input.
@@ -99,16 +99,16 @@ pub(super) fn server(e: &Endpoint, server: &ServerCode) -> TokenStream {
     };
     let input = match e.input {
         BodyKind::None => quote!(let _ = body; ::std::result::Result::Ok(())),
-        BodyKind::Json => quote!(::atproto_types::xrpc::decode_json(
-            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+        BodyKind::Json => quote!(::atmo_types::xrpc::decode_json(
+            <Self as ::atmo_types::xrpc::Endpoint>::NSID,
             &body.bytes,
         )),
         BodyKind::Raw(_) => quote!(::std::result::Result::Ok(body)),
     };
     let output = match e.output {
         BodyKind::None => quote!(::std::result::Result::Ok(::std::option::Option::None)),
-        BodyKind::Json => quote!(::atproto_types::xrpc::encode_json(
-            <Self as ::atproto_types::xrpc::Endpoint>::NSID,
+        BodyKind::Json => quote!(::atmo_types::xrpc::encode_json(
+            <Self as ::atmo_types::xrpc::Endpoint>::NSID,
             &output,
         )),
         BodyKind::Raw(_) => quote!(::std::result::Result::Ok(::std::option::Option::Some(
@@ -125,8 +125,8 @@ pub(super) fn server(e: &Endpoint, server: &ServerCode) -> TokenStream {
             #[inline]
             fn validate_output(
                 output: &Self::Output,
-            ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
-                ::atproto_types::validate::Validate::validate(output)
+            ) -> ::std::result::Result<(), ::atmo_types::validate::ValidationError> {
+                ::atmo_types::validate::Validate::validate(output)
             }
         )
     } else {
@@ -134,7 +134,7 @@ pub(super) fn server(e: &Endpoint, server: &ServerCode) -> TokenStream {
     };
     quote! {
         #gate
-        impl ::atproto_types::xrpc::ServerEndpoint for #name {
+        impl ::atmo_types::xrpc::ServerEndpoint for #name {
             #[inline]
             fn decode_params<'de, D: ::serde::Deserializer<'de>>(
                 d: D,
@@ -143,14 +143,14 @@ pub(super) fn server(e: &Endpoint, server: &ServerCode) -> TokenStream {
             }
             #[inline]
             fn decode_input(
-                body: ::atproto_types::xrpc::RawBody,
-            ) -> ::std::result::Result<Self::Input, ::atproto_types::xrpc::DecodeError> {
+                body: ::atmo_types::xrpc::RawBody,
+            ) -> ::std::result::Result<Self::Input, ::atmo_types::xrpc::DecodeError> {
                 #input
             }
             #[inline]
             fn encode_output(
                 #output_arg: Self::Output,
-            ) -> ::std::result::Result<::std::option::Option<::atproto_types::xrpc::RawBody>, ::atproto_types::xrpc::EncodeError> {
+            ) -> ::std::result::Result<::std::option::Option<::atmo_types::xrpc::RawBody>, ::atmo_types::xrpc::EncodeError> {
                 #output
             }
             #validate_output
@@ -163,7 +163,7 @@ pub(super) fn errors(e: &Errors) -> TokenStream {
     if e.errors.is_empty() {
         return quote!(
             /// This endpoint declares no errors.
-            pub type Error = ::atproto_types::xrpc::NoError;
+            pub type Error = ::atmo_types::xrpc::NoError;
         );
     }
     let variants = e.errors.iter().map(|(v, n, d)| {
@@ -194,7 +194,7 @@ pub(super) fn errors(e: &Errors) -> TokenStream {
         pub enum Error {
             #(#variants)*
         }
-        impl ::atproto_types::xrpc::EndpointError for Error {
+        impl ::atmo_types::xrpc::EndpointError for Error {
             #[inline]
             fn from_xrpc(
                 error: &str,
@@ -217,7 +217,7 @@ pub(super) fn errors(e: &Errors) -> TokenStream {
         impl ::std::fmt::Display for Error {
             #[inline]
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                ::atproto_types::xrpc::fmt_endpoint_error(self, f)
+                ::atmo_types::xrpc::fmt_endpoint_error(self, f)
             }
         }
         impl ::std::error::Error for Error {}
@@ -230,13 +230,13 @@ fn codec(e: &Endpoint) -> (TokenStream, TokenStream) {
         BodyKind::None => {
             quote!(let _ = input; ::std::result::Result::Ok(::std::option::Option::None))
         }
-        BodyKind::Json => quote!(::atproto_types::xrpc::encode_json(Self::NSID, input)),
-        BodyKind::Raw(_) => quote!(::atproto_types::xrpc::encode_raw(input)),
+        BodyKind::Json => quote!(::atmo_types::xrpc::encode_json(Self::NSID, input)),
+        BodyKind::Raw(_) => quote!(::atmo_types::xrpc::encode_raw(input)),
     };
     let decode = match e.output {
-        BodyKind::None => quote!(::atproto_types::xrpc::decode_none(body)),
-        BodyKind::Json => quote!(::atproto_types::xrpc::decode_json(Self::NSID, &body.bytes)),
-        BodyKind::Raw(_) => quote!(::atproto_types::xrpc::decode_raw(body)),
+        BodyKind::None => quote!(::atmo_types::xrpc::decode_none(body)),
+        BodyKind::Json => quote!(::atmo_types::xrpc::decode_json(Self::NSID, &body.bytes)),
+        BodyKind::Raw(_) => quote!(::atmo_types::xrpc::decode_raw(body)),
     };
     (encode, decode)
 }
@@ -248,8 +248,8 @@ fn validate_overrides(e: &Endpoint) -> (TokenStream, TokenStream) {
             #[inline]
             fn validate_params(
                 params: &Self::Params,
-            ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
-                ::atproto_types::validate::Validate::validate(params)
+            ) -> ::std::result::Result<(), ::atmo_types::validate::ValidationError> {
+                ::atmo_types::validate::Validate::validate(params)
             }
         )
     } else {
@@ -260,8 +260,8 @@ fn validate_overrides(e: &Endpoint) -> (TokenStream, TokenStream) {
             #[inline]
             fn validate_input(
                 input: &Self::Input,
-            ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
-                ::atproto_types::validate::Validate::validate(input)
+            ) -> ::std::result::Result<(), ::atmo_types::validate::ValidationError> {
+                ::atmo_types::validate::Validate::validate(input)
             }
         )
     } else {

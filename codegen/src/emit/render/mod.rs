@@ -7,7 +7,7 @@
 //! Every non-generic method it writes (`decode_output`, `validate_at`,
 //! `write_query`, constructors, hand-written `Debug`...) is `#[inline]`. Such
 //! a function is then compiled only in the crates that call it, instead of
-//! once for all ~2,000 types inside `atproto-api`: `decode_output` alone
+//! once for all ~2,000 types inside `atmo-api`: `decode_output` alone
 //! instantiates the whole serde_json decoder of its output type
 //! (`BENCHMARKS.md` has the build times).
 
@@ -67,15 +67,15 @@ pub fn ty_tokens(ty: &Ty, here: &[String]) -> TokenStream {
         Ty::String => quote!(::std::string::String),
         Ty::Format(f) => {
             let f = format_ident!("{}", f);
-            quote!(::atproto_types::#f)
+            quote!(::atmo_types::#f)
         }
         Ty::Int => quote!(i64),
         Ty::Bool => quote!(bool),
-        Ty::Bytes => quote!(::atproto_types::Bytes),
-        Ty::CidLink => quote!(::atproto_types::CidLink),
-        Ty::Blob => quote!(::atproto_types::Blob),
-        Ty::Unknown => quote!(::atproto_types::Unknown),
-        Ty::RawBody => quote!(::atproto_types::xrpc::RawBody),
+        Ty::Bytes => quote!(::atmo_types::Bytes),
+        Ty::CidLink => quote!(::atmo_types::CidLink),
+        Ty::Blob => quote!(::atmo_types::Blob),
+        Ty::Unknown => quote!(::atmo_types::Unknown),
+        Ty::RawBody => quote!(::atmo_types::xrpc::RawBody),
         Ty::Vec(t) => {
             let t = ty_tokens(t, here);
             quote!(::std::vec::Vec<#t>)
@@ -83,7 +83,7 @@ pub fn ty_tokens(ty: &Ty, here: &[String]) -> TokenStream {
         Ty::Named(p) => path_tokens(p, here),
         Ty::Open(p) => {
             let p = path_tokens(p, here);
-            quote!(::atproto_types::object::Open<#p>)
+            quote!(::atmo_types::object::Open<#p>)
         }
     }
 }
@@ -182,12 +182,12 @@ fn string_enum(e: &StrEnum) -> TokenStream {
         quote! {
             impl ::serde::Serialize for #name {
                 fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
-                    ::atproto_types::object::serialize_string_enum(self, s)
+                    ::atmo_types::object::serialize_string_enum(self, s)
                 }
             }
             impl<'de> ::serde::Deserialize<'de> for #name {
                 fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
-                    ::atproto_types::object::deserialize_string_enum(d)
+                    ::atmo_types::object::deserialize_string_enum(d)
                 }
             }
         }
@@ -200,7 +200,7 @@ fn string_enum(e: &StrEnum) -> TokenStream {
         pub enum #name {
             #(#variants)*
         }
-        impl ::atproto_types::object::StringEnum for #name {
+        impl ::atmo_types::object::StringEnum for #name {
             const NAME: &'static str = #lexname;
             #[inline]
             fn as_str(&self) -> &'static str {
@@ -215,9 +215,9 @@ fn string_enum(e: &StrEnum) -> TokenStream {
             }
         }
         #serde_impls
-        impl ::atproto_types::validate::Validate for #name {
+        impl ::atmo_types::validate::Validate for #name {
             #[inline]
-            fn validate_at(&self, _: &::atproto_types::validate::Path<'_>, _: &mut ::atproto_types::validate::Violations) {}
+            fn validate_at(&self, _: &::atmo_types::validate::Path<'_>, _: &mut ::atmo_types::validate::Violations) {}
         }
     }
 }
@@ -252,26 +252,26 @@ fn permission_set(
         let fields = p.fields.iter().map(|(k, v)| {
             let v = match v {
                 PermissionValue::String(s) => {
-                    quote!(::atproto_types::xrpc::PermissionValue::String(#s))
+                    quote!(::atmo_types::xrpc::PermissionValue::String(#s))
                 }
                 PermissionValue::Bool(b) => {
-                    quote!(::atproto_types::xrpc::PermissionValue::Bool(#b))
+                    quote!(::atmo_types::xrpc::PermissionValue::Bool(#b))
                 }
                 PermissionValue::Integer(i) => {
                     let l = Literal::i64_unsuffixed(*i);
-                    quote!(::atproto_types::xrpc::PermissionValue::Integer(#l))
+                    quote!(::atmo_types::xrpc::PermissionValue::Integer(#l))
                 }
                 PermissionValue::List(l) => {
-                    quote!(::atproto_types::xrpc::PermissionValue::List(&[#(#l),*]))
+                    quote!(::atmo_types::xrpc::PermissionValue::List(&[#(#l),*]))
                 }
             };
             quote!((#k, #v))
         });
-        quote!(::atproto_types::xrpc::Permission { resource: #r, fields: &[#(#fields),*] })
+        quote!(::atmo_types::xrpc::Permission { resource: #r, fields: &[#(#fields),*] })
     });
     quote! {
         #d
-        pub const #n: ::atproto_types::xrpc::PermissionSet = ::atproto_types::xrpc::PermissionSet {
+        pub const #n: ::atmo_types::xrpc::PermissionSet = ::atmo_types::xrpc::PermissionSet {
             nsid: #nsid,
             title: #title,
             title_lang: #title_lang,

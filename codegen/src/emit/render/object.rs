@@ -28,12 +28,12 @@ pub(super) fn structure(s: &Struct, here: &[String]) -> TokenStream {
     let decode_impl = decode_impl(s, here);
     let params_impl = params_impl(s);
     let serialize_body = match &s.record {
-        Some(_) => quote!(::atproto_types::object::serialize_typed(
-            <Self as ::atproto_types::object::Record>::NSID,
+        Some(_) => quote!(::atmo_types::object::serialize_typed(
+            <Self as ::atmo_types::object::Record>::NSID,
             self,
             s
         )),
-        None => quote!(::atproto_types::object::serialize_object(self, s)),
+        None => quote!(::atmo_types::object::serialize_object(self, s)),
     };
     quote! {
         #decl
@@ -51,7 +51,7 @@ pub(super) fn structure(s: &Struct, here: &[String]) -> TokenStream {
         #decode_impl
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
-                ::atproto_types::object::deserialize_object(d)
+                ::atmo_types::object::deserialize_object(d)
             }
         }
         #params_impl
@@ -80,7 +80,7 @@ fn declaration(s: &Struct, here: &[String], debug_derive: TokenStream) -> TokenS
     let extra_field = if s.extra {
         quote!(
             /// Properties the lexicon does not declare, kept so that they round-trip.
-            pub extra: ::atproto_types::Extra,
+            pub extra: ::atmo_types::Extra,
         )
     } else {
         quote!()
@@ -123,7 +123,7 @@ fn default_impl(s: &Struct, here: &[String]) -> TokenStream {
         }
     });
     let extra_init = if s.extra {
-        quote!(extra: ::atproto_types::Extra::new(),)
+        quote!(extra: ::atmo_types::Extra::new(),)
     } else {
         quote!()
     };
@@ -171,7 +171,7 @@ fn constructor(s: &Struct, here: &[String]) -> TokenStream {
         }
     });
     let extra_init = if s.extra {
-        quote!(extra: ::atproto_types::Extra::new(),)
+        quote!(extra: ::atmo_types::Extra::new(),)
     } else {
         quote!()
     };
@@ -202,15 +202,15 @@ fn record_impl(s: &Struct) -> TokenStream {
             #[inline]
             fn validate_record(
                 &self,
-            ) -> ::std::result::Result<(), ::atproto_types::validate::ValidationError> {
-                ::atproto_types::validate::Validate::validate(self)
+            ) -> ::std::result::Result<(), ::atmo_types::validate::ValidationError> {
+                ::atmo_types::validate::Validate::validate(self)
             }
         )
     } else {
         quote!()
     };
     quote!(
-        impl ::atproto_types::object::Record for #name {
+        impl ::atmo_types::object::Record for #name {
             const NSID: &'static str = #nsid;
             const KEY: &'static str = #key;
             #validate_record
@@ -246,7 +246,7 @@ fn object_fields_impl(s: &Struct) -> TokenStream {
         _ => quote!(),
     };
     quote! {
-        impl ::atproto_types::object::ObjectFields for #name {
+        impl ::atmo_types::object::ObjectFields for #name {
             fn serialize_fields<M: ::serde::ser::SerializeMap>(
                 &self,
                 map: &mut M,
@@ -275,7 +275,7 @@ fn decode_impl(s: &Struct, here: &[String]) -> TokenStream {
         let j = &f.json;
         match &f.presence {
             Presence::Required | Presence::RequiredNullable => {
-                quote!(#n: ::atproto_types::object::required(#v, #j)?,)
+                quote!(#n: ::atmo_types::object::required(#v, #j)?,)
             }
             Presence::Optional | Presence::OptionalNullable => quote!(#n: #v,),
             Presence::Default(d @ DefaultValue::Str(_)) => {
@@ -290,7 +290,7 @@ fn decode_impl(s: &Struct, here: &[String]) -> TokenStream {
     });
     let (extra_decl, extra_build) = if s.extra {
         (
-            quote!(let mut extra = ::atproto_types::Extra::new();),
+            quote!(let mut extra = ::atmo_types::Extra::new();),
             quote!(extra,),
         )
     } else {
@@ -299,12 +299,12 @@ fn decode_impl(s: &Struct, here: &[String]) -> TokenStream {
     let dispatch = decode_dispatch(s);
     let expecting = &s.lexname;
     quote! {
-            impl<'de> ::atproto_types::object::DecodeObject<'de> for #name {
+            impl<'de> ::atmo_types::object::DecodeObject<'de> for #name {
                 const EXPECTING: &'static str = #expecting;
                 fn decode_map<A: ::serde::de::MapAccess<'de>>(mut map: A) -> ::std::result::Result<Self, A::Error> {
                     #(#slots)*
                     #extra_decl
-                    while let ::std::option::Option::Some(key) = map.next_key::<::atproto_types::object::Key<'de>>()? {
+                    while let ::std::option::Option::Some(key) = map.next_key::<::atmo_types::object::Key<'de>>()? {
     #dispatch
                     }
                     ::std::result::Result::Ok(#name {
@@ -329,12 +329,12 @@ fn decode_dispatch(s: &Struct) -> TokenStream {
     let arms = s.fields.iter().map(|f| {
         let v = format_ident!("f_{}", unraw(&f.rust));
         let j = &f.json;
-        quote!(#j => ::atproto_types::object::set_once(&mut #v, map.next_value()?, #j)?,)
+        quote!(#j => ::atmo_types::object::set_once(&mut #v, map.next_value()?, #j)?,)
     });
     let type_arm = match &s.record {
-        Some(_) => quote!("$type" => ::atproto_types::object::expect_type(
+        Some(_) => quote!("$type" => ::atmo_types::object::expect_type(
             &mut map,
-            <Self as ::atproto_types::object::Record>::NSID
+            <Self as ::atmo_types::object::Record>::NSID
         )?,),
         None => quote!(),
     };
@@ -365,9 +365,9 @@ fn params_impl(s: &Struct) -> TokenStream {
     };
     let pushes = s.fields.iter().map(param_push);
     quote!(
-        impl ::atproto_types::xrpc::QueryParams for #name {
+        impl ::atmo_types::xrpc::QueryParams for #name {
             #[inline]
-            fn write_query(&self, q: &mut ::atproto_types::xrpc::QueryWriter) {
+            fn write_query(&self, q: &mut ::atmo_types::xrpc::QueryWriter) {
                 #q_unused
                 #(#pushes)*
             }
@@ -385,20 +385,20 @@ fn param_push(f: &Field) -> TokenStream {
         (Ty::Vec(inner), Presence::Optional | Presence::OptionalNullable) if closed_enum(inner) => {
             quote!(
                 if let ::std::option::Option::Some(v) = &self.#n {
-                    for v in v { q.push(#j, &::atproto_types::object::StringEnum::as_str(v)); }
+                    for v in v { q.push(#j, &::atmo_types::object::StringEnum::as_str(v)); }
                 }
             )
         }
         (Ty::Vec(inner), _) if closed_enum(inner) => {
-            quote!(for v in &self.#n { q.push(#j, &::atproto_types::object::StringEnum::as_str(v)); })
+            quote!(for v in &self.#n { q.push(#j, &::atmo_types::object::StringEnum::as_str(v)); })
         }
         (Ty::Vec(_), Presence::Optional) => quote!(q.push_all_opt(#j, &self.#n);),
         (Ty::Vec(_), _) => quote!(q.push_all(#j, &self.#n);),
         (t, Presence::Optional) if closed_enum(t) => {
-            quote!(if let ::std::option::Option::Some(v) = &self.#n { q.push(#j, &::atproto_types::object::StringEnum::as_str(v)); })
+            quote!(if let ::std::option::Option::Some(v) = &self.#n { q.push(#j, &::atmo_types::object::StringEnum::as_str(v)); })
         }
         (t, _) if closed_enum(t) => {
-            quote!(q.push(#j, &::atproto_types::object::StringEnum::as_str(&self.#n));)
+            quote!(q.push(#j, &::atmo_types::object::StringEnum::as_str(&self.#n));)
         }
         (_, Presence::Optional) => quote!(q.push_opt(#j, &self.#n);),
         _ => quote!(q.push(#j, &self.#n);),
@@ -413,7 +413,7 @@ fn redacted_debug(s: &Struct) -> TokenStream {
         let n = ident(&f.rust);
         let label = unraw(&f.rust);
         if f.secret {
-            quote!(.field(#label, &::atproto_types::object::Redacted(&self.#n)))
+            quote!(.field(#label, &::atmo_types::object::Redacted(&self.#n)))
         } else {
             quote!(.field(#label, &self.#n))
         }

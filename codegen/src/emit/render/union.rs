@@ -21,23 +21,23 @@ pub(super) fn union(u: &Union, here: &[String]) -> TokenStream {
     let (unknown_variant, unknown_decode, unknown_ser) = if u.closed {
         (
             quote!(),
-            quote!(_ => return ::std::result::Result::Err(::atproto_types::object::closed_union_error(Self::NAME, t)),),
+            quote!(_ => return ::std::result::Result::Err(::atmo_types::object::closed_union_error(Self::NAME, t)),),
             quote!(),
         )
     } else {
         (
             quote!(
                 /// A member this build does not know, kept verbatim.
-                Unknown(::atproto_types::UnknownObject),
+                Unknown(::atmo_types::UnknownObject),
             ),
-            quote!(_ => Self::Unknown(::atproto_types::UnknownObject::decode_rest(t, rest)?),),
+            quote!(_ => Self::Unknown(::atmo_types::UnknownObject::decode_rest(t, rest)?),),
             quote!(Self::Unknown(v) => ::serde::Serialize::serialize(v, s),),
         )
     };
     let sers = u.members.iter().map(|m| {
         let v = ident(&m.variant);
         let tn = &m.type_name;
-        quote!(Self::#v(v) => ::atproto_types::object::serialize_typed(#tn, &**v, s),)
+        quote!(Self::#v(v) => ::atmo_types::object::serialize_typed(#tn, &**v, s),)
     });
     let decode_body = decode_body(u, unknown_decode);
     let lexname = &u.lexname;
@@ -55,7 +55,7 @@ pub(super) fn union(u: &Union, here: &[String]) -> TokenStream {
                 #(#variants)*
                 #unknown_variant
             }
-            impl ::atproto_types::object::Union for #name {
+            impl ::atmo_types::object::Union for #name {
                 const NAME: &'static str = #lexname;
                 fn decode_member<'de, D: ::serde::Deserializer<'de>>(
                     t: &str,
@@ -66,7 +66,7 @@ pub(super) fn union(u: &Union, here: &[String]) -> TokenStream {
             }
             impl<'de> ::serde::Deserialize<'de> for #name {
                 fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
-                    ::atproto_types::object::deserialize_union(d)
+                    ::atmo_types::object::deserialize_union(d)
                 }
             }
             impl ::serde::Serialize for #name {
@@ -87,10 +87,10 @@ fn decode_body(u: &Union, unknown_decode: TokenStream) -> TokenStream {
     });
     match (u.members.is_empty(), u.closed) {
         (true, false) => quote!(::std::result::Result::Ok(Self::Unknown(
-            ::atproto_types::UnknownObject::decode_rest(t, rest)?
+            ::atmo_types::UnknownObject::decode_rest(t, rest)?
         ))),
         (true, true) => quote!(let _ = rest; ::std::result::Result::Err(
-            ::atproto_types::object::closed_union_error(Self::NAME, t)
+            ::atmo_types::object::closed_union_error(Self::NAME, t)
         )),
         _ => quote!(::std::result::Result::Ok(match t {
             #(#decodes)*
@@ -108,7 +108,7 @@ fn validate_impl(u: &Union) -> TokenStream {
         .filter(|m| m.validate)
         .map(|m| {
             let v = ident(&m.variant);
-            quote!(Self::#v(x) => ::atproto_types::validate::Validate::validate_at(&**x, path, out),)
+            quote!(Self::#v(x) => ::atmo_types::validate::Validate::validate_at(&**x, path, out),)
         })
         .collect();
     let validate_body = if checked.len() == u.members.len() && u.closed {
@@ -116,23 +116,23 @@ fn validate_impl(u: &Union) -> TokenStream {
     } else if let (1, Some(m)) = (checked.len(), u.members.iter().find(|m| m.validate)) {
         let v = ident(&m.variant);
         quote!(if let Self::#v(x) = self {
-            ::atproto_types::validate::Validate::validate_at(&**x, path, out)
+            ::atmo_types::validate::Validate::validate_at(&**x, path, out)
         })
     } else {
         quote!(match self { #(#checked)* _ => {} })
     };
     if checked.is_empty() {
         quote!(
-            impl ::atproto_types::validate::Validate for #name {
+            impl ::atmo_types::validate::Validate for #name {
                 #[inline]
-                fn validate_at(&self, _: &::atproto_types::validate::Path<'_>, _: &mut ::atproto_types::validate::Violations) {}
+                fn validate_at(&self, _: &::atmo_types::validate::Path<'_>, _: &mut ::atmo_types::validate::Violations) {}
             }
         )
     } else {
         quote!(
-            impl ::atproto_types::validate::Validate for #name {
+            impl ::atmo_types::validate::Validate for #name {
                 #[inline]
-                fn validate_at(&self, path: &::atproto_types::validate::Path<'_>, out: &mut ::atproto_types::validate::Violations) {
+                fn validate_at(&self, path: &::atmo_types::validate::Path<'_>, out: &mut ::atmo_types::validate::Violations) {
                     #validate_body
                 }
             }

@@ -1,5 +1,5 @@
 //! `impl Validate` of structs: one call per field that has rules, through
-//! the shared checks of `atproto_types::validate` (imported as `v`).
+//! the shared checks of `atmo_types::validate` (imported as `v`).
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -28,7 +28,7 @@ fn opt_int(v: Option<i64>) -> TokenStream {
 }
 
 /// The statements checking the value `x` (a reference) at path `p` (a
-/// `Path` binding); `v` is `::atproto_types::validate`, imported by the caller.
+/// `Path` binding); `v` is `::atmo_types::validate`, imported by the caller.
 fn check_tokens(c: &Check, x: &TokenStream, p: &TokenStream) -> TokenStream {
     match c {
         Check::Nested(_) => quote!(v::Validate::validate_at(#x, &#p, out);),
@@ -205,17 +205,17 @@ pub(super) fn validate_impl(s: &Struct) -> TokenStream {
         .collect();
     if checks.is_empty() {
         return quote!(
-            impl ::atproto_types::validate::Validate for #name {
+            impl ::atmo_types::validate::Validate for #name {
                 #[inline]
-                fn validate_at(&self, _: &::atproto_types::validate::Path<'_>, _: &mut ::atproto_types::validate::Violations) {}
+                fn validate_at(&self, _: &::atmo_types::validate::Path<'_>, _: &mut ::atmo_types::validate::Violations) {}
             }
         );
     }
     quote!(
-        impl ::atproto_types::validate::Validate for #name {
+        impl ::atmo_types::validate::Validate for #name {
             #[inline]
-            fn validate_at(&self, path: &::atproto_types::validate::Path<'_>, out: &mut ::atproto_types::validate::Violations) {
-                use ::atproto_types::validate as v;
+            fn validate_at(&self, path: &::atmo_types::validate::Path<'_>, out: &mut ::atmo_types::validate::Violations) {
+                use ::atmo_types::validate as v;
                 #(#checks)*
             }
         }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use atproto_server::ServiceAuthVerifier;
+use atmo_server::ServiceAuthVerifier;
 use feed_generator_example::{
     did_document, did_web, endpoint_of, index_firehose, router, AppState, Index, Rule,
 };
@@ -12,7 +12,7 @@ use feed_generator_example::{
 /// A feed generator for `owner`'s feed `rkey`, on a free loopback port,
 /// indexing `firehose`; returns its did:web and index.
 pub async fn start_feedgen(
-    resolver: atproto_identity::Resolver,
+    resolver: atmo_identity::Resolver,
     firehose: String,
     owner: &str,
     rkey: &str,

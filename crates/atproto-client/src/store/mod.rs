@@ -1,8 +1,0 @@
-//! Where sessions are kept between runs: the stores of the crate
-//! `atproto-session`, re-exported.
-//!
-//! [`SessionStore`] is generic over what it keeps, so every kind of session
-//! (the password session's [`crate::SessionData`], an OAuth session) shares
-//! the same stores: [`MemoryStore`] and the atomic, owner-only [`FileStore`].
-
-pub use atproto_session::store::*;
