@@ -61,6 +61,11 @@ version.workspace = true
 edition.workspace = true
 license.workspace = true
 rust-version.workspace = true
+repository.workspace = true
+documentation = "https://docs.rs/atmo-api"
+readme = "README.md"
+keywords = ["atproto", "bluesky", "lexicon", "xrpc", "api"]
+categories = ["api-bindings", "encoding"]
 
 [lib]
 # Lexicon descriptions are not Rust: never run them as doctests.
@@ -74,6 +79,9 @@ serde.workspace = true
 serde_json.workspace = true
 # Property tests only (tests/proptest.rs); never part of a normal build.
 proptest = { version = "1", default-features = false, features = ["std"] }
+
+[package.metadata.docs.rs]
+all-features = true
 
 [features]
 default = ["com-atproto", "app-bsky"]

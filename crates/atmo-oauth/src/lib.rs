@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! your app ──► atmo-client (Agent) ──► SessionManager
-//!                                             ▲
+//!                                      ▲
 //!        atmo-oauth (OAuthClient, OAuthSession)
 //!            ├─► atmo-identity (handle/DID → PDS)
 //!            └─► atmo-xrpc (HttpClient, Transport, Authorizer, Secret)

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! atmo-client (Agent, CredentialSession)    atmo-oauth (OAuthSession)
-//!                 └──────────────┬──────────────────────┘
+//!                 └──────────────┬───────────────────┘
 //!                         atmo-session
 //!   SessionManager, SessionError, SessionEvent, SessionHook, HookScope,
 //!      SessionStore, KeyedStore, MemoryStore, FileStore, StoreLock

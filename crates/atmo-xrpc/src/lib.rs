@@ -6,7 +6,7 @@
 //! ```text
 //! atmo-client (the agent) ──────────────┐
 //! atmo-identity (handle → DID → PDS) ───┼──► atmo-xrpc ──► atmo-types
-//! network parts of OAuth and sync ─────────┘
+//! network parts of OAuth and sync ──────┘
 //! ```
 //!
 //! - [`HttpClient`]: the HTTP seam, one method that sends a complete request
