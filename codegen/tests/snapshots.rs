@@ -150,3 +150,69 @@ fn keywords_and_prelude_names_still_make_identifiers() {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
 }
+
+/// Every `pub fn new(...)` signature of a generated file, in order.
+fn constructors(text: &str) -> Vec<String> {
+    text.match_indices("pub fn new(")
+        .map(|(i, _)| {
+            let end = text[i..].find(") -> Self").unwrap();
+            let sig = text[i + "pub fn ".len()..i + end]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("{})", sig.replace("( ", "(").trim_end_matches(','))
+        })
+        .collect()
+}
+
+#[test]
+fn new_takes_required_fields_in_required_order_whatever_the_property_order() {
+    // As the author wrote it.
+    let authored = doc(
+        "a.json",
+        r##"{"lexicon":1,"id":"com.example.order","defs":{
+            "main":{"type":"procedure",
+              "parameters":{"type":"params","required":["repo","collection"],"properties":{
+                "collection":{"type":"string","format":"nsid"},
+                "repo":{"type":"string","format":"at-identifier"}}},
+              "input":{"encoding":"application/json","schema":{"type":"object",
+                "required":["title","description","url"],"nullable":["url"],"properties":{
+                  "url":{"type":"string"},"note":{"type":"string"},
+                  "title":{"type":"string"},"description":{"type":"string"}}}}},
+            "entry":{"type":"object","required":["createdAt","subject","name"],"properties":{
+                "createdAt":{"type":"string"},"subject":{"type":"string"},
+                "name":{"type":"string"},"extra":{"type":"string"}}}}}"##,
+    );
+    // The same document as an installer reads it back from a DAG-CBOR
+    // record: map keys sorted (shorter first, then bytewise), arrays as
+    // they were.
+    let installed = doc(
+        "b.json",
+        r##"{"defs":{
+            "main":{"type":"procedure",
+              "input":{"schema":{"type":"object","nullable":["url"],"required":["title","description","url"],
+                "properties":{"url":{"type":"string"},"note":{"type":"string"},
+                  "title":{"type":"string"},"description":{"type":"string"}}},"encoding":"application/json"},
+              "parameters":{"type":"params","required":["repo","collection"],"properties":{
+                "repo":{"type":"string","format":"at-identifier"},
+                "collection":{"type":"string","format":"nsid"}}}},
+            "entry":{"type":"object","required":["createdAt","subject","name"],"properties":{
+                "name":{"type":"string"},"extra":{"type":"string"},
+                "subject":{"type":"string"},"createdAt":{"type":"string"}}}},
+          "id":"com.example.order","lexicon":1}"##,
+    );
+    let a = generate_with_official(vec![authored]);
+    let b = generate_with_official(vec![installed]);
+    let a = constructors(module_file(&a, "com.example.order"));
+    let b = constructors(module_file(&b, "com.example.order"));
+    assert_eq!(a, b);
+    let s = "::std::string::String";
+    assert_eq!(
+        a,
+        [
+            "new(repo: ::atmo_types::AtIdentifier, collection: ::atmo_types::Nsid)".to_owned(),
+            format!("new(title: {s}, description: {s}, url: ::std::option::Option<{s}>)"),
+            format!("new(created_at: {s}, subject: {s}, name: {s})"),
+        ]
+    );
+}

@@ -151,8 +151,14 @@ pub struct Struct {
     pub doc: Option<String>,
     /// Lexicon name for messages, e.g. `app.bsky.feed.post#main`.
     pub lexname: String,
-    /// Fields, in lexicon order.
+    /// Fields, in the order of the lexicon's `properties`.
     pub fields: Vec<Field>,
+    /// The arguments of `new()`: indices into `fields` of the required
+    /// (and required nullable) ones, in the order of the lexicon's
+    /// `required` array. Not property order: a document read back from a
+    /// DAG-CBOR record has its `properties` keys sorted, while arrays keep
+    /// their order, so only `required` is the same for every copy.
+    pub ctor: Vec<usize>,
     /// Keeps unknown properties in an `extra` field (not for params).
     pub extra: bool,
     /// For records: NSID and key.

@@ -473,11 +473,22 @@ impl Lower<'_> {
                 secret,
             });
         }
+        // `new()` arguments: `required` order, each property once; names
+        // that are not properties are ignored.
+        let mut ctor: Vec<usize> = Vec::new();
+        for r in &o.required {
+            if let Some(i) = o.properties.iter().position(|(p, _)| p == r) {
+                if !ctor.contains(&i) {
+                    ctor.push(i);
+                }
+            }
+        }
         Struct {
             name: name.to_owned(),
             doc: o.description.clone(),
             lexname: lexname.to_owned(),
             fields,
+            ctor,
             extra: true,
             record: None,
             params: false,

@@ -99,7 +99,8 @@ pub mod com {
             }
             impl Parameters {
                 /// From its required parameters: every optional one `None` (or its lexicon
-                /// default).
+                /// default). Arguments in the order of the lexicon's `required` list:
+                /// `name`.
                 #[inline]
                 pub fn new(name: ::std::string::String) -> Self {
                     Parameters {
@@ -237,7 +238,8 @@ pub mod com {
             }
             impl Output {
                 /// From its required fields: every optional field `None` (or its lexicon
-                /// default), no extra properties.
+                /// default), no extra properties. Arguments in the order of the lexicon's
+                /// `required` list: `greetings`.
                 #[inline]
                 pub fn new(greetings: ::std::vec::Vec<::std::string::String>) -> Self {
                     Output {
@@ -437,7 +439,8 @@ pub mod com {
             }
             impl Input {
                 /// From its required fields: every optional field `None` (or its lexicon
-                /// default), no extra properties.
+                /// default), no extra properties. Arguments in the order of the lexicon's
+                /// `required` list: `text`.
                 #[inline]
                 pub fn new(text: ::std::string::String) -> Self {
                     Input {
@@ -529,7 +532,8 @@ pub mod com {
             }
             impl Output {
                 /// From its required fields: every optional field `None` (or its lexicon
-                /// default), no extra properties.
+                /// default), no extra properties. Arguments in the order of the lexicon's
+                /// `required` list: `length`.
                 #[inline]
                 pub fn new(length: i64) -> Self {
                     Output {
@@ -803,7 +807,8 @@ pub mod com {
             }
             impl Tick {
                 /// From its required fields: every optional field `None` (or its lexicon
-                /// default), no extra properties.
+                /// default), no extra properties. Arguments in the order of the lexicon's
+                /// `required` list: `seq`.
                 #[inline]
                 pub fn new(seq: i64) -> Self {
                     Tick {

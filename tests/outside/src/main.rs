@@ -41,11 +41,11 @@ fn run() -> Result<(), BoxError> {
     let agent = AtpAgent::builder(service).validate_requests(true).build()?;
     println!("agent for {}", agent.service_url());
 
-    // `new` takes the required properties in the order the document lists
-    // them; an installed document comes from a DAG-CBOR record, whose keys
-    // are sorted, so the template lists them sorted too.
+    // `new` takes the required properties in the order of the lexicon's
+    // `required` array (`subject`, `createdAt`), which an installed document
+    // keeps as written.
     let created = Datetime::new("2024-05-01T12:00:00.000Z")?;
-    let mut bookmark = Bookmark::new(created, "https://atproto.com/specs/lexicon".parse()?);
+    let mut bookmark = Bookmark::new("https://atproto.com/specs/lexicon".parse()?, created);
     bookmark.tags = Some(vec!["atproto".into(), "lexicon".into()]);
     bookmark.validate()?;
     let json = serde_json::to_value(&bookmark)?;
@@ -93,7 +93,7 @@ async fn online(agent: &AtpAgent, handle: &str, password: String) -> Result<(), 
     ];
     for (i, subject) in subjects.iter().enumerate() {
         let created = Datetime::new(&format!("2024-05-0{}T12:00:00.000Z", i + 1))?;
-        let mut b = Bookmark::new(created, subject.parse()?);
+        let mut b = Bookmark::new(subject.parse()?, created);
         b.title = Some(format!("bookmark {}", i + 1));
         b.tags = Some(vec!["atproto".into()]);
         let written = agent.create_record(&b, None).await?;
@@ -103,8 +103,8 @@ async fn online(agent: &AtpAgent, handle: &str, password: String) -> Result<(), 
     // The PDS does not know com.example.bookmark and would store anything:
     // the refusal comes from the generated validation, before sending.
     let mut invalid = Bookmark::new(
-        Datetime::new("2024-05-09T12:00:00.000Z")?,
         "https://atproto.com".parse()?,
+        Datetime::new("2024-05-09T12:00:00.000Z")?,
     );
     invalid.tags = Some(vec!["x".repeat(65)]);
     match agent.create_record(&invalid, None).await {

@@ -139,15 +139,15 @@ fn default_impl(s: &Struct, here: &[String]) -> TokenStream {
 
 /// `new(required...)` for a struct with required fields: every optional
 /// field `None`, lexicon defaults applied, `extra` empty. (Structs without
-/// required fields implement `Default` instead.)
+/// required fields implement `Default` instead.) The arguments follow the
+/// lexicon's `required` array, not `properties` (see `Struct::ctor`).
 fn constructor(s: &Struct, here: &[String]) -> TokenStream {
-    let required =
-        |f: &&Field| matches!(f.presence, Presence::Required | Presence::RequiredNullable);
-    if !s.fields.iter().any(|f| required(&f)) {
+    let required: Vec<&Field> = s.ctor.iter().filter_map(|&i| s.fields.get(i)).collect();
+    if required.is_empty() {
         return quote!();
     }
     let name = ident(&s.name);
-    let args = s.fields.iter().filter(required).map(|f| {
+    let args = required.iter().map(|f| {
         let n = ident(&f.rust);
         let t = super::ty_tokens(&f.ty, here);
         match f.presence {
@@ -175,11 +175,25 @@ fn constructor(s: &Struct, here: &[String]) -> TokenStream {
     } else {
         quote!()
     };
-    let doc = docs(Some(if s.extra {
-        "From its required fields: every optional field `None` (or its lexicon\ndefault), no extra properties."
+    let order = required
+        .iter()
+        .map(|f| format!("`{}`", f.json))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = if s.extra {
+        format!(
+            "From its required fields: every optional field `None` (or its lexicon\n\
+             default), no extra properties. Arguments in the order of the lexicon's\n\
+             `required` list: {order}."
+        )
     } else {
-        "From its required parameters: every optional one `None` (or its lexicon\ndefault)."
-    }));
+        format!(
+            "From its required parameters: every optional one `None` (or its lexicon\n\
+             default). Arguments in the order of the lexicon's `required` list:\n\
+             {order}."
+        )
+    };
+    let doc = docs(Some(&text));
     quote!(
         impl #name {
             #doc

@@ -19,7 +19,8 @@ pub struct Declaration {
 }
 impl Declaration {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `version`, `currentKey`.
     #[inline]
     pub fn new(
         version: ::std::string::String,
@@ -199,11 +200,12 @@ pub struct MessageMe {
 }
 impl MessageMe {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `showButtonTo`, `messageMeUrl`.
     #[inline]
     pub fn new(
-        message_me_url: ::atmo_types::Uri,
         show_button_to: ::atmo_types::object::Open<MessageMeShowButtonTo>,
+        message_me_url: ::atmo_types::Uri,
     ) -> Self {
         MessageMe {
             message_me_url,

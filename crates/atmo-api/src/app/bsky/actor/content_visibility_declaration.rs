@@ -11,7 +11,8 @@ pub struct ContentVisibilityDeclaration {
 }
 impl ContentVisibilityDeclaration {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `hideFromAlgorithmicRecommendations`.
     #[inline]
     pub fn new(hide_from_algorithmic_recommendations: bool) -> Self {
         ContentVisibilityDeclaration {

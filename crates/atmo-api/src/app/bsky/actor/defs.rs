@@ -9,7 +9,8 @@ pub struct AdultContentPref {
 }
 impl AdultContentPref {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `enabled`.
     #[inline]
     pub fn new(enabled: bool) -> Self {
         AdultContentPref {
@@ -87,7 +88,8 @@ pub struct BskyAppProgressGuide {
 }
 impl BskyAppProgressGuide {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `guide`.
     #[inline]
     pub fn new(guide: ::std::string::String) -> Self {
         BskyAppProgressGuide {
@@ -333,7 +335,8 @@ pub struct ContentLabelPref {
 }
 impl ContentLabelPref {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `label`, `visibility`.
     #[inline]
     pub fn new(
         label: ::std::string::String,
@@ -587,7 +590,8 @@ pub struct FeedViewPref {
 }
 impl FeedViewPref {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `feed`.
     #[inline]
     pub fn new(feed: ::std::string::String) -> Self {
         FeedViewPref {
@@ -731,7 +735,8 @@ pub struct HiddenPostsPref {
 }
 impl HiddenPostsPref {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `items`.
     #[inline]
     pub fn new(items: ::std::vec::Vec<::atmo_types::AtUri>) -> Self {
         HiddenPostsPref {
@@ -811,7 +816,8 @@ pub struct InterestsPref {
 }
 impl InterestsPref {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `tags`.
     #[inline]
     pub fn new(tags: ::std::vec::Vec<::std::string::String>) -> Self {
         InterestsPref {
@@ -929,7 +935,8 @@ pub struct KnownFollowers {
 }
 impl KnownFollowers {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `count`, `followers`.
     #[inline]
     pub fn new(count: i64, followers: ::std::vec::Vec<ProfileViewBasic>) -> Self {
         KnownFollowers {
@@ -1031,7 +1038,8 @@ pub struct LabelerPrefItem {
 }
 impl LabelerPrefItem {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         LabelerPrefItem {
@@ -1104,7 +1112,8 @@ pub struct LabelersPref {
 }
 impl LabelersPref {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `labelers`.
     #[inline]
     pub fn new(labelers: ::std::vec::Vec<LabelerPrefItem>) -> Self {
         LabelersPref {
@@ -1282,7 +1291,8 @@ pub struct MutedWord {
 }
 impl MutedWord {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `value`, `targets`.
     #[inline]
     pub fn new(
         value: ::std::string::String,
@@ -1508,7 +1518,8 @@ pub struct MutedWordsPref {
 }
 impl MutedWordsPref {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `items`.
     #[inline]
     pub fn new(items: ::std::vec::Vec<MutedWord>) -> Self {
         MutedWordsPref {
@@ -1594,7 +1605,8 @@ pub struct Nux {
 }
 impl Nux {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `completed`.
     #[inline]
     pub fn new(id: ::std::string::String, completed: bool) -> Self {
         Nux {
@@ -2507,7 +2519,8 @@ pub struct ProfileAssociatedActivitySubscription {
 }
 impl ProfileAssociatedActivitySubscription {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `allowSubscriptions`.
     #[inline]
     pub fn new(
         allow_subscriptions: ::atmo_types::object::Open<
@@ -2634,7 +2647,8 @@ pub struct ProfileAssociatedChat {
 }
 impl ProfileAssociatedChat {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `allowIncoming`.
     #[inline]
     pub fn new(
         allow_incoming: ::atmo_types::object::Open<ProfileAssociatedChatAllowIncoming>,
@@ -2804,11 +2818,12 @@ pub struct ProfileAssociatedGerm {
 }
 impl ProfileAssociatedGerm {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `showButtonTo`, `messageMeUrl`.
     #[inline]
     pub fn new(
-        message_me_url: ::atmo_types::Uri,
         show_button_to: ::atmo_types::object::Open<ProfileAssociatedGermShowButtonTo>,
+        message_me_url: ::atmo_types::Uri,
     ) -> Self {
         ProfileAssociatedGerm {
             message_me_url,
@@ -2950,7 +2965,8 @@ pub struct ProfileView {
 }
 impl ProfileView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `handle`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, handle: ::atmo_types::Handle) -> Self {
         ProfileView {
@@ -3235,7 +3251,8 @@ pub struct ProfileViewBasic {
 }
 impl ProfileViewBasic {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `handle`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, handle: ::atmo_types::Handle) -> Self {
         ProfileViewBasic {
@@ -3494,7 +3511,8 @@ pub struct ProfileViewDetailed {
 }
 impl ProfileViewDetailed {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `handle`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, handle: ::atmo_types::Handle) -> Self {
         ProfileViewDetailed {
@@ -3864,7 +3882,8 @@ pub struct SavedFeed {
 }
 impl SavedFeed {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `type`, `value`, `pinned`.
     #[inline]
     pub fn new(
         id: ::std::string::String,
@@ -4014,7 +4033,8 @@ pub struct SavedFeedsPref {
 }
 impl SavedFeedsPref {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `pinned`, `saved`.
     #[inline]
     pub fn new(
         pinned: ::std::vec::Vec<::atmo_types::AtUri>,
@@ -4118,7 +4138,8 @@ pub struct SavedFeedsPrefV2 {
 }
 impl SavedFeedsPrefV2 {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `items`.
     #[inline]
     pub fn new(items: ::std::vec::Vec<SavedFeed>) -> Self {
         SavedFeedsPrefV2 {
@@ -4210,7 +4231,8 @@ pub struct StatusView {
 }
 impl StatusView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `status`, `record`.
     #[inline]
     pub fn new(
         status: ::atmo_types::object::Open<StatusViewStatus>,
@@ -4680,7 +4702,8 @@ pub struct VerificationState {
 }
 impl VerificationState {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `verifications`, `verifiedStatus`, `trustedVerifierStatus`.
     #[inline]
     pub fn new(
         verifications: ::std::vec::Vec<VerificationView>,
@@ -4882,7 +4905,8 @@ pub struct VerificationView {
 }
 impl VerificationView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `issuer`, `uri`, `isValid`, `createdAt`.
     #[inline]
     pub fn new(
         issuer: ::atmo_types::Did,

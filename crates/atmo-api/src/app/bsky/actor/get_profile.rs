@@ -76,7 +76,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `actor`.
     #[inline]
     pub fn new(actor: ::atmo_types::AtIdentifier) -> Self {
         Parameters { actor }

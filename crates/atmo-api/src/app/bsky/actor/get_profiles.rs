@@ -81,7 +81,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `actors`.
     #[inline]
     pub fn new(actors: ::std::vec::Vec<::atmo_types::AtIdentifier>) -> Self {
         Parameters { actors }
@@ -175,7 +176,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `profiles`.
     #[inline]
     pub fn new(
         profiles: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewDetailed>,

@@ -75,7 +75,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `preferences`.
     #[inline]
     pub fn new(preferences: crate::app::bsky::actor::defs::Preferences) -> Self {
         Input {

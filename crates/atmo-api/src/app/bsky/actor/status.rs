@@ -16,7 +16,8 @@ pub struct Status {
 }
 impl Status {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `status`, `createdAt`.
     #[inline]
     pub fn new(
         status: ::atmo_types::object::Open<StatusStatus>,

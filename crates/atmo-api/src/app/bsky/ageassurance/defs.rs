@@ -52,7 +52,8 @@ pub struct Config {
 }
 impl Config {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `regions`.
     #[inline]
     pub fn new(regions: ::std::vec::Vec<ConfigRegion>) -> Self {
         Config {
@@ -147,7 +148,8 @@ pub struct ConfigRegion {
 }
 impl ConfigRegion {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `countryCode`, `minAccessAge`, `rules`.
     #[inline]
     pub fn new(
         country_code: ::std::string::String,
@@ -512,7 +514,8 @@ pub struct ConfigRegionRuleDefault {
 }
 impl ConfigRegionRuleDefault {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `access`.
     #[inline]
     pub fn new(access: ::atmo_types::object::Open<Access>) -> Self {
         ConfigRegionRuleDefault {
@@ -592,7 +595,8 @@ pub struct ConfigRegionRuleIfAccountNewerThan {
 }
 impl ConfigRegionRuleIfAccountNewerThan {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `date`, `access`.
     #[inline]
     pub fn new(
         date: ::atmo_types::Datetime,
@@ -687,7 +691,8 @@ pub struct ConfigRegionRuleIfAccountOlderThan {
 }
 impl ConfigRegionRuleIfAccountOlderThan {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `date`, `access`.
     #[inline]
     pub fn new(
         date: ::atmo_types::Datetime,
@@ -782,7 +787,8 @@ pub struct ConfigRegionRuleIfAssuredOverAge {
 }
 impl ConfigRegionRuleIfAssuredOverAge {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `age`, `access`.
     #[inline]
     pub fn new(age: i64, access: ::atmo_types::object::Open<Access>) -> Self {
         ConfigRegionRuleIfAssuredOverAge {
@@ -869,7 +875,8 @@ pub struct ConfigRegionRuleIfAssuredUnderAge {
 }
 impl ConfigRegionRuleIfAssuredUnderAge {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `age`, `access`.
     #[inline]
     pub fn new(age: i64, access: ::atmo_types::object::Open<Access>) -> Self {
         ConfigRegionRuleIfAssuredUnderAge {
@@ -956,7 +963,8 @@ pub struct ConfigRegionRuleIfDeclaredOverAge {
 }
 impl ConfigRegionRuleIfDeclaredOverAge {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `age`, `access`.
     #[inline]
     pub fn new(age: i64, access: ::atmo_types::object::Open<Access>) -> Self {
         ConfigRegionRuleIfDeclaredOverAge {
@@ -1043,7 +1051,8 @@ pub struct ConfigRegionRuleIfDeclaredUnderAge {
 }
 impl ConfigRegionRuleIfDeclaredUnderAge {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `age`, `access`.
     #[inline]
     pub fn new(age: i64, access: ::atmo_types::object::Open<Access>) -> Self {
         ConfigRegionRuleIfDeclaredUnderAge {
@@ -1150,13 +1159,14 @@ pub struct Event {
 }
 impl Event {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `createdAt`, `status`, `access`, `attemptId`, `countryCode`.
     #[inline]
     pub fn new(
         created_at: ::atmo_types::Datetime,
-        attempt_id: ::std::string::String,
         status: ::atmo_types::object::Open<EventStatus>,
         access: ::atmo_types::object::Open<EventAccess>,
+        attempt_id: ::std::string::String,
         country_code: ::std::string::String,
     ) -> Self {
         Event {
@@ -1443,7 +1453,8 @@ pub struct State {
 }
 impl State {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `status`, `access`.
     #[inline]
     pub fn new(
         status: ::atmo_types::object::Open<Status>,

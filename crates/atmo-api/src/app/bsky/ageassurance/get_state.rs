@@ -70,7 +70,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `countryCode`.
     #[inline]
     pub fn new(country_code: ::std::string::String) -> Self {
         Parameters {
@@ -168,7 +169,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `state`, `metadata`.
     #[inline]
     pub fn new(
         state: crate::app::bsky::ageassurance::defs::State,

@@ -11,7 +11,8 @@ pub struct Bookmark {
 }
 impl Bookmark {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`.
     #[inline]
     pub fn new(subject: crate::com::atproto::repo::strong_ref::StrongRef) -> Self {
         Bookmark {
@@ -91,7 +92,8 @@ pub struct BookmarkView {
 }
 impl BookmarkView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `item`.
     #[inline]
     pub fn new(
         subject: crate::com::atproto::repo::strong_ref::StrongRef,

@@ -13,7 +13,8 @@ pub struct MatchAndContactIndex {
 }
 impl MatchAndContactIndex {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `match`, `contactIndex`.
     #[inline]
     pub fn new(
         r#match: crate::app::bsky::actor::defs::ProfileView,
@@ -128,7 +129,8 @@ pub struct Notification {
 }
 impl Notification {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `from`, `to`.
     #[inline]
     pub fn new(from: ::atmo_types::Did, to: ::atmo_types::Did) -> Self {
         Notification {
@@ -215,7 +217,8 @@ pub struct SyncStatus {
 }
 impl SyncStatus {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `syncedAt`, `matchesCount`.
     #[inline]
     pub fn new(synced_at: ::atmo_types::Datetime, matches_count: i64) -> Self {
         SyncStatus {

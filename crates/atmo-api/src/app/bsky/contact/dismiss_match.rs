@@ -75,7 +75,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`.
     #[inline]
     pub fn new(subject: ::atmo_types::Did) -> Self {
         Input {

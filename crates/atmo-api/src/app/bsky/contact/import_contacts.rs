@@ -89,7 +89,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `token`, `contacts`.
     #[inline]
     pub fn new(
         token: ::std::string::String,
@@ -206,7 +207,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `matchesAndContactIndexes`.
     #[inline]
     pub fn new(
         matches_and_contact_indexes: ::std::vec::Vec<

@@ -77,7 +77,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `from`, `to`.
     #[inline]
     pub fn new(from: ::atmo_types::Did, to: ::atmo_types::Did) -> Self {
         Input {

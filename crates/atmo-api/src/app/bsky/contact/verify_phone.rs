@@ -77,7 +77,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `phone`, `code`.
     #[inline]
     pub fn new(phone: ::std::string::String, code: ::std::string::String) -> Self {
         Input {
@@ -176,7 +177,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `token`.
     #[inline]
     pub fn new(token: ::std::string::String) -> Self {
         Output {

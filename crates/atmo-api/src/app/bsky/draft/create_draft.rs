@@ -80,7 +80,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `draft`.
     #[inline]
     pub fn new(draft: crate::app::bsky::draft::defs::Draft) -> Self {
         Input {
@@ -161,7 +162,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`.
     #[inline]
     pub fn new(id: ::atmo_types::Tid) -> Self {
         Output {

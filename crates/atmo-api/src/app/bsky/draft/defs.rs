@@ -25,7 +25,8 @@ pub struct Draft {
 }
 impl Draft {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `posts`.
     #[inline]
     pub fn new(posts: ::std::vec::Vec<DraftPost>) -> Self {
         Draft {
@@ -392,7 +393,8 @@ pub struct DraftEmbedCaption {
 }
 impl DraftEmbedCaption {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `lang`, `content`.
     #[inline]
     pub fn new(lang: ::atmo_types::Language, content: ::std::string::String) -> Self {
         DraftEmbedCaption {
@@ -495,7 +497,8 @@ pub struct DraftEmbedExternal {
 }
 impl DraftEmbedExternal {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::Uri) -> Self {
         DraftEmbedExternal {
@@ -568,7 +571,8 @@ pub struct DraftEmbedGallery {
 }
 impl DraftEmbedGallery {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `items`.
     #[inline]
     pub fn new(items: DraftEmbedGalleryItems) -> Self {
         DraftEmbedGallery {
@@ -723,7 +727,8 @@ pub struct DraftEmbedImage {
 }
 impl DraftEmbedImage {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `localRef`.
     #[inline]
     pub fn new(local_ref: DraftEmbedLocalRef) -> Self {
         DraftEmbedImage {
@@ -825,7 +830,8 @@ pub struct DraftEmbedLocalRef {
 }
 impl DraftEmbedLocalRef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `path`.
     #[inline]
     pub fn new(path: ::std::string::String) -> Self {
         DraftEmbedLocalRef {
@@ -918,7 +924,8 @@ pub struct DraftEmbedRecord {
 }
 impl DraftEmbedRecord {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `record`.
     #[inline]
     pub fn new(record: crate::com::atproto::repo::strong_ref::StrongRef) -> Self {
         DraftEmbedRecord {
@@ -997,7 +1004,8 @@ pub struct DraftEmbedVideo {
 }
 impl DraftEmbedVideo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `localRef`.
     #[inline]
     pub fn new(local_ref: DraftEmbedLocalRef) -> Self {
         DraftEmbedVideo {
@@ -1131,7 +1139,8 @@ pub struct DraftPost {
 }
 impl DraftPost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `text`.
     #[inline]
     pub fn new(text: ::std::string::String) -> Self {
         DraftPost {
@@ -1415,7 +1424,8 @@ pub struct DraftView {
 }
 impl DraftView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `draft`, `createdAt`, `updatedAt`.
     #[inline]
     pub fn new(
         id: ::atmo_types::Tid,
@@ -1532,7 +1542,8 @@ pub struct DraftWithId {
 }
 impl DraftWithId {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `draft`.
     #[inline]
     pub fn new(id: ::atmo_types::Tid, draft: Draft) -> Self {
         DraftWithId {

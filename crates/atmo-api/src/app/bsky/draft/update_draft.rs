@@ -75,7 +75,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `draft`.
     #[inline]
     pub fn new(draft: crate::app::bsky::draft::defs::DraftWithId) -> Self {
         Input {

@@ -11,7 +11,8 @@ pub struct AspectRatio {
 }
 impl AspectRatio {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `width`, `height`.
     #[inline]
     pub fn new(width: i64, height: i64) -> Self {
         AspectRatio {

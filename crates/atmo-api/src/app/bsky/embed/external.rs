@@ -10,7 +10,8 @@ pub struct External {
 }
 impl External {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `external`.
     #[inline]
     pub fn new(external: ExternalDef) -> Self {
         External {
@@ -93,7 +94,8 @@ pub struct ColorRgb {
 }
 impl ColorRgb {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `r`, `g`, `b`.
     #[inline]
     pub fn new(r: i64, g: i64, b: i64) -> Self {
         ColorRgb {
@@ -225,7 +227,8 @@ pub struct ExternalDef {
 }
 impl ExternalDef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `title`, `description`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::Uri,
@@ -363,7 +366,8 @@ pub struct View {
 }
 impl View {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `external`.
     #[inline]
     pub fn new(external: ViewExternal) -> Self {
         View {
@@ -464,7 +468,8 @@ pub struct ViewExternal {
 }
 impl ViewExternal {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `title`, `description`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::Uri,
@@ -683,7 +688,8 @@ pub struct ViewExternalSource {
 }
 impl ViewExternalSource {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `title`.
     #[inline]
     pub fn new(uri: ::atmo_types::Uri, title: ::std::string::String) -> Self {
         ViewExternalSource {

@@ -10,7 +10,8 @@ pub struct Gallery {
 }
 impl Gallery {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `items`.
     #[inline]
     pub fn new(items: ::std::vec::Vec<GalleryItemsItem>) -> Self {
         Gallery {
@@ -166,7 +167,8 @@ pub struct Image {
 }
 impl Image {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `image`, `alt`, `aspectRatio`.
     #[inline]
     pub fn new(
         image: ::atmo_types::Blob,
@@ -280,7 +282,8 @@ pub struct View {
 }
 impl View {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `items`.
     #[inline]
     pub fn new(items: ::std::vec::Vec<ViewItemsItem>) -> Self {
         View {
@@ -427,7 +430,8 @@ pub struct ViewImage {
 }
 impl ViewImage {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `thumbnail`, `fullsize`, `alt`, `aspectRatio`.
     #[inline]
     pub fn new(
         thumbnail: ::atmo_types::Uri,

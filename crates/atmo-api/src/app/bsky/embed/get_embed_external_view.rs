@@ -84,7 +84,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `url`, `uris`.
     #[inline]
     pub fn new(
         url: ::atmo_types::Uri,

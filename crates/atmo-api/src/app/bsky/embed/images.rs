@@ -9,7 +9,8 @@ pub struct Images {
 }
 impl Images {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `images`.
     #[inline]
     pub fn new(images: ::std::vec::Vec<Image>) -> Self {
         Images {
@@ -104,7 +105,8 @@ pub struct Image {
 }
 impl Image {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `image`, `alt`.
     #[inline]
     pub fn new(image: ::atmo_types::Blob, alt: ::std::string::String) -> Self {
         Image {
@@ -216,7 +218,8 @@ pub struct View {
 }
 impl View {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `images`.
     #[inline]
     pub fn new(images: ::std::vec::Vec<ViewImage>) -> Self {
         View {
@@ -313,7 +316,8 @@ pub struct ViewImage {
 }
 impl ViewImage {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `thumb`, `fullsize`, `alt`.
     #[inline]
     pub fn new(
         thumb: ::atmo_types::Uri,

@@ -9,7 +9,8 @@ pub struct Record {
 }
 impl Record {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `record`.
     #[inline]
     pub fn new(record: crate::com::atproto::repo::strong_ref::StrongRef) -> Self {
         Record {
@@ -86,7 +87,8 @@ pub struct View {
 }
 impl View {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `record`.
     #[inline]
     pub fn new(record: ViewRecordUnion) -> Self {
         View {
@@ -353,7 +355,8 @@ pub struct ViewBlocked {
 }
 impl ViewBlocked {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `blocked`, `author`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -461,7 +464,8 @@ pub struct ViewDetached {
 }
 impl ViewDetached {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `detached`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, detached: bool) -> Self {
         ViewDetached {
@@ -553,7 +557,8 @@ pub struct ViewNotFound {
 }
 impl ViewNotFound {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `notFound`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, not_found: bool) -> Self {
         ViewNotFound {
@@ -657,7 +662,8 @@ pub struct ViewRecord {
 }
 impl ViewRecord {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `author`, `value`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,

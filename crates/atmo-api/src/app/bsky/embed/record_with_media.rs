@@ -10,7 +10,8 @@ pub struct RecordWithMedia {
 }
 impl RecordWithMedia {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `record`, `media`.
     #[inline]
     pub fn new(
         record: crate::app::bsky::embed::record::Record,
@@ -204,7 +205,8 @@ pub struct View {
 }
 impl View {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `record`, `media`.
     #[inline]
     pub fn new(record: crate::app::bsky::embed::record::View, media: ViewMedia) -> Self {
         View {

@@ -18,7 +18,8 @@ pub struct Video {
 }
 impl Video {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `video`.
     #[inline]
     pub fn new(video: ::atmo_types::Blob) -> Self {
         Video {
@@ -204,7 +205,8 @@ pub struct Caption {
 }
 impl Caption {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `lang`, `file`.
     #[inline]
     pub fn new(lang: ::atmo_types::Language, file: ::atmo_types::Blob) -> Self {
         Caption {
@@ -314,7 +316,8 @@ pub struct View {
 }
 impl View {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `cid`, `playlist`.
     #[inline]
     pub fn new(cid: ::atmo_types::Cid, playlist: ::atmo_types::Uri) -> Self {
         View {

@@ -10,7 +10,8 @@ pub struct BlockedAuthor {
 }
 impl BlockedAuthor {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         BlockedAuthor {
@@ -101,7 +102,8 @@ pub struct BlockedPost {
 }
 impl BlockedPost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `blocked`, `author`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, blocked: bool, author: BlockedAuthor) -> Self {
         BlockedPost {
@@ -222,7 +224,8 @@ pub struct FeedViewPost {
 }
 impl FeedViewPost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `post`.
     #[inline]
     pub fn new(post: PostView) -> Self {
         FeedViewPost {
@@ -474,7 +477,8 @@ pub struct GeneratorView {
 }
 impl GeneratorView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `did`, `creator`, `displayName`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -1090,7 +1094,8 @@ pub struct KnownLikers {
 }
 impl KnownLikers {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `count`, `actors`.
     #[inline]
     pub fn new(
         count: i64,
@@ -1196,7 +1201,8 @@ pub struct NotFoundPost {
 }
 impl NotFoundPost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `notFound`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, not_found: bool) -> Self {
         NotFoundPost {
@@ -1304,7 +1310,8 @@ pub struct PostView {
 }
 impl PostView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `author`, `record`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -1765,7 +1772,8 @@ pub struct ReasonRepost {
 }
 impl ReasonRepost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `by`, `indexedAt`.
     #[inline]
     pub fn new(
         by: crate::app::bsky::actor::defs::ProfileViewBasic,
@@ -1878,7 +1886,8 @@ pub struct ReplyRef {
 }
 impl ReplyRef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `root`, `parent`.
     #[inline]
     pub fn new(root: ReplyRefRoot, parent: ReplyRefParent) -> Self {
         ReplyRef {
@@ -2191,7 +2200,8 @@ pub struct SkeletonFeedPost {
 }
 impl SkeletonFeedPost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `post`.
     #[inline]
     pub fn new(post: ::atmo_types::AtUri) -> Self {
         SkeletonFeedPost {
@@ -2430,7 +2440,8 @@ pub struct SkeletonReasonRepost {
 }
 impl SkeletonReasonRepost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `repost`.
     #[inline]
     pub fn new(repost: ::atmo_types::AtUri) -> Self {
         SkeletonReasonRepost {
@@ -2579,7 +2590,8 @@ pub struct ThreadViewPost {
 }
 impl ThreadViewPost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `post`.
     #[inline]
     pub fn new(post: PostView) -> Self {
         ThreadViewPost {

@@ -73,7 +73,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `feeds`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, feeds: ::std::vec::Vec<Feed>) -> Self {
         Output {
@@ -172,7 +173,8 @@ pub struct Feed {
 }
 impl Feed {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri) -> Self {
         Feed {

@@ -24,7 +24,8 @@ pub struct Generator {
 }
 impl Generator {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `displayName`, `createdAt`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,

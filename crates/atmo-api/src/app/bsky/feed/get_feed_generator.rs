@@ -76,7 +76,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `feed`.
     #[inline]
     pub fn new(feed: ::atmo_types::AtUri) -> Self {
         Parameters { feed }
@@ -161,7 +162,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `view`, `isOnline`, `isValid`.
     #[inline]
     pub fn new(
         view: crate::app::bsky::feed::defs::GeneratorView,

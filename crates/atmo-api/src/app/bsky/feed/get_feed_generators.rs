@@ -75,7 +75,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `feeds`.
     #[inline]
     pub fn new(feeds: ::std::vec::Vec<::atmo_types::AtUri>) -> Self {
         Parameters { feeds }
@@ -156,7 +157,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `feeds`.
     #[inline]
     pub fn new(
         feeds: ::std::vec::Vec<crate::app::bsky::feed::defs::GeneratorView>,

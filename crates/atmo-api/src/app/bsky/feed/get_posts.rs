@@ -82,7 +82,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `uris`.
     #[inline]
     pub fn new(uris: ::std::vec::Vec<::atmo_types::AtUri>) -> Self {
         Parameters { uris }
@@ -176,7 +177,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `posts`.
     #[inline]
     pub fn new(posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>) -> Self {
         Output {

@@ -86,7 +86,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri) -> Self {
         Parameters {
@@ -220,7 +221,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `repostedBy`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,

@@ -210,7 +210,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `feed`.
     #[inline]
     pub fn new(
         feed: ::std::vec::Vec<crate::app::bsky::feed::defs::FeedViewPost>,

@@ -12,7 +12,8 @@ pub struct Like {
 }
 impl Like {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `createdAt`.
     #[inline]
     pub fn new(
         subject: crate::com::atproto::repo::strong_ref::StrongRef,

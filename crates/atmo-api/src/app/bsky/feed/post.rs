@@ -27,7 +27,8 @@ pub struct Post {
 }
 impl Post {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `text`, `createdAt`.
     #[inline]
     pub fn new(text: ::std::string::String, created_at: ::atmo_types::Datetime) -> Self {
         Post {
@@ -473,7 +474,8 @@ pub struct Entity {
 }
 impl Entity {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `index`, `type`, `value`.
     #[inline]
     pub fn new(
         index: TextSlice,
@@ -580,7 +582,8 @@ pub struct ReplyRef {
 }
 impl ReplyRef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `root`, `parent`.
     #[inline]
     pub fn new(
         root: crate::com::atproto::repo::strong_ref::StrongRef,
@@ -673,7 +676,8 @@ pub struct TextSlice {
 }
 impl TextSlice {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `start`, `end`.
     #[inline]
     pub fn new(start: i64, end: i64) -> Self {
         TextSlice {

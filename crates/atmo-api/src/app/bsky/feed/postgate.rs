@@ -20,9 +20,10 @@ pub struct Postgate {
 }
 impl Postgate {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `post`, `createdAt`.
     #[inline]
-    pub fn new(created_at: ::atmo_types::Datetime, post: ::atmo_types::AtUri) -> Self {
+    pub fn new(post: ::atmo_types::AtUri, created_at: ::atmo_types::Datetime) -> Self {
         Postgate {
             created_at,
             post,

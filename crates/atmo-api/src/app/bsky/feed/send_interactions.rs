@@ -81,7 +81,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `interactions`.
     #[inline]
     pub fn new(
         interactions: ::std::vec::Vec<crate::app::bsky::feed::defs::Interaction>,

@@ -16,7 +16,8 @@ pub struct Threadgate {
 }
 impl Threadgate {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `post`, `createdAt`.
     #[inline]
     pub fn new(post: ::atmo_types::AtUri, created_at: ::atmo_types::Datetime) -> Self {
         Threadgate {
@@ -376,7 +377,8 @@ pub struct ListRule {
 }
 impl ListRule {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `list`.
     #[inline]
     pub fn new(list: ::atmo_types::AtUri) -> Self {
         ListRule {

@@ -12,7 +12,8 @@ pub struct Block {
 }
 impl Block {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `createdAt`.
     #[inline]
     pub fn new(subject: ::atmo_types::Did, created_at: ::atmo_types::Datetime) -> Self {
         Block {

@@ -14,7 +14,8 @@ pub struct ListItemView {
 }
 impl ListItemView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `subject`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -177,7 +178,8 @@ pub struct ListView {
 }
 impl ListView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `creator`, `name`, `purpose`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -444,7 +446,8 @@ pub struct ListViewBasic {
 }
 impl ListViewBasic {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `name`, `purpose`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -744,7 +747,8 @@ pub struct NotFoundActor {
 }
 impl NotFoundActor {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actor`, `notFound`.
     #[inline]
     pub fn new(actor: ::atmo_types::AtIdentifier, not_found: bool) -> Self {
         NotFoundActor {
@@ -854,7 +858,8 @@ pub struct Relationship {
 }
 impl Relationship {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Relationship {
@@ -1019,7 +1024,8 @@ pub struct StarterPackView {
 }
 impl StarterPackView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `record`, `creator`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -1277,7 +1283,8 @@ pub struct StarterPackViewBasic {
 }
 impl StarterPackViewBasic {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `record`, `creator`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,

@@ -84,7 +84,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `list`.
     #[inline]
     pub fn new(list: ::atmo_types::AtUri) -> Self {
         Parameters {
@@ -211,7 +212,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `list`, `items`.
     #[inline]
     pub fn new(
         list: crate::app::bsky::graph::defs::ListView,

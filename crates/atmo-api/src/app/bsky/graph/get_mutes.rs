@@ -194,7 +194,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `mutes`.
     #[inline]
     pub fn new(
         mutes: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,

@@ -76,7 +76,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `starterPack`.
     #[inline]
     pub fn new(starter_pack: ::atmo_types::AtUri) -> Self {
         Parameters { starter_pack }
@@ -157,7 +158,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `starterPack`.
     #[inline]
     pub fn new(starter_pack: crate::app::bsky::graph::defs::StarterPackView) -> Self {
         Output {

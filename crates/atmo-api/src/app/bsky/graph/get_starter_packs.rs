@@ -81,7 +81,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `uris`.
     #[inline]
     pub fn new(uris: ::std::vec::Vec<::atmo_types::AtUri>) -> Self {
         Parameters { uris }
@@ -177,7 +178,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `starterPacks`.
     #[inline]
     pub fn new(
         starter_packs: ::std::vec::Vec<

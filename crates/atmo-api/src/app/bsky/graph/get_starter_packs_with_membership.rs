@@ -84,7 +84,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `actor`.
     #[inline]
     pub fn new(actor: ::atmo_types::AtIdentifier) -> Self {
         Parameters {
@@ -210,7 +211,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `starterPacksWithMembership`.
     #[inline]
     pub fn new(
         starter_packs_with_membership: ::std::vec::Vec<StarterPackWithMembership>,
@@ -319,7 +321,8 @@ pub struct StarterPackWithMembership {
 }
 impl StarterPackWithMembership {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `starterPack`.
     #[inline]
     pub fn new(starter_pack: crate::app::bsky::graph::defs::StarterPackView) -> Self {
         StarterPackWithMembership {

@@ -20,11 +20,12 @@ pub struct List {
 }
 impl List {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`, `purpose`, `createdAt`.
     #[inline]
     pub fn new(
-        purpose: ::atmo_types::object::Open<crate::app::bsky::graph::defs::ListPurpose>,
         name: ::std::string::String,
+        purpose: ::atmo_types::object::Open<crate::app::bsky::graph::defs::ListPurpose>,
         created_at: ::atmo_types::Datetime,
     ) -> Self {
         List {

@@ -14,7 +14,8 @@ pub struct Listitem {
 }
 impl Listitem {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `list`, `createdAt`.
     #[inline]
     pub fn new(
         subject: ::atmo_types::Did,

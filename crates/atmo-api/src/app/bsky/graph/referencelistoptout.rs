@@ -12,7 +12,8 @@ pub struct Referencelistoptout {
 }
 impl Referencelistoptout {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `createdAt`.
     #[inline]
     pub fn new(
         subject: ::atmo_types::AtUri,

@@ -19,7 +19,8 @@ pub struct Starterpack {
 }
 impl Starterpack {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`, `list`, `createdAt`.
     #[inline]
     pub fn new(
         name: ::std::string::String,
@@ -226,7 +227,8 @@ pub struct FeedItem {
 }
 impl FeedItem {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri) -> Self {
         FeedItem {

@@ -69,7 +69,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actor`.
     #[inline]
     pub fn new(actor: ::atmo_types::AtIdentifier) -> Self {
         Input {

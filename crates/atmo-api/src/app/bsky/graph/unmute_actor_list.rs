@@ -69,7 +69,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `list`.
     #[inline]
     pub fn new(list: ::atmo_types::AtUri) -> Self {
         Input {

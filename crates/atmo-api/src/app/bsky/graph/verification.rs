@@ -17,7 +17,8 @@ pub struct Verification {
 }
 impl Verification {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `handle`, `displayName`, `createdAt`.
     #[inline]
     pub fn new(
         subject: ::atmo_types::Did,

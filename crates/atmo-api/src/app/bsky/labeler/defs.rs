@@ -16,7 +16,8 @@ pub struct LabelerPolicies {
 }
 impl LabelerPolicies {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `labelValues`.
     #[inline]
     pub fn new(
         label_values: ::std::vec::Vec<
@@ -125,7 +126,8 @@ pub struct LabelerView {
 }
 impl LabelerView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `creator`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -312,7 +314,8 @@ pub struct LabelerViewDetailed {
 }
 impl LabelerViewDetailed {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `creator`, `policies`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,

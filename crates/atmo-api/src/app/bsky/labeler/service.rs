@@ -28,7 +28,8 @@ pub struct Service {
 }
 impl Service {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `policies`, `createdAt`.
     #[inline]
     pub fn new(
         policies: crate::app::bsky::labeler::defs::LabelerPolicies,

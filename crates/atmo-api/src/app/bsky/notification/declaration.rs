@@ -11,7 +11,8 @@ pub struct Declaration {
 }
 impl Declaration {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `allowSubscriptions`.
     #[inline]
     pub fn new(
         allow_subscriptions: ::atmo_types::object::Open<DeclarationAllowSubscriptions>,

@@ -10,7 +10,8 @@ pub struct ActivitySubscription {
 }
 impl ActivitySubscription {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `post`, `reply`.
     #[inline]
     pub fn new(post: bool, reply: bool) -> Self {
         ActivitySubscription {
@@ -100,7 +101,8 @@ pub struct ChatPreference {
 }
 impl ChatPreference {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `include`, `push`.
     #[inline]
     pub fn new(
         include: ::atmo_types::object::Open<ChatPreferenceInclude>,
@@ -226,7 +228,8 @@ pub struct FilterablePreference {
 }
 impl FilterablePreference {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `include`, `list`, `push`.
     #[inline]
     pub fn new(
         include: ::atmo_types::object::Open<FilterablePreferenceInclude>,
@@ -363,7 +366,8 @@ pub struct Preference {
 }
 impl Preference {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `list`, `push`.
     #[inline]
     pub fn new(list: bool, push: bool) -> Self {
         Preference {
@@ -464,7 +468,8 @@ pub struct Preferences {
 }
 impl Preferences {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `chat`, `follow`, `like`, `likeViaRepost`, `mention`, `quote`, `reply`, `repost`, `repostViaRepost`, `starterpackJoined`, `subscribedPost`, `unverified`, `verified`.
     #[inline]
     pub fn new(
         chat: ChatPreference,
@@ -752,7 +757,8 @@ pub struct SubjectActivitySubscription {
 }
 impl SubjectActivitySubscription {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `activitySubscription`.
     #[inline]
     pub fn new(
         subject: ::atmo_types::Did,

@@ -126,7 +126,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `preferences`.
     #[inline]
     pub fn new(preferences: crate::app::bsky::notification::defs::Preferences) -> Self {
         Output {

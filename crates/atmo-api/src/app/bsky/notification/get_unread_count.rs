@@ -159,7 +159,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `count`.
     #[inline]
     pub fn new(count: i64) -> Self {
         Output {

@@ -245,7 +245,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `notifications`.
     #[inline]
     pub fn new(notifications: ::std::vec::Vec<Notification>) -> Self {
         Output {
@@ -384,7 +385,8 @@ pub struct Notification {
 }
 impl Notification {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `author`, `reason`, `record`, `isRead`, `indexedAt`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,

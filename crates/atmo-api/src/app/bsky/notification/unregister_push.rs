@@ -109,7 +109,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `serviceDid`, `token`, `platform`, `appId`.
     #[inline]
     pub fn new(
         service_did: ::atmo_types::Did,

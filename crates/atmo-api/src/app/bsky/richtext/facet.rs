@@ -11,7 +11,8 @@ pub struct Facet {
 }
 impl Facet {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `index`, `features`.
     #[inline]
     pub fn new(index: ByteSlice, features: ::std::vec::Vec<FacetFeaturesItem>) -> Self {
         Facet {
@@ -194,7 +195,8 @@ pub struct ByteSlice {
 }
 impl ByteSlice {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `byteStart`, `byteEnd`.
     #[inline]
     pub fn new(byte_start: i64, byte_end: i64) -> Self {
         ByteSlice {
@@ -311,7 +313,8 @@ pub struct Link {
 }
 impl Link {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::Uri) -> Self {
         Link {
@@ -385,7 +388,8 @@ pub struct Mention {
 }
 impl Mention {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Mention {
@@ -459,7 +463,8 @@ pub struct Tag {
 }
 impl Tag {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `tag`.
     #[inline]
     pub fn new(tag: ::std::string::String) -> Self {
         Tag {

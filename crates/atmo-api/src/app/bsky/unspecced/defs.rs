@@ -25,7 +25,8 @@ pub struct AgeAssuranceEvent {
 }
 impl AgeAssuranceEvent {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `createdAt`, `status`, `attemptId`.
     #[inline]
     pub fn new(
         created_at: ::atmo_types::Datetime,
@@ -235,7 +236,8 @@ pub struct AgeAssuranceState {
 }
 impl AgeAssuranceState {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `status`.
     #[inline]
     pub fn new(status: ::atmo_types::object::Open<AgeAssuranceStateStatus>) -> Self {
         AgeAssuranceState {
@@ -367,7 +369,8 @@ pub struct SkeletonSearchActor {
 }
 impl SkeletonSearchActor {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         SkeletonSearchActor {
@@ -440,7 +443,8 @@ pub struct SkeletonSearchPost {
 }
 impl SkeletonSearchPost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri) -> Self {
         SkeletonSearchPost {
@@ -513,7 +517,8 @@ pub struct SkeletonSearchStarterPack {
 }
 impl SkeletonSearchStarterPack {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri) -> Self {
         SkeletonSearchStarterPack {
@@ -594,7 +599,8 @@ pub struct SkeletonTrend {
 }
 impl SkeletonTrend {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `topic`, `displayName`, `link`, `startedAt`, `postCount`, `dids`.
     #[inline]
     pub fn new(
         topic: ::std::string::String,
@@ -801,7 +807,8 @@ pub struct ThreadItemBlocked {
 }
 impl ThreadItemBlocked {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `author`.
     #[inline]
     pub fn new(author: crate::app::bsky::feed::defs::BlockedAuthor) -> Self {
         ThreadItemBlocked {
@@ -999,7 +1006,8 @@ pub struct ThreadItemPost {
 }
 impl ThreadItemPost {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `post`, `moreParents`, `moreReplies`, `opThread`, `hiddenByThreadgate`, `mutedByViewer`.
     #[inline]
     pub fn new(
         post: crate::app::bsky::feed::defs::PostView,
@@ -1181,7 +1189,8 @@ pub struct TrendView {
 }
 impl TrendView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `topic`, `displayName`, `link`, `startedAt`, `postCount`, `actors`.
     #[inline]
     pub fn new(
         topic: ::std::string::String,
@@ -1394,7 +1403,8 @@ pub struct TrendingTopic {
 }
 impl TrendingTopic {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `topic`, `link`.
     #[inline]
     pub fn new(topic: ::std::string::String, link: ::std::string::String) -> Self {
         TrendingTopic {

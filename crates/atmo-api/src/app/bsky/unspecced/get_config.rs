@@ -155,7 +155,8 @@ pub struct LiveNowConfig {
 }
 impl LiveNowConfig {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `domains`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,

@@ -188,7 +188,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `starterPacks`.
     #[inline]
     pub fn new(starter_packs: ::std::vec::Vec<::atmo_types::AtUri>) -> Self {
         Output {

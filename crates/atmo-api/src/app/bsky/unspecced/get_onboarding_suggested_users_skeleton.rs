@@ -208,7 +208,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `dids`.
     #[inline]
     pub fn new(dids: ::std::vec::Vec<::atmo_types::Did>) -> Self {
         Output {

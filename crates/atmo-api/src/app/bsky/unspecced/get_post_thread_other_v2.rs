@@ -76,7 +76,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `anchor`.
     #[inline]
     pub fn new(anchor: ::atmo_types::AtUri) -> Self {
         Parameters { anchor }
@@ -158,7 +159,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `thread`.
     #[inline]
     pub fn new(thread: ::std::vec::Vec<ThreadItem>) -> Self {
         Output {
@@ -243,7 +245,8 @@ pub struct ThreadItem {
 }
 impl ThreadItem {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `depth`, `value`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, depth: i64, value: ThreadItemValue) -> Self {
         ThreadItem {

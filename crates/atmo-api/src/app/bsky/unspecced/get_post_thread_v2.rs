@@ -128,7 +128,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `anchor`.
     #[inline]
     pub fn new(anchor: ::atmo_types::AtUri) -> Self {
         Parameters {
@@ -293,7 +294,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `thread`, `hasOtherReplies`.
     #[inline]
     pub fn new(thread: ::std::vec::Vec<ThreadItem>, has_other_replies: bool) -> Self {
         Output {
@@ -406,7 +408,8 @@ pub struct ThreadItem {
 }
 impl ThreadItem {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `depth`, `value`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, depth: i64, value: ThreadItemValue) -> Self {
         ThreadItem {

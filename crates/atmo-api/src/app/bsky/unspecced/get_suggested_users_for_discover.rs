@@ -178,7 +178,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actors`.
     #[inline]
     pub fn new(
         actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,

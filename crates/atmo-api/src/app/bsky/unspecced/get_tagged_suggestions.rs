@@ -126,7 +126,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `suggestions`.
     #[inline]
     pub fn new(suggestions: ::std::vec::Vec<Suggestion>) -> Self {
         Output {
@@ -207,7 +208,8 @@ pub struct Suggestion {
 }
 impl Suggestion {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `tag`, `subjectType`, `subject`.
     #[inline]
     pub fn new(
         tag: ::std::string::String,

@@ -189,7 +189,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `topics`, `suggested`.
     #[inline]
     pub fn new(
         topics: ::std::vec::Vec<crate::app::bsky::unspecced::defs::TrendingTopic>,

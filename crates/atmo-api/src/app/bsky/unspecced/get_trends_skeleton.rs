@@ -190,7 +190,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `trends`.
     #[inline]
     pub fn new(
         trends: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonTrend>,

@@ -83,7 +83,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `q`.
     #[inline]
     pub fn new(q: ::std::string::String) -> Self {
         Parameters {
@@ -233,7 +234,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actors`.
     #[inline]
     pub fn new(
         actors: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonSearchActor>,

@@ -133,7 +133,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `q`.
     #[inline]
     pub fn new(q: ::std::string::String) -> Self {
         Parameters {
@@ -401,7 +402,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `posts`.
     #[inline]
     pub fn new(
         posts: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonSearchPost>,

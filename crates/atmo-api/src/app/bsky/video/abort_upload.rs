@@ -86,7 +86,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `jobId`.
     #[inline]
     pub fn new(job_id: ::std::string::String) -> Self {
         Input {
@@ -224,7 +225,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `state`.
     #[inline]
     pub fn new(state: ::atmo_types::object::Open<OutputState>) -> Self {
         Output {

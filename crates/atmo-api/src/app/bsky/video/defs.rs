@@ -21,7 +21,8 @@ pub struct JobStatus {
 }
 impl JobStatus {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `jobId`, `did`, `state`.
     #[inline]
     pub fn new(
         job_id: ::std::string::String,

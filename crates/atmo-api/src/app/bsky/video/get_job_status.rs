@@ -75,7 +75,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `jobId`.
     #[inline]
     pub fn new(job_id: ::std::string::String) -> Self {
         Parameters { job_id }
@@ -156,7 +157,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `jobStatus`.
     #[inline]
     pub fn new(job_status: crate::app::bsky::video::defs::JobStatus) -> Self {
         Output {

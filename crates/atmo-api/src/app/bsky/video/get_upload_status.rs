@@ -81,7 +81,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `jobId`.
     #[inline]
     pub fn new(job_id: ::std::string::String) -> Self {
         Parameters { job_id }
@@ -238,7 +239,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `jobId`, `partSizeBytes`, `partCount`, `receivedParts`, `expiresAt`, `state`.
     #[inline]
     pub fn new(
         job_id: ::std::string::String,

@@ -97,7 +97,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `sizeBytes`, `mimeType`.
     #[inline]
     pub fn new(size_bytes: i64, mime_type: ::std::string::String) -> Self {
         Input {
@@ -281,7 +282,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `jobId`, `partSizeBytes`, `partCount`, `expiresAt`.
     #[inline]
     pub fn new(
         job_id: ::std::string::String,

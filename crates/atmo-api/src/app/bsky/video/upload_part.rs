@@ -82,7 +82,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `jobId`, `partNumber`.
     #[inline]
     pub fn new(job_id: ::std::string::String, part_number: i64) -> Self {
         Parameters { job_id, part_number }
@@ -206,7 +207,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `partNumber`, `sizeBytes`.
     #[inline]
     pub fn new(part_number: i64, size_bytes: i64) -> Self {
         Output {

@@ -79,7 +79,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `jobStatus`.
     #[inline]
     pub fn new(job_status: crate::app::bsky::video::defs::JobStatus) -> Self {
         Output {

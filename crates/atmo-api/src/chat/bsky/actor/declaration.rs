@@ -14,7 +14,8 @@ pub struct Declaration {
 }
 impl Declaration {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `allowIncoming`.
     #[inline]
     pub fn new(
         allow_incoming: ::atmo_types::object::Open<DeclarationAllowIncoming>,

@@ -64,7 +64,8 @@ pub struct GroupConvoMember {
 }
 impl GroupConvoMember {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `role`.
     #[inline]
     pub fn new(role: ::atmo_types::object::Open<MemberRole>) -> Self {
         GroupConvoMember {
@@ -260,7 +261,8 @@ pub struct ProfileViewBasic {
 }
 impl ProfileViewBasic {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `handle`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, handle: ::atmo_types::Handle) -> Self {
         ProfileViewBasic {

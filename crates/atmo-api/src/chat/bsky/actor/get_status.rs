@@ -76,7 +76,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `chatDisabled`, `canCreateGroups`, `groupMemberLimit`.
     #[inline]
     pub fn new(
         chat_disabled: bool,

@@ -74,7 +74,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convoId`.
     #[inline]
     pub fn new(convo_id: ::std::string::String) -> Self {
         Input {

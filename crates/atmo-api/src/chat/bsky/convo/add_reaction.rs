@@ -88,7 +88,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convoId`, `messageId`, `value`.
     #[inline]
     pub fn new(
         convo_id: ::std::string::String,
@@ -208,7 +209,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `message`.
     #[inline]
     pub fn new(message: crate::chat::bsky::convo::defs::MessageView) -> Self {
         Output {

@@ -80,7 +80,8 @@ pub struct ConvoRef {
 }
 impl ConvoRef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `convoId`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, convo_id: ::std::string::String) -> Self {
         ConvoRef {
@@ -208,7 +209,8 @@ pub struct ConvoView {
 }
 impl ConvoView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `rev`, `members`, `muted`, `unreadCount`.
     #[inline]
     pub fn new(
         id: ::std::string::String,
@@ -614,7 +616,8 @@ pub struct DeletedMessageView {
 }
 impl DeletedMessageView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `rev`, `sender`, `sentAt`.
     #[inline]
     pub fn new(
         id: ::std::string::String,
@@ -787,7 +790,8 @@ pub struct GroupConvo {
 }
 impl GroupConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `createdAt`, `lockStatus`, `lockStatusModerationOverride`, `memberCount`, `memberLimit`, `name`.
     #[inline]
     pub fn new(
         created_at: ::atmo_types::Datetime,
@@ -989,7 +993,8 @@ pub struct LogAcceptConvo {
 }
 impl LogAcceptConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`.
     #[inline]
     pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
         LogAcceptConvo {
@@ -1081,7 +1086,8 @@ pub struct LogAddMember {
 }
 impl LogAddMember {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `relatedProfiles`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -1212,7 +1218,8 @@ pub struct LogAddReaction {
 }
 impl LogAddReaction {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `reaction`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -1423,7 +1430,8 @@ pub struct LogApproveJoinRequest {
 }
 impl LogApproveJoinRequest {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `member`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -1527,7 +1535,8 @@ pub struct LogBeginConvo {
 }
 impl LogBeginConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`.
     #[inline]
     pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
         LogBeginConvo {
@@ -1615,7 +1624,8 @@ pub struct LogCreateJoinLink {
 }
 impl LogCreateJoinLink {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -1721,7 +1731,8 @@ pub struct LogCreateMessage {
 }
 impl LogCreateMessage {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -1919,7 +1930,8 @@ pub struct LogDeleteMessage {
 }
 impl LogDeleteMessage {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -2100,7 +2112,8 @@ pub struct LogDisableJoinLink {
 }
 impl LogDisableJoinLink {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -2203,7 +2216,8 @@ pub struct LogEditGroup {
 }
 impl LogEditGroup {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -2306,7 +2320,8 @@ pub struct LogEditJoinLink {
 }
 impl LogEditJoinLink {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -2409,7 +2424,8 @@ pub struct LogEnableJoinLink {
 }
 impl LogEnableJoinLink {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -2512,7 +2528,8 @@ pub struct LogIncomingJoinRequest {
 }
 impl LogIncomingJoinRequest {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `member`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -2616,7 +2633,8 @@ pub struct LogLeaveConvo {
 }
 impl LogLeaveConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`.
     #[inline]
     pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
         LogLeaveConvo {
@@ -2708,7 +2726,8 @@ pub struct LogLockConvo {
 }
 impl LogLockConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `relatedProfiles`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -2839,7 +2858,8 @@ pub struct LogLockConvoPermanently {
 }
 impl LogLockConvoPermanently {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `relatedProfiles`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -2970,7 +2990,8 @@ pub struct LogMemberJoin {
 }
 impl LogMemberJoin {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `relatedProfiles`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -3101,7 +3122,8 @@ pub struct LogMemberLeave {
 }
 impl LogMemberLeave {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `relatedProfiles`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -3226,7 +3248,8 @@ pub struct LogMuteConvo {
 }
 impl LogMuteConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`.
     #[inline]
     pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
         LogMuteConvo {
@@ -3312,7 +3335,8 @@ pub struct LogOutgoingJoinRequest {
 }
 impl LogOutgoingJoinRequest {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`.
     #[inline]
     pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
         LogOutgoingJoinRequest {
@@ -3399,7 +3423,8 @@ pub struct LogReadConvo {
 }
 impl LogReadConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -3592,7 +3617,8 @@ pub struct LogReadJoinRequests {
 }
 impl LogReadJoinRequests {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`.
     #[inline]
     pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
         LogReadJoinRequests {
@@ -3679,7 +3705,8 @@ pub struct LogReadMessage {
 }
 impl LogReadMessage {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -3874,7 +3901,8 @@ pub struct LogRejectJoinRequest {
 }
 impl LogRejectJoinRequest {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `member`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -3984,7 +4012,8 @@ pub struct LogRemoveMember {
 }
 impl LogRemoveMember {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `relatedProfiles`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -4115,7 +4144,8 @@ pub struct LogRemoveReaction {
 }
 impl LogRemoveReaction {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `reaction`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -4330,7 +4360,8 @@ pub struct LogUnlockConvo {
 }
 impl LogUnlockConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `message`, `relatedProfiles`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -4455,7 +4486,8 @@ pub struct LogUnmuteConvo {
 }
 impl LogUnmuteConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`.
     #[inline]
     pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
         LogUnmuteConvo {
@@ -4543,7 +4575,8 @@ pub struct LogWithdrawIncomingJoinRequest {
 }
 impl LogWithdrawIncomingJoinRequest {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`, `member`.
     #[inline]
     pub fn new(
         rev: ::std::string::String,
@@ -4647,7 +4680,8 @@ pub struct LogWithdrawOutgoingJoinRequest {
 }
 impl LogWithdrawOutgoingJoinRequest {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rev`, `convoId`.
     #[inline]
     pub fn new(rev: ::std::string::String, convo_id: ::std::string::String) -> Self {
         LogWithdrawOutgoingJoinRequest {
@@ -4732,7 +4766,8 @@ pub struct MessageAndReactionView {
 }
 impl MessageAndReactionView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `message`, `reaction`.
     #[inline]
     pub fn new(message: MessageView, reaction: ReactionView) -> Self {
         MessageAndReactionView {
@@ -4884,7 +4919,8 @@ pub struct MessageInput {
 }
 impl MessageInput {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `text`.
     #[inline]
     pub fn new(text: ::std::string::String) -> Self {
         MessageInput {
@@ -5086,12 +5122,13 @@ pub struct MessageRef {
 }
 impl MessageRef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `messageId`, `convoId`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,
-        convo_id: ::std::string::String,
         message_id: ::std::string::String,
+        convo_id: ::std::string::String,
     ) -> Self {
         MessageRef {
             did,
@@ -5198,7 +5235,8 @@ pub struct MessageView {
 }
 impl MessageView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `rev`, `text`, `sender`, `sentAt`.
     #[inline]
     pub fn new(
         id: ::std::string::String,
@@ -5561,7 +5599,8 @@ pub struct MessageViewSender {
 }
 impl MessageViewSender {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         MessageViewSender {
@@ -5636,7 +5675,8 @@ pub struct ReactionView {
 }
 impl ReactionView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `value`, `sender`, `createdAt`.
     #[inline]
     pub fn new(
         value: ::std::string::String,
@@ -5739,7 +5779,8 @@ pub struct ReactionViewSender {
 }
 impl ReactionViewSender {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         ReactionViewSender {
@@ -5813,7 +5854,8 @@ pub struct ReplyRef {
 }
 impl ReplyRef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `messageId`.
     #[inline]
     pub fn new(message_id: ::std::string::String) -> Self {
         ReplyRef {
@@ -5895,7 +5937,8 @@ pub struct SystemMessageDataAddMember {
 }
 impl SystemMessageDataAddMember {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `member`, `role`, `addedBy`.
     #[inline]
     pub fn new(
         member: SystemMessageReferredUser,
@@ -6300,7 +6343,8 @@ pub struct SystemMessageDataLockConvo {
 }
 impl SystemMessageDataLockConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `lockedBy`.
     #[inline]
     pub fn new(locked_by: SystemMessageReferredUser) -> Self {
         SystemMessageDataLockConvo {
@@ -6379,7 +6423,8 @@ pub struct SystemMessageDataLockConvoPermanently {
 }
 impl SystemMessageDataLockConvoPermanently {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `lockedBy`.
     #[inline]
     pub fn new(locked_by: SystemMessageReferredUser) -> Self {
         SystemMessageDataLockConvoPermanently {
@@ -6463,7 +6508,8 @@ pub struct SystemMessageDataMemberJoin {
 }
 impl SystemMessageDataMemberJoin {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `member`, `role`.
     #[inline]
     pub fn new(
         member: SystemMessageReferredUser,
@@ -6569,7 +6615,8 @@ pub struct SystemMessageDataMemberLeave {
 }
 impl SystemMessageDataMemberLeave {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `member`.
     #[inline]
     pub fn new(member: SystemMessageReferredUser) -> Self {
         SystemMessageDataMemberLeave {
@@ -6649,7 +6696,8 @@ pub struct SystemMessageDataRemoveMember {
 }
 impl SystemMessageDataRemoveMember {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `member`, `removedBy`.
     #[inline]
     pub fn new(
         member: SystemMessageReferredUser,
@@ -6742,7 +6790,8 @@ pub struct SystemMessageDataUnlockConvo {
 }
 impl SystemMessageDataUnlockConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `unlockedBy`.
     #[inline]
     pub fn new(unlocked_by: SystemMessageReferredUser) -> Self {
         SystemMessageDataUnlockConvo {
@@ -6819,7 +6868,8 @@ pub struct SystemMessageReferredUser {
 }
 impl SystemMessageReferredUser {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         SystemMessageReferredUser {
@@ -6895,7 +6945,8 @@ pub struct SystemMessageView {
 }
 impl SystemMessageView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `rev`, `sentAt`, `data`.
     #[inline]
     pub fn new(
         id: ::std::string::String,

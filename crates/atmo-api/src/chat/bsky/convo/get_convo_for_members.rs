@@ -81,7 +81,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `members`.
     #[inline]
     pub fn new(members: ::std::vec::Vec<::atmo_types::Did>) -> Self {
         Parameters { members }
@@ -175,7 +176,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convo`.
     #[inline]
     pub fn new(convo: crate::chat::bsky::convo::defs::ConvoView) -> Self {
         Output {

@@ -83,7 +83,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `convoId`.
     #[inline]
     pub fn new(convo_id: ::std::string::String) -> Self {
         Parameters {
@@ -209,7 +210,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `members`.
     #[inline]
     pub fn new(
         members: ::std::vec::Vec<crate::chat::bsky::actor::defs::ProfileViewBasic>,

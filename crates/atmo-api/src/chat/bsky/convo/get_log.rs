@@ -693,7 +693,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `logs`.
     #[inline]
     pub fn new(logs: ::std::vec::Vec<OutputLogsItem>) -> Self {
         Output {

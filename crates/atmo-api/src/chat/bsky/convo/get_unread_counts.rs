@@ -154,7 +154,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `unreadAcceptedConvos`, `unreadRequestConvos`.
     #[inline]
     pub fn new(unread_accepted_convos: i64, unread_request_convos: i64) -> Self {
         Output {

@@ -396,7 +396,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convos`.
     #[inline]
     pub fn new(
         convos: ::std::vec::Vec<crate::chat::bsky::convo::defs::ConvoView>,

@@ -80,7 +80,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convoId`.
     #[inline]
     pub fn new(convo_id: ::std::string::String) -> Self {
         Input {
@@ -157,7 +158,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convo`.
     #[inline]
     pub fn new(convo: crate::chat::bsky::convo::defs::ConvoView) -> Self {
         Output {

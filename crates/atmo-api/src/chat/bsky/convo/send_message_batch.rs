@@ -86,7 +86,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `items`.
     #[inline]
     pub fn new(items: ::std::vec::Vec<BatchItem>) -> Self {
         Input {
@@ -177,7 +178,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `items`.
     #[inline]
     pub fn new(
         items: ::std::vec::Vec<crate::chat::bsky::convo::defs::MessageView>,
@@ -309,7 +311,8 @@ pub struct BatchItem {
 }
 impl BatchItem {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convoId`, `message`.
     #[inline]
     pub fn new(
         convo_id: ::std::string::String,

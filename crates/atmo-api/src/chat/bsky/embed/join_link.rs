@@ -10,7 +10,8 @@ pub struct JoinLink {
 }
 impl JoinLink {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `code`.
     #[inline]
     pub fn new(code: ::std::string::String) -> Self {
         JoinLink {
@@ -96,7 +97,8 @@ pub struct View {
 }
 impl View {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `joinLinkPreview`.
     #[inline]
     pub fn new(join_link_preview: ViewJoinLinkPreview) -> Self {
         View {

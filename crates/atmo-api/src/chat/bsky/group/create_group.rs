@@ -88,7 +88,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `members`, `name`.
     #[inline]
     pub fn new(
         members: ::std::vec::Vec<::atmo_types::Did>,
@@ -207,7 +208,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convo`.
     #[inline]
     pub fn new(convo: crate::chat::bsky::convo::defs::ConvoView) -> Self {
         Output {

@@ -10,7 +10,8 @@ pub struct DisabledJoinLinkPreviewView {
 }
 impl DisabledJoinLinkPreviewView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `code`.
     #[inline]
     pub fn new(code: ::std::string::String) -> Self {
         DisabledJoinLinkPreviewView {
@@ -97,7 +98,8 @@ pub struct InvalidJoinLinkPreviewView {
 }
 impl InvalidJoinLinkPreviewView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `code`.
     #[inline]
     pub fn new(code: ::std::string::String) -> Self {
         InvalidJoinLinkPreviewView {
@@ -194,7 +196,8 @@ pub struct JoinLinkPreviewView {
 }
 impl JoinLinkPreviewView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convoId`, `code`, `name`, `owner`, `memberCount`, `memberLimit`, `requireApproval`, `joinRule`.
     #[inline]
     pub fn new(
         convo_id: ::std::string::String,
@@ -413,7 +416,8 @@ pub struct JoinLinkView {
 }
 impl JoinLinkView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `code`, `enabledStatus`, `requireApproval`, `joinRule`, `createdAt`.
     #[inline]
     pub fn new(
         code: ::std::string::String,
@@ -633,7 +637,8 @@ pub struct JoinRequestConvoView {
 }
 impl JoinRequestConvoView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convoId`, `name`, `owner`, `memberCount`, `memberLimit`, `viewer`.
     #[inline]
     pub fn new(
         convo_id: ::std::string::String,
@@ -778,7 +783,8 @@ pub struct JoinRequestView {
 }
 impl JoinRequestView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convoId`, `requestedBy`, `requestedAt`.
     #[inline]
     pub fn new(
         convo_id: ::std::string::String,

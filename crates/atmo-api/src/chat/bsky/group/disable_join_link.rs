@@ -74,7 +74,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convoId`.
     #[inline]
     pub fn new(convo_id: ::std::string::String) -> Self {
         Input {
@@ -151,7 +152,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `joinLink`.
     #[inline]
     pub fn new(join_link: crate::chat::bsky::group::defs::JoinLinkView) -> Self {
         Output {

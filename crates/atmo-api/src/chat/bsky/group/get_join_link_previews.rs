@@ -81,7 +81,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `codes`.
     #[inline]
     pub fn new(codes: ::std::vec::Vec<::std::string::String>) -> Self {
         Parameters { codes }
@@ -270,7 +271,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `joinLinkPreviews`.
     #[inline]
     pub fn new(join_link_previews: ::std::vec::Vec<OutputJoinLinkPreviewsItem>) -> Self {
         Output {

@@ -80,7 +80,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `code`.
     #[inline]
     pub fn new(code: ::std::string::String) -> Self {
         Input {
@@ -201,7 +202,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `status`.
     #[inline]
     pub fn new(status: ::atmo_types::object::Open<OutputStatus>) -> Self {
         Output {

@@ -13,7 +13,8 @@ pub struct ConvoView {
 }
 impl ConvoView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `rev`.
     #[inline]
     pub fn new(id: ::std::string::String, rev: ::std::string::String) -> Self {
         ConvoView {
@@ -251,7 +252,8 @@ pub struct GroupConvo {
 }
 impl GroupConvo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `createdAt`, `joinRequestCount`, `lockStatus`, `memberCount`, `memberLimit`, `name`.
     #[inline]
     pub fn new(
         created_at: ::atmo_types::Datetime,

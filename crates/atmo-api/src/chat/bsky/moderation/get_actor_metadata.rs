@@ -67,7 +67,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `actor`.
     #[inline]
     pub fn new(actor: ::atmo_types::Did) -> Self {
         Parameters { actor }
@@ -150,7 +151,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `day`, `month`, `all`.
     #[inline]
     pub fn new(day: Metadata, month: Metadata, all: Metadata) -> Self {
         Output {
@@ -246,7 +248,8 @@ pub struct Metadata {
 }
 impl Metadata {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `messagesSent`, `messagesReceived`, `convos`, `convosStarted`.
     #[inline]
     pub fn new(
         messages_sent: i64,

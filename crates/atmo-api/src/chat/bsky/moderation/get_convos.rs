@@ -81,7 +81,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `convoIds`.
     #[inline]
     pub fn new(convo_ids: ::std::vec::Vec<::std::string::String>) -> Self {
         Parameters { convo_ids }
@@ -175,7 +176,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `convos`.
     #[inline]
     pub fn new(
         convos: ::std::vec::Vec<crate::chat::bsky::moderation::defs::ConvoView>,

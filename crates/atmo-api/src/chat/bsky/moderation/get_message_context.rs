@@ -87,7 +87,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `messageId`.
     #[inline]
     pub fn new(message_id: ::std::string::String) -> Self {
         Parameters {
@@ -317,7 +318,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `messages`.
     #[inline]
     pub fn new(messages: ::std::vec::Vec<OutputMessagesItem>) -> Self {
         Output {

@@ -345,7 +345,8 @@ pub struct EventChatAccepted {
 }
 impl EventChatAccepted {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `method`, `rev`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -564,14 +565,15 @@ pub struct EventConvoFirstMessage {
 }
 impl EventConvoFirstMessage {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `createdAt`, `rev`, `convoId`, `user`, `recipients`.
     #[inline]
     pub fn new(
-        convo_id: ::std::string::String,
         created_at: ::atmo_types::Datetime,
-        recipients: ::std::vec::Vec<::atmo_types::Did>,
         rev: ::std::string::String,
+        convo_id: ::std::string::String,
         user: ::atmo_types::Did,
+        recipients: ::std::vec::Vec<::atmo_types::Did>,
     ) -> Self {
         EventConvoFirstMessage {
             convo_id,
@@ -715,7 +717,8 @@ pub struct EventGroupChatCreated {
 }
 impl EventGroupChatCreated {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `groupMemberCount`, `groupName`, `initialMemberDids`, `ownerDid`, `rev`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -911,7 +914,8 @@ pub struct EventGroupChatJoinRequest {
 }
 impl EventGroupChatJoinRequest {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `groupMemberCount`, `groupName`, `joinLinkCode`, `ownerDid`, `rev`, `subjectFollowsOwner`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -1120,7 +1124,8 @@ pub struct EventGroupChatJoinRequestApproved {
 }
 impl EventGroupChatJoinRequestApproved {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `groupMemberCount`, `groupName`, `ownerDid`, `rev`, `subjectDid`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -1311,7 +1316,8 @@ pub struct EventGroupChatJoinRequestRejected {
 }
 impl EventGroupChatJoinRequestRejected {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `groupMemberCount`, `groupName`, `ownerDid`, `rev`, `subjectDid`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -1506,7 +1512,8 @@ pub struct EventGroupChatMemberAdded {
 }
 impl EventGroupChatMemberAdded {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `groupMemberCount`, `groupName`, `ownerDid`, `requestMembersCount`, `rev`, `subjectDid`, `subjectFollowsOwner`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -1729,7 +1736,8 @@ pub struct EventGroupChatMemberJoined {
 }
 impl EventGroupChatMemberJoined {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `groupMemberCount`, `groupName`, `joinLinkCode`, `ownerDid`, `rev`, `subjectFollowsOwner`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -1940,7 +1948,8 @@ pub struct EventGroupChatMemberLeft {
 }
 impl EventGroupChatMemberLeft {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `groupMemberCount`, `groupName`, `leaveMethod`, `ownerDid`, `rev`, `subjectDid`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -2192,7 +2201,8 @@ pub struct EventGroupChatUpdated {
 }
 impl EventGroupChatUpdated {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `convoCreatedAt`, `convoId`, `createdAt`, `groupMemberCount`, `groupName`, `ownerDid`, `rev`, `updateType`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,
@@ -2567,7 +2577,8 @@ pub struct EventRateLimitExceeded {
 }
 impl EventRateLimitExceeded {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actorDid`, `createdAt`, `endpoint`, `rev`.
     #[inline]
     pub fn new(
         actor_did: ::atmo_types::Did,

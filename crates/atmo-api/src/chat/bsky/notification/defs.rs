@@ -10,7 +10,8 @@ pub struct ChatPreference {
 }
 impl ChatPreference {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `include`, `push`.
     #[inline]
     pub fn new(
         include: ::atmo_types::object::Open<ChatPreferenceInclude>,
@@ -135,7 +136,8 @@ pub struct Preferences {
 }
 impl Preferences {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `chat`, `chatRequest`.
     #[inline]
     pub fn new(chat: ChatPreference, chat_request: ChatPreference) -> Self {
         Preferences {

@@ -22,7 +22,8 @@ pub struct AccountView {
 }
 impl AccountView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `handle`, `indexedAt`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,
@@ -240,7 +241,8 @@ pub struct RepoBlobRef {
 }
 impl RepoBlobRef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `cid`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, cid: ::atmo_types::Cid) -> Self {
         RepoBlobRef {
@@ -333,7 +335,8 @@ pub struct RepoRef {
 }
 impl RepoRef {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         RepoRef {
@@ -407,7 +410,8 @@ pub struct StatusAttr {
 }
 impl StatusAttr {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `applied`.
     #[inline]
     pub fn new(applied: bool) -> Self {
         StatusAttr {
@@ -494,7 +498,8 @@ pub struct ThreatSignature {
 }
 impl ThreatSignature {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `property`, `value`.
     #[inline]
     pub fn new(property: ::std::string::String, value: ::std::string::String) -> Self {
         ThreatSignature {

@@ -69,7 +69,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `dids`.
     #[inline]
     pub fn new(dids: ::std::vec::Vec<::atmo_types::Did>) -> Self {
         Parameters { dids }
@@ -150,7 +151,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `infos`.
     #[inline]
     pub fn new(
         infos: ::std::vec::Vec<crate::com::atproto::admin::defs::AccountView>,

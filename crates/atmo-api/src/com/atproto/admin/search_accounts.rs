@@ -203,7 +203,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `accounts`.
     #[inline]
     pub fn new(
         accounts: ::std::vec::Vec<crate::com::atproto::admin::defs::AccountView>,

@@ -79,7 +79,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `recipientDid`, `content`, `senderDid`.
     #[inline]
     pub fn new(
         recipient_did: ::atmo_types::Did,
@@ -211,7 +212,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `sent`.
     #[inline]
     pub fn new(sent: bool) -> Self {
         Output {

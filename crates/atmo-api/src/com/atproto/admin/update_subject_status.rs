@@ -161,7 +161,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`.
     #[inline]
     pub fn new(subject: InputSubject) -> Self {
         Input {
@@ -350,7 +351,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`.
     #[inline]
     pub fn new(subject: OutputSubject) -> Self {
         Output {

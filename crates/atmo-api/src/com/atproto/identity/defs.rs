@@ -13,7 +13,8 @@ pub struct IdentityInfo {
 }
 impl IdentityInfo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `handle`, `didDoc`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,

@@ -70,7 +70,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `handle`.
     #[inline]
     pub fn new(handle: ::atmo_types::Handle) -> Self {
         Parameters { handle }
@@ -151,7 +152,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Output {

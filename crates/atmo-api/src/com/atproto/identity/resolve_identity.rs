@@ -70,7 +70,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `identifier`.
     #[inline]
     pub fn new(identifier: ::atmo_types::AtIdentifier) -> Self {
         Parameters { identifier }

@@ -27,7 +27,8 @@ pub struct Label {
 }
 impl Label {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `src`, `uri`, `val`, `cts`.
     #[inline]
     pub fn new(
         src: ::atmo_types::Did,
@@ -254,7 +255,8 @@ pub struct LabelValueDefinition {
 }
 impl LabelValueDefinition {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `identifier`, `severity`, `blurs`, `locales`.
     #[inline]
     pub fn new(
         identifier: ::std::string::String,
@@ -531,7 +533,8 @@ pub struct LabelValueDefinitionStrings {
 }
 impl LabelValueDefinitionStrings {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `lang`, `name`, `description`.
     #[inline]
     pub fn new(
         lang: ::atmo_types::Language,
@@ -666,7 +669,8 @@ pub struct SelfLabel {
 }
 impl SelfLabel {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `val`.
     #[inline]
     pub fn new(val: ::std::string::String) -> Self {
         SelfLabel {
@@ -755,7 +759,8 @@ pub struct SelfLabels {
 }
 impl SelfLabels {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `values`.
     #[inline]
     pub fn new(values: ::std::vec::Vec<SelfLabel>) -> Self {
         SelfLabels {

@@ -86,7 +86,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `uriPatterns`.
     #[inline]
     pub fn new(uri_patterns: ::std::vec::Vec<::std::string::String>) -> Self {
         Parameters {
@@ -226,7 +227,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `labels`.
     #[inline]
     pub fn new(
         labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,

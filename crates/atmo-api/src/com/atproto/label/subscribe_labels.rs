@@ -201,7 +201,8 @@ pub struct Info {
 }
 impl Info {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`.
     #[inline]
     pub fn new(name: ::atmo_types::object::Open<InfoName>) -> Self {
         Info {
@@ -321,7 +322,8 @@ pub struct Labels {
 }
 impl Labels {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `seq`, `labels`.
     #[inline]
     pub fn new(
         seq: i64,

@@ -70,7 +70,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `nsid`.
     #[inline]
     pub fn new(nsid: ::atmo_types::Nsid) -> Self {
         Parameters { nsid }
@@ -156,12 +157,13 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `schema`.
     #[inline]
     pub fn new(
+        uri: ::atmo_types::AtUri,
         cid: ::atmo_types::Cid,
         schema: crate::com::atproto::lexicon::schema::Schema,
-        uri: ::atmo_types::AtUri,
     ) -> Self {
         Output {
             cid,

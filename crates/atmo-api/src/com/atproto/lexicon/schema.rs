@@ -11,7 +11,8 @@ pub struct Schema {
 }
 impl Schema {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `lexicon`.
     #[inline]
     pub fn new(lexicon: i64) -> Self {
         Schema {

@@ -164,7 +164,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `reasonType`, `subject`.
     #[inline]
     pub fn new(
         reason_type: ::atmo_types::object::Open<
@@ -376,7 +377,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `reasonType`, `subject`, `reportedBy`, `createdAt`.
     #[inline]
     pub fn new(
         id: i64,
@@ -535,7 +537,8 @@ pub struct ModTool {
 }
 impl ModTool {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`.
     #[inline]
     pub fn new(name: ::std::string::String) -> Self {
         ModTool {

@@ -176,7 +176,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `repo`, `writes`.
     #[inline]
     pub fn new(
         repo: ::atmo_types::AtIdentifier,
@@ -506,7 +507,8 @@ pub struct Create {
 }
 impl Create {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `collection`, `value`.
     #[inline]
     pub fn new(collection: ::atmo_types::Nsid, value: ::atmo_types::Unknown) -> Self {
         Create {
@@ -625,7 +627,8 @@ pub struct CreateResult {
 }
 impl CreateResult {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, cid: ::atmo_types::Cid) -> Self {
         CreateResult {
@@ -753,7 +756,8 @@ pub struct Delete {
 }
 impl Delete {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `collection`, `rkey`.
     #[inline]
     pub fn new(collection: ::atmo_types::Nsid, rkey: ::atmo_types::RecordKey) -> Self {
         Delete {
@@ -895,7 +899,8 @@ pub struct Update {
 }
 impl Update {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `collection`, `rkey`, `value`.
     #[inline]
     pub fn new(
         collection: ::atmo_types::Nsid,
@@ -1002,7 +1007,8 @@ pub struct UpdateResult {
 }
 impl UpdateResult {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, cid: ::atmo_types::Cid) -> Self {
         UpdateResult {

@@ -91,7 +91,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `repo`, `collection`, `record`.
     #[inline]
     pub fn new(
         repo: ::atmo_types::AtIdentifier,
@@ -285,7 +286,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, cid: ::atmo_types::Cid) -> Self {
         Output {

@@ -10,7 +10,8 @@ pub struct CommitMeta {
 }
 impl CommitMeta {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `cid`, `rev`.
     #[inline]
     pub fn new(cid: ::atmo_types::Cid, rev: ::atmo_types::Tid) -> Self {
         CommitMeta {

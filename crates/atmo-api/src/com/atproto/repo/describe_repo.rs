@@ -70,7 +70,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `repo`.
     #[inline]
     pub fn new(repo: ::atmo_types::AtIdentifier) -> Self {
         Parameters { repo }
@@ -158,7 +159,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `handle`, `did`, `didDoc`, `collections`, `handleIsCorrect`.
     #[inline]
     pub fn new(
         handle: ::atmo_types::Handle,

@@ -76,7 +76,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `repo`, `collection`, `rkey`.
     #[inline]
     pub fn new(
         repo: ::atmo_types::AtIdentifier,
@@ -199,7 +200,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `value`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, value: ::atmo_types::Unknown) -> Self {
         Output {

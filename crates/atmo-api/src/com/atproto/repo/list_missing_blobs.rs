@@ -188,7 +188,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `blobs`.
     #[inline]
     pub fn new(blobs: ::std::vec::Vec<RecordBlob>) -> Self {
         Output {
@@ -281,7 +282,8 @@ pub struct RecordBlob {
 }
 impl RecordBlob {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `cid`, `recordUri`.
     #[inline]
     pub fn new(cid: ::atmo_types::Cid, record_uri: ::atmo_types::AtUri) -> Self {
         RecordBlob {

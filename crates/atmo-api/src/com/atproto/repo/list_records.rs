@@ -83,7 +83,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `repo`, `collection`.
     #[inline]
     pub fn new(
         repo: ::atmo_types::AtIdentifier,
@@ -238,7 +239,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `records`.
     #[inline]
     pub fn new(records: ::std::vec::Vec<Record>) -> Self {
         Output {
@@ -332,7 +334,8 @@ pub struct Record {
 }
 impl Record {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `value`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,

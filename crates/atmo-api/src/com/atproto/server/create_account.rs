@@ -87,7 +87,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `handle`.
     #[inline]
     pub fn new(handle: ::atmo_types::Handle) -> Self {
         Input {
@@ -288,7 +289,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `accessJwt`, `refreshJwt`, `handle`, `did`.
     #[inline]
     pub fn new(
         access_jwt: ::std::string::String,

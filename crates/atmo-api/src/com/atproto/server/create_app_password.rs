@@ -77,7 +77,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`.
     #[inline]
     pub fn new(name: ::std::string::String) -> Self {
         Input {
@@ -210,7 +211,8 @@ pub struct AppPassword {
 }
 impl AppPassword {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`, `password`, `createdAt`.
     #[inline]
     pub fn new(
         name: ::std::string::String,

@@ -75,7 +75,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `useCount`.
     #[inline]
     pub fn new(use_count: i64) -> Self {
         Input {
@@ -165,7 +166,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `code`.
     #[inline]
     pub fn new(code: ::std::string::String) -> Self {
         Output {

@@ -76,7 +76,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `codeCount`, `useCount`.
     #[inline]
     pub fn new(code_count: i64, use_count: i64) -> Self {
         Input {
@@ -177,7 +178,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `codes`.
     #[inline]
     pub fn new(codes: ::std::vec::Vec<AccountCodes>) -> Self {
         Output {
@@ -257,7 +259,8 @@ pub struct AccountCodes {
 }
 impl AccountCodes {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `account`, `codes`.
     #[inline]
     pub fn new(
         account: ::std::string::String,

@@ -79,7 +79,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `identifier`, `password`.
     #[inline]
     pub fn new(
         identifier: ::std::string::String,
@@ -259,7 +260,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `accessJwt`, `refreshJwt`, `handle`, `did`.
     #[inline]
     pub fn new(
         access_jwt: ::std::string::String,

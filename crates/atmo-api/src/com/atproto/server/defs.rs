@@ -15,7 +15,8 @@ pub struct InviteCode {
 }
 impl InviteCode {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `code`, `available`, `disabled`, `forAccount`, `createdBy`, `createdAt`, `uses`.
     #[inline]
     pub fn new(
         code: ::std::string::String,
@@ -182,7 +183,8 @@ pub struct InviteCodeUse {
 }
 impl InviteCodeUse {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `usedBy`, `usedAt`.
     #[inline]
     pub fn new(used_by: ::atmo_types::Did, used_at: ::atmo_types::Datetime) -> Self {
         InviteCodeUse {

@@ -71,7 +71,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `password`, `token`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,

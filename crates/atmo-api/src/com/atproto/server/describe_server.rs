@@ -83,11 +83,12 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `availableUserDomains`.
     #[inline]
     pub fn new(
-        available_user_domains: ::std::vec::Vec<::std::string::String>,
         did: ::atmo_types::Did,
+        available_user_domains: ::std::vec::Vec<::std::string::String>,
     ) -> Self {
         Output {
             invite_code_required: ::std::option::Option::None,

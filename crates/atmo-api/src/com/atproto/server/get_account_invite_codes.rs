@@ -164,7 +164,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `codes`.
     #[inline]
     pub fn new(
         codes: ::std::vec::Vec<crate::com::atproto::server::defs::InviteCode>,

@@ -80,7 +80,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `aud`.
     #[inline]
     pub fn new(aud: ::std::string::String) -> Self {
         Parameters {
@@ -194,7 +195,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `token`.
     #[inline]
     pub fn new(token: ::std::string::String) -> Self {
         Output {

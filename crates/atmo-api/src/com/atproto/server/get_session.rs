@@ -117,7 +117,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `handle`, `did`.
     #[inline]
     pub fn new(handle: ::atmo_types::Handle, did: ::atmo_types::Did) -> Self {
         Output {

@@ -71,7 +71,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `passwords`.
     #[inline]
     pub fn new(passwords: ::std::vec::Vec<AppPassword>) -> Self {
         Output {
@@ -189,7 +190,8 @@ pub struct AppPassword {
 }
 impl AppPassword {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`, `createdAt`.
     #[inline]
     pub fn new(name: ::std::string::String, created_at: ::atmo_types::Datetime) -> Self {
         AppPassword {

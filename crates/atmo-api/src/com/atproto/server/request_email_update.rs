@@ -71,7 +71,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `tokenRequired`.
     #[inline]
     pub fn new(token_required: bool) -> Self {
         Output {

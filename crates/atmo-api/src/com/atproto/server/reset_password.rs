@@ -70,7 +70,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `token`, `password`.
     #[inline]
     pub fn new(token: ::std::string::String, password: ::std::string::String) -> Self {
         Input {

@@ -68,7 +68,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `did`, `cids`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,

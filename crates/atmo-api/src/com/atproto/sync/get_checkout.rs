@@ -67,7 +67,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Parameters { did }

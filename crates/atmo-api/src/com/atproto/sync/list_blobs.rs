@@ -80,7 +80,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Parameters {
@@ -216,7 +217,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `cids`.
     #[inline]
     pub fn new(cids: ::std::vec::Vec<::atmo_types::Cid>) -> Self {
         Output {

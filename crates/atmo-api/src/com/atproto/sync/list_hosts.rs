@@ -189,7 +189,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `hosts`.
     #[inline]
     pub fn new(hosts: ::std::vec::Vec<Host>) -> Self {
         Output {
@@ -288,7 +289,8 @@ pub struct Host {
 }
 impl Host {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `hostname`.
     #[inline]
     pub fn new(hostname: ::std::string::String) -> Self {
         Host {

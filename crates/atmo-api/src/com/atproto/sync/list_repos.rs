@@ -188,7 +188,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `repos`.
     #[inline]
     pub fn new(repos: ::std::vec::Vec<Repo>) -> Self {
         Output {
@@ -286,7 +287,8 @@ pub struct Repo {
 }
 impl Repo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `head`, `rev`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,

@@ -78,7 +78,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `collection`.
     #[inline]
     pub fn new(collection: ::atmo_types::Nsid) -> Self {
         Parameters {
@@ -204,7 +205,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `repos`.
     #[inline]
     pub fn new(repos: ::std::vec::Vec<Repo>) -> Self {
         Output {
@@ -296,7 +298,8 @@ pub struct Repo {
 }
 impl Repo {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Repo {

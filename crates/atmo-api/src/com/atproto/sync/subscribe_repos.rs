@@ -259,7 +259,8 @@ pub struct Account {
 }
 impl Account {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `seq`, `did`, `time`, `active`.
     #[inline]
     pub fn new(
         seq: i64,
@@ -451,7 +452,8 @@ pub struct Commit {
 }
 impl Commit {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `seq`, `rebase`, `tooBig`, `repo`, `commit`, `rev`, `since`, `blocks`, `ops`, `blobs`, `time`.
     #[inline]
     pub fn new(
         seq: i64,
@@ -680,7 +682,8 @@ pub struct Identity {
 }
 impl Identity {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `seq`, `did`, `time`.
     #[inline]
     pub fn new(seq: i64, did: ::atmo_types::Did, time: ::atmo_types::Datetime) -> Self {
         Identity {
@@ -785,7 +788,8 @@ pub struct Info {
 }
 impl Info {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`.
     #[inline]
     pub fn new(name: ::atmo_types::object::Open<InfoName>) -> Self {
         Info {
@@ -910,7 +914,8 @@ pub struct RepoOp {
 }
 impl RepoOp {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `action`, `path`, `cid`.
     #[inline]
     pub fn new(
         action: ::atmo_types::object::Open<RepoOpAction>,
@@ -1069,7 +1074,8 @@ pub struct Sync {
 }
 impl Sync {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `seq`, `did`, `blocks`, `rev`, `time`.
     #[inline]
     pub fn new(
         seq: i64,

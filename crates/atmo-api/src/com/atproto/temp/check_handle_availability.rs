@@ -74,7 +74,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `handle`.
     #[inline]
     pub fn new(handle: ::atmo_types::Handle) -> Self {
         Parameters {
@@ -258,7 +259,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `handle`, `result`.
     #[inline]
     pub fn new(handle: ::atmo_types::Handle, result: OutputResult) -> Self {
         Output {
@@ -439,7 +441,8 @@ pub struct ResultUnavailable {
 }
 impl ResultUnavailable {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `suggestions`.
     #[inline]
     pub fn new(suggestions: ::std::vec::Vec<Suggestion>) -> Self {
         ResultUnavailable {
@@ -518,7 +521,8 @@ pub struct Suggestion {
 }
 impl Suggestion {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `handle`, `method`.
     #[inline]
     pub fn new(handle: ::atmo_types::Handle, method: ::std::string::String) -> Self {
         Suggestion {

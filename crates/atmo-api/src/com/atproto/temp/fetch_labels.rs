@@ -193,7 +193,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `labels`.
     #[inline]
     pub fn new(
         labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,

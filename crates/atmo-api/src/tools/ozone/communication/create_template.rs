@@ -83,12 +83,13 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `contentMarkdown`, `name`.
     #[inline]
     pub fn new(
-        name: ::std::string::String,
-        content_markdown: ::std::string::String,
         subject: ::std::string::String,
+        content_markdown: ::std::string::String,
+        name: ::std::string::String,
     ) -> Self {
         Input {
             name,

@@ -22,7 +22,8 @@ pub struct TemplateView {
 }
 impl TemplateView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `name`, `contentMarkdown`, `disabled`, `lastUpdatedBy`, `createdAt`, `updatedAt`.
     #[inline]
     pub fn new(
         id: ::std::string::String,

@@ -125,7 +125,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Parameters {
@@ -261,7 +262,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `events`.
     #[inline]
     pub fn new(events: ::std::vec::Vec<Event>) -> Self {
         Output {
@@ -434,7 +436,8 @@ pub struct EmailConfirmed {
 }
 impl EmailConfirmed {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `email`.
     #[inline]
     pub fn new(email: ::std::string::String) -> Self {
         EmailConfirmed {
@@ -511,7 +514,8 @@ pub struct EmailUpdated {
 }
 impl EmailUpdated {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `email`.
     #[inline]
     pub fn new(email: ::std::string::String) -> Self {
         EmailUpdated {
@@ -590,7 +594,8 @@ pub struct Event {
 }
 impl Event {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `details`, `createdBy`, `createdAt`.
     #[inline]
     pub fn new(
         details: EventDetails,
@@ -806,7 +811,8 @@ pub struct HandleUpdated {
 }
 impl HandleUpdated {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `handle`.
     #[inline]
     pub fn new(handle: ::atmo_types::Handle) -> Self {
         HandleUpdated {

@@ -83,7 +83,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subjects`.
     #[inline]
     pub fn new(subjects: ::std::vec::Vec<::atmo_types::Did>) -> Self {
         Input {
@@ -192,7 +193,8 @@ pub struct CancellationResults {
 }
 impl CancellationResults {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `succeeded`, `failed`.
     #[inline]
     pub fn new(
         succeeded: ::std::vec::Vec<::atmo_types::Did>,
@@ -285,7 +287,8 @@ pub struct FailedCancellation {
 }
 impl FailedCancellation {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `error`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, error: ::std::string::String) -> Self {
         FailedCancellation {

@@ -14,9 +14,10 @@ pub struct AccountEvent {
 }
 impl AccountEvent {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `timestamp`, `active`.
     #[inline]
-    pub fn new(active: bool, timestamp: ::atmo_types::Datetime) -> Self {
+    pub fn new(timestamp: ::atmo_types::Datetime, active: bool) -> Self {
         AccountEvent {
             comment: ::std::option::Option::None,
             active,
@@ -182,7 +183,8 @@ pub struct AccountHosting {
 }
 impl AccountHosting {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `status`.
     #[inline]
     pub fn new(status: ::atmo_types::object::Open<AccountHostingStatus>) -> Self {
         AccountHosting {
@@ -628,12 +630,13 @@ pub struct AgeAssuranceEvent {
 }
 impl AgeAssuranceEvent {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `createdAt`, `status`, `attemptId`.
     #[inline]
     pub fn new(
         created_at: ::atmo_types::Datetime,
-        attempt_id: ::std::string::String,
         status: ::atmo_types::object::Open<AgeAssuranceEventStatus>,
+        attempt_id: ::std::string::String,
     ) -> Self {
         AgeAssuranceEvent {
             created_at,
@@ -867,11 +870,12 @@ pub struct AgeAssuranceOverrideEvent {
 }
 impl AgeAssuranceOverrideEvent {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `comment`, `status`.
     #[inline]
     pub fn new(
-        status: ::atmo_types::object::Open<AgeAssuranceOverrideEventStatus>,
         comment: ::std::string::String,
+        status: ::atmo_types::object::Open<AgeAssuranceOverrideEventStatus>,
     ) -> Self {
         AgeAssuranceOverrideEvent {
             status,
@@ -1026,7 +1030,8 @@ pub struct AgeAssurancePurgeEvent {
 }
 impl AgeAssurancePurgeEvent {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `comment`.
     #[inline]
     pub fn new(comment: ::std::string::String) -> Self {
         AgeAssurancePurgeEvent {
@@ -1123,7 +1128,8 @@ pub struct BlobView {
 }
 impl BlobView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `cid`, `mimeType`, `size`, `createdAt`.
     #[inline]
     pub fn new(
         cid: ::atmo_types::Cid,
@@ -1404,7 +1410,8 @@ pub struct ConvoView {
 }
 impl ConvoView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `convoId`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, convo_id: ::std::string::String) -> Self {
         ConvoView {
@@ -1493,7 +1500,8 @@ pub struct IdentityEvent {
 }
 impl IdentityEvent {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `timestamp`.
     #[inline]
     pub fn new(timestamp: ::atmo_types::Datetime) -> Self {
         IdentityEvent {
@@ -1623,7 +1631,8 @@ pub struct ImageDetails {
 }
 impl ImageDetails {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `width`, `height`.
     #[inline]
     pub fn new(width: i64, height: i64) -> Self {
         ImageDetails {
@@ -1961,7 +1970,8 @@ pub struct ModEventEmail {
 }
 impl ModEventEmail {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subjectLine`.
     #[inline]
     pub fn new(subject_line: ::std::string::String) -> Self {
         ModEventEmail {
@@ -2214,7 +2224,8 @@ pub struct ModEventLabel {
 }
 impl ModEventLabel {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `createLabelVals`, `negateLabelVals`.
     #[inline]
     pub fn new(
         create_label_vals: ::std::vec::Vec<::std::string::String>,
@@ -2340,7 +2351,8 @@ pub struct ModEventMute {
 }
 impl ModEventMute {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `durationInHours`.
     #[inline]
     pub fn new(duration_in_hours: i64) -> Self {
         ModEventMute {
@@ -2518,7 +2530,8 @@ pub struct ModEventPriorityScore {
 }
 impl ModEventPriorityScore {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `score`.
     #[inline]
     pub fn new(score: i64) -> Self {
         ModEventPriorityScore {
@@ -2630,7 +2643,8 @@ pub struct ModEventReport {
 }
 impl ModEventReport {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `reportType`.
     #[inline]
     pub fn new(
         report_type: ::atmo_types::object::Open<
@@ -2939,7 +2953,8 @@ pub struct ModEventTag {
 }
 impl ModEventTag {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `add`, `remove`.
     #[inline]
     pub fn new(
         add: ::std::vec::Vec<::std::string::String>,
@@ -3414,7 +3429,8 @@ pub struct ModEventView {
 }
 impl ModEventView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `event`, `subject`, `subjectBlobCids`, `createdBy`, `createdAt`.
     #[inline]
     pub fn new(
         id: i64,
@@ -4117,7 +4133,8 @@ pub struct ModEventViewDetail {
 }
 impl ModEventViewDetail {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `event`, `subject`, `subjectBlobs`, `createdBy`, `createdAt`.
     #[inline]
     pub fn new(
         id: i64,
@@ -4818,7 +4835,8 @@ pub struct ModTool {
 }
 impl ModTool {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`.
     #[inline]
     pub fn new(name: ::std::string::String) -> Self {
         ModTool {
@@ -5062,11 +5080,12 @@ pub struct RecordEvent {
 }
 impl RecordEvent {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `timestamp`, `op`.
     #[inline]
     pub fn new(
-        op: ::atmo_types::object::Open<RecordEventOp>,
         timestamp: ::atmo_types::Datetime,
+        op: ::atmo_types::object::Open<RecordEventOp>,
     ) -> Self {
         RecordEvent {
             comment: ::std::option::Option::None,
@@ -5211,7 +5230,8 @@ pub struct RecordHosting {
 }
 impl RecordHosting {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `status`.
     #[inline]
     pub fn new(status: ::atmo_types::object::Open<RecordHostingStatus>) -> Self {
         RecordHosting {
@@ -5366,7 +5386,8 @@ pub struct RecordView {
 }
 impl RecordView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `value`, `blobCids`, `indexedAt`, `moderation`, `repo`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -5522,7 +5543,8 @@ pub struct RecordViewDetail {
 }
 impl RecordViewDetail {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `cid`, `value`, `blobs`, `indexedAt`, `moderation`, `repo`.
     #[inline]
     pub fn new(
         uri: ::atmo_types::AtUri,
@@ -5684,7 +5706,8 @@ pub struct RecordViewNotFound {
 }
 impl RecordViewNotFound {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri) -> Self {
         RecordViewNotFound {
@@ -5937,7 +5960,8 @@ pub struct RepoView {
 }
 impl RepoView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `handle`, `relatedRecords`, `indexedAt`, `moderation`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,
@@ -6163,7 +6187,8 @@ pub struct RepoViewDetail {
 }
 impl RepoViewDetail {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `handle`, `relatedRecords`, `indexedAt`, `moderation`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,
@@ -6410,7 +6435,8 @@ pub struct RepoViewNotFound {
 }
 impl RepoViewNotFound {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         RepoViewNotFound {
@@ -6499,7 +6525,8 @@ pub struct ReporterStats {
 }
 impl ReporterStats {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `accountReportCount`, `recordReportCount`, `reportedAccountCount`, `reportedRecordCount`, `takendownAccountCount`, `takendownRecordCount`, `labeledAccountCount`, `labeledRecordCount`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,
@@ -6704,7 +6731,8 @@ pub struct RevokeAccountCredentialsEvent {
 }
 impl RevokeAccountCredentialsEvent {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `comment`.
     #[inline]
     pub fn new(comment: ::std::string::String) -> Self {
         RevokeAccountCredentialsEvent {
@@ -6934,7 +6962,8 @@ pub struct ScheduledActionView {
 }
 impl ScheduledActionView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `action`, `did`, `createdBy`, `createdAt`, `status`.
     #[inline]
     pub fn new(
         id: i64,
@@ -7342,13 +7371,14 @@ pub struct SubjectStatusView {
 }
 impl SubjectStatusView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `subject`, `createdAt`, `updatedAt`, `reviewState`.
     #[inline]
     pub fn new(
         id: i64,
         subject: SubjectStatusViewSubject,
-        updated_at: ::atmo_types::Datetime,
         created_at: ::atmo_types::Datetime,
+        updated_at: ::atmo_types::Datetime,
         review_state: ::atmo_types::object::Open<SubjectReviewState>,
     ) -> Self {
         SubjectStatusView {
@@ -7998,7 +8028,8 @@ pub struct SubjectView {
 }
 impl SubjectView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `type`, `subject`.
     #[inline]
     pub fn new(
         r#type: ::atmo_types::object::Open<
@@ -8197,7 +8228,8 @@ pub struct VideoDetails {
 }
 impl VideoDetails {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `width`, `height`, `length`.
     #[inline]
     pub fn new(width: i64, height: i64, length: i64) -> Self {
         VideoDetails {

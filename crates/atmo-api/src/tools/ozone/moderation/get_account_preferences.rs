@@ -75,7 +75,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Parameters { did }
@@ -152,7 +153,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `preferences`.
     #[inline]
     pub fn new(preferences: crate::app::bsky::actor::defs::Preferences) -> Self {
         Output {

@@ -69,7 +69,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Parameters { did }
@@ -146,7 +147,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `timeline`.
     #[inline]
     pub fn new(timeline: ::std::vec::Vec<TimelineItem>) -> Self {
         Output {
@@ -263,7 +265,8 @@ pub struct TimelineItem {
 }
 impl TimelineItem {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `day`, `summary`.
     #[inline]
     pub fn new(
         day: ::std::string::String,
@@ -354,7 +357,8 @@ pub struct TimelineItemSummary {
 }
 impl TimelineItemSummary {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `eventSubjectType`, `eventType`, `count`.
     #[inline]
     pub fn new(
         event_subject_type: ::atmo_types::object::Open<

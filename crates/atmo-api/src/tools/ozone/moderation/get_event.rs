@@ -75,7 +75,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `id`.
     #[inline]
     pub fn new(id: i64) -> Self {
         Parameters { id }

@@ -76,7 +76,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `uri`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri) -> Self {
         Parameters {

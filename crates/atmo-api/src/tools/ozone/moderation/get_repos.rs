@@ -81,7 +81,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `dids`.
     #[inline]
     pub fn new(dids: ::std::vec::Vec<::atmo_types::Did>) -> Self {
         Parameters { dids }
@@ -254,7 +255,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `repos`.
     #[inline]
     pub fn new(repos: ::std::vec::Vec<OutputReposItem>) -> Self {
         Output {

@@ -132,7 +132,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `statuses`.
     #[inline]
     pub fn new(
         statuses: ::std::vec::Vec<::atmo_types::object::Open<InputStatusesItem>>,
@@ -315,7 +316,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `actions`.
     #[inline]
     pub fn new(
         actions: ::std::vec::Vec<

@@ -672,7 +672,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `events`.
     #[inline]
     pub fn new(
         events: ::std::vec::Vec<crate::tools::ozone::moderation::defs::ModEventView>,

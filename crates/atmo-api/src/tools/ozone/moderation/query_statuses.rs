@@ -1031,7 +1031,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subjectStatuses`.
     #[inline]
     pub fn new(
         subject_statuses: ::std::vec::Vec<

@@ -147,7 +147,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `action`, `subjects`, `createdBy`, `scheduling`.
     #[inline]
     pub fn new(
         action: InputAction,
@@ -294,7 +295,8 @@ pub struct FailedScheduling {
 }
 impl FailedScheduling {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `error`.
     #[inline]
     pub fn new(subject: ::atmo_types::Did, error: ::std::string::String) -> Self {
         FailedScheduling {
@@ -396,7 +398,8 @@ pub struct ScheduledActionResults {
 }
 impl ScheduledActionResults {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `succeeded`, `failed`.
     #[inline]
     pub fn new(
         succeeded: ::std::vec::Vec<::atmo_types::Did>,

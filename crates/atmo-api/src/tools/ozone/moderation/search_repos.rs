@@ -219,7 +219,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `repos`.
     #[inline]
     pub fn new(
         repos: ::std::vec::Vec<crate::tools::ozone::moderation::defs::RepoView>,

@@ -15,7 +15,8 @@ pub struct AssignmentView {
 }
 impl AssignmentView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `did`, `queue`, `startAt`.
     #[inline]
     pub fn new(
         id: i64,
@@ -331,7 +332,8 @@ pub struct QueueView {
 }
 impl QueueView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `name`, `createdBy`, `createdAt`, `updatedAt`, `enabled`, `stats`.
     #[inline]
     pub fn new(
         id: i64,

@@ -77,7 +77,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `queueId`.
     #[inline]
     pub fn new(queue_id: i64) -> Self {
         Input {
@@ -169,7 +170,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `deleted`.
     #[inline]
     pub fn new(deleted: bool) -> Self {
         Output {

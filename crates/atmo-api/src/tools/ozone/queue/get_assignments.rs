@@ -240,7 +240,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `assignments`.
     #[inline]
     pub fn new(
         assignments: ::std::vec::Vec<crate::tools::ozone::queue::defs::AssignmentView>,

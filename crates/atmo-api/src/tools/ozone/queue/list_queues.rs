@@ -262,7 +262,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `queues`.
     #[inline]
     pub fn new(
         queues: ::std::vec::Vec<crate::tools::ozone::queue::defs::QueueView>,

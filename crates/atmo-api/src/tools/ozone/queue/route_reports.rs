@@ -77,7 +77,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `startReportId`, `endReportId`.
     #[inline]
     pub fn new(start_report_id: i64, end_report_id: i64) -> Self {
         Input {
@@ -174,7 +175,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `assigned`, `unmatched`.
     #[inline]
     pub fn new(assigned: i64, unmatched: i64) -> Self {
         Output {

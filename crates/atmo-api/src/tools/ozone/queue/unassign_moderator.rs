@@ -72,7 +72,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `queueId`, `did`.
     #[inline]
     pub fn new(queue_id: i64, did: ::atmo_types::Did) -> Self {
         Input {

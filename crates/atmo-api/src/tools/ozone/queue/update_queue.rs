@@ -85,7 +85,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `queueId`.
     #[inline]
     pub fn new(queue_id: i64) -> Self {
         Input {
@@ -214,7 +215,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `queue`.
     #[inline]
     pub fn new(queue: crate::tools::ozone::queue::defs::QueueView) -> Self {
         Output {

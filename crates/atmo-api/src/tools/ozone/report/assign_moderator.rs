@@ -87,7 +87,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `reportId`.
     #[inline]
     pub fn new(report_id: i64) -> Self {
         Input {

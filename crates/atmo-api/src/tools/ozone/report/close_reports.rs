@@ -81,7 +81,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`.
     #[inline]
     pub fn new(subject: ::atmo_types::Uri) -> Self {
         Input {
@@ -198,7 +199,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `closedCount`, `reportIds`.
     #[inline]
     pub fn new(closed_count: i64, report_ids: ::std::vec::Vec<i64>) -> Self {
         Output {

@@ -223,7 +223,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `activity`.
     #[inline]
     pub fn new(activity: InputActivity) -> Self {
         Input {
@@ -363,7 +364,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `activity`.
     #[inline]
     pub fn new(activity: crate::tools::ozone::report::defs::ReportActivityView) -> Self {
         Output {

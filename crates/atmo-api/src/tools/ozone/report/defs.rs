@@ -134,7 +134,8 @@ pub struct AssignmentView {
 }
 impl AssignmentView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `did`, `reportId`, `startAt`.
     #[inline]
     pub fn new(
         id: i64,
@@ -535,7 +536,8 @@ pub struct HistoricalStats {
 }
 impl HistoricalStats {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `date`.
     #[inline]
     pub fn new(date: ::std::string::String) -> Self {
         HistoricalStats {
@@ -1560,7 +1562,8 @@ pub struct ReportActivityView {
 }
 impl ReportActivityView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `reportId`, `activity`, `isAutomated`, `createdBy`, `createdAt`.
     #[inline]
     pub fn new(
         id: i64,
@@ -1898,7 +1901,8 @@ pub struct ReportAssignment {
 }
 impl ReportAssignment {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `assignedAt`.
     #[inline]
     pub fn new(did: ::atmo_types::Did, assigned_at: ::atmo_types::Datetime) -> Self {
         ReportAssignment {
@@ -2043,7 +2047,8 @@ pub struct ReportView {
 }
 impl ReportView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `eventId`, `status`, `subject`, `reportType`, `reportedBy`, `reporter`, `createdAt`.
     #[inline]
     pub fn new(
         id: i64,

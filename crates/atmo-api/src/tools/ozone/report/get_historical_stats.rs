@@ -270,7 +270,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `stats`.
     #[inline]
     pub fn new(
         stats: ::std::vec::Vec<crate::tools::ozone::report::defs::HistoricalStats>,

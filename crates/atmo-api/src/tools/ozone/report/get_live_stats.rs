@@ -176,7 +176,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `stats`.
     #[inline]
     pub fn new(stats: crate::tools::ozone::report::defs::LiveStats) -> Self {
         Output {

@@ -84,7 +84,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `reportId`.
     #[inline]
     pub fn new(report_id: i64) -> Self {
         Parameters {
@@ -212,7 +213,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `activities`.
     #[inline]
     pub fn new(
         activities: ::std::vec::Vec<

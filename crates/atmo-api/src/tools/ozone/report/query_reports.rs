@@ -292,7 +292,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `status`.
     #[inline]
     pub fn new(status: ::atmo_types::object::Open<ParametersStatus>) -> Self {
         Parameters {
@@ -589,7 +590,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `reports`.
     #[inline]
     pub fn new(
         reports: ::std::vec::Vec<crate::tools::ozone::report::defs::ReportView>,

@@ -85,7 +85,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `reportId`, `queueId`.
     #[inline]
     pub fn new(report_id: i64, queue_id: i64) -> Self {
         Input {
@@ -186,7 +187,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `report`.
     #[inline]
     pub fn new(report: crate::tools::ozone::report::defs::ReportView) -> Self {
         Output {

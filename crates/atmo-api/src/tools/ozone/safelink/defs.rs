@@ -59,7 +59,8 @@ pub struct Event {
 }
 impl Event {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `id`, `eventType`, `url`, `pattern`, `action`, `reason`, `createdBy`, `createdAt`.
     #[inline]
     pub fn new(
         id: i64,
@@ -351,7 +352,8 @@ pub struct UrlRule {
 }
 impl UrlRule {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `url`, `pattern`, `action`, `reason`, `createdBy`, `createdAt`, `updatedAt`.
     #[inline]
     pub fn new(
         url: ::std::string::String,

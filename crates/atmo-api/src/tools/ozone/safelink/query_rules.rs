@@ -312,7 +312,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `rules`.
     #[inline]
     pub fn new(
         rules: ::std::vec::Vec<crate::tools::ozone::safelink::defs::UrlRule>,

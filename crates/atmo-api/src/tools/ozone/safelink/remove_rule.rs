@@ -82,7 +82,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `url`, `pattern`.
     #[inline]
     pub fn new(
         url: ::std::string::String,

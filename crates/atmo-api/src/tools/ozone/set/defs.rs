@@ -10,7 +10,8 @@ pub struct Set {
 }
 impl Set {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`.
     #[inline]
     pub fn new(name: ::std::string::String) -> Self {
         Set {
@@ -133,7 +134,8 @@ pub struct SetView {
 }
 impl SetView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `name`, `setSize`, `createdAt`, `updatedAt`.
     #[inline]
     pub fn new(
         name: ::std::string::String,

@@ -83,7 +83,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `name`.
     #[inline]
     pub fn new(name: ::std::string::String) -> Self {
         Parameters {
@@ -210,7 +211,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `set`, `values`.
     #[inline]
     pub fn new(
         set: crate::tools::ozone::set::defs::SetView,

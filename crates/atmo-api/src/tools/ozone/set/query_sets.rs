@@ -340,7 +340,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `sets`.
     #[inline]
     pub fn new(sets: ::std::vec::Vec<crate::tools::ozone::set::defs::SetView>) -> Self {
         Output {

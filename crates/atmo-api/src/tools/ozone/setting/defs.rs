@@ -20,12 +20,13 @@ pub struct Option {
 }
 impl Option {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `key`, `value`, `did`, `scope`, `createdBy`, `lastUpdatedBy`.
     #[inline]
     pub fn new(
         key: ::atmo_types::Nsid,
-        did: ::atmo_types::Did,
         value: ::atmo_types::Unknown,
+        did: ::atmo_types::Did,
         scope: ::atmo_types::object::Open<OptionScope>,
         created_by: ::atmo_types::Did,
         last_updated_by: ::atmo_types::Did,

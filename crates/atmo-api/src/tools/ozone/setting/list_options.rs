@@ -282,7 +282,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `options`.
     #[inline]
     pub fn new(
         options: ::std::vec::Vec<crate::tools::ozone::setting::defs::Option>,

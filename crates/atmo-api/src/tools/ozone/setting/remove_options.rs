@@ -114,7 +114,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `keys`, `scope`.
     #[inline]
     pub fn new(
         keys: ::std::vec::Vec<::atmo_types::Nsid>,

@@ -174,7 +174,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `key`, `scope`, `value`.
     #[inline]
     pub fn new(
         key: ::atmo_types::Nsid,
@@ -313,7 +314,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `option`.
     #[inline]
     pub fn new(option: crate::tools::ozone::setting::defs::Option) -> Self {
         Output {

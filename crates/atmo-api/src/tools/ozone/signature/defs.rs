@@ -10,7 +10,8 @@ pub struct SigDetail {
 }
 impl SigDetail {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `property`, `value`.
     #[inline]
     pub fn new(property: ::std::string::String, value: ::std::string::String) -> Self {
         SigDetail {

@@ -77,7 +77,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `did`.
     #[inline]
     pub fn new(did: ::atmo_types::Did) -> Self {
         Parameters {
@@ -199,7 +200,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `accounts`.
     #[inline]
     pub fn new(accounts: ::std::vec::Vec<RelatedAccount>) -> Self {
         Output {
@@ -294,7 +296,8 @@ pub struct RelatedAccount {
 }
 impl RelatedAccount {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `account`.
     #[inline]
     pub fn new(account: crate::com::atproto::admin::defs::AccountView) -> Self {
         RelatedAccount {

@@ -77,7 +77,8 @@ pub struct Parameters {
 }
 impl Parameters {
     /// From its required parameters: every optional one `None` (or its lexicon
-    /// default).
+    /// default). Arguments in the order of the lexicon's `required` list:
+    /// `values`.
     #[inline]
     pub fn new(values: ::std::vec::Vec<::std::string::String>) -> Self {
         Parameters {
@@ -203,7 +204,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `accounts`.
     #[inline]
     pub fn new(
         accounts: ::std::vec::Vec<crate::com::atproto::admin::defs::AccountView>,

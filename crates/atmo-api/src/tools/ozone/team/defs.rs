@@ -17,7 +17,8 @@ pub struct Member {
 }
 impl Member {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `did`, `role`.
     #[inline]
     pub fn new(
         did: ::atmo_types::Did,

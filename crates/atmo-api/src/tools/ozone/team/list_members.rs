@@ -233,7 +233,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `members`.
     #[inline]
     pub fn new(
         members: ::std::vec::Vec<crate::tools::ozone::team::defs::Member>,

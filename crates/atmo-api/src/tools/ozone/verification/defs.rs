@@ -31,7 +31,8 @@ pub struct VerificationView {
 }
 impl VerificationView {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `issuer`, `uri`, `subject`, `handle`, `displayName`, `createdAt`.
     #[inline]
     pub fn new(
         issuer: ::atmo_types::Did,

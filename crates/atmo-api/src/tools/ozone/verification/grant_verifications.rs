@@ -87,7 +87,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `verifications`.
     #[inline]
     pub fn new(verifications: ::std::vec::Vec<VerificationInput>) -> Self {
         Input {
@@ -183,7 +184,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `verifications`, `failedVerifications`.
     #[inline]
     pub fn new(
         verifications: ::std::vec::Vec<
@@ -291,7 +293,8 @@ pub struct GrantError {
 }
 impl GrantError {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `error`, `subject`.
     #[inline]
     pub fn new(error: ::std::string::String, subject: ::atmo_types::Did) -> Self {
         GrantError {
@@ -386,7 +389,8 @@ pub struct VerificationInput {
 }
 impl VerificationInput {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `subject`, `handle`, `displayName`.
     #[inline]
     pub fn new(
         subject: ::atmo_types::Did,

@@ -83,7 +83,8 @@ pub struct Input {
 }
 impl Input {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uris`.
     #[inline]
     pub fn new(uris: ::std::vec::Vec<::atmo_types::AtUri>) -> Self {
         Input {
@@ -201,7 +202,8 @@ pub struct Output {
 }
 impl Output {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `revokedVerifications`, `failedRevocations`.
     #[inline]
     pub fn new(
         revoked_verifications: ::std::vec::Vec<::atmo_types::AtUri>,
@@ -304,7 +306,8 @@ pub struct RevokeError {
 }
 impl RevokeError {
     /// From its required fields: every optional field `None` (or its lexicon
-    /// default), no extra properties.
+    /// default), no extra properties. Arguments in the order of the lexicon's
+    /// `required` list: `uri`, `error`.
     #[inline]
     pub fn new(uri: ::atmo_types::AtUri, error: ::std::string::String) -> Self {
         RevokeError {
