@@ -1,4 +1,4 @@
-//! Lowering: resolved documents → [`ir::Module`]s, with inline types named
+//! Lowering: resolved documents → [`ir::Module`](super::ir::Module)s, with inline types named
 //! `{Parent}{Field}` (array items `{Parent}{Field}Item`), and recursive
 //! containment broken by boxing.
 

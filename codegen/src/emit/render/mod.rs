@@ -1,4 +1,4 @@
-//! Rendering: [`ir::Module`] → Rust tokens with `quote`.
+//! Rendering: [`ir::Module`](super::ir::Module) → Rust tokens with `quote`.
 //!
 //! Generated code names every std and serde item by its full path
 //! (`::std::option::Option`, `::serde::Serialize`), so lexicon names such as
