@@ -1,11 +1,13 @@
-//! `cargo xtask outside [--measure] [--keep] [--verify]`: our crates as a
+//! `cargo xtask outside [--measure] [--keep] [--no-verify]`: our crates as a
 //! user outside this repository gets them — by version, from a registry,
 //! with a fresh lock file.
 //!
-//! 1. `cargo package` of every publishable member, without lock files; each
-//!    `.crate` must stay under crates.io's 10 MB limit. Cargo's own verification (`--verify`)
-//!    resolves our crates' names on crates.io, where other publishers own
-//!    some of them, so by default step 3 verifies instead.
+//! 1. `cargo package` of every publishable member (the workspace without
+//!    its `publish = false` members), without lock files, with cargo's own
+//!    verification: each unpacked package builds with the others as cargo
+//!    overlays them on crates.io, as they will be once published. Each
+//!    `.crate` must stay under crates.io's 10 MB limit. `--no-verify` skips
+//!    cargo's verification (step 3 still checks every crate).
 //! 2. A registry on the filesystem built from those files, in cargo's git
 //!    index format (`config.json` with a `file://` download URL, one JSON line
 //!    per version at cargo's index paths), used exactly as crates.io is.
@@ -80,22 +82,21 @@ struct Args {
     verify: bool,
 }
 
-const HELP: &str = "usage: cargo xtask outside [--measure] [--rounds N] [--keep] [--verify]
+const HELP: &str = "usage: cargo xtask outside [--measure] [--rounds N] [--keep] [--no-verify]
   packages the publishable crates, serves them as a local registry and builds,
   runs and lint-checks a fresh project outside the workspace that depends on
   them by version (template: tests/outside/)
   --measure   also time clean builds of the project with and without lexgen
   --rounds N  measure N rounds (implies --measure; 1 by default)
   --keep      keep the temporary project directory and print its path
-  --verify    also let cargo package verify (it resolves our crates' names on
-              crates.io, where other crates have some of them)";
+  --no-verify skip cargo package's own verification build of each crate";
 
 fn parse(args: &[String]) -> Result<Option<Args>, String> {
     let mut a = Args {
         measure: false,
         rounds: 1,
         keep: false,
-        verify: false,
+        verify: true,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -110,7 +111,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                     .ok_or("--rounds takes a number of rounds, at least 1")?;
             }
             "--keep" => a.keep = true,
-            "--verify" => a.verify = true,
+            "--no-verify" => a.verify = false,
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}\n{HELP}")),
         }
@@ -764,9 +765,9 @@ fn package(
     let mut cmd = Command::new(cargo_bin());
     // No lock file in the packages: a user's build never reads one (only
     // `cargo install --locked` does), and making one resolves every
-    // package's dev-dependencies on our other crates on crates.io, which
-    // fails for those not packaged yet, or finds other publishers' crates
-    // of the same names.
+    // package's dev-dependencies on our other crates on crates.io, where
+    // they are not published yet. Verification resolves afresh (newest
+    // compatible versions) without it.
     cmd.current_dir(root)
         .args(["package", "--allow-dirty", "--exclude-lockfile"]);
     if !verify {
@@ -1494,7 +1495,7 @@ mod tests {
         let without = manifest(&template, "0.1", false);
         assert!(!with.contains("@VERSION@"));
         assert!(with.contains("atmo-client = { version = \"0.1\""));
-        assert!(with.contains("[build-dependencies]\nlexgen = "));
+        assert!(with.contains("[build-dependencies]\natmo-lexgen = "));
         assert!(without.contains("atmo-client = { version = \"0.1\""));
         assert!(!without.contains("lexgen"), "{without}");
         assert!(!without.contains("build-dependencies"), "{without}");
