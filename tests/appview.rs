@@ -24,14 +24,14 @@
 //! a harness that cannot start fails the test instead.
 
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::e2e_required;
+use crate::spawn::{spawn_until_ready, Launch, Process, Ready};
 
 /// How long the network may take to become ready (the first start after an
 /// install compiles nothing, but a loaded 2-core machine is slow).
@@ -65,8 +65,9 @@ pub struct AppView {
     /// Base URL of the external labeler bridge (`POST /ingest-labeler`),
     /// test-harness code of `start.mjs`.
     pub bridge: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
+    /// The running `run.sh`, stopped when this is dropped (see
+    /// [`Process::stop`]).
+    _process: Process,
 }
 
 impl std::fmt::Debug for AppView {
@@ -84,35 +85,6 @@ fn appview_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("appview")
 }
 
-/// Stops the harness: closing stdin asks it to shut down cleanly (the script
-/// then stops the cluster and removes its files); SIGTERM, then SIGKILL, if
-/// it takes too long.
-fn stop(child: &mut Child, stdin: Option<ChildStdin>) {
-    drop(stdin);
-    let wait = |child: &mut Child, limit: Duration| {
-        let until = Instant::now() + limit;
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    };
-    if wait(child, Duration::from_secs(20)) {
-        return;
-    }
-    // SIGTERM lets the script's trap stop the cluster.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    if wait(child, Duration::from_secs(10)) {
-        return;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 impl AppView {
     /// Starts the network and waits until it is ready.
     pub fn start() -> Result<AppView, String> {
@@ -124,89 +96,40 @@ impl AppView {
                     .into(),
             );
         }
-        let mut child = Command::new("bash")
-            .arg(dir.join("run.sh"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start tests/appview/run.sh: {e}"))?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut stderr = child.stderr.take().ok_or("no stderr")?;
-
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(json) = line.strip_prefix("APPVIEW_READY ") {
-                    let _ = tx.send(json.to_owned());
-                    return;
-                }
-            }
-        });
-        let (err_tx, err_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            let _ = err_tx.send(text);
-        });
-        let json = match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(json) => json,
-            Err(why) => {
-                stop(&mut child, stdin);
-                let log = err_rx
-                    .recv_timeout(Duration::from_secs(5))
-                    .unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                let why = match why {
-                    mpsc::RecvTimeoutError::Timeout => {
-                        format!("not ready within {}s", READY_TIMEOUT.as_secs())
-                    }
-                    mpsc::RecvTimeoutError::Disconnected => "it exited".to_owned(),
-                };
-                return Err(format!(
-                    "the AppView harness did not start ({why}):\n{}",
-                    tail.join("\n")
-                ));
-            }
+        let mut cmd = Command::new("bash");
+        cmd.arg(dir.join("run.sh"));
+        let launch = Launch {
+            name: "tests/appview/run.sh",
+            prefix: "APPVIEW_READY",
+            timeout: READY_TIMEOUT,
+            // Closing stdin stops the cluster and removes its directory:
+            // give that time before SIGTERM (which the script's trap also
+            // cleans up on).
+            grace: Duration::from_secs(20),
         };
-        let ready: serde_json::Value = match serde_json::from_str(&json) {
-            Ok(v) => v,
-            Err(e) => {
-                stop(&mut child, stdin);
-                return Err(format!("bad APPVIEW_READY line {json:?}: {e}"));
-            }
-        };
-        let field = |k: &str| {
-            ready[k]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("APPVIEW_READY line lacks {k}: {json}"))
-        };
-        let fields = (|| {
-            Ok::<_, String>([
-                field("pds")?,
-                field("pdsDid")?,
-                field("plc")?,
-                field("appview")?,
-                field("appviewDid")?,
-                field("ozone")?,
-                field("ozoneDid")?,
-                field("moderatorHandle")?,
-                field("moderatorPassword")?,
-                field("adminPassword")?,
-                field("bridge")?,
-            ])
-        })();
-        let [pds, pds_did, plc, appview, appview_did, ozone, ozone_did, moderator_handle, moderator_password, admin_password, bridge] =
-            match fields {
-                Ok(f) => f,
-                Err(e) => {
-                    stop(&mut child, stdin);
-                    return Err(e);
-                }
-            };
+        let Ready {
+            process,
+            fields:
+                [pds, pds_did, plc, appview, appview_did, ozone, ozone_did, moderator_handle, moderator_password, admin_password, bridge],
+            json,
+        } = spawn_until_ready(
+            cmd,
+            &launch,
+            [
+                "pds",
+                "pdsDid",
+                "plc",
+                "appview",
+                "appviewDid",
+                "ozone",
+                "ozoneDid",
+                "moderatorHandle",
+                "moderatorPassword",
+                "adminPassword",
+                "bridge",
+            ],
+        )
+        .map_err(|e| e.to_string())?;
         Ok(AppView {
             pds,
             pds_did,
@@ -219,9 +142,8 @@ impl AppView {
             moderator_password,
             admin_password,
             bridge,
-            start_time: Duration::from_millis(ready["startMs"].as_u64().unwrap_or(0)),
-            child,
-            stdin,
+            start_time: Duration::from_millis(json["startMs"].as_u64().unwrap_or(0)),
+            _process: process,
         })
     }
 
@@ -314,13 +236,6 @@ fn post_json(base: &str, path: &str, body: &str) -> std::io::Result<String> {
     let mut reply = String::new();
     conn.read_to_string(&mut reply)?;
     Ok(reply)
-}
-
-impl Drop for AppView {
-    fn drop(&mut self) {
-        let stdin = self.stdin.take();
-        stop(&mut self.child, stdin);
-    }
 }
 
 /// Polls `check` until it returns `Some` (what the AppView has indexed

@@ -11,6 +11,7 @@
 
 pub mod appview;
 pub mod proxy;
+pub mod spawn;
 
 /// The README's code blocks, compiled as doctests so that they cannot go
 /// stale (this crate depends on every crate they use).
@@ -18,12 +19,12 @@ pub mod proxy;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+use spawn::{spawn_until_ready, Launch, Process, Ready};
 
 /// How the PDS is configured for one run.
 #[derive(Clone, Debug, Default)]
@@ -48,8 +49,8 @@ pub struct Pds {
     pub jwt_secret: String,
     /// Base URL of the harness's own test endpoints.
     pub harness: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
+    /// The running `run.sh`, stopped when this is dropped.
+    _process: Process,
 }
 
 /// True when `cargo xtask test` demands the end-to-end suite run.
@@ -103,67 +104,29 @@ impl Pds {
         if let Some(ttl) = options.access_ttl_secs {
             cmd.args(["--access-ttl", &ttl.to_string()]);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start tests/pds/run.sh: {e}"))?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut stderr = child.stderr.take().ok_or("no stderr")?;
-
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(json) = line.strip_prefix("PDS_READY ") {
-                    let _ = tx.send(json.to_owned());
-                    return;
-                }
-            }
-        });
-        let (err_tx, err_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            let _ = err_tx.send(text);
-        });
-        let json = match rx.recv_timeout(Duration::from_secs(90)) {
-            Ok(json) => json,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = err_rx
-                    .recv_timeout(Duration::from_secs(5))
-                    .unwrap_or_default();
-                let tail: String = log
-                    .lines()
-                    .rev()
-                    .take(30)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                return Err(format!("the PDS did not become ready:\n{tail}"));
-            }
+        let launch = Launch {
+            name: "tests/pds/run.sh",
+            prefix: "PDS_READY",
+            timeout: Duration::from_secs(90),
+            grace: Duration::from_secs(5),
         };
-        let ready: serde_json::Value =
-            serde_json::from_str(&json).map_err(|e| format!("bad PDS_READY line {json:?}: {e}"))?;
-        let field = |k: &str| {
-            ready[k]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("PDS_READY line lacks {k}: {json}"))
-        };
+        let Ready {
+            process,
+            fields: [url, plc, admin_password, jwt_secret, harness],
+            ..
+        } = spawn_until_ready(
+            cmd,
+            &launch,
+            ["pds", "plc", "adminPassword", "jwtSecret", "harness"],
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Pds {
-            url: field("pds")?,
-            plc: field("plc")?,
-            admin_password: field("adminPassword")?,
-            jwt_secret: field("jwtSecret")?,
-            harness: field("harness")?,
-            child,
-            stdin,
+            url,
+            plc,
+            admin_password,
+            jwt_secret,
+            harness,
+            _process: process,
         })
     }
 
@@ -186,21 +149,6 @@ impl Pds {
         SHARED
             .get_or_init(|| Pds::start_or_skip(&PdsOptions::default()))
             .as_ref()
-    }
-}
-
-impl Drop for Pds {
-    fn drop(&mut self) {
-        // Closing stdin asks the harness to shut down cleanly.
-        drop(self.stdin.take());
-        for _ in 0..50 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
