@@ -578,6 +578,13 @@ impl Parser<'_> {
         }
     }
 
+    /// `description`; a blank one (`""`, as `app.bsky.ageassurance.defs#config`
+    /// has) is no description, so the generated doc falls back to the schema.
+    fn description(&mut self, e: &Entries, path: &str) -> Option<String> {
+        self.opt_str(e, "description", path)
+            .filter(|d| !d.trim().is_empty())
+    }
+
     fn opt_str_list(&mut self, e: &Entries, key: &str, path: &str) -> Option<Vec<String>> {
         let path = join(path, key);
         match Self::get(e, key)? {
@@ -670,7 +677,7 @@ impl Parser<'_> {
         };
         let id = self.req_str(e, "id", "");
         let revision = self.opt_int(e, "revision", "");
-        let description = self.opt_str(e, "description", "");
+        let description = self.description(e, "");
         let mut defs = Vec::new();
         match Self::get(e, "defs") {
             None => self.err("", "missing required property `defs`"),
@@ -714,7 +721,7 @@ impl Parser<'_> {
         if !self.kind_allowed(kind, path, place) {
             return None;
         }
-        let description = self.opt_str(e, "description", path);
+        let description = self.description(e, path);
         Some(match kind {
             "record" => self.record(e, path, description)?,
             "query" | "procedure" => self.endpoint(e, path, description, kind == "query"),
@@ -963,7 +970,7 @@ impl Parser<'_> {
                 return None;
             }
         }
-        let description = self.opt_str(e, "description", path);
+        let description = self.description(e, path);
         let place = if expected == "params" {
             Place::Param
         } else {
@@ -1023,7 +1030,7 @@ impl Parser<'_> {
         let v = Self::get(e, key)?;
         let path = join(path, key);
         let b = self.object(v, &path)?;
-        let description = self.opt_str(b, "description", &path);
+        let description = self.description(b, &path);
         let encoding = self.opt_str(b, "encoding", &path);
         let place = if key == "message" {
             Place::Message
@@ -1056,7 +1063,7 @@ impl Parser<'_> {
                         continue;
                     };
                     let name = self.req_str(ie, "name", &ipath);
-                    let description = self.opt_str(ie, "description", &ipath);
+                    let description = self.description(ie, &ipath);
                     if let Some(name) = name {
                         if out.iter().any(|x: &ErrorDef| x.name == name) {
                             self.err(&ipath, format!("duplicate error name {name:?}"));

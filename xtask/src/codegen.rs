@@ -80,6 +80,11 @@ serde_json.workspace = true
 # Property tests only (tests/proptest.rs); never part of a normal build.
 proptest = { version = "1", default-features = false, features = ["std"] }
 
+# The workspace lints, missing_docs included: lexgen documents every public
+# item it writes (the lexicon's description, else one from the schema).
+[lints]
+workspace = true
+
 [package.metadata.docs.rs]
 all-features = true
 

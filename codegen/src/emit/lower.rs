@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ir::*;
-use super::{checks, cycles};
+use super::{checks, cycles, describe};
 use crate::model::{
     ArrayDef, Body, EndpointDef, ErrorDef, ObjectDef, PermissionSetDef, RecordDef, Schema,
     StringDef, SubscriptionDef, UnionDef,
@@ -108,6 +108,16 @@ fn value_variants(values: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The fallback doc of a string enum: `enum` values, or `knownValues`
+/// (which an `Open` field also accepts others than).
+fn values_doc(closed: bool, place: &str) -> String {
+    if closed {
+        format!("The `enum` values of {place}.")
+    } else {
+        format!("The `knownValues` of {place}.")
+    }
+}
+
 struct Lower<'a> {
     set: &'a Set,
     entry: &'a Entry,
@@ -183,14 +193,20 @@ impl Lower<'_> {
             Schema::PermissionSet(p) => self.permission_set_def(p),
             Schema::Token(t) => {
                 let name = self.entry.const_names.get(def).cloned().unwrap_or_default();
+                let doc = t
+                    .description
+                    .clone()
+                    .or_else(|| Some(format!("The `{}#{def}` token.", self.entry.doc.id)));
                 self.items.push(Item::Const {
                     name,
-                    doc: t.description.clone(),
+                    doc,
                     value: format!("{}#{}", self.entry.doc.id, def),
                 });
             }
             Schema::Object(o) => {
-                let s = self.object(&tname, &lexname, o, path);
+                let mut s = self.object(&tname, &lexname, o, path);
+                s.doc
+                    .get_or_insert_with(|| format!("The `{lexname}` object."));
                 self.items.push(Item::Struct(s));
             }
             Schema::String(s) if s.enum_values.is_some() || s.known_values.is_some() => {
@@ -199,9 +215,15 @@ impl Lower<'_> {
             Schema::Array(a) => self.array_def(tname, a, path),
             other => {
                 let ty = self.ty(other, &tname, "", path);
+                let doc = other.description().map(str::to_owned).or_else(|| {
+                    Some(format!(
+                        "The `{lexname}` definition: {}.",
+                        describe::summary(other)
+                    ))
+                });
                 self.items.push(Item::Alias {
                     name: tname,
-                    doc: other.description().map(str::to_owned),
+                    doc,
                     ty,
                 });
             }
@@ -210,7 +232,12 @@ impl Lower<'_> {
 
     fn record_def(&mut self, tname: &str, lexname: &str, r: &RecordDef, path: &str) {
         let mut s = self.object(tname, lexname, &r.record, &format!("{path}.record"));
-        s.doc = r.description.clone().or(s.doc);
+        s.doc = r.description.clone().or(s.doc).or_else(|| {
+            Some(format!(
+                "The `{}` record (key `{}`).",
+                self.entry.doc.id, r.key
+            ))
+        });
         s.record = Some((self.entry.doc.id.clone(), r.key.clone()));
         self.items.push(Item::Struct(s));
     }
@@ -297,7 +324,12 @@ impl Lower<'_> {
             if let Schema::Union(u) = &**m {
                 let mpath = format!("{path}.message.schema");
                 let mut un = self.union("Message", &format!("{lexname} message"), u, &mpath);
-                un.doc = description.clone().or(un.doc);
+                un.doc = description.clone().or(un.doc).or_else(|| {
+                    Some(format!(
+                        "The messages of the `{}` subscription.",
+                        self.entry.doc.id
+                    ))
+                });
                 self.items.push(Item::Union(un));
             }
         }
@@ -324,9 +356,13 @@ impl Lower<'_> {
             .or(s.known_values.as_ref())
             .cloned()
             .unwrap_or_default();
+        let doc = s
+            .description
+            .clone()
+            .or_else(|| Some(values_doc(closed, &format!("`{lexname}`"))));
         self.items.push(Item::Enum(StrEnum {
             name,
-            doc: s.description.clone(),
+            doc,
             lexname,
             values: value_variants(&values),
             serde: closed,
@@ -335,9 +371,17 @@ impl Lower<'_> {
 
     fn array_def(&mut self, name: String, a: &ArrayDef, path: &str) {
         let ty = self.ty(&a.items, &name, "Item", &format!("{path}.items"));
+        let doc = a.description.clone().or_else(|| {
+            Some(format!(
+                "The `{}#{}` definition: {}.",
+                self.entry.doc.id,
+                path.trim_start_matches("defs."),
+                describe::array(a)
+            ))
+        });
         self.items.push(Item::Alias {
             name,
-            doc: a.description.clone(),
+            doc,
             ty: Ty::Vec(Box::new(ty)),
         });
     }
@@ -381,6 +425,11 @@ impl Lower<'_> {
             return BodyKind::Raw(b.encoding.clone().unwrap_or_default());
         }
         let spath = format!("{path}.schema");
+        let what = format!(
+            "The {} body of `{}` (`application/json`)",
+            name.to_lowercase(),
+            self.entry.doc.id
+        );
         match b.schema.as_deref() {
             Some(Schema::Object(o)) => {
                 let mut s = self.object(
@@ -390,7 +439,7 @@ impl Lower<'_> {
                     &spath,
                 );
                 if s.doc.is_none() {
-                    s.doc = b.description.clone();
+                    s.doc = b.description.clone().or_else(|| Some(format!("{what}.")));
                 }
                 self.items.push(Item::Struct(s));
             }
@@ -401,7 +450,10 @@ impl Lower<'_> {
                     u,
                     &spath,
                 );
-                un.doc = un.doc.or(b.description.clone());
+                un.doc = un
+                    .doc
+                    .or(b.description.clone())
+                    .or_else(|| Some(format!("{what}.")));
                 self.items.push(Item::Union(un));
             }
             Some(other) => {
@@ -411,13 +463,17 @@ impl Lower<'_> {
                     doc: b
                         .description
                         .clone()
-                        .or(other.description().map(str::to_owned)),
+                        .or(other.description().map(str::to_owned))
+                        .or_else(|| Some(format!("{what}: {}.", describe::summary(other)))),
                     ty,
                 });
             }
             None => self.items.push(Item::Alias {
                 name: name.into(),
-                doc: b.description.clone(),
+                doc: b
+                    .description
+                    .clone()
+                    .or_else(|| Some(format!("{what}, without a schema."))),
                 ty: Ty::Unknown,
             }),
         }
@@ -467,7 +523,11 @@ impl Lower<'_> {
                 rust,
                 ty,
                 presence,
-                doc: schema.description().map(str::to_owned),
+                doc: Some(
+                    schema
+                        .description()
+                        .map_or_else(|| describe::property(prop, schema), str::to_owned),
+                ),
                 boxed: false,
                 check,
                 secret,
@@ -545,9 +605,15 @@ impl Lower<'_> {
                     }
                     let name = self.inline_name(parent, field, "Value", path);
                     let closed = s.enum_values.is_some();
+                    let doc = s.description.clone().or_else(|| {
+                        Some(values_doc(
+                            closed,
+                            &describe::inline(&self.entry.doc.id, path),
+                        ))
+                    });
                     self.items.push(Item::Enum(StrEnum {
                         name: name.clone(),
-                        doc: s.description.clone(),
+                        doc,
                         lexname: format!("{} {}", self.entry.doc.id, path),
                         values: value_variants(vals),
                         serde: closed,
@@ -578,14 +644,26 @@ impl Lower<'_> {
             Schema::Object(o) => {
                 let name = self.inline_name(parent, field, "Object", path);
                 let lexname = format!("{} {}", self.entry.doc.id, path);
-                let s = self.object(&name, &lexname, o, path);
+                let mut s = self.object(&name, &lexname, o, path);
+                s.doc.get_or_insert_with(|| {
+                    format!(
+                        "The object at {}.",
+                        describe::inline(&self.entry.doc.id, path)
+                    )
+                });
                 self.items.push(Item::Struct(s));
                 Ty::Named(self.here(&name))
             }
             Schema::Union(u) => {
                 let name = self.inline_name(parent, field, "Union", path);
                 let lexname = format!("{} {}", self.entry.doc.id, path);
-                let un = self.union(&name, &lexname, u, path);
+                let mut un = self.union(&name, &lexname, u, path);
+                un.doc.get_or_insert_with(|| {
+                    format!(
+                        "The union at {}.",
+                        describe::inline(&self.entry.doc.id, path)
+                    )
+                });
                 self.items.push(Item::Union(un));
                 Ty::Named(self.here(&name))
             }

@@ -12,6 +12,7 @@
 
 mod checks;
 mod cycles;
+mod describe;
 pub mod ir;
 pub mod lower;
 mod namespace;

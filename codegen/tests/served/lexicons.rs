@@ -93,8 +93,11 @@ pub mod com {
             /// Query parameters of `com.example.greet`.
             #[derive(Debug, Clone, PartialEq)]
             pub struct Parameters {
+                /// `name`: string (maxLength 10).
                 pub name: ::std::string::String,
+                /// `times`: integer (minimum 1, maximum 3, default 1).
                 pub times: i64,
+                /// `loud`: boolean.
                 pub loud: ::std::option::Option<bool>,
             }
             impl Parameters {
@@ -230,8 +233,10 @@ pub mod com {
                     q.push_opt("loud", &self.loud);
                 }
             }
+            /// The output body of `com.example.greet` (`application/json`).
             #[derive(Debug, Clone, PartialEq)]
             pub struct Output {
+                /// `greetings`: array of string.
                 pub greetings: ::std::vec::Vec<::std::string::String>,
                 /// Properties the lexicon does not declare, kept so that they round-trip.
                 pub extra: ::atmo_types::Extra,
@@ -431,8 +436,10 @@ pub mod com {
                     )
                 }
             }
+            /// The input body of `com.example.note` (`application/json`).
             #[derive(Debug, Clone, PartialEq)]
             pub struct Input {
+                /// `text`: string (maxGraphemes 20).
                 pub text: ::std::string::String,
                 /// Properties the lexicon does not declare, kept so that they round-trip.
                 pub extra: ::atmo_types::Extra,
@@ -524,8 +531,10 @@ pub mod com {
                     ::atmo_types::object::deserialize_object(d)
                 }
             }
+            /// The output body of `com.example.note` (`application/json`).
             #[derive(Debug, Clone, PartialEq)]
             pub struct Output {
+                /// `length`: integer.
                 pub length: i64,
                 /// Properties the lexicon does not declare, kept so that they round-trip.
                 pub extra: ::atmo_types::Extra,
@@ -614,6 +623,7 @@ pub mod com {
             /// Query parameters of `com.example.ticks`.
             #[derive(Debug, Clone, PartialEq, Default)]
             pub struct Parameters {
+                /// `cursor`: integer (minimum 0).
                 pub cursor: ::std::option::Option<i64>,
             }
             impl ::atmo_types::validate::Validate for Parameters {
@@ -697,6 +707,7 @@ pub mod com {
                     q.push_opt("cursor", &self.cursor);
                 }
             }
+            /// The messages of the `com.example.ticks` subscription.
             #[derive(Debug, Clone, PartialEq)]
             pub enum Message {
                 /// `com.example.ticks#tick`
@@ -799,8 +810,10 @@ pub mod com {
                 }
             }
             impl ::std::error::Error for Error {}
+            /// The `com.example.ticks#tick` object.
             #[derive(Debug, Clone, PartialEq)]
             pub struct Tick {
+                /// `seq`: integer.
                 pub seq: i64,
                 /// Properties the lexicon does not declare, kept so that they round-trip.
                 pub extra: ::atmo_types::Extra,

@@ -5,6 +5,9 @@
 //! embed union), `com.atproto.repo.strongRef`, `com.atproto.repo.putRecord`
 //! input (`Option<Option<Cid>>`) and `com.atproto.server.createSession`
 //! output (`knownValues` → `Open<_>`).
+// Test code: unwrap, expect and panic are how a test fails
+// (the workspace lints forbid them in library code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use atmo_api::app::bsky::embed::defs::AspectRatio;
 use atmo_api::app::bsky::embed::external::{External, ExternalDef};

@@ -7,6 +7,8 @@
 //! (the `todo-service` binary).
 
 /// The generated types and endpoints: `lexicons::com::example::todo::item::Item`.
+/// lexgen documents every public item it writes, so this holds:
+#[deny(missing_docs)]
 pub mod lexicons {
     include!(concat!(env!("OUT_DIR"), "/lexicons.rs"));
 }

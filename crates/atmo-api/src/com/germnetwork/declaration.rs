@@ -189,6 +189,7 @@ impl<'de> ::serde::Deserialize<'de> for Declaration {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `com.germnetwork.declaration#messageMe` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageMe {
     /// A URL to present to an account that does not have its own com.germnetwork.declaration record, must have an empty fragment component, where the app should fill in the fragment component with the DIDs of the two accounts who wish to message each other

@@ -124,8 +124,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         let _ = q;
     }
 }
+/// The output body of `app.bsky.actor.getPreferences` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `preferences`: ref `app.bsky.actor.defs#preferences`.
     pub preferences: crate::app::bsky::actor::defs::Preferences,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

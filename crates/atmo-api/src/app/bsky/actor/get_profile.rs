@@ -150,6 +150,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("actor", &self.actor);
     }
 }
+/// The output body of `app.bsky.actor.getProfile` (`application/json`): ref `app.bsky.actor.defs#profileViewDetailed`.
 pub type Output = crate::app::bsky::actor::defs::ProfileViewDetailed;
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;

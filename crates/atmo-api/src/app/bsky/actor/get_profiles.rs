@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetProfiles {
 /// Query parameters of `app.bsky.actor.getProfiles`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `actors`: array (maxLength 25) of string (format `at-identifier`).
     pub actors: ::std::vec::Vec<::atmo_types::AtIdentifier>,
 }
 impl Parameters {
@@ -168,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("actors", &self.actors);
     }
 }
+/// The output body of `app.bsky.actor.getProfiles` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `profiles`: array of ref `app.bsky.actor.defs#profileViewDetailed`.
     pub profiles: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewDetailed>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

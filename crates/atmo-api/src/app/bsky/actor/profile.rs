@@ -4,11 +4,13 @@
 /// A declaration of a Bluesky account profile.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Profile {
+    /// `displayName`: string (maxLength 640, maxGraphemes 64).
     pub display_name: ::std::option::Option<::std::string::String>,
     /// Free-form profile description text.
     pub description: ::std::option::Option<::std::string::String>,
     /// Free-form pronouns text.
     pub pronouns: ::std::option::Option<::std::string::String>,
+    /// `website`: string (format `uri`).
     pub website: ::std::option::Option<::atmo_types::Uri>,
     /// Small image to be displayed next to posts from account. AKA, 'profile picture'
     pub avatar: ::std::option::Option<::atmo_types::Blob>,
@@ -16,12 +18,15 @@ pub struct Profile {
     pub banner: ::std::option::Option<::atmo_types::Blob>,
     /// Self-label values, specific to the Bluesky application, on the overall account.
     pub labels: ::std::option::Option<ProfileLabels>,
+    /// `joinedViaStarterPack`: ref `com.atproto.repo.strongRef`.
     pub joined_via_starter_pack: ::std::option::Option<
         crate::com::atproto::repo::strong_ref::StrongRef,
     >,
+    /// `pinnedPost`: ref `com.atproto.repo.strongRef`.
     pub pinned_post: ::std::option::Option<
         crate::com::atproto::repo::strong_ref::StrongRef,
     >,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -67,8 +67,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for PutPreferences {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.actor.putPreferences` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `preferences`: ref `app.bsky.actor.defs#preferences`.
     pub preferences: crate::app::bsky::actor::defs::Preferences,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

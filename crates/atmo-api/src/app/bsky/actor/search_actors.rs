@@ -81,7 +81,9 @@ pub struct Parameters {
     pub term: ::std::option::Option<::std::string::String>,
     /// Search query string. Syntax, phrase, boolean, and faceting is unspecified, but Lucene query syntax is recommended.
     pub q: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 100, default 25).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -211,9 +213,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.actor.searchActors` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `actors`: array of ref `app.bsky.actor.defs#profileView`.
     pub actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -81,6 +81,7 @@ pub struct Parameters {
     pub term: ::std::option::Option<::std::string::String>,
     /// Search query prefix; not a full query string.
     pub q: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 100, default 10).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -196,8 +197,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.actor.searchActorsTypeahead` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `actors`: array of ref `app.bsky.actor.defs#profileViewBasic`.
     pub actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

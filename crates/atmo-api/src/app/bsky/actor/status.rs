@@ -10,6 +10,7 @@ pub struct Status {
     pub embed: ::std::option::Option<StatusEmbed>,
     /// The duration of the status in minutes. Applications can choose to impose minimum and maximum limits.
     pub duration_minutes: ::std::option::Option<i64>,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for Begin {
         )
     }
 }
+/// The input body of `app.bsky.ageassurance.begin` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The user's email address to receive Age Assurance instructions.
@@ -190,6 +191,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.ageassurance.begin` (`application/json`): ref `app.bsky.ageassurance.defs#state`.
 pub type Output = crate::app::bsky::ageassurance::defs::State;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,6 +43,7 @@ impl ::atmo_types::validate::Validate for Access {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `app.bsky.ageassurance.defs#config` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The per-region Age Assurance configuration.
@@ -286,6 +287,7 @@ impl<'de> ::serde::Deserialize<'de> for ConfigRegion {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.configRegion.properties.platforms.items` of `app.bsky.ageassurance.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConfigRegionPlatformsItem {
     /// `web`
@@ -323,6 +325,7 @@ impl ::atmo_types::validate::Validate for ConfigRegionPlatformsItem {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `knownValues` of `defs.configRegion.properties.additionalVerificationMethods.items` of `app.bsky.ageassurance.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConfigRegionAdditionalVerificationMethodsItem {
     /// `device`
@@ -352,6 +355,7 @@ impl ::atmo_types::validate::Validate for ConfigRegionAdditionalVerificationMeth
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The union at `defs.configRegion.properties.rules.items` of `app.bsky.ageassurance.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigRegionRulesItem {
     /// `app.bsky.ageassurance.defs#configRegionRuleDefault`
@@ -508,6 +512,7 @@ impl ::atmo_types::validate::Validate for ConfigRegionRulesItem {
 /// Age Assurance rule that applies by default.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigRegionRuleDefault {
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::atmo_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -589,6 +594,7 @@ impl<'de> ::serde::Deserialize<'de> for ConfigRegionRuleDefault {
 pub struct ConfigRegionRuleIfAccountNewerThan {
     /// The date threshold as a datetime string.
     pub date: ::atmo_types::Datetime,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::atmo_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -685,6 +691,7 @@ impl<'de> ::serde::Deserialize<'de> for ConfigRegionRuleIfAccountNewerThan {
 pub struct ConfigRegionRuleIfAccountOlderThan {
     /// The date threshold as a datetime string.
     pub date: ::atmo_types::Datetime,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::atmo_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -781,6 +788,7 @@ impl<'de> ::serde::Deserialize<'de> for ConfigRegionRuleIfAccountOlderThan {
 pub struct ConfigRegionRuleIfAssuredOverAge {
     /// The age threshold as a whole integer.
     pub age: i64,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::atmo_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -869,6 +877,7 @@ impl<'de> ::serde::Deserialize<'de> for ConfigRegionRuleIfAssuredOverAge {
 pub struct ConfigRegionRuleIfAssuredUnderAge {
     /// The age threshold as a whole integer.
     pub age: i64,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::atmo_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -957,6 +966,7 @@ impl<'de> ::serde::Deserialize<'de> for ConfigRegionRuleIfAssuredUnderAge {
 pub struct ConfigRegionRuleIfDeclaredOverAge {
     /// The age threshold as a whole integer.
     pub age: i64,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::atmo_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1045,6 +1055,7 @@ impl<'de> ::serde::Deserialize<'de> for ConfigRegionRuleIfDeclaredOverAge {
 pub struct ConfigRegionRuleIfDeclaredUnderAge {
     /// The age threshold as a whole integer.
     pub age: i64,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::atmo_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1446,7 +1457,9 @@ impl ::atmo_types::validate::Validate for EventAccess {
 pub struct State {
     /// The timestamp when this state was last updated.
     pub last_initiated_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `status`: ref `app.bsky.ageassurance.defs#status`.
     pub status: ::atmo_types::object::Open<Status>,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::atmo_types::object::Open<Access>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -63,6 +63,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetConfig {
         )
     }
 }
+/// The output body of `app.bsky.ageassurance.getConfig` (`application/json`): ref `app.bsky.ageassurance.defs#config`.
 pub type Output = crate::app::bsky::ageassurance::defs::Config;
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;

@@ -65,7 +65,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetState {
 /// Query parameters of `app.bsky.ageassurance.getState`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `countryCode`: string.
     pub country_code: ::std::string::String,
+    /// `regionCode`: string.
     pub region_code: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -160,9 +162,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("regionCode", &self.region_code);
     }
 }
+/// The output body of `app.bsky.ageassurance.getState` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `state`: ref `app.bsky.ageassurance.defs#state`.
     pub state: crate::app::bsky::ageassurance::defs::State,
+    /// `metadata`: ref `app.bsky.ageassurance.defs#stateMetadata`.
     pub metadata: crate::app::bsky::ageassurance::defs::StateMetadata,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,9 +61,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateBookmark {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.bookmark.createBookmark` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -81,11 +81,14 @@ impl<'de> ::serde::Deserialize<'de> for Bookmark {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.bookmark.defs#bookmarkView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BookmarkView {
     /// A strong ref to the bookmarked record.
     pub subject: crate::com::atproto::repo::strong_ref::StrongRef,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `item`: union of `app.bsky.feed.defs#blockedPost`, `app.bsky.feed.defs#notFoundPost`, `app.bsky.feed.defs#postView`.
     pub item: BookmarkViewItem,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -192,6 +195,7 @@ impl<'de> ::serde::Deserialize<'de> for BookmarkView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.bookmarkView.properties.item` of `app.bsky.bookmark.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BookmarkViewItem {
     /// `app.bsky.feed.defs#blockedPost`

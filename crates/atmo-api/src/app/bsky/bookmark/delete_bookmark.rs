@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteBookmark {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.bookmark.deleteBookmark` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

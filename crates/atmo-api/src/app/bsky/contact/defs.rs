@@ -206,6 +206,7 @@ impl<'de> ::serde::Deserialize<'de> for Notification {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.contact.defs#syncStatus` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncStatus {
     /// Last date when contacts where imported.

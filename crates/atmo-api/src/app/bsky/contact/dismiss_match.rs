@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for DismissMatch {
         )
     }
 }
+/// The input body of `app.bsky.contact.dismissMatch` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The subject's DID to dismiss the match with.
@@ -145,6 +146,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.contact.dismissMatch` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

@@ -124,6 +124,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         let _ = q;
     }
 }
+/// The output body of `app.bsky.contact.getSyncStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// If present, indicates the user has imported their contacts. If not present, indicates the user never used the feature or called `app.bsky.contact.removeData` and didn't import again since.

@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for ImportContacts {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `app.bsky.contact.importContacts` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
     /// JWT to authenticate the call. Use the JWT received as a response to the call to `app.bsky.contact.verifyPhone`.
@@ -196,6 +197,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.contact.importContacts` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The users that matched during import and their indexes on the input contacts, so the client can correlate with its local list.

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for RemoveData {
         )
     }
 }
+/// The input body of `app.bsky.contact.removeData` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Input {
     /// Properties the lexicon does not declare, kept so that they round-trip.
@@ -117,6 +118,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.contact.removeData` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

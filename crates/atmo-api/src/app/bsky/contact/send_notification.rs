@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for SendNotification {
         )
     }
 }
+/// The input body of `app.bsky.contact.sendNotification` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The DID of who this notification comes from.
@@ -154,6 +155,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.contact.sendNotification` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

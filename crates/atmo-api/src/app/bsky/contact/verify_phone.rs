@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for VerifyPhone {
         )
     }
 }
+/// The input body of `app.bsky.contact.verifyPhone` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
     /// The phone number to verify. Should be the same as the one passed to `app.bsky.contact.startPhoneVerification`.
@@ -168,6 +169,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.contact.verifyPhone` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Output {
     /// JWT to be used in a call to `app.bsky.contact.importContacts`. It is only valid for a single call.

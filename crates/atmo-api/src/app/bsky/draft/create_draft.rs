@@ -72,8 +72,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateDraft {
         )
     }
 }
+/// The input body of `app.bsky.draft.createDraft` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `draft`: ref `app.bsky.draft.defs#draft`.
     pub draft: crate::app::bsky::draft::defs::Draft,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -153,6 +155,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.draft.createDraft` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The ID of the created draft.

@@ -228,6 +228,7 @@ impl<'de> ::serde::Deserialize<'de> for Draft {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.draft.properties.postgateEmbeddingRules.items` of `app.bsky.draft.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DraftPostgateEmbeddingRulesItem {
     /// `app.bsky.feed.postgate#disableRule`
@@ -285,6 +286,7 @@ impl ::atmo_types::validate::Validate for DraftPostgateEmbeddingRulesItem {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The union at `defs.draft.properties.threadgateAllow.items` of `app.bsky.draft.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DraftThreadgateAllowItem {
     /// `app.bsky.feed.threadgate#mentionRule`
@@ -384,9 +386,12 @@ impl ::atmo_types::validate::Validate for DraftThreadgateAllowItem {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `app.bsky.draft.defs#draftEmbedCaption` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedCaption {
+    /// `lang`: string (format `language`).
     pub lang: ::atmo_types::Language,
+    /// `content`: string (maxLength 10000).
     pub content: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -489,8 +494,10 @@ impl<'de> ::serde::Deserialize<'de> for DraftEmbedCaption {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.draft.defs#draftEmbedExternal` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedExternal {
+    /// `uri`: string (format `uri`).
     pub uri: ::atmo_types::Uri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -563,8 +570,10 @@ impl<'de> ::serde::Deserialize<'de> for DraftEmbedExternal {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.draft.defs#draftEmbedGallery` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedGallery {
+    /// `items`: ref `app.bsky.draft.defs#draftEmbedGalleryItems`.
     pub items: DraftEmbedGalleryItems,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -657,6 +666,7 @@ impl<'de> ::serde::Deserialize<'de> for DraftEmbedGallery {
 }
 /// The schema-level maxLength of 20 is a future-proof ceiling. Clients should currently enforce a soft limit of 10 items in authoring UIs.
 pub type DraftEmbedGalleryItems = ::std::vec::Vec<DraftEmbedGalleryItemsItem>;
+/// The union at `defs.draftEmbedGalleryItems.items` of `app.bsky.draft.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DraftEmbedGalleryItemsItem {
     /// `app.bsky.draft.defs#draftEmbedImage`
@@ -718,9 +728,12 @@ impl ::atmo_types::validate::Validate for DraftEmbedGalleryItemsItem {
         }
     }
 }
+/// The `app.bsky.draft.defs#draftEmbedImage` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedImage {
+    /// `localRef`: ref `app.bsky.draft.defs#draftEmbedLocalRef`.
     pub local_ref: DraftEmbedLocalRef,
+    /// `alt`: string (maxGraphemes 2000).
     pub alt: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -821,6 +834,7 @@ impl<'de> ::serde::Deserialize<'de> for DraftEmbedImage {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.draft.defs#draftEmbedLocalRef` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedLocalRef {
     /// Local, on-device ref to file to be embedded. Embeds are currently device-bound for drafts.
@@ -916,8 +930,10 @@ impl<'de> ::serde::Deserialize<'de> for DraftEmbedLocalRef {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.draft.defs#draftEmbedRecord` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedRecord {
+    /// `record`: ref `com.atproto.repo.strongRef`.
     pub record: crate::com::atproto::repo::strong_ref::StrongRef,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -994,10 +1010,14 @@ impl<'de> ::serde::Deserialize<'de> for DraftEmbedRecord {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.draft.defs#draftEmbedVideo` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftEmbedVideo {
+    /// `localRef`: ref `app.bsky.draft.defs#draftEmbedLocalRef`.
     pub local_ref: DraftEmbedLocalRef,
+    /// `alt`: string (maxGraphemes 2000).
     pub alt: ::std::option::Option<::std::string::String>,
+    /// `captions`: array (maxLength 20) of ref `app.bsky.draft.defs#draftEmbedCaption`.
     pub captions: ::std::option::Option<::std::vec::Vec<DraftEmbedCaption>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1129,10 +1149,15 @@ pub struct DraftPost {
     pub text: ::std::string::String,
     /// Self-label values for this post. Effectively content warnings.
     pub labels: ::std::option::Option<DraftPostLabels>,
+    /// `embedImages`: array (maxLength 4) of ref `app.bsky.draft.defs#draftEmbedImage`.
     pub embed_images: ::std::option::Option<::std::vec::Vec<DraftEmbedImage>>,
+    /// `embedGallery`: ref `app.bsky.draft.defs#draftEmbedGallery`.
     pub embed_gallery: ::std::option::Option<DraftEmbedGallery>,
+    /// `embedVideos`: array (maxLength 1) of ref `app.bsky.draft.defs#draftEmbedVideo`.
     pub embed_videos: ::std::option::Option<::std::vec::Vec<DraftEmbedVideo>>,
+    /// `embedExternals`: array (maxLength 1) of ref `app.bsky.draft.defs#draftEmbedExternal`.
     pub embed_externals: ::std::option::Option<::std::vec::Vec<DraftEmbedExternal>>,
+    /// `embedRecords`: array (maxLength 1) of ref `app.bsky.draft.defs#draftEmbedRecord`.
     pub embed_records: ::std::option::Option<::std::vec::Vec<DraftEmbedRecord>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1414,6 +1439,7 @@ impl ::atmo_types::validate::Validate for DraftPostLabels {
 pub struct DraftView {
     /// A TID to be used as a draft identifier.
     pub id: ::atmo_types::Tid,
+    /// `draft`: ref `app.bsky.draft.defs#draft`.
     pub draft: Draft,
     /// The time the draft was created.
     pub created_at: ::atmo_types::Datetime,
@@ -1536,6 +1562,7 @@ impl<'de> ::serde::Deserialize<'de> for DraftView {
 pub struct DraftWithId {
     /// A TID to be used as a draft identifier.
     pub id: ::atmo_types::Tid,
+    /// `draft`: ref `app.bsky.draft.defs#draft`.
     pub draft: Draft,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

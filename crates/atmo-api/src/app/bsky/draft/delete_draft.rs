@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteDraft {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.draft.deleteDraft` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `id`: string (format `tid`).
     pub id: ::atmo_types::Tid,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -67,8 +67,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateDraft {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.draft.updateDraft` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `draft`: ref `app.bsky.draft.defs#draftWithId`.
     pub draft: crate::app::bsky::draft::defs::DraftWithId,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -4,7 +4,9 @@
 /// width:height represents an aspect ratio. It may be approximate, and may not correspond to absolute dimensions in any given unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AspectRatio {
+    /// `width`: integer (minimum 1).
     pub width: i64,
+    /// `height`: integer (minimum 1).
     pub height: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -4,6 +4,7 @@
 /// A representation of some externally linked content (eg, a URL and 'card'), embedded in a Bluesky record (eg, a post).
 #[derive(Debug, Clone, PartialEq)]
 pub struct External {
+    /// `external`: ref `app.bsky.embed.external#external`.
     pub external: ExternalDef,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -86,8 +87,11 @@ impl<'de> ::serde::Deserialize<'de> for External {
 /// RGB color definition, inspired by site.standard.theme.color#rgb
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColorRgb {
+    /// `r`: integer (minimum 0, maximum 255).
     pub r: i64,
+    /// `g`: integer (minimum 0, maximum 255).
     pub g: i64,
+    /// `b`: integer (minimum 0, maximum 255).
     pub b: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -212,11 +216,16 @@ impl<'de> ::serde::Deserialize<'de> for ColorRgb {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.embed.external#external` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExternalDef {
+    /// `uri`: string (format `uri`).
     pub uri: ::atmo_types::Uri,
+    /// `title`: string.
     pub title: ::std::string::String,
+    /// `description`: string.
     pub description: ::std::string::String,
+    /// `thumb`: blob (accept `image/*`, maxSize 1000000).
     pub thumb: ::std::option::Option<::atmo_types::Blob>,
     /// StrongRefs (uri+cid) of the Atmosphere records that backed this view.
     pub associated_refs: ::std::option::Option<
@@ -358,8 +367,10 @@ impl<'de> ::serde::Deserialize<'de> for ExternalDef {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.embed.external#view` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct View {
+    /// `external`: ref `app.bsky.embed.external#viewExternal`.
     pub external: ViewExternal,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -439,11 +450,16 @@ impl<'de> ::serde::Deserialize<'de> for View {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.embed.external#viewExternal` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewExternal {
+    /// `uri`: string (format `uri`).
     pub uri: ::atmo_types::Uri,
+    /// `title`: string.
     pub title: ::std::string::String,
+    /// `description`: string.
     pub description: ::std::string::String,
+    /// `thumb`: string (format `uri`).
     pub thumb: ::std::option::Option<::atmo_types::Uri>,
     /// When the external content was created, if available. Example: a publication date, for an article.
     pub created_at: ::std::option::Option<::atmo_types::Datetime>,
@@ -451,9 +467,11 @@ pub struct ViewExternal {
     pub updated_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Estimated reading time in minutes, if applicable and available.
     pub reading_time: ::std::option::Option<i64>,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
+    /// `source`: ref `app.bsky.embed.external#viewExternalSource`.
     pub source: ::std::option::Option<ViewExternalSource>,
     /// StrongRefs (uri+cid) of the Atmosphere records that backed this view.
     pub associated_refs: ::std::option::Option<
@@ -680,8 +698,11 @@ pub struct ViewExternalSource {
     pub uri: ::atmo_types::Uri,
     /// Fully-qualified URL where an icon representing the source can be fetched. For example, CDN location provided by the App View.
     pub icon: ::std::option::Option<::atmo_types::Uri>,
+    /// `title`: string.
     pub title: ::std::string::String,
+    /// `description`: string.
     pub description: ::std::option::Option<::std::string::String>,
+    /// `theme`: ref `app.bsky.embed.external#viewExternalSourceTheme`.
     pub theme: ::std::option::Option<ViewExternalSourceTheme>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -810,9 +831,13 @@ impl<'de> ::serde::Deserialize<'de> for ViewExternalSource {
 /// The theme colors of an external source, such as a site.standard.publication. These colors may be used when rendering an embed from that source.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ViewExternalSourceTheme {
+    /// `backgroundRGB`: ref `app.bsky.embed.external#colorRGB`.
     pub background_rgb: ::std::option::Option<ColorRgb>,
+    /// `foregroundRGB`: ref `app.bsky.embed.external#colorRGB`.
     pub foreground_rgb: ::std::option::Option<ColorRgb>,
+    /// `accentRGB`: ref `app.bsky.embed.external#colorRGB`.
     pub accent_rgb: ::std::option::Option<ColorRgb>,
+    /// `accentForegroundRGB`: ref `app.bsky.embed.external#colorRGB`.
     pub accent_foreground_rgb: ::std::option::Option<ColorRgb>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -181,6 +181,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("uris", &self.uris);
     }
 }
+/// The output body of `app.bsky.embed.getEmbedExternalView` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Hydrated view of the embed. Present only when the resolved records back the requested URL and supply enough information to populate the required `viewExternal` fields. Omitted alongside the rest of the response when no records resolved or validation failed.
@@ -189,6 +190,7 @@ pub struct Output {
     pub associated_refs: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::repo::strong_ref::StrongRef>,
     >,
+    /// `associatedRecords`: array of unknown.
     pub associated_records: ::std::option::Option<
         ::std::vec::Vec<::atmo_types::Unknown>,
     >,

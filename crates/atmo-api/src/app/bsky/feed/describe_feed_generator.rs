@@ -63,10 +63,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for DescribeFeedGenerator {
         )
     }
 }
+/// The output body of `app.bsky.feed.describeFeedGenerator` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `feeds`: array of ref `app.bsky.feed.describeFeedGenerator#feed`.
     pub feeds: ::std::vec::Vec<Feed>,
+    /// `links`: ref `app.bsky.feed.describeFeedGenerator#links`.
     pub links: ::std::option::Option<Links>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -165,8 +169,10 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `app.bsky.feed.describeFeedGenerator#feed` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feed {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -239,9 +245,12 @@ impl<'de> ::serde::Deserialize<'de> for Feed {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.feed.describeFeedGenerator#links` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Links {
+    /// `privacyPolicy`: string.
     pub privacy_policy: ::std::option::Option<::std::string::String>,
+    /// `termsOfService`: string.
     pub terms_of_service: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -4,20 +4,27 @@
 /// Record declaring of the existence of a feed generator, and containing metadata about it. The record can exist in any repository.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generator {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `displayName`: string (maxLength 240, maxGraphemes 24).
     pub display_name: ::std::string::String,
+    /// `description`: string (maxLength 3000, maxGraphemes 300).
     pub description: ::std::option::Option<::std::string::String>,
+    /// `descriptionFacets`: array of ref `app.bsky.richtext.facet`.
     pub description_facets: ::std::option::Option<
         ::std::vec::Vec<crate::app::bsky::richtext::facet::Facet>,
     >,
+    /// `avatar`: blob (accept `image/png` `image/jpeg`, maxSize 1000000).
     pub avatar: ::std::option::Option<::atmo_types::Blob>,
     /// Declaration that a feed accepts feedback interactions from a client through app.bsky.feed.sendInteractions
     pub accepts_interactions: ::std::option::Option<bool>,
     /// Self-label values
     pub labels: ::std::option::Option<GeneratorLabels>,
+    /// `contentMode`: string (`knownValues`).
     pub content_mode: ::std::option::Option<
         ::atmo_types::object::Open<GeneratorContentMode>,
     >,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -322,6 +329,7 @@ impl ::atmo_types::validate::Validate for GeneratorLabels {
         }
     }
 }
+/// The `knownValues` of `defs.main.record.properties.contentMode` of `app.bsky.feed.generator`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GeneratorContentMode {
     /// `app.bsky.feed.defs#contentModeUnspecified`

@@ -77,8 +77,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetActorLikes {
 /// Query parameters of `app.bsky.feed.getActorLikes`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `actor`: string (format `at-identifier`).
     pub actor: ::atmo_types::AtIdentifier,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -201,9 +204,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.feed.getActorLikes` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `feed`: array of ref `app.bsky.feed.defs#feedViewPost`.
     pub feed: ::std::vec::Vec<crate::app::bsky::feed::defs::FeedViewPost>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

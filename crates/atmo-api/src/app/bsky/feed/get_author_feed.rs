@@ -125,11 +125,15 @@ impl ::atmo_types::validate::Validate for ParametersFilter {
 /// Query parameters of `app.bsky.feed.getAuthorFeed`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `actor`: string (format `at-identifier`).
     pub actor: ::atmo_types::AtIdentifier,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Combinations of post/repost types to include in response.
     pub filter: ::atmo_types::object::Open<ParametersFilter>,
+    /// `includePins`: boolean (default false).
     pub include_pins: bool,
 }
 impl Parameters {
@@ -277,9 +281,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("includePins", &self.include_pins);
     }
 }
+/// The output body of `app.bsky.feed.getAuthorFeed` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `feed`: array of ref `app.bsky.feed.defs#feedViewPost`.
     pub feed: ::std::vec::Vec<crate::app::bsky::feed::defs::FeedViewPost>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -150,8 +150,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("feed", &self.feed);
     }
 }
+/// The output body of `app.bsky.feed.getFeedGenerator` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `view`: ref `app.bsky.feed.defs#generatorView`.
     pub view: crate::app::bsky::feed::defs::GeneratorView,
     /// Indicates whether the feed generator service has been online recently, or else seems to be inactive.
     pub is_online: bool,

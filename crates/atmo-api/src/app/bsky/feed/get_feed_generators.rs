@@ -71,6 +71,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetFeedGenerators {
 /// Query parameters of `app.bsky.feed.getFeedGenerators`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `feeds`: array of string (format `at-uri`).
     pub feeds: ::std::vec::Vec<::atmo_types::AtUri>,
 }
 impl Parameters {
@@ -149,8 +150,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("feeds", &self.feeds);
     }
 }
+/// The output body of `app.bsky.feed.getFeedGenerators` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `feeds`: array of ref `app.bsky.feed.defs#generatorView`.
     pub feeds: ::std::vec::Vec<crate::app::bsky::feed::defs::GeneratorView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -79,7 +79,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetFeedSkeleton {
 pub struct Parameters {
     /// Reference to feed generator record describing the specific feed being requested.
     pub feed: ::atmo_types::AtUri,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -202,9 +204,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.feed.getFeedSkeleton` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `feed`: array of ref `app.bsky.feed.defs#skeletonFeedPost`.
     pub feed: ::std::vec::Vec<crate::app::bsky::feed::defs::SkeletonFeedPost>,
     /// Unique identifier per request that may be passed back alongside interactions.
     pub req_id: ::std::option::Option<::std::string::String>,

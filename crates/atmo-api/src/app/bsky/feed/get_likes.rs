@@ -81,7 +81,9 @@ pub struct Parameters {
     pub uri: ::atmo_types::AtUri,
     /// CID of the subject record (aka, specific version of record), to filter likes.
     pub cid: ::std::option::Option<::atmo_types::Cid>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -210,11 +212,16 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.feed.getLikes` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::std::option::Option<::atmo_types::Cid>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `likes`: array of ref `app.bsky.feed.getLikes#like`.
     pub likes: ::std::vec::Vec<Like>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -325,10 +332,14 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `app.bsky.feed.getLikes#like` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Like {
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `actor`: ref `app.bsky.actor.defs#profileView`.
     pub actor: crate::app::bsky::actor::defs::ProfileView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

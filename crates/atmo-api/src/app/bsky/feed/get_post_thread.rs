@@ -212,6 +212,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("parentHeight", &self.parent_height);
     }
 }
+/// The union at `defs.main.output.schema.properties.thread` of `app.bsky.feed.getPostThread`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputThread {
     /// `app.bsky.feed.defs#threadViewPost`
@@ -310,9 +311,12 @@ impl ::atmo_types::validate::Validate for OutputThread {
         }
     }
 }
+/// The output body of `app.bsky.feed.getPostThread` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `thread`: union of `app.bsky.feed.defs#threadViewPost`, `app.bsky.feed.defs#notFoundPost`, `app.bsky.feed.defs#blockedPost`.
     pub thread: OutputThread,
+    /// `threadgate`: ref `app.bsky.feed.defs#threadgateView`.
     pub threadgate: ::std::option::Option<crate::app::bsky::feed::defs::ThreadgateView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -169,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("uris", &self.uris);
     }
 }
+/// The output body of `app.bsky.feed.getPosts` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `posts`: array of ref `app.bsky.feed.defs#postView`.
     pub posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

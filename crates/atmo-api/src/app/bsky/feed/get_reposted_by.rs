@@ -81,7 +81,9 @@ pub struct Parameters {
     pub uri: ::atmo_types::AtUri,
     /// If supplied, filters to reposts of specific version (by CID) of the post record.
     pub cid: ::std::option::Option<::atmo_types::Cid>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -210,11 +212,16 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.feed.getRepostedBy` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::std::option::Option<::atmo_types::Cid>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `repostedBy`: array of ref `app.bsky.actor.defs#profileView`.
     pub reposted_by: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

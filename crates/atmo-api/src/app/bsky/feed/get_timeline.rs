@@ -79,7 +79,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetTimeline {
 pub struct Parameters {
     /// Variant 'algorithm' for timeline. Implementation-specific. NOTE: most feed flexibility has been moved to feed generator mechanism.
     pub algorithm: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -201,9 +203,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.feed.getTimeline` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `feed`: array of ref `app.bsky.feed.defs#feedViewPost`.
     pub feed: ::std::vec::Vec<crate::app::bsky::feed::defs::FeedViewPost>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

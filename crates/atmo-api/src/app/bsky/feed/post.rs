@@ -12,7 +12,9 @@ pub struct Post {
     pub facets: ::std::option::Option<
         ::std::vec::Vec<crate::app::bsky::richtext::facet::Facet>,
     >,
+    /// `reply`: ref `app.bsky.feed.post#replyRef`.
     pub reply: ::std::option::Option<ReplyRef>,
+    /// `embed`: union of `app.bsky.embed.images`, `app.bsky.embed.video`, `app.bsky.embed.gallery`, `app.bsky.embed.external`, `app.bsky.embed.record`, `app.bsky.embed.recordWithMedia`.
     pub embed: ::std::option::Option<PostEmbed>,
     /// Indicates human language of post primary text content.
     pub langs: ::std::option::Option<::std::vec::Vec<::atmo_types::Language>>,
@@ -272,6 +274,7 @@ impl<'de> ::serde::Deserialize<'de> for Post {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.record.properties.embed` of `app.bsky.feed.post`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PostEmbed {
     /// `app.bsky.embed.images`
@@ -465,9 +468,11 @@ impl ::atmo_types::validate::Validate for PostLabels {
 /// Deprecated: use facets instead.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entity {
+    /// `index`: ref `app.bsky.feed.post#textSlice`.
     pub index: TextSlice,
     /// Expected values are 'mention' and 'link'.
     pub r#type: ::std::string::String,
+    /// `value`: string.
     pub value: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -573,9 +578,12 @@ impl<'de> ::serde::Deserialize<'de> for Entity {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.feed.post#replyRef` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplyRef {
+    /// `root`: ref `com.atproto.repo.strongRef`.
     pub root: crate::com::atproto::repo::strong_ref::StrongRef,
+    /// `parent`: ref `com.atproto.repo.strongRef`.
     pub parent: crate::com::atproto::repo::strong_ref::StrongRef,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -669,7 +677,9 @@ impl<'de> ::serde::Deserialize<'de> for ReplyRef {
 /// Deprecated. Use app.bsky.richtext instead -- A text segment. Start is inclusive, end is exclusive. Indices are for utf16-encoded strings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextSlice {
+    /// `start`: integer (minimum 0).
     pub start: i64,
+    /// `end`: integer (minimum 0).
     pub end: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -4,6 +4,7 @@
 /// Record defining interaction rules for a post. The record key (rkey) of the postgate record must match the record key of the post, and that record must be in the same repository.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Postgate {
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Reference (AT-URI) to the post record.
     pub post: ::atmo_types::AtUri,
@@ -169,6 +170,7 @@ impl<'de> ::serde::Deserialize<'de> for Postgate {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.record.properties.embeddingRules.items` of `app.bsky.feed.postgate`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PostgateEmbeddingRulesItem {
     /// `app.bsky.feed.postgate#disableRule`

@@ -4,8 +4,11 @@
 /// Record representing a 'repost' of an existing Bluesky post.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Repost {
+    /// `subject`: ref `com.atproto.repo.strongRef`.
     pub subject: crate::com::atproto::repo::strong_ref::StrongRef,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `via`: ref `com.atproto.repo.strongRef`.
     pub via: ::std::option::Option<crate::com::atproto::repo::strong_ref::StrongRef>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -131,6 +131,7 @@ pub struct Parameters {
     pub url: ::std::option::Option<::atmo_types::Uri>,
     /// Filter to posts with the given tag (hashtag), based on rich-text facet or tag field. Do not include the hash (#) prefix. Multiple tags can be specified, with 'AND' matching.
     pub tag: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `limit`: integer (minimum 1, maximum 100, default 25).
     pub limit: i64,
     /// Optional pagination mechanism; may not necessarily allow scrolling through entire result set.
     pub cursor: ::std::option::Option<::std::string::String>,
@@ -381,11 +382,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.feed.searchPosts` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Count of search hits. Optional, may be rounded/truncated, and may not be possible to paginate through all hits.
     pub hits_total: ::std::option::Option<i64>,
+    /// `posts`: array of ref `app.bsky.feed.defs#postView`.
     pub posts: ::std::vec::Vec<crate::app::bsky::feed::defs::PostView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

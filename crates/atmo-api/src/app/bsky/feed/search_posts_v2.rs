@@ -741,6 +741,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("queryLanguage", &self.query_language);
     }
 }
+/// The `knownValues` of `defs.main.output.schema.properties.detectedQueryLanguages.items` of `app.bsky.feed.searchPostsV2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputDetectedQueryLanguagesItem {
     /// `ja`
@@ -786,6 +787,7 @@ impl ::atmo_types::validate::Validate for OutputDetectedQueryLanguagesItem {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `app.bsky.feed.searchPostsV2` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Cursor for the next page of results.

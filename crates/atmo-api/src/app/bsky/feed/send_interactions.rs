@@ -72,9 +72,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for SendInteractions {
         )
     }
 }
+/// The input body of `app.bsky.feed.sendInteractions` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `feed`: string (format `at-uri`).
     pub feed: ::std::option::Option<::atmo_types::AtUri>,
+    /// `interactions`: array of ref `app.bsky.feed.defs#interaction`.
     pub interactions: ::std::vec::Vec<crate::app::bsky::feed::defs::Interaction>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -172,6 +175,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.feed.sendInteractions` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

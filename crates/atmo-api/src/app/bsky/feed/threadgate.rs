@@ -8,6 +8,7 @@ pub struct Threadgate {
     pub post: ::atmo_types::AtUri,
     /// List of rules defining who can reply to this post. If value is an empty array, no one can reply. If value is undefined, anyone can reply.
     pub allow: ::std::option::Option<::std::vec::Vec<ThreadgateAllowItem>>,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// List of hidden reply URIs.
     pub hidden_replies: ::std::option::Option<::std::vec::Vec<::atmo_types::AtUri>>,
@@ -165,6 +166,7 @@ impl<'de> ::serde::Deserialize<'de> for Threadgate {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.record.properties.allow.items` of `app.bsky.feed.threadgate`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ThreadgateAllowItem {
     /// `app.bsky.feed.threadgate#mentionRule`
@@ -371,6 +373,7 @@ impl<'de> ::serde::Deserialize<'de> for FollowingRule {
 /// Allow replies from actors on a list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListRule {
+    /// `list`: string (format `at-uri`).
     pub list: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -6,6 +6,7 @@
 pub struct Block {
     /// DID of the account to be blocked.
     pub subject: ::atmo_types::Did,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -3,9 +3,12 @@
 //! `app.bsky.graph.defs`
 /// A list of actors used for curation purposes such as list feeds or interaction gating.
 pub const CURATELIST: &str = "app.bsky.graph.defs#curatelist";
+/// The `app.bsky.graph.defs#listItemView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListItemView {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `subject`: ref `app.bsky.actor.defs#profileView`.
     pub subject: crate::app::bsky::actor::defs::ProfileView,
     /// Set to true when the subject has opted out of appearing in the reference list. Only set when the viewer owns the list.
     pub subject_opted_out: ::std::option::Option<bool>,
@@ -114,6 +117,7 @@ impl<'de> ::serde::Deserialize<'de> for ListItemView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `app.bsky.graph.defs#listPurpose`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListPurpose {
     /// `app.bsky.graph.defs#modlist`
@@ -155,23 +159,36 @@ impl ::atmo_types::validate::Validate for ListPurpose {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `app.bsky.graph.defs#listView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListView {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `creator`: ref `app.bsky.actor.defs#profileView`.
     pub creator: crate::app::bsky::actor::defs::ProfileView,
+    /// `name`: string (minLength 1, maxLength 64).
     pub name: ::std::string::String,
+    /// `purpose`: ref `app.bsky.graph.defs#listPurpose`.
     pub purpose: ::atmo_types::object::Open<ListPurpose>,
+    /// `description`: string (maxLength 3000, maxGraphemes 300).
     pub description: ::std::option::Option<::std::string::String>,
+    /// `descriptionFacets`: array of ref `app.bsky.richtext.facet`.
     pub description_facets: ::std::option::Option<
         ::std::vec::Vec<crate::app::bsky::richtext::facet::Facet>,
     >,
+    /// `avatar`: string (format `uri`).
     pub avatar: ::std::option::Option<::atmo_types::Uri>,
+    /// `listItemCount`: integer (minimum 0).
     pub list_item_count: ::std::option::Option<i64>,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
+    /// `viewer`: ref `app.bsky.graph.defs#listViewerState`.
     pub viewer: ::std::option::Option<ListViewerState>,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -428,18 +445,28 @@ impl<'de> ::serde::Deserialize<'de> for ListView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.graph.defs#listViewBasic` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListViewBasic {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `name`: string (minLength 1, maxLength 64).
     pub name: ::std::string::String,
+    /// `purpose`: ref `app.bsky.graph.defs#listPurpose`.
     pub purpose: ::atmo_types::object::Open<ListPurpose>,
+    /// `avatar`: string (format `uri`).
     pub avatar: ::std::option::Option<::atmo_types::Uri>,
+    /// `listItemCount`: integer (minimum 0).
     pub list_item_count: ::std::option::Option<i64>,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
+    /// `viewer`: ref `app.bsky.graph.defs#listViewerState`.
     pub viewer: ::std::option::Option<ListViewerState>,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -640,9 +667,12 @@ impl<'de> ::serde::Deserialize<'de> for ListViewBasic {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.graph.defs#listViewerState` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListViewerState {
+    /// `muted`: boolean.
     pub muted: ::std::option::Option<bool>,
+    /// `blocked`: string (format `at-uri`).
     pub blocked: ::std::option::Option<::atmo_types::AtUri>,
     /// The authenticated viewer's app.bsky.graph.referencelistoptout record URI for this reference list. Only set for reference lists. A client can delete this record to undo the opt-out.
     pub reference_list_opt_out: ::std::option::Option<::atmo_types::AtUri>,
@@ -740,7 +770,9 @@ pub const MODLIST: &str = "app.bsky.graph.defs#modlist";
 /// indicates that a handle or DID could not be resolved
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotFoundActor {
+    /// `actor`: string (format `at-identifier`).
     pub actor: ::atmo_types::AtIdentifier,
+    /// `notFound`: boolean (const true).
     pub not_found: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -840,6 +872,7 @@ pub const REFERENCELIST: &str = "app.bsky.graph.defs#referencelist";
 /// lists the bi-directional graph relationships between one actor (not indicated in the object), and the target actors (the DID included in the object)
 #[derive(Debug, Clone, PartialEq)]
 pub struct Relationship {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// if the actor follows this DID, this is the AT-URI of the follow record
     pub following: ::std::option::Option<::atmo_types::AtUri>,
@@ -1002,22 +1035,34 @@ impl<'de> ::serde::Deserialize<'de> for Relationship {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.graph.defs#starterPackView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StarterPackView {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `record`: unknown.
     pub record: ::atmo_types::Unknown,
+    /// `creator`: ref `app.bsky.actor.defs#profileViewBasic`.
     pub creator: crate::app::bsky::actor::defs::ProfileViewBasic,
+    /// `list`: ref `app.bsky.graph.defs#listViewBasic`.
     pub list: ::std::option::Option<ListViewBasic>,
+    /// `listItemsSample`: array (maxLength 12) of ref `app.bsky.graph.defs#listItemView`.
     pub list_items_sample: ::std::option::Option<::std::vec::Vec<ListItemView>>,
+    /// `feeds`: array (maxLength 3) of ref `app.bsky.feed.defs#generatorView`.
     pub feeds: ::std::option::Option<
         ::std::vec::Vec<crate::app::bsky::feed::defs::GeneratorView>,
     >,
+    /// `joinedWeekCount`: integer (minimum 0).
     pub joined_week_count: ::std::option::Option<i64>,
+    /// `joinedAllTimeCount`: integer (minimum 0).
     pub joined_all_time_count: ::std::option::Option<i64>,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1265,18 +1310,28 @@ impl<'de> ::serde::Deserialize<'de> for StarterPackView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.graph.defs#starterPackViewBasic` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StarterPackViewBasic {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `record`: unknown.
     pub record: ::atmo_types::Unknown,
+    /// `creator`: ref `app.bsky.actor.defs#profileViewBasic`.
     pub creator: crate::app::bsky::actor::defs::ProfileViewBasic,
+    /// `listItemCount`: integer (minimum 0).
     pub list_item_count: ::std::option::Option<i64>,
+    /// `joinedWeekCount`: integer (minimum 0).
     pub joined_week_count: ::std::option::Option<i64>,
+    /// `joinedAllTimeCount`: integer (minimum 0).
     pub joined_all_time_count: ::std::option::Option<i64>,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

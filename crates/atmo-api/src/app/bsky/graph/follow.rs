@@ -4,8 +4,11 @@
 /// Record declaring a social 'follow' relationship of another account. Duplicate follows will be ignored by the AppView.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Follow {
+    /// `subject`: string (format `did`).
     pub subject: ::atmo_types::Did,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `via`: ref `com.atproto.repo.strongRef`.
     pub via: ::std::option::Option<crate::com::atproto::repo::strong_ref::StrongRef>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

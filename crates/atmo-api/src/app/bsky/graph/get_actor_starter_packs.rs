@@ -77,8 +77,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetActorStarterPacks {
 /// Query parameters of `app.bsky.graph.getActorStarterPacks`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `actor`: string (format `at-identifier`).
     pub actor: ::atmo_types::AtIdentifier,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -201,9 +204,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.graph.getActorStarterPacks` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `starterPacks`: array of ref `app.bsky.graph.defs#starterPackViewBasic`.
     pub starter_packs: ::std::vec::Vec<
         crate::app::bsky::graph::defs::StarterPackViewBasic,
     >,

@@ -74,6 +74,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetFollows {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The `knownValues` of `defs.main.parameters.properties.sort` of `app.bsky.graph.getFollows`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSort {
     /// `latest`
@@ -110,9 +111,13 @@ impl ::atmo_types::validate::Validate for ParametersSort {
 /// Query parameters of `app.bsky.graph.getFollows`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `actor`: string (format `at-identifier`).
     pub actor: ::atmo_types::AtIdentifier,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `sort`: string (`knownValues`).
     pub sort: ::std::option::Option<::atmo_types::object::Open<ParametersSort>>,
 }
 impl Parameters {
@@ -249,10 +254,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("sort", &self.sort);
     }
 }
+/// The output body of `app.bsky.graph.getFollows` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `subject`: ref `app.bsky.actor.defs#profileView`.
     pub subject: crate::app::bsky::actor::defs::ProfileView,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `follows`: array of ref `app.bsky.actor.defs#profileView`.
     pub follows: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

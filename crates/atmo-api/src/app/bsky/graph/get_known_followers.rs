@@ -77,8 +77,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetKnownFollowers {
 /// Query parameters of `app.bsky.graph.getKnownFollowers`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `actor`: string (format `at-identifier`).
     pub actor: ::atmo_types::AtIdentifier,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -201,10 +204,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.graph.getKnownFollowers` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `subject`: ref `app.bsky.actor.defs#profileView`.
     pub subject: crate::app::bsky::actor::defs::ProfileView,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `followers`: array of ref `app.bsky.actor.defs#profileView`.
     pub followers: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -79,7 +79,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetList {
 pub struct Parameters {
     /// Reference (AT-URI) of the list record to hydrate.
     pub list: ::atmo_types::AtUri,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -202,10 +204,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.graph.getList` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `list`: ref `app.bsky.graph.defs#listView`.
     pub list: crate::app::bsky::graph::defs::ListView,
+    /// `items`: array of ref `app.bsky.graph.defs#listItemView`.
     pub items: ::std::vec::Vec<crate::app::bsky::graph::defs::ListItemView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -74,6 +74,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetLists {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The `knownValues` of `defs.main.parameters.properties.purposes.items` of `app.bsky.graph.getLists`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersPurposesItem {
     /// `modlist`
@@ -112,7 +113,9 @@ impl ::atmo_types::validate::Validate for ParametersPurposesItem {
 pub struct Parameters {
     /// The account (actor) to enumerate lists from.
     pub actor: ::atmo_types::AtIdentifier,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Optional filter by list purpose. If not specified, all supported types are returned.
     pub purposes: ::std::option::Option<
@@ -253,9 +256,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all_opt("purposes", &self.purposes);
     }
 }
+/// The output body of `app.bsky.graph.getLists` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `lists`: array of ref `app.bsky.graph.defs#listView`.
     pub lists: ::std::vec::Vec<crate::app::bsky::graph::defs::ListView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

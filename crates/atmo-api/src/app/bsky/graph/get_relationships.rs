@@ -186,6 +186,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all_opt("others", &self.others);
     }
 }
+/// The union at `defs.main.output.schema.properties.relationships.items` of `app.bsky.graph.getRelationships`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputRelationshipsItem {
     /// `app.bsky.graph.defs#relationship`
@@ -261,9 +262,12 @@ impl ::atmo_types::validate::Validate for OutputRelationshipsItem {
         }
     }
 }
+/// The output body of `app.bsky.graph.getRelationships` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `actor`: string (format `did`).
     pub actor: ::std::option::Option<::atmo_types::Did>,
+    /// `relationships`: array of union of `app.bsky.graph.defs#relationship`, `app.bsky.graph.defs#notFoundActor`.
     pub relationships: ::std::vec::Vec<OutputRelationshipsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -150,8 +150,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("starterPack", &self.starter_pack);
     }
 }
+/// The output body of `app.bsky.graph.getStarterPack` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `starterPack`: ref `app.bsky.graph.defs#starterPackView`.
     pub starter_pack: crate::app::bsky::graph::defs::StarterPackView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

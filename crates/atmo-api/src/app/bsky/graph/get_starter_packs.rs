@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetStarterPacks {
 /// Query parameters of `app.bsky.graph.getStarterPacks`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `uris`: array (maxLength 25) of string (format `at-uri`).
     pub uris: ::std::vec::Vec<::atmo_types::AtUri>,
 }
 impl Parameters {
@@ -168,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("uris", &self.uris);
     }
 }
+/// The output body of `app.bsky.graph.getStarterPacks` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `starterPacks`: array of ref `app.bsky.graph.defs#starterPackViewBasic`.
     pub starter_packs: ::std::vec::Vec<
         crate::app::bsky::graph::defs::StarterPackViewBasic,
     >,

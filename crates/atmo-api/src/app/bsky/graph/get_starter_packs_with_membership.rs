@@ -79,7 +79,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetStarterPacksWithMembership {
 pub struct Parameters {
     /// The account (actor) to check for membership.
     pub actor: ::atmo_types::AtIdentifier,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -202,9 +204,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.graph.getStarterPacksWithMembership` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `starterPacksWithMembership`: array of ref `app.bsky.graph.getStarterPacksWithMembership#starterPackWithMembership`.
     pub starter_packs_with_membership: ::std::vec::Vec<StarterPackWithMembership>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -314,7 +319,9 @@ pub type Error = ::atmo_types::xrpc::NoError;
 /// A starter pack and an optional list item indicating membership of a target user to that starter pack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StarterPackWithMembership {
+    /// `starterPack`: ref `app.bsky.graph.defs#starterPackView`.
     pub starter_pack: crate::app::bsky::graph::defs::StarterPackView,
+    /// `listItem`: ref `app.bsky.graph.defs#listItemView`.
     pub list_item: ::std::option::Option<crate::app::bsky::graph::defs::ListItemView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -71,6 +71,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetSuggestedFollowsByActor {
 /// Query parameters of `app.bsky.graph.getSuggestedFollowsByActor`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `actor`: string (format `at-identifier`).
     pub actor: ::atmo_types::AtIdentifier,
 }
 impl Parameters {
@@ -149,8 +150,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("actor", &self.actor);
     }
 }
+/// The output body of `app.bsky.graph.getSuggestedFollowsByActor` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `suggestions`: array of ref `app.bsky.actor.defs#profileView`.
     pub suggestions: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
     /// Snowflake for this recommendation, use when submitting recommendation events.
     pub rec_id_str: ::std::option::Option<::std::string::String>,

@@ -8,12 +8,17 @@ pub struct List {
     pub purpose: ::atmo_types::object::Open<crate::app::bsky::graph::defs::ListPurpose>,
     /// Display name for list; can not be empty.
     pub name: ::std::string::String,
+    /// `description`: string (maxLength 3000, maxGraphemes 300).
     pub description: ::std::option::Option<::std::string::String>,
+    /// `descriptionFacets`: array of ref `app.bsky.richtext.facet`.
     pub description_facets: ::std::option::Option<
         ::std::vec::Vec<crate::app::bsky::richtext::facet::Facet>,
     >,
+    /// `avatar`: blob (accept `image/png` `image/jpeg`, maxSize 1000000).
     pub avatar: ::std::option::Option<::atmo_types::Blob>,
+    /// `labels`: union of `com.atproto.label.defs#selfLabels`.
     pub labels: ::std::option::Option<ListLabels>,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -234,6 +239,7 @@ impl<'de> ::serde::Deserialize<'de> for List {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.record.properties.labels` of `app.bsky.graph.list`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListLabels {
     /// `com.atproto.label.defs#selfLabels`

@@ -6,6 +6,7 @@
 pub struct Listblock {
     /// Reference (AT-URI) to the mod list record.
     pub subject: ::atmo_types::AtUri,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

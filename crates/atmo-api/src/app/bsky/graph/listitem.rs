@@ -8,6 +8,7 @@ pub struct Listitem {
     pub subject: ::atmo_types::Did,
     /// Reference (AT-URI) to the list record (app.bsky.graph.list).
     pub list: ::atmo_types::AtUri,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

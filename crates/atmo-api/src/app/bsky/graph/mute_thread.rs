@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for MuteThread {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.graph.muteThread` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `root`: string (format `at-uri`).
     pub root: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

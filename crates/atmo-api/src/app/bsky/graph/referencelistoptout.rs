@@ -6,6 +6,7 @@
 pub struct Referencelistoptout {
     /// Canonical, DID-based AT URI of the app.bsky.graph.list record from which the author requests omission.
     pub subject: ::atmo_types::AtUri,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

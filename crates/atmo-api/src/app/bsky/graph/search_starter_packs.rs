@@ -79,7 +79,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for SearchStarterPacks {
 pub struct Parameters {
     /// Search query string. Syntax, phrase, boolean, and faceting is unspecified, but Lucene query syntax is recommended.
     pub q: ::std::string::String,
+    /// `limit`: integer (minimum 1, maximum 100, default 25).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -196,9 +198,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.graph.searchStarterPacks` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `starterPacks`: array of ref `app.bsky.graph.defs#starterPackViewBasic`.
     pub starter_packs: ::std::vec::Vec<
         crate::app::bsky::graph::defs::StarterPackViewBasic,
     >,

@@ -6,13 +6,17 @@
 pub struct Starterpack {
     /// Display name for starter pack; can not be empty.
     pub name: ::std::string::String,
+    /// `description`: string (maxLength 3000, maxGraphemes 300).
     pub description: ::std::option::Option<::std::string::String>,
+    /// `descriptionFacets`: array of ref `app.bsky.richtext.facet`.
     pub description_facets: ::std::option::Option<
         ::std::vec::Vec<crate::app::bsky::richtext::facet::Facet>,
     >,
     /// Reference (AT-URI) to the list record.
     pub list: ::atmo_types::AtUri,
+    /// `feeds`: array (maxLength 3) of ref `app.bsky.graph.starterpack#feedItem`.
     pub feeds: ::std::option::Option<::std::vec::Vec<FeedItem>>,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -219,8 +223,10 @@ impl<'de> ::serde::Deserialize<'de> for Starterpack {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.graph.starterpack#feedItem` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedItem {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for UnmuteActor {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.graph.unmuteActor` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `actor`: string (format `at-identifier`).
     pub actor: ::atmo_types::AtIdentifier,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for UnmuteActorList {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.graph.unmuteActorList` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `list`: string (format `at-uri`).
     pub list: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

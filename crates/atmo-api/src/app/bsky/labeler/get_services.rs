@@ -71,7 +71,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetServices {
 /// Query parameters of `app.bsky.labeler.getServices`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `dids`: array of string (format `did`).
     pub dids: ::std::vec::Vec<::atmo_types::Did>,
+    /// `detailed`: boolean (default false).
     pub detailed: bool,
 }
 impl Parameters {
@@ -164,6 +166,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("detailed", &self.detailed);
     }
 }
+/// The union at `defs.main.output.schema.properties.views.items` of `app.bsky.labeler.getServices`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputViewsItem {
     /// `app.bsky.labeler.defs#labelerView`
@@ -247,8 +250,10 @@ impl ::atmo_types::validate::Validate for OutputViewsItem {
         }
     }
 }
+/// The output body of `app.bsky.labeler.getServices` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `views`: array of union of `app.bsky.labeler.defs#labelerView`, `app.bsky.labeler.defs#labelerViewDetailed`.
     pub views: ::std::vec::Vec<OutputViewsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -4,8 +4,11 @@
 /// A declaration of the existence of labeler service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
+    /// `policies`: ref `app.bsky.labeler.defs#labelerPolicies`.
     pub policies: crate::app::bsky::labeler::defs::LabelerPolicies,
+    /// `labels`: union of `com.atproto.label.defs#selfLabels`.
     pub labels: ::std::option::Option<ServiceLabels>,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// The set of report reason 'codes' which are in-scope for this service to review and action. These usually align to policy categories. If not defined (distinct from empty array), all reason types are allowed.
     pub reason_types: ::std::option::Option<
@@ -188,6 +191,7 @@ impl<'de> ::serde::Deserialize<'de> for Service {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.record.properties.labels` of `app.bsky.labeler.service`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceLabels {
     /// `com.atproto.label.defs#selfLabels`

@@ -118,8 +118,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         let _ = q;
     }
 }
+/// The output body of `app.bsky.notification.getPreferences` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `preferences`: ref `app.bsky.notification.defs#preferences`.
     pub preferences: crate::app::bsky::notification::defs::Preferences,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

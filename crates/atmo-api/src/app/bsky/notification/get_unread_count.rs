@@ -67,6 +67,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetUnreadCount {
 pub struct Parameters {
     /// Deprecated: this parameter is ignored.
     pub priority: ::std::option::Option<bool>,
+    /// `seenAt`: string (format `datetime`).
     pub seen_at: ::std::option::Option<::atmo_types::Datetime>,
 }
 impl ::atmo_types::validate::Validate for Parameters {
@@ -151,8 +152,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("seenAt", &self.seen_at);
     }
 }
+/// The output body of `app.bsky.notification.getUnreadCount` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `count`: integer.
     pub count: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -79,9 +79,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListNotifications {
 pub struct Parameters {
     /// Notification reasons to include in response.
     pub reasons: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
     /// Deprecated: this parameter is ignored.
     pub priority: ::std::option::Option<bool>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Deprecated: this parameter is unsupported and will cause an error.
     pub seen_at: ::std::option::Option<::atmo_types::Datetime>,
@@ -233,12 +235,16 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("seenAt", &self.seen_at);
     }
 }
+/// The output body of `app.bsky.notification.listNotifications` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `notifications`: array of ref `app.bsky.notification.listNotifications#notification`.
     pub notifications: ::std::vec::Vec<Notification>,
     /// Deprecated: this field is no longer populated.
     pub priority: ::std::option::Option<bool>,
+    /// `seenAt`: string (format `datetime`).
     pub seen_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -362,21 +368,30 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `app.bsky.notification.listNotifications#notification` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `author`: ref `app.bsky.actor.defs#profileView`.
     pub author: crate::app::bsky::actor::defs::ProfileView,
     /// The reason why this notification was delivered - e.g. your post was liked, or you received a new follower.
     pub reason: ::atmo_types::object::Open<NotificationReason>,
+    /// `reasonSubject`: string (format `at-uri`).
     pub reason_subject: ::std::option::Option<::atmo_types::AtUri>,
+    /// `record`: unknown.
     pub record: ::atmo_types::Unknown,
     /// The starter pack associated with this notification. Present when the notification is for a follow originating from a starter pack.
     pub starter_pack: ::std::option::Option<
         crate::app::bsky::graph::defs::StarterPackViewBasic,
     >,
+    /// `isRead`: boolean.
     pub is_read: bool,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,

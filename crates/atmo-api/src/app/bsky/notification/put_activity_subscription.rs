@@ -66,9 +66,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for PutActivitySubscription {
         )
     }
 }
+/// The input body of `app.bsky.notification.putActivitySubscription` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `subject`: string (format `did`).
     pub subject: ::atmo_types::Did,
+    /// `activitySubscription`: ref `app.bsky.notification.defs#activitySubscription`.
     pub activity_subscription: crate::app::bsky::notification::defs::ActivitySubscription,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -162,9 +165,12 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.notification.putActivitySubscription` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `subject`: string (format `did`).
     pub subject: ::atmo_types::Did,
+    /// `activitySubscription`: ref `app.bsky.notification.defs#activitySubscription`.
     pub activity_subscription: ::std::option::Option<
         crate::app::bsky::notification::defs::ActivitySubscription,
     >,

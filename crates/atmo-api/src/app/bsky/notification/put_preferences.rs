@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for PutPreferences {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.notification.putPreferences` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `priority`: boolean.
     pub priority: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

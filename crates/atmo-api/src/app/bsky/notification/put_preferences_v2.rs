@@ -66,45 +66,58 @@ impl ::atmo_types::xrpc::ServerEndpoint for PutPreferencesV2 {
         )
     }
 }
+/// The input body of `app.bsky.notification.putPreferencesV2` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Input {
     /// Deprecated: use chat.bsky.notification preferences instead. Setting this won't stick and the default values will be returned.
     pub chat: ::std::option::Option<
         crate::app::bsky::notification::defs::ChatPreference,
     >,
+    /// `follow`: ref `app.bsky.notification.defs#filterablePreference`.
     pub follow: ::std::option::Option<
         crate::app::bsky::notification::defs::FilterablePreference,
     >,
+    /// `like`: ref `app.bsky.notification.defs#filterablePreference`.
     pub like: ::std::option::Option<
         crate::app::bsky::notification::defs::FilterablePreference,
     >,
+    /// `likeViaRepost`: ref `app.bsky.notification.defs#filterablePreference`.
     pub like_via_repost: ::std::option::Option<
         crate::app::bsky::notification::defs::FilterablePreference,
     >,
+    /// `mention`: ref `app.bsky.notification.defs#filterablePreference`.
     pub mention: ::std::option::Option<
         crate::app::bsky::notification::defs::FilterablePreference,
     >,
+    /// `quote`: ref `app.bsky.notification.defs#filterablePreference`.
     pub quote: ::std::option::Option<
         crate::app::bsky::notification::defs::FilterablePreference,
     >,
+    /// `reply`: ref `app.bsky.notification.defs#filterablePreference`.
     pub reply: ::std::option::Option<
         crate::app::bsky::notification::defs::FilterablePreference,
     >,
+    /// `repost`: ref `app.bsky.notification.defs#filterablePreference`.
     pub repost: ::std::option::Option<
         crate::app::bsky::notification::defs::FilterablePreference,
     >,
+    /// `repostViaRepost`: ref `app.bsky.notification.defs#filterablePreference`.
     pub repost_via_repost: ::std::option::Option<
         crate::app::bsky::notification::defs::FilterablePreference,
     >,
+    /// `starterpackJoined`: ref `app.bsky.notification.defs#preference`.
     pub starterpack_joined: ::std::option::Option<
         crate::app::bsky::notification::defs::Preference,
     >,
+    /// `subscribedPost`: ref `app.bsky.notification.defs#preference`.
     pub subscribed_post: ::std::option::Option<
         crate::app::bsky::notification::defs::Preference,
     >,
+    /// `unverified`: ref `app.bsky.notification.defs#preference`.
     pub unverified: ::std::option::Option<
         crate::app::bsky::notification::defs::Preference,
     >,
+    /// `verified`: ref `app.bsky.notification.defs#preference`.
     pub verified: ::std::option::Option<
         crate::app::bsky::notification::defs::Preference,
     >,
@@ -317,8 +330,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.notification.putPreferencesV2` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `preferences`: ref `app.bsky.notification.defs#preferences`.
     pub preferences: crate::app::bsky::notification::defs::Preferences,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

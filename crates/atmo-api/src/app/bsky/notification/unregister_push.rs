@@ -61,6 +61,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UnregisterPush {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The `knownValues` of `defs.main.input.schema.properties.platform` of `app.bsky.notification.unregisterPush`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputPlatform {
     /// `ios`
@@ -98,11 +99,16 @@ impl ::atmo_types::validate::Validate for InputPlatform {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `app.bsky.notification.unregisterPush` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
+    /// `serviceDid`: string (format `did`).
     pub service_did: ::atmo_types::Did,
+    /// `token`: string.
     pub token: ::std::string::String,
+    /// `platform`: string (`knownValues`).
     pub platform: ::atmo_types::object::Open<InputPlatform>,
+    /// `appId`: string.
     pub app_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateSeen {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `app.bsky.notification.updateSeen` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `seenAt`: string (format `datetime`).
     pub seen_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

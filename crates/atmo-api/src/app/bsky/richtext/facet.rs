@@ -4,7 +4,9 @@
 /// Annotation of a sub-string within rich text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facet {
+    /// `index`: ref `app.bsky.richtext.facet#byteSlice`.
     pub index: ByteSlice,
+    /// `features`: array of union of `app.bsky.richtext.facet#mention`, `app.bsky.richtext.facet#link`, `app.bsky.richtext.facet#tag`.
     pub features: ::std::vec::Vec<FacetFeaturesItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -96,6 +98,7 @@ impl<'de> ::serde::Deserialize<'de> for Facet {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.properties.features.items` of `app.bsky.richtext.facet`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FacetFeaturesItem {
     /// `app.bsky.richtext.facet#mention`
@@ -188,7 +191,9 @@ impl ::atmo_types::validate::Validate for FacetFeaturesItem {
 /// Specifies the sub-string range a facet feature applies to. Start index is inclusive, end index is exclusive. Indices are zero-indexed, counting bytes of the UTF-8 encoded text. NOTE: some languages, like Javascript, use UTF-16 or Unicode codepoints for string slice indexing; in these languages, convert to byte arrays before working with facets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ByteSlice {
+    /// `byteStart`: integer (minimum 0).
     pub byte_start: i64,
+    /// `byteEnd`: integer (minimum 0).
     pub byte_end: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -307,6 +312,7 @@ impl<'de> ::serde::Deserialize<'de> for ByteSlice {
 /// Facet feature for a URL. The text URL may have been simplified or truncated, but the facet reference should be a complete URL.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
+    /// `uri`: string (format `uri`).
     pub uri: ::atmo_types::Uri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -382,6 +388,7 @@ impl<'de> ::serde::Deserialize<'de> for Link {
 /// Facet feature for mention of another account. The text is usually a handle, including a '@' prefix, but the facet reference is a DID.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mention {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -457,6 +464,7 @@ impl<'de> ::serde::Deserialize<'de> for Mention {
 /// Facet feature for a hashtag. The text usually includes a '#' prefix, but the facet reference should not (except in the case of 'double hash tags').
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tag {
+    /// `tag`: string (maxLength 640, maxGraphemes 64).
     pub tag: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -361,8 +361,10 @@ impl ::atmo_types::validate::Validate for AgeAssuranceStateStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `app.bsky.unspecced.defs#skeletonSearchActor` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkeletonSearchActor {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -435,8 +437,10 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonSearchActor {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.unspecced.defs#skeletonSearchPost` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkeletonSearchPost {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -509,8 +513,10 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonSearchPost {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.unspecced.defs#skeletonSearchStarterPack` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkeletonSearchStarterPack {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -583,16 +589,26 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonSearchStarterPack {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.unspecced.defs#skeletonTrend` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkeletonTrend {
+    /// `topic`: string.
     pub topic: ::std::string::String,
+    /// `displayName`: string.
     pub display_name: ::std::string::String,
+    /// `description`: string.
     pub description: ::std::option::Option<::std::string::String>,
+    /// `link`: string.
     pub link: ::std::string::String,
+    /// `startedAt`: string (format `datetime`).
     pub started_at: ::atmo_types::Datetime,
+    /// `postCount`: integer.
     pub post_count: i64,
+    /// `status`: string (`knownValues`).
     pub status: ::std::option::Option<::atmo_types::object::Open<SkeletonTrendStatus>>,
+    /// `category`: string.
     pub category: ::std::option::Option<::std::string::String>,
+    /// `dids`: array of string (format `did`).
     pub dids: ::std::vec::Vec<::atmo_types::Did>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -770,6 +786,7 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonTrend {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.skeletonTrend.properties.status` of `app.bsky.unspecced.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SkeletonTrendStatus {
     /// `hot`
@@ -799,8 +816,10 @@ impl ::atmo_types::validate::Validate for SkeletonTrendStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `app.bsky.unspecced.defs#threadItemBlocked` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadItemBlocked {
+    /// `author`: ref `app.bsky.feed.defs#blockedAuthor`.
     pub author: crate::app::bsky::feed::defs::BlockedAuthor,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -880,6 +899,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadItemBlocked {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.unspecced.defs#threadItemNoUnauthenticated` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThreadItemNoUnauthenticated {
     /// Properties the lexicon does not declare, kept so that they round-trip.
@@ -933,6 +953,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadItemNoUnauthenticated {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.unspecced.defs#threadItemNotFound` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThreadItemNotFound {
     /// Properties the lexicon does not declare, kept so that they round-trip.
@@ -984,8 +1005,10 @@ impl<'de> ::serde::Deserialize<'de> for ThreadItemNotFound {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.unspecced.defs#threadItemPost` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadItemPost {
+    /// `post`: ref `app.bsky.feed.defs#postView`.
     pub post: crate::app::bsky::feed::defs::PostView,
     /// This post has more parents that were not present in the response. This is just a boolean, without the number of parents.
     pub more_parents: bool,
@@ -1173,16 +1196,26 @@ impl<'de> ::serde::Deserialize<'de> for ThreadItemPost {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `app.bsky.unspecced.defs#trendView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendView {
+    /// `topic`: string.
     pub topic: ::std::string::String,
+    /// `displayName`: string.
     pub display_name: ::std::string::String,
+    /// `description`: string.
     pub description: ::std::option::Option<::std::string::String>,
+    /// `link`: string.
     pub link: ::std::string::String,
+    /// `startedAt`: string (format `datetime`).
     pub started_at: ::atmo_types::Datetime,
+    /// `postCount`: integer.
     pub post_count: i64,
+    /// `status`: string (`knownValues`).
     pub status: ::std::option::Option<::atmo_types::object::Open<TrendViewStatus>>,
+    /// `category`: string.
     pub category: ::std::option::Option<::std::string::String>,
+    /// `actors`: array of ref `app.bsky.actor.defs#profileViewBasic`.
     pub actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1363,6 +1396,7 @@ impl<'de> ::serde::Deserialize<'de> for TrendView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.trendView.properties.status` of `app.bsky.unspecced.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrendViewStatus {
     /// `hot`
@@ -1392,11 +1426,16 @@ impl ::atmo_types::validate::Validate for TrendViewStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `app.bsky.unspecced.defs#trendingTopic` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendingTopic {
+    /// `topic`: string.
     pub topic: ::std::string::String,
+    /// `displayName`: string.
     pub display_name: ::std::option::Option<::std::string::String>,
+    /// `description`: string.
     pub description: ::std::option::Option<::std::string::String>,
+    /// `link`: string.
     pub link: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -63,6 +63,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetAgeAssuranceState {
         )
     }
 }
+/// The output body of `app.bsky.unspecced.getAgeAssuranceState` (`application/json`): ref `app.bsky.unspecced.defs#ageAssuranceState`.
 pub type Output = crate::app::bsky::unspecced::defs::AgeAssuranceState;
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;

@@ -63,9 +63,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetConfig {
         )
     }
 }
+/// The output body of `app.bsky.unspecced.getConfig` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
+    /// `checkEmailConfirmed`: boolean.
     pub check_email_confirmed: ::std::option::Option<bool>,
+    /// `liveNow`: array of ref `app.bsky.unspecced.getConfig#liveNowConfig`.
     pub live_now: ::std::option::Option<::std::vec::Vec<LiveNowConfig>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -146,9 +149,12 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `app.bsky.unspecced.getConfig#liveNowConfig` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveNowConfig {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `domains`: array of string.
     pub domains: ::std::vec::Vec<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetOnboardingSuggestedStarterPacks {
 /// Query parameters of `app.bsky.unspecced.getOnboardingSuggestedStarterPacks`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 25, default 10).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -168,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.unspecced.getOnboardingSuggestedStarterPacks` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `starterPacks`: array of ref `app.bsky.graph.defs#starterPackView`.
     pub starter_packs: ::std::vec::Vec<crate::app::bsky::graph::defs::StarterPackView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -77,8 +77,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetPopularFeedGenerators {
 /// Query parameters of `app.bsky.unspecced.getPopularFeedGenerators`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `query`: string.
     pub query: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -200,9 +203,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("query", &self.query);
     }
 }
+/// The output body of `app.bsky.unspecced.getPopularFeedGenerators` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `feeds`: array of ref `app.bsky.feed.defs#generatorView`.
     pub feeds: ::std::vec::Vec<crate::app::bsky::feed::defs::GeneratorView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

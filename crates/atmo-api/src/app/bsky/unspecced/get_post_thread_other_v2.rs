@@ -150,6 +150,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("anchor", &self.anchor);
     }
 }
+/// The output body of `app.bsky.unspecced.getPostThreadOtherV2` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// A flat list of other thread items. The depth of each item is indicated by the depth property inside the item.
@@ -234,11 +235,14 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `app.bsky.unspecced.getPostThreadOtherV2#threadItem` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadItem {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
     /// The nesting level of this item in the thread. Depth 0 means the anchor item. Items above have negative depths, items below have positive depths.
     pub depth: i64,
+    /// `value`: union of `app.bsky.unspecced.defs#threadItemPost`.
     pub value: ThreadItemValue,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -336,6 +340,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadItem {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.threadItem.properties.value` of `app.bsky.unspecced.getPostThreadOtherV2`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ThreadItemValue {
     /// `app.bsky.unspecced.defs#threadItemPost`

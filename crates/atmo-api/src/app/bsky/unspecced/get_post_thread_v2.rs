@@ -282,10 +282,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("sort", &self.sort);
     }
 }
+/// The output body of `app.bsky.unspecced.getPostThreadV2` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// A flat list of thread items. The depth of each item is indicated by the depth property inside the item.
     pub thread: ::std::vec::Vec<ThreadItem>,
+    /// `threadgate`: ref `app.bsky.feed.defs#threadgateView`.
     pub threadgate: ::std::option::Option<crate::app::bsky::feed::defs::ThreadgateView>,
     /// Whether this thread has additional replies. If true, a call can be made to the `getPostThreadOtherV2` endpoint to retrieve them.
     pub has_other_replies: bool,
@@ -397,11 +399,14 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `app.bsky.unspecced.getPostThreadV2#threadItem` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadItem {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
     /// The nesting level of this item in the thread. Depth 0 means the anchor item. Items above have negative depths, items below have positive depths.
     pub depth: i64,
+    /// `value`: union of `app.bsky.unspecced.defs#threadItemPost`, `app.bsky.unspecced.defs#threadItemNoUnauthenticated`, `app.bsky.unspecced.defs#threadItemNotFound`, `app.bsky.unspecced.defs#threadItemBlocked`.
     pub value: ThreadItemValue,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -499,6 +504,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadItem {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.threadItem.properties.value` of `app.bsky.unspecced.getPostThreadV2`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ThreadItemValue {
     /// `app.bsky.unspecced.defs#threadItemPost`

@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetSuggestedFeeds {
 /// Query parameters of `app.bsky.unspecced.getSuggestedFeeds`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 25, default 10).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -168,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.unspecced.getSuggestedFeeds` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `feeds`: array of ref `app.bsky.feed.defs#generatorView`.
     pub feeds: ::std::vec::Vec<crate::app::bsky::feed::defs::GeneratorView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

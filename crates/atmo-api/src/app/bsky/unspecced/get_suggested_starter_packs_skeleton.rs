@@ -73,6 +73,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetSuggestedStarterPacksSkeleton {
 pub struct Parameters {
     /// DID of the account making the request (not included for public/unauthenticated queries).
     pub viewer: ::std::option::Option<::atmo_types::Did>,
+    /// `limit`: integer (minimum 1, maximum 25, default 10).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -180,8 +181,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.unspecced.getSuggestedStarterPacksSkeleton` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `starterPacks`: array of string (format `at-uri`).
     pub starter_packs: ::std::vec::Vec<::atmo_types::AtUri>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

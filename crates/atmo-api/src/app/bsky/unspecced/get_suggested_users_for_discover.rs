@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetSuggestedUsersForDiscover {
 /// Query parameters of `app.bsky.unspecced.getSuggestedUsersForDiscover`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 50, default 25).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -168,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.unspecced.getSuggestedUsersForDiscover` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `actors`: array of ref `app.bsky.actor.defs#profileView`.
     pub actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileView>,
     /// Snowflake for this recommendation, use when submitting recommendation events.
     pub rec_id_str: ::std::option::Option<::std::string::String>,

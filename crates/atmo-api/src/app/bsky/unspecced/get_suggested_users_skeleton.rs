@@ -75,6 +75,7 @@ pub struct Parameters {
     pub viewer: ::std::option::Option<::atmo_types::Did>,
     /// Category of users to get suggestions for.
     pub category: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 50, default 25).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -196,8 +197,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.unspecced.getSuggestedUsersSkeleton` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `dids`: array of string (format `did`).
     pub dids: ::std::vec::Vec<::atmo_types::Did>,
     /// DEPRECATED: use recIdStr instead.
     pub rec_id: ::std::option::Option<::std::string::String>,

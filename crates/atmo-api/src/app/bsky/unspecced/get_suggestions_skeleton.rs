@@ -73,7 +73,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetSuggestionsSkeleton {
 pub struct Parameters {
     /// DID of the account making the request (not included for public/unauthenticated queries). Used to boost followed accounts in ranking.
     pub viewer: ::std::option::Option<::atmo_types::Did>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// DID of the account to get suggestions relative to. If not provided, suggestions will be based on the viewer.
     pub relative_to_did: ::std::option::Option<::atmo_types::Did>,
@@ -211,9 +213,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("relativeToDid", &self.relative_to_did);
     }
 }
+/// The output body of `app.bsky.unspecced.getSuggestionsSkeleton` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `actors`: array of ref `app.bsky.unspecced.defs#skeletonSearchActor`.
     pub actors: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonSearchActor>,
     /// DID of the account these suggestions are relative to. If this is returned undefined, suggestions are based on the viewer.
     pub relative_to_did: ::std::option::Option<::atmo_types::Did>,

@@ -118,8 +118,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         let _ = q;
     }
 }
+/// The output body of `app.bsky.unspecced.getTaggedSuggestions` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `suggestions`: array of ref `app.bsky.unspecced.getTaggedSuggestions#suggestion`.
     pub suggestions: ::std::vec::Vec<Suggestion>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -198,10 +200,14 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `app.bsky.unspecced.getTaggedSuggestions#suggestion` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
+    /// `tag`: string.
     pub tag: ::std::string::String,
+    /// `subjectType`: string (`knownValues`).
     pub subject_type: ::atmo_types::object::Open<SuggestionSubjectType>,
+    /// `subject`: string (format `uri`).
     pub subject: ::atmo_types::Uri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -300,6 +306,7 @@ impl<'de> ::serde::Deserialize<'de> for Suggestion {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.suggestion.properties.subjectType` of `app.bsky.unspecced.getTaggedSuggestions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SuggestionSubjectType {
     /// `actor`

@@ -73,6 +73,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetTrendingTopics {
 pub struct Parameters {
     /// DID of the account making the request (not included for public/unauthenticated queries). Used to boost followed accounts in ranking.
     pub viewer: ::std::option::Option<::atmo_types::Did>,
+    /// `limit`: integer (minimum 1, maximum 25, default 10).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -180,9 +181,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.unspecced.getTrendingTopics` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `topics`: array of ref `app.bsky.unspecced.defs#trendingTopic`.
     pub topics: ::std::vec::Vec<crate::app::bsky::unspecced::defs::TrendingTopic>,
+    /// `suggested`: array of ref `app.bsky.unspecced.defs#trendingTopic`.
     pub suggested: ::std::vec::Vec<crate::app::bsky::unspecced::defs::TrendingTopic>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

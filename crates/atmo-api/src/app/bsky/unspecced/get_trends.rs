@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetTrends {
 /// Query parameters of `app.bsky.unspecced.getTrends`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 25, default 10).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -168,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.unspecced.getTrends` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `trends`: array of ref `app.bsky.unspecced.defs#trendView`.
     pub trends: ::std::vec::Vec<crate::app::bsky::unspecced::defs::TrendView>,
     /// Snowflake for this recommendation, use when submitting recommendation events.
     pub rec_id_str: ::std::option::Option<::std::string::String>,

@@ -73,6 +73,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetTrendsSkeleton {
 pub struct Parameters {
     /// DID of the account making the request (not included for public/unauthenticated queries).
     pub viewer: ::std::option::Option<::atmo_types::Did>,
+    /// `limit`: integer (minimum 1, maximum 25, default 10).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -180,8 +181,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `app.bsky.unspecced.getTrendsSkeleton` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `trends`: array of ref `app.bsky.unspecced.defs#skeletonTrend`.
     pub trends: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonTrend>,
     /// Snowflake for this recommendation, use when submitting recommendation events.
     pub rec_id_str: ::std::option::Option<::std::string::String>,

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for InitAgeAssurance {
         )
     }
 }
+/// The input body of `app.bsky.unspecced.initAgeAssurance` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The user's email address to receive assurance instructions.
@@ -175,6 +176,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.unspecced.initAgeAssurance` (`application/json`): ref `app.bsky.unspecced.defs#ageAssuranceState`.
 pub type Output = crate::app::bsky::unspecced::defs::AgeAssuranceState;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,6 +77,7 @@ pub struct Parameters {
     pub viewer: ::std::option::Option<::atmo_types::Did>,
     /// If true, acts as fast/simple 'typeahead' query.
     pub typeahead: ::std::option::Option<bool>,
+    /// `limit`: integer (minimum 1, maximum 100, default 25).
     pub limit: i64,
     /// Optional pagination mechanism; may not necessarily allow scrolling through entire result set.
     pub cursor: ::std::option::Option<::std::string::String>,
@@ -223,11 +224,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.unspecced.searchActorsSkeleton` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Count of search hits. Optional, may be rounded/truncated, and may not be possible to paginate through all hits.
     pub hits_total: ::std::option::Option<i64>,
+    /// `actors`: array of ref `app.bsky.unspecced.defs#skeletonSearchActor`.
     pub actors: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonSearchActor>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -127,6 +127,7 @@ pub struct Parameters {
     pub tag: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// DID of the account making the request (not included for public/unauthenticated queries). Used for 'from:me' queries.
     pub viewer: ::std::option::Option<::atmo_types::Did>,
+    /// `limit`: integer (minimum 1, maximum 100, default 25).
     pub limit: i64,
     /// Optional pagination mechanism; may not necessarily allow scrolling through entire result set.
     pub cursor: ::std::option::Option<::std::string::String>,
@@ -391,11 +392,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `app.bsky.unspecced.searchPostsSkeleton` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Count of search hits. Optional, may be rounded/truncated, and may not be possible to paginate through all hits.
     pub hits_total: ::std::option::Option<i64>,
+    /// `posts`: array of ref `app.bsky.unspecced.defs#skeletonSearchPost`.
     pub posts: ::std::vec::Vec<crate::app::bsky::unspecced::defs::SkeletonSearchPost>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

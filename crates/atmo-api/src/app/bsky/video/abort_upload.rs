@@ -78,8 +78,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for AbortUpload {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `app.bsky.video.abortUpload` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `jobId`: string (minLength 1, maxLength 256).
     pub job_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -172,6 +174,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.main.output.schema.properties.state` of `app.bsky.video.abortUpload`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputState {
     /// `aborted`
@@ -213,8 +216,10 @@ impl ::atmo_types::validate::Validate for OutputState {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `app.bsky.video.abortUpload` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `state`: string (maxLength 32, `knownValues`).
     pub state: ::atmo_types::object::Open<OutputState>,
     /// Present only when state is completed.
     pub completed_job_id: ::std::option::Option<::std::string::String>,

@@ -78,8 +78,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for FinishUpload {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `app.bsky.video.finishUpload` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `jobId`: string (minLength 1, maxLength 256).
     pub job_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -172,10 +174,12 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.video.finishUpload` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The processing job to poll with getJobStatus; on deduplication this may differ from the input jobId.
     pub completed_job_id: ::std::string::String,
+    /// `jobStatus`: ref `app.bsky.video.defs#jobStatus`.
     pub job_status: crate::app::bsky::video::defs::JobStatus,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -71,6 +71,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetJobStatus {
 /// Query parameters of `app.bsky.video.getJobStatus`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `jobId`: string.
     pub job_id: ::std::string::String,
 }
 impl Parameters {
@@ -149,8 +150,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("jobId", &self.job_id);
     }
 }
+/// The output body of `app.bsky.video.getJobStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `jobStatus`: ref `app.bsky.video.defs#jobStatus`.
     pub job_status: crate::app::bsky::video::defs::JobStatus,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -63,12 +63,18 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetUploadLimits {
         )
     }
 }
+/// The output body of `app.bsky.video.getUploadLimits` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `canUpload`: boolean.
     pub can_upload: bool,
+    /// `remainingDailyVideos`: integer.
     pub remaining_daily_videos: ::std::option::Option<i64>,
+    /// `remainingDailyBytes`: integer.
     pub remaining_daily_bytes: ::std::option::Option<i64>,
+    /// `message`: string.
     pub message: ::std::option::Option<::std::string::String>,
+    /// `error`: string.
     pub error: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

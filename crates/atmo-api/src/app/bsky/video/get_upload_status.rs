@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetUploadStatus {
 /// Query parameters of `app.bsky.video.getUploadStatus`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `jobId`: string (minLength 1, maxLength 256).
     pub job_id: ::std::string::String,
 }
 impl Parameters {
@@ -171,6 +172,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("jobId", &self.job_id);
     }
 }
+/// The `knownValues` of `defs.main.output.schema.properties.state` of `app.bsky.video.getUploadStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputState {
     /// `created`
@@ -220,13 +222,20 @@ impl ::atmo_types::validate::Validate for OutputState {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `app.bsky.video.getUploadStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `jobId`: string (minLength 1, maxLength 256).
     pub job_id: ::std::string::String,
+    /// `partSizeBytes`: integer.
     pub part_size_bytes: i64,
+    /// `partCount`: integer.
     pub part_count: i64,
+    /// `receivedParts`: array of integer (minimum 1).
     pub received_parts: ::std::vec::Vec<i64>,
+    /// `expiresAt`: string (format `datetime`).
     pub expires_at: ::atmo_types::Datetime,
+    /// `state`: string (maxLength 32, `knownValues`).
     pub state: ::atmo_types::object::Open<OutputState>,
     /// Present only when state is completed; may differ from jobId on deduplication.
     pub completed_job_id: ::std::option::Option<::std::string::String>,

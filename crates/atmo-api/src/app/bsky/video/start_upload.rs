@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for StartUpload {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `app.bsky.video.startUpload` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Exact byte size of the complete upload-ready video file before it is split into parts.
@@ -271,11 +272,16 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `app.bsky.video.startUpload` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `jobId`: string (minLength 1, maxLength 256).
     pub job_id: ::std::string::String,
+    /// `partSizeBytes`: integer.
     pub part_size_bytes: i64,
+    /// `partCount`: integer.
     pub part_count: i64,
+    /// `expiresAt`: string (format `datetime`).
     pub expires_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -77,7 +77,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for UploadPart {
 /// Query parameters of `app.bsky.video.uploadPart`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `jobId`: string (minLength 1, maxLength 256).
     pub job_id: ::std::string::String,
+    /// `partNumber`: integer (minimum 1).
     pub part_number: i64,
 }
 impl Parameters {
@@ -198,9 +200,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
 }
 /// Raw `application/octet-stream` body.
 pub type Input = ::atmo_types::xrpc::RawBody;
+/// The output body of `app.bsky.video.uploadPart` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `partNumber`: integer (minimum 1).
     pub part_number: i64,
+    /// `sizeBytes`: integer.
     pub size_bytes: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

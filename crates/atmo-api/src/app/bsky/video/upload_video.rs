@@ -71,8 +71,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for UploadVideo {
 }
 /// Raw `video/mp4` body.
 pub type Input = ::atmo_types::xrpc::RawBody;
+/// The output body of `app.bsky.video.uploadVideo` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `jobStatus`: ref `app.bsky.video.defs#jobStatus`.
     pub job_status: crate::app::bsky::video::defs::JobStatus,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

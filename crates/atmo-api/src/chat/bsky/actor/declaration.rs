@@ -4,6 +4,7 @@
 /// A declaration of a Bluesky chat account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Declaration {
+    /// `allowIncoming`: string (`knownValues`).
     pub allow_incoming: ::atmo_types::object::Open<DeclarationAllowIncoming>,
     /// Declaration about group chat invitation preferences for the record owner.
     pub allow_group_invites: ::std::option::Option<
@@ -116,6 +117,7 @@ impl<'de> ::serde::Deserialize<'de> for Declaration {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.main.record.properties.allowIncoming` of `chat.bsky.actor.declaration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeclarationAllowIncoming {
     /// `all`

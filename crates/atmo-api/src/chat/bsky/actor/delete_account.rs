@@ -61,6 +61,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteAccount {
         )
     }
 }
+/// The output body of `chat.bsky.actor.deleteAccount` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

@@ -63,6 +63,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetStatus {
         )
     }
 }
+/// The output body of `chat.bsky.actor.getStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// True when the viewer's account is disabled and cannot actively participate in chat.

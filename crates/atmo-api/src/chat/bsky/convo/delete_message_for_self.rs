@@ -66,9 +66,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteMessageForSelf {
         )
     }
 }
+/// The input body of `chat.bsky.convo.deleteMessageForSelf` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `messageId`: string.
     pub message_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -159,6 +162,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.convo.deleteMessageForSelf` (`application/json`): ref `chat.bsky.convo.defs#deletedMessageView`.
 pub type Output = crate::chat::bsky::convo::defs::DeletedMessageView;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetConvoAvailability {
 /// Query parameters of `chat.bsky.convo.getConvoAvailability`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `members`: array (minLength 1, maxLength 10) of string (format `did`).
     pub members: ::std::vec::Vec<::atmo_types::Did>,
 }
 impl Parameters {
@@ -168,9 +169,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("members", &self.members);
     }
 }
+/// The output body of `chat.bsky.convo.getConvoAvailability` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `canChat`: boolean.
     pub can_chat: bool,
+    /// `convo`: ref `chat.bsky.convo.defs#convoView`.
     pub convo: ::std::option::Option<crate::chat::bsky::convo::defs::ConvoView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -69,6 +69,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetLog {
 /// Query parameters of `chat.bsky.convo.getLog`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parameters {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::atmo_types::validate::Validate for Parameters {
@@ -138,6 +139,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The union at `defs.main.output.schema.properties.logs.items` of `chat.bsky.convo.getLog`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputLogsItem {
     /// `chat.bsky.convo.defs#logBeginConvo`
@@ -684,9 +686,12 @@ impl ::atmo_types::validate::Validate for OutputLogsItem {
         }
     }
 }
+/// The output body of `chat.bsky.convo.getLog` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `logs`: array of union of `chat.bsky.convo.defs#logBeginConvo`, `chat.bsky.convo.defs#logAcceptConvo`, `chat.bsky.convo.defs#logLeaveConvo`, `chat.bsky.convo.defs#logMuteConvo`, `chat.bsky.convo.defs#logUnmuteConvo`, `chat.bsky.convo.defs#logCreateMessage`, `chat.bsky.convo.defs#logDeleteMessage`, `chat.bsky.convo.defs#logReadMessage`, `chat.bsky.convo.defs#logAddReaction`, `chat.bsky.convo.defs#logRemoveReaction`, `chat.bsky.convo.defs#logReadConvo`, `chat.bsky.convo.defs#logAddMember`, `chat.bsky.convo.defs#logRemoveMember`, `chat.bsky.convo.defs#logMemberJoin`, `chat.bsky.convo.defs#logMemberLeave`, `chat.bsky.convo.defs#logLockConvo`, `chat.bsky.convo.defs#logUnlockConvo`, `chat.bsky.convo.defs#logLockConvoPermanently`, `chat.bsky.convo.defs#logEditGroup`, `chat.bsky.convo.defs#logCreateJoinLink`, `chat.bsky.convo.defs#logEditJoinLink`, `chat.bsky.convo.defs#logEnableJoinLink`, `chat.bsky.convo.defs#logDisableJoinLink`, `chat.bsky.convo.defs#logIncomingJoinRequest`, `chat.bsky.convo.defs#logApproveJoinRequest`, `chat.bsky.convo.defs#logRejectJoinRequest`, `chat.bsky.convo.defs#logOutgoingJoinRequest`, `chat.bsky.convo.defs#logWithdrawIncomingJoinRequest`, `chat.bsky.convo.defs#logWithdrawOutgoingJoinRequest`, `chat.bsky.convo.defs#logReadJoinRequests`.
     pub logs: ::std::vec::Vec<OutputLogsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

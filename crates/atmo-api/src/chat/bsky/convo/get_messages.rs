@@ -77,8 +77,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetMessages {
 /// Query parameters of `chat.bsky.convo.getMessages`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -201,6 +204,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The union at `defs.main.output.schema.properties.messages.items` of `chat.bsky.convo.getMessages`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputMessagesItem {
     /// `chat.bsky.convo.defs#messageView`
@@ -294,9 +298,12 @@ impl ::atmo_types::validate::Validate for OutputMessagesItem {
         }
     }
 }
+/// The output body of `chat.bsky.convo.getMessages` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `messages`: array of union of `chat.bsky.convo.defs#messageView`, `chat.bsky.convo.defs#deletedMessageView`, `chat.bsky.convo.defs#systemMessageView`.
     pub messages: ::std::vec::Vec<OutputMessagesItem>,
     /// Set of all members who authored or reacted to the returned messages. Members referred to by system messages are also included.
     pub related_profiles: ::std::option::Option<

@@ -143,6 +143,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("includeGroupChats", &self.include_group_chats);
     }
 }
+/// The output body of `chat.bsky.convo.getUnreadCounts` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Number of unread, unlocked accepted convos. Counts convos with unread messages and unread join requests. Capped at 100, where 100 means more than 99.

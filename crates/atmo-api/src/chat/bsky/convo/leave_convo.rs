@@ -66,8 +66,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for LeaveConvo {
         )
     }
 }
+/// The input body of `chat.bsky.convo.leaveConvo` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -144,9 +146,12 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.convo.leaveConvo` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

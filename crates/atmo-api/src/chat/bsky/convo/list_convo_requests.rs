@@ -77,7 +77,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListConvoRequests {
 /// Query parameters of `chat.bsky.convo.listConvoRequests`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -185,6 +187,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The union at `defs.main.output.schema.properties.requests.items` of `chat.bsky.convo.listConvoRequests`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputRequestsItem {
     /// `chat.bsky.convo.defs#convoView`
@@ -268,9 +271,12 @@ impl ::atmo_types::validate::Validate for OutputRequestsItem {
         }
     }
 }
+/// The output body of `chat.bsky.convo.listConvoRequests` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `requests`: array of union of `chat.bsky.convo.defs#convoView`, `chat.bsky.group.defs#joinRequestConvoView`.
     pub requests: ::std::vec::Vec<OutputRequestsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

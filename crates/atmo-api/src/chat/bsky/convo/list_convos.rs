@@ -74,6 +74,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListConvos {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The `knownValues` of `defs.main.parameters.properties.readState` of `chat.bsky.convo.listConvos`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersReadState {
     /// `unread`
@@ -212,8 +213,11 @@ impl ::atmo_types::validate::Validate for ParametersLockStatus {
 /// Query parameters of `chat.bsky.convo.listConvos`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `readState`: string (`knownValues`).
     pub read_state: ::std::option::Option<
         ::atmo_types::object::Open<ParametersReadState>,
     >,
@@ -387,9 +391,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("lockStatus", &self.lock_status);
     }
 }
+/// The output body of `chat.bsky.convo.listConvos` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `convos`: array of ref `chat.bsky.convo.defs#convoView`.
     pub convos: ::std::vec::Vec<crate::chat::bsky::convo::defs::ConvoView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

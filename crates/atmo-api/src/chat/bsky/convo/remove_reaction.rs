@@ -78,10 +78,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for RemoveReaction {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `chat.bsky.convo.removeReaction` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `messageId`: string.
     pub message_id: ::std::string::String,
+    /// `value`: string (minLength 1, maxLength 64, minGraphemes 1, maxGraphemes 1).
     pub value: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -201,8 +205,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.convo.removeReaction` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `message`: ref `chat.bsky.convo.defs#messageView`.
     pub message: crate::chat::bsky::convo::defs::MessageView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

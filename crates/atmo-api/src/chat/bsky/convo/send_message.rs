@@ -78,9 +78,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for SendMessage {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `chat.bsky.convo.sendMessage` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `message`: ref `chat.bsky.convo.defs#messageInput`.
     pub message: crate::chat::bsky::convo::defs::MessageInput,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -174,6 +177,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.convo.sendMessage` (`application/json`): ref `chat.bsky.convo.defs#messageView`.
 pub type Output = crate::chat::bsky::convo::defs::MessageView;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

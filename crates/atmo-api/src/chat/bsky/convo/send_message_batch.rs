@@ -78,8 +78,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for SendMessageBatch {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `chat.bsky.convo.sendMessageBatch` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `items`: array (maxLength 100) of ref `chat.bsky.convo.sendMessageBatch#batchItem`.
     pub items: ::std::vec::Vec<BatchItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -170,8 +172,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.convo.sendMessageBatch` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `items`: array of ref `chat.bsky.convo.defs#messageView`.
     pub items: ::std::vec::Vec<crate::chat::bsky::convo::defs::MessageView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -302,9 +306,12 @@ impl ::std::fmt::Display for Error {
     }
 }
 impl ::std::error::Error for Error {}
+/// The `chat.bsky.convo.sendMessageBatch#batchItem` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchItem {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `message`: ref `chat.bsky.convo.defs#messageInput`.
     pub message: crate::chat::bsky::convo::defs::MessageInput,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

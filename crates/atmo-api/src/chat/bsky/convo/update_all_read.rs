@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateAllRead {
         )
     }
 }
+/// The `knownValues` of `defs.main.input.schema.properties.status` of `chat.bsky.convo.updateAllRead`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputStatus {
     /// `request`
@@ -99,8 +100,10 @@ impl ::atmo_types::validate::Validate for InputStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `chat.bsky.convo.updateAllRead` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Input {
+    /// `status`: string (`knownValues`).
     pub status: ::std::option::Option<::atmo_types::object::Open<InputStatus>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -164,6 +167,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.convo.updateAllRead` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The count of updated convos.

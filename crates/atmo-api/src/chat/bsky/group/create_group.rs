@@ -78,10 +78,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateGroup {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `chat.bsky.group.createGroup` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The members to add to the group. The owner is automatically added. Implementations may enforce a lower maximum than the 10,000-item schema limit; Bluesky currently supports up to 100 total members. If the owner is included in this list, the list may contain up to the implementation's total member limit. Otherwise, it may contain one fewer.
     pub members: ::std::vec::Vec<::atmo_types::Did>,
+    /// `name`: string (minLength 1, maxLength 500, maxGraphemes 50).
     pub name: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -200,8 +202,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.group.createGroup` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `convo`: ref `chat.bsky.convo.defs#convoView`.
     pub convo: crate::chat::bsky::convo::defs::ConvoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

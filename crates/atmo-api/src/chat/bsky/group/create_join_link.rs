@@ -66,10 +66,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateJoinLink {
         )
     }
 }
+/// The input body of `chat.bsky.group.createJoinLink` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `requireApproval`: boolean (default false).
     pub require_approval: bool,
+    /// `joinRule`: ref `chat.bsky.group.defs#joinRule`.
     pub join_rule: ::atmo_types::object::Open<crate::chat::bsky::group::defs::JoinRule>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -171,8 +175,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.group.createJoinLink` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `joinLink`: ref `chat.bsky.group.defs#joinLinkView`.
     pub join_link: crate::chat::bsky::group::defs::JoinLinkView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

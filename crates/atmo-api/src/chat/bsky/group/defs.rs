@@ -4,6 +4,7 @@
 /// Preview for a disabled join link. Carries only the code so clients can correlate with the input and render a disabled state.
 #[derive(Clone, PartialEq)]
 pub struct DisabledJoinLinkPreviewView {
+    /// `code`: string.
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -92,6 +93,7 @@ impl<'de> ::serde::Deserialize<'de> for DisabledJoinLinkPreviewView {
 /// Preview for a join link code that does not map to an existing link. Carries only the code so clients can correlate with the input and render an invalid state.
 #[derive(Clone, PartialEq)]
 pub struct InvalidJoinLinkPreviewView {
+    /// `code`: string.
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -180,16 +182,25 @@ impl<'de> ::serde::Deserialize<'de> for InvalidJoinLinkPreviewView {
 /// Preview that can be shown in feeds, including to unauthenticated viewers.
 #[derive(Clone, PartialEq)]
 pub struct JoinLinkPreviewView {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `code`: string.
     pub code: ::std::string::String,
+    /// `name`: string.
     pub name: ::std::string::String,
+    /// `owner`: ref `chat.bsky.actor.defs#profileViewBasic`.
     pub owner: crate::chat::bsky::actor::defs::ProfileViewBasic,
+    /// `memberCount`: integer.
     pub member_count: i64,
+    /// `memberLimit`: integer.
     pub member_limit: i64,
+    /// `requireApproval`: boolean.
     pub require_approval: bool,
+    /// `joinRule`: ref `chat.bsky.group.defs#joinRule`.
     pub join_rule: ::atmo_types::object::Open<JoinRule>,
     /// Present only if the request is authenticated and the user is a member of the group.
     pub convo: ::std::option::Option<crate::chat::bsky::convo::defs::ConvoView>,
+    /// `viewer`: ref `chat.bsky.group.defs#joinLinkViewerState`.
     pub viewer: ::std::option::Option<JoinLinkViewerState>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -406,10 +417,15 @@ impl<'de> ::serde::Deserialize<'de> for JoinLinkPreviewView {
 /// Join link view to be used within a group view, so the convo is surrounding, not specified inside this view.
 #[derive(Clone, PartialEq)]
 pub struct JoinLinkView {
+    /// `code`: string.
     pub code: ::std::string::String,
+    /// `enabledStatus`: ref `chat.bsky.group.defs#linkEnabledStatus`.
     pub enabled_status: ::atmo_types::object::Open<LinkEnabledStatus>,
+    /// `requireApproval`: boolean.
     pub require_approval: bool,
+    /// `joinRule`: ref `chat.bsky.group.defs#joinRule`.
     pub join_rule: ::atmo_types::object::Open<JoinRule>,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -555,8 +571,10 @@ impl<'de> ::serde::Deserialize<'de> for JoinLinkView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `chat.bsky.group.defs#joinLinkViewerState` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JoinLinkViewerState {
+    /// `requestedAt`: string (format `datetime`).
     pub requested_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -626,11 +644,17 @@ impl<'de> ::serde::Deserialize<'de> for JoinLinkViewerState {
 /// A join request from the perspective of the requester, including enough group context to render the request in a list (e.g. group name, owner, member count).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JoinRequestConvoView {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `name`: string.
     pub name: ::std::string::String,
+    /// `owner`: ref `chat.bsky.actor.defs#profileViewBasic`.
     pub owner: crate::chat::bsky::actor::defs::ProfileViewBasic,
+    /// `memberCount`: integer.
     pub member_count: i64,
+    /// `memberLimit`: integer.
     pub member_limit: i64,
+    /// `viewer`: ref `chat.bsky.group.defs#joinLinkViewerState`.
     pub viewer: JoinLinkViewerState,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -775,8 +799,11 @@ impl<'de> ::serde::Deserialize<'de> for JoinRequestConvoView {
 /// A join request from the perspective of the group owner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JoinRequestView {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `requestedBy`: ref `chat.bsky.actor.defs#profileViewBasic`.
     pub requested_by: crate::chat::bsky::actor::defs::ProfileViewBasic,
+    /// `requestedAt`: string (format `datetime`).
     pub requested_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -882,6 +909,7 @@ impl<'de> ::serde::Deserialize<'de> for JoinRequestView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `chat.bsky.group.defs#joinRule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JoinRule {
     /// `anyone`
@@ -915,6 +943,7 @@ impl ::atmo_types::validate::Validate for JoinRule {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `knownValues` of `chat.bsky.group.defs#linkEnabledStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkEnabledStatus {
     /// `enabled`

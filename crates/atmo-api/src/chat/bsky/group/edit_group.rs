@@ -78,9 +78,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for EditGroup {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `chat.bsky.group.editGroup` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `name`: string (minLength 1, maxLength 500, maxGraphemes 50).
     pub name: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -185,8 +188,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.group.editGroup` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `convo`: ref `chat.bsky.convo.defs#convoView`.
     pub convo: crate::chat::bsky::convo::defs::ConvoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,8 +66,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for EnableJoinLink {
         )
     }
 }
+/// The input body of `chat.bsky.group.enableJoinLink` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -144,8 +146,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.group.enableJoinLink` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `joinLink`: ref `chat.bsky.group.defs#joinLinkView`.
     pub join_link: crate::chat::bsky::group::defs::JoinLinkView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetJoinLinkPreviews {
 /// Query parameters of `chat.bsky.group.getJoinLinkPreviews`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `codes`: array (minLength 1, maxLength 50) of string.
     pub codes: ::std::vec::Vec<::std::string::String>,
 }
 impl Parameters {
@@ -168,6 +169,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("codes", &self.codes);
     }
 }
+/// The union at `defs.main.output.schema.properties.joinLinkPreviews.items` of `chat.bsky.group.getJoinLinkPreviews`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputJoinLinkPreviewsItem {
     /// `chat.bsky.group.defs#joinLinkPreviewView`
@@ -263,8 +265,10 @@ impl ::atmo_types::validate::Validate for OutputJoinLinkPreviewsItem {
         }
     }
 }
+/// The output body of `chat.bsky.group.getJoinLinkPreviews` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `joinLinkPreviews`: array of union of `chat.bsky.group.defs#joinLinkPreviewView`, `chat.bsky.group.defs#disabledJoinLinkPreviewView`, `chat.bsky.group.defs#invalidJoinLinkPreviewView`.
     pub join_link_previews: ::std::vec::Vec<OutputJoinLinkPreviewsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

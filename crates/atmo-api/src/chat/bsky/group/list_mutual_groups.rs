@@ -77,8 +77,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListMutualGroups {
 /// Query parameters of `chat.bsky.group.listMutualGroups`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `subject`: string (format `did`).
     pub subject: ::atmo_types::Did,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -201,9 +204,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `chat.bsky.group.listMutualGroups` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `convos`: array of ref `chat.bsky.convo.defs#convoView`.
     pub convos: ::std::vec::Vec<crate::chat::bsky::convo::defs::ConvoView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

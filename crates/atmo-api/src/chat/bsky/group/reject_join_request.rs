@@ -66,9 +66,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for RejectJoinRequest {
         )
     }
 }
+/// The input body of `chat.bsky.group.rejectJoinRequest` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `member`: string (format `did`).
     pub member: ::atmo_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -156,6 +159,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.group.rejectJoinRequest` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

@@ -72,8 +72,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for RequestJoin {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `chat.bsky.group.requestJoin` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
+    /// `code`: string.
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -159,6 +161,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.main.output.schema.properties.status` of `chat.bsky.group.requestJoin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputStatus {
     /// `joined`
@@ -192,8 +195,10 @@ impl ::atmo_types::validate::Validate for OutputStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `chat.bsky.group.requestJoin` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `status`: string (`knownValues`).
     pub status: ::atmo_types::object::Open<OutputStatus>,
     /// The group convo joined. This is only present in the case of status=joined
     pub convo: ::std::option::Option<crate::chat::bsky::convo::defs::ConvoView>,

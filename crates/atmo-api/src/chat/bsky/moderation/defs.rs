@@ -4,7 +4,9 @@
 /// A view of a conversation for moderation purposes. Unlike chat.bsky.convo.defs#convoView, it does not include viewer-specific data (such as muted, unreadCount, status, lastMessage, lastReaction), since the requester is a moderator and not a member of the conversation. The member list is not included; use chat.bsky.moderation.getConvoMembers to list members.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvoView {
+    /// `id`: string.
     pub id: ::std::string::String,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// Union field that has data specific to different kinds of convos.
     pub kind: ::std::option::Option<ConvoViewKind>,
@@ -233,7 +235,9 @@ impl<'de> ::serde::Deserialize<'de> for DirectConvo {
 /// Data specific to a group conversation, for moderation purposes. Unlike chat.bsky.convo.defs#groupConvo, it does not include viewer-specific data (such as unreadJoinRequestCount), since the requester is a moderator and not a member of the conversation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupConvo {
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `joinLink`: ref `chat.bsky.group.defs#joinLinkView`.
     pub join_link: ::std::option::Option<crate::chat::bsky::group::defs::JoinLinkView>,
     /// The total number of pending join requests for the group conversation. This information is only visible to the owner and to moderators. Capped at 21.
     pub join_request_count: i64,

@@ -63,6 +63,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetActorMetadata {
 /// Query parameters of `chat.bsky.moderation.getActorMetadata`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `actor`: string (format `did`).
     pub actor: ::atmo_types::Did,
 }
 impl Parameters {
@@ -141,10 +142,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("actor", &self.actor);
     }
 }
+/// The output body of `chat.bsky.moderation.getActorMetadata` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `day`: ref `chat.bsky.moderation.getActorMetadata#metadata`.
     pub day: Metadata,
+    /// `month`: ref `chat.bsky.moderation.getActorMetadata#metadata`.
     pub month: Metadata,
+    /// `all`: ref `chat.bsky.moderation.getActorMetadata#metadata`.
     pub all: Metadata,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -237,11 +242,16 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `chat.bsky.moderation.getActorMetadata#metadata` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metadata {
+    /// `messagesSent`: integer.
     pub messages_sent: i64,
+    /// `messagesReceived`: integer.
     pub messages_received: i64,
+    /// `convos`: integer.
     pub convos: i64,
+    /// `convosStarted`: integer.
     pub convos_started: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

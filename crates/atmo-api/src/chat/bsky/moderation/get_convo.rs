@@ -71,6 +71,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetConvo {
 /// Query parameters of `chat.bsky.moderation.getConvo`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
 }
 impl Parameters {
@@ -149,8 +150,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("convoId", &self.convo_id);
     }
 }
+/// The output body of `chat.bsky.moderation.getConvo` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `convo`: ref `chat.bsky.moderation.defs#convoView`.
     pub convo: crate::chat::bsky::moderation::defs::ConvoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

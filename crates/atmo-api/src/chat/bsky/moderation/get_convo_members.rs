@@ -77,8 +77,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetConvoMembers {
 /// Query parameters of `chat.bsky.moderation.getConvoMembers`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -201,9 +204,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `chat.bsky.moderation.getConvoMembers` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `members`: array of ref `chat.bsky.actor.defs#profileViewBasic`.
     pub members: ::std::vec::Vec<crate::chat::bsky::actor::defs::ProfileViewBasic>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

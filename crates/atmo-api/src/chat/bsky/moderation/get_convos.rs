@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetConvos {
 /// Query parameters of `chat.bsky.moderation.getConvos`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `convoIds`: array (minLength 1, maxLength 100) of string.
     pub convo_ids: ::std::vec::Vec<::std::string::String>,
 }
 impl Parameters {
@@ -168,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("convoIds", &self.convo_ids);
     }
 }
+/// The output body of `chat.bsky.moderation.getConvos` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `convos`: array of ref `chat.bsky.moderation.defs#convoView`.
     pub convos: ::std::vec::Vec<crate::chat::bsky::moderation::defs::ConvoView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetMessageContext {
 pub struct Parameters {
     /// Conversation that the message is from. NOTE: this field will eventually be required.
     pub convo_id: ::std::option::Option<::std::string::String>,
+    /// `messageId`: string.
     pub message_id: ::std::string::String,
     /// Number of user messages before the target to include. System messages between the earliest returned user message and the target are also included, capped per gap by `maxInterleavedSystemMessages`. If there are no user messages before the target, up to `maxInterleavedSystemMessages` system messages immediately preceding the target are returned instead.
     pub before: i64,
@@ -233,6 +234,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("maxInterleavedSystemMessages", &self.max_interleaved_system_messages);
     }
 }
+/// The union at `defs.main.output.schema.properties.messages.items` of `chat.bsky.moderation.getMessageContext`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputMessagesItem {
     /// `chat.bsky.convo.defs#messageView`
@@ -310,8 +312,10 @@ impl ::atmo_types::validate::Validate for OutputMessagesItem {
         }
     }
 }
+/// The output body of `chat.bsky.moderation.getMessageContext` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `messages`: array of union of `chat.bsky.convo.defs#messageView`, `chat.bsky.convo.defs#systemMessageView`.
     pub messages: ::std::vec::Vec<OutputMessagesItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

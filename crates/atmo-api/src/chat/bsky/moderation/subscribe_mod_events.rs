@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The messages of the `chat.bsky.moderation.subscribeModEvents` subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     /// `chat.bsky.moderation.subscribeModEvents#eventConvoFirstMessage`
@@ -329,7 +330,9 @@ pub struct EventChatAccepted {
     pub actor_did: ::atmo_types::Did,
     /// When the convo was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event. Only present for group convos.
     pub group_member_count: ::std::option::Option<i64>,
@@ -339,6 +342,7 @@ pub struct EventChatAccepted {
     pub method: ::atmo_types::object::Open<EventChatAcceptedMethod>,
     /// The DID of the group chat owner. Only present for group convos.
     pub owner_did: ::std::option::Option<::atmo_types::Did>,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -552,11 +556,15 @@ impl ::atmo_types::validate::Validate for EventChatAcceptedMethod {
 /// Fired when the first message was sent on a convo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventConvoFirstMessage {
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `messageId`: string.
     pub message_id: ::std::option::Option<::std::string::String>,
     /// The list of DIDs message recipients. Does not include the sender, which is in the `user` field
     pub recipients: ::std::vec::Vec<::atmo_types::Did>,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// The DID of the message author.
     pub user: ::atmo_types::Did,
@@ -701,7 +709,9 @@ pub struct EventGroupChatCreated {
     pub actor_did: ::atmo_types::Did,
     /// When the group was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event.
     pub group_member_count: i64,
@@ -711,6 +721,7 @@ pub struct EventGroupChatCreated {
     pub initial_member_dids: ::std::vec::Vec<::atmo_types::Did>,
     /// The DID of the group chat owner.
     pub owner_did: ::atmo_types::Did,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -897,15 +908,19 @@ pub struct EventGroupChatJoinRequest {
     pub actor_did: ::atmo_types::Did,
     /// When the group was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event.
     pub group_member_count: i64,
+    /// `groupName`: string.
     pub group_name: ::std::string::String,
     /// The code of the join link used to request joining.
     pub join_link_code: ::std::string::String,
     /// The DID of the group chat owner.
     pub owner_did: ::atmo_types::Did,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// Whether the requesting member follows the group owner.
     pub subject_follows_owner: bool,
@@ -1109,13 +1124,17 @@ pub struct EventGroupChatJoinRequestApproved {
     pub actor_did: ::atmo_types::Did,
     /// When the group was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event.
     pub group_member_count: i64,
+    /// `groupName`: string.
     pub group_name: ::std::string::String,
     /// The DID of the group chat owner.
     pub owner_did: ::atmo_types::Did,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// The DID of the member whose request was approved.
     pub subject_did: ::atmo_types::Did,
@@ -1301,13 +1320,17 @@ pub struct EventGroupChatJoinRequestRejected {
     pub actor_did: ::atmo_types::Did,
     /// When the group was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event.
     pub group_member_count: i64,
+    /// `groupName`: string.
     pub group_name: ::std::string::String,
     /// The DID of the group chat owner.
     pub owner_did: ::atmo_types::Did,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// The DID of the member whose request was rejected.
     pub subject_did: ::atmo_types::Did,
@@ -1493,15 +1516,19 @@ pub struct EventGroupChatMemberAdded {
     pub actor_did: ::atmo_types::Did,
     /// When the group was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event.
     pub group_member_count: i64,
+    /// `groupName`: string.
     pub group_name: ::std::string::String,
     /// The DID of the group chat owner.
     pub owner_did: ::atmo_types::Did,
     /// The number of members who have not yet accepted the convo.
     pub request_members_count: i64,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// The DID of the member who was added.
     pub subject_did: ::atmo_types::Did,
@@ -1719,15 +1746,19 @@ pub struct EventGroupChatMemberJoined {
     pub actor_did: ::atmo_types::Did,
     /// When the group was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event.
     pub group_member_count: i64,
+    /// `groupName`: string.
     pub group_name: ::std::string::String,
     /// The code of the join link used to join.
     pub join_link_code: ::std::string::String,
     /// The DID of the group chat owner.
     pub owner_did: ::atmo_types::Did,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// Whether the joining member follows the group owner.
     pub subject_follows_owner: bool,
@@ -1931,15 +1962,19 @@ pub struct EventGroupChatMemberLeft {
     pub actor_did: ::atmo_types::Did,
     /// When the group was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event.
     pub group_member_count: i64,
+    /// `groupName`: string.
     pub group_name: ::std::string::String,
     /// How the member left.
     pub leave_method: ::atmo_types::object::Open<EventGroupChatMemberLeftLeaveMethod>,
     /// The DID of the group chat owner.
     pub owner_did: ::atmo_types::Did,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// The DID of the member who left or was removed.
     pub subject_did: ::atmo_types::Did,
@@ -2171,7 +2206,9 @@ pub struct EventGroupChatUpdated {
     pub actor_did: ::atmo_types::Did,
     /// When the group was originally created.
     pub convo_created_at: ::atmo_types::Datetime,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Current member count at the time of the event.
     pub group_member_count: i64,
@@ -2193,6 +2230,7 @@ pub struct EventGroupChatUpdated {
     pub old_name: ::std::option::Option<::std::string::String>,
     /// The DID of the group chat owner.
     pub owner_did: ::atmo_types::Did,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// What changed.
     pub update_type: ::atmo_types::object::Open<EventGroupChatUpdatedUpdateType>,
@@ -2568,9 +2606,11 @@ impl ::atmo_types::validate::Validate for EventGroupChatUpdatedUpdateType {
 pub struct EventRateLimitExceeded {
     /// The DID of the user who hit the rate limit.
     pub actor_did: ::atmo_types::Did,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// The NSID of the endpoint that was rate limited.
     pub endpoint: ::std::string::String,
+    /// `rev`: string.
     pub rev: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -59,10 +59,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateActorAccess {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `chat.bsky.moderation.updateActorAccess` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `actor`: string (format `did`).
     pub actor: ::atmo_types::Did,
+    /// `allowAccess`: boolean.
     pub allow_access: bool,
+    /// `ref`: string.
     pub r#ref: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

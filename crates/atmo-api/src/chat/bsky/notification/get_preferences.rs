@@ -63,8 +63,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetPreferences {
         )
     }
 }
+/// The output body of `chat.bsky.notification.getPreferences` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `preferences`: ref `chat.bsky.notification.defs#preferences`.
     pub preferences: crate::chat::bsky::notification::defs::Preferences,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,11 +66,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for PutPreferences {
         )
     }
 }
+/// The input body of `chat.bsky.notification.putPreferences` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Input {
+    /// `chat`: ref `chat.bsky.notification.defs#chatPreference`.
     pub chat: ::std::option::Option<
         crate::chat::bsky::notification::defs::ChatPreference,
     >,
+    /// `chatRequest`: ref `chat.bsky.notification.defs#chatPreference`.
     pub chat_request: ::std::option::Option<
         crate::chat::bsky::notification::defs::ChatPreference,
     >,
@@ -151,8 +154,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `chat.bsky.notification.putPreferences` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `preferences`: ref `chat.bsky.notification.defs#preferences`.
     pub preferences: crate::chat::bsky::notification::defs::Preferences,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

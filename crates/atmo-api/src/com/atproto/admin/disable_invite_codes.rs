@@ -61,9 +61,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for DisableInviteCodes {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.admin.disableInviteCodes` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Input {
+    /// `codes`: array of string.
     pub codes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `accounts`: array of string.
     pub accounts: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for EnableAccountInvites {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.admin.enableAccountInvites` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `account`: string (format `did`).
     pub account: ::atmo_types::Did,
     /// Optional reason for enabled invites.
     pub note: ::std::option::Option<::std::string::String>,

@@ -65,6 +65,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetAccountInfo {
 /// Query parameters of `com.atproto.admin.getAccountInfo`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
 }
 impl Parameters {
@@ -139,6 +140,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("did", &self.did);
     }
 }
+/// The output body of `com.atproto.admin.getAccountInfo` (`application/json`): ref `com.atproto.admin.defs#accountView`.
 pub type Output = crate::com::atproto::admin::defs::AccountView;
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;

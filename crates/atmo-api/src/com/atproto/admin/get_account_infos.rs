@@ -65,6 +65,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetAccountInfos {
 /// Query parameters of `com.atproto.admin.getAccountInfos`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `dids`: array of string (format `did`).
     pub dids: ::std::vec::Vec<::atmo_types::Did>,
 }
 impl Parameters {
@@ -143,8 +144,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("dids", &self.dids);
     }
 }
+/// The output body of `com.atproto.admin.getAccountInfos` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `infos`: array of ref `com.atproto.admin.defs#accountView`.
     pub infos: ::std::vec::Vec<crate::com::atproto::admin::defs::AccountView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

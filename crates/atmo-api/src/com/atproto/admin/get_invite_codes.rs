@@ -68,6 +68,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetInviteCodes {
         )
     }
 }
+/// The `knownValues` of `defs.main.parameters.properties.sort` of `com.atproto.admin.getInviteCodes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSort {
     /// `recent`
@@ -104,8 +105,11 @@ impl ::atmo_types::validate::Validate for ParametersSort {
 /// Query parameters of `com.atproto.admin.getInviteCodes`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `sort`: string (`knownValues`, default "recent").
     pub sort: ::atmo_types::object::Open<ParametersSort>,
+    /// `limit`: integer (minimum 1, maximum 500, default 100).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -225,9 +229,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `com.atproto.admin.getInviteCodes` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `codes`: array of ref `com.atproto.server.defs#inviteCode`.
     pub codes: ::std::vec::Vec<crate::com::atproto::server::defs::InviteCode>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

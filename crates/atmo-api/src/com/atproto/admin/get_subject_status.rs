@@ -65,8 +65,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetSubjectStatus {
 /// Query parameters of `com.atproto.admin.getSubjectStatus`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parameters {
+    /// `did`: string (format `did`).
     pub did: ::std::option::Option<::atmo_types::Did>,
+    /// `uri`: string (format `at-uri`).
     pub uri: ::std::option::Option<::atmo_types::AtUri>,
+    /// `blob`: string (format `cid`).
     pub blob: ::std::option::Option<::atmo_types::Cid>,
 }
 impl ::atmo_types::validate::Validate for Parameters {
@@ -156,6 +159,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("blob", &self.blob);
     }
 }
+/// The union at `defs.main.output.schema.properties.subject` of `com.atproto.admin.getSubjectStatus`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -241,10 +245,14 @@ impl ::atmo_types::validate::Validate for OutputSubject {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.admin.getSubjectStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `subject`: union of `com.atproto.admin.defs#repoRef`, `com.atproto.repo.strongRef`, `com.atproto.admin.defs#repoBlobRef`.
     pub subject: OutputSubject,
+    /// `takedown`: ref `com.atproto.admin.defs#statusAttr`.
     pub takedown: ::std::option::Option<crate::com::atproto::admin::defs::StatusAttr>,
+    /// `deactivated`: ref `com.atproto.admin.defs#statusAttr`.
     pub deactivated: ::std::option::Option<crate::com::atproto::admin::defs::StatusAttr>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -71,8 +71,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for SearchAccounts {
 /// Query parameters of `com.atproto.admin.searchAccounts`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -194,9 +197,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `com.atproto.admin.searchAccounts` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `accounts`: array of ref `com.atproto.admin.defs#accountView`.
     pub accounts: ::std::vec::Vec<crate::com::atproto::admin::defs::AccountView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,11 +66,16 @@ impl ::atmo_types::xrpc::ServerEndpoint for SendEmail {
         )
     }
 }
+/// The input body of `com.atproto.admin.sendEmail` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `recipientDid`: string (format `did`).
     pub recipient_did: ::atmo_types::Did,
+    /// `content`: string.
     pub content: ::std::string::String,
+    /// `subject`: string.
     pub subject: ::std::option::Option<::std::string::String>,
+    /// `senderDid`: string (format `did`).
     pub sender_did: ::atmo_types::Did,
     /// Additional comment by the sender that won't be used in the email itself but helpful to provide more context for moderators/reviewers
     pub comment: ::std::option::Option<::std::string::String>,
@@ -204,8 +209,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `com.atproto.admin.sendEmail` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `sent`: boolean.
     pub sent: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,10 +61,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateAccountEmail {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.admin.updateAccountEmail` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The handle or DID of the repo.
     pub account: ::atmo_types::AtIdentifier,
+    /// `email`: string.
     pub email: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,9 +61,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateAccountHandle {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.admin.updateAccountHandle` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

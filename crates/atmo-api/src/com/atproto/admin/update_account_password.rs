@@ -61,9 +61,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateAccountPassword {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.admin.updateAccountPassword` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `password`: string.
     pub password: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

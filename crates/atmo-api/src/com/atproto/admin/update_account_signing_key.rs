@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateAccountSigningKey {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.admin.updateAccountSigningKey` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Did-key formatted public key
     pub signing_key: ::atmo_types::Did,

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateSubjectStatus {
         )
     }
 }
+/// The union at `defs.main.input.schema.properties.subject` of `com.atproto.admin.updateSubjectStatus`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -151,10 +152,14 @@ impl ::atmo_types::validate::Validate for InputSubject {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `com.atproto.admin.updateSubjectStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `subject`: union of `com.atproto.admin.defs#repoRef`, `com.atproto.repo.strongRef`, `com.atproto.admin.defs#repoBlobRef`.
     pub subject: InputSubject,
+    /// `takedown`: ref `com.atproto.admin.defs#statusAttr`.
     pub takedown: ::std::option::Option<crate::com::atproto::admin::defs::StatusAttr>,
+    /// `deactivated`: ref `com.atproto.admin.defs#statusAttr`.
     pub deactivated: ::std::option::Option<crate::com::atproto::admin::defs::StatusAttr>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -257,6 +262,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.output.schema.properties.subject` of `com.atproto.admin.updateSubjectStatus`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -342,9 +348,12 @@ impl ::atmo_types::validate::Validate for OutputSubject {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.admin.updateSubjectStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `subject`: union of `com.atproto.admin.defs#repoRef`, `com.atproto.repo.strongRef`, `com.atproto.admin.defs#repoBlobRef`.
     pub subject: OutputSubject,
+    /// `takedown`: ref `com.atproto.admin.defs#statusAttr`.
     pub takedown: ::std::option::Option<crate::com::atproto::admin::defs::StatusAttr>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -63,12 +63,16 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetRecommendedDidCredentials {
         )
     }
 }
+/// The output body of `com.atproto.identity.getRecommendedDidCredentials` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Recommended rotation keys for PLC dids. Should be undefined (or ignored) for did:webs.
     pub rotation_keys: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `alsoKnownAs`: array of string.
     pub also_known_as: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `verificationMethods`: unknown.
     pub verification_methods: ::std::option::Option<::atmo_types::Unknown>,
+    /// `services`: unknown.
     pub services: ::std::option::Option<::atmo_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,8 +66,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for RefreshIdentity {
         )
     }
 }
+/// The input body of `com.atproto.identity.refreshIdentity` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `identifier`: string (format `at-identifier`).
     pub identifier: ::atmo_types::AtIdentifier,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -144,6 +146,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `com.atproto.identity.refreshIdentity` (`application/json`): ref `com.atproto.identity.defs#identityInfo`.
 pub type Output = crate::com::atproto::identity::defs::IdentityInfo;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -140,6 +140,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("did", &self.did);
     }
 }
+/// The output body of `com.atproto.identity.resolveDid` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The complete DID document for the identity.

@@ -144,8 +144,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("handle", &self.handle);
     }
 }
+/// The output body of `com.atproto.identity.resolveHandle` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -144,6 +144,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("identifier", &self.identifier);
     }
 }
+/// The output body of `com.atproto.identity.resolveIdentity` (`application/json`): ref `com.atproto.identity.defs#identityInfo`.
 pub type Output = crate::com::atproto::identity::defs::IdentityInfo;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

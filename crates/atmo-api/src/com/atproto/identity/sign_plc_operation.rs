@@ -66,13 +66,18 @@ impl ::atmo_types::xrpc::ServerEndpoint for SignPlcOperation {
         )
     }
 }
+/// The input body of `com.atproto.identity.signPlcOperation` (`application/json`).
 #[derive(Clone, PartialEq, Default)]
 pub struct Input {
     /// A token received through com.atproto.identity.requestPlcOperationSignature
     pub token: ::std::option::Option<::std::string::String>,
+    /// `rotationKeys`: array of string.
     pub rotation_keys: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `alsoKnownAs`: array of string.
     pub also_known_as: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `verificationMethods`: unknown.
     pub verification_methods: ::std::option::Option<::atmo_types::Unknown>,
+    /// `services`: unknown.
     pub services: ::std::option::Option<::atmo_types::Unknown>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -200,6 +205,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `com.atproto.identity.signPlcOperation` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// A signed DID PLC operation.

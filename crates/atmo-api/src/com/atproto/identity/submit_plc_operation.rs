@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for SubmitPlcOperation {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.identity.submitPlcOperation` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `operation`: unknown.
     pub operation: ::atmo_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

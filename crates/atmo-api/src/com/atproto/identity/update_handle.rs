@@ -61,6 +61,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateHandle {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.identity.updateHandle` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The new handle.

@@ -179,6 +179,7 @@ impl<'de> ::serde::Deserialize<'de> for Label {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `com.atproto.label.defs#labelValue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LabelValue {
     /// `!hide`
@@ -249,6 +250,7 @@ pub struct LabelValueDefinition {
     pub default_setting: ::atmo_types::object::Open<LabelValueDefinitionDefaultSetting>,
     /// Does the user need to have adult content enabled in order to configure this label?
     pub adult_only: ::std::option::Option<bool>,
+    /// `locales`: array of ref `com.atproto.label.defs#labelValueDefinitionStrings`.
     pub locales: ::std::vec::Vec<LabelValueDefinitionStrings>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -753,6 +755,7 @@ impl<'de> ::serde::Deserialize<'de> for SelfLabel {
 /// Metadata tags on an atproto record, published by the author within the record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelfLabels {
+    /// `values`: array (maxLength 10) of ref `com.atproto.label.defs#selfLabel`.
     pub values: ::std::vec::Vec<SelfLabel>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -81,7 +81,9 @@ pub struct Parameters {
     pub uri_patterns: ::std::vec::Vec<::std::string::String>,
     /// Optional list of label sources (DIDs) to filter on.
     pub sources: ::std::option::Option<::std::vec::Vec<::atmo_types::Did>>,
+    /// `limit`: integer (minimum 1, maximum 250, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -218,9 +220,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `com.atproto.label.queryLabels` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

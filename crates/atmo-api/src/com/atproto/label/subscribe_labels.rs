@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The messages of the `com.atproto.label.subscribeLabels` subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     /// `com.atproto.label.subscribeLabels#labels`
@@ -192,9 +193,12 @@ impl ::std::fmt::Display for Error {
     }
 }
 impl ::std::error::Error for Error {}
+/// The `com.atproto.label.subscribeLabels#info` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Info {
+    /// `name`: string (`knownValues`).
     pub name: ::atmo_types::object::Open<InfoName>,
+    /// `message`: string.
     pub message: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -284,6 +288,7 @@ impl<'de> ::serde::Deserialize<'de> for Info {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.info.properties.name` of `com.atproto.label.subscribeLabels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InfoName {
     /// `OutdatedCursor`
@@ -313,9 +318,12 @@ impl ::atmo_types::validate::Validate for InfoName {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `com.atproto.label.subscribeLabels#labels` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labels {
+    /// `seq`: integer.
     pub seq: i64,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -144,6 +144,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("nsid", &self.nsid);
     }
 }
+/// The output body of `com.atproto.lexicon.resolveLexicon` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The CID of the lexicon schema record.

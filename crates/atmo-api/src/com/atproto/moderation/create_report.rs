@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateReport {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The union at `defs.main.input.schema.properties.subject` of `com.atproto.moderation.createReport`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -149,6 +150,7 @@ impl ::atmo_types::validate::Validate for InputSubject {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `com.atproto.moderation.createReport` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Indicates the broad category of violation the report is for.
@@ -157,7 +159,9 @@ pub struct Input {
     >,
     /// Additional context about the content and violation.
     pub reason: ::std::option::Option<::std::string::String>,
+    /// `subject`: union of `com.atproto.admin.defs#repoRef`, `com.atproto.repo.strongRef`.
     pub subject: InputSubject,
+    /// `modTool`: ref `com.atproto.moderation.createReport#modTool`.
     pub mod_tool: ::std::option::Option<ModTool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -291,6 +295,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.output.schema.properties.subject` of `com.atproto.moderation.createReport`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -362,15 +367,22 @@ impl ::atmo_types::validate::Validate for OutputSubject {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.moderation.createReport` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `id`: integer.
     pub id: i64,
+    /// `reasonType`: ref `com.atproto.moderation.defs#reasonType`.
     pub reason_type: ::atmo_types::object::Open<
         crate::com::atproto::moderation::defs::ReasonType,
     >,
+    /// `reason`: string (maxLength 20000, maxGraphemes 2000).
     pub reason: ::std::option::Option<::std::string::String>,
+    /// `subject`: union of `com.atproto.admin.defs#repoRef`, `com.atproto.repo.strongRef`.
     pub subject: OutputSubject,
+    /// `reportedBy`: string (format `did`).
     pub reported_by: ::atmo_types::Did,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -13,6 +13,7 @@ pub const REASON_RUDE: &str = "com.atproto.moderation.defs#reasonRude";
 pub const REASON_SEXUAL: &str = "com.atproto.moderation.defs#reasonSexual";
 /// Spam: frequent unwanted promotion, replies, mentions. Prefer new lexicon definition `tools.ozone.report.defs#reasonMisleadingSpam`.
 pub const REASON_SPAM: &str = "com.atproto.moderation.defs#reasonSpam";
+/// The `knownValues` of `com.atproto.moderation.defs#reasonType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReasonType {
     /// `com.atproto.moderation.defs#reasonSpam`

@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for ApplyWrites {
         )
     }
 }
+/// The union at `defs.main.input.schema.properties.writes.items` of `com.atproto.repo.applyWrites`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputWritesItem {
     /// `com.atproto.repo.applyWrites#create`
@@ -162,12 +163,14 @@ impl ::atmo_types::validate::Validate for InputWritesItem {
         }
     }
 }
+/// The input body of `com.atproto.repo.applyWrites` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The handle or DID of the repo (aka, current account).
     pub repo: ::atmo_types::AtIdentifier,
     /// Can be set to 'false' to skip Lexicon schema validation of record data across all operations, 'true' to require it, or leave unset to validate only for known Lexicons.
     pub validate: ::std::option::Option<bool>,
+    /// `writes`: array of union of `com.atproto.repo.applyWrites#create`, `com.atproto.repo.applyWrites#update`, `com.atproto.repo.applyWrites#delete` (closed).
     pub writes: ::std::vec::Vec<InputWritesItem>,
     /// If provided, the entire operation will fail if the current repo commit CID does not match this value. Used to prevent conflicting repo mutations.
     pub swap_commit: ::std::option::Option<::atmo_types::Cid>,
@@ -289,6 +292,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.main.output.schema.properties.results.items` of `com.atproto.repo.applyWrites`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputResultsItem {
     /// `com.atproto.repo.applyWrites#createResult`
@@ -375,9 +379,12 @@ impl ::atmo_types::validate::Validate for OutputResultsItem {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.repo.applyWrites` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
+    /// `commit`: ref `com.atproto.repo.defs#commitMeta`.
     pub commit: ::std::option::Option<crate::com::atproto::repo::defs::CommitMeta>,
+    /// `results`: array of union of `com.atproto.repo.applyWrites#createResult`, `com.atproto.repo.applyWrites#updateResult`, `com.atproto.repo.applyWrites#deleteResult` (closed).
     pub results: ::std::option::Option<::std::vec::Vec<OutputResultsItem>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -498,9 +505,11 @@ impl ::std::error::Error for Error {}
 /// Operation which creates a new record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Create {
+    /// `collection`: string (format `nsid`).
     pub collection: ::atmo_types::Nsid,
     /// NOTE: maxLength is redundant with record-key format. Keeping it temporarily to ensure backwards compatibility.
     pub rkey: ::std::option::Option<::atmo_types::RecordKey>,
+    /// `value`: unknown.
     pub value: ::atmo_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -615,10 +624,14 @@ impl<'de> ::serde::Deserialize<'de> for Create {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `com.atproto.repo.applyWrites#createResult` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateResult {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `validationStatus`: string (`knownValues`).
     pub validation_status: ::std::option::Option<
         ::atmo_types::object::Open<CreateResultValidationStatus>,
     >,
@@ -713,6 +726,7 @@ impl<'de> ::serde::Deserialize<'de> for CreateResult {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.createResult.properties.validationStatus` of `com.atproto.repo.applyWrites`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CreateResultValidationStatus {
     /// `valid`
@@ -749,7 +763,9 @@ impl ::atmo_types::validate::Validate for CreateResultValidationStatus {
 /// Operation which deletes an existing record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delete {
+    /// `collection`: string (format `nsid`).
     pub collection: ::atmo_types::Nsid,
+    /// `rkey`: string (format `record-key`).
     pub rkey: ::atmo_types::RecordKey,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -837,6 +853,7 @@ impl<'de> ::serde::Deserialize<'de> for Delete {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `com.atproto.repo.applyWrites#deleteResult` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeleteResult {
     /// Properties the lexicon does not declare, kept so that they round-trip.
@@ -891,8 +908,11 @@ impl<'de> ::serde::Deserialize<'de> for DeleteResult {
 /// Operation which updates an existing record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
+    /// `collection`: string (format `nsid`).
     pub collection: ::atmo_types::Nsid,
+    /// `rkey`: string (format `record-key`).
     pub rkey: ::atmo_types::RecordKey,
+    /// `value`: unknown.
     pub value: ::atmo_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -995,10 +1015,14 @@ impl<'de> ::serde::Deserialize<'de> for Update {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `com.atproto.repo.applyWrites#updateResult` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateResult {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `validationStatus`: string (`knownValues`).
     pub validation_status: ::std::option::Option<
         ::atmo_types::object::Open<UpdateResultValidationStatus>,
     >,
@@ -1093,6 +1117,7 @@ impl<'de> ::serde::Deserialize<'de> for UpdateResult {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.updateResult.properties.validationStatus` of `com.atproto.repo.applyWrites`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UpdateResultValidationStatus {
     /// `valid`

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteRecord {
         )
     }
 }
+/// The input body of `com.atproto.repo.deleteRecord` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The handle or DID of the repo (aka, current account).
@@ -205,8 +206,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `com.atproto.repo.deleteRecord` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
+    /// `commit`: ref `com.atproto.repo.defs#commitMeta`.
     pub commit: ::std::option::Option<crate::com::atproto::repo::defs::CommitMeta>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -144,9 +144,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("repo", &self.repo);
     }
 }
+/// The output body of `com.atproto.repo.describeRepo` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// The complete DID document for this account.
     pub did_doc: ::atmo_types::Unknown,

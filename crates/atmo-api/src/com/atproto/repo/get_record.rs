@@ -190,10 +190,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cid", &self.cid);
     }
 }
+/// The output body of `com.atproto.repo.getRecord` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::std::option::Option<::atmo_types::Cid>,
+    /// `value`: unknown.
     pub value: ::atmo_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

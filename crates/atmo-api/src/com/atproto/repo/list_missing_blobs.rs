@@ -71,7 +71,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListMissingBlobs {
 /// Query parameters of `com.atproto.repo.listMissingBlobs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 1000, default 500).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -179,9 +181,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `com.atproto.repo.listMissingBlobs` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `blobs`: array of ref `com.atproto.repo.listMissingBlobs#recordBlob`.
     pub blobs: ::std::vec::Vec<RecordBlob>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -273,9 +278,12 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `com.atproto.repo.listMissingBlobs#recordBlob` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordBlob {
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `recordUri`: string (format `at-uri`).
     pub record_uri: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

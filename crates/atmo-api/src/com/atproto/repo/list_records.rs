@@ -77,6 +77,7 @@ pub struct Parameters {
     pub collection: ::atmo_types::Nsid,
     /// The number of records to return.
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Flag to reverse the order of the returned records.
     pub reverse: ::std::option::Option<bool>,
@@ -230,9 +231,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("reverse", &self.reverse);
     }
 }
+/// The output body of `com.atproto.repo.listRecords` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `records`: array of ref `com.atproto.repo.listRecords#record`.
     pub records: ::std::vec::Vec<Record>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -324,10 +328,14 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `com.atproto.repo.listRecords#record` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `value`: unknown.
     pub value: ::atmo_types::Unknown,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for PutRecord {
         )
     }
 }
+/// The input body of `com.atproto.repo.putRecord` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The handle or DID of the repo (aka, current account).
@@ -255,6 +256,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.main.output.schema.properties.validationStatus` of `com.atproto.repo.putRecord`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputValidationStatus {
     /// `valid`
@@ -288,11 +290,16 @@ impl ::atmo_types::validate::Validate for OutputValidationStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.repo.putRecord` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `commit`: ref `com.atproto.repo.defs#commitMeta`.
     pub commit: ::std::option::Option<crate::com::atproto::repo::defs::CommitMeta>,
+    /// `validationStatus`: string (`knownValues`).
     pub validation_status: ::std::option::Option<
         ::atmo_types::object::Open<OutputValidationStatus>,
     >,

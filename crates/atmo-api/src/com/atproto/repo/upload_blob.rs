@@ -65,8 +65,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for UploadBlob {
 }
 /// Raw `*/*` body.
 pub type Input = ::atmo_types::xrpc::RawBody;
+/// The output body of `com.atproto.repo.uploadBlob` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `blob`: blob.
     pub blob: ::atmo_types::Blob,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -63,16 +63,26 @@ impl ::atmo_types::xrpc::ServerEndpoint for CheckAccountStatus {
         )
     }
 }
+/// The output body of `com.atproto.server.checkAccountStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `activated`: boolean.
     pub activated: bool,
+    /// `validDid`: boolean.
     pub valid_did: bool,
+    /// `repoCommit`: string (format `cid`).
     pub repo_commit: ::atmo_types::Cid,
+    /// `repoRev`: string.
     pub repo_rev: ::std::string::String,
+    /// `repoBlocks`: integer.
     pub repo_blocks: i64,
+    /// `indexedRecords`: integer.
     pub indexed_records: i64,
+    /// `privateStateValues`: integer.
     pub private_state_values: i64,
+    /// `expectedBlobs`: integer.
     pub expected_blobs: i64,
+    /// `importedBlobs`: integer.
     pub imported_blobs: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,9 +61,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for ConfirmEmail {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.server.confirmEmail` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
+    /// `email`: string.
     pub email: ::std::string::String,
+    /// `token`: string.
     pub token: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

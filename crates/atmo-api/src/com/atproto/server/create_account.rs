@@ -66,15 +66,20 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateAccount {
         )
     }
 }
+/// The input body of `com.atproto.server.createAccount` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
     /// Requested handle for the account.
     pub handle: ::atmo_types::Handle,
     /// Pre-existing atproto DID, being imported to a new account.
     pub did: ::std::option::Option<::atmo_types::Did>,
+    /// `inviteCode`: string.
     pub invite_code: ::std::option::Option<::std::string::String>,
+    /// `verificationCode`: string.
     pub verification_code: ::std::option::Option<::std::string::String>,
+    /// `verificationPhone`: string.
     pub verification_phone: ::std::option::Option<::std::string::String>,
     /// Initial account password. May need to meet instance-specific password strength requirements.
     pub password: ::std::option::Option<::std::string::String>,
@@ -277,8 +282,11 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 /// Account login session returned on successful account creation.
 #[derive(Clone, PartialEq)]
 pub struct Output {
+    /// `accessJwt`: string.
     pub access_jwt: ::std::string::String,
+    /// `refreshJwt`: string.
     pub refresh_jwt: ::std::string::String,
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
     /// The DID of the new account.
     pub did: ::atmo_types::Did,

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateAppPassword {
         )
     }
 }
+/// The input body of `com.atproto.server.createAppPassword` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// A short name for the App Password, to help distinguish them.
@@ -160,6 +161,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `com.atproto.server.createAppPassword` (`application/json`): ref `com.atproto.server.createAppPassword#appPassword`.
 pub type Output = AppPassword;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,11 +202,16 @@ impl ::std::fmt::Display for Error {
     }
 }
 impl ::std::error::Error for Error {}
+/// The `com.atproto.server.createAppPassword#appPassword` object.
 #[derive(Clone, PartialEq)]
 pub struct AppPassword {
+    /// `name`: string.
     pub name: ::std::string::String,
+    /// `password`: string.
     pub password: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `privileged`: boolean.
     pub privileged: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

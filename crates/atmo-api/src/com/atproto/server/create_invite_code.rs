@@ -66,9 +66,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateInviteCode {
         )
     }
 }
+/// The input body of `com.atproto.server.createInviteCode` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `useCount`: integer.
     pub use_count: i64,
+    /// `forAccount`: string (format `did`).
     pub for_account: ::std::option::Option<::atmo_types::Did>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -158,8 +161,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `com.atproto.server.createInviteCode` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Output {
+    /// `code`: string.
     pub code: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,10 +66,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateInviteCodes {
         )
     }
 }
+/// The input body of `com.atproto.server.createInviteCodes` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `codeCount`: integer (default 1).
     pub code_count: i64,
+    /// `useCount`: integer.
     pub use_count: i64,
+    /// `forAccounts`: array of string (format `did`).
     pub for_accounts: ::std::option::Option<::std::vec::Vec<::atmo_types::Did>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -170,8 +174,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `com.atproto.server.createInviteCodes` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `codes`: array of ref `com.atproto.server.createInviteCodes#accountCodes`.
     pub codes: ::std::vec::Vec<AccountCodes>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -250,9 +256,12 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `com.atproto.server.createInviteCodes#accountCodes` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountCodes {
+    /// `account`: string.
     pub account: ::std::string::String,
+    /// `codes`: array of string.
     pub codes: ::std::vec::Vec<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,11 +66,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateSession {
         )
     }
 }
+/// The input body of `com.atproto.server.createSession` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
     /// Handle or other identifier supported by the server for the authenticating user.
     pub identifier: ::std::string::String,
+    /// `password`: string.
     pub password: ::std::string::String,
+    /// `authFactorToken`: string.
     pub auth_factor_token: ::std::option::Option<::std::string::String>,
     /// When true, instead of throwing error for takendown accounts, a valid response with a narrow scoped token will be returned
     pub allow_takendown: ::std::option::Option<bool>,
@@ -242,16 +245,26 @@ impl ::atmo_types::validate::Validate for OutputStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.server.createSession` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Output {
+    /// `accessJwt`: string.
     pub access_jwt: ::std::string::String,
+    /// `refreshJwt`: string.
     pub refresh_jwt: ::std::string::String,
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `didDoc`: unknown.
     pub did_doc: ::std::option::Option<::atmo_types::Unknown>,
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
+    /// `emailConfirmed`: boolean.
     pub email_confirmed: ::std::option::Option<bool>,
+    /// `emailAuthFactor`: boolean.
     pub email_auth_factor: ::std::option::Option<bool>,
+    /// `active`: boolean.
     pub active: ::std::option::Option<bool>,
     /// If active=false, this optional field indicates a possible reason for why the account is not active. If active=false and no status is supplied, then the host makes no claim for why the repository is no longer being hosted.
     pub status: ::std::option::Option<::atmo_types::object::Open<OutputStatus>>,

@@ -61,6 +61,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeactivateAccount {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.server.deactivateAccount` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Input {
     /// A recommendation to server as to how long they should hold onto the deactivated account before deleting.

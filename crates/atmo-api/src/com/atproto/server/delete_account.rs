@@ -61,10 +61,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteAccount {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.server.deleteAccount` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `password`: string.
     pub password: ::std::string::String,
+    /// `token`: string.
     pub token: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -63,6 +63,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for DescribeServer {
         )
     }
 }
+/// The output body of `com.atproto.server.describeServer` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// If true, an invite code must be supplied to create an account on this instance.
@@ -77,6 +78,7 @@ pub struct Output {
     pub links: ::std::option::Option<Links>,
     /// Contact information
     pub contact: ::std::option::Option<Contact>,
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -233,8 +235,10 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `com.atproto.server.describeServer#contact` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Contact {
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -298,9 +302,12 @@ impl<'de> ::serde::Deserialize<'de> for Contact {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `com.atproto.server.describeServer#links` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Links {
+    /// `privacyPolicy`: string (format `uri`).
     pub privacy_policy: ::std::option::Option<::atmo_types::Uri>,
+    /// `termsOfService`: string (format `uri`).
     pub terms_of_service: ::std::option::Option<::atmo_types::Uri>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

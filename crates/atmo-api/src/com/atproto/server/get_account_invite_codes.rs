@@ -65,6 +65,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetAccountInviteCodes {
 /// Query parameters of `com.atproto.server.getAccountInviteCodes`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `includeUsed`: boolean (default true).
     pub include_used: bool,
     /// Controls whether any new 'earned' but not 'created' invites should be created.
     pub create_available: bool,
@@ -156,8 +157,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("createAvailable", &self.create_available);
     }
 }
+/// The output body of `com.atproto.server.getAccountInviteCodes` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `codes`: array of ref `com.atproto.server.defs#inviteCode`.
     pub codes: ::std::vec::Vec<crate::com::atproto::server::defs::InviteCode>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

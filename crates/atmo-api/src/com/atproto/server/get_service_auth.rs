@@ -187,8 +187,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("lxm", &self.lxm);
     }
 }
+/// The output body of `com.atproto.server.getServiceAuth` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Output {
+    /// `token`: string.
     pub token: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -101,14 +101,22 @@ impl ::atmo_types::validate::Validate for OutputStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.server.getSession` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `didDoc`: unknown.
     pub did_doc: ::std::option::Option<::atmo_types::Unknown>,
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
+    /// `emailConfirmed`: boolean.
     pub email_confirmed: ::std::option::Option<bool>,
+    /// `emailAuthFactor`: boolean.
     pub email_auth_factor: ::std::option::Option<bool>,
+    /// `active`: boolean.
     pub active: ::std::option::Option<bool>,
     /// If active=false, this optional field indicates a possible reason for why the account is not active. If active=false and no status is supplied, then the host makes no claim for why the repository is no longer being hosted.
     pub status: ::std::option::Option<::atmo_types::object::Open<OutputStatus>>,

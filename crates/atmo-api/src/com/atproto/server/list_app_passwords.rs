@@ -63,8 +63,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListAppPasswords {
         )
     }
 }
+/// The output body of `com.atproto.server.listAppPasswords` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `passwords`: array of ref `com.atproto.server.listAppPasswords#appPassword`.
     pub passwords: ::std::vec::Vec<AppPassword>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -180,10 +182,14 @@ impl ::std::fmt::Display for Error {
     }
 }
 impl ::std::error::Error for Error {}
+/// The `com.atproto.server.listAppPasswords#appPassword` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppPassword {
+    /// `name`: string.
     pub name: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `privileged`: boolean.
     pub privileged: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

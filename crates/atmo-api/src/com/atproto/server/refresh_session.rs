@@ -101,16 +101,26 @@ impl ::atmo_types::validate::Validate for OutputStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.server.refreshSession` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Output {
+    /// `accessJwt`: string.
     pub access_jwt: ::std::string::String,
+    /// `refreshJwt`: string.
     pub refresh_jwt: ::std::string::String,
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `didDoc`: unknown.
     pub did_doc: ::std::option::Option<::atmo_types::Unknown>,
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
+    /// `emailConfirmed`: boolean.
     pub email_confirmed: ::std::option::Option<bool>,
+    /// `emailAuthFactor`: boolean.
     pub email_auth_factor: ::std::option::Option<bool>,
+    /// `active`: boolean.
     pub active: ::std::option::Option<bool>,
     /// Hosting status of the account. If not specified, then assume 'active'.
     pub status: ::std::option::Option<::atmo_types::object::Open<OutputStatus>>,

@@ -63,8 +63,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for RequestEmailUpdate {
         )
     }
 }
+/// The output body of `com.atproto.server.requestEmailUpdate` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `tokenRequired`: boolean.
     pub token_required: bool,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

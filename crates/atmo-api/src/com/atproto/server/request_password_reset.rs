@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for RequestPasswordReset {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.server.requestPasswordReset` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `email`: string.
     pub email: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for ReserveSigningKey {
         )
     }
 }
+/// The input body of `com.atproto.server.reserveSigningKey` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Input {
     /// The DID to reserve a key for.
@@ -128,6 +129,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `com.atproto.server.reserveSigningKey` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The public key for the reserved signing key, in did:key serialization.

@@ -61,9 +61,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for ResetPassword {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.server.resetPassword` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
+    /// `token`: string.
     pub token: ::std::string::String,
+    /// `password`: string.
     pub password: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

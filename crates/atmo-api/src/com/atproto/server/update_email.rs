@@ -61,9 +61,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateEmail {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.server.updateEmail` (`application/json`).
 #[derive(Clone, PartialEq)]
 pub struct Input {
+    /// `email`: string.
     pub email: ::std::string::String,
+    /// `emailAuthFactor`: boolean.
     pub email_auth_factor: ::std::option::Option<bool>,
     /// Requires a token from com.atproto.sever.requestEmailUpdate if the account's email has been confirmed.
     pub token: ::std::option::Option<::std::string::String>,

@@ -64,6 +64,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetBlocks {
 pub struct Parameters {
     /// The DID of the repo.
     pub did: ::atmo_types::Did,
+    /// `cids`: array of string (format `cid`).
     pub cids: ::std::vec::Vec<::atmo_types::Cid>,
 }
 impl Parameters {

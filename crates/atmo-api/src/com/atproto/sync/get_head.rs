@@ -140,8 +140,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("did", &self.did);
     }
 }
+/// The output body of `com.atproto.sync.getHead` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `root`: string (format `cid`).
     pub root: ::atmo_types::Cid,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

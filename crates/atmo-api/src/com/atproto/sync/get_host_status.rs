@@ -144,13 +144,16 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("hostname", &self.hostname);
     }
 }
+/// The output body of `com.atproto.sync.getHostStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `hostname`: string.
     pub hostname: ::std::string::String,
     /// Recent repo stream event sequence number. May be delayed from actual stream processing (eg, persisted cursor not in-memory cursor).
     pub seq: ::std::option::Option<i64>,
     /// Number of accounts on the server which are associated with the upstream host. Note that the upstream may actually have more accounts.
     pub account_count: ::std::option::Option<i64>,
+    /// `status`: ref `com.atproto.sync.defs#hostStatus`.
     pub status: ::std::option::Option<
         ::atmo_types::object::Open<crate::com::atproto::sync::defs::HostStatus>,
     >,

@@ -140,9 +140,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("did", &self.did);
     }
 }
+/// The output body of `com.atproto.sync.getLatestCommit` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `rev`: string (format `tid`).
     pub rev: ::atmo_types::Tid,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

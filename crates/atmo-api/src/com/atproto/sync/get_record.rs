@@ -64,6 +64,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetRecord {
 pub struct Parameters {
     /// The DID of the repo.
     pub did: ::atmo_types::Did,
+    /// `collection`: string (format `nsid`).
     pub collection: ::atmo_types::Nsid,
     /// Record Key
     pub rkey: ::atmo_types::RecordKey,

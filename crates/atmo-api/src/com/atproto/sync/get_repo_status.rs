@@ -190,9 +190,12 @@ impl ::atmo_types::validate::Validate for OutputStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.sync.getRepoStatus` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `active`: boolean.
     pub active: bool,
     /// If active=false, this optional field indicates a possible reason for why the account is not active. If active=false and no status is supplied, then the host makes no claim for why the repository is no longer being hosted.
     pub status: ::std::option::Option<::atmo_types::object::Open<OutputStatus>>,

@@ -75,7 +75,9 @@ pub struct Parameters {
     pub did: ::atmo_types::Did,
     /// Optional revision of the repo to list blobs since.
     pub since: ::std::option::Option<::atmo_types::Tid>,
+    /// `limit`: integer (minimum 1, maximum 1000, default 500).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -208,9 +210,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `com.atproto.sync.listBlobs` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `cids`: array of string (format `cid`).
     pub cids: ::std::vec::Vec<::atmo_types::Cid>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

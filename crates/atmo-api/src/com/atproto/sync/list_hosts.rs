@@ -71,7 +71,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListHosts {
 /// Query parameters of `com.atproto.sync.listHosts`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 1000, default 200).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -179,8 +181,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `com.atproto.sync.listHosts` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Sort order is not formally specified. Recommended order is by time host was first seen by the server, with oldest first.
     pub hosts: ::std::vec::Vec<Host>,
@@ -274,13 +278,16 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `com.atproto.sync.listHosts#host` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
     /// hostname of server; not a URL (no scheme)
     pub hostname: ::std::string::String,
     /// Recent repo stream event sequence number. May be delayed from actual stream processing (eg, persisted cursor not in-memory cursor).
     pub seq: ::std::option::Option<i64>,
+    /// `accountCount`: integer.
     pub account_count: ::std::option::Option<i64>,
+    /// `status`: ref `com.atproto.sync.defs#hostStatus`.
     pub status: ::std::option::Option<
         ::atmo_types::object::Open<crate::com::atproto::sync::defs::HostStatus>,
     >,

@@ -71,7 +71,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListRepos {
 /// Query parameters of `com.atproto.sync.listRepos`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 1000, default 500).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -179,9 +181,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `com.atproto.sync.listRepos` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `repos`: array of ref `com.atproto.sync.listRepos#repo`.
     pub repos: ::std::vec::Vec<Repo>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -273,12 +278,16 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `com.atproto.sync.listRepos#repo` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Repo {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Current repo commit CID
     pub head: ::atmo_types::Cid,
+    /// `rev`: string (format `tid`).
     pub rev: ::atmo_types::Tid,
+    /// `active`: boolean.
     pub active: ::std::option::Option<bool>,
     /// If active=false, this optional field indicates a possible reason for why the account is not active. If active=false and no status is supplied, then the host makes no claim for why the repository is no longer being hosted.
     pub status: ::std::option::Option<::atmo_types::object::Open<RepoStatus>>,

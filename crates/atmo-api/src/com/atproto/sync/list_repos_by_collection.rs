@@ -71,9 +71,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListReposByCollection {
 /// Query parameters of `com.atproto.sync.listReposByCollection`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `collection`: string (format `nsid`).
     pub collection: ::atmo_types::Nsid,
     /// Maximum size of response set. Recommend setting a large maximum (1000+) when enumerating large DID lists.
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -196,9 +198,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `com.atproto.sync.listReposByCollection` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `repos`: array of ref `com.atproto.sync.listReposByCollection#repo`.
     pub repos: ::std::vec::Vec<Repo>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -290,8 +295,10 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `com.atproto.sync.listReposByCollection#repo` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Repo {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,6 +61,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for NotifyOfUpdate {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.sync.notifyOfUpdate` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Hostname of the current service (usually a PDS) that is notifying of update.

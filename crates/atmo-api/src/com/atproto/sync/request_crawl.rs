@@ -61,6 +61,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for RequestCrawl {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.sync.requestCrawl` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Hostname of the current service (eg, PDS) that is requesting to be crawled.

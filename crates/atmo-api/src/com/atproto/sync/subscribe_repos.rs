@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The messages of the `com.atproto.sync.subscribeRepos` subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     /// `com.atproto.sync.subscribeRepos#commit`
@@ -247,8 +248,11 @@ impl ::std::error::Error for Error {}
 /// Represents a change to an account's status on a host (eg, PDS or Relay). The semantics of this event are that the status is at the host which emitted the event, not necessarily that at the currently active PDS. Eg, a Relay takedown would emit a takedown with active=false, even if the PDS is still active.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
+    /// `seq`: integer.
     pub seq: i64,
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `time`: string (format `datetime`).
     pub time: ::atmo_types::Datetime,
     /// Indicates that the account has a repository which can be fetched from the host that emitted this event.
     pub active: bool,
@@ -441,7 +445,9 @@ pub struct Commit {
     pub since: ::std::option::Option<::atmo_types::Tid>,
     /// CAR file containing relevant blocks, as a diff since the previous repo state. The commit must be included as a block, and the commit block CID must be the first entry in the CAR header 'roots' list.
     pub blocks: ::atmo_types::Bytes,
+    /// `ops`: array (maxLength 200) of ref `com.atproto.sync.subscribeRepos#repoOp`.
     pub ops: ::std::vec::Vec<RepoOp>,
+    /// `blobs`: array of cid-link.
     pub blobs: ::std::vec::Vec<::atmo_types::CidLink>,
     /// The root CID of the MST tree for the previous commit from this repo (indicated by the 'since' revision field in this message). Corresponds to the 'data' field in the repo commit object. NOTE: this field is effectively required for the 'inductive' version of firehose.
     pub prev_data: ::std::option::Option<::atmo_types::CidLink>,
@@ -672,8 +678,11 @@ impl<'de> ::serde::Deserialize<'de> for Commit {
 /// Represents a change to an account's identity. Could be an updated handle, signing key, or pds hosting endpoint. Serves as a prod to all downstream services to refresh their identity cache.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
+    /// `seq`: integer.
     pub seq: i64,
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `time`: string (format `datetime`).
     pub time: ::atmo_types::Datetime,
     /// The current handle for the account, or 'handle.invalid' if validation fails. This field is optional, might have been validated or passed-through from an upstream source. Semantics and behaviors for PDS vs Relay may evolve in the future; see atproto specs for more details.
     pub handle: ::std::option::Option<::atmo_types::Handle>,
@@ -779,9 +788,12 @@ impl<'de> ::serde::Deserialize<'de> for Identity {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `com.atproto.sync.subscribeRepos#info` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Info {
+    /// `name`: string (`knownValues`).
     pub name: ::atmo_types::object::Open<InfoName>,
+    /// `message`: string.
     pub message: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -871,6 +883,7 @@ impl<'de> ::serde::Deserialize<'de> for Info {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.info.properties.name` of `com.atproto.sync.subscribeRepos`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InfoName {
     /// `OutdatedCursor`
@@ -903,7 +916,9 @@ impl ::atmo_types::validate::Validate for InfoName {
 /// A repo operation, ie a mutation of a single record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepoOp {
+    /// `action`: string (`knownValues`).
     pub action: ::atmo_types::object::Open<RepoOpAction>,
+    /// `path`: string.
     pub path: ::std::string::String,
     /// For creates and updates, the new record CID. For deletions, null.
     pub cid: ::std::option::Option<::atmo_types::CidLink>,
@@ -1019,6 +1034,7 @@ impl<'de> ::serde::Deserialize<'de> for RepoOp {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.repoOp.properties.action` of `com.atproto.sync.subscribeRepos`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RepoOpAction {
     /// `create`

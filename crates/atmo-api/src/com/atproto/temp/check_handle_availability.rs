@@ -178,6 +178,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("birthDate", &self.birth_date);
     }
 }
+/// The union at `defs.main.output.schema.properties.result` of `com.atproto.temp.checkHandleAvailability`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputResult {
     /// `com.atproto.temp.checkHandleAvailability#resultAvailable`
@@ -249,10 +250,12 @@ impl ::atmo_types::validate::Validate for OutputResult {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The output body of `com.atproto.temp.checkHandleAvailability` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Echo of the input handle.
     pub handle: ::atmo_types::Handle,
+    /// `result`: union of `com.atproto.temp.checkHandleAvailability#resultAvailable`, `com.atproto.temp.checkHandleAvailability#resultUnavailable`.
     pub result: OutputResult,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -511,8 +514,10 @@ impl<'de> ::serde::Deserialize<'de> for ResultUnavailable {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `com.atproto.temp.checkHandleAvailability#suggestion` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
     /// Method used to build this suggestion. Should be considered opaque to clients. Can be used for metrics.
     pub method: ::std::string::String,

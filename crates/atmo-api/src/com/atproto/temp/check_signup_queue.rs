@@ -63,10 +63,14 @@ impl ::atmo_types::xrpc::ServerEndpoint for CheckSignupQueue {
         )
     }
 }
+/// The output body of `com.atproto.temp.checkSignupQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `activated`: boolean.
     pub activated: bool,
+    /// `placeInQueue`: integer.
     pub place_in_queue: ::std::option::Option<i64>,
+    /// `estimatedTimeMs`: integer.
     pub estimated_time_ms: ::std::option::Option<i64>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

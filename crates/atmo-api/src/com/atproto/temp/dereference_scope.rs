@@ -144,6 +144,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("scope", &self.scope);
     }
 }
+/// The output body of `com.atproto.temp.dereferenceScope` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The full oauth permission scope

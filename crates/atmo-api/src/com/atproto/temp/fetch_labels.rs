@@ -77,7 +77,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for FetchLabels {
 /// Query parameters of `com.atproto.temp.fetchLabels`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `since`: integer.
     pub since: ::std::option::Option<i64>,
+    /// `limit`: integer (minimum 1, maximum 250, default 50).
     pub limit: i64,
 }
 impl ::std::default::Default for Parameters {
@@ -185,8 +187,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `com.atproto.temp.fetchLabels` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for RevokeAccountCredentials {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `com.atproto.temp.revokeAccountCredentials` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `account`: string (format `at-identifier`).
     pub account: ::atmo_types::AtIdentifier,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

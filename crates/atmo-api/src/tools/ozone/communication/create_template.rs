@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateTemplate {
         )
     }
 }
+/// The input body of `tools.ozone.communication.createTemplate` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Name of the template.
@@ -208,6 +209,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.communication.createTemplate` (`application/json`): ref `tools.ozone.communication.defs#templateView`.
 pub type Output = crate::tools::ozone::communication::defs::TemplateView;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteTemplate {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `tools.ozone.communication.deleteTemplate` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `id`: string.
     pub id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -63,8 +63,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListTemplates {
         )
     }
 }
+/// The output body of `tools.ozone.communication.listTemplates` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `communicationTemplates`: array of ref `tools.ozone.communication.defs#templateView`.
     pub communication_templates: ::std::vec::Vec<
         crate::tools::ozone::communication::defs::TemplateView,
     >,

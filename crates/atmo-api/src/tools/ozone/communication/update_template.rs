@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateTemplate {
         )
     }
 }
+/// The input body of `tools.ozone.communication.updateTemplate` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// ID of the template to be updated.
@@ -80,6 +81,7 @@ pub struct Input {
     pub subject: ::std::option::Option<::std::string::String>,
     /// DID of the user who is updating the template.
     pub updated_by: ::std::option::Option<::atmo_types::Did>,
+    /// `disabled`: boolean.
     pub disabled: ::std::option::Option<bool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -230,6 +232,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.communication.updateTemplate` (`application/json`): ref `tools.ozone.communication.defs#templateView`.
 pub type Output = crate::tools::ozone::communication::defs::TemplateView;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,6 +68,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetAccountHistory {
         )
     }
 }
+/// The `knownValues` of `defs.main.parameters.properties.events.items` of `tools.ozone.hosting.getAccountHistory`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersEventsItem {
     /// `accountCreated`
@@ -116,11 +117,15 @@ impl ::atmo_types::validate::Validate for ParametersEventsItem {
 /// Query parameters of `tools.ozone.hosting.getAccountHistory`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `events`: array of string (`knownValues`).
     pub events: ::std::option::Option<
         ::std::vec::Vec<::atmo_types::object::Open<ParametersEventsItem>>,
     >,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
 }
 impl Parameters {
@@ -253,9 +258,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `tools.ozone.hosting.getAccountHistory` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `events`: array of ref `tools.ozone.hosting.getAccountHistory#event`.
     pub events: ::std::vec::Vec<Event>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -347,9 +355,12 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `tools.ozone.hosting.getAccountHistory#accountCreated` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AccountCreated {
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
+    /// `handle`: string (format `handle`).
     pub handle: ::std::option::Option<::atmo_types::Handle>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -428,8 +439,10 @@ impl<'de> ::serde::Deserialize<'de> for AccountCreated {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.hosting.getAccountHistory#emailConfirmed` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmailConfirmed {
+    /// `email`: string.
     pub email: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -506,8 +519,10 @@ impl<'de> ::serde::Deserialize<'de> for EmailConfirmed {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.hosting.getAccountHistory#emailUpdated` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmailUpdated {
+    /// `email`: string.
     pub email: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -584,10 +599,14 @@ impl<'de> ::serde::Deserialize<'de> for EmailUpdated {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.hosting.getAccountHistory#event` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// `details`: union of `tools.ozone.hosting.getAccountHistory#accountCreated`, `tools.ozone.hosting.getAccountHistory#emailUpdated`, `tools.ozone.hosting.getAccountHistory#emailConfirmed`, `tools.ozone.hosting.getAccountHistory#passwordUpdated`, `tools.ozone.hosting.getAccountHistory#handleUpdated`.
     pub details: EventDetails,
+    /// `createdBy`: string.
     pub created_by: ::std::string::String,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -690,6 +709,7 @@ impl<'de> ::serde::Deserialize<'de> for Event {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.event.properties.details` of `tools.ozone.hosting.getAccountHistory`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventDetails {
     /// `tools.ozone.hosting.getAccountHistory#accountCreated`
@@ -803,8 +823,10 @@ impl ::atmo_types::validate::Validate for EventDetails {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `tools.ozone.hosting.getAccountHistory#handleUpdated` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandleUpdated {
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -881,6 +903,7 @@ impl<'de> ::serde::Deserialize<'de> for HandleUpdated {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.hosting.getAccountHistory#passwordUpdated` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PasswordUpdated {
     /// Properties the lexicon does not declare, kept so that they round-trip.

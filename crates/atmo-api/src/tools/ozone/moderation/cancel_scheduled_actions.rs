@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for CancelScheduledActions {
         )
     }
 }
+/// The input body of `tools.ozone.moderation.cancelScheduledActions` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Array of DID subjects to cancel scheduled actions for
@@ -179,9 +180,11 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.moderation.cancelScheduledActions` (`application/json`): ref `tools.ozone.moderation.cancelScheduledActions#cancellationResults`.
 pub type Output = CancellationResults;
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `tools.ozone.moderation.cancelScheduledActions#cancellationResults` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CancellationResults {
     /// DIDs for which all pending scheduled actions were successfully cancelled
@@ -277,10 +280,14 @@ impl<'de> ::serde::Deserialize<'de> for CancellationResults {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.cancelScheduledActions#failedCancellation` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailedCancellation {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `error`: string.
     pub error: ::std::string::String,
+    /// `errorCode`: string.
     pub error_code: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -4,10 +4,13 @@
 /// Logs account status related events on a repo subject. Normally captured by automod from the firehose and emitted to ozone for historical tracking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountEvent {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Indicates that the account has a repository which can be fetched from the host that emitted this event.
     pub active: bool,
+    /// `status`: string (`knownValues`).
     pub status: ::std::option::Option<::atmo_types::object::Open<AccountEventStatus>>,
+    /// `timestamp`: string (format `datetime`).
     pub timestamp: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -121,6 +124,7 @@ impl<'de> ::serde::Deserialize<'de> for AccountEvent {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.accountEvent.properties.status` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AccountEventStatus {
     /// `unknown`
@@ -170,13 +174,20 @@ impl ::atmo_types::validate::Validate for AccountEventStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `tools.ozone.moderation.defs#accountHosting` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountHosting {
+    /// `status`: string (`knownValues`).
     pub status: ::atmo_types::object::Open<AccountHostingStatus>,
+    /// `updatedAt`: string (format `datetime`).
     pub updated_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `deletedAt`: string (format `datetime`).
     pub deleted_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `deactivatedAt`: string (format `datetime`).
     pub deactivated_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `reactivatedAt`: string (format `datetime`).
     pub reactivated_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -318,6 +329,7 @@ impl<'de> ::serde::Deserialize<'de> for AccountHosting {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.accountHosting.properties.status` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AccountHostingStatus {
     /// `takendown`
@@ -610,6 +622,7 @@ pub struct AgeAssuranceEvent {
     pub attempt_id: ::std::string::String,
     /// The status of the Age Assurance process.
     pub status: ::atmo_types::object::Open<AgeAssuranceEventStatus>,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::std::option::Option<
         ::atmo_types::object::Open<crate::app::bsky::ageassurance::defs::Access>,
     >,
@@ -860,6 +873,7 @@ impl ::atmo_types::validate::Validate for AgeAssuranceEventStatus {
 pub struct AgeAssuranceOverrideEvent {
     /// The status to be set for the user decided by a moderator, overriding whatever value the user had previously. Use reset to default to original state.
     pub status: ::atmo_types::object::Open<AgeAssuranceOverrideEventStatus>,
+    /// `access`: ref `app.bsky.ageassurance.defs#access`.
     pub access: ::std::option::Option<
         ::atmo_types::object::Open<crate::app::bsky::ageassurance::defs::Access>,
     >,
@@ -1115,13 +1129,20 @@ impl<'de> ::serde::Deserialize<'de> for AgeAssurancePurgeEvent {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#blobView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlobView {
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `mimeType`: string.
     pub mime_type: ::std::string::String,
+    /// `size`: integer.
     pub size: i64,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `details`: union of `tools.ozone.moderation.defs#imageDetails`, `tools.ozone.moderation.defs#videoDetails`.
     pub details: ::std::option::Option<BlobViewDetails>,
+    /// `moderation`: ref `tools.ozone.moderation.defs#moderation`.
     pub moderation: ::std::option::Option<Moderation>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1261,6 +1282,7 @@ impl<'de> ::serde::Deserialize<'de> for BlobView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.blobView.properties.details` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BlobViewDetails {
     /// `tools.ozone.moderation.defs#imageDetails`
@@ -1335,6 +1357,7 @@ impl ::atmo_types::validate::Validate for BlobViewDetails {
 /// Logs cancellation of a scheduled takedown action for an account.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CancelScheduledTakedownEvent {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1401,9 +1424,12 @@ impl<'de> ::serde::Deserialize<'de> for CancelScheduledTakedownEvent {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#convoView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvoView {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `convoId`: string.
     pub convo_id: ::std::string::String,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1490,10 +1516,15 @@ impl<'de> ::serde::Deserialize<'de> for ConvoView {
 /// Logs identity related events on a repo subject. Normally captured by automod from the firehose and emitted to ozone for historical tracking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdentityEvent {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
+    /// `handle`: string (format `handle`).
     pub handle: ::std::option::Option<::atmo_types::Handle>,
+    /// `pdsHost`: string (format `uri`).
     pub pds_host: ::std::option::Option<::atmo_types::Uri>,
+    /// `tombstone`: boolean.
     pub tombstone: ::std::option::Option<bool>,
+    /// `timestamp`: string (format `datetime`).
     pub timestamp: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1622,9 +1653,12 @@ impl<'de> ::serde::Deserialize<'de> for IdentityEvent {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#imageDetails` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageDetails {
+    /// `width`: integer.
     pub width: i64,
+    /// `height`: integer.
     pub height: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1712,8 +1746,10 @@ impl<'de> ::serde::Deserialize<'de> for ImageDetails {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#modEventAcknowledge` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModEventAcknowledge {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// If true, all other reports on content authored by this account will be resolved (acknowledged).
     pub acknowledge_account_subjects: ::std::option::Option<bool>,
@@ -1797,6 +1833,7 @@ impl<'de> ::serde::Deserialize<'de> for ModEventAcknowledge {
 /// Add a comment to a subject. An empty comment will clear any previously set sticky comment.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModEventComment {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Make the comment persistent on the subject
     pub sticky: ::std::option::Option<bool>,
@@ -1880,6 +1917,7 @@ impl<'de> ::serde::Deserialize<'de> for ModEventComment {
 /// Divert a record's blobs to a 3rd party service for further scanning/tagging
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModEventDivert {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -2143,8 +2181,10 @@ impl<'de> ::serde::Deserialize<'de> for ModEventEmail {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#modEventEscalate` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModEventEscalate {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -2214,8 +2254,11 @@ impl<'de> ::serde::Deserialize<'de> for ModEventEscalate {
 /// Apply/Negate labels on a subject
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModEventLabel {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
+    /// `createLabelVals`: array of string.
     pub create_label_vals: ::std::vec::Vec<::std::string::String>,
+    /// `negateLabelVals`: array of string.
     pub negate_label_vals: ::std::vec::Vec<::std::string::String>,
     /// Indicates how long the label will remain on the subject. Only applies on labels that are being added.
     pub duration_in_hours: ::std::option::Option<i64>,
@@ -2343,6 +2386,7 @@ impl<'de> ::serde::Deserialize<'de> for ModEventLabel {
 /// Mute incoming reports on a subject
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModEventMute {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Indicates how long the subject should remain muted.
     pub duration_in_hours: i64,
@@ -2440,6 +2484,7 @@ impl<'de> ::serde::Deserialize<'de> for ModEventMute {
 /// Mute incoming reports from an account
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModEventMuteReporter {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Indicates how long the account should remain muted. Falsy value here means a permanent mute.
     pub duration_in_hours: ::std::option::Option<i64>,
@@ -2523,7 +2568,9 @@ impl<'de> ::serde::Deserialize<'de> for ModEventMuteReporter {
 /// Set priority score of the subject. Higher score means higher priority.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModEventPriorityScore {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
+    /// `score`: integer (minimum 0, maximum 100).
     pub score: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -2632,9 +2679,11 @@ impl<'de> ::serde::Deserialize<'de> for ModEventPriorityScore {
 /// Report a subject
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModEventReport {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Set to true if the reporter was muted from reporting at the time of the event. These reports won't impact the reviewState of the subject.
     pub is_reporter_muted: ::std::option::Option<bool>,
+    /// `reportType`: ref `com.atproto.moderation.defs#reasonType`.
     pub report_type: ::atmo_types::object::Open<
         crate::com::atproto::moderation::defs::ReasonType,
     >,
@@ -3062,6 +3111,7 @@ impl<'de> ::serde::Deserialize<'de> for ModEventTag {
 /// Take down a subject permanently or temporarily
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModEventTakedown {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Indicates how long the takedown should be in effect before automatically expiring.
     pub duration_in_hours: ::std::option::Option<i64>,
@@ -3240,6 +3290,7 @@ impl<'de> ::serde::Deserialize<'de> for ModEventTakedown {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.modEventTakedown.properties.targetServices.items` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ModEventTakedownTargetServicesItem {
     /// `appview`
@@ -3413,16 +3464,26 @@ impl<'de> ::serde::Deserialize<'de> for ModEventUnmuteReporter {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#modEventView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModEventView {
+    /// `id`: integer.
     pub id: i64,
+    /// `event`: union of `tools.ozone.moderation.defs#modEventTakedown`, `tools.ozone.moderation.defs#modEventReverseTakedown`, `tools.ozone.moderation.defs#modEventComment`, `tools.ozone.moderation.defs#modEventReport`, `tools.ozone.moderation.defs#modEventLabel`, `tools.ozone.moderation.defs#modEventAcknowledge`, `tools.ozone.moderation.defs#modEventEscalate`, `tools.ozone.moderation.defs#modEventMute`, `tools.ozone.moderation.defs#modEventUnmute`, `tools.ozone.moderation.defs#modEventMuteReporter`, `tools.ozone.moderation.defs#modEventUnmuteReporter`, `tools.ozone.moderation.defs#modEventEmail`, `tools.ozone.moderation.defs#modEventResolveAppeal`, `tools.ozone.moderation.defs#modEventDivert`, `tools.ozone.moderation.defs#modEventTag`, `tools.ozone.moderation.defs#accountEvent`, `tools.ozone.moderation.defs#identityEvent`, `tools.ozone.moderation.defs#recordEvent`, `tools.ozone.moderation.defs#modEventPriorityScore`, `tools.ozone.moderation.defs#ageAssuranceEvent`, `tools.ozone.moderation.defs#ageAssuranceOverrideEvent`, `tools.ozone.moderation.defs#ageAssurancePurgeEvent`, `tools.ozone.moderation.defs#revokeAccountCredentialsEvent`, `tools.ozone.moderation.defs#scheduleTakedownEvent`, `tools.ozone.moderation.defs#cancelScheduledTakedownEvent`.
     pub event: ModEventViewEvent,
+    /// `subject`: union of `com.atproto.admin.defs#repoRef`, `com.atproto.repo.strongRef`, `chat.bsky.convo.defs#messageRef`, `chat.bsky.convo.defs#convoRef`.
     pub subject: ModEventViewSubject,
+    /// `subjectBlobCids`: array of string.
     pub subject_blob_cids: ::std::vec::Vec<::std::string::String>,
+    /// `createdBy`: string (format `did`).
     pub created_by: ::atmo_types::Did,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `creatorHandle`: string.
     pub creator_handle: ::std::option::Option<::std::string::String>,
+    /// `subjectHandle`: string.
     pub subject_handle: ::std::option::Option<::std::string::String>,
+    /// `modTool`: ref `tools.ozone.moderation.defs#modTool`.
     pub mod_tool: ::std::option::Option<ModTool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -3602,6 +3663,7 @@ impl<'de> ::serde::Deserialize<'de> for ModEventView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.modEventView.properties.event` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModEventViewEvent {
     /// `tools.ozone.moderation.defs#modEventTakedown`
@@ -4020,6 +4082,7 @@ impl ::atmo_types::validate::Validate for ModEventViewEvent {
         }
     }
 }
+/// The union at `defs.modEventView.properties.subject` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModEventViewSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -4119,14 +4182,22 @@ impl ::atmo_types::validate::Validate for ModEventViewSubject {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `tools.ozone.moderation.defs#modEventViewDetail` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModEventViewDetail {
+    /// `id`: integer.
     pub id: i64,
+    /// `event`: union of `tools.ozone.moderation.defs#modEventTakedown`, `tools.ozone.moderation.defs#modEventReverseTakedown`, `tools.ozone.moderation.defs#modEventComment`, `tools.ozone.moderation.defs#modEventReport`, `tools.ozone.moderation.defs#modEventLabel`, `tools.ozone.moderation.defs#modEventAcknowledge`, `tools.ozone.moderation.defs#modEventEscalate`, `tools.ozone.moderation.defs#modEventMute`, `tools.ozone.moderation.defs#modEventUnmute`, `tools.ozone.moderation.defs#modEventMuteReporter`, `tools.ozone.moderation.defs#modEventUnmuteReporter`, `tools.ozone.moderation.defs#modEventEmail`, `tools.ozone.moderation.defs#modEventResolveAppeal`, `tools.ozone.moderation.defs#modEventDivert`, `tools.ozone.moderation.defs#modEventTag`, `tools.ozone.moderation.defs#accountEvent`, `tools.ozone.moderation.defs#identityEvent`, `tools.ozone.moderation.defs#recordEvent`, `tools.ozone.moderation.defs#modEventPriorityScore`, `tools.ozone.moderation.defs#ageAssuranceEvent`, `tools.ozone.moderation.defs#ageAssuranceOverrideEvent`, `tools.ozone.moderation.defs#ageAssurancePurgeEvent`, `tools.ozone.moderation.defs#revokeAccountCredentialsEvent`, `tools.ozone.moderation.defs#scheduleTakedownEvent`, `tools.ozone.moderation.defs#cancelScheduledTakedownEvent`.
     pub event: ModEventViewDetailEvent,
+    /// `subject`: union of `tools.ozone.moderation.defs#repoView`, `tools.ozone.moderation.defs#repoViewNotFound`, `tools.ozone.moderation.defs#recordView`, `tools.ozone.moderation.defs#recordViewNotFound`, `tools.ozone.moderation.defs#convoView`.
     pub subject: ModEventViewDetailSubject,
+    /// `subjectBlobs`: array of ref `tools.ozone.moderation.defs#blobView`.
     pub subject_blobs: ::std::vec::Vec<BlobView>,
+    /// `createdBy`: string (format `did`).
     pub created_by: ::atmo_types::Did,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::atmo_types::Datetime,
+    /// `modTool`: ref `tools.ozone.moderation.defs#modTool`.
     pub mod_tool: ::std::option::Option<ModTool>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -4282,6 +4353,7 @@ impl<'de> ::serde::Deserialize<'de> for ModEventViewDetail {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.modEventViewDetail.properties.event` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModEventViewDetailEvent {
     /// `tools.ozone.moderation.defs#modEventTakedown`
@@ -4700,6 +4772,7 @@ impl ::atmo_types::validate::Validate for ModEventViewDetailEvent {
         }
     }
 }
+/// The union at `defs.modEventViewDetail.properties.subject` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModEventViewDetailSubject {
     /// `tools.ozone.moderation.defs#repoView`
@@ -4918,8 +4991,10 @@ impl<'de> ::serde::Deserialize<'de> for ModTool {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#moderation` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Moderation {
+    /// `subjectStatus`: ref `tools.ozone.moderation.defs#subjectStatusView`.
     pub subject_status: ::std::option::Option<SubjectStatusView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -4993,8 +5068,10 @@ impl<'de> ::serde::Deserialize<'de> for Moderation {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#moderationDetail` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModerationDetail {
+    /// `subjectStatus`: ref `tools.ozone.moderation.defs#subjectStatusView`.
     pub subject_status: ::std::option::Option<SubjectStatusView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -5071,9 +5148,13 @@ impl<'de> ::serde::Deserialize<'de> for ModerationDetail {
 /// Logs lifecycle event on a record subject. Normally captured by automod from the firehose and emitted to ozone for historical tracking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordEvent {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
+    /// `op`: string (`knownValues`).
     pub op: ::atmo_types::object::Open<RecordEventOp>,
+    /// `cid`: string (format `cid`).
     pub cid: ::std::option::Option<::atmo_types::Cid>,
+    /// `timestamp`: string (format `datetime`).
     pub timestamp: ::atmo_types::Datetime,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -5182,6 +5263,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordEvent {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.recordEvent.properties.op` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordEventOp {
     /// `create`
@@ -5219,11 +5301,16 @@ impl ::atmo_types::validate::Validate for RecordEventOp {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `tools.ozone.moderation.defs#recordHosting` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordHosting {
+    /// `status`: string (`knownValues`).
     pub status: ::atmo_types::object::Open<RecordHostingStatus>,
+    /// `updatedAt`: string (format `datetime`).
     pub updated_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `createdAt`: string (format `datetime`).
     pub created_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `deletedAt`: string (format `datetime`).
     pub deleted_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -5339,6 +5426,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordHosting {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.recordHosting.properties.status` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordHostingStatus {
     /// `deleted`
@@ -5372,14 +5460,22 @@ impl ::atmo_types::validate::Validate for RecordHostingStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `tools.ozone.moderation.defs#recordView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordView {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `value`: unknown.
     pub value: ::atmo_types::Unknown,
+    /// `blobCids`: array of string (format `cid`).
     pub blob_cids: ::std::vec::Vec<::atmo_types::Cid>,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
+    /// `moderation`: ref `tools.ozone.moderation.defs#moderation`.
     pub moderation: Moderation,
+    /// `repo`: ref `tools.ozone.moderation.defs#repoView`.
     pub repo: RepoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -5526,17 +5622,26 @@ impl<'de> ::serde::Deserialize<'de> for RecordView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#recordViewDetail` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordViewDetail {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::atmo_types::Cid,
+    /// `value`: unknown.
     pub value: ::atmo_types::Unknown,
+    /// `blobs`: array of ref `tools.ozone.moderation.defs#blobView`.
     pub blobs: ::std::vec::Vec<BlobView>,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
+    /// `moderation`: ref `tools.ozone.moderation.defs#moderationDetail`.
     pub moderation: ModerationDetail,
+    /// `repo`: ref `tools.ozone.moderation.defs#repoView`.
     pub repo: RepoView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -5698,8 +5803,10 @@ impl<'de> ::serde::Deserialize<'de> for RecordViewDetail {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#recordViewNotFound` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordViewNotFound {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -5940,18 +6047,30 @@ impl<'de> ::serde::Deserialize<'de> for RecordsStats {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#repoView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepoView {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
+    /// `relatedRecords`: array of unknown.
     pub related_records: ::std::vec::Vec<::atmo_types::Unknown>,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
+    /// `moderation`: ref `tools.ozone.moderation.defs#moderation`.
     pub moderation: Moderation,
+    /// `invitedBy`: ref `com.atproto.server.defs#inviteCode`.
     pub invited_by: ::std::option::Option<crate::com::atproto::server::defs::InviteCode>,
+    /// `invitesDisabled`: boolean.
     pub invites_disabled: ::std::option::Option<bool>,
+    /// `inviteNote`: string.
     pub invite_note: ::std::option::Option<::std::string::String>,
+    /// `deactivatedAt`: string (format `datetime`).
     pub deactivated_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `threatSignatures`: array of ref `com.atproto.admin.defs#threatSignature`.
     pub threat_signatures: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::admin::defs::ThreatSignature>,
     >,
@@ -6160,25 +6279,40 @@ impl<'de> ::serde::Deserialize<'de> for RepoView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#repoViewDetail` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepoViewDetail {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `handle`: string (format `handle`).
     pub handle: ::atmo_types::Handle,
+    /// `email`: string.
     pub email: ::std::option::Option<::std::string::String>,
+    /// `relatedRecords`: array of unknown.
     pub related_records: ::std::vec::Vec<::atmo_types::Unknown>,
+    /// `indexedAt`: string (format `datetime`).
     pub indexed_at: ::atmo_types::Datetime,
+    /// `moderation`: ref `tools.ozone.moderation.defs#moderationDetail`.
     pub moderation: ModerationDetail,
+    /// `labels`: array of ref `com.atproto.label.defs#label`.
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
+    /// `invitedBy`: ref `com.atproto.server.defs#inviteCode`.
     pub invited_by: ::std::option::Option<crate::com::atproto::server::defs::InviteCode>,
+    /// `invites`: array of ref `com.atproto.server.defs#inviteCode`.
     pub invites: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::server::defs::InviteCode>,
     >,
+    /// `invitesDisabled`: boolean.
     pub invites_disabled: ::std::option::Option<bool>,
+    /// `inviteNote`: string.
     pub invite_note: ::std::option::Option<::std::string::String>,
+    /// `emailConfirmedAt`: string (format `datetime`).
     pub email_confirmed_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `deactivatedAt`: string (format `datetime`).
     pub deactivated_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `threatSignatures`: array of ref `com.atproto.admin.defs#threatSignature`.
     pub threat_signatures: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::admin::defs::ThreatSignature>,
     >,
@@ -6427,8 +6561,10 @@ impl<'de> ::serde::Deserialize<'de> for RepoViewDetail {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#repoViewNotFound` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepoViewNotFound {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -6501,8 +6637,10 @@ impl<'de> ::serde::Deserialize<'de> for RepoViewNotFound {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.defs#reporterStats` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReporterStats {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// The total number of reports made by the user on accounts.
     pub account_report_count: i64,
@@ -6819,9 +6957,13 @@ impl<'de> ::serde::Deserialize<'de> for RevokeAccountCredentialsEvent {
 /// Logs a scheduled takedown action for an account.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScheduleTakedownEvent {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
+    /// `executeAt`: string (format `datetime`).
     pub execute_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `executeAfter`: string (format `datetime`).
     pub execute_after: ::std::option::Option<::atmo_types::Datetime>,
+    /// `executeUntil`: string (format `datetime`).
     pub execute_until: ::std::option::Option<::atmo_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -7275,6 +7417,7 @@ impl ::atmo_types::validate::Validate for ScheduledActionViewStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `knownValues` of `tools.ozone.moderation.defs#subjectReviewState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubjectReviewState {
     /// `tools.ozone.moderation.defs#reviewOpen`
@@ -7324,33 +7467,48 @@ impl ::atmo_types::validate::Validate for SubjectReviewState {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `tools.ozone.moderation.defs#subjectStatusView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubjectStatusView {
+    /// `id`: integer.
     pub id: i64,
+    /// `subject`: union of `com.atproto.admin.defs#repoRef`, `com.atproto.repo.strongRef`, `chat.bsky.convo.defs#messageRef`, `chat.bsky.convo.defs#convoRef`.
     pub subject: SubjectStatusViewSubject,
+    /// `hosting`: union of `tools.ozone.moderation.defs#accountHosting`, `tools.ozone.moderation.defs#recordHosting`.
     pub hosting: ::std::option::Option<SubjectStatusViewHosting>,
+    /// `subjectBlobCids`: array of string (format `cid`).
     pub subject_blob_cids: ::std::option::Option<::std::vec::Vec<::atmo_types::Cid>>,
+    /// `subjectRepoHandle`: string.
     pub subject_repo_handle: ::std::option::Option<::std::string::String>,
     /// Timestamp referencing when the last update was made to the moderation status of the subject
     pub updated_at: ::atmo_types::Datetime,
     /// Timestamp referencing the first moderation status impacting event was emitted on the subject
     pub created_at: ::atmo_types::Datetime,
+    /// `reviewState`: ref `tools.ozone.moderation.defs#subjectReviewState`.
     pub review_state: ::atmo_types::object::Open<SubjectReviewState>,
     /// Sticky comment on the subject.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Numeric value representing the level of priority. Higher score means higher priority.
     pub priority_score: ::std::option::Option<i64>,
+    /// `muteUntil`: string (format `datetime`).
     pub mute_until: ::std::option::Option<::atmo_types::Datetime>,
+    /// `muteReportingUntil`: string (format `datetime`).
     pub mute_reporting_until: ::std::option::Option<::atmo_types::Datetime>,
+    /// `lastReviewedBy`: string (format `did`).
     pub last_reviewed_by: ::std::option::Option<::atmo_types::Did>,
+    /// `lastReviewedAt`: string (format `datetime`).
     pub last_reviewed_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `lastReportedAt`: string (format `datetime`).
     pub last_reported_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Timestamp referencing when the author of the subject appealed a moderation action
     pub last_appealed_at: ::std::option::Option<::atmo_types::Datetime>,
+    /// `takendown`: boolean.
     pub takendown: ::std::option::Option<bool>,
     /// True indicates that the a previously taken moderator action was appealed against, by the author of the content. False indicates last appeal was resolved by moderators.
     pub appealed: ::std::option::Option<bool>,
+    /// `suspendUntil`: string (format `datetime`).
     pub suspend_until: ::std::option::Option<::atmo_types::Datetime>,
+    /// `tags`: array of string.
     pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Statistics related to the account subject
     pub account_stats: ::std::option::Option<AccountStats>,
@@ -7762,6 +7920,7 @@ impl<'de> ::serde::Deserialize<'de> for SubjectStatusView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.subjectStatusView.properties.subject` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubjectStatusViewSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -7861,6 +8020,7 @@ impl ::atmo_types::validate::Validate for SubjectStatusViewSubject {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The union at `defs.subjectStatusView.properties.hosting` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubjectStatusViewHosting {
     /// `tools.ozone.moderation.defs#accountHosting`
@@ -8015,13 +8175,19 @@ impl ::atmo_types::validate::Validate for SubjectStatusViewAgeAssuranceUpdatedBy
 /// Detailed view of a subject. For record subjects, the author's repo and profile will be returned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubjectView {
+    /// `type`: ref `com.atproto.moderation.defs#subjectType`.
     pub r#type: ::atmo_types::object::Open<
         crate::com::atproto::moderation::defs::SubjectType,
     >,
+    /// `subject`: string.
     pub subject: ::std::string::String,
+    /// `status`: ref `tools.ozone.moderation.defs#subjectStatusView`.
     pub status: ::std::option::Option<SubjectStatusView>,
+    /// `repo`: ref `tools.ozone.moderation.defs#repoViewDetail`.
     pub repo: ::std::option::Option<RepoViewDetail>,
+    /// `profile`: union of .
     pub profile: ::std::option::Option<SubjectViewProfile>,
+    /// `record`: ref `tools.ozone.moderation.defs#recordViewDetail`.
     pub record: ::std::option::Option<RecordViewDetail>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -8171,6 +8337,7 @@ impl<'de> ::serde::Deserialize<'de> for SubjectView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.subjectView.properties.profile` of `tools.ozone.moderation.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubjectViewProfile {
     /// A member this build does not know, kept verbatim.
@@ -8218,10 +8385,14 @@ pub const TIMELINE_EVENT_PLC_CREATE: &str = "tools.ozone.moderation.defs#timelin
 pub const TIMELINE_EVENT_PLC_OPERATION: &str = "tools.ozone.moderation.defs#timelineEventPlcOperation";
 /// Moderation event timeline event for a PLC tombstone operation
 pub const TIMELINE_EVENT_PLC_TOMBSTONE: &str = "tools.ozone.moderation.defs#timelineEventPlcTombstone";
+/// The `tools.ozone.moderation.defs#videoDetails` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VideoDetails {
+    /// `width`: integer.
     pub width: i64,
+    /// `height`: integer.
     pub height: i64,
+    /// `length`: integer.
     pub length: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

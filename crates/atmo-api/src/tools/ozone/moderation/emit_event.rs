@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for EmitEvent {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The union at `defs.main.input.schema.properties.event` of `tools.ozone.moderation.emitEvent`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputEvent {
     /// `tools.ozone.moderation.defs#modEventTakedown`
@@ -544,6 +545,7 @@ impl ::atmo_types::validate::Validate for InputEvent {
         }
     }
 }
+/// The union at `defs.main.input.schema.properties.subject` of `tools.ozone.moderation.emitEvent`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputSubject {
     /// `com.atproto.admin.defs#repoRef`
@@ -615,12 +617,18 @@ impl ::atmo_types::validate::Validate for InputSubject {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.moderation.emitEvent` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `event`: union of `tools.ozone.moderation.defs#modEventTakedown`, `tools.ozone.moderation.defs#modEventAcknowledge`, `tools.ozone.moderation.defs#modEventEscalate`, `tools.ozone.moderation.defs#modEventComment`, `tools.ozone.moderation.defs#modEventLabel`, `tools.ozone.moderation.defs#modEventReport`, `tools.ozone.moderation.defs#modEventMute`, `tools.ozone.moderation.defs#modEventUnmute`, `tools.ozone.moderation.defs#modEventMuteReporter`, `tools.ozone.moderation.defs#modEventUnmuteReporter`, `tools.ozone.moderation.defs#modEventReverseTakedown`, `tools.ozone.moderation.defs#modEventResolveAppeal`, `tools.ozone.moderation.defs#modEventEmail`, `tools.ozone.moderation.defs#modEventDivert`, `tools.ozone.moderation.defs#modEventTag`, `tools.ozone.moderation.defs#accountEvent`, `tools.ozone.moderation.defs#identityEvent`, `tools.ozone.moderation.defs#recordEvent`, `tools.ozone.moderation.defs#modEventPriorityScore`, `tools.ozone.moderation.defs#ageAssuranceEvent`, `tools.ozone.moderation.defs#ageAssuranceOverrideEvent`, `tools.ozone.moderation.defs#ageAssurancePurgeEvent`, `tools.ozone.moderation.defs#revokeAccountCredentialsEvent`, `tools.ozone.moderation.defs#scheduleTakedownEvent`, `tools.ozone.moderation.defs#cancelScheduledTakedownEvent`.
     pub event: InputEvent,
+    /// `subject`: union of `com.atproto.admin.defs#repoRef`, `com.atproto.repo.strongRef`.
     pub subject: InputSubject,
+    /// `subjectBlobCids`: array of string (format `cid`).
     pub subject_blob_cids: ::std::option::Option<::std::vec::Vec<::atmo_types::Cid>>,
+    /// `createdBy`: string (format `did`).
     pub created_by: ::atmo_types::Did,
+    /// `modTool`: ref `tools.ozone.moderation.defs#modTool`.
     pub mod_tool: ::std::option::Option<crate::tools::ozone::moderation::defs::ModTool>,
     /// An optional external ID for the event, used to deduplicate events from external systems. Fails when an event of same type with the same external ID exists for the same subject.
     pub external_id: ::std::option::Option<::std::string::String>,
@@ -782,6 +790,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.moderation.emitEvent` (`application/json`): ref `tools.ozone.moderation.defs#modEventView`.
 pub type Output = crate::tools::ozone::moderation::defs::ModEventView;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -71,6 +71,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetAccountPreferences {
 /// Query parameters of `tools.ozone.moderation.getAccountPreferences`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
 }
 impl Parameters {
@@ -145,8 +146,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("did", &self.did);
     }
 }
+/// The output body of `tools.ozone.moderation.getAccountPreferences` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `preferences`: ref `app.bsky.actor.defs#preferences`.
     pub preferences: crate::app::bsky::actor::defs::Preferences,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -65,6 +65,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetAccountTimeline {
 /// Query parameters of `tools.ozone.moderation.getAccountTimeline`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
 }
 impl Parameters {
@@ -139,8 +140,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("did", &self.did);
     }
 }
+/// The output body of `tools.ozone.moderation.getAccountTimeline` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `timeline`: array of ref `tools.ozone.moderation.getAccountTimeline#timelineItem`.
     pub timeline: ::std::vec::Vec<TimelineItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -256,9 +259,12 @@ impl ::std::fmt::Display for Error {
     }
 }
 impl ::std::error::Error for Error {}
+/// The `tools.ozone.moderation.getAccountTimeline#timelineItem` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineItem {
+    /// `day`: string.
     pub day: ::std::string::String,
+    /// `summary`: array of ref `tools.ozone.moderation.getAccountTimeline#timelineItemSummary`.
     pub summary: ::std::vec::Vec<TimelineItemSummary>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -345,12 +351,16 @@ impl<'de> ::serde::Deserialize<'de> for TimelineItem {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.getAccountTimeline#timelineItemSummary` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineItemSummary {
+    /// `eventSubjectType`: string (`knownValues`).
     pub event_subject_type: ::atmo_types::object::Open<
         TimelineItemSummaryEventSubjectType,
     >,
+    /// `eventType`: string (`knownValues`).
     pub event_type: ::atmo_types::object::Open<TimelineItemSummaryEventType>,
+    /// `count`: integer.
     pub count: i64,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -458,6 +468,7 @@ impl<'de> ::serde::Deserialize<'de> for TimelineItemSummary {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.timelineItemSummary.properties.eventSubjectType` of `tools.ozone.moderation.getAccountTimeline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimelineItemSummaryEventSubjectType {
     /// `account`
@@ -495,6 +506,7 @@ impl ::atmo_types::validate::Validate for TimelineItemSummaryEventSubjectType {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `knownValues` of `defs.timelineItemSummary.properties.eventType` of `tools.ozone.moderation.getAccountTimeline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimelineItemSummaryEventType {
     /// `tools.ozone.moderation.defs#modEventTakedown`

@@ -71,6 +71,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetEvent {
 /// Query parameters of `tools.ozone.moderation.getEvent`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `id`: integer.
     pub id: i64,
 }
 impl Parameters {
@@ -145,6 +146,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("id", &self.id);
     }
 }
+/// The output body of `tools.ozone.moderation.getEvent` (`application/json`): ref `tools.ozone.moderation.defs#modEventViewDetail`.
 pub type Output = crate::tools::ozone::moderation::defs::ModEventViewDetail;
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;

@@ -71,7 +71,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetRecord {
 /// Query parameters of `tools.ozone.moderation.getRecord`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `uri`: string (format `at-uri`).
     pub uri: ::atmo_types::AtUri,
+    /// `cid`: string (format `cid`).
     pub cid: ::std::option::Option<::atmo_types::Cid>,
 }
 impl Parameters {
@@ -158,6 +160,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cid", &self.cid);
     }
 }
+/// The output body of `tools.ozone.moderation.getRecord` (`application/json`): ref `tools.ozone.moderation.defs#recordViewDetail`.
 pub type Output = crate::tools::ozone::moderation::defs::RecordViewDetail;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetRecords {
 /// Query parameters of `tools.ozone.moderation.getRecords`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `uris`: array (maxLength 100) of string (format `at-uri`).
     pub uris: ::std::vec::Vec<::atmo_types::AtUri>,
 }
 impl Parameters {
@@ -168,6 +169,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("uris", &self.uris);
     }
 }
+/// The union at `defs.main.output.schema.properties.records.items` of `tools.ozone.moderation.getRecords`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputRecordsItem {
     /// `tools.ozone.moderation.defs#recordViewDetail`
@@ -247,8 +249,10 @@ impl ::atmo_types::validate::Validate for OutputRecordsItem {
         }
     }
 }
+/// The output body of `tools.ozone.moderation.getRecords` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `records`: array of union of `tools.ozone.moderation.defs#recordViewDetail`, `tools.ozone.moderation.defs#recordViewNotFound`.
     pub records: ::std::vec::Vec<OutputRecordsItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -71,6 +71,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetRepo {
 /// Query parameters of `tools.ozone.moderation.getRepo`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
 }
 impl Parameters {
@@ -145,6 +146,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("did", &self.did);
     }
 }
+/// The output body of `tools.ozone.moderation.getRepo` (`application/json`): ref `tools.ozone.moderation.defs#repoViewDetail`.
 pub type Output = crate::tools::ozone::moderation::defs::RepoViewDetail;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -71,6 +71,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetReporterStats {
 /// Query parameters of `tools.ozone.moderation.getReporterStats`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `dids`: array (maxLength 100) of string (format `did`).
     pub dids: ::std::vec::Vec<::atmo_types::Did>,
 }
 impl Parameters {
@@ -162,8 +163,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("dids", &self.dids);
     }
 }
+/// The output body of `tools.ozone.moderation.getReporterStats` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `stats`: array of ref `tools.ozone.moderation.defs#reporterStats`.
     pub stats: ::std::vec::Vec<crate::tools::ozone::moderation::defs::ReporterStats>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

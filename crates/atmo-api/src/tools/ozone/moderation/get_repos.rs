@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetRepos {
 /// Query parameters of `tools.ozone.moderation.getRepos`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `dids`: array (maxLength 100) of string (format `did`).
     pub dids: ::std::vec::Vec<::atmo_types::Did>,
 }
 impl Parameters {
@@ -168,6 +169,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("dids", &self.dids);
     }
 }
+/// The union at `defs.main.output.schema.properties.repos.items` of `tools.ozone.moderation.getRepos`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputReposItem {
     /// `tools.ozone.moderation.defs#repoViewDetail`
@@ -247,8 +249,10 @@ impl ::atmo_types::validate::Validate for OutputReposItem {
         }
     }
 }
+/// The output body of `tools.ozone.moderation.getRepos` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `repos`: array of union of `tools.ozone.moderation.defs#repoViewDetail`, `tools.ozone.moderation.defs#repoViewNotFound`.
     pub repos: ::std::vec::Vec<OutputReposItem>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -77,6 +77,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetSubjects {
 /// Query parameters of `tools.ozone.moderation.getSubjects`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `subjects`: array (minLength 1, maxLength 100) of string.
     pub subjects: ::std::vec::Vec<::std::string::String>,
 }
 impl Parameters {
@@ -168,8 +169,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("subjects", &self.subjects);
     }
 }
+/// The output body of `tools.ozone.moderation.getSubjects` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `subjects`: array of ref `tools.ozone.moderation.defs#subjectView`.
     pub subjects: ::std::vec::Vec<crate::tools::ozone::moderation::defs::SubjectView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

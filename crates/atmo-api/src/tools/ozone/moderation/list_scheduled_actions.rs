@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListScheduledActions {
         )
     }
 }
+/// The `knownValues` of `defs.main.input.schema.properties.statuses.items` of `tools.ozone.moderation.listScheduledActions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputStatusesItem {
     /// `pending`
@@ -113,6 +114,7 @@ impl ::atmo_types::validate::Validate for InputStatusesItem {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.moderation.listScheduledActions` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Filter actions scheduled to execute after this time
@@ -304,8 +306,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.moderation.listScheduledActions` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `actions`: array of ref `tools.ozone.moderation.defs#scheduledActionView`.
     pub actions: ::std::vec::Vec<
         crate::tools::ozone::moderation::defs::ScheduledActionView,
     >,

@@ -212,6 +212,7 @@ impl ::atmo_types::validate::Validate for ParametersAgeAssuranceState {
 pub struct Parameters {
     /// The types of events (fully qualified string in the format of tools.ozone.moderation.defs#modEvent<name>) to filter by. If not specified, all events are returned.
     pub types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `createdBy`: string (format `did`).
     pub created_by: ::std::option::Option<::atmo_types::Did>,
     /// Sort direction for the events. Defaults to descending order of created at timestamp.
     pub sort_direction: ParametersSortDirection,
@@ -219,6 +220,7 @@ pub struct Parameters {
     pub created_after: ::std::option::Option<::atmo_types::Datetime>,
     /// Retrieve events created before a given timestamp
     pub created_before: ::std::option::Option<::atmo_types::Datetime>,
+    /// `subject`: string (format `uri`).
     pub subject: ::std::option::Option<::atmo_types::Uri>,
     /// If specified, only events where the subject belongs to the given collections will be returned. When subjectType is set to 'account', this will be ignored.
     pub collections: ::std::option::Option<::std::vec::Vec<::atmo_types::Nsid>>,
@@ -228,6 +230,7 @@ pub struct Parameters {
     >,
     /// If true, events on all record types (posts, lists, profile etc.) or records from given 'collections' param, owned by the did are returned.
     pub include_all_user_records: bool,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
     /// If true, only events with comments are returned
     pub has_comment: ::std::option::Option<bool>,
@@ -241,7 +244,9 @@ pub struct Parameters {
     pub added_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// If specified, only events where all of these tags were removed are returned
     pub removed_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `reportTypes`: array of string.
     pub report_types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `policies`: array of string.
     pub policies: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// If specified, only events where the modTool name matches any of the given values are returned
     pub mod_tool: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -253,6 +258,7 @@ pub struct Parameters {
     >,
     /// If specified, only events where strikeCount value is set are returned.
     pub with_strike: ::std::option::Option<bool>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -663,9 +669,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.moderation.queryEvents` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `events`: array of ref `tools.ozone.moderation.defs#modEventView`.
     pub events: ::std::vec::Vec<crate::tools::ozone::moderation::defs::ModEventView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

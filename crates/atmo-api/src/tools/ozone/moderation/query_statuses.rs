@@ -124,6 +124,7 @@ impl ::atmo_types::validate::Validate for ParametersReviewState {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `enum` values of `defs.main.parameters.properties.sortField` of `tools.ozone.moderation.queryStatuses`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortField {
     /// `lastReviewedAt`
@@ -188,6 +189,7 @@ impl ::atmo_types::validate::Validate for ParametersSortField {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `enum` values of `defs.main.parameters.properties.sortDirection` of `tools.ozone.moderation.queryStatuses`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortDirection {
     /// `asc`
@@ -361,18 +363,25 @@ pub struct Parameters {
     pub review_state: ::std::option::Option<
         ::atmo_types::object::Open<ParametersReviewState>,
     >,
+    /// `ignoreSubjects`: array of string (format `uri`).
     pub ignore_subjects: ::std::option::Option<::std::vec::Vec<::atmo_types::Uri>>,
     /// Get all subject statuses that were reviewed by a specific moderator
     pub last_reviewed_by: ::std::option::Option<::atmo_types::Did>,
+    /// `sortField`: string (`enum`, default "lastReportedAt").
     pub sort_field: ParametersSortField,
+    /// `sortDirection`: string (`enum`, default "desc").
     pub sort_direction: ParametersSortDirection,
     /// Get subjects that were taken down
     pub takendown: ::std::option::Option<bool>,
     /// Get subjects in unresolved appealed status
     pub appealed: ::std::option::Option<bool>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `tags`: array (maxLength 25) of string.
     pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `excludeTags`: array of string.
     pub exclude_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// If specified, subjects belonging to the given collections will be returned. When subjectType is set to 'account', this will be ignored.
     pub collections: ::std::option::Option<::std::vec::Vec<::atmo_types::Nsid>>,
@@ -1020,9 +1029,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("ageAssuranceState", &self.age_assurance_state);
     }
 }
+/// The output body of `tools.ozone.moderation.queryStatuses` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `subjectStatuses`: array of ref `tools.ozone.moderation.defs#subjectStatusView`.
     pub subject_statuses: ::std::vec::Vec<
         crate::tools::ozone::moderation::defs::SubjectStatusView,
     >,

@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for ScheduleAction {
         )
     }
 }
+/// The union at `defs.main.input.schema.properties.action` of `tools.ozone.moderation.scheduleAction`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputAction {
     /// `tools.ozone.moderation.scheduleAction#takedown`
@@ -133,12 +134,16 @@ impl ::atmo_types::validate::Validate for InputAction {
         }
     }
 }
+/// The input body of `tools.ozone.moderation.scheduleAction` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `action`: union of `tools.ozone.moderation.scheduleAction#takedown`.
     pub action: InputAction,
     /// Array of DID subjects to schedule the action for
     pub subjects: ::std::vec::Vec<::atmo_types::Did>,
+    /// `createdBy`: string (format `did`).
     pub created_by: ::atmo_types::Did,
+    /// `scheduling`: ref `tools.ozone.moderation.scheduleAction#schedulingConfig`.
     pub scheduling: SchedulingConfig,
     /// This will be propagated to the moderation event when it is applied
     pub mod_tool: ::std::option::Option<crate::tools::ozone::moderation::defs::ModTool>,
@@ -282,13 +287,18 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.moderation.scheduleAction` (`application/json`): ref `tools.ozone.moderation.scheduleAction#scheduledActionResults`.
 pub type Output = ScheduledActionResults;
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `tools.ozone.moderation.scheduleAction#failedScheduling` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailedScheduling {
+    /// `subject`: string (format `did`).
     pub subject: ::atmo_types::Did,
+    /// `error`: string.
     pub error: ::std::string::String,
+    /// `errorCode`: string.
     pub error_code: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -389,9 +399,12 @@ impl<'de> ::serde::Deserialize<'de> for FailedScheduling {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.moderation.scheduleAction#scheduledActionResults` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduledActionResults {
+    /// `succeeded`: array of string (format `did`).
     pub succeeded: ::std::vec::Vec<::atmo_types::Did>,
+    /// `failed`: array of ref `tools.ozone.moderation.scheduleAction#failedScheduling`.
     pub failed: ::std::vec::Vec<FailedScheduling>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -583,6 +596,7 @@ impl<'de> ::serde::Deserialize<'de> for SchedulingConfig {
 /// Schedule a takedown action
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Takedown {
+    /// `comment`: string.
     pub comment: ::std::option::Option<::std::string::String>,
     /// Indicates how long the takedown should be in effect before automatically expiring.
     pub duration_in_hours: ::std::option::Option<i64>,

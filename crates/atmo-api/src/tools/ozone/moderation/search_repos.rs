@@ -79,8 +79,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for SearchRepos {
 pub struct Parameters {
     /// DEPRECATED: use 'q' instead
     pub term: ::std::option::Option<::std::string::String>,
+    /// `q`: string.
     pub q: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -210,9 +213,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.moderation.searchRepos` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `repos`: array of ref `tools.ozone.moderation.defs#repoView`.
     pub repos: ::std::vec::Vec<crate::tools::ozone::moderation::defs::RepoView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for AssignModerator {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `tools.ozone.queue.assignModerator` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The ID of the queue to assign the user to.
@@ -160,6 +161,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.queue.assignModerator` (`application/json`): ref `tools.ozone.queue.defs#assignmentView`.
 pub type Output = crate::tools::ozone::queue::defs::AssignmentView;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for CreateQueue {
         )
     }
 }
+/// The `knownValues` of `defs.main.input.schema.properties.subjectTypes.items` of `tools.ozone.queue.createQueue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputSubjectTypesItem {
     /// `account`
@@ -113,6 +114,7 @@ impl ::atmo_types::validate::Validate for InputSubjectTypesItem {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.queue.createQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Display name for the queue (must be unique)
@@ -283,8 +285,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.queue.createQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `queue`: ref `tools.ozone.queue.defs#queueView`.
     pub queue: crate::tools::ozone::queue::defs::QueueView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteQueue {
         )
     }
 }
+/// The input body of `tools.ozone.queue.deleteQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// ID of the queue to delete
@@ -160,8 +161,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.queue.deleteQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `deleted`: boolean.
     pub deleted: bool,
     /// Number of reports that were migrated (if migration occurred)
     pub reports_migrated: ::std::option::Option<i64>,

@@ -83,7 +83,9 @@ pub struct Parameters {
     pub queue_ids: ::std::option::Option<::std::vec::Vec<i64>>,
     /// If specified, returns assignments for these moderators only.
     pub dids: ::std::option::Option<::std::vec::Vec<::atmo_types::Did>>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -231,9 +233,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.queue.getAssignments` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `assignments`: array of ref `tools.ozone.queue.defs#assignmentView`.
     pub assignments: ::std::vec::Vec<crate::tools::ozone::queue::defs::AssignmentView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

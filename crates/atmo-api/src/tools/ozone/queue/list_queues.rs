@@ -79,7 +79,9 @@ pub struct Parameters {
     pub collection: ::std::option::Option<::std::string::String>,
     /// Filter queues that handle any of these report reason types.
     pub report_types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -253,9 +255,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.queue.listQueues` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `queues`: array of ref `tools.ozone.queue.defs#queueView`.
     pub queues: ::std::vec::Vec<crate::tools::ozone::queue::defs::QueueView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

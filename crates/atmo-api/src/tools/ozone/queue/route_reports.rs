@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for RouteReports {
         )
     }
 }
+/// The input body of `tools.ozone.queue.routeReports` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Start of report ID range (inclusive).
@@ -164,6 +165,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.queue.routeReports` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The number of reports assigned to a queue.

@@ -61,6 +61,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UnassignModerator {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `tools.ozone.queue.unassignModerator` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The ID of the queue to unassign the user from.

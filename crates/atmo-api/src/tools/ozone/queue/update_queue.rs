@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateQueue {
         )
     }
 }
+/// The input body of `tools.ozone.queue.updateQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// ID of the queue to update
@@ -207,8 +208,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.queue.updateQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `queue`: ref `tools.ozone.queue.defs#queueView`.
     pub queue: crate::tools::ozone::queue::defs::QueueView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for CloseReports {
         )
     }
 }
+/// The input body of `tools.ozone.report.closeReports` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Subject DID (account-level reports) or AT-URI (record-level reports) whose reports should be closed.
@@ -188,6 +189,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.report.closeReports` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Number of reports that were transitioned to closed.

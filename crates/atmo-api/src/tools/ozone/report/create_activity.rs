@@ -204,6 +204,7 @@ impl ::atmo_types::validate::Validate for InputActivity {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.report.createActivity` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// ID of the report to record activity on. Exactly one of reportId or eventId must be provided.
@@ -356,8 +357,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.report.createActivity` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `activity`: ref `tools.ozone.report.defs#reportActivityView`.
     pub activity: crate::tools::ozone::report::defs::ReportActivityView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -119,15 +119,22 @@ impl ::atmo_types::validate::Validate for AssignmentActivityPreviousStatus {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `tools.ozone.report.defs#assignmentView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssignmentView {
+    /// `id`: integer.
     pub id: i64,
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// The moderator assigned to this report
     pub moderator: ::std::option::Option<crate::tools::ozone::team::defs::Member>,
+    /// `queue`: ref `tools.ozone.queue.defs#queueView`.
     pub queue: ::std::option::Option<crate::tools::ozone::queue::defs::QueueView>,
+    /// `reportId`: integer.
     pub report_id: i64,
+    /// `startAt`: string (format `datetime`).
     pub start_at: ::atmo_types::Datetime,
+    /// `endAt`: string (format `datetime`).
     pub end_at: ::std::option::Option<::atmo_types::Datetime>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -1087,6 +1094,7 @@ pub const REASON_SEXUAL_NCII: &str = "tools.ozone.report.defs#reasonSexualNCII";
 pub const REASON_SEXUAL_OTHER: &str = "tools.ozone.report.defs#reasonSexualOther";
 /// Unlabelled adult content
 pub const REASON_SEXUAL_UNLABELED: &str = "tools.ozone.report.defs#reasonSexualUnlabeled";
+/// The `knownValues` of `tools.ozone.report.defs#reasonType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReasonType {
     /// `tools.ozone.report.defs#reasonAppeal`
@@ -1994,6 +2002,7 @@ impl<'de> ::serde::Deserialize<'de> for ReportAssignment {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.report.defs#reportView` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportView {
     /// Report ID

@@ -261,9 +261,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.report.getHistoricalStats` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `stats`: array of ref `tools.ozone.report.defs#historicalStats`.
     pub stats: ::std::vec::Vec<crate::tools::ozone::report::defs::HistoricalStats>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -124,8 +124,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         let _ = q;
     }
 }
+/// The output body of `tools.ozone.report.getLatestReport` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `report`: ref `tools.ozone.report.defs#reportView`.
     pub report: crate::tools::ozone::report::defs::ReportView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

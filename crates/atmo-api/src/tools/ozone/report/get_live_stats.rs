@@ -167,6 +167,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all_opt("reportTypes", &self.report_types);
     }
 }
+/// The output body of `tools.ozone.report.getLiveStats` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Statistics for the requested filter.

@@ -146,6 +146,7 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("id", &self.id);
     }
 }
+/// The output body of `tools.ozone.report.getReport` (`application/json`): ref `tools.ozone.report.defs#reportView`.
 pub type Output = crate::tools::ozone::report::defs::ReportView;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -79,7 +79,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListActivities {
 pub struct Parameters {
     /// ID of the report whose activities to list
     pub report_id: i64,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -202,11 +204,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.report.listActivities` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `activities`: array of ref `tools.ozone.report.defs#reportActivityView`.
     pub activities: ::std::vec::Vec<
         crate::tools::ozone::report::defs::ReportActivityView,
     >,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

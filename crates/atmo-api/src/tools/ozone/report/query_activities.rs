@@ -74,6 +74,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for QueryActivities {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The `enum` values of `defs.main.parameters.properties.sortDirection` of `tools.ozone.report.queryActivities`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortDirection {
     /// `asc`
@@ -131,7 +132,9 @@ pub struct Parameters {
     pub created_after: ::std::option::Option<::atmo_types::Datetime>,
     /// Retrieve activities created at or before a given timestamp
     pub created_before: ::std::option::Option<::atmo_types::Datetime>,
+    /// `sortDirection`: string (`enum`, default "desc").
     pub sort_direction: ParametersSortDirection,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
     /// Cursor of the form `<createdAtMs>::<activityId>`.
     pub cursor: ::std::option::Option<::std::string::String>,
@@ -298,11 +301,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.report.queryActivities` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `activities`: array of ref `tools.ozone.report.defs#reportActivityView`.
     pub activities: ::std::vec::Vec<
         crate::tools::ozone::report::defs::ReportActivityView,
     >,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -162,6 +162,7 @@ impl ::atmo_types::validate::Validate for ParametersSubjectType {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `enum` values of `defs.main.parameters.properties.sortField` of `tools.ozone.report.queryReports`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortField {
     /// `createdAt`
@@ -210,6 +211,7 @@ impl ::atmo_types::validate::Validate for ParametersSortField {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `enum` values of `defs.main.parameters.properties.sortDirection` of `tools.ozone.report.queryReports`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortDirection {
     /// `asc`
@@ -285,9 +287,13 @@ pub struct Parameters {
     pub is_muted: bool,
     /// Filter by the DID of the moderator permanently assigned to the report.
     pub assigned_to: ::std::option::Option<::atmo_types::Did>,
+    /// `sortField`: string (`enum`, default "createdAt").
     pub sort_field: ParametersSortField,
+    /// `sortDirection`: string (`enum`, default "desc").
     pub sort_direction: ParametersSortDirection,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -581,9 +587,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.report.queryReports` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `reports`: array of ref `tools.ozone.report.defs#reportView`.
     pub reports: ::std::vec::Vec<crate::tools::ozone::report::defs::ReportView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for ReassignQueue {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `tools.ozone.report.reassignQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// ID of the report to reassign
@@ -179,8 +180,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.report.reassignQueue` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `report`: ref `tools.ozone.report.defs#reportView`.
     pub report: crate::tools::ozone::report::defs::ReportView,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for RefreshStats {
         )
     }
 }
+/// The input body of `tools.ozone.report.refreshStats` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Start date for recomputation, inclusive (YYYY-MM-DD).
@@ -176,6 +177,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.report.refreshStats` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UnassignModerator {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `tools.ozone.report.unassignModerator` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The ID of the report to unassign.
@@ -151,6 +152,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.report.unassignModerator` (`application/json`): ref `tools.ozone.report.defs#assignmentView`.
 pub type Output = crate::tools::ozone::report::defs::AssignmentView;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -106,6 +106,7 @@ impl ::atmo_types::validate::Validate for InputSortDirection {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.safelink.queryEvents` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Cursor for pagination
@@ -257,10 +258,12 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.safelink.queryEvents` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Next cursor for pagination. Only present if there are more results.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `events`: array of ref `tools.ozone.safelink.defs#event`.
     pub events: ::std::vec::Vec<crate::tools::ozone::safelink::defs::Event>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -106,6 +106,7 @@ impl ::atmo_types::validate::Validate for InputSortDirection {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.safelink.queryRules` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Cursor for pagination
@@ -302,10 +303,12 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.safelink.queryRules` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Next cursor for pagination. Only present if there are more results.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `rules`: array of ref `tools.ozone.safelink.defs#urlRule`.
     pub rules: ::std::vec::Vec<crate::tools::ozone::safelink::defs::UrlRule>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -66,10 +66,12 @@ impl ::atmo_types::xrpc::ServerEndpoint for RemoveRule {
         )
     }
 }
+/// The input body of `tools.ozone.safelink.removeRule` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The URL or domain to remove the rule for
     pub url: ::std::string::String,
+    /// `pattern`: ref `tools.ozone.safelink.defs#patternType`.
     pub pattern: ::atmo_types::object::Open<
         crate::tools::ozone::safelink::defs::PatternType,
     >,
@@ -190,6 +192,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.safelink.removeRule` (`application/json`): ref `tools.ozone.safelink.defs#event`.
 pub type Output = crate::tools::ozone::safelink::defs::Event;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,16 +66,20 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpdateRule {
         )
     }
 }
+/// The input body of `tools.ozone.safelink.updateRule` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The URL or domain to update the rule for
     pub url: ::std::string::String,
+    /// `pattern`: ref `tools.ozone.safelink.defs#patternType`.
     pub pattern: ::atmo_types::object::Open<
         crate::tools::ozone::safelink::defs::PatternType,
     >,
+    /// `action`: ref `tools.ozone.safelink.defs#actionType`.
     pub action: ::atmo_types::object::Open<
         crate::tools::ozone::safelink::defs::ActionType,
     >,
+    /// `reason`: ref `tools.ozone.safelink.defs#reasonType`.
     pub reason: ::atmo_types::object::Open<
         crate::tools::ozone::safelink::defs::ReasonType,
     >,
@@ -224,6 +228,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.safelink.updateRule` (`application/json`): ref `tools.ozone.safelink.defs#event`.
 pub type Output = crate::tools::ozone::safelink::defs::Event;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

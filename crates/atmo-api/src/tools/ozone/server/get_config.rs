@@ -63,12 +63,18 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetConfig {
         )
     }
 }
+/// The output body of `tools.ozone.server.getConfig` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
+    /// `appview`: ref `tools.ozone.server.getConfig#serviceConfig`.
     pub appview: ::std::option::Option<ServiceConfig>,
+    /// `pds`: ref `tools.ozone.server.getConfig#serviceConfig`.
     pub pds: ::std::option::Option<ServiceConfig>,
+    /// `blobDivert`: ref `tools.ozone.server.getConfig#serviceConfig`.
     pub blob_divert: ::std::option::Option<ServiceConfig>,
+    /// `chat`: ref `tools.ozone.server.getConfig#serviceConfig`.
     pub chat: ::std::option::Option<ServiceConfig>,
+    /// `viewer`: ref `tools.ozone.server.getConfig#viewerConfig`.
     pub viewer: ::std::option::Option<ViewerConfig>,
     /// The did of the verifier used for verification.
     pub verifier_did: ::std::option::Option<::atmo_types::Did>,
@@ -195,8 +201,10 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `tools.ozone.server.getConfig#serviceConfig` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceConfig {
+    /// `url`: string (format `uri`).
     pub url: ::std::option::Option<::atmo_types::Uri>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -256,8 +264,10 @@ impl<'de> ::serde::Deserialize<'de> for ServiceConfig {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.server.getConfig#viewerConfig` object.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ViewerConfig {
+    /// `role`: string (`knownValues`).
     pub role: ::std::option::Option<::atmo_types::object::Open<ViewerConfigRole>>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -324,6 +334,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewerConfig {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `knownValues` of `defs.viewerConfig.properties.role` of `tools.ozone.server.getConfig`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ViewerConfigRole {
     /// `tools.ozone.team.defs#roleAdmin`

@@ -66,6 +66,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteSet {
         )
     }
 }
+/// The input body of `tools.ozone.set.deleteSet` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Name of the set to delete
@@ -145,6 +146,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.set.deleteSet` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

@@ -67,6 +67,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteValues {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `tools.ozone.set.deleteValues` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Name of the set to delete values from

@@ -77,8 +77,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for GetValues {
 /// Query parameters of `tools.ozone.set.getValues`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `name`: string.
     pub name: ::std::string::String,
+    /// `limit`: integer (minimum 1, maximum 1000, default 100).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl Parameters {
@@ -201,10 +204,14 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.set.getValues` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `set`: ref `tools.ozone.set.defs#setView`.
     pub set: crate::tools::ozone::set::defs::SetView,
+    /// `values`: array of string.
     pub values: ::std::vec::Vec<::std::string::String>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -74,6 +74,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for QuerySets {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The `enum` values of `defs.main.parameters.properties.sortBy` of `tools.ozone.set.querySets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersSortBy {
     /// `name`
@@ -178,9 +179,13 @@ impl ::atmo_types::validate::Validate for ParametersSortDirection {
 /// Query parameters of `tools.ozone.set.querySets`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `namePrefix`: string.
     pub name_prefix: ::std::option::Option<::std::string::String>,
+    /// `sortBy`: string (`enum`, default "name").
     pub sort_by: ParametersSortBy,
     /// Defaults to ascending order of name field.
     pub sort_direction: ParametersSortDirection,
@@ -331,9 +336,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         );
     }
 }
+/// The output body of `tools.ozone.set.querySets` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `sets`: array of ref `tools.ozone.set.defs#setView`.
     pub sets: ::std::vec::Vec<crate::tools::ozone::set::defs::SetView>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -78,7 +78,9 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpsertSet {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `tools.ozone.set.upsertSet` (`application/json`): ref `tools.ozone.set.defs#set`.
 pub type Input = crate::tools::ozone::set::defs::Set;
+/// The output body of `tools.ozone.set.upsertSet` (`application/json`): ref `tools.ozone.set.defs#setView`.
 pub type Output = crate::tools::ozone::set::defs::SetView;
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;

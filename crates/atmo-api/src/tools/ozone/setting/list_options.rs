@@ -74,6 +74,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListOptions {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The `knownValues` of `defs.main.parameters.properties.scope` of `tools.ozone.setting.listOptions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParametersScope {
     /// `instance`
@@ -110,8 +111,11 @@ impl ::atmo_types::validate::Validate for ParametersScope {
 /// Query parameters of `tools.ozone.setting.listOptions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `scope`: string (`knownValues`, default "instance").
     pub scope: ::atmo_types::object::Open<ParametersScope>,
     /// Filter keys by prefix
     pub prefix: ::std::option::Option<::std::string::String>,
@@ -273,9 +277,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all_opt("keys", &self.keys);
     }
 }
+/// The output body of `tools.ozone.setting.listOptions` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `options`: array of ref `tools.ozone.setting.defs#option`.
     pub options: ::std::vec::Vec<crate::tools::ozone::setting::defs::Option>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

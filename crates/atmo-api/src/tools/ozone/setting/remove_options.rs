@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for RemoveOptions {
         )
     }
 }
+/// The `knownValues` of `defs.main.input.schema.properties.scope` of `tools.ozone.setting.removeOptions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputScope {
     /// `instance`
@@ -105,9 +106,12 @@ impl ::atmo_types::validate::Validate for InputScope {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.setting.removeOptions` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `keys`: array (minLength 1, maxLength 200) of string (format `nsid`).
     pub keys: ::std::vec::Vec<::atmo_types::Nsid>,
+    /// `scope`: string (`knownValues`).
     pub scope: ::atmo_types::object::Open<InputScope>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -211,6 +215,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.setting.removeOptions` (`application/json`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
     /// Properties the lexicon does not declare, kept so that they round-trip.

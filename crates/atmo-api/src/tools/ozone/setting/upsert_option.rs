@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for UpsertOption {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The `knownValues` of `defs.main.input.schema.properties.scope` of `tools.ozone.setting.upsertOption`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputScope {
     /// `instance`
@@ -111,6 +112,7 @@ impl ::atmo_types::validate::Validate for InputScope {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The `knownValues` of `defs.main.input.schema.properties.managerRole` of `tools.ozone.setting.upsertOption`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputManagerRole {
     /// `tools.ozone.team.defs#roleModerator`
@@ -160,12 +162,18 @@ impl ::atmo_types::validate::Validate for InputManagerRole {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.setting.upsertOption` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `key`: string (format `nsid`).
     pub key: ::atmo_types::Nsid,
+    /// `scope`: string (`knownValues`).
     pub scope: ::atmo_types::object::Open<InputScope>,
+    /// `value`: unknown.
     pub value: ::atmo_types::Unknown,
+    /// `description`: string (maxLength 2000).
     pub description: ::std::option::Option<::std::string::String>,
+    /// `managerRole`: string (`knownValues`).
     pub manager_role: ::std::option::Option<
         ::atmo_types::object::Open<InputManagerRole>,
     >,
@@ -306,8 +314,10 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.setting.upsertOption` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `option`: ref `tools.ozone.setting.defs#option`.
     pub option: crate::tools::ozone::setting::defs::Option,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -65,6 +65,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for FindCorrelation {
 /// Query parameters of `tools.ozone.signature.findCorrelation`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `dids`: array of string (format `did`).
     pub dids: ::std::vec::Vec<::atmo_types::Did>,
 }
 impl Parameters {
@@ -143,8 +144,10 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_all("dids", &self.dids);
     }
 }
+/// The output body of `tools.ozone.signature.findCorrelation` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `details`: array of ref `tools.ozone.signature.defs#sigDetail`.
     pub details: ::std::vec::Vec<crate::tools::ozone::signature::defs::SigDetail>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

@@ -71,8 +71,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for FindRelatedAccounts {
 /// Query parameters of `tools.ozone.signature.findRelatedAccounts`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
 }
 impl Parameters {
@@ -191,9 +194,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `tools.ozone.signature.findRelatedAccounts` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `accounts`: array of ref `tools.ozone.signature.findRelatedAccounts#relatedAccount`.
     pub accounts: ::std::vec::Vec<RelatedAccount>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -285,9 +291,12 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 /// This endpoint declares no errors.
 pub type Error = ::atmo_types::xrpc::NoError;
+/// The `tools.ozone.signature.findRelatedAccounts#relatedAccount` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelatedAccount {
+    /// `account`: ref `com.atproto.admin.defs#accountView`.
     pub account: crate::com::atproto::admin::defs::AccountView,
+    /// `similarities`: array of ref `tools.ozone.signature.defs#sigDetail`.
     pub similarities: ::std::option::Option<
         ::std::vec::Vec<crate::tools::ozone::signature::defs::SigDetail>,
     >,

@@ -71,8 +71,11 @@ impl ::atmo_types::xrpc::ServerEndpoint for SearchAccounts {
 /// Query parameters of `tools.ozone.signature.searchAccounts`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `values`: array of string.
     pub values: ::std::vec::Vec<::std::string::String>,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
 }
 impl Parameters {
@@ -195,9 +198,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push("limit", &self.limit);
     }
 }
+/// The output body of `tools.ozone.signature.searchAccounts` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `accounts`: array of ref `com.atproto.admin.defs#accountView`.
     pub accounts: ::std::vec::Vec<crate::com::atproto::admin::defs::AccountView>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

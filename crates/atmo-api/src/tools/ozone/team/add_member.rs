@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for AddMember {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The `knownValues` of `defs.main.input.schema.properties.role` of `tools.ozone.team.addMember`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputRole {
     /// `tools.ozone.team.defs#roleAdmin`
@@ -121,9 +122,12 @@ impl ::atmo_types::validate::Validate for InputRole {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The input body of `tools.ozone.team.addMember` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
+    /// `role`: string (`knownValues`).
     pub role: ::atmo_types::object::Open<InputRole>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -210,6 +214,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.team.addMember` (`application/json`): ref `tools.ozone.team.defs#member`.
 pub type Output = crate::tools::ozone::team::defs::Member;
 /// The errors this endpoint declares; each carries the server's message.
 #[derive(Debug, Clone, PartialEq, Eq)]

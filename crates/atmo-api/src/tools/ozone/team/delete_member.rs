@@ -61,8 +61,10 @@ impl ::atmo_types::xrpc::ServerEndpoint for DeleteMember {
         ::std::result::Result::Ok(::std::option::Option::None)
     }
 }
+/// The input body of `tools.ozone.team.deleteMember` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
+    /// `did`: string (format `did`).
     pub did: ::atmo_types::Did,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

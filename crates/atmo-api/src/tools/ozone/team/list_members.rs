@@ -77,10 +77,15 @@ impl ::atmo_types::xrpc::ServerEndpoint for ListMembers {
 /// Query parameters of `tools.ozone.team.listMembers`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
+    /// `q`: string.
     pub q: ::std::option::Option<::std::string::String>,
+    /// `disabled`: boolean.
     pub disabled: ::std::option::Option<bool>,
+    /// `roles`: array of string.
     pub roles: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// `limit`: integer (minimum 1, maximum 100, default 50).
     pub limit: i64,
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
 }
 impl ::std::default::Default for Parameters {
@@ -224,9 +229,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("cursor", &self.cursor);
     }
 }
+/// The output body of `tools.ozone.team.listMembers` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `members`: array of ref `tools.ozone.team.defs#member`.
     pub members: ::std::vec::Vec<crate::tools::ozone::team::defs::Member>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,

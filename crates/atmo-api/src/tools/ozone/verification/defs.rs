@@ -22,9 +22,13 @@ pub struct VerificationView {
     pub revoked_at: ::std::option::Option<::atmo_types::Datetime>,
     /// The user who revoked this verification.
     pub revoked_by: ::std::option::Option<::atmo_types::Did>,
+    /// `subjectProfile`: union of .
     pub subject_profile: ::std::option::Option<VerificationViewSubjectProfile>,
+    /// `issuerProfile`: union of .
     pub issuer_profile: ::std::option::Option<VerificationViewIssuerProfile>,
+    /// `subjectRepo`: union of `tools.ozone.moderation.defs#repoViewDetail`, `tools.ozone.moderation.defs#repoViewNotFound`.
     pub subject_repo: ::std::option::Option<VerificationViewSubjectRepo>,
+    /// `issuerRepo`: union of `tools.ozone.moderation.defs#repoViewDetail`, `tools.ozone.moderation.defs#repoViewNotFound`.
     pub issuer_repo: ::std::option::Option<VerificationViewIssuerRepo>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -254,6 +258,7 @@ impl<'de> ::serde::Deserialize<'de> for VerificationView {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The union at `defs.verificationView.properties.subjectProfile` of `tools.ozone.verification.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerificationViewSubjectProfile {
     /// A member this build does not know, kept verbatim.
@@ -295,6 +300,7 @@ impl ::atmo_types::validate::Validate for VerificationViewSubjectProfile {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The union at `defs.verificationView.properties.issuerProfile` of `tools.ozone.verification.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerificationViewIssuerProfile {
     /// A member this build does not know, kept verbatim.
@@ -336,6 +342,7 @@ impl ::atmo_types::validate::Validate for VerificationViewIssuerProfile {
         _: &mut ::atmo_types::validate::Violations,
     ) {}
 }
+/// The union at `defs.verificationView.properties.subjectRepo` of `tools.ozone.verification.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerificationViewSubjectRepo {
     /// `tools.ozone.moderation.defs#repoViewDetail`
@@ -415,6 +422,7 @@ impl ::atmo_types::validate::Validate for VerificationViewSubjectRepo {
         }
     }
 }
+/// The union at `defs.verificationView.properties.issuerRepo` of `tools.ozone.verification.defs`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerificationViewIssuerRepo {
     /// `tools.ozone.moderation.defs#repoViewDetail`

@@ -78,6 +78,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for GrantVerifications {
         ::atmo_types::validate::Validate::validate(output)
     }
 }
+/// The input body of `tools.ozone.verification.grantVerifications` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Array of verification requests to process
@@ -173,11 +174,14 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.verification.grantVerifications` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `verifications`: array of ref `tools.ozone.verification.defs#verificationView`.
     pub verifications: ::std::vec::Vec<
         crate::tools::ozone::verification::defs::VerificationView,
     >,
+    /// `failedVerifications`: array of ref `tools.ozone.verification.grantVerifications#grantError`.
     pub failed_verifications: ::std::vec::Vec<GrantError>,
     /// Properties the lexicon does not declare, kept so that they round-trip.
     pub extra: ::atmo_types::Extra,
@@ -374,6 +378,7 @@ impl<'de> ::serde::Deserialize<'de> for GrantError {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The `tools.ozone.verification.grantVerifications#verificationInput` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerificationInput {
     /// The did of the subject being verified

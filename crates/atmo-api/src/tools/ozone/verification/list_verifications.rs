@@ -353,9 +353,12 @@ impl ::atmo_types::xrpc::QueryParams for Parameters {
         q.push_opt("isRevoked", &self.is_revoked);
     }
 }
+/// The output body of `tools.ozone.verification.listVerifications` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
+    /// `cursor`: string.
     pub cursor: ::std::option::Option<::std::string::String>,
+    /// `verifications`: array of ref `tools.ozone.verification.defs#verificationView`.
     pub verifications: ::std::vec::Vec<
         crate::tools::ozone::verification::defs::VerificationView,
     >,

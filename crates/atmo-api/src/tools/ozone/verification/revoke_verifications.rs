@@ -72,6 +72,7 @@ impl ::atmo_types::xrpc::ServerEndpoint for RevokeVerifications {
         )
     }
 }
+/// The input body of `tools.ozone.verification.revokeVerifications` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// Array of verification record uris to revoke
@@ -191,6 +192,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
         ::atmo_types::object::deserialize_object(d)
     }
 }
+/// The output body of `tools.ozone.verification.revokeVerifications` (`application/json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// List of verification uris successfully revoked
