@@ -216,3 +216,51 @@ fn new_takes_required_fields_in_required_order_whatever_the_property_order() {
         ]
     );
 }
+
+/// A file's lines, sorted: equal for two outputs that differ only in the
+/// order of fields and items.
+fn sorted_lines(text: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    lines
+}
+
+#[test]
+fn names_on_a_clash_do_not_depend_on_property_order() {
+    // `foo_bar` and `fooBar` make the same field and inline type names,
+    // `extra_` and `extra` the same field name as the generated `extra`:
+    // who gets the plain name and who the suffix must not depend on the
+    // order `properties` lists them in.
+    let object = |props: &str| {
+        format!(
+            r#"{{"lexicon":1,"id":"com.example.clash","defs":{{"entry":{{"type":"object",
+            "required":["fooBar","foo_bar"],"properties":{{{props}}}}}}}}}"#
+        )
+    };
+    let foo_bar = r#""foo_bar":{"type":"object","properties":{"a":{"type":"integer"}}}"#;
+    let foo_bar2 = r#""fooBar":{"type":"object","properties":{"b":{"type":"string"}}}"#;
+    let extra = r#""extra":{"type":"string"}"#;
+    let extra2 = r#""extra_":{"type":"boolean"}"#;
+    // As written, and as DAG-CBOR sorts the keys (shorter first, then bytewise).
+    let authored = doc(
+        "a.json",
+        &object(&[foo_bar, foo_bar2, extra2, extra].join(",")),
+    );
+    let installed = doc(
+        "b.json",
+        &object(&[extra, extra2, foo_bar2, foo_bar].join(",")),
+    );
+    let a = generate_with_official(vec![authored]);
+    let b = generate_with_official(vec![installed]);
+    let a = module_file(&a, "com.example.clash");
+    let b = module_file(&b, "com.example.clash");
+    assert_eq!(
+        sorted_lines(a),
+        sorted_lines(b),
+        "authored:\n{a}\ninstalled:\n{b}"
+    );
+    // Fields stay in document order.
+    let field = |t: &str, f: &str| t.find(&format!("    pub {f}: ")).unwrap();
+    assert!(field(a, "foo_bar") < field(a, "extra_"), "{a}");
+    assert!(field(b, "extra_") < field(b, "foo_bar"), "{b}");
+}

@@ -494,10 +494,23 @@ impl Lower<'_> {
         path: &str,
         reserved: &[&str],
     ) -> Struct {
-        let mut fields = Vec::new();
+        // Names are handed out (field names, inline type names, and their
+        // numbering on a clash) in the sorted order of the property names,
+        // not in document order: a document read back from a DAG-CBOR record
+        // has its `properties` keys sorted, and its generated names must be
+        // the author's. Fields and inline items still come out in document
+        // order.
+        let mut order: Vec<usize> = (0..o.properties.len()).collect();
+        order.sort_by(|&a, &b| o.properties[a].0.cmp(&o.properties[b].0));
+        let mut built: Vec<Option<(Field, Vec<Item>)>> =
+            o.properties.iter().map(|_| None).collect();
         // Field names the generated code takes, then each property's.
         let mut field_names: BTreeSet<String> = reserved.iter().map(|f| f.to_string()).collect();
-        for (prop, schema) in &o.properties {
+        for i in order {
+            let Some((prop, schema)) = o.properties.get(i) else {
+                continue;
+            };
+            let start = self.items.len();
             let ppath = format!("{path}.properties.{prop}");
             let rust = names::free_field(&names::snake(prop), &field_names);
             field_names.insert(rust.clone());
@@ -518,7 +531,7 @@ impl Lower<'_> {
             };
             let check = checks::of_schema(self.set, &self.entry.doc.id, schema, Some(&ty), 0);
             let secret = self.secrets.iter().any(|x| x == prop) && ty == Ty::String;
-            fields.push(Field {
+            let field = Field {
                 json: prop.clone(),
                 rust,
                 ty,
@@ -531,7 +544,18 @@ impl Lower<'_> {
                 boxed: false,
                 check,
                 secret,
-            });
+            };
+            // The inline items this property made, put back in document
+            // order below.
+            let items = self.items.split_off(start);
+            if let Some(slot) = built.get_mut(i) {
+                *slot = Some((field, items));
+            }
+        }
+        let mut fields = Vec::new();
+        for (field, items) in built.into_iter().flatten() {
+            fields.push(field);
+            self.items.extend(items);
         }
         // `new()` arguments: `required` order, each property once; names
         // that are not properties are ignored.
