@@ -464,8 +464,10 @@ impl Set {
     /// `Error`, `Message` and the main name in endpoint modules, the `NSID`
     /// constant of subscriptions and the constant of a permission set; a def
     /// named like one gets a `Def` (`_DEF`) suffix. Defs whose names still
-    /// clash after case conversion (`fooBar`, `foo_bar`) are numbered in
-    /// document order (`FooBar`, `FooBar2`), so every valid document has names.
+    /// clash after case conversion (`fooBar`, `foo_bar`) are numbered in the
+    /// sorted order of their def names (`FooBar`, `FooBar2`), so every valid
+    /// document has names, and the same ones whatever order `defs` lists them
+    /// in (a document read back from a DAG-CBOR record has its keys sorted).
     fn assign_names(&mut self) {
         for e in self.docs.values_mut() {
             let last = e.doc.id.rsplit('.').next().unwrap_or_default();
@@ -489,7 +491,9 @@ impl Set {
             };
             let mut types = BTreeMap::new();
             let mut consts = BTreeMap::new();
-            for (name, def) in &e.doc.defs {
+            let mut defs: Vec<&(String, Schema)> = e.doc.defs.iter().collect();
+            defs.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, def) in defs {
                 match def {
                     Schema::Token(_) => {
                         let c = names::shouty(name);

@@ -226,7 +226,7 @@ fn sorted_lines(text: &str) -> Vec<&str> {
 }
 
 #[test]
-fn names_on_a_clash_do_not_depend_on_property_order() {
+fn names_on_a_clash_do_not_depend_on_key_order() {
     // `foo_bar` and `fooBar` make the same field and inline type names,
     // `extra_` and `extra` the same field name as the generated `extra`:
     // who gets the plain name and who the suffix must not depend on the
@@ -263,4 +263,21 @@ fn names_on_a_clash_do_not_depend_on_property_order() {
     let field = |t: &str, f: &str| t.find(&format!("    pub {f}: ")).unwrap();
     assert!(field(a, "foo_bar") < field(a, "extra_"), "{a}");
     assert!(field(b, "extra_") < field(b, "foo_bar"), "{b}");
+
+    // The same for defs (`thing`/`Thing`, tokens `foo_bar`/`fooBar`).
+    let defs = |defs: &[&str]| {
+        let text = format!(
+            r#"{{"lexicon":1,"id":"com.example.clash","defs":{{{}}}}}"#,
+            defs.join(",")
+        );
+        let g = generate_with_official(vec![doc("d.json", &text)]);
+        module_file(&g, "com.example.clash").to_owned()
+    };
+    let thing = r#""thing":{"type":"object","properties":{"a":{"type":"integer"}}}"#;
+    let thing2 = r#""Thing":{"type":"object","properties":{"b":{"type":"string"}}}"#;
+    let token = r#""foo_bar":{"type":"token"}"#;
+    let token2 = r#""fooBar":{"type":"token"}"#;
+    let a = defs(&[thing, thing2, token, token2]);
+    let b = defs(&[thing2, token2, thing, token]);
+    assert_eq!(sorted_lines(&a), sorted_lines(&b), "a:\n{a}\nb:\n{b}");
 }
