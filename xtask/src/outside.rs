@@ -23,7 +23,10 @@
 //! 4. A fresh project in a temporary directory outside the workspace, from
 //!    the template in `tests/outside/`: it depends on `atmo-client` and
 //!    has `lexgen` as a build-dependency, both by version from the registry,
-//!    without a lock file. Its lexicons come from the network, as a user's
+//!    without a lock file. The `lexgen` and `atproto` commands are installed
+//!    from the registry with `cargo install` and run outside the workspace
+//!    (`atproto repo export` and `repo ls` show the published lexicon
+//!    records). Its lexicons come from the network, as a user's
 //!    would: the reference PDS (`tests/pds`) is started, an account created,
 //!    the template's lexicons (`tests/outside/lexicons`, a record type and a
 //!    query with a ref into the official set) published with `lexgen
@@ -253,10 +256,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     step("lexicons: published to the local PDS, installed from it with lexgen");
     let t = Instant::now();
-    let online = lexicons_from_pds(&root, &template, &app, &temp.path)
+    let installed = install_commands(&env, &app_target, &temp.path, &ours, &version)
+        .map_err(|e| format!("step lexicons (cargo install): {e}"))?;
+    let online = lexicons_from_pds(&template, &app, &temp.path, &installed)
         .map_err(|e| format!("step lexicons: {e}"))?;
     timings.push((
-        "lexicons: PDS started, lexgen publish, lexgen install (verified), --ci".into(),
+        "lexicons: cargo install of lexgen and atproto, PDS started, lexgen publish, \
+         atproto repo export, lexgen install (verified), --ci"
+            .into(),
         t.elapsed(),
     ));
 
@@ -376,32 +383,88 @@ struct Online {
     _dns: DnsServer,
 }
 
+/// The commands a user installs with `cargo install` from the registry:
+/// `lexgen` (package `atmo-lexgen`) and `atproto` (package `atmo-cli`),
+/// built in the project's target directory (`target`), so that the
+/// project's own build reuses what they share with it.
+struct Installed {
+    lexgen: PathBuf,
+    atproto: PathBuf,
+}
+
+fn install_commands(
+    env: &Env,
+    target: &Path,
+    temp: &Path,
+    ours: &BTreeSet<String>,
+    version: &str,
+) -> Result<Installed, String> {
+    let root = temp.join("installed");
+    let root_arg = root.display().to_string();
+    // An installed package is the root of its build, so its dependencies on
+    // our other crates are read from its manifest, which names crates.io
+    // (where they will be): patched to the local registry, as `cargo
+    // install` reads no project configuration, through `--config`.
+    let mut patch = String::from("[patch.crates-io]\n");
+    for name in ours {
+        let _ = writeln!(
+            patch,
+            "{name} = {{ version = \"{version}\", registry = \"{REGISTRY}\" }}"
+        );
+    }
+    let config = root.join("install-config.toml");
+    write(&config, &cargo_config(env, &patch))?;
+    let config_arg = config.display().to_string();
+    eprintln!(
+        "  cargo install --registry {REGISTRY} atmo-lexgen atmo-cli --debug --root {root_arg}"
+    );
+    cargo(
+        temp,
+        env,
+        target,
+        &[
+            "install",
+            "--quiet",
+            "--debug",
+            "--config",
+            &config_arg,
+            "--registry",
+            REGISTRY,
+            "--root",
+            &root_arg,
+            "atmo-lexgen",
+            "atmo-cli",
+        ],
+        &[],
+    )?;
+    let bin = root.join("bin");
+    let installed = Installed {
+        lexgen: bin.join(format!("lexgen{}", std::env::consts::EXE_SUFFIX)),
+        atproto: bin.join(format!("atproto{}", std::env::consts::EXE_SUFFIX)),
+    };
+    for path in [&installed.lexgen, &installed.atproto] {
+        if !path.is_file() {
+            return Err(format!("cargo install wrote no {}", path.display()));
+        }
+    }
+    Ok(installed)
+}
+
 /// Starts the reference PDS, creates an account, publishes the template's
 /// lexicons there with `lexgen publish`, serves their `_lexicon` TXT record
 /// on loopback and installs them into `app` with `lexgen install` (in
 /// place of the template's copies), then checks `lexgen install --ci`: it
-/// passes in `app` and fails, naming the file, on an edited copy.
+/// passes in `app` and fails, naming the file, on an edited copy. The
+/// installed `atproto` command exports the account's repository and lists
+/// the schema records in it. Every command runs in a directory outside
+/// the workspace.
 fn lexicons_from_pds(
-    root: &Path,
     template: &Path,
     app: &Path,
     temp: &Path,
+    installed: &Installed,
 ) -> Result<Online, String> {
-    eprintln!("  cargo build -p atmo-lexgen --features net");
-    crate::run_status(Command::new(cargo_bin()).current_dir(root).args([
-        "build",
-        "--quiet",
-        "-p",
-        "atmo-lexgen",
-        "--features",
-        "net",
-        "--bin",
-        "lexgen",
-    ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let lexgen = target.join("debug/lexgen");
+    let lexgen = &installed.lexgen;
 
     eprintln!("  starting the reference PDS (tests/pds)");
     let pds = Pds::start(&PdsOptions::default()).map_err(|e| {
@@ -426,8 +489,8 @@ fn lexicons_from_pds(
 
     let source = template.join("lexicons");
     let out = run_lexgen(
-        &lexgen,
-        root,
+        lexgen,
+        temp,
         &["publish", &source.display().to_string(), "--pds", &pds.url],
         &[
             ("LEXGEN_IDENTIFIER", handle.as_str()),
@@ -442,6 +505,46 @@ fn lexicons_from_pds(
             "lexgen publish did not print the TXT record {txt}:\n{printed}"
         ));
     }
+    // The installed `atproto` command, against the same PDS: the
+    // account's repository exported and listed holds the schema records.
+    let car = temp.join("repo.car").display().to_string();
+    run_lexgen(
+        &installed.atproto,
+        temp,
+        &[
+            "repo",
+            "export",
+            did.as_str(),
+            "-o",
+            &car,
+            "--pds",
+            &pds.url,
+            "--plc",
+            &pds.plc,
+            "--allow-private-hosts",
+        ],
+        &[],
+    )?;
+    let listed = run_lexgen(&installed.atproto, temp, &["repo", "ls", &car], &[])?;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    // One JSON object per record: collection, rkey, cid, value.
+    let records: Vec<Value> = listed
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    for nsid in NSIDS {
+        let found = records.iter().any(|r| {
+            r["collection"] == "com.atproto.lexicon.schema"
+                && r["rkey"] == *nsid
+                && r["value"]["id"] == *nsid
+        });
+        if !found {
+            return Err(format!(
+                "atproto repo ls does not list the schema record of {nsid}:\n{listed}"
+            ));
+        }
+    }
+
     let dns = DnsServer::start("_lexicon.example.com", &format!("did={did}"))?;
     eprintln!("  DNS on {} answers {txt}", dns.addr);
 
@@ -456,7 +559,7 @@ fn lexicons_from_pds(
         dns.addr.as_str(),
         "--allow-private-hosts",
     ]);
-    run_lexgen(&lexgen, app, &install, &[])?;
+    run_lexgen(lexgen, app, &install, &[])?;
     let manifest_path = app.join("lexicons.json");
     let manifest: Value = fs::read_to_string(&manifest_path)
         .ok()
@@ -485,7 +588,7 @@ fn lexicons_from_pds(
     eprintln!("  installed {} into {}", NSIDS.join(", "), app.display());
 
     // --ci: the installed set passes; an edited copy fails, naming the file.
-    run_lexgen(&lexgen, app, &["install", "--ci"], &[])?;
+    run_lexgen(lexgen, app, &["install", "--ci"], &[])?;
     let edited = temp.join("ci-edited");
     remove(&edited)?;
     copy_tree(&app.join("lexicons"), &edited.join("lexicons"))?;
@@ -508,7 +611,7 @@ fn lexicons_from_pds(
         "--manifest",
         &manifest,
     ];
-    let out = lexgen_output(&lexgen, &edited, &args, &[])?;
+    let out = lexgen_output(lexgen, &edited, &args, &[])?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.success() || !stderr.contains(&file.display().to_string()) {
         return Err(format!(
@@ -526,14 +629,15 @@ fn lexicons_from_pds(
     })
 }
 
-/// Runs the lexgen binary in `dir`, bounded by [`LEXGEN_TIMEOUT`]; its
-/// output captured.
+/// Runs an installed command (`lexgen`, `atproto`) in `dir`, bounded by
+/// [`LEXGEN_TIMEOUT`]; its output captured.
 fn lexgen_output(
     lexgen: &Path,
     dir: &Path,
     args: &[&str],
     vars: &[(&str, &str)],
 ) -> Result<Output, String> {
+    let name = command_name(lexgen);
     let mut cmd = Command::new(lexgen);
     cmd.args(args)
         .current_dir(dir)
@@ -555,7 +659,7 @@ fn lexgen_output(
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "lexgen {} did not finish within {} s",
+                    "{name} {} did not finish within {} s",
                     args.join(" "),
                     LEXGEN_TIMEOUT.as_secs()
                 ));
@@ -564,7 +668,14 @@ fn lexgen_output(
     }
     child
         .wait_with_output()
-        .map_err(|e| format!("lexgen {}: {e}", args.join(" ")))
+        .map_err(|e| format!("{name} {}: {e}", args.join(" ")))
+}
+
+/// The file name of a command, for messages.
+fn command_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// [`lexgen_output`], its output shown; a failure is an error quoting it.
@@ -574,14 +685,15 @@ fn run_lexgen(
     args: &[&str],
     vars: &[(&str, &str)],
 ) -> Result<Output, String> {
-    eprintln!("  $ lexgen {}", args.join(" "));
+    let name = command_name(lexgen);
+    eprintln!("  $ {name} {}", args.join(" "));
     let out = lexgen_output(lexgen, dir, args, vars)?;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         eprintln!("    {line}");
     }
     if !out.status.success() {
         return Err(format!(
-            "lexgen {} failed ({}):\n{}",
+            "{name} {} failed ({}):\n{}",
             args.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stderr)

@@ -43,7 +43,8 @@ fn run() -> Result<(), BoxError> {
 
     // `new` takes the required properties in the order of the lexicon's
     // `required` array (`subject`, `createdAt`), which an installed document
-    // keeps as written.
+    // keeps as written; its properties come back sorted (`createdAt` first),
+    // so a constructor in property order would not compile here.
     let created = Datetime::new("2024-05-01T12:00:00.000Z")?;
     let mut bookmark = Bookmark::new("https://atproto.com/specs/lexicon".parse()?, created);
     bookmark.tags = Some(vec!["atproto".into(), "lexicon".into()]);
