@@ -1,5 +1,5 @@
-//! `lexgen`: generates Rust types and XRPC endpoint descriptors from atproto
-//! lexicon documents.
+//! `atmo-lexgen` (the library behind the `lexgen` command): generates Rust
+//! types and XRPC endpoint descriptors from atproto lexicon documents.
 //!
 //! Three stages:
 //! 1. [`model`] parses each document into a typed model (serde into an
