@@ -5,28 +5,17 @@
 // (the workspace lints forbid them in library code).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use atmo_lexgen::{BuildError, Builder};
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lexgen-builder-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 /// A record with refs into the official set and to a local def, and a
 /// query whose output refers to the record.
 fn pins(dir: &Path) -> PathBuf {
     let lex = dir.join("lexicons");
-    write(
+    common::write(
         &lex,
         "com/example/pin.json",
         r##"{"lexicon":1,"id":"com.example.pin","description":"A pinned post.","defs":{
@@ -38,7 +27,7 @@ fn pins(dir: &Path) -> PathBuf {
                 "createdAt":{"type":"string","format":"datetime"}}}},
             "note":{"type":"object","required":["text"],"properties":{"text":{"type":"string","maxGraphemes":100}}}}}"##,
     );
-    write(
+    common::write(
         &lex,
         "com/example/listPins.json",
         r#"{"lexicon":1,"id":"com.example.listPins","defs":{"main":{"type":"query",
@@ -51,7 +40,7 @@ fn pins(dir: &Path) -> PathBuf {
 
 #[test]
 fn one_file_for_include_inside_a_module() {
-    let dir = temp("single");
+    let dir = common::temp("builder-single");
     let text = Builder::new()
         .lexicons(pins(&dir))
         .root_path("crate::lexicons")
@@ -78,7 +67,7 @@ fn one_file_for_include_inside_a_module() {
 
 #[test]
 fn the_default_root_is_the_crate() {
-    let dir = temp("root");
+    let dir = common::temp("builder-root");
     let text = Builder::new().lexicons(pins(&dir)).render().unwrap();
     assert!(text.contains("crate::com::example::pin::Pin"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -86,7 +75,7 @@ fn the_default_root_is_the_crate() {
 
 #[test]
 fn generate_writes_the_file_into_out_dir_only_when_it_changed() {
-    let dir = temp("write");
+    let dir = common::temp("builder-write");
     let lex = pins(&dir);
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -107,7 +96,7 @@ fn generate_writes_the_file_into_out_dir_only_when_it_changed() {
 
 #[test]
 fn inputs_are_every_folder_and_file() {
-    let dir = temp("inputs");
+    let dir = common::temp("builder-inputs");
     let lex = pins(&dir);
     let inputs = Builder::new().lexicons(&lex).inputs().unwrap();
     let rel: Vec<String> = inputs
@@ -129,9 +118,9 @@ fn inputs_are_every_folder_and_file() {
 
 #[test]
 fn include_and_exclude_select_documents() {
-    let dir = temp("filter");
+    let dir = common::temp("builder-filter");
     let lex = pins(&dir);
-    write(
+    common::write(
         &lex,
         "org/other/thing.json",
         r#"{"lexicon":1,"id":"org.other.thing","defs":{"main":{"type":"token"}}}"#,
@@ -171,7 +160,7 @@ fn include_and_exclude_select_documents() {
 
 #[test]
 fn errors_are_typed_and_name_file_and_lexicon() {
-    let dir = temp("errors");
+    let dir = common::temp("builder-errors");
     let lex = pins(&dir);
     assert_eq!(Builder::new().render(), Err(BuildError::NoLexicons));
     let missing = dir.join("nope");
@@ -209,7 +198,7 @@ fn errors_are_typed_and_name_file_and_lexicon() {
         Err(BuildError::BadFileName { .. })
     ));
     // A broken document: the error names its file and its NSID.
-    write(
+    common::write(
         &lex,
         "com/example/broken.json",
         r#"{"lexicon":1,"id":"com.example.broken","defs":{"main":{"type":"object","properties":{"x":{"type":"ref","ref":"com.example.nowhere"}}}}}"#,
@@ -219,7 +208,7 @@ fn errors_are_typed_and_name_file_and_lexicon() {
     assert!(shown.contains("lexicon com.example.broken: "), "{shown}");
     assert!(shown.contains("broken.json"), "{shown}");
     assert!(shown.contains("com.example.nowhere"), "{shown}");
-    write(&lex, "com/example/broken.json", "{ not json");
+    common::write(&lex, "com/example/broken.json", "{ not json");
     let err = Builder::new().lexicons(&lex).render().unwrap_err();
     let BuildError::Lexicons(errors) = &err else {
         panic!("{err}")
@@ -232,7 +221,7 @@ fn errors_are_typed_and_name_file_and_lexicon() {
 
 #[test]
 fn without_the_official_set_refs_into_it_do_not_resolve() {
-    let dir = temp("no-official");
+    let dir = common::temp("builder-no-official");
     let err = Builder::new()
         .lexicons(pins(&dir))
         .official(false)
@@ -247,9 +236,9 @@ fn without_the_official_set_refs_into_it_do_not_resolve() {
 
 #[test]
 fn secret_properties_default_to_the_official_list() {
-    let dir = temp("secrets");
+    let dir = common::temp("builder-secrets");
     let lex = dir.join("lexicons");
-    write(
+    common::write(
         &lex,
         "com/example/login.json",
         r#"{"lexicon":1,"id":"com.example.login","defs":{"main":{"type":"object",
@@ -277,9 +266,9 @@ fn the_embedded_official_set_is_the_repository_lexicons() {
     assert!(docs.len() > 300, "{}", docs.len());
     assert_eq!(atmo_lexgen::official::nsids().len(), docs.len());
     assert!(atmo_lexgen::official::nsids().contains("com.atproto.repo.strongRef"));
-    let dir = temp("override");
+    let dir = common::temp("builder-override");
     let lex = pins(&dir);
-    write(
+    common::write(
         &lex,
         "com/atproto/repo/strongRef.json",
         r#"{"lexicon":1,"id":"com.atproto.repo.strongRef","defs":{"main":{"type":"object","required":["uri"],"properties":{"uri":{"type":"string","format":"at-uri"}}}}}"#,
@@ -292,9 +281,9 @@ fn the_embedded_official_set_is_the_repository_lexicons() {
 
 #[test]
 fn debug_is_the_readable_message_a_failing_build_script_prints() {
-    let dir = temp("debug");
+    let dir = common::temp("builder-debug");
     let lex = pins(&dir);
-    write(&lex, "com/example/broken.json", "{ not json");
+    common::write(&lex, "com/example/broken.json", "{ not json");
     let err = Builder::new().lexicons(&lex).render().unwrap_err();
     assert_eq!(format!("{err:?}"), err.to_string());
     let text = err.to_string();

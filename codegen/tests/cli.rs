@@ -3,18 +3,13 @@
 // (the workspace lints forbid them in library code).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod common;
 
-fn temp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("lexgen-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Command;
 
 #[test]
 fn generate_writes_a_tree_and_names_needed_features() {
-    let dir = temp("ok");
+    let dir = common::temp("cli-ok");
     let lex = dir.join("lex/com/example");
     std::fs::create_dir_all(&lex).unwrap();
     std::fs::write(
@@ -51,7 +46,7 @@ fn generate_writes_a_tree_and_names_needed_features() {
 
 #[test]
 fn lexicon_errors_are_all_printed_and_exit_2() {
-    let dir = temp("bad");
+    let dir = common::temp("cli-bad");
     let lex = dir.join("lex/com/example");
     std::fs::create_dir_all(&lex).unwrap();
     std::fs::write(lex.join("a.json"), "{ not json").unwrap();
@@ -91,7 +86,7 @@ fn usage_errors_exit_1_and_validate_usage_exits_2() {
 
 #[test]
 fn secret_properties_are_the_callers_choice() {
-    let dir = temp("secret");
+    let dir = common::temp("cli-secret");
     let lex = dir.join("lex/com/example");
     std::fs::create_dir_all(&lex).unwrap();
     std::fs::write(
@@ -200,7 +195,7 @@ fn every_subcommand_has_help() {
 fn the_built_in_official_set_resolves_from_any_folder() {
     // A folder outside the repository, and relative paths from it: nothing
     // can reach this repository's lexicons/.
-    let dir = temp("anywhere");
+    let dir = common::temp("cli-anywhere");
     write_pin_lexicons(&dir);
     let out = lexgen(
         &["generate", "--lexicons", "lexicons", "--out", "src"],
@@ -226,7 +221,7 @@ fn the_built_in_official_set_resolves_from_any_folder() {
 
 #[test]
 fn files_no_longer_generated_are_removed_and_hand_written_ones_kept() {
-    let dir = temp("stale");
+    let dir = common::temp("cli-stale");
     write_pin_lexicons(&dir);
     let gen = || {
         lexgen(
@@ -267,7 +262,7 @@ fn files_no_longer_generated_are_removed_and_hand_written_ones_kept() {
 
 #[test]
 fn a_file_lexgen_did_not_write_is_never_overwritten() {
-    let dir = temp("handwritten");
+    let dir = common::temp("cli-handwritten");
     write_pin_lexicons(&dir);
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(dir.join("src/lib.rs"), "// my crate root\n").unwrap();
@@ -291,7 +286,7 @@ fn a_file_lexgen_did_not_write_is_never_overwritten() {
 
 #[test]
 fn crate_writes_the_manifest_with_the_dependencies_the_code_needs() {
-    let dir = temp("crate");
+    let dir = common::temp("cli-crate");
     write_pin_lexicons(&dir);
     let out = lexgen(
         &[

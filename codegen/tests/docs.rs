@@ -11,8 +11,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 fn has_doc(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| a.path().is_ident("doc"))
 }
@@ -88,19 +86,6 @@ fn check(file: &str, text: &str, out: &mut Vec<String>) {
     undocumented(file, &parsed.items, "", out);
 }
 
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lexgen-docs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
 /// Every kind of definition, inline types, bodies and errors, without a
 /// single `description`.
 const BARE: &[(&str, &str)] = &[
@@ -169,9 +154,9 @@ const BARE: &[(&str, &str)] = &[
 
 #[test]
 fn builder_output_documents_every_public_item() {
-    let dir = temp("bare");
+    let dir = common::temp("docs-bare");
     for (rel, text) in BARE {
-        write(&dir, rel, text);
+        common::write(&dir, rel, text);
     }
     let text = atmo_lexgen::Builder::new()
         .lexicons(&dir)

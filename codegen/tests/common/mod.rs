@@ -17,6 +17,22 @@ pub fn options() -> atmo_lexgen::Options {
     }
 }
 
+/// A fresh, empty directory for one test, `<tmp>/lexgen-<name>-<pid>`:
+/// `name` says which test file and test it is for.
+pub fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lexgen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Writes `text` to `dir/rel`, creating its folders.
+pub fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
