@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use atmo_lexicon::{
     check_document, document_cid, document_path, referenced_nsids, reverse_domain,
-    Error as LexError, ErrorKind, LexiconResolver, Manifest, Resolution, ResolvedLexicon,
+    Error as LexError, ErrorKind, LexiconResolver, Manifest, Resolution, ResolvedLexicon, Step,
     MANIFEST_FILE, SCHEMA_COLLECTION,
 };
 
@@ -34,7 +34,8 @@ installed too, except those of the official set built into lexgen.
 Without NSIDs, installs what the manifest lists. A document already on disk
 that matches its manifest CID is kept without asking the network; one that
 does not, or that the manifest does not list, is left alone and reported
-(local work is not overwritten) unless --update.
+(local work is not overwritten) unless --update. Nothing is written unless
+every document resolves and verifies.
 
 NSID                     a lexicon, e.g. com.example.bookmark.
 PREFIX.*                 every schema record the authority of PREFIX publishes
@@ -49,6 +50,12 @@ AT-URI                   at://<did>/com.atproto.lexicon.schema/<nsid>: that reco
                          Needs no network.
 --no-save                do not write the manifest.
 {NET_USAGE}
+A development setup (PDS, PLC directory and a DNS server of your own on this
+machine) needs all three, e.g.
+  lexgen install 'com.example.*' --plc http://localhost:2582 --dns 127.0.0.1:5300 \\
+    --allow-private-hosts
+The DNS server answers the TXT record `lexgen publish` printed; without one, name
+each document by AT-URI (still with --plc and --allow-private-hosts).
 
 Exit codes: 0 done, 1 usage or I/O error or a file left alone, 2 a lexicon
 could not be resolved or verified, or (--ci) the files do not match the
@@ -171,8 +178,16 @@ pub fn run(args: &[String]) -> ExitCode {
         }
         Err(Failure::Lexicon(errors)) => {
             let local = errors.iter().any(|e| matches!(e, OneError::Local(_)));
-            for e in errors {
+            for e in &errors {
                 eprintln!("lexgen install: {e}");
+            }
+            eprintln!(
+                "lexgen install: nothing was written ({} and {} are as they were)",
+                args.lexicons.display(),
+                args.manifest.display()
+            );
+            for h in hints(&errors, &args.net) {
+                eprintln!("lexgen install: hint: {h}");
             }
             ExitCode::from(if local { 1 } else { 2 })
         }
@@ -200,6 +215,44 @@ impl std::fmt::Display for OneError {
             OneError::Local(why) => f.write_str(why),
         }
     }
+}
+
+/// What to try next after resolution failures, one line per step that
+/// failed and whose network option was not given: a development setup (a
+/// DNS server, PLC directory or PDS of your own) fails at these steps with
+/// the public network's defaults.
+fn hints(errors: &[OneError], net: &NetOptions) -> Vec<&'static str> {
+    let steps: Vec<Step> = errors
+        .iter()
+        .filter_map(|e| match e {
+            OneError::Lexicon(e) => Some(e.step()),
+            OneError::Local(_) => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for step in [Step::Dns, Step::Did, Step::Pds] {
+        if !steps.contains(&step) {
+            continue;
+        }
+        let hint = match step {
+            Step::Dns if net.dns.is_empty() => {
+                "the _lexicon TXT record was asked of this machine's DNS resolvers; \
+                 pass --dns IP:PORT to ask a DNS server of your own, or name the record \
+                 as at://<did>/com.atproto.lexicon.schema/<nsid>, which asks no DNS"
+            }
+            Step::Did if net.plc.is_none() => {
+                "did:plc documents were asked of https://plc.directory; \
+                 pass --plc URL for a PLC directory of your own"
+            }
+            Step::Pds if !net.allow_private_hosts => {
+                "a PDS on this machine or a private network is refused by default; \
+                 pass --allow-private-hosts for a development setup"
+            }
+            _ => continue,
+        };
+        out.push(hint);
+    }
+    out
 }
 
 impl From<LexError> for OneError {
@@ -294,6 +347,13 @@ fn ci(args: &Args, manifest: Option<&Manifest>) -> ExitCode {
         for p in problems {
             eprintln!("lexgen install --ci: {p}");
         }
+        eprintln!(
+            "lexgen install --ci: hint: `lexgen install` fetches what is missing, \
+             `lexgen install --update` replaces edited files with the published records \
+             (to keep an edit, publish it first); then commit {} and {}",
+            args.lexicons.display(),
+            args.manifest.display()
+        );
         ExitCode::from(2)
     }
 }
@@ -314,7 +374,8 @@ struct Installed {
 /// Whether a document came from disk or from the network.
 enum How {
     Kept,
-    Fetched,
+    /// The text to write to its file once every document is verified.
+    Fetched(String),
 }
 
 /// How many documents are fetched at once.
@@ -400,13 +461,6 @@ async fn install(args: &Args, old: Manifest) -> Result<(), Failure> {
         for (nsid, result) in results {
             match result {
                 Ok(installed) => {
-                    match &installed.how {
-                        How::Kept => println!("kept {nsid} ({})", installed.resolution.cid),
-                        How::Fetched => println!(
-                            "installed {nsid} ({}) from {}",
-                            installed.resolution.cid, installed.resolution.uri
-                        ),
-                    }
                     for r in referenced_nsids(&installed.document) {
                         if !official.contains(&r) && queued.insert(r.clone()) {
                             wave.push(r);
@@ -418,8 +472,24 @@ async fn install(args: &Args, old: Manifest) -> Result<(), Failure> {
             }
         }
     }
+    // All or nothing: a run that fails leaves lexicons/ and the manifest as
+    // they were, so a file is never on disk without the manifest entry that
+    // vouches for it (a later run would take it for local work).
     if !errors.is_empty() {
         return Err(Failure::Lexicon(errors));
+    }
+    for (nsid, installed) in &done {
+        match &installed.how {
+            How::Kept => println!("kept {nsid} ({})", installed.resolution.cid),
+            How::Fetched(text) => {
+                let path = args.lexicons.join(document_path(nsid));
+                write(&path, text.as_bytes()).map_err(Failure::Io)?;
+                println!(
+                    "installed {nsid} ({}) from {}",
+                    installed.resolution.cid, installed.resolution.uri
+                );
+            }
+        }
     }
     if !args.no_save {
         let manifest = Manifest {
@@ -491,9 +561,9 @@ async fn install_one(
         Some(did) => resolver.fetch_from(nsid, did).await?,
         None => resolver.resolve(nsid).await?,
     };
-    store(args, &resolved)?;
+    let text = checked_text(&resolved)?;
     Ok(Installed {
-        how: How::Fetched,
+        how: How::Fetched(text),
         resolution: Resolution {
             uri: resolved.uri.clone(),
             cid: resolved.cid.to_string(),
@@ -502,9 +572,9 @@ async fn install_one(
     })
 }
 
-/// Checks a verified document as lexgen reads lexicons and writes it to its
-/// file; its CID as written must be the record's.
-fn store(args: &Args, resolved: &ResolvedLexicon) -> Result<(), OneError> {
+/// Checks a verified document as lexgen reads lexicons and returns the
+/// text of its file; its CID as written must be the record's.
+fn checked_text(resolved: &ResolvedLexicon) -> Result<String, OneError> {
     let nsid = resolved.nsid.as_str();
     let parse_err = |why: String| LexError::new(nsid, ErrorKind::Parse(why));
     check_document(nsid, &resolved.document).map_err(|k| LexError::new(nsid, k))?;
@@ -528,8 +598,7 @@ fn store(args: &Args, resolved: &ResolvedLexicon) -> Result<(), OneError> {
         )
         .into());
     }
-    let path = args.lexicons.join(document_path(nsid));
-    write(&path, text.as_bytes()).map_err(OneError::Local)
+    Ok(text)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, so
@@ -597,6 +666,42 @@ mod tests {
         ] {
             assert!(parse_args(&s(&[&bad])).is_err(), "{bad}");
         }
+    }
+
+    /// A failed step whose development option was not given names that
+    /// option; given, or for other steps and local errors, no hint.
+    #[test]
+    fn resolution_failures_name_the_option_a_local_setup_needs() {
+        let dns = || {
+            OneError::Lexicon(LexError::new(
+                "com.example.a",
+                ErrorKind::NoAuthorityRecord {
+                    name: "_lexicon.example.com".into(),
+                },
+            ))
+        };
+        let pds = || {
+            OneError::Lexicon(LexError::new(
+                "com.example.b",
+                ErrorKind::Pds("the PDS host localhost is a loopback name".into()),
+            ))
+        };
+        let none = NetOptions::default();
+        let hinted = hints(&[dns(), pds(), dns()], &none);
+        assert_eq!(hinted.len(), 2, "{hinted:?}");
+        assert!(hinted[0].contains("--dns IP:PORT"), "{}", hinted[0]);
+        assert!(hinted[1].contains("--allow-private-hosts"), "{}", hinted[1]);
+        let local = NetOptions {
+            dns: vec!["127.0.0.1:5300".parse().unwrap()],
+            plc: Some("http://localhost:2582".into()),
+            allow_private_hosts: true,
+        };
+        assert!(hints(&[dns(), pds()], &local).is_empty());
+        let signature = OneError::Lexicon(LexError::new(
+            "com.example.a",
+            ErrorKind::Signature("bad".into()),
+        ));
+        assert!(hints(&[signature, OneError::Local("x".into())], &none).is_empty());
     }
 
     #[test]

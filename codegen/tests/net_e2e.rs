@@ -536,3 +536,57 @@ fn install_ten_documents() {
     let _ = std::fs::remove_dir_all(&setup.src);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A run that fails part way (a document installed by AT-URI refers to one
+/// whose authority has no `_lexicon` record yet) writes nothing: no file
+/// without its manifest entry, which the next run would take for local
+/// work and refuse to replace. Once the TXT record is served, the same
+/// command installs the whole set.
+#[test]
+fn a_failed_install_writes_nothing_and_a_rerun_completes_it() {
+    let Some(pds) = Pds::shared() else { return };
+    let authority = "com.example.lexpartial";
+    let docs = bookmark_set(authority);
+    // Published, but no DNS server names the account yet.
+    let setup = publish(pds, &docs, &[]);
+    let dir = temp_dir("partial");
+    let uri = format!(
+        "at://{}/{SCHEMA_COLLECTION}/{authority}.getBookmarks",
+        setup.did
+    );
+    let out = install(&setup, &dir, &[uri.as_str()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("lexicon {authority}.defs: dns:")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.join("lexicons").exists(),
+        "a failed run wrote documents"
+    );
+    assert!(!dir.join("lexicons.json").exists());
+    assert!(
+        stderr(&out).contains("nothing was written"),
+        "{}",
+        stderr(&out)
+    );
+
+    let domain: Vec<&str> = authority.split('.').rev().collect();
+    let served = Setup {
+        dns: dns_server(HashMap::from([(
+            format!("_lexicon.{}", domain.join(".")),
+            vec![format!("did={}", setup.did)],
+        )])),
+        plc: setup.plc.clone(),
+        did: setup.did.clone(),
+        handle: setup.handle.clone(),
+        src: setup.src.clone(),
+    };
+    let out = install(&served, &dir, &[uri.as_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m = Manifest::parse(&std::fs::read_to_string(dir.join("lexicons.json")).unwrap()).unwrap();
+    assert_eq!(m.resolutions.len(), 2); // getBookmarks and the defs it refers to
+    let _ = std::fs::remove_dir_all(&setup.src);
+    let _ = std::fs::remove_dir_all(&dir);
+}
