@@ -485,7 +485,7 @@ fn validate(args: &[String]) -> ExitCode {
     };
     let (mut invalid, mut unusable) = (false, false);
     for file in &args.files {
-        match check_file(&set, args.nsid.as_deref(), file) {
+        match check_file(&set, &args, file) {
             Ok(violations) if violations.is_empty() => println!("{}: ok", file.display()),
             Ok(violations) => {
                 invalid = true;
@@ -510,7 +510,7 @@ fn validate(args: &[String]) -> ExitCode {
 /// One record file's violations, or why it cannot be checked.
 fn check_file(
     set: &atmo_lexgen::Set,
-    nsid: Option<&str>,
+    args: &ValidateArgs,
     file: &Path,
 ) -> Result<Vec<atmo_types::validate::Violation>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
@@ -518,7 +518,43 @@ fn check_file(
         Ok(v) => v,
         Err(e) => return json_problem(&e),
     };
+    let nsid = args.nsid.as_deref();
+    let named = nsid.or_else(|| value.get("$type").and_then(serde_json::Value::as_str));
+    if let Some(named) = named.filter(|n| !set.docs.contains_key(*n)) {
+        return Err(unknown_nsid(named, args));
+    }
     atmo_lexgen::validate::validate_record(set, nsid, &value).map_err(|e| e.0)
+}
+
+/// Why a record's NSID has no lexicon, and where lexgen looked: the
+/// built-in official set and the `--lexicons` folders.
+fn unknown_nsid(nsid: &str, args: &ValidateArgs) -> String {
+    let builtin = if args.no_builtin {
+        ""
+    } else {
+        "the official set built into lexgen"
+    };
+    if args.lexicons.is_empty() {
+        return format!(
+            "no lexicon for NSID {nsid:?} is loaded: it is not in {builtin}; \
+             pass --lexicons DIR, the folder holding its document (`lexgen install` writes lexicons/)"
+        );
+    }
+    let dirs: Vec<String> = args
+        .lexicons
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let and_builtin = if builtin.is_empty() {
+        String::new()
+    } else {
+        format!(" nor in {builtin}")
+    };
+    format!(
+        "no lexicon for NSID {nsid:?} is loaded: none under {}{and_builtin} \
+         (a document must be at the path of its NSID, DIR/com/example/foo.json for com.example.foo)",
+        dirs.join(", ")
+    )
 }
 
 /// Deepest nesting of arrays and objects a record file may have: serde_json's

@@ -28,7 +28,7 @@ const MAX_RESPONSE: usize = 4 << 20;
 /// `lexgen publish --help`.
 pub fn usage() -> String {
     format!(
-        "usage: lexgen publish DIR [--pds URL]
+        "usage: lexgen publish DIR --pds URL
 
 Publishes every lexicon document under DIR (*.json, recursively) as a
 {SCHEMA_COLLECTION} record keyed by its id in the repository of the account
@@ -36,10 +36,13 @@ logged in, skipping documents whose record is already the same (same CID).
 Then prints the DNS TXT record each authority needs so that others can
 resolve the lexicons (`lexgen install`, `lex install`):
   _lexicon.<authority> TXT \"did=<your DID>\"
+Until that record is set, `lexgen install at://<your DID>/{SCHEMA_COLLECTION}/<nsid>`
+installs a document without asking DNS.
 
 {IDENTIFIER_VAR}   the account's handle, DID or email (required).
 {PASSWORD_VAR}     its password; an app password is best (required).
---pds URL         the account's PDS (default ${PDS_VAR}).
+--pds URL           the account's PDS, e.g. https://pds.example.com (required;
+                    the environment variable {PDS_VAR} may give it instead).
 
 Exit codes: 0 done, 1 usage, I/O or login error, 2 a document is not a
 lexicon or the PDS refused a record."

@@ -361,3 +361,38 @@ fn crate_writes_the_manifest_with_the_dependencies_the_code_needs() {
     assert_eq!(bad.status.code(), Some(1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A record whose NSID no loaded lexicon defines: the message says where
+/// lexgen looked and, without `--lexicons`, that the option is how a
+/// project's own documents are added.
+#[test]
+fn an_unknown_record_type_says_to_pass_its_lexicons() {
+    let dir = common::temp("cli-unknown-nsid");
+    write_pin_lexicons(&dir);
+    let record = dir.join("bookmark.json");
+    std::fs::write(
+        &record,
+        r#"{"$type":"com.example.bookmark","createdAt":"2024-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let out = lexgen(&["validate", "bookmark.json"], Some(&dir));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(r#"bookmark.json: no lexicon for NSID "com.example.bookmark" is loaded"#)
+            && stderr.contains("pass --lexicons DIR"),
+        "{stderr}"
+    );
+    let out = lexgen(
+        &["validate", "--lexicons", "lexicons", "bookmark.json"],
+        Some(&dir),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("none under lexicons nor in the official set built into lexgen")
+            && stderr.contains("DIR/com/example/foo.json"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
