@@ -1,9 +1,9 @@
 //! Generating from a build script: [`Builder`].
 //!
 //! ```no_run
-//! // build.rs of a crate with `lexgen` as a build-dependency and
-//! // `atmo-types`, `serde` (and `atmo-api`, for references into the
-//! // official lexicons) as dependencies.
+//! // build.rs of a crate with `atmo-lexgen` as a build-dependency and
+//! // `atmo-types`, `serde` (and `atmo-api` with a feature per official
+//! // namespace referred to, e.g. `com-atproto`) as dependencies.
 //! fn main() -> Result<(), atmo_lexgen::BuildError> {
 //!     atmo_lexgen::Builder::new()
 //!         .lexicons("lexicons")
@@ -16,6 +16,7 @@
 //!
 //! ```ignore
 //! // src/lib.rs
+//! /// The types generated from `lexicons/`.
 //! pub mod lexicons {
 //!     include!(concat!(env!("OUT_DIR"), "/lexicons.rs"));
 //! }
@@ -36,7 +37,10 @@ use crate::{emit, official, resolve, Error, Options, Set};
 /// generated types start at [`root_path`](Builder::root_path). References
 /// into the official lexicons (`com.atproto.*`, `app.bsky.*`, ...) resolve
 /// to `::atmo_api::...` paths through the copy embedded in lexgen, so no
-/// path to them is needed and nothing is fetched from the network. The
+/// path to them is needed and nothing is fetched from the network; the
+/// crate that includes the file then depends on `atmo-api` with the
+/// feature of each namespace referred to (`com.atproto.repo.strongRef` →
+/// `com-atproto`), or the build fails with "could not find `atmo_api`". The
 /// build script reruns when any lexicon file or folder changes
 /// (`cargo:rerun-if-changed`).
 #[derive(Clone, Debug)]
