@@ -49,7 +49,7 @@ subcommands:
   install    fetch lexicons from the network, verified, with a lexicons.json manifest
   publish    publish lexicons as com.atproto.lexicon.schema records
 
-`lexgen SUBCOMMAND --help` describes each.";
+`lexgen SUBCOMMAND --help` describes each; `lexgen --version` prints the version.";
 
 const GENERATE_USAGE: &str =
     "usage: lexgen generate --lexicons DIR [--lexicons DIR ...] --out DIR [--crate NAME]
@@ -114,6 +114,10 @@ fn main() -> ExitCode {
         "publish" => publish::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        "-V" | "--version" => {
+            println!("lexgen {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         other => {

@@ -396,3 +396,17 @@ fn an_unknown_record_type_says_to_pass_its_lexicons() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `lexgen --version` names the package version (what `cargo install`
+/// installed), as other cargo-installed commands do.
+#[test]
+fn version_prints_the_package_version() {
+    for flag in ["--version", "-V"] {
+        let out = lexgen(&[flag], None);
+        assert!(out.status.success(), "{flag}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("lexgen {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
