@@ -216,10 +216,7 @@ impl Builder {
         let mut nsid_of_file = BTreeMap::new();
         for dir in &self.lexicons {
             if !dir.is_dir() {
-                return Err(BuildError::Io {
-                    path: dir.clone(),
-                    message: "not a folder".into(),
-                });
+                return Err(folder_error(dir, "not a folder"));
             }
             for file in json_files(dir)? {
                 if let Some(nsid) = nsid_from_path(dir, &file) {
@@ -521,13 +518,27 @@ fn nsid_from_path(dir: &Path, file: &Path) -> Option<String> {
     Some(segs.join("."))
 }
 
+/// A lexicon folder that cannot be read. A relative one is relative to the
+/// build script's working folder (the package's), which the message names.
+fn folder_error(dir: &Path, problem: &str) -> BuildError {
+    let message = match std::env::current_dir() {
+        Ok(cwd) if dir.is_relative() => format!(
+            "{problem} ({}, relative to the package)",
+            cwd.join(dir).display()
+        ),
+        _ => problem.to_owned(),
+    };
+    BuildError::Io {
+        path: dir.to_path_buf(),
+        message,
+    }
+}
+
 /// Every `*.json` file under `dir`, recursively, sorted.
 fn json_files(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
-        let rd = std::fs::read_dir(dir).map_err(|e| BuildError::Io {
-            path: dir.to_path_buf(),
-            message: format!("cannot read folder: {e}"),
-        })?;
+        let rd = std::fs::read_dir(dir)
+            .map_err(|e| folder_error(dir, &format!("cannot read folder: {e}")))?;
         for entry in rd.flatten() {
             let p = entry.path();
             if p.is_dir() {

@@ -294,3 +294,33 @@ fn debug_is_the_readable_message_a_failing_build_script_prints() {
     assert!(text.contains("broken.json: invalid JSON"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A lexicon folder that cannot be read is named as given and, when
+/// relative, as the absolute folder it was looked for in (a build script
+/// runs in its package's folder, which a user may not expect).
+#[test]
+fn a_missing_relative_folder_is_named_where_it_was_looked_for() {
+    let relative = "lexgen-test-no-such-lexicons";
+    let looked = std::env::current_dir().unwrap().join(relative);
+    // render() checks the folders; inputs() (the cargo:rerun-if-changed
+    // lines generate() prints first) lists them: both name it.
+    let rendered = Builder::new().lexicons(relative).render();
+    let listed = Builder::new()
+        .lexicons(relative)
+        .inputs()
+        .map(|_| String::new());
+    for result in [rendered, listed] {
+        match result {
+            Err(e @ BuildError::Io { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.starts_with(&format!("lexgen: {relative}: "))
+                        && text
+                            .contains(&format!("({}, relative to the package)", looked.display())),
+                    "{text}"
+                );
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+    }
+}
