@@ -44,7 +44,8 @@ AT-URI                   at://<did>/com.atproto.lexicon.schema/<nsid>: that reco
                          from that repository, without asking DNS whose it is.
 --lexicons DIR           where documents go (default lexicons).
 --manifest PATH          the manifest (default lexicons.json).
---update                 resolve everything again and replace what is on disk.
+--update                 resolve everything again through DNS (an AT-URI argument:
+                         from its repository) and replace what is on disk.
 --ci                     change nothing: fail, naming each file, when a document
                          the manifest lists is missing or does not match its CID.
                          Needs no network.
