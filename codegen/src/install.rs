@@ -26,8 +26,9 @@ _lexicon.<authority> DNS TXT record, the DID document, the PDS), each fetched
 with its proof and verified (commit signature with the DID's #atproto key,
 tree path, record CID) and checked as a lexicon document whose id is its NSID.
 Each document goes to DIR/<nsid as path>.json (com/example/foo.json); the
-manifest lists the NSIDs asked for and, for every installed document, the
-record it came from and its CID (@atproto/lex's lexicons.json format).
+manifest lists the NSIDs asked for (a PREFIX.* as the NSIDs it found: run it
+again to pick up documents published since) and, for every installed document,
+the record it came from and its CID (@atproto/lex's lexicons.json format).
 
 Documents the installed ones refer to (refs, union members, tokens) are
 installed too, except those of the official set built into lexgen.
