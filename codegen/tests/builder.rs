@@ -66,6 +66,30 @@ fn one_file_for_include_inside_a_module() {
 }
 
 #[test]
+fn the_api_doc_shows_a_call_of_these_lexicons() {
+    let dir = common::temp("builder-api-doc");
+    let text = Builder::new().lexicons(pins(&dir)).render().unwrap();
+    assert!(
+        text.contains(
+            "`Api::new(&caller).com.example.list_pins(params)` calls `com.example.listPins`"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("get_timeline"), "{text}");
+    // Records only: no call to show.
+    let lex = dir.join("records");
+    common::write(
+        &lex,
+        "com/example/note.json",
+        r#"{"lexicon":1,"id":"com.example.note","defs":{"main":{"type":"record","key":"tid",
+            "record":{"type":"object","properties":{"text":{"type":"string"}}}}}}"#,
+    );
+    let text = Builder::new().lexicons(&lex).render().unwrap();
+    assert!(text.contains("these lexicons define no"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn the_default_root_is_the_crate() {
     let dir = common::temp("builder-root");
     let text = Builder::new().lexicons(pins(&dir)).render().unwrap();

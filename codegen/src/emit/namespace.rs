@@ -137,7 +137,7 @@ pub(super) fn files(
         (
             "lib.rs".to_owned(),
             format!("{}/", opts.source_label),
-            root_tokens(&parts, opts),
+            root_tokens(&parts, &api_example(node), opts),
         )
     } else {
         let file = format!(
@@ -226,8 +226,48 @@ fn service_method(seg: &str, e: &ir::Endpoint) -> TokenStream {
     }
 }
 
+/// The doc of `Api`, with a call of the first query or procedure of this
+/// set (in module order) as its example, so that a crate of someone's own
+/// lexicons shows one of its own calls.
+fn api_example(root: &Node) -> String {
+    let mut modules = Vec::new();
+    root.modules(&mut modules);
+    let call = modules.iter().find_map(|m| {
+        m.items.iter().find_map(|item| match item {
+            Item::Endpoint(e) => Some((m, e)),
+            _ => None,
+        })
+    });
+    let Some((m, e)) = call else {
+        return "The root of the namespace tree of calls (these lexicons define no\n\
+                query or procedure)."
+            .to_owned();
+    };
+    let mut path: Vec<&str> = m.path.iter().map(|s| unraw(s)).collect();
+    // `Service::new` is the constructor: an endpoint named `new` is `new_`.
+    if let Some(last) = path.last_mut() {
+        if *last == "new" {
+            *last = "new_";
+        }
+    }
+    let mut args = Vec::new();
+    if e.params {
+        args.push("params");
+    }
+    if !matches!(e.input, ir::BodyKind::None) {
+        args.push("input");
+    }
+    format!(
+        "The root of the namespace tree of calls, one field per NSID segment:\n\
+         `Api::new(&caller).{}({})` calls `{}`.",
+        path.join("."),
+        args.join(", "),
+        e.nsid
+    )
+}
+
 /// The root file: crate docs, lints, top-level modules and `Api`.
-fn root_tokens(parts: &Parts, opts: &Options) -> TokenStream {
+fn root_tokens(parts: &Parts, api_doc: &str, opts: &Options) -> TokenStream {
     let Parts {
         mods,
         fields,
@@ -236,6 +276,7 @@ fn root_tokens(parts: &Parts, opts: &Options) -> TokenStream {
         ..
     } = parts;
     let doc = render::inner_docs(&opts.crate_doc);
+    let api_doc = render::docs(Some(api_doc));
     quote! {
         #doc
         // Generated code: lexicon descriptions are not written as rustdoc,
@@ -253,8 +294,7 @@ fn root_tokens(parts: &Parts, opts: &Options) -> TokenStream {
             clippy::tabs_in_doc_comments
         )]
         #(#mods)*
-        /// The root of the namespace tree of calls:
-        /// `Api::new(&caller).app.bsky.feed.get_timeline(params)`.
+        #api_doc
         pub struct Api<'a, C: ?Sized> {
             #(#fields)*
             _caller: ::std::marker::PhantomData<&'a C>,

@@ -948,8 +948,8 @@ pub mod com {
         }
     }
 }
-/// The root of the namespace tree of calls:
-/// `Api::new(&caller).app.bsky.feed.get_timeline(params)`.
+/// The root of the namespace tree of calls, one field per NSID segment:
+/// `Api::new(&caller).com.example.greet(params)` calls `com.example.greet`.
 pub struct Api<'a, C: ?Sized> {
     /// The `com` namespace.
     pub com: com::Service<'a, C>,

@@ -36,8 +36,8 @@ pub mod com;
 #[cfg(feature = "tools-ozone")]
 #[rustfmt::skip]
 pub mod tools;
-/// The root of the namespace tree of calls:
-/// `Api::new(&caller).app.bsky.feed.get_timeline(params)`.
+/// The root of the namespace tree of calls, one field per NSID segment:
+/// `Api::new(&caller).app.bsky.actor.get_preferences(params)` calls `app.bsky.actor.getPreferences`.
 pub struct Api<'a, C: ?Sized> {
     /// The `app` namespace.
     #[cfg(feature = "app-bsky")]
