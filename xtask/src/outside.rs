@@ -372,8 +372,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
 const PASSWORD: &str = "outside-password-123";
 /// The documents the template's lexicons define, installed by NSID.
 const NSIDS: [&str; 2] = ["com.example.bookmark", "com.example.listBookmarks"];
-/// How long a `lexgen publish` or `lexgen install` may take.
-const LEXGEN_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one run of an installed command (`lexgen`, `atproto`) may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the run of the project needs from the lexicon step: the PDS (kept
 /// running) with its account, and the DNS server.
@@ -405,13 +405,7 @@ fn install_commands(
     // our other crates are read from its manifest, which names crates.io
     // (where they will be): patched to the local registry, as `cargo
     // install` reads no project configuration, through `--config`.
-    let mut patch = String::from("[patch.crates-io]\n");
-    for name in ours {
-        let _ = writeln!(
-            patch,
-            "{name} = {{ version = \"{version}\", registry = \"{REGISTRY}\" }}"
-        );
-    }
+    let patch = patch_to_registry(ours.iter().map(|name| (name.as_str(), version)));
     let config = root.join("install-config.toml");
     write(&config, &cargo_config(env, &patch))?;
     let config_arg = config.display().to_string();
@@ -488,7 +482,7 @@ fn lexicons_from_pds(
     eprintln!("  account {handle} ({did}) on {}", pds.url);
 
     let source = template.join("lexicons");
-    let out = run_lexgen(
+    let out = run_command(
         lexgen,
         temp,
         &["publish", &source.display().to_string(), "--pds", &pds.url],
@@ -508,7 +502,7 @@ fn lexicons_from_pds(
     // The installed `atproto` command, against the same PDS: the
     // account's repository exported and listed holds the schema records.
     let car = temp.join("repo.car").display().to_string();
-    run_lexgen(
+    run_command(
         &installed.atproto,
         temp,
         &[
@@ -525,7 +519,7 @@ fn lexicons_from_pds(
         ],
         &[],
     )?;
-    let listed = run_lexgen(&installed.atproto, temp, &["repo", "ls", &car], &[])?;
+    let listed = run_command(&installed.atproto, temp, &["repo", "ls", &car], &[])?;
     let listed = String::from_utf8_lossy(&listed.stdout);
     // One JSON object per record: collection, rkey, cid, value.
     let records: Vec<Value> = listed
@@ -559,7 +553,7 @@ fn lexicons_from_pds(
         dns.addr.as_str(),
         "--allow-private-hosts",
     ]);
-    run_lexgen(lexgen, app, &install, &[])?;
+    run_command(lexgen, app, &install, &[])?;
     let manifest_path = app.join("lexicons.json");
     let manifest: Value = fs::read_to_string(&manifest_path)
         .ok()
@@ -588,7 +582,7 @@ fn lexicons_from_pds(
     eprintln!("  installed {} into {}", NSIDS.join(", "), app.display());
 
     // --ci: the installed set passes; an edited copy fails, naming the file.
-    run_lexgen(lexgen, app, &["install", "--ci"], &[])?;
+    run_command(lexgen, app, &["install", "--ci"], &[])?;
     let edited = temp.join("ci-edited");
     remove(&edited)?;
     copy_tree(&app.join("lexicons"), &edited.join("lexicons"))?;
@@ -611,7 +605,7 @@ fn lexicons_from_pds(
         "--manifest",
         &manifest,
     ];
-    let out = lexgen_output(lexgen, &edited, &args, &[])?;
+    let out = command_output(lexgen, &edited, &args, &[])?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.success() || !stderr.contains(&file.display().to_string()) {
         return Err(format!(
@@ -630,15 +624,15 @@ fn lexicons_from_pds(
 }
 
 /// Runs an installed command (`lexgen`, `atproto`) in `dir`, bounded by
-/// [`LEXGEN_TIMEOUT`]; its output captured.
-fn lexgen_output(
-    lexgen: &Path,
+/// [`COMMAND_TIMEOUT`]; its output captured.
+fn command_output(
+    program: &Path,
     dir: &Path,
     args: &[&str],
     vars: &[(&str, &str)],
 ) -> Result<Output, String> {
-    let name = command_name(lexgen);
-    let mut cmd = Command::new(lexgen);
+    let name = command_name(program);
+    let mut cmd = Command::new(program);
     cmd.args(args)
         .current_dir(dir)
         .envs(vars.iter().copied())
@@ -647,12 +641,12 @@ fn lexgen_output(
         .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", lexgen.display()))?;
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
     let started = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() < LEXGEN_TIMEOUT => {
+            Ok(None) if started.elapsed() < COMMAND_TIMEOUT => {
                 std::thread::sleep(Duration::from_millis(100))
             }
             _ => {
@@ -661,7 +655,7 @@ fn lexgen_output(
                 return Err(format!(
                     "{name} {} did not finish within {} s",
                     args.join(" "),
-                    LEXGEN_TIMEOUT.as_secs()
+                    COMMAND_TIMEOUT.as_secs()
                 ));
             }
         }
@@ -678,16 +672,16 @@ fn command_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// [`lexgen_output`], its output shown; a failure is an error quoting it.
-fn run_lexgen(
-    lexgen: &Path,
+/// [`command_output`], its output shown; a failure is an error quoting it.
+fn run_command(
+    program: &Path,
     dir: &Path,
     args: &[&str],
     vars: &[(&str, &str)],
 ) -> Result<Output, String> {
-    let name = command_name(lexgen);
+    let name = command_name(program);
     eprintln!("  $ {name} {}", args.join(" "));
-    let out = lexgen_output(lexgen, dir, args, vars)?;
+    let out = command_output(program, dir, args, vars)?;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         eprintln!("    {line}");
     }
@@ -1350,6 +1344,26 @@ fn report_resolved(app: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A `[patch.crates-io]` table taking each `(crate, version requirement)`
+/// from the local registry (the first requirement of a crate named twice);
+/// empty for none.
+fn patch_to_registry<'a>(crates: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut patch = String::new();
+    let mut seen = BTreeSet::new();
+    for (name, req) in crates {
+        if seen.insert(name) {
+            if patch.is_empty() {
+                patch.push_str("\n[patch.crates-io]\n");
+            }
+            let _ = writeln!(
+                patch,
+                "{name} = {{ version = \"{req}\", registry = \"{REGISTRY}\" }}"
+            );
+        }
+    }
+    patch
+}
+
 /// `cargo check` of one unpacked package as a project of its own, without
 /// a lock file; its dependencies on our crates come from the local registry
 /// (a `[patch.crates-io]` in its `.cargo/config.toml`, since the packaged
@@ -1360,7 +1374,6 @@ fn check_package(
     env: &Env,
     target: &Path,
 ) -> Result<Vec<String>, String> {
-    let mut patch = String::new();
     let deps: BTreeSet<(&str, &str)> = p.metadata["dependencies"]
         .as_array()
         .into_iter()
@@ -1368,18 +1381,7 @@ fn check_package(
         .filter_map(|d| Some((d["name"].as_str()?, d["req"].as_str()?)))
         .filter(|(name, _)| ours.contains(*name))
         .collect();
-    if !deps.is_empty() {
-        patch.push_str("\n[patch.crates-io]\n");
-        let mut seen = BTreeSet::new();
-        for (name, req) in deps {
-            if seen.insert(name) {
-                let _ = writeln!(
-                    patch,
-                    "{name} = {{ version = \"{req}\", registry = \"{REGISTRY}\" }}"
-                );
-            }
-        }
-    }
+    let patch = patch_to_registry(deps);
     write(
         &p.unpacked.join(".cargo/config.toml"),
         &cargo_config(env, &patch),
